@@ -1,0 +1,344 @@
+//! The command line of `steadfast` (see `API.md`): serve, migrate, demo, school add,
+//! user add, token create and jobs run.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts;
+use crate::config::Settings;
+use crate::db::audit::{self, AuditEntry};
+use crate::db::{schools, staff, to_db_time, Database, DbConnection};
+use crate::domain::details::{EmailAddress, PersonName, SchoolCode, YearNumber};
+use crate::domain::Role;
+use crate::error::Error;
+use crate::web;
+
+/// Steadfast: pupil support along the Coaching Sequence.
+#[derive(Debug, Parser)]
+#[command(name = "steadfast", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web service and its background worker (migrations run first).
+    Serve,
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Load the demo school (code DEMO) into an empty database and print its logins.
+    Demo,
+    /// Manage schools.
+    #[command(subcommand)]
+    School(SchoolCommand),
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Run scheduled jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+/// `steadfast school ...`
+#[derive(Debug, Subcommand)]
+pub enum SchoolCommand {
+    /// Create a school.
+    Add {
+        /// Short code, such as NORTH.
+        #[arg(long)]
+        code: String,
+        /// The school's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `steadfast user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a staff account; the password is read from standard input.
+    Add(UserAdd),
+}
+
+/// The details of `steadfast user add`.
+#[derive(Debug, Args)]
+pub struct UserAdd {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    /// class_staff, pastoral_lead, hod, sendco, slt, specialist or admin; repeat for several.
+    #[arg(long = "role", required = true)]
+    pub roles: Vec<String>,
+    /// The school's code; may be left out when the database holds one school.
+    #[arg(long)]
+    pub school: Option<String>,
+    /// A year group the member leads (for pastoral leads); repeat for several.
+    #[arg(long = "year-group")]
+    pub year_groups: Vec<i64>,
+}
+
+/// `steadfast token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new API token for a user, and nothing else.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// `steadfast jobs ...`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Run every scheduled job once and exit.
+    Run {
+        /// Run once (the only mode for now; the service runs jobs continuously).
+        #[arg(long)]
+        once: bool,
+        /// Act as if the time were this (RFC 3339).
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    web::telemetry::init_logging(&settings.log);
+    match cli.command {
+        Command::Serve => serve(settings),
+        Command::Migrate => {
+            open(&settings)?;
+            println!("migrations are up to date");
+            Ok(())
+        }
+        Command::Demo => demo(&settings),
+        Command::School(SchoolCommand::Add { code, name }) => {
+            let db = open(&settings)?;
+            let code =
+                SchoolCode::parse(&code).map_err(|e| anyhow::anyhow!("--code: {}", e.message))?;
+            let school = in_transaction(&db, |conn| {
+                let school = schools::create(conn, &code, &name, Utc::now())?;
+                audit::record(conn, entry(school.id, "school.add", "school", school.id))?;
+                Ok(school)
+            })?;
+            println!("school {} added (id {})", school.code, school.id);
+            Ok(())
+        }
+        Command::User(UserCommand::Add(add)) => {
+            let db = open(&settings)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let member = add_user(&db, &add, &password)?;
+            println!("user {} added (id {})", member.email, member.id);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { email }) => {
+            let db = open(&settings)?;
+            let token = accounts::new_api_token();
+            in_transaction(&db, |conn| {
+                let account = staff::find_for_login(conn, &email)?.ok_or_else(|| {
+                    Error::invalid("email", format!("no active account has the email {email}"))
+                })?;
+                let member = staff::get_member(conn, account.school_id, account.id)?
+                    .ok_or(Error::NotFound("user"))?;
+                staff::add_token(conn, &member, &token.hash, Utc::now())?;
+                audit::record(
+                    conn,
+                    entry(member.school_id, "token.create", "staff", member.id),
+                )
+            })?;
+            println!("{}", token.secret);
+            Ok(())
+        }
+        Command::Jobs(JobsCommand::Run { once, at }) => {
+            if !once {
+                bail!(
+                    "only `jobs run --once` is available; `steadfast serve` runs jobs continuously"
+                );
+            }
+            let at = match at {
+                Some(raw) => DateTime::parse_from_rfc3339(&raw)
+                    .with_context(|| format!("--at must be an RFC 3339 time, got {raw:?}"))?
+                    .with_timezone(&Utc),
+                None => Utc::now(),
+            };
+            open(&settings)?;
+            println!(
+                "jobs run at {}: no scheduled jobs are defined yet",
+                at.to_rfc3339()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn open(settings: &Settings) -> anyhow::Result<Database> {
+    Database::open(&settings.database_url, settings.pool_size)
+        .with_context(|| format!("opening the database ({})", redact(&settings.database_url)))
+}
+
+/// The database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// An audit entry for an action taken from the command line.
+fn entry(
+    school_id: i64,
+    action: &'static str,
+    entity: &'static str,
+    entity_id: i64,
+) -> AuditEntry<'static> {
+    AuditEntry {
+        school_id,
+        actor_id: None,
+        action,
+        entity,
+        entity_id: Some(entity_id),
+        detail: "command line".into(),
+        at: to_db_time(Utc::now()),
+    }
+}
+
+/// Runs `work` in one transaction, turning an application error into a readable message.
+fn in_transaction<T>(
+    db: &Database,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
+) -> anyhow::Result<T> {
+    use diesel::Connection;
+    let mut conn = db.connection()?;
+    DbConnection::transaction(&mut conn, work).map_err(|e| match e.field() {
+        Some(field) => anyhow::anyhow!("--{}: {e}", field.replace('_', "-")),
+        None => anyhow::anyhow!("{e}"),
+    })
+}
+
+/// Creates a staff account from `steadfast user add`.
+pub fn add_user(
+    db: &Database,
+    add: &UserAdd,
+    password: &str,
+) -> anyhow::Result<staff::StaffMember> {
+    let email =
+        EmailAddress::parse(&add.email).map_err(|e| anyhow::anyhow!("--email: {}", e.message))?;
+    let name = PersonName::parse("name", &add.name)
+        .map_err(|e| anyhow::anyhow!("--name: {}", e.message))?;
+    let roles = add
+        .roles
+        .iter()
+        .map(|r| Role::parse(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+    let years = add
+        .year_groups
+        .iter()
+        .map(|y| YearNumber::new(*y))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("--year-group: {}", e.message))?;
+    let password_hash =
+        accounts::hash_password(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let school_code = add.school.clone();
+    in_transaction(db, move |conn| {
+        let school = match school_code {
+            Some(code) => schools::find_by_code(conn, &code)?.ok_or_else(|| {
+                Error::invalid("school", format!("no school has the code {code}"))
+            })?,
+            None => {
+                let all = schools::all(conn)?;
+                match <[_; 1]>::try_from(all) {
+                    Ok([only]) => only,
+                    Err(all) if all.is_empty() => {
+                        return Err(Error::invalid(
+                            "school",
+                            "there is no school yet: run `steadfast school add` first",
+                        ))
+                    }
+                    Err(_) => {
+                        return Err(Error::invalid(
+                            "school",
+                            "there are several schools: name one with --school",
+                        ))
+                    }
+                }
+            }
+        };
+        let member = staff::create(
+            conn,
+            staff::NewStaff {
+                school_id: school.id,
+                email: &email,
+                name: &name,
+                roles: &roles,
+                year_groups: &years,
+                password_hash: Some(password_hash),
+            },
+            Utc::now(),
+        )?;
+        audit::record(conn, entry(school.id, "staff.add", "staff", member.id))?;
+        Ok(member)
+    })
+}
+
+fn demo(settings: &Settings) -> anyhow::Result<()> {
+    let db = open(settings)?;
+    let started = std::time::Instant::now();
+    let outcome = crate::demo::load::load_demo(&db, Utc::now())?;
+    match outcome {
+        crate::demo::load::DemoOutcome::Loaded(summary) => {
+            println!(
+                "Demo school loaded in {:.1}s: {summary}",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        crate::demo::load::DemoOutcome::AlreadyLoaded => {
+            println!("The demo school is already loaded.");
+        }
+    }
+    println!("{}", crate::demo::load::logins_text());
+    Ok(())
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let db = open(&settings)?;
+    let key = web::session_key(&settings)?;
+    let listener = std::net::TcpListener::bind(&settings.bind)
+        .with_context(|| format!("listening on {}", settings.bind))?;
+    let address = listener.local_addr()?;
+    let empty = {
+        let mut conn = db.connection()?;
+        schools::count(&mut conn)? == 0
+    };
+    let state = web::AppState {
+        db,
+        settings: Arc::new(settings),
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let server = web::start(listener, state, key)?;
+        println!("Steadfast is serving on http://{address}");
+        if empty {
+            println!("The database holds no school yet: run `steadfast demo`, or `steadfast school add` then `steadfast user add`.");
+        }
+        server.await?;
+        Ok(())
+    })
+}

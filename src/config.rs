@@ -1,0 +1,67 @@
+//! Layered settings: the built-in `config/default.toml`, then an optional local file, then the
+//! environment. `DATABASE_URL` and `STEADFAST_*` variables always win.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The built-in defaults, compiled into the binary so it runs from any folder.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Everything Steadfast can be configured with. See `config/default.toml` for each setting.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub smtp_url: String,
+    pub mail_from: String,
+    pub data_dir: PathBuf,
+    pub public_url: String,
+    pub session_secret: String,
+    pub pool_size: u32,
+    pub secure_cookies: bool,
+    pub log: String,
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] config::ConfigError);
+
+impl Settings {
+    /// Loads the settings: built-in defaults, then `config/local.toml` (or the file named by
+    /// `STEADFAST_CONFIG`), then environment variables.
+    pub fn load() -> Result<Self, ConfigError> {
+        let local_file =
+            std::env::var("STEADFAST_CONFIG").unwrap_or_else(|_| "config/local".into());
+        let settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(config::File::with_name(&local_file).required(false))
+            .add_source(config::Environment::with_prefix("STEADFAST").try_parsing(true))
+            .set_override_option("database_url", std::env::var("DATABASE_URL").ok())?
+            .build()?;
+        Ok(settings.try_deserialize()?)
+    }
+
+    /// The built-in defaults alone, for tests and tools that must not read the environment.
+    pub fn defaults() -> Result<Self, ConfigError> {
+        let settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()?;
+        Ok(settings.try_deserialize()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_defaults_match_the_public_surface() {
+        let settings = Settings::defaults().unwrap();
+        assert_eq!(settings.database_url, "sqlite://data/steadfast.db");
+        assert_eq!(settings.bind, "127.0.0.1:8080");
+        assert_eq!(settings.smtp_url, "file");
+        assert_eq!(settings.mail_from, "steadfast@localhost");
+    }
+}

@@ -1,0 +1,240 @@
+//! Storage: one codebase over SQLite (embedded, the default) and PostgreSQL, chosen by the
+//! scheme of `DATABASE_URL`. Each submodule holds the queries of one aggregate.
+
+pub mod audit;
+pub mod models;
+pub mod overview;
+pub mod pupils;
+pub mod schema;
+pub mod schools;
+pub mod staff;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{Error, Result};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either engine. Queries written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which engine a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// The engine's name as reported by `/health`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// A parsed `DATABASE_URL`: a PostgreSQL URL, or the path of a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseTarget {
+    /// Reads `postgres://...`/`postgresql://...`, `sqlite://PATH`, `sqlite:PATH` or a plain path.
+    pub fn parse(url: &str) -> Result<Self> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(Error::bad_request("DATABASE_URL is empty"));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseTarget::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(Error::bad_request(format!(
+                "DATABASE_URL must be sqlite://PATH, a file path or postgres://..., got {url:?}"
+            )));
+        }
+        Ok(DatabaseTarget::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The engine this target runs on.
+    pub fn engine(&self) -> Engine {
+        match self {
+            DatabaseTarget::Postgres(_) => Engine::Postgres,
+            DatabaseTarget::Sqlite(_) => Engine::Sqlite,
+        }
+    }
+
+    fn connect(&self) -> std::result::Result<DbConnection, diesel::ConnectionError> {
+        match self {
+            DatabaseTarget::Postgres(url) => {
+                Ok(DbConnection::Postgres(PgConnection::establish(url)?))
+            }
+            DatabaseTarget::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // WAL lets readers work while one writer writes; the busy timeout makes
+                // concurrent writers wait their turn instead of failing.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// Opens connections of the configured engine for the pool.
+pub struct ConnectionManager {
+    target: DatabaseTarget,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> std::result::Result<DbConnection, r2d2::Error> {
+        self.target.connect().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> std::result::Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// The shared handle to the database: a connection pool and the engine behind it.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<ConnectionManager>,
+    engine: Engine,
+}
+
+impl Database {
+    /// Connects to `url`, creating the SQLite file's folder when needed, and runs migrations.
+    pub fn open(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let target = DatabaseTarget::parse(url)?;
+        if let DatabaseTarget::Sqlite(path) = &target {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let engine = target.engine();
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(ConnectionManager { target })?;
+        let database = Database { pool, engine };
+        let mut conn = database.pool.get()?;
+        run_migrations(&mut conn)?;
+        Ok(database)
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// A connection from the pool, for blocking code (commands, jobs, tests).
+    pub fn connection(&self) -> Result<r2d2::PooledConnection<ConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `work` in one transaction on a worker thread: it all happens, or none of it does.
+    pub async fn transaction<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            DbConnection::transaction(&mut conn, work)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
+    }
+}
+
+/// Applies the pending migrations of the connection's engine. On PostgreSQL an advisory lock
+/// lets several instances start at once.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
+    match conn {
+        DbConnection::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
+        }
+        DbConnection::Postgres(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(7261001)")?;
+            let outcome = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("migrations failed: {e}"));
+            c.batch_execute("SELECT pg_advisory_unlock(7261001)")?;
+            outcome?;
+        }
+    }
+    Ok(())
+}
+
+/// The current time as stored in the database (UTC, without offset).
+pub fn to_db_time(instant: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    instant.naive_utc()
+}
+
+/// A stored time read back as UTC.
+pub fn from_db_time(stored: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    stored.and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_choose_the_engine() {
+        assert_eq!(
+            DatabaseTarget::parse("sqlite://data/steadfast.db").unwrap(),
+            DatabaseTarget::Sqlite("data/steadfast.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("sqlite:///var/lib/s.db").unwrap(),
+            DatabaseTarget::Sqlite("/var/lib/s.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("school.db").unwrap(),
+            DatabaseTarget::Sqlite("school.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("postgres://u@localhost/s")
+                .unwrap()
+                .engine(),
+            Engine::Postgres
+        );
+        assert!(DatabaseTarget::parse("mysql://x").is_err());
+        assert!(DatabaseTarget::parse("").is_err());
+    }
+}

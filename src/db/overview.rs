@@ -1,0 +1,135 @@
+//! Read-only summaries for the home pages: meetings and suggestions waiting, recent incidents.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::models::{IncidentRow, MeetingRow};
+use super::schema::{incident_pupils, incidents, meetings, pupils, suggestions, year_groups};
+use super::DbConnection;
+use crate::domain::Level;
+use crate::error::Result;
+
+/// Which pupils a summary covers: some year groups (a Head of Year's), and from a level up.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub years: Option<Vec<i16>>,
+    pub min_level: Option<Level>,
+}
+
+/// Meetings waiting to happen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MeetingCounts {
+    /// Due and not yet past their due date.
+    pub due: i64,
+    /// Due, and the due date has passed.
+    pub overdue: i64,
+    /// Booked for a time.
+    pub scheduled: i64,
+}
+
+/// Counts the scope's meetings that are due, overdue and scheduled, as of `today`.
+pub fn meeting_counts(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: &Scope,
+    today: NaiveDate,
+) -> Result<MeetingCounts> {
+    let mut query = meetings::table
+        .inner_join(pupils::table.inner_join(year_groups::table))
+        .filter(meetings::school_id.eq(school_id))
+        .filter(meetings::status.eq_any(["due", "scheduled"]))
+        .select((meetings::status, meetings::due_on))
+        .into_boxed();
+    if let Some(years) = &scope.years {
+        query = query.filter(year_groups::year.eq_any(years.clone()));
+    }
+    if let Some(level) = scope.min_level {
+        query = query.filter(meetings::level.ge(level.number()));
+    }
+    let mut counts = MeetingCounts::default();
+    for (status, due_on) in query.load::<(String, NaiveDate)>(conn)? {
+        match status.as_str() {
+            "scheduled" => counts.scheduled += 1,
+            _ if due_on < today => counts.overdue += 1,
+            _ => counts.due += 1,
+        }
+    }
+    Ok(counts)
+}
+
+/// The scope's meetings that are due or scheduled, soonest due first.
+pub fn open_meetings(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: &Scope,
+    limit: i64,
+) -> Result<Vec<MeetingRow>> {
+    let mut query = meetings::table
+        .inner_join(pupils::table.inner_join(year_groups::table))
+        .filter(meetings::school_id.eq(school_id))
+        .filter(meetings::status.eq_any(["due", "scheduled"]))
+        .order((meetings::due_on.asc(), meetings::id.asc()))
+        .limit(limit)
+        .select(MeetingRow::as_select())
+        .into_boxed();
+    if let Some(years) = &scope.years {
+        query = query.filter(year_groups::year.eq_any(years.clone()));
+    }
+    if let Some(level) = scope.min_level {
+        query = query.filter(meetings::level.ge(level.number()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// How many suggestions in the scope wait for a decision.
+pub fn open_suggestion_count(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: &Scope,
+) -> Result<i64> {
+    let mut query = suggestions::table
+        .inner_join(pupils::table.inner_join(year_groups::table))
+        .filter(suggestions::school_id.eq(school_id))
+        .filter(suggestions::status.eq("open"))
+        .select(diesel::dsl::count_star())
+        .into_boxed();
+    if let Some(years) = &scope.years {
+        query = query.filter(year_groups::year.eq_any(years.clone()));
+    }
+    if let Some(level) = scope.min_level {
+        query = query.filter(suggestions::to_level.ge(level.number()));
+    }
+    Ok(query.first(conn)?)
+}
+
+/// Incidents a member of staff logged most recently, with the ids of their pupils.
+pub fn recent_incidents_by(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    limit: i64,
+) -> Result<Vec<(IncidentRow, Vec<i64>)>> {
+    let rows: Vec<IncidentRow> = incidents::table
+        .filter(incidents::school_id.eq(school_id))
+        .filter(incidents::reported_by.eq(staff_id))
+        .order((incidents::occurred_at.desc(), incidents::id.desc()))
+        .limit(limit)
+        .select(IncidentRow::as_select())
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let links: Vec<(i64, i64)> = incident_pupils::table
+        .filter(incident_pupils::incident_id.eq_any(&ids))
+        .select((incident_pupils::incident_id, incident_pupils::pupil_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let pupils = links
+                .iter()
+                .filter(|(i, _)| *i == row.id)
+                .map(|(_, p)| *p)
+                .collect();
+            (row, pupils)
+        })
+        .collect())
+}

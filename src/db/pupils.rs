@@ -1,0 +1,328 @@
+//! Pupils: adding them, finding them, and reading the history of their support.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::models::{IncidentRow, LevelChangeRow, MeetingRow, PupilRow, SuggestionRow};
+use super::schema::{
+    forms, houses, incident_pupils, incidents, level_changes, meetings, pupils, suggestions,
+    year_groups,
+};
+use super::{from_db_time, schools, to_db_time, DbConnection};
+use crate::domain::details::{NewPupil, SenStatus};
+use crate::domain::Level;
+use crate::error::{Error, Result};
+
+/// A pupil as shown to staff: details, year, form, house and current level.
+#[derive(Debug, Clone)]
+pub struct PupilView {
+    pub id: i64,
+    pub school_id: i64,
+    pub upn: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub year: i16,
+    pub form: String,
+    pub house: Option<String>,
+    pub sen_status: SenStatus,
+    pub level: Level,
+    pub level_since: DateTime<Utc>,
+}
+
+impl PupilView {
+    /// "Given Family", for display.
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.given_name, self.family_name)
+    }
+}
+
+type PupilJoined = (PupilRow, i16, String, Option<String>);
+
+fn to_view((row, year, form, house): PupilJoined) -> PupilView {
+    PupilView {
+        id: row.id,
+        school_id: row.school_id,
+        upn: row.upn,
+        given_name: row.given_name,
+        family_name: row.family_name,
+        year,
+        form,
+        house,
+        sen_status: SenStatus::parse(&row.sen_status).unwrap_or(SenStatus::None),
+        level: Level::from_number(i64::from(row.level)).unwrap_or(Level::None),
+        level_since: from_db_time(row.level_since),
+    }
+}
+
+/// Filters for finding pupils; all optional.
+#[derive(Debug, Clone, Default)]
+pub struct PupilSearch {
+    /// Part of a given name, family name, "given family" or UPN.
+    pub text: Option<String>,
+    pub year: Option<i16>,
+    pub form: Option<String>,
+    pub limit: i64,
+}
+
+/// Adds a pupil at no support level; the year group and form are created when new.
+pub fn create(
+    conn: &mut DbConnection,
+    school_id: i64,
+    new: &NewPupil,
+    now: DateTime<Utc>,
+) -> Result<PupilView> {
+    let taken = pupils::table
+        .filter(pupils::school_id.eq(school_id))
+        .filter(pupils::upn.eq(new.upn.as_str()))
+        .count()
+        .get_result::<i64>(conn)?;
+    if taken > 0 {
+        return Err(Error::conflict(
+            "upn",
+            "a pupil with this UPN is already on roll",
+        ));
+    }
+    let year_group = schools::year_group(conn, school_id, new.year)?;
+    let form = schools::form(conn, &year_group, &new.form)?;
+    let id: i64 = diesel::insert_into(pupils::table)
+        .values((
+            pupils::school_id.eq(school_id),
+            pupils::upn.eq(new.upn.as_str()),
+            pupils::given_name.eq(new.given_name.as_str()),
+            pupils::family_name.eq(new.family_name.as_str()),
+            pupils::year_group_id.eq(year_group.id),
+            pupils::form_id.eq(form.id),
+            pupils::sen_status.eq(new.sen_status.as_str()),
+            pupils::level.eq(0i16),
+            pupils::level_since.eq(to_db_time(now)),
+            pupils::created_at.eq(to_db_time(now)),
+        ))
+        .returning(pupils::id)
+        .get_result(conn)?;
+    get(conn, school_id, id)
+}
+
+/// The pupil with this id in this school; another school's pupil is "not found".
+pub fn get(conn: &mut DbConnection, school_id: i64, pupil_id: i64) -> Result<PupilView> {
+    pupils::table
+        .inner_join(year_groups::table)
+        .inner_join(forms::table)
+        .left_join(houses::table)
+        .filter(pupils::id.eq(pupil_id))
+        .filter(pupils::school_id.eq(school_id))
+        .select((
+            PupilRow::as_select(),
+            year_groups::year,
+            forms::name,
+            houses::name.nullable(),
+        ))
+        .first::<PupilJoined>(conn)
+        .optional()?
+        .map(to_view)
+        .ok_or(Error::NotFound("pupil"))
+}
+
+/// Pupils of the school matching the search, by family then given name.
+pub fn search(
+    conn: &mut DbConnection,
+    school_id: i64,
+    search: &PupilSearch,
+) -> Result<Vec<PupilView>> {
+    let mut query = pupils::table
+        .inner_join(year_groups::table)
+        .inner_join(forms::table)
+        .left_join(houses::table)
+        .filter(pupils::school_id.eq(school_id))
+        .select((
+            PupilRow::as_select(),
+            year_groups::year,
+            forms::name,
+            houses::name.nullable(),
+        ))
+        .order((
+            pupils::family_name.asc(),
+            pupils::given_name.asc(),
+            pupils::id.asc(),
+        ))
+        .limit(search.limit.clamp(1, 1000))
+        .into_boxed();
+    if let Some(text) = search
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        for word in text.split_whitespace().take(4) {
+            let pattern = format!("%{}%", escape_like(&word.to_lowercase()));
+            query = query.filter(
+                lower(pupils::given_name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(pupils::family_name)
+                        .like(pattern.clone())
+                        .escape('\\'))
+                    .or(lower(pupils::upn).like(pattern).escape('\\')),
+            );
+        }
+    }
+    if let Some(year) = search.year {
+        query = query.filter(year_groups::year.eq(year));
+    }
+    if let Some(form) = search
+        .form
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+    {
+        query = query.filter(forms::name.eq(form.to_string()));
+    }
+    Ok(query
+        .load::<PupilJoined>(conn)?
+        .into_iter()
+        .map(to_view)
+        .collect())
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, so name searches ignore case on both engines.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Escapes the wildcard characters of a LIKE pattern.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Everything recorded about a pupil's support, each list newest first.
+#[derive(Debug, Clone, Default)]
+pub struct PupilHistoryRows {
+    pub incidents: Vec<IncidentRow>,
+    pub level_changes: Vec<LevelChangeRow>,
+    pub suggestions: Vec<SuggestionRow>,
+    pub meetings: Vec<MeetingRow>,
+}
+
+/// The recorded history of one pupil of this school, at most `limit` of each kind.
+pub fn history(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_id: i64,
+    limit: i64,
+) -> Result<PupilHistoryRows> {
+    Ok(PupilHistoryRows {
+        incidents: incidents::table
+            .inner_join(incident_pupils::table)
+            .filter(incident_pupils::pupil_id.eq(pupil_id))
+            .filter(incidents::school_id.eq(school_id))
+            .order((incidents::occurred_at.desc(), incidents::id.desc()))
+            .limit(limit)
+            .select(IncidentRow::as_select())
+            .load(conn)?,
+        level_changes: level_changes::table
+            .filter(level_changes::pupil_id.eq(pupil_id))
+            .filter(level_changes::school_id.eq(school_id))
+            .order((level_changes::occurred_at.desc(), level_changes::id.desc()))
+            .limit(limit)
+            .select(LevelChangeRow::as_select())
+            .load(conn)?,
+        suggestions: suggestions::table
+            .filter(suggestions::pupil_id.eq(pupil_id))
+            .filter(suggestions::school_id.eq(school_id))
+            .order((suggestions::created_at.desc(), suggestions::id.desc()))
+            .limit(limit)
+            .select(SuggestionRow::as_select())
+            .load(conn)?,
+        meetings: meetings::table
+            .filter(meetings::pupil_id.eq(pupil_id))
+            .filter(meetings::school_id.eq(school_id))
+            .order((meetings::due_on.desc(), meetings::id.desc()))
+            .limit(limit)
+            .select(MeetingRow::as_select())
+            .load(conn)?,
+    })
+}
+
+/// How many of the school's pupils are at each level 0-6.
+pub fn count_by_level(
+    conn: &mut DbConnection,
+    school_id: i64,
+    years: Option<&[i16]>,
+) -> Result<[i64; 7]> {
+    let mut query = pupils::table
+        .inner_join(year_groups::table)
+        .filter(pupils::school_id.eq(school_id))
+        .group_by(pupils::level)
+        .select((pupils::level, diesel::dsl::count_star()))
+        .into_boxed();
+    if let Some(years) = years {
+        query = query.filter(year_groups::year.eq_any(years.to_vec()));
+    }
+    let mut counts = [0i64; 7];
+    for (level, count) in query.load::<(i16, i64)>(conn)? {
+        if let Some(slot) = usize::try_from(level).ok().and_then(|l| counts.get_mut(l)) {
+            *slot = count;
+        }
+    }
+    Ok(counts)
+}
+
+/// Pupils of the school at or above `min_level`, highest level first, optionally in some years.
+pub fn at_levels(
+    conn: &mut DbConnection,
+    school_id: i64,
+    min_level: Level,
+    years: Option<&[i16]>,
+    limit: i64,
+) -> Result<Vec<PupilView>> {
+    let mut query = pupils::table
+        .inner_join(year_groups::table)
+        .inner_join(forms::table)
+        .left_join(houses::table)
+        .filter(pupils::school_id.eq(school_id))
+        .filter(pupils::level.ge(min_level.number()))
+        .select((
+            PupilRow::as_select(),
+            year_groups::year,
+            forms::name,
+            houses::name.nullable(),
+        ))
+        .order((
+            pupils::level.desc(),
+            pupils::level_since.asc(),
+            pupils::id.asc(),
+        ))
+        .limit(limit)
+        .into_boxed();
+    if let Some(years) = years {
+        query = query.filter(year_groups::year.eq_any(years.to_vec()));
+    }
+    Ok(query
+        .load::<PupilJoined>(conn)?
+        .into_iter()
+        .map(to_view)
+        .collect())
+}
+
+/// The pupils of this school with these ids, keyed by id (others are left out).
+pub fn by_ids(
+    conn: &mut DbConnection,
+    school_id: i64,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, PupilView>> {
+    let rows: Vec<PupilJoined> = pupils::table
+        .inner_join(year_groups::table)
+        .inner_join(forms::table)
+        .left_join(houses::table)
+        .filter(pupils::school_id.eq(school_id))
+        .filter(pupils::id.eq_any(ids))
+        .select((
+            PupilRow::as_select(),
+            year_groups::year,
+            forms::name,
+            houses::name.nullable(),
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(to_view).map(|p| (p.id, p)).collect())
+}

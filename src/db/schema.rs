@@ -1,0 +1,314 @@
+// The database schema, shared by SQLite and PostgreSQL (portable column types only).
+// Kept by hand in step with `migrations/`; a test checks both engines accept it.
+
+diesel::table! {
+    schools (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    year_groups (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        year -> SmallInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    houses (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    staff (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        email -> Text,
+        name -> Text,
+        password_hash -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_roles (staff_id, role) {
+        staff_id -> BigInt,
+        role -> Text,
+        school_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    staff_year_groups (staff_id, year_group_id) {
+        staff_id -> BigInt,
+        year_group_id -> BigInt,
+        school_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    staff_houses (staff_id, house_id) {
+        staff_id -> BigInt,
+        house_id -> BigInt,
+        school_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    forms (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        year_group_id -> BigInt,
+        name -> Text,
+        tutor_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    pupils (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        upn -> Text,
+        given_name -> Text,
+        family_name -> Text,
+        year_group_id -> BigInt,
+        form_id -> BigInt,
+        house_id -> Nullable<BigInt>,
+        sen_status -> Text,
+        level -> SmallInt,
+        level_since -> Timestamp,
+        programme_block -> Nullable<SmallInt>,
+        had_plan -> Bool,
+        programme_without_impact -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        staff_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    school_closures (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        starts_on -> Date,
+        ends_on -> Date,
+        kind -> Text,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    policies (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        version -> Integer,
+        body -> Text,
+        created_at -> Timestamp,
+        created_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    incidents (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        reported_by -> BigInt,
+        occurred_at -> Timestamp,
+        behaviour -> Text,
+        severity -> Text,
+        response -> Text,
+        location -> Nullable<Text>,
+        lesson -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    incident_pupils (incident_id, pupil_id) {
+        incident_id -> BigInt,
+        pupil_id -> BigInt,
+        school_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    suggestions (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        pupil_id -> BigInt,
+        from_level -> SmallInt,
+        to_level -> SmallInt,
+        rule -> Text,
+        reason -> Text,
+        evidence -> Text,
+        status -> Text,
+        policy_version -> Integer,
+        created_at -> Timestamp,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        decision_note -> Nullable<Text>,
+        snoozed_until -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    level_changes (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        pupil_id -> BigInt,
+        from_level -> SmallInt,
+        to_level -> SmallInt,
+        reason -> Text,
+        changed_by -> Nullable<BigInt>,
+        suggestion_id -> Nullable<BigInt>,
+        is_override -> Bool,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    meetings (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        pupil_id -> BigInt,
+        level -> SmallInt,
+        due_on -> Date,
+        status -> Text,
+        starts_at -> Nullable<Timestamp>,
+        duration_minutes -> Nullable<Integer>,
+        location -> Nullable<Text>,
+        parent_invited -> Bool,
+        held_at -> Nullable<Timestamp>,
+        summary -> Nullable<Text>,
+        goals_met -> Nullable<Bool>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    meeting_participants (meeting_id, staff_id) {
+        meeting_id -> BigInt,
+        staff_id -> BigInt,
+        school_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        message_key -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Nullable<Text>,
+        calendar_ics -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        entity -> Text,
+        entity_id -> Nullable<BigInt>,
+        detail -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(year_groups -> schools (school_id));
+diesel::joinable!(houses -> schools (school_id));
+diesel::joinable!(staff -> schools (school_id));
+diesel::joinable!(staff_roles -> staff (staff_id));
+diesel::joinable!(staff_roles -> schools (school_id));
+diesel::joinable!(staff_year_groups -> staff (staff_id));
+diesel::joinable!(staff_year_groups -> year_groups (year_group_id));
+diesel::joinable!(staff_year_groups -> schools (school_id));
+diesel::joinable!(staff_houses -> staff (staff_id));
+diesel::joinable!(staff_houses -> houses (house_id));
+diesel::joinable!(staff_houses -> schools (school_id));
+diesel::joinable!(forms -> schools (school_id));
+diesel::joinable!(forms -> year_groups (year_group_id));
+diesel::joinable!(forms -> staff (tutor_id));
+diesel::joinable!(pupils -> schools (school_id));
+diesel::joinable!(pupils -> year_groups (year_group_id));
+diesel::joinable!(pupils -> forms (form_id));
+diesel::joinable!(pupils -> houses (house_id));
+diesel::joinable!(api_tokens -> schools (school_id));
+diesel::joinable!(api_tokens -> staff (staff_id));
+diesel::joinable!(school_closures -> schools (school_id));
+diesel::joinable!(policies -> schools (school_id));
+diesel::joinable!(policies -> staff (created_by));
+diesel::joinable!(incidents -> schools (school_id));
+diesel::joinable!(incidents -> staff (reported_by));
+diesel::joinable!(incident_pupils -> incidents (incident_id));
+diesel::joinable!(incident_pupils -> pupils (pupil_id));
+diesel::joinable!(incident_pupils -> schools (school_id));
+diesel::joinable!(suggestions -> schools (school_id));
+diesel::joinable!(suggestions -> pupils (pupil_id));
+diesel::joinable!(suggestions -> staff (decided_by));
+diesel::joinable!(level_changes -> schools (school_id));
+diesel::joinable!(level_changes -> pupils (pupil_id));
+diesel::joinable!(level_changes -> staff (changed_by));
+diesel::joinable!(level_changes -> suggestions (suggestion_id));
+diesel::joinable!(meetings -> schools (school_id));
+diesel::joinable!(meetings -> pupils (pupil_id));
+diesel::joinable!(meeting_participants -> meetings (meeting_id));
+diesel::joinable!(meeting_participants -> staff (staff_id));
+diesel::joinable!(meeting_participants -> schools (school_id));
+diesel::joinable!(outbox -> schools (school_id));
+diesel::joinable!(audit_log -> schools (school_id));
+diesel::joinable!(audit_log -> staff (actor_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    schools,
+    year_groups,
+    houses,
+    staff,
+    staff_roles,
+    staff_year_groups,
+    staff_houses,
+    forms,
+    pupils,
+    api_tokens,
+    school_closures,
+    policies,
+    incidents,
+    incident_pupils,
+    suggestions,
+    level_changes,
+    meetings,
+    meeting_participants,
+    outbox,
+    audit_log,
+);

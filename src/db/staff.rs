@@ -1,0 +1,267 @@
+//! Staff accounts, their roles and responsibilities, and their API tokens.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::models::StaffRow;
+use super::schema::{api_tokens, staff, staff_roles, staff_year_groups, year_groups};
+use super::{schools, to_db_time, DbConnection};
+use crate::domain::details::{EmailAddress, PersonName, YearNumber};
+use crate::domain::Role;
+use crate::error::{Error, Result};
+
+/// A staff member with their roles and the year groups they lead.
+#[derive(Debug, Clone)]
+pub struct StaffMember {
+    pub id: i64,
+    pub school_id: i64,
+    pub email: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub year_groups: Vec<i16>,
+}
+
+impl StaffMember {
+    /// Whether the member holds `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Whether the member holds any of `roles`.
+    pub fn has_any_role(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.has_role(*r))
+    }
+}
+
+/// A new staff account's details, checked.
+pub struct NewStaff<'a> {
+    pub school_id: i64,
+    pub email: &'a EmailAddress,
+    pub name: &'a PersonName,
+    pub roles: &'a [Role],
+    pub year_groups: &'a [YearNumber],
+    pub password_hash: Option<String>,
+}
+
+/// Creates a staff account with its roles and led year groups.
+pub fn create(
+    conn: &mut DbConnection,
+    new: NewStaff<'_>,
+    now: DateTime<Utc>,
+) -> Result<StaffMember> {
+    if new.roles.is_empty() {
+        return Err(Error::invalid(
+            "role",
+            "a staff member needs at least one role",
+        ));
+    }
+    let taken = staff::table
+        .filter(staff::email.eq(new.email.as_str()))
+        .count()
+        .get_result::<i64>(conn)?;
+    if taken > 0 {
+        return Err(Error::conflict(
+            "email",
+            "an account with this email already exists",
+        ));
+    }
+    let staff_id: i64 = diesel::insert_into(staff::table)
+        .values((
+            staff::school_id.eq(new.school_id),
+            staff::email.eq(new.email.as_str()),
+            staff::name.eq(new.name.as_str()),
+            staff::password_hash.eq(new.password_hash),
+            staff::active.eq(true),
+            staff::created_at.eq(to_db_time(now)),
+        ))
+        .returning(staff::id)
+        .get_result(conn)?;
+    let row: StaffRow = staff::table
+        .find(staff_id)
+        .select(StaffRow::as_select())
+        .first(conn)?;
+    let mut roles = new.roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    for role in &roles {
+        diesel::insert_into(staff_roles::table)
+            .values((
+                staff_roles::staff_id.eq(row.id),
+                staff_roles::role.eq(role.as_str()),
+                staff_roles::school_id.eq(new.school_id),
+            ))
+            .execute(conn)?;
+    }
+    let mut years: Vec<i16> = Vec::new();
+    for year in new.year_groups {
+        if years.contains(&year.get()) {
+            continue;
+        }
+        let group = schools::year_group(conn, new.school_id, *year)?;
+        diesel::insert_into(staff_year_groups::table)
+            .values((
+                staff_year_groups::staff_id.eq(row.id),
+                staff_year_groups::year_group_id.eq(group.id),
+                staff_year_groups::school_id.eq(new.school_id),
+            ))
+            .execute(conn)?;
+        years.push(year.get());
+    }
+    years.sort_unstable();
+    Ok(StaffMember {
+        id: row.id,
+        school_id: row.school_id,
+        email: row.email,
+        name: row.name,
+        roles,
+        year_groups: years,
+    })
+}
+
+/// The active account with this email, with its password hash, for signing in.
+pub fn find_for_login(conn: &mut DbConnection, email: &str) -> Result<Option<StaffRow>> {
+    Ok(staff::table
+        .filter(staff::email.eq(email.trim().to_lowercase()))
+        .filter(staff::active.eq(true))
+        .select(StaffRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The active staff member with this id in this school.
+pub fn get_member(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+) -> Result<Option<StaffMember>> {
+    let row: Option<StaffRow> = staff::table
+        .filter(staff::id.eq(staff_id))
+        .filter(staff::school_id.eq(school_id))
+        .filter(staff::active.eq(true))
+        .select(StaffRow::as_select())
+        .first(conn)
+        .optional()?;
+    match row {
+        Some(row) => Ok(with_responsibilities(conn, vec![row])?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// The school's active staff, by name, optionally only those holding `role`.
+pub fn list(
+    conn: &mut DbConnection,
+    school_id: i64,
+    role: Option<Role>,
+) -> Result<Vec<StaffMember>> {
+    let rows: Vec<StaffRow> = match role {
+        Some(role) => staff::table
+            .inner_join(staff_roles::table)
+            .filter(staff::school_id.eq(school_id))
+            .filter(staff::active.eq(true))
+            .filter(staff_roles::role.eq(role.as_str()))
+            .order((staff::name.asc(), staff::id.asc()))
+            .select(StaffRow::as_select())
+            .load(conn)?,
+        None => staff::table
+            .filter(staff::school_id.eq(school_id))
+            .filter(staff::active.eq(true))
+            .order((staff::name.asc(), staff::id.asc()))
+            .select(StaffRow::as_select())
+            .load(conn)?,
+    };
+    with_responsibilities(conn, rows)
+}
+
+/// Attaches roles and led year groups to staff rows, in two queries whatever their number.
+fn with_responsibilities(conn: &mut DbConnection, rows: Vec<StaffRow>) -> Result<Vec<StaffMember>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut roles: HashMap<i64, Vec<Role>> = HashMap::new();
+    for (staff_id, role) in staff_roles::table
+        .filter(staff_roles::staff_id.eq_any(&ids))
+        .select((staff_roles::staff_id, staff_roles::role))
+        .load::<(i64, String)>(conn)?
+    {
+        if let Ok(role) = Role::parse(&role) {
+            roles.entry(staff_id).or_default().push(role);
+        }
+    }
+    let mut years: HashMap<i64, Vec<i16>> = HashMap::new();
+    for (staff_id, year) in staff_year_groups::table
+        .inner_join(year_groups::table)
+        .filter(staff_year_groups::staff_id.eq_any(&ids))
+        .select((staff_year_groups::staff_id, year_groups::year))
+        .load::<(i64, i16)>(conn)?
+    {
+        years.entry(staff_id).or_default().push(year);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut member_roles = roles.remove(&row.id).unwrap_or_default();
+            member_roles.sort();
+            let mut member_years = years.remove(&row.id).unwrap_or_default();
+            member_years.sort_unstable();
+            StaffMember {
+                id: row.id,
+                school_id: row.school_id,
+                email: row.email,
+                name: row.name,
+                roles: member_roles,
+                year_groups: member_years,
+            }
+        })
+        .collect())
+}
+
+/// Stores a new API token's hash for a staff member.
+pub fn add_token(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::school_id.eq(member.school_id),
+            api_tokens::staff_id.eq(member.id),
+            api_tokens::token_hash.eq(token_hash),
+            api_tokens::created_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How stale a token's "last used" time may get before it is written again: keeps reads
+/// from turning into writes on every request.
+const TOKEN_USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// The owner of an unrevoked API token, given the token's hash; notes when it was last used.
+pub fn find_by_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<StaffMember>> {
+    let owner: Option<(i64, i64, i64, Option<chrono::NaiveDateTime>)> = api_tokens::table
+        .filter(api_tokens::token_hash.eq(token_hash))
+        .filter(api_tokens::revoked_at.is_null())
+        .select((
+            api_tokens::id,
+            api_tokens::school_id,
+            api_tokens::staff_id,
+            api_tokens::last_used_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((token_id, school_id, staff_id, last_used)) = owner else {
+        return Ok(None);
+    };
+    let now_stored = to_db_time(now);
+    if last_used.is_none_or(|used| now_stored - used > TOKEN_USE_PRECISION) {
+        diesel::update(api_tokens::table.find(token_id))
+            .set(api_tokens::last_used_at.eq(now_stored))
+            .execute(conn)?;
+    }
+    get_member(conn, school_id, staff_id)
+}

@@ -1,0 +1,24 @@
+//! The pure domain core of Steadfast: the Coaching Sequence's levels, the moves between
+//! them, the school calendar, the escalation policy and the rules that suggest moves.
+//!
+//! Nothing here does IO or reads the clock: time is always passed in.
+
+pub mod calendar;
+pub mod details;
+pub mod level;
+pub mod policy;
+pub mod role;
+pub mod rules;
+pub mod transition;
+
+pub use calendar::{CalendarError, Closure, ClosureKind, SchoolCalendar, MAX_SPAN_DAYS, SCHOOL_TZ};
+pub use level::{Level, LevelError, LevelFacts, ProgrammeBlock};
+pub use policy::{EscalationPolicy, PolicyError, PolicyField, PolicyUnit};
+pub use role::{Role, RoleError};
+pub use rules::{
+    evaluate, relevant_window_days, DecidedSuggestion, IncidentFact, MeetingFact, PupilHistory,
+    Response, RuleId, Severity, Suggestion, UnknownValue,
+};
+pub use transition::{
+    apply, event_for_target, events_for_target, Event, PupilState, TransitionError,
+};

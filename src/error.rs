@@ -1,0 +1,112 @@
+//! The one application error type. Raised anywhere below the web layer; rendered as the JSON
+//! error shape for `/api/v1` (see `web::api::ApiError`) and as a page for the HTML routes.
+
+/// What went wrong, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input was malformed or broke a rule; `field` names the input at fault when there is one.
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    /// No valid credentials were presented.
+    #[error("sign in first")]
+    Unauthenticated,
+    /// The user is known but their role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The record does not exist, or belongs to another school.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request clashes with what is already stored.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        field: Option<String>,
+    },
+    /// A fault of the database; details are logged, never shown.
+    #[error("database error")]
+    Database(#[from] diesel::result::Error),
+    /// A database connection could not be had from the pool.
+    #[error("database unavailable")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    /// Anything else unexpected; details are logged, never shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// Shorthand for results that fail with the application [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A validation error on one named field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            code: "invalid",
+            message: message.into(),
+            field: Some(field.to_string()),
+        }
+    }
+
+    /// A validation error that is not about one field.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::Invalid {
+            code: "bad_request",
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A request that the current state of the records does not allow (HTTP 422).
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Error::Invalid {
+            code: "unprocessable",
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A clash with an existing record on one field.
+    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+        Error::Conflict {
+            message: message.into(),
+            field: Some(field.to_string()),
+        }
+    }
+
+    /// The HTTP status this error is shown with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Invalid { code, .. } if *code == "unprocessable" => 422,
+            Error::Invalid { .. } => 400,
+            Error::Unauthenticated => 401,
+            Error::Forbidden(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::Conflict { .. } => 409,
+            Error::Database(diesel::result::Error::NotFound) => 404,
+            Error::Database(_) | Error::Pool(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// The stable machine-readable code of the JSON error shape.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { code, .. } => code,
+            Error::Unauthenticated => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) | Error::Database(diesel::result::Error::NotFound) => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::Database(_) | Error::Pool(_) | Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The field at fault, when there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::Invalid { field, .. } | Error::Conflict { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+}

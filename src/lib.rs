@@ -1,0 +1,13 @@
+//! Steadfast: a pupil-support tracker for schools that follow the Coaching Sequence.
+//!
+//! `domain` holds the Coaching Sequence itself (pure, no IO); `db` stores it on SQLite or
+//! PostgreSQL; `web` serves staff pages and the JSON API; `commands` are the command line.
+
+pub mod accounts;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod web;

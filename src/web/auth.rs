@@ -1,0 +1,183 @@
+//! Who is asking: staff signed in with a session cookie (pages), or presenting an API token
+//! (`/api/v1`); what their role allows; and the CSRF check on every form.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::error::{ApiError, PageError};
+use super::AppState;
+use crate::accounts::{hash_api_token, random_token};
+use crate::db::staff::{self, StaffMember};
+use crate::domain::Role;
+use crate::error::Error;
+
+const SESSION_STAFF_ID: &str = "staff_id";
+const SESSION_SCHOOL_ID: &str = "school_id";
+const SESSION_CSRF: &str = "csrf";
+
+/// Name of the hidden field that carries the CSRF token in every form.
+pub const CSRF_FIELD: &str = "csrf_token";
+
+/// Largest form body accepted.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, Error> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| Error::Internal("application state missing".into()))
+}
+
+/// Refuses unless `member` holds one of `roles`.
+pub fn require_role(member: &StaffMember, roles: &[Role]) -> Result<(), Error> {
+    if member.has_any_role(roles) {
+        Ok(())
+    } else {
+        let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(Error::Forbidden(format!(
+            "this needs one of the roles: {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+/// A staff member signed in through the login page.
+pub struct SignedIn(pub StaffMember);
+
+impl FromRequest for SignedIn {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let session = req.get_session();
+        let state = app_state(req);
+        Box::pin(async move {
+            let state = state?;
+            let ids = (
+                session.get::<i64>(SESSION_STAFF_ID).ok().flatten(),
+                session.get::<i64>(SESSION_SCHOOL_ID).ok().flatten(),
+            );
+            let (Some(staff_id), Some(school_id)) = ids else {
+                return Err(PageError(Error::Unauthenticated));
+            };
+            let member = state
+                .db
+                .transaction(move |conn| staff::get_member(conn, school_id, staff_id))
+                .await?;
+            match member {
+                Some(member) => Ok(SignedIn(member)),
+                None => {
+                    session.purge();
+                    Err(PageError(Error::Unauthenticated))
+                }
+            }
+        })
+    }
+}
+
+/// Starts a fresh session for a staff member who has just proved who they are.
+pub fn sign_in(session: &Session, member_id: i64, school_id: i64) -> Result<(), Error> {
+    session.renew();
+    session.clear();
+    let stored = session
+        .insert(SESSION_STAFF_ID, member_id)
+        .and_then(|_| session.insert(SESSION_SCHOOL_ID, school_id))
+        .and_then(|_| session.insert(SESSION_CSRF, random_token()));
+    stored.map_err(|e| Error::Internal(format!("session could not be written: {e}")))
+}
+
+/// Ends the session.
+pub fn sign_out(session: &Session) {
+    session.purge();
+}
+
+/// A staff member presenting a valid `Authorization: Bearer` API token.
+pub struct ApiUser(pub StaffMember);
+
+impl FromRequest for ApiUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let token = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(|token| hash_api_token(token.trim()));
+        let state = app_state(req);
+        Box::pin(async move {
+            let state = state?;
+            let Some(token_hash) = token else {
+                return Err(ApiError(Error::Unauthenticated));
+            };
+            let member = state
+                .db
+                .transaction(move |conn| staff::find_by_token(conn, &token_hash, Utc::now()))
+                .await?;
+            member.map(ApiUser).ok_or(ApiError(Error::Unauthenticated))
+        })
+    }
+}
+
+/// The session's CSRF token, created when the session has none yet. Put it in every form.
+pub fn csrf_token(session: &Session) -> String {
+    if let Ok(Some(token)) = session.get::<String>(SESSION_CSRF) {
+        return token;
+    }
+    let token = random_token();
+    // A session that cannot be written yields a token that will not verify: the form then
+    // fails safely with a clear message.
+    let _ = session.insert(SESSION_CSRF, token.clone());
+    token
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    csrf_token: Option<String>,
+}
+
+/// A submitted form whose CSRF token matched the session's. Every form handler takes this
+/// instead of `web::Form`, so no form can be posted from another site.
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let session = req.get_session();
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body
+                .await
+                .map_err(|_| Error::bad_request("the form could not be read"))?;
+            if bytes.len() > MAX_FORM_BYTES {
+                return Err(PageError(Error::bad_request("the form is too large")));
+            }
+            let sent = serde_urlencoded::from_bytes::<CsrfField>(&bytes)
+                .ok()
+                .and_then(|f| f.csrf_token)
+                .unwrap_or_default();
+            let expected = session.get::<String>(SESSION_CSRF).ok().flatten();
+            let matches = expected
+                .map(|expected| bool::from(expected.as_bytes().ct_eq(sent.as_bytes())))
+                .unwrap_or(false);
+            if !matches {
+                return Err(PageError(Error::Forbidden(
+                    "this form has expired or did not come from Steadfast: go back, reload the page and try again"
+                        .into(),
+                )));
+            }
+            let form = serde_urlencoded::from_bytes::<T>(&bytes)
+                .map_err(|e| Error::bad_request(format!("the form could not be read: {e}")))?;
+            Ok(CsrfForm(form))
+        })
+    }
+}

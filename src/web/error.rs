@@ -1,0 +1,125 @@
+//! How an application [`Error`] is shown: the JSON error shape under `/api/v1`, a page
+//! elsewhere. Faults of the server are logged with their cause and shown without it.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::error::Error;
+
+/// An error answered as `{"error":{"code","message","field"?}}`.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ApiError(#[from] pub Error);
+
+/// The JSON error shape of the API.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for a program to act on and a person to read.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code: invalid, bad_request, unprocessable, unauthenticated, forbidden, not_found, conflict, internal.
+    pub code: String,
+    /// A sentence saying what is wrong.
+    pub message: String,
+    /// The input field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    /// The JSON body for an error.
+    pub fn from_error(error: &Error) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: error.code().to_string(),
+                message: error.to_string(),
+                field: error.field().map(str::to_string),
+            },
+        }
+    }
+}
+
+fn status_of(error: &Error) -> StatusCode {
+    StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn log_if_server_fault(error: &Error) {
+    match error {
+        Error::Database(diesel::result::Error::NotFound) => {}
+        Error::Database(cause) => tracing::error!(cause = %cause, "database error"),
+        Error::Pool(cause) => tracing::error!(cause = %cause, "database pool error"),
+        Error::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
+        _ => {}
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        status_of(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        log_if_server_fault(&self.0);
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self.0, Error::Unauthenticated) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(ErrorBody::from_error(&self.0))
+    }
+}
+
+/// An error answered with a page; a request that is not signed in goes to the login page.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct PageError(#[from] pub Error);
+
+impl From<diesel::result::Error> for PageError {
+    fn from(e: diesel::result::Error) -> Self {
+        PageError(Error::from(e))
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiError(Error::from(e))
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self.0 {
+            Error::Unauthenticated => StatusCode::SEE_OTHER,
+            _ => status_of(&self.0),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        log_if_server_fault(&self.0);
+        if matches!(self.0, Error::Unauthenticated) {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish();
+        }
+        let status = self.status_code();
+        let title = match status.as_u16() {
+            400 | 422 => "That did not work",
+            403 => "Not allowed",
+            404 => "Not found",
+            409 => "Already there",
+            _ => "Something went wrong",
+        };
+        let message = if status.is_server_error() {
+            "Steadfast could not finish this. Nothing was changed; please try again.".to_string()
+        } else {
+            self.0.to_string()
+        };
+        let body = crate::web::pages::layout::error_page(title, &message);
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body.into_string())
+    }
+}

@@ -1,0 +1,152 @@
+//! The web service: pages for staff (maud, forms that work without JavaScript) and the JSON API
+//! under `/api/v1`, side by side over one shared state.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod pages;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
+use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
+use serde::Serialize;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::Database;
+
+/// What every handler can reach: the database and the settings.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub settings: Arc<Settings>,
+}
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "steadfast_session";
+
+/// How long a signed-in session lasts without use.
+const SESSION_IDLE_HOURS: i64 = 12;
+
+/// Registers every route of the service.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/static/style.css", web::get().to(stylesheet))
+        .service(web::scope("/api/v1").configure(api::routes))
+        .configure(pages::routes);
+}
+
+/// Starts the HTTP server on an already bound listener (port 0 in tests).
+pub fn start(
+    listener: std::net::TcpListener,
+    state: AppState,
+    session_key: Key,
+) -> std::io::Result<Server> {
+    let secure = state.settings.secure_cookies;
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let sessions =
+            SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+                .cookie_name(SESSION_COOKIE.to_string())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(secure)
+                .cookie_content_security(CookieContentSecurity::Signed)
+                .session_lifecycle(
+                    PersistentSession::default()
+                        .session_ttl(CookieDuration::hours(SESSION_IDLE_HOURS)),
+                )
+                .build();
+        App::new()
+            .app_data(data.clone())
+            .app_data(api::json_config())
+            .app_data(api::query_config())
+            .app_data(api::path_config())
+            .wrap(sessions)
+            .wrap(TracingLogger::<telemetry::RequestSpan>::new())
+            .configure(routes)
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// The key that signs session cookies: from the settings, or kept in the data folder.
+pub fn session_key(settings: &Settings) -> anyhow::Result<Key> {
+    let secret = settings.session_secret.trim();
+    if !secret.is_empty() {
+        anyhow::ensure!(
+            secret.len() >= 64,
+            "session_secret must be at least 64 characters long"
+        );
+        return Ok(Key::derive_from(secret.as_bytes()));
+    }
+    let path = settings.data_dir.join("session.key");
+    if let Ok(stored) = std::fs::read(&path) {
+        if let Ok(key) = Key::try_from(stored.as_slice()) {
+            return Ok(key);
+        }
+    }
+    let key = Key::generate();
+    std::fs::create_dir_all(&settings.data_dir)?;
+    write_private_file(&path, key.master())?;
+    Ok(key)
+}
+
+/// Writes a file readable by its owner only.
+fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}
+
+/// The answer of `GET /health`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` when the database answers.
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+}
+
+/// `GET /health`: whether the service and its database answer.
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let engine = state.db.engine().as_str();
+    let answered = state
+        .db
+        .transaction(|conn| {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("SELECT 1")?;
+            Ok(())
+        })
+        .await;
+    match answered {
+        Ok(()) => HttpResponse::Ok().json(Health {
+            status: "ok",
+            database: engine,
+        }),
+        Err(_) => HttpResponse::ServiceUnavailable().json(Health {
+            status: "unavailable",
+            database: engine,
+        }),
+    }
+}
+
+/// The stylesheet, compiled into the binary.
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../static/style.css"))
+}

@@ -1,0 +1,298 @@
+//! The home page: what each role needs first, one section per role the member holds.
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::{http::header, web, HttpResponse};
+use chrono::Utc;
+use maud::{html, Markup};
+
+use super::layout::{level_badge, page, public_page};
+use super::with_viewer;
+use crate::db::models::{IncidentRow, MeetingRow};
+use crate::db::overview::{self, MeetingCounts, Scope};
+use crate::db::pupils::{self, PupilView};
+use crate::db::staff::StaffMember;
+use crate::db::{schools, DbConnection};
+use crate::domain::calendar::SchoolCalendar;
+use crate::domain::{Level, Role};
+use crate::error::Result;
+use crate::web::auth::SignedIn;
+use crate::web::error::PageError;
+use crate::web::AppState;
+
+/// Everything the home page shows, gathered in one transaction.
+struct HomeData {
+    school_name: String,
+    sections: Vec<Section>,
+    pupils: HashMap<i64, PupilView>,
+}
+
+/// One block of the home page.
+enum Section {
+    /// Pupils needing support in some year groups (a Head of Year's), or the whole school.
+    Overview {
+        heading: String,
+        levels: [i64; 7],
+        meetings: MeetingCounts,
+        open_suggestions: i64,
+        upcoming: Vec<MeetingRow>,
+        highest: Vec<i64>,
+    },
+    /// What a member of staff logged lately.
+    MyIncidents(Vec<(IncidentRow, Vec<i64>)>),
+}
+
+/// `GET /`: the signed-in member's home page; the getting-started page on an empty deployment.
+pub async fn home(
+    user: Option<SignedIn>,
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let Some(SignedIn(member)) = user else {
+        let schools = state.db.transaction(schools::count).await?;
+        if schools > 0 {
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish());
+        }
+        return Ok(html(getting_started()));
+    };
+    let for_member = member.clone();
+    let data = state
+        .db
+        .transaction(move |conn| gather(conn, &for_member))
+        .await?;
+    let markup = with_viewer(&member, &session, |viewer| {
+        page("Home", viewer, render(&member, &data))
+    });
+    Ok(html(markup))
+}
+
+fn html(markup: Markup) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(markup.into_string())
+}
+
+/// Builds the overview of one scope.
+fn overview_section(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    heading: String,
+    scope: Scope,
+) -> Result<Section> {
+    let today = SchoolCalendar::local_date(Utc::now());
+    let years = scope.years.as_deref();
+    let min_level = scope.min_level.unwrap_or(Level::Conversation);
+    Ok(Section::Overview {
+        heading,
+        levels: pupils::count_by_level(conn, member.school_id, years)?,
+        meetings: overview::meeting_counts(conn, member.school_id, &scope, today)?,
+        open_suggestions: overview::open_suggestion_count(conn, member.school_id, &scope)?,
+        upcoming: overview::open_meetings(conn, member.school_id, &scope, 8)?,
+        highest: pupils::at_levels(conn, member.school_id, min_level, years, 12)?
+            .into_iter()
+            .map(|p| p.id)
+            .collect(),
+    })
+}
+
+fn gather(conn: &mut DbConnection, member: &StaffMember) -> Result<HomeData> {
+    let school = schools::get(conn, member.school_id)?;
+    let mut sections = Vec::new();
+    if member.has_role(Role::PastoralLead) && !member.year_groups.is_empty() {
+        let years: Vec<String> = member.year_groups.iter().map(|y| y.to_string()).collect();
+        let scope = Scope {
+            years: Some(member.year_groups.clone()),
+            min_level: None,
+        };
+        sections.push(overview_section(
+            conn,
+            member,
+            format!("Your year groups: {}", years.join(", ")),
+            scope,
+        )?);
+    }
+    if member.has_role(Role::Sendco) {
+        let scope = Scope {
+            years: None,
+            min_level: Some(Level::Plan),
+        };
+        sections.push(overview_section(
+            conn,
+            member,
+            "Plans, programmes and provision maps".into(),
+            scope,
+        )?);
+    }
+    if member.has_role(Role::Specialist) {
+        let scope = Scope {
+            years: None,
+            min_level: Some(Level::Programme),
+        };
+        sections.push(overview_section(
+            conn,
+            member,
+            "Pupils on a Coaching Programme".into(),
+            scope,
+        )?);
+    }
+    if member.has_any_role(&[Role::Slt, Role::Admin]) {
+        sections.push(overview_section(
+            conn,
+            member,
+            "The whole school".into(),
+            Scope::default(),
+        )?);
+    }
+    if member.has_any_role(&[Role::ClassStaff, Role::Hod, Role::PastoralLead])
+        || sections.is_empty()
+    {
+        sections.push(Section::MyIncidents(overview::recent_incidents_by(
+            conn,
+            member.school_id,
+            member.id,
+            10,
+        )?));
+    }
+    let mut ids: Vec<i64> = Vec::new();
+    for section in &sections {
+        match section {
+            Section::Overview {
+                upcoming, highest, ..
+            } => {
+                ids.extend(upcoming.iter().map(|m| m.pupil_id));
+                ids.extend(highest);
+            }
+            Section::MyIncidents(incidents) => {
+                ids.extend(incidents.iter().flat_map(|(_, p)| p.iter().copied()));
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let pupils = pupils::by_ids(conn, member.school_id, &ids)?;
+    Ok(HomeData {
+        school_name: school.name,
+        sections,
+        pupils,
+    })
+}
+
+fn pupil_link(pupils: &HashMap<i64, PupilView>, id: i64) -> Markup {
+    match pupils.get(&id) {
+        Some(p) => {
+            html! { a href={ "/pupils/" (p.id) } { (p.full_name()) } " " span.muted { (p.form) } }
+        }
+        None => html! { span.muted { "pupil " (id) } },
+    }
+}
+
+fn render(member: &StaffMember, data: &HomeData) -> Markup {
+    let today = SchoolCalendar::local_date(Utc::now());
+    html! {
+        h1 { (data.school_name) }
+        p.muted { "Signed in as " (member.name) " · "
+            @for (i, role) in member.roles.iter().enumerate() {
+                @if i > 0 { ", " } (role.title())
+            }
+        }
+        form.search method="get" action="/pupils" role="search" {
+            label for="q" { "Find a pupil" }
+            div.row {
+                input #q type="search" name="q" placeholder="Name or UPN" autocomplete="off";
+                button type="submit" { "Search" }
+            }
+        }
+        @for section in &data.sections {
+            @match section {
+                Section::Overview { heading, levels, meetings, open_suggestions, upcoming, highest } => {
+                    section.card {
+                        h2 { (heading) }
+                        div.stats {
+                            div.stat { strong { (open_suggestions) } span { "suggestions to decide" } }
+                            div.stat { strong { (meetings.due) } span { "meetings due" } }
+                            div.stat.alert[meetings.overdue > 0] { strong { (meetings.overdue) } span { "meetings overdue" } }
+                            div.stat { strong { (meetings.scheduled) } span { "meetings booked" } }
+                        }
+                        table.levels {
+                            thead { tr { th { "Level" } th.num { "Pupils" } } }
+                            tbody {
+                                @for level in Level::ALL {
+                                    tr { td { (level_badge(level)) } td.num { (levels[level.number() as usize]) } }
+                                }
+                            }
+                        }
+                        @if !upcoming.is_empty() {
+                            h3 { "Meetings waiting" }
+                            ul.list {
+                                @for meeting in upcoming {
+                                    li {
+                                        (pupil_link(&data.pupils, meeting.pupil_id)) " · "
+                                        (Level::from_number(i64::from(meeting.level)).map(|l| l.title()).unwrap_or("Meeting"))
+                                        " · "
+                                        @if meeting.status == "scheduled" {
+                                            span.tag { "booked" }
+                                        } @else if meeting.due_on < today {
+                                            span.tag.alert { "overdue since " (meeting.due_on.format("%-d %b")) }
+                                        } @else {
+                                            span.tag { "due by " (meeting.due_on.format("%-d %b")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        @if !highest.is_empty() {
+                            h3 { "Highest levels of support" }
+                            ul.list {
+                                @for id in highest {
+                                    @if let Some(p) = data.pupils.get(id) {
+                                        li { (pupil_link(&data.pupils, *id)) " " (level_badge(p.level)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Section::MyIncidents(incidents) => {
+                    section.card {
+                        h2 { "What you logged lately" }
+                        @if incidents.is_empty() {
+                            p.muted { "Nothing yet. Find a pupil to see their support so far." }
+                        } @else {
+                            ul.list {
+                                @for (incident, pupil_ids) in incidents {
+                                    li {
+                                        (incident.occurred_at.and_utc().with_timezone(&crate::domain::calendar::SCHOOL_TZ).format("%a %-d %b %H:%M"))
+                                        " · " (incident.behaviour) " · "
+                                        @for (i, id) in pupil_ids.iter().enumerate() {
+                                            @if i > 0 { ", " } (pupil_link(&data.pupils, *id))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What an empty deployment shows: how to begin.
+fn getting_started() -> Markup {
+    public_page(
+        "Getting started",
+        html! {
+            h1 { "Welcome to Steadfast" }
+            p { "This Steadfast has no school yet. Begin in one of two ways, from a terminal beside it:" }
+            h2 { "Try it with the demo school" }
+            pre { code { "steadfast demo" } }
+            p { "This loads a realistic school of about 1,000 pupils with a term of records, and prints the demo logins." }
+            h2 { "Or set up your own school" }
+            pre { code { "steadfast school add --code CODE --name \"Your School\"\nsteadfast user add --school CODE --email you@school.org --name \"Your Name\" --role admin" } }
+            p { "The second command asks for a password. Then reload this page and sign in." }
+        },
+    )
+}

@@ -1,0 +1,89 @@
+//! The page shell every staff page shares: head, navigation, sign-out form and footer.
+
+use maud::{html, Markup, DOCTYPE};
+
+use crate::db::staff::StaffMember;
+use crate::domain::Level;
+use crate::web::auth::CSRF_FIELD;
+
+/// Who is looking at a page, and the CSRF token their forms must carry.
+pub struct Viewer<'a> {
+    pub member: &'a StaffMember,
+    pub csrf: &'a str,
+}
+
+/// The hidden field carrying the CSRF token; goes inside every `<form method="post">`.
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(token); }
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · Steadfast" }
+            link rel="stylesheet" href="/static/style.css";
+        }
+    }
+}
+
+/// A full page for a signed-in member of staff.
+pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en-GB" {
+            (head(title))
+            body {
+                header.top {
+                    a.brand href="/" { "Steadfast" }
+                    nav {
+                        a href="/" { "Home" }
+                        a href="/pupils" { "Pupils" }
+                    }
+                    form.signout method="post" action="/logout" {
+                        (csrf_field(viewer.csrf))
+                        span.who { (viewer.member.name) }
+                        button type="submit" { "Sign out" }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// A page for someone not signed in (login, getting started).
+pub fn public_page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en-GB" {
+            (head(title))
+            body {
+                header.top { a.brand href="/" { "Steadfast" } }
+                main.narrow { (body) }
+            }
+        }
+    }
+}
+
+/// The page shown when a request fails.
+pub fn error_page(title: &str, message: &str) -> Markup {
+    public_page(
+        title,
+        html! {
+            h1 { (title) }
+            p.error { (message) }
+            p { a href="/" { "Back to Steadfast" } }
+        },
+    )
+}
+
+/// A level shown as a coloured badge with its number and title.
+pub fn level_badge(level: Level) -> Markup {
+    html! {
+        span class={ "level level-" (level.number()) } title=(level.facts().purpose) {
+            @if level == Level::None { "No support level" } @else { (level.number()) " · " (level.title()) }
+        }
+    }
+}
