@@ -90,11 +90,11 @@ impl DatabaseTarget {
             }
             DatabaseTarget::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-                // WAL lets readers work while one writer writes; the busy timeout makes
-                // concurrent writers wait their turn instead of failing.
+                // The busy timeout makes concurrent writers wait their turn instead of failing;
+                // WAL (set once per file, in `Database::open`) lets readers work meanwhile.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -141,6 +141,12 @@ impl Database {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)?;
             }
+        }
+        if let DatabaseTarget::Sqlite(_) = &target {
+            // Write-ahead logging is a property of the file: set it before the pool opens
+            // its connections, which would otherwise race to set it.
+            let mut conn = target.connect()?;
+            conn.batch_execute("PRAGMA journal_mode = WAL")?;
         }
         let engine = target.engine();
         let pool = r2d2::Pool::builder()
