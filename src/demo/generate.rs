@@ -103,7 +103,7 @@ const FIXED_LOGINS: [(&str, &str, Role, Option<i16>); 11] = [
 ///
 /// Index fields (`tutor`, `pupils`, `reporter`, `pupil`, `evidence`, `by`, `decided_by`,
 /// `participants`, `suggestion`) are positions in the matching `Vec` of this struct.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DemoSchool {
     /// The school's code, "DEMO".
     pub code: String,
@@ -444,6 +444,56 @@ struct PupilSim {
     open: Vec<usize>,
     /// Indexes of this pupil's meetings not yet held, missed or cancelled.
     pending_meetings: Vec<usize>,
+    /// A scripted end of term, for the few pupils whose stories the demo always shows.
+    story: Option<Story>,
+    /// Whether the story's first suggestion has been decided.
+    story_decided: bool,
+}
+
+/// The scripted ends of term that make sure the demo always shows a suggestion waiting in each
+/// direction and an overdue meeting, whatever the seed and the day.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Story {
+    /// A quiet pupil in 9C has three Coaching Prompts on the last school day: a Coaching
+    /// Conversation is suggested and waits for the Head of Year.
+    EscalationWaiting,
+    /// A pupil in 8B moved to Coaching Conversation two weeks ago and has been quiet since:
+    /// a step down is suggested on the last school day and waits.
+    StepDownWaiting,
+    /// A pupil in 10D had a serious incident eight school days ago; the Coaching Time meeting
+    /// was due three school days later and has not been held.
+    MeetingOverdue,
+}
+
+/// A scripted incident: school days before the last school day, minute, behaviour, lesson.
+type ScriptedIncident = (usize, u32, &'static str, Option<&'static str>);
+
+impl Story {
+    /// The story's pupil: form and position in the form's register.
+    fn pupil(self) -> (&'static str, usize) {
+        match self {
+            Story::EscalationWaiting => ("9C", 3),
+            Story::StepDownWaiting => ("8B", 5),
+            Story::MeetingOverdue => ("10D", 7),
+        }
+    }
+
+    /// The story's incidents.
+    fn incidents(self) -> &'static [ScriptedIncident] {
+        match self {
+            Story::EscalationWaiting => &[
+                (0, 9 * 60 + 25, "Low-level disruption", Some("Maths")),
+                (0, 11 * 60 + 45, "Off task", Some("Science")),
+                (0, 14 * 60 + 30, "Talking over the teacher", Some("English")),
+            ],
+            Story::StepDownWaiting => &[
+                (12, 10 * 60 + 5, "Late to lesson", Some("History")),
+                (11, 9 * 60 + 30, "Equipment missing", Some("Science")),
+                (11, 13 * 60 + 40, "Off task", Some("French")),
+            ],
+            Story::MeetingOverdue => &[(8, 12 * 60 + 35, "Damage to property", None)],
+        }
+    }
 }
 
 /// What kind of meeting a meeting is, which decides its outcome and follow-up.
@@ -467,6 +517,8 @@ struct MeetingPlan {
     minute: u32,
     /// Whether it will not take place.
     missed: bool,
+    /// Whether it is left unbooked after its due date (a story's overdue meeting).
+    stays_due: bool,
 }
 
 /// A thing that happens at a moment in the simulation.
@@ -488,6 +540,8 @@ struct Draft {
     behaviour: &'static BehaviourKind,
     location: Option<String>,
     lesson: Option<String>,
+    /// The response, when scripted; otherwise chosen when the incident happens.
+    response: Option<Response>,
 }
 
 struct Builder {
@@ -515,10 +569,7 @@ impl Builder {
     fn new(seed: u64, today: NaiveDate) -> Self {
         let term_start = monday_of(today) - Duration::weeks(13);
         let closures = term_closures(term_start);
-        let calendar = match SchoolCalendar::new(closures.clone()) {
-            Ok(calendar) => calendar,
-            Err(_) => SchoolCalendar::default(),
-        };
+        let calendar = SchoolCalendar::new(closures.clone()).unwrap_or_default();
         Builder {
             rng: StdRng::seed_from_u64(seed),
             today,
@@ -555,6 +606,7 @@ impl Builder {
         self.make_staff();
         self.make_forms();
         self.make_pupils();
+        self.make_stories();
         self.make_prior_history();
         self.simulate_term();
         self.finish();
@@ -798,6 +850,8 @@ impl Builder {
                         temperament,
                         open: Vec::new(),
                         pending_meetings: Vec::new(),
+                        story: None,
+                        story_decided: false,
                     });
                     self.form_pupils
                         .entry(form.clone())
@@ -806,6 +860,72 @@ impl Builder {
                     self.year_pupils.entry(year).or_default().push(index);
                     self.school.pupils.push(pupil);
                 }
+            }
+        }
+    }
+
+    /// Picks the story pupils: quiet all term until their scripted incidents.
+    fn make_stories(&mut self) {
+        for story in [
+            Story::EscalationWaiting,
+            Story::StepDownWaiting,
+            Story::MeetingOverdue,
+        ] {
+            let (form, position) = story.pupil();
+            let Some(&p) = self.form_pupils.get(form).and_then(|f| f.get(position)) else {
+                continue;
+            };
+            let sim = &mut self.sims[p];
+            sim.story = Some(story);
+            sim.temperament = Temperament {
+                expected: 0.0,
+                spells: Vec::new(),
+                calm: 1.0,
+            };
+        }
+    }
+
+    /// The scripted incidents of story pupils that fall `days_left` school days before the
+    /// last school day.
+    fn scripted_incidents(&mut self, day: NaiveDate, days_left: usize) {
+        for p in 0..self.sims.len() {
+            let Some(story) = self.sims[p].story else {
+                continue;
+            };
+            for &(before_end, minute, behaviour, lesson) in story.incidents() {
+                if before_end != days_left {
+                    continue;
+                }
+                let Some(kind) = BEHAVIOURS.iter().find(|b| b.name == behaviour) else {
+                    continue;
+                };
+                let subject = lesson.and_then(|l| SUBJECTS.iter().position(|s| s.name == l));
+                let reporter = match subject {
+                    Some(s) if SUBJECTS[s].name == "Science" => TEACHER,
+                    Some(s) => self.teachers_by_subject[s]
+                        .first()
+                        .copied()
+                        .unwrap_or(TEACHER),
+                    None => HOY_FIRST + (self.school.pupils[p].year - 7).clamp(0, 4) as usize,
+                };
+                let location = match subject {
+                    Some(s) => format!("Room {}{}", SUBJECTS[s].room_prefix, 1 + p % 3),
+                    None => "Canteen".to_string(),
+                };
+                let response = if kind.serious {
+                    Response::Conversation
+                } else {
+                    Response::Prompt
+                };
+                let draft = Draft {
+                    pupils: vec![p],
+                    reporter,
+                    behaviour: kind,
+                    location: Some(location),
+                    lesson: lesson.map(str::to_string),
+                    response: Some(response),
+                };
+                self.push_action(day, minute, Action::Incident(draft));
             }
         }
     }
@@ -868,6 +988,7 @@ impl Builder {
         for (index, &day) in days.iter().enumerate() {
             self.push_action(day, 7 * 60, Action::DailyCheck);
             self.draft_incidents(day, index, n);
+            self.scripted_incidents(day, days.len() - 1 - index);
             while let Some(entry) = self.queue.first_entry() {
                 let (d, minute, _) = *entry.key();
                 if d > day {
@@ -908,13 +1029,13 @@ impl Builder {
                 count += 1;
             }
             for _ in 0..count {
-                let (minute, draft) = self.draft(p, day);
+                let (minute, draft) = self.draft(p);
                 self.push_action(day, minute, Action::Incident(draft));
             }
         }
     }
 
-    fn draft(&mut self, p: usize, _day: NaiveDate) -> (u32, Draft) {
+    fn draft(&mut self, p: usize) -> (u32, Draft) {
         let expected = self.sims[p].temperament.expected;
         let behaviour = loop {
             let b = pick_weighted(&mut self.rng, BEHAVIOURS, |b| b.weight);
@@ -1109,6 +1230,7 @@ impl Builder {
                 behaviour,
                 location,
                 lesson,
+                response: None,
             },
         )
     }
@@ -1123,7 +1245,9 @@ impl Builder {
             .max()
             .unwrap_or(Level::None);
         let r: f64 = self.rng.random();
-        let response = if serious {
+        let response = if let Some(response) = draft.response {
+            response
+        } else if serious {
             if r < 0.85 {
                 Response::Conversation
             } else {
@@ -1224,11 +1348,29 @@ impl Builder {
         self.sims[p].open.push(index);
         self.sims[p].history.open_targets.push(s.to);
 
+        if let Some(story) = self.sims[p].story {
+            // A story's first move is accepted at once; what follows waits for a decision.
+            if story != Story::EscalationWaiting && !self.sims[p].story_decided {
+                self.sims[p].story_decided = true;
+                let minute = (school_minute(now) + 30).min(17 * 60 + 30);
+                let day = SchoolCalendar::local_date(now);
+                self.push_action(
+                    day,
+                    minute,
+                    Action::Decide {
+                        suggestion: index,
+                        accept: true,
+                    },
+                );
+            }
+            return;
+        }
+
         // When the Head of Year gets to it: the same day to three school days later.
         let created = SchoolCalendar::local_date(now);
         let delay = *pick_weighted(
             &mut self.rng,
-            &[(0u32, 30u32), (1, 35), (2, 20), (3, 15)],
+            &[(0u32, 20u32), (1, 35), (2, 25), (3, 20)],
             |x| x.1,
         );
         let (day, minute) = if delay.0 == 0 {
@@ -1247,7 +1389,7 @@ impl Builder {
             0.93
         } else {
             match s.to {
-                Level::Plan => 0.78,
+                Level::Plan => 0.75,
                 Level::Time => 0.85,
                 _ => 0.88,
             }
@@ -1434,6 +1576,15 @@ impl Builder {
             let early = self.rng.random_range(0..=2).min(due_days.saturating_sub(1));
             self.calendar.add_school_days(from, due_days - early)
         };
+        let stays_due = self.sims[p].story == Some(Story::MeetingOverdue);
+        let (day, missed) = if stays_due {
+            (
+                self.calendar.add_school_days(due_on, 10).max(self.today),
+                false,
+            )
+        } else {
+            (day, missed)
+        };
         let minute = *pick(
             &mut self.rng,
             &[
@@ -1470,6 +1621,7 @@ impl Builder {
             day,
             minute,
             missed,
+            stays_due,
         });
         self.sims[p].pending_meetings.push(index);
         if day < self.today {
@@ -1547,8 +1699,8 @@ impl Builder {
             MeetingKind::Entry => None,
             MeetingKind::BlockReview => {
                 let chance = match block {
-                    Some(ProgrammeBlock::TwoWeek) => 0.35,
-                    _ => 0.45,
+                    Some(ProgrammeBlock::TwoWeek) => 0.4,
+                    _ => 0.5,
                 };
                 Some(self.rng.random_bool(chance))
             }
@@ -1584,7 +1736,7 @@ impl Builder {
         });
         // Support helps: fewer incidents after each meeting.
         let t = &mut self.sims[p].temperament;
-        t.calm = (t.calm * 0.5).max(0.1);
+        t.calm = (t.calm * 0.4).max(0.1);
         if level == Level::Provision && kind == MeetingKind::Entry {
             let weeks = self.rng.random_range(4..=6);
             self.create_meeting(p, level, at, weeks * 5, MeetingKind::Review);
@@ -1604,10 +1756,10 @@ impl Builder {
             candidates.swap(i, j);
         }
         let targets = [
-            (Level::Time, 10),
-            (Level::Plan, 9),
-            (Level::Programme, 12),
-            (Level::Provision, 9),
+            (Level::Time, 18),
+            (Level::Plan, 6),
+            (Level::Programme, 8),
+            (Level::Provision, 6),
         ];
         let mut chosen = candidates.into_iter();
         for (level, count) in targets {
@@ -1693,6 +1845,7 @@ impl Builder {
             day: SchoolCalendar::local_date(at),
             minute: school_minute(at),
             missed: false,
+            stays_due: false,
         });
         self.book(index, at);
         self.sims[p].history.meetings.push(MeetingFact {
@@ -1833,7 +1986,7 @@ impl Builder {
     /// Books some of the meetings still to come, and copies each pupil's final level.
     fn finish(&mut self) {
         for m in 0..self.school.meetings.len() {
-            if self.school.meetings[m].status != MeetingStatus::Due {
+            if self.school.meetings[m].status != MeetingStatus::Due || self.plans[m].stays_due {
                 continue;
             }
             let due_on = self.school.meetings[m].due_on;
@@ -2259,6 +2412,45 @@ mod tests {
             if matches!(m.status, MeetingStatus::Due | MeetingStatus::Scheduled) {
                 assert_eq!(m.level, school.pupils[m.pupil].level, "{m:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_scripted_stories_are_always_there() {
+        for (seed, today) in [
+            (2026, today()),
+            (5, NaiveDate::from_ymd_opt(2026, 2, 9).unwrap()),
+        ] {
+            let school = generate(seed, today);
+            let pupil_in = |form: &str, position: usize| {
+                let mut members = school
+                    .pupils
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.form == form)
+                    .map(|(i, _)| i);
+                members.nth(position).unwrap()
+            };
+            let open = |p: usize| {
+                school
+                    .suggestions
+                    .iter()
+                    .filter(move |s| s.pupil == p && s.status == SuggestionStatus::Open)
+            };
+            let waiting = pupil_in("9C", 3);
+            assert_eq!(school.pupils[waiting].level, Level::None);
+            let s: Vec<&DemoSuggestion> = open(waiting).collect();
+            assert_eq!(s.len(), 1);
+            assert_eq!((s[0].to, s[0].evidence.len()), (Level::Conversation, 3));
+            let quiet = pupil_in("8B", 5);
+            assert_eq!(school.pupils[quiet].level, Level::Conversation);
+            assert!(open(quiet).any(|s| s.to == Level::Prompt));
+            let overdue = pupil_in("10D", 7);
+            assert_eq!(school.pupils[overdue].level, Level::Time);
+            assert!(school
+                .meetings
+                .iter()
+                .any(|m| m.pupil == overdue && m.status == MeetingStatus::Due && m.due_on < today));
         }
     }
 

@@ -1,0 +1,395 @@
+//! The integration-test harness, shared by every test binary: `spawn_app` starts the real
+//! service on port 0 over a fresh database (SQLite file or PostgreSQL database), and
+//! `both_engines!` runs each database test once per engine.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use chrono::Utc;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use reqwest::{header, Response, StatusCode};
+use serde_json::Value;
+use tempfile::TempDir;
+
+use steadfast::accounts;
+use steadfast::config::Settings;
+use steadfast::db::models::School;
+use steadfast::db::pupils::PupilView;
+use steadfast::db::staff::{NewStaff, StaffMember};
+use steadfast::db::{pupils, schema, schools, staff, Database};
+use steadfast::domain::details::{EmailAddress, NewPupil, PersonName, SchoolCode};
+pub use steadfast::db::Engine;
+pub use steadfast::domain::Role;
+use steadfast::web::{self, AppState};
+
+/// Names the PostgreSQL server the tests create their databases on (a URL ending in
+/// `/postgres`); `scripts/with-postgres` sets it.
+pub const POSTGRES_URL_VAR: &str = "STEADFAST_TEST_POSTGRES_URL";
+
+/// A password long enough for `accounts::hash_password`.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs each named `async fn NAME(engine: Engine)` as two tests, `NAME::sqlite` and
+/// `NAME::postgres`.
+macro_rules! both_engines {
+    ($($test:ident),+ $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test($crate::common::Engine::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if $crate::common::postgres_available() {
+                    super::$test($crate::common::Engine::Postgres).await
+                }
+            }
+        }
+    )+};
+}
+pub(crate) use both_engines;
+
+/// Whether PostgreSQL tests can run. Without a server they are skipped with a note, except
+/// under CI (`CI=true`), where both engines must be tested and the test fails.
+pub fn postgres_available() -> bool {
+    if std::env::var_os(POSTGRES_URL_VAR).is_some() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "{POSTGRES_URL_VAR} is not set, but CI=true requires the PostgreSQL tests to run: \
+             use scripts/with-postgres (or scripts/test)"
+        );
+    }
+    eprintln!("skipped: {POSTGRES_URL_VAR} is not set (run under scripts/with-postgres)");
+    false
+}
+
+/// A fresh, empty database of one engine, removed when dropped.
+struct TestDatabase {
+    url: String,
+    /// The server URL and database name of a PostgreSQL test database, to drop it.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    fn create(engine: Engine, dir: &Path) -> TestDatabase {
+        match engine {
+            Engine::Sqlite => TestDatabase {
+                url: format!("sqlite://{}", dir.join("steadfast.db").display()),
+                postgres: None,
+            },
+            Engine::Postgres => {
+                let server = std::env::var(POSTGRES_URL_VAR)
+                    .unwrap_or_else(|_| panic!("{POSTGRES_URL_VAR} is not set"));
+                let name = format!("steadfast_test_{}", accounts::random_token()[..16].to_owned());
+                let mut conn = PgConnection::establish(&server)
+                    .unwrap_or_else(|e| panic!("connecting to {server}: {e}"));
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("creating the test database");
+                let mut url = url::Url::parse(&server).expect("a PostgreSQL URL");
+                url.set_path(&name);
+                TestDatabase {
+                    url: url.to_string(),
+                    postgres: Some((server, name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((server, name)) = &self.postgres {
+            // Best effort: the cluster is thrown away at the end anyway.
+            if let Ok(mut conn) = PgConnection::establish(server) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// The service running on a free port over its own database, with helpers to arrange data.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    pub engine: Engine,
+    /// The database the service uses, for arranging data and checking what was written.
+    pub db: Database,
+    /// The `DATABASE_URL` of that database.
+    pub database_url: String,
+    /// The service's data folder (temporary).
+    pub data_dir: PathBuf,
+    server: actix_web::dev::ServerHandle,
+    // Field order matters: the database is dropped before the folder holding a SQLite file.
+    database: TestDatabase,
+    dir: TempDir,
+}
+
+/// Starts the service on 127.0.0.1:0 over a fresh database of `engine`, migrated.
+pub async fn spawn_app(engine: Engine) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let database = TestDatabase::create(engine, dir.path());
+    let data_dir = dir.path().join("data");
+    let mut settings = Settings::defaults().expect("built-in settings");
+    settings.database_url = database.url.clone();
+    settings.data_dir = data_dir.clone();
+    settings.session_secret = "s".repeat(64) + &accounts::random_token();
+    let db = Database::open(&settings.database_url, 4).expect("opening the test database");
+    let key = web::session_key(&settings).expect("a session key");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = format!("http://{}", listener.local_addr().expect("a bound port"));
+    let state = AppState {
+        db: db.clone(),
+        settings: Arc::new(settings),
+    };
+    let server = web::start(listener, state, key).expect("starting the service");
+    let handle = server.handle();
+    tokio::spawn(server);
+    TestApp {
+        address,
+        engine,
+        db,
+        database_url: database.url.clone(),
+        data_dir,
+        server: handle,
+        database,
+        dir,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command now; the workers wind down on their own threads.
+        drop(self.server.stop(false));
+    }
+}
+
+/// A page client: keeps cookies, and does not follow redirects so tests can see them.
+pub fn page_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
+}
+
+/// The value of the first hidden `csrf_token` field of a page.
+pub fn csrf_token_in(html: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no csrf_token field in the page:\n{html}"))
+        + marker.len();
+    let length = html[start..].find('"').expect("the end of the csrf_token value");
+    html[start..start + length].to_string()
+}
+
+/// The `Location` header of a response, or "" when there is none.
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Checks that a body has the JSON error shape `{"error":{"code","message"}}`.
+pub fn assert_error_shape(body: &Value) {
+    let error = &body["error"];
+    assert!(
+        error["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "no error.code in {body}"
+    );
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no error.message in {body}"
+    );
+}
+
+impl TestApp {
+    /// The full URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A connection for arranging data and checking what was written.
+    pub fn conn(&self) -> impl std::ops::DerefMut<Target = steadfast::db::DbConnection> {
+        self.db.connection().expect("a database connection")
+    }
+
+    /// Creates a school.
+    pub fn create_school(&self, code: &str, name: &str) -> School {
+        let code = SchoolCode::parse(code).expect("a valid school code");
+        schools::create(&mut self.conn(), &code, name, Utc::now()).expect("creating a school")
+    }
+
+    /// Creates a staff member with `roles`; with a password when one is given (hashing is
+    /// slow, so only tests that sign in pass one).
+    pub fn create_staff(
+        &self,
+        school: &School,
+        email: &str,
+        name: &str,
+        roles: &[Role],
+        password: Option<&str>,
+    ) -> StaffMember {
+        let email = EmailAddress::parse(email).expect("a valid email");
+        let name = PersonName::parse("name", name).expect("a valid name");
+        let password_hash =
+            password.map(|p| accounts::hash_password(p).expect("a long enough password"));
+        let new = NewStaff {
+            school_id: school.id,
+            email: &email,
+            name: &name,
+            roles,
+            year_groups: &[],
+            password_hash,
+        };
+        staff::create(&mut self.conn(), new, Utc::now()).expect("creating a staff member")
+    }
+
+    /// Issues a new API token for `member`, returning the secret.
+    pub fn create_token(&self, member: &StaffMember) -> String {
+        let token = accounts::new_api_token();
+        staff::add_token(&mut self.conn(), member, &token.hash, Utc::now())
+            .expect("storing a token");
+        token.secret
+    }
+
+    /// A school with an admin holding an API token: the usual start of an API test.
+    pub fn school_with_admin(&self, code: &str) -> (School, StaffMember, String) {
+        let school = self.create_school(code, &format!("{code} Academy"));
+        let email = format!("admin@{}.example", code.to_lowercase());
+        let admin = self.create_staff(&school, &email, "Ada Admin", &[Role::Admin], None);
+        let token = self.create_token(&admin);
+        (school, admin, token)
+    }
+
+    /// Adds a pupil (no SEN) to a school.
+    pub fn create_pupil(
+        &self,
+        school: &School,
+        upn: &str,
+        given_name: &str,
+        family_name: &str,
+        year: i64,
+        form: &str,
+    ) -> PupilView {
+        let new = NewPupil::parse(upn, given_name, family_name, year, form, None)
+            .expect("valid pupil details");
+        pupils::create(&mut self.conn(), school.id, &new, Utc::now()).expect("adding a pupil")
+    }
+
+    /// How many pupils the database holds, over every school.
+    pub fn pupil_count(&self) -> i64 {
+        schema::pupils::table
+            .count()
+            .get_result(&mut *self.conn())
+            .expect("counting pupils")
+    }
+
+    /// How many staff accounts the database holds, over every school.
+    pub fn staff_count(&self) -> i64 {
+        schema::staff::table
+            .count()
+            .get_result(&mut *self.conn())
+            .expect("counting staff")
+    }
+
+    /// `GET` an API path with a bearer token; answers the status and the JSON body.
+    pub async fn api_get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the request to be answered");
+        json_of(response).await
+    }
+
+    /// `POST` a JSON body to an API path with a bearer token.
+    pub async fn api_post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the request to be answered");
+        json_of(response).await
+    }
+
+    /// `GET` a page with `client`.
+    pub async fn get_page(&self, client: &reqwest::Client, path: &str) -> Response {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the page to be answered")
+    }
+
+    /// Signs in through the login form, as a browser does: loads it, then posts it with its
+    /// CSRF token. Answers the response to the post.
+    pub async fn login(&self, client: &reqwest::Client, email: &str, password: &str) -> Response {
+        let form = self.get_page(client, "/login").await;
+        assert_eq!(form.status(), StatusCode::OK, "GET /login");
+        let csrf = csrf_token_in(&form.text().await.expect("the login page"));
+        client
+            .post(self.url("/login"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", email),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .expect("the login to be answered")
+    }
+
+    /// Runs the `steadfast` binary against this app's database, in a fresh working folder,
+    /// with `stdin` as its standard input.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let workdir = tempfile::tempdir().expect("a working folder");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_steadfast"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("STEADFAST_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
+            .args(args)
+            .current_dir(workdir.path())
+            .env("DATABASE_URL", &self.database_url)
+            .env("STEADFAST_DATA_DIR", &self.data_dir)
+            .env("STEADFAST_POOL_SIZE", "2")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting steadfast");
+        child
+            .stdin
+            .take()
+            .expect("a stdin pipe")
+            .write_all(stdin.as_bytes())
+            .expect("writing standard input");
+        child.wait_with_output().expect("steadfast to finish")
+    }
+}
+
+/// The status and JSON body of a response (`Value::Null` when the body is not JSON).
+pub async fn json_of(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("a response body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, body)
+}
