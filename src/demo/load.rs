@@ -15,7 +15,7 @@ use crate::db::staff::{self, NewStaff};
 use crate::db::{schools, to_db_time, Database, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::details::{EmailAddress, FormName, PersonName, SchoolCode, YearNumber};
-use crate::domain::{Level, ProgrammeBlock, Role};
+use crate::domain::{ProgrammeBlock, Role};
 use crate::error::{Error, Result};
 
 /// The seed of the demo school, so every fresh demo looks the same for the same day.
@@ -144,16 +144,6 @@ fn insert(
         let (year_group_id, form_id) = *form_ids
             .get(pupil.form.as_str())
             .ok_or_else(|| Error::Internal(format!("demo pupil {index} has an unknown form")))?;
-        let reached_plan = pupil.level >= Level::Plan
-            || demo
-                .level_changes
-                .iter()
-                .any(|c| c.pupil == index && c.to == Level::Plan);
-        let exhausted = pupil.level == Level::Programme
-            && demo
-                .suggestions
-                .iter()
-                .any(|s| s.pupil == index && s.to == Level::Provision);
         let id: i64 = diesel::insert_into(pupils::table)
             .values((
                 pupils::school_id.eq(school.id),
@@ -167,8 +157,8 @@ fn insert(
                 pupils::level.eq(pupil.level.number()),
                 pupils::level_since.eq(to_db_time(pupil.level_since)),
                 pupils::programme_block.eq(weeks(pupil.programme_block)),
-                pupils::had_plan.eq(reached_plan),
-                pupils::programme_without_impact.eq(exhausted),
+                pupils::had_plan.eq(pupil.had_plan),
+                pupils::programme_without_impact.eq(pupil.programme_without_impact),
                 pupils::created_at.eq(to_db_time(now)),
             ))
             .returning(pupils::id)
