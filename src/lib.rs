@@ -3,6 +3,8 @@
 //! `domain` holds the Coaching Sequence itself (pure, no IO); `db` stores it on SQLite or
 //! PostgreSQL; `web` serves staff pages and the JSON API; `commands` are the command line.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod accounts;
 pub mod commands;
 pub mod config;

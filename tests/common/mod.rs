@@ -3,10 +3,11 @@
 //! `both_engines!` runs each database test once per engine.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::Utc;
 use diesel::connection::SimpleConnection;
@@ -112,6 +113,20 @@ impl Drop for TestDatabase {
             }
         }
     }
+}
+
+/// An argon2 hash of `password`, computed once per test binary: hashing is slow in debug
+/// builds, and a shared salt does no harm in tests.
+fn password_hash(password: &str) -> String {
+    static HASHES: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let mut hashes = HASHES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    hashes
+        .entry(password.to_string())
+        .or_insert_with(|| accounts::hash_password(password).expect("a long enough password"))
+        .clone()
 }
 
 /// The service running on a free port over its own database, with helpers to arrange data.
@@ -230,8 +245,7 @@ impl TestApp {
         schools::create(&mut self.conn(), &code, name, Utc::now()).expect("creating a school")
     }
 
-    /// Creates a staff member with `roles`; with a password when one is given (hashing is
-    /// slow, so only tests that sign in pass one).
+    /// Creates a staff member with `roles`, and a password when one is given.
     pub fn create_staff(
         &self,
         school: &School,
@@ -242,8 +256,7 @@ impl TestApp {
     ) -> StaffMember {
         let email = EmailAddress::parse(email).expect("a valid email");
         let name = PersonName::parse("name", name).expect("a valid name");
-        let password_hash =
-            password.map(|p| accounts::hash_password(p).expect("a long enough password"));
+        let password_hash = password.map(password_hash);
         let new = NewStaff {
             school_id: school.id,
             email: &email,

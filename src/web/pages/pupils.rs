@@ -215,7 +215,7 @@ fn entries(history: &PupilHistoryRows) -> Vec<Entry> {
             detail: meeting.summary.clone(),
         });
     }
-    entries.sort_by(|a, b| b.at.cmp(&a.at));
+    entries.sort_by_key(|entry| std::cmp::Reverse(entry.at));
     entries
 }
 
