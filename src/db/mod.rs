@@ -10,6 +10,7 @@ pub mod schools;
 pub mod staff;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -131,6 +132,9 @@ impl ManageConnection for ConnectionManager {
 pub struct Database {
     pool: r2d2::Pool<ConnectionManager>,
     engine: Engine,
+    /// Queues this process's writers on SQLite, which takes one writer at a time: waiting
+    /// here is fair and cheap, where SQLite's own busy handler sleeps and retries.
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Database {
@@ -153,7 +157,11 @@ impl Database {
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager { target })?;
-        let database = Database { pool, engine };
+        let database = Database {
+            pool,
+            engine,
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+        };
         let mut conn = database.pool.get()?;
         run_migrations(&mut conn)?;
         Ok(database)
@@ -169,7 +177,7 @@ impl Database {
         Ok(self.pool.get()?)
     }
 
-    /// Runs `work` in one transaction on a worker thread: it all happens, or none of it does.
+    /// Runs `work`, which only reads, in one transaction on a worker thread.
     pub async fn transaction<T, F>(&self, work: F) -> Result<T>
     where
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
@@ -182,6 +190,20 @@ impl Database {
         })
         .await
         .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `work`, which writes, in one transaction on a worker thread: it all happens, or
+    /// none of it does. On SQLite the process's writers take turns.
+    pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _turn = match self.engine {
+            Engine::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
+            Engine::Postgres => None,
+        };
+        self.transaction(work).await
     }
 }
 

@@ -90,6 +90,7 @@ diesel::table! {
         had_plan -> Bool,
         programme_without_impact -> Bool,
         created_at -> Timestamp,
+        last_incident_at -> Nullable<Timestamp>,
     }
 }
 
@@ -140,6 +141,8 @@ diesel::table! {
         lesson -> Nullable<Text>,
         note -> Nullable<Text>,
         created_at -> Timestamp,
+        voided_at -> Nullable<Timestamp>,
+        edited_at -> Nullable<Timestamp>,
     }
 }
 
@@ -148,6 +151,7 @@ diesel::table! {
         incident_id -> BigInt,
         pupil_id -> BigInt,
         school_id -> BigInt,
+        occurred_at -> Timestamp,
     }
 }
 
@@ -246,6 +250,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    behaviours (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        name -> Text,
+        serious -> Bool,
+        position -> Integer,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        staff_id -> BigInt,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        pupil_id -> BigInt,
+        held_by -> BigInt,
+        held_at -> Timestamp,
+        with_whom -> Nullable<Text>,
+        what_happened -> Text,
+        what_got_in_the_way -> Nullable<Text>,
+        what_could_help -> Nullable<Text>,
+        plan_next_time -> Text,
+        good_for_everyone -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversation_incidents (conversation_id, incident_id) {
+        conversation_id -> BigInt,
+        incident_id -> BigInt,
+        school_id -> BigInt,
+    }
+}
+
 diesel::joinable!(year_groups -> schools (school_id));
 diesel::joinable!(houses -> schools (school_id));
 diesel::joinable!(staff -> schools (school_id));
@@ -289,6 +342,12 @@ diesel::joinable!(meeting_participants -> schools (school_id));
 diesel::joinable!(outbox -> schools (school_id));
 diesel::joinable!(audit_log -> schools (school_id));
 diesel::joinable!(audit_log -> staff (actor_id));
+diesel::joinable!(behaviours -> schools (school_id));
+diesel::joinable!(idempotency_keys -> staff (staff_id));
+diesel::joinable!(conversations -> pupils (pupil_id));
+diesel::joinable!(conversations -> staff (held_by));
+diesel::joinable!(conversation_incidents -> conversations (conversation_id));
+diesel::joinable!(conversation_incidents -> incidents (incident_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     schools,
@@ -311,4 +370,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     meeting_participants,
     outbox,
     audit_log,
+    behaviours,
+    idempotency_keys,
+    conversations,
+    conversation_incidents,
 );

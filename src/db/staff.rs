@@ -237,12 +237,24 @@ pub fn add_token(
 /// from turning into writes on every request.
 const TOKEN_USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-/// The owner of an unrevoked API token, given the token's hash; notes when it was last used.
-pub fn find_by_token(
-    conn: &mut DbConnection,
-    token_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<StaffMember>> {
+/// The owner of an API token, and when the token was last noted as used.
+pub struct TokenOwner {
+    pub member: StaffMember,
+    pub token_id: i64,
+    pub last_used: Option<chrono::NaiveDateTime>,
+}
+
+impl TokenOwner {
+    /// Whether the token's "last used" time is stale enough to write again.
+    pub fn needs_touch(&self, now: DateTime<Utc>) -> bool {
+        let now = to_db_time(now);
+        self.last_used
+            .is_none_or(|used| now - used > TOKEN_USE_PRECISION)
+    }
+}
+
+/// The owner of an unrevoked API token, given the token's hash. Only reads.
+pub fn find_by_token(conn: &mut DbConnection, token_hash: &str) -> Result<Option<TokenOwner>> {
     let owner: Option<(i64, i64, i64, Option<chrono::NaiveDateTime>)> = api_tokens::table
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(api_tokens::revoked_at.is_null())
@@ -257,11 +269,19 @@ pub fn find_by_token(
     let Some((token_id, school_id, staff_id, last_used)) = owner else {
         return Ok(None);
     };
-    let now_stored = to_db_time(now);
-    if last_used.is_none_or(|used| now_stored - used > TOKEN_USE_PRECISION) {
-        diesel::update(api_tokens::table.find(token_id))
-            .set(api_tokens::last_used_at.eq(now_stored))
-            .execute(conn)?;
-    }
-    get_member(conn, school_id, staff_id)
+    Ok(
+        get_member(conn, school_id, staff_id)?.map(|member| TokenOwner {
+            member,
+            token_id,
+            last_used,
+        }),
+    )
+}
+
+/// Notes that a token was used now.
+pub fn touch_token(conn: &mut DbConnection, token_id: i64, now: DateTime<Utc>) -> Result<()> {
+    diesel::update(api_tokens::table.find(token_id))
+        .set(api_tokens::last_used_at.eq(to_db_time(now)))
+        .execute(conn)?;
+    Ok(())
 }

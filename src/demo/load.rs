@@ -202,10 +202,24 @@ fn insert(
                     incident_pupils::incident_id.eq(id),
                     incident_pupils::pupil_id.eq(pupil_id(*pupil)?),
                     incident_pupils::school_id.eq(school.id),
+                    incident_pupils::occurred_at.eq(to_db_time(incident.occurred_at)),
                 ))
                 .execute(conn)?;
         }
         incident_ids.push(id);
+    }
+
+    let mut last_incident: HashMap<usize, DateTime<Utc>> = HashMap::new();
+    for incident in &demo.incidents {
+        for pupil in &incident.pupils {
+            let latest = last_incident.entry(*pupil).or_insert(incident.occurred_at);
+            *latest = (*latest).max(incident.occurred_at);
+        }
+    }
+    for (pupil, at) in last_incident {
+        diesel::update(pupils::table.find(pupil_id(pupil)?))
+            .set(pupils::last_incident_at.eq(to_db_time(at)))
+            .execute(conn)?;
     }
 
     let mut suggestion_ids = Vec::with_capacity(demo.suggestions.len());

@@ -117,11 +117,20 @@ impl FromRequest for ApiUser {
             let Some(token_hash) = token else {
                 return Err(ApiError(Error::Unauthenticated));
             };
-            let member = state
+            let owner = state
                 .db
-                .transaction(move |conn| staff::find_by_token(conn, &token_hash, Utc::now()))
-                .await?;
-            member.map(ApiUser).ok_or(ApiError(Error::Unauthenticated))
+                .transaction(move |conn| staff::find_by_token(conn, &token_hash))
+                .await?
+                .ok_or(ApiError(Error::Unauthenticated))?;
+            let now = Utc::now();
+            if owner.needs_touch(now) {
+                let token_id = owner.token_id;
+                state
+                    .db
+                    .write(move |conn| staff::touch_token(conn, token_id, now))
+                    .await?;
+            }
+            Ok(ApiUser(owner.member))
         })
     }
 }

@@ -209,7 +209,7 @@ pub async fn create(
     let now = Utc::now();
     let pupil = state
         .db
-        .transaction(move |conn| {
+        .write(move |conn| {
             let pupil = pupils::create(conn, school_id, &new, now)?;
             audit::record(
                 conn,

@@ -1,0 +1,10 @@
+DROP TABLE conversation_incidents;
+DROP TABLE conversations;
+DROP TABLE idempotency_keys;
+DROP TABLE behaviours;
+ALTER TABLE pupils DROP COLUMN last_incident_at;
+DROP INDEX incidents_reporter;
+ALTER TABLE incidents DROP COLUMN edited_at;
+ALTER TABLE incidents DROP COLUMN voided_at;
+DROP INDEX incident_pupils_pupil_time;
+ALTER TABLE incident_pupils DROP COLUMN occurred_at;
