@@ -225,9 +225,8 @@ fn in_transaction<T>(
     db: &Database,
     work: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
 ) -> anyhow::Result<T> {
-    use diesel::Connection;
     let mut conn = db.connection()?;
-    DbConnection::transaction(&mut conn, work).map_err(|e| match e.field() {
+    crate::db::write_transaction(&mut conn, work).map_err(|e| match e.field() {
         Some(field) => anyhow::anyhow!("--{}: {e}", field.replace('_', "-")),
         None => anyhow::anyhow!("{e}"),
     })

@@ -243,6 +243,21 @@ async fn search_wildcards_match_only_themselves(engine: Engine) {
     assert_eq!(f.found("?q=_").await, Vec::<i64>::new());
 }
 
+async fn pupils_with_accented_names_are_found_as_written(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (school, _, token) = app.school_with_admin("NORTH");
+    let emile = app
+        .create_pupil(&school, "A123456789012", "Émile", "Łukasiewicz", 7, "7A")
+        .id;
+
+    for q in ["%C3%89mile", "%C3%A9mile", "%C5%81ukas", "%C5%82ukas"] {
+        let (status, body) = app.api_get(&format!("/api/v1/pupils?q={q}"), &token).await;
+
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(pupil_ids(&body), vec![emile], "q={q}");
+    }
+}
+
 async fn pupils_are_filtered_by_year_and_form(engine: Engine) {
     let f = search_fixture(engine).await;
 
@@ -371,6 +386,49 @@ async fn a_duplicate_upn_is_a_conflict(engine: Engine) {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_error_shape(&body);
     assert_eq!(body["error"]["field"], "upn");
+    assert_eq!(app.pupil_count(), 1);
+}
+
+/// The `n`th of a run of distinct, valid pupils, all in form 8B.
+fn numbered_pupil(n: usize) -> Value {
+    new_pupil_with("upn", json!(format!("A{n:011}1")))
+}
+
+async fn concurrent_adds_all_succeed(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (_, _, token) = app.school_with_admin("NORTH");
+    let bodies = (0..16).map(numbered_pupil).collect();
+
+    let answers = app
+        .api_post_concurrently("/api/v1/pupils", &token, bodies)
+        .await;
+
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::CREATED, "{body}");
+    }
+    assert_eq!(app.pupil_count(), 16);
+}
+
+async fn concurrent_adds_of_one_upn_add_it_once(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (_, _, token) = app.school_with_admin("NORTH");
+    let bodies = vec![new_pupil(); 16];
+
+    let answers = app
+        .api_post_concurrently("/api/v1/pupils", &token, bodies)
+        .await;
+
+    for (status, body) in &answers {
+        assert!(
+            *status == StatusCode::CREATED || *status == StatusCode::CONFLICT,
+            "{status}: {body}"
+        );
+    }
+    let created = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1);
     assert_eq!(app.pupil_count(), 1);
 }
 
@@ -513,15 +571,11 @@ async fn staff_are_filtered_by_role(engine: Engine) {
         &[Role::PastoralLead],
         None,
     );
-    app.create_staff(
-        &school,
-        "t@north.example",
-        "Tom",
-        &[Role::ClassStaff],
-        None,
-    );
+    app.create_staff(&school, "t@north.example", "Tom", &[Role::ClassStaff], None);
 
-    let (status, body) = app.api_get("/api/v1/staff?role=pastoral_lead", &token).await;
+    let (status, body) = app
+        .api_get("/api/v1/staff?role=pastoral_lead", &token)
+        .await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     let ids: Vec<i64> = body["staff"]
@@ -566,6 +620,7 @@ both_engines!(
     an_unknown_pupil_id_is_not_found,
     pupils_are_found_by_part_of_a_name_in_any_case,
     pupils_are_found_by_part_of_a_upn,
+    pupils_with_accented_names_are_found_as_written,
     search_wildcards_match_only_themselves,
     pupils_are_filtered_by_year_and_form,
     pupils_are_listed_by_family_name,
@@ -578,6 +633,8 @@ both_engines!(
     a_pupil_with_a_year_of_the_wrong_type_is_refused,
     a_malformed_json_body_is_refused,
     a_duplicate_upn_is_a_conflict,
+    concurrent_adds_all_succeed,
+    concurrent_adds_of_one_upn_add_it_once,
     class_staff_may_not_add_pupils,
     another_schools_pupil_is_not_found,
     pupil_lists_hold_only_the_callers_school,

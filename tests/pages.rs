@@ -82,7 +82,11 @@ async fn login_without_csrf_token_is_forbidden(engine: Engine) {
 
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let home = app.get_page(&client, "/").await;
-    assert_eq!(home.status(), StatusCode::SEE_OTHER, "a session was started");
+    assert_eq!(
+        home.status(),
+        StatusCode::SEE_OTHER,
+        "a session was started"
+    );
     assert_eq!(location(&home), "/login");
 }
 
@@ -220,7 +224,9 @@ async fn the_pupil_page_shows_the_current_level(engine: Engine) {
     let pupil = app.create_pupil(&school, "A123456789012", "Amira", "Okafor", 8, "8B");
     let client = signed_in(&app).await;
 
-    let response = app.get_page(&client, &format!("/pupils/{}", pupil.id)).await;
+    let response = app
+        .get_page(&client, &format!("/pupils/{}", pupil.id))
+        .await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let page = body_of(response).await;
@@ -236,7 +242,9 @@ async fn another_schools_pupil_page_is_not_found(engine: Engine) {
     let theirs = app.create_pupil(&south, "B123456789012", "Bea", "Bright", 8, "8B");
     let client = signed_in(&app).await;
 
-    let response = app.get_page(&client, &format!("/pupils/{}", theirs.id)).await;
+    let response = app
+        .get_page(&client, &format!("/pupils/{}", theirs.id))
+        .await;
 
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let page = body_of(response).await;
@@ -261,7 +269,10 @@ async fn pupil_pages_need_a_session(engine: Engine) {
     let (app, school, _) = app_with_member(engine).await;
     let pupil = app.create_pupil(&school, "A123456789012", "Amira", "Okafor", 8, "8B");
 
-    for path in ["/pupils?q=okafor".to_string(), format!("/pupils/{}", pupil.id)] {
+    for path in [
+        "/pupils?q=okafor".to_string(),
+        format!("/pupils/{}", pupil.id),
+    ] {
         let response = app.get_page(&page_client(), &path).await;
 
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");

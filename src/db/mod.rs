@@ -98,6 +98,8 @@ impl DatabaseTarget {
                      PRAGMA foreign_keys = ON;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                pupils::register_unicode_lower(&mut conn)
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -203,7 +205,41 @@ impl Database {
             Engine::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
             Engine::Postgres => None,
         };
-        self.transaction(work).await
+        let pool = self.pool.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            write_transaction(&mut conn, work)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
+    }
+}
+
+/// Runs `work` in one transaction that writes. On SQLite it starts with `BEGIN IMMEDIATE`,
+/// taking the write lock up front: a deferred transaction that reads and then writes fails
+/// with "database is locked" when another connection wrote meanwhile (the busy timeout does
+/// not cover that upgrade). On PostgreSQL it is a plain `BEGIN`.
+pub fn write_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T>,
+) -> Result<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgres(_) => Manager::begin_transaction(conn)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            Manager::rollback_transaction(conn)?;
+            Err(error)
+        }
     }
 }
 

@@ -98,7 +98,15 @@ pub fn create(
             pupils::created_at.eq(to_db_time(now)),
         ))
         .returning(pupils::id)
-        .get_result(conn)?;
+        .get_result(conn)
+        .map_err(|e| match e {
+            // Another transaction added the same UPN after the check above.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => Error::conflict("upn", "a pupil with this UPN is already on roll"),
+            other => other.into(),
+        })?;
     get(conn, school_id, id)
 }
 
@@ -174,7 +182,7 @@ pub fn search(
         .map(str::trim)
         .filter(|f| !f.is_empty())
     {
-        query = query.filter(forms::name.eq(form.to_string()));
+        query = query.filter(lower(forms::name).eq(form.to_lowercase()));
     }
     Ok(query
         .load::<PupilJoined>(conn)?
@@ -184,8 +192,15 @@ pub fn search(
 }
 
 diesel::define_sql_function! {
-    /// SQL `lower()`, so name searches ignore case on both engines.
+    /// SQL `lower()`, so name searches ignore case on both engines. SQLite's own folds
+    /// ASCII only: `register_unicode_lower` replaces it on every SQLite connection.
     fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Makes `lower()` on this SQLite connection fold case the way Rust's `to_lowercase` does
+/// (and PostgreSQL's does), instead of SQLite's ASCII-only built-in.
+pub fn register_unicode_lower(conn: &mut diesel::SqliteConnection) -> QueryResult<()> {
+    lower_utils::register_impl(conn, |text: String| text.to_lowercase())
 }
 
 /// Escapes the wildcard characters of a LIKE pattern.

@@ -90,16 +90,28 @@ pub fn year_group(
     if let Some(found) = existing {
         return Ok(found);
     }
-    let id: i64 = diesel::insert_into(year_groups::table)
-        .values((
-            year_groups::school_id.eq(school_id),
-            year_groups::year.eq(year.get()),
-            year_groups::name.eq(year.to_string()),
-        ))
-        .returning(year_groups::id)
-        .get_result(conn)?;
+    // In a savepoint: when another transaction adds the same year group meanwhile, the
+    // unique index refuses this insert, and the row it added is read instead.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(year_groups::table)
+            .values((
+                year_groups::school_id.eq(school_id),
+                year_groups::year.eq(year.get()),
+                year_groups::name.eq(year.to_string()),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_)
+        | Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => {}
+        Err(other) => return Err(other.into()),
+    }
     Ok(year_groups::table
-        .find(id)
+        .filter(year_groups::school_id.eq(school_id))
+        .filter(year_groups::year.eq(year.get()))
         .select(YearGroupRow::as_select())
         .first(conn)?)
 }
@@ -133,18 +145,35 @@ pub fn form(
             format!("form {} belongs to another year group", name.as_str()),
         )),
         None => {
-            let id: i64 = diesel::insert_into(forms::table)
-                .values((
-                    forms::school_id.eq(year_group.school_id),
-                    forms::year_group_id.eq(year_group.id),
-                    forms::name.eq(name.as_str()),
-                ))
-                .returning(forms::id)
-                .get_result(conn)?;
-            Ok(forms::table
-                .find(id)
+            let inserted = conn.transaction(|conn| {
+                diesel::insert_into(forms::table)
+                    .values((
+                        forms::school_id.eq(year_group.school_id),
+                        forms::year_group_id.eq(year_group.id),
+                        forms::name.eq(name.as_str()),
+                    ))
+                    .execute(conn)
+            });
+            match inserted {
+                Ok(_)
+                | Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {}
+                Err(other) => return Err(other.into()),
+            }
+            let found = forms::table
+                .filter(forms::school_id.eq(year_group.school_id))
+                .filter(forms::name.eq(name.as_str()))
                 .select(FormRow::as_select())
-                .first(conn)?)
+                .first(conn)?;
+            if found.year_group_id != year_group.id {
+                return Err(Error::invalid(
+                    "form",
+                    format!("form {} belongs to another year group", name.as_str()),
+                ));
+            }
+            Ok(found)
         }
     }
 }

@@ -44,7 +44,8 @@ pub fn load_demo(db: &Database, now: DateTime<Utc>) -> anyhow::Result<DemoOutcom
     }
     let school = generate(DEMO_SEED, SchoolCalendar::local_date(now));
     let password_hash = hash_password(DEMO_PASSWORD)?;
-    let summary = conn.transaction(|conn| insert(conn, &school, &password_hash, now))?;
+    let summary =
+        crate::db::write_transaction(&mut conn, |conn| insert(conn, &school, &password_hash, now))?;
     Ok(DemoOutcome::Loaded(summary))
 }
 

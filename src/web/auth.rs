@@ -109,8 +109,9 @@ impl FromRequest for ApiUser {
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(|token| hash_api_token(token.trim()));
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| hash_api_token(token.trim()));
         let state = app_state(req);
         Box::pin(async move {
             let state = state?;

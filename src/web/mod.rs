@@ -64,7 +64,6 @@ pub fn start(
                 .build();
         App::new()
             .app_data(data.clone())
-            .app_data(api::json_config())
             .app_data(api::query_config())
             .app_data(api::path_config())
             .wrap(sessions)

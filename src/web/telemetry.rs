@@ -59,5 +59,6 @@ pub fn init_logging(filter: &str) {
         .with_env_filter(filter)
         .with_span_events(FmtSpan::CLOSE)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .try_init();
 }

@@ -21,9 +21,9 @@ use steadfast::config::Settings;
 use steadfast::db::models::School;
 use steadfast::db::pupils::PupilView;
 use steadfast::db::staff::{NewStaff, StaffMember};
+pub use steadfast::db::Engine;
 use steadfast::db::{pupils, schema, schools, staff, Database};
 use steadfast::domain::details::{EmailAddress, NewPupil, PersonName, SchoolCode};
-pub use steadfast::db::Engine;
 pub use steadfast::domain::Role;
 use steadfast::web::{self, AppState};
 
@@ -36,6 +36,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Runs each named `async fn NAME(engine: Engine)` as two tests, `NAME::sqlite` and
 /// `NAME::postgres`.
+#[allow(unused_macros)] // not every test binary uses it
 macro_rules! both_engines {
     ($($test:ident),+ $(,)?) => {$(
         mod $test {
@@ -53,6 +54,7 @@ macro_rules! both_engines {
         }
     )+};
 }
+#[allow(unused_imports)]
 pub(crate) use both_engines;
 
 /// Whether PostgreSQL tests can run. Without a server they are skipped with a note, except
@@ -88,7 +90,10 @@ impl TestDatabase {
             Engine::Postgres => {
                 let server = std::env::var(POSTGRES_URL_VAR)
                     .unwrap_or_else(|_| panic!("{POSTGRES_URL_VAR} is not set"));
-                let name = format!("steadfast_test_{}", accounts::random_token()[..16].to_owned());
+                let name = format!(
+                    "steadfast_test_{}",
+                    accounts::random_token()[..16].to_owned()
+                );
                 let mut conn = PgConnection::establish(&server)
                     .unwrap_or_else(|e| panic!("connecting to {server}: {e}"));
                 conn.batch_execute(&format!("CREATE DATABASE {name}"))
@@ -201,7 +206,9 @@ pub fn csrf_token_in(html: &str) -> String {
         .find(marker)
         .unwrap_or_else(|| panic!("no csrf_token field in the page:\n{html}"))
         + marker.len();
-    let length = html[start..].find('"').expect("the end of the csrf_token value");
+    let length = html[start..]
+        .find('"')
+        .expect("the end of the csrf_token value");
     html[start..start + length].to_string()
 }
 
@@ -329,14 +336,22 @@ impl TestApp {
 
     /// `POST` a JSON body to an API path with a bearer token.
     pub async fn api_post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        let response = reqwest::Client::new()
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .expect("the request to be answered");
-        json_of(response).await
+        post_json(self.url(path), token.to_string(), body.clone()).await
+    }
+
+    /// `POST`s each body to an API path at once, answering the (status, body) of each in the
+    /// order they finished.
+    pub async fn api_post_concurrently(
+        &self,
+        path: &str,
+        token: &str,
+        bodies: Vec<Value>,
+    ) -> Vec<(StatusCode, Value)> {
+        let mut requests = tokio::task::JoinSet::new();
+        for body in bodies {
+            requests.spawn(post_json(self.url(path), token.to_string(), body));
+        }
+        requests.join_all().await
     }
 
     /// `GET` a page with `client`.
@@ -397,6 +412,18 @@ impl TestApp {
             .expect("writing standard input");
         child.wait_with_output().expect("steadfast to finish")
     }
+}
+
+/// `POST`s a JSON body with a bearer token; answers the status and the JSON body.
+pub async fn post_json(url: String, token: String, body: Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("the request to be answered");
+    json_of(response).await
 }
 
 /// The status and JSON body of a response (`Value::Null` when the body is not JSON).

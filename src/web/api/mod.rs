@@ -3,7 +3,11 @@
 pub mod pupils;
 pub mod staff;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -64,20 +68,45 @@ fn field_named_in(message: &str) -> Option<String> {
     Some(message[start..start + length].to_string())
 }
 
-/// JSON bodies that cannot be read answer 400 in the error shape, naming the field if known.
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(256 * 1024)
-        .error_handler(|error, _req: &HttpRequest| {
-            let message = error.to_string();
-            let field = field_named_in(&message);
-            ApiError(Error::Invalid {
-                code: "invalid",
-                message: format!("the JSON body could not be read: {message}"),
-                field,
-            })
-            .into()
+/// A JSON request body. One that cannot be read answers 400 in the error shape, with
+/// `field` naming the input at fault (`year`, `pupil_ids[2]`) whenever it can be told.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body
+                .await
+                .map_err(|e| Error::bad_request(format!("the body could not be read: {e}")))?;
+            read_json(&bytes).map(ApiJson).map_err(ApiError)
         })
+    }
+}
+
+/// Reads a JSON document into `T`, naming the field at fault when it fails.
+fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let unreadable = |cause: serde_json::Error, field: Option<String>| Error::Invalid {
+        code: "invalid",
+        message: format!("the JSON body could not be read: {cause}"),
+        field,
+    };
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|error| {
+        let path = error.path().to_string();
+        let cause = error.into_inner();
+        let field = if path == "." {
+            field_named_in(&cause.to_string())
+        } else {
+            Some(path)
+        };
+        unreadable(cause, field)
+    })?;
+    reader.end().map_err(|cause| unreadable(cause, None))?;
+    Ok(value)
 }
 
 /// Query strings that cannot be read answer 400 in the error shape.
@@ -123,6 +152,26 @@ mod tests {
             Some("upn")
         );
         assert_eq!(field_named_in("expected value"), None);
+    }
+
+    #[test]
+    fn json_errors_name_the_field_at_fault() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            year: Option<i64>,
+            #[allow(dead_code)]
+            ids: Vec<i64>,
+        }
+        let wrong_type = read_json::<Body>(br#"{"year":"eight","ids":[]}"#).unwrap_err();
+        assert_eq!(wrong_type.field(), Some("year"));
+        let in_a_list = read_json::<Body>(br#"{"ids":[1,"x"]}"#).unwrap_err();
+        assert_eq!(in_a_list.field(), Some("ids[1]"));
+        let missing = read_json::<Body>(br#"{"year":7}"#).unwrap_err();
+        assert_eq!(missing.field(), Some("ids"));
+        let trailing = read_json::<Body>(br#"{"ids":[]} x"#).unwrap_err();
+        assert_eq!(trailing.code(), "invalid");
+        assert!(read_json::<Body>(br#"{"ids":[3]}"#).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::optional_number;
+use super::{optional_number, ApiJson};
 use crate::db::audit::{self, AuditEntry};
 use crate::db::pupils::{self, PupilSearch, PupilView};
 use crate::db::to_db_time;
@@ -200,11 +200,11 @@ impl NewPupilJson {
 )]
 pub async fn create(
     user: ApiUser,
-    body: web::Json<NewPupilJson>,
+    body: ApiJson<NewPupilJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_role(&user.0, CAN_ADD_PUPILS)?;
-    let new = body.parse()?;
+    let new = body.0.parse()?;
     let (school_id, actor) = (user.0.school_id, user.0.id);
     let now = Utc::now();
     let pupil = state

@@ -1,0 +1,291 @@
+//! Incidents: logging one (and at once evaluating the rules for each pupil involved), and the
+//! author's undo and edit within a short window.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+
+use super::audit::{self, AuditEntry};
+use super::evaluation::{self, SchoolRules};
+use super::models::{IncidentRow, LevelChangeRow, PupilRow, SuggestionRow};
+use super::schema::{incident_pupils, incidents, level_changes, pupils, suggestions};
+use super::{to_db_time, DbConnection};
+use crate::domain::incident::NewIncident;
+use crate::domain::rules::Response;
+use crate::domain::Level;
+use crate::error::{Error, Result};
+
+/// How long the author of an incident may undo or edit it.
+pub const AUTHOR_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
+/// A logged incident and what logging it led to.
+#[derive(Debug, Clone)]
+pub struct RecordedIncident {
+    pub incident: IncidentRow,
+    pub pupil_ids: Vec<i64>,
+    /// Pupils moved from no level to Coaching Prompt by this incident.
+    pub level_changes: Vec<LevelChangeRow>,
+    /// Suggestions the rules made because of it.
+    pub suggestions: Vec<SuggestionRow>,
+}
+
+/// Loads the named pupils of the school, in the order named, locking them on PostgreSQL so
+/// that two incidents for one pupil are evaluated one after the other. A pupil who is not on
+/// the school's roll fails the whole request.
+fn lock_pupils(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<Vec<PupilRow>> {
+    let query = pupils::table
+        .filter(pupils::school_id.eq(school_id))
+        .filter(pupils::id.eq_any(ids))
+        .select(PupilRow::as_select());
+    let found: Vec<PupilRow> = match conn {
+        DbConnection::Postgres(pg) => query.order(pupils::id).for_update().load(pg)?,
+        DbConnection::Sqlite(_) => query.load(conn)?,
+    };
+    ids.iter()
+        .map(|id| {
+            found
+                .iter()
+                .find(|p| p.id == *id)
+                .cloned()
+                .ok_or_else(|| Error::invalid("pupil_ids", format!("pupil {id} is not on this school's roll")))
+        })
+        .collect()
+}
+
+/// Logs an incident for its pupils, notes it on each pupil, places a pupil with no level at
+/// Coaching Prompt when a prompt was given, evaluates the rules for each pupil and stores the
+/// suggestions they make; all in the caller's transaction, audited.
+pub fn record(
+    conn: &mut DbConnection,
+    school_id: i64,
+    reporter_id: i64,
+    new: &NewIncident,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<RecordedIncident> {
+    let involved = lock_pupils(conn, school_id, &new.pupil_ids)?;
+    let occurred_at = to_db_time(new.occurred_at);
+    let id: i64 = diesel::insert_into(incidents::table)
+        .values((
+            incidents::school_id.eq(school_id),
+            incidents::reported_by.eq(reporter_id),
+            incidents::occurred_at.eq(occurred_at),
+            incidents::behaviour.eq(&new.behaviour),
+            incidents::severity.eq(new.severity.as_str()),
+            incidents::response.eq(new.response.as_str()),
+            incidents::location.eq(&new.location),
+            incidents::lesson.eq(&new.lesson),
+            incidents::note.eq(&new.note),
+            incidents::created_at.eq(to_db_time(now)),
+        ))
+        .returning(incidents::id)
+        .get_result(conn)?;
+
+    let mut changes = Vec::new();
+    let mut suggested = Vec::new();
+    for pupil in &involved {
+        diesel::insert_into(incident_pupils::table)
+            .values((
+                incident_pupils::incident_id.eq(id),
+                incident_pupils::pupil_id.eq(pupil.id),
+                incident_pupils::school_id.eq(school_id),
+                incident_pupils::occurred_at.eq(occurred_at),
+            ))
+            .execute(conn)?;
+        let last_incident = pupil.last_incident_at.map_or(occurred_at, |last| last.max(occurred_at));
+        diesel::update(pupils::table.find(pupil.id))
+            .set(pupils::last_incident_at.eq(last_incident))
+            .execute(conn)?;
+        if new.response == Response::Prompt && pupil.level == Level::None.number() {
+            changes.push(start_at_prompt(conn, pupil, reporter_id, new.occurred_at)?);
+        }
+        let current = pupils::table
+            .find(pupil.id)
+            .select(PupilRow::as_select())
+            .first(conn)?;
+        suggested.extend(evaluation::suggest_for_pupil(conn, &current, rules, now)?);
+    }
+
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id,
+            actor_id: Some(reporter_id),
+            action: "incident.log",
+            entity: "incident",
+            entity_id: Some(id),
+            detail: format!(
+                "{} pupil(s), {}, response {}, {} suggestion(s)",
+                involved.len(),
+                new.severity.as_str(),
+                new.response.as_str(),
+                suggested.len()
+            ),
+            at: to_db_time(now),
+        },
+    )?;
+    let incident = incidents::table
+        .find(id)
+        .select(IncidentRow::as_select())
+        .first(conn)?;
+    Ok(RecordedIncident {
+        incident,
+        pupil_ids: new.pupil_ids.clone(),
+        level_changes: changes,
+        suggestions: suggested,
+    })
+}
+
+/// Places a pupil with no level at Coaching Prompt: the prompt just logged is that support.
+fn start_at_prompt(conn: &mut DbConnection, pupil: &PupilRow, by: i64, at: DateTime<Utc>) -> Result<LevelChangeRow> {
+    let at = to_db_time(at);
+    diesel::update(pupils::table.find(pupil.id))
+        .set((
+            pupils::level.eq(Level::Prompt.number()),
+            pupils::level_since.eq(at),
+        ))
+        .execute(conn)?;
+    let id: i64 = diesel::insert_into(level_changes::table)
+        .values((
+            level_changes::school_id.eq(pupil.school_id),
+            level_changes::pupil_id.eq(pupil.id),
+            level_changes::from_level.eq(Level::None.number()),
+            level_changes::to_level.eq(Level::Prompt.number()),
+            level_changes::reason.eq("A Coaching Prompt was logged."),
+            level_changes::changed_by.eq(Some(by)),
+            level_changes::is_override.eq(false),
+            level_changes::occurred_at.eq(at),
+        ))
+        .returning(level_changes::id)
+        .get_result(conn)?;
+    Ok(level_changes::table
+        .find(id)
+        .select(LevelChangeRow::as_select())
+        .first(conn)?)
+}
+
+/// An incident of the school, with the ids of its pupils.
+pub fn get(conn: &mut DbConnection, school_id: i64, incident_id: i64) -> Result<(IncidentRow, Vec<i64>)> {
+    let incident = incidents::table
+        .filter(incidents::id.eq(incident_id))
+        .filter(incidents::school_id.eq(school_id))
+        .select(IncidentRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("incident"))?;
+    let pupil_ids = incident_pupils::table
+        .filter(incident_pupils::incident_id.eq(incident_id))
+        .order(incident_pupils::pupil_id)
+        .select(incident_pupils::pupil_id)
+        .load(conn)?;
+    Ok((incident, pupil_ids))
+}
+
+/// Checks that `staff_id` wrote the incident and is still within the author's window.
+fn check_author(incident: &IncidentRow, staff_id: i64, now: DateTime<Utc>) -> Result<()> {
+    if incident.reported_by != staff_id {
+        return Err(Error::Forbidden("only the adult who logged an incident may change it".into()));
+    }
+    if incident.voided_at.is_some() {
+        return Err(Error::unprocessable("this incident has been undone"));
+    }
+    if to_db_time(now) - incident.created_at > AUTHOR_WINDOW {
+        return Err(Error::unprocessable(format!(
+            "an incident can be changed for {} minutes after logging; ask a pastoral lead to correct it",
+            AUTHOR_WINDOW.num_minutes()
+        )));
+    }
+    Ok(())
+}
+
+/// Undoes an incident its author logged moments ago: it stops counting, and suggestions
+/// that rested on it are withdrawn. Audited.
+pub fn void(conn: &mut DbConnection, school_id: i64, staff_id: i64, incident_id: i64, now: DateTime<Utc>) -> Result<()> {
+    let (incident, _) = get(conn, school_id, incident_id)?;
+    check_author(&incident, staff_id, now)?;
+    diesel::update(incidents::table.find(incident_id))
+        .set(incidents::voided_at.eq(to_db_time(now)))
+        .execute(conn)?;
+    let open: Vec<(i64, String)> = suggestions::table
+        .inner_join(incident_pupils::table.on(incident_pupils::pupil_id.eq(suggestions::pupil_id)))
+        .filter(incident_pupils::incident_id.eq(incident_id))
+        .filter(suggestions::status.eq("open"))
+        .select((suggestions::id, suggestions::evidence))
+        .load(conn)?;
+    for (suggestion_id, evidence) in open {
+        let ids: Vec<i64> = serde_json::from_str(&evidence).unwrap_or_default();
+        if ids.contains(&incident_id) {
+            diesel::update(suggestions::table.find(suggestion_id))
+                .set((
+                    suggestions::status.eq("withdrawn"),
+                    suggestions::decided_at.eq(to_db_time(now)),
+                    suggestions::decision_note.eq("An incident it rested on was undone."),
+                ))
+                .execute(conn)?;
+        }
+    }
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id,
+            actor_id: Some(staff_id),
+            action: "incident.undo",
+            entity: "incident",
+            entity_id: Some(incident_id),
+            detail: "undone by its author".into(),
+            at: to_db_time(now),
+        },
+    )
+}
+
+/// The details an author may correct after logging.
+#[derive(Debug, Clone)]
+pub struct IncidentEdit {
+    pub behaviour: String,
+    pub location: Option<String>,
+    pub lesson: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Corrects an incident's details within the author's window; the audit log records which
+/// fields changed (never their text).
+pub fn edit(conn: &mut DbConnection, school_id: i64, staff_id: i64, incident_id: i64, change: &IncidentEdit, now: DateTime<Utc>) -> Result<()> {
+    let (incident, _) = get(conn, school_id, incident_id)?;
+    check_author(&incident, staff_id, now)?;
+    let mut changed = Vec::new();
+    if incident.behaviour != change.behaviour {
+        changed.push("behaviour");
+    }
+    if incident.location != change.location {
+        changed.push("location");
+    }
+    if incident.lesson != change.lesson {
+        changed.push("lesson");
+    }
+    if incident.note != change.note {
+        changed.push("note");
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    diesel::update(incidents::table.find(incident_id))
+        .set((
+            incidents::behaviour.eq(&change.behaviour),
+            incidents::location.eq(&change.location),
+            incidents::lesson.eq(&change.lesson),
+            incidents::note.eq(&change.note),
+            incidents::edited_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id,
+            actor_id: Some(staff_id),
+            action: "incident.edit",
+            entity: "incident",
+            entity_id: Some(incident_id),
+            detail: format!("changed: {}", changed.join(", ")),
+            at: to_db_time(now),
+        },
+    )
+}
