@@ -243,6 +243,22 @@ pub fn write_transaction<T>(
     }
 }
 
+/// Runs an insert in a savepoint, treating a clash with a unique index as "already there":
+/// for rows created on first use, which another transaction may create at the same moment.
+pub fn insert_unless_present(
+    conn: &mut DbConnection,
+    insert: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,
+) -> Result<()> {
+    match conn.transaction(insert) {
+        Ok(_)
+        | Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// Applies the pending migrations of the connection's engine. On PostgreSQL an advisory lock
 /// lets several instances start at once.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {

@@ -38,6 +38,49 @@ impl PupilView {
 
 type PupilJoined = (PupilRow, i16, String, Option<String>);
 
+/// The columns of a [`PupilView`]: the pupil, their year, form and house.
+type PupilColumns = (
+    diesel::dsl::AsSelect<PupilRow, crate::db::MultiBackend>,
+    year_groups::year,
+    forms::name,
+    diesel::dsl::Nullable<houses::name>,
+);
+
+/// The pupils of one school joined to their year group, form and house, ready to filter.
+type PupilListing = diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::Select<
+        diesel::dsl::Filter<
+            diesel::dsl::LeftJoin<
+                diesel::dsl::InnerJoin<
+                    diesel::dsl::InnerJoin<pupils::table, year_groups::table>,
+                    forms::table,
+                >,
+                houses::table,
+            >,
+            diesel::dsl::Eq<pupils::school_id, i64>,
+        >,
+        PupilColumns,
+    >,
+    crate::db::MultiBackend,
+>;
+
+/// The pupils of one school, as [`PupilView`] rows, to filter and order further.
+fn pupils_of(school_id: i64) -> PupilListing {
+    pupils::table
+        .inner_join(year_groups::table)
+        .inner_join(forms::table)
+        .left_join(houses::table)
+        .filter(pupils::school_id.eq(school_id))
+        .select((
+            PupilRow::as_select(),
+            year_groups::year,
+            forms::name,
+            houses::name.nullable(),
+        ))
+        .into_boxed()
+}
+
 fn to_view((row, year, form, house): PupilJoined) -> PupilView {
     PupilView {
         id: row.id,
@@ -112,18 +155,8 @@ pub fn create(
 
 /// The pupil with this id in this school; another school's pupil is "not found".
 pub fn get(conn: &mut DbConnection, school_id: i64, pupil_id: i64) -> Result<PupilView> {
-    pupils::table
-        .inner_join(year_groups::table)
-        .inner_join(forms::table)
-        .left_join(houses::table)
+    pupils_of(school_id)
         .filter(pupils::id.eq(pupil_id))
-        .filter(pupils::school_id.eq(school_id))
-        .select((
-            PupilRow::as_select(),
-            year_groups::year,
-            forms::name,
-            houses::name.nullable(),
-        ))
         .first::<PupilJoined>(conn)
         .optional()?
         .map(to_view)
@@ -136,24 +169,13 @@ pub fn search(
     school_id: i64,
     search: &PupilSearch,
 ) -> Result<Vec<PupilView>> {
-    let mut query = pupils::table
-        .inner_join(year_groups::table)
-        .inner_join(forms::table)
-        .left_join(houses::table)
-        .filter(pupils::school_id.eq(school_id))
-        .select((
-            PupilRow::as_select(),
-            year_groups::year,
-            forms::name,
-            houses::name.nullable(),
-        ))
+    let mut query = pupils_of(school_id)
         .order((
             pupils::family_name.asc(),
             pupils::given_name.asc(),
             pupils::id.asc(),
         ))
-        .limit(search.limit.clamp(1, 1000))
-        .into_boxed();
+        .limit(search.limit.clamp(1, 1000));
     if let Some(text) = search
         .text
         .as_deref()
@@ -291,25 +313,14 @@ pub fn at_levels(
     years: Option<&[i16]>,
     limit: i64,
 ) -> Result<Vec<PupilView>> {
-    let mut query = pupils::table
-        .inner_join(year_groups::table)
-        .inner_join(forms::table)
-        .left_join(houses::table)
-        .filter(pupils::school_id.eq(school_id))
+    let mut query = pupils_of(school_id)
         .filter(pupils::level.ge(min_level.number()))
-        .select((
-            PupilRow::as_select(),
-            year_groups::year,
-            forms::name,
-            houses::name.nullable(),
-        ))
         .order((
             pupils::level.desc(),
             pupils::level_since.asc(),
             pupils::id.asc(),
         ))
-        .limit(limit)
-        .into_boxed();
+        .limit(limit);
     if let Some(years) = years {
         query = query.filter(year_groups::year.eq_any(years.to_vec()));
     }
@@ -326,18 +337,8 @@ pub fn by_ids(
     school_id: i64,
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, PupilView>> {
-    let rows: Vec<PupilJoined> = pupils::table
-        .inner_join(year_groups::table)
-        .inner_join(forms::table)
-        .left_join(houses::table)
-        .filter(pupils::school_id.eq(school_id))
+    let rows: Vec<PupilJoined> = pupils_of(school_id)
         .filter(pupils::id.eq_any(ids))
-        .select((
-            PupilRow::as_select(),
-            year_groups::year,
-            forms::name,
-            houses::name.nullable(),
-        ))
         .load(conn)?;
     Ok(rows.into_iter().map(to_view).map(|p| (p.id, p)).collect())
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::models::{ClosureRow, FormRow, School, YearGroupRow};
 use super::schema::{forms, houses, policies, school_closures, schools, year_groups};
-use super::{to_db_time, DbConnection};
+use super::{insert_unless_present, to_db_time, DbConnection};
 use crate::domain::calendar::{Closure, ClosureKind, SchoolCalendar};
 use crate::domain::details::{FormName, SchoolCode, YearNumber};
 use crate::domain::policy::EscalationPolicy;
@@ -81,18 +81,18 @@ pub fn year_group(
     school_id: i64,
     year: YearNumber,
 ) -> Result<YearGroupRow> {
-    let existing = year_groups::table
-        .filter(year_groups::school_id.eq(school_id))
-        .filter(year_groups::year.eq(year.get()))
-        .select(YearGroupRow::as_select())
-        .first(conn)
-        .optional()?;
-    if let Some(found) = existing {
+    let find = |conn: &mut DbConnection| {
+        year_groups::table
+            .filter(year_groups::school_id.eq(school_id))
+            .filter(year_groups::year.eq(year.get()))
+            .select(YearGroupRow::as_select())
+            .first(conn)
+            .optional()
+    };
+    if let Some(found) = find(conn)? {
         return Ok(found);
     }
-    // In a savepoint: when another transaction adds the same year group meanwhile, the
-    // unique index refuses this insert, and the row it added is read instead.
-    let inserted = conn.transaction(|conn| {
+    insert_unless_present(conn, |conn| {
         diesel::insert_into(year_groups::table)
             .values((
                 year_groups::school_id.eq(school_id),
@@ -100,20 +100,8 @@ pub fn year_group(
                 year_groups::name.eq(year.to_string()),
             ))
             .execute(conn)
-    });
-    match inserted {
-        Ok(_)
-        | Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => {}
-        Err(other) => return Err(other.into()),
-    }
-    Ok(year_groups::table
-        .filter(year_groups::school_id.eq(school_id))
-        .filter(year_groups::year.eq(year.get()))
-        .select(YearGroupRow::as_select())
-        .first(conn)?)
+    })?;
+    find(conn)?.ok_or(Error::NotFound("year group"))
 }
 
 /// The school's year groups, lowest first.
@@ -132,20 +120,18 @@ pub fn form(
     year_group: &YearGroupRow,
     name: &FormName,
 ) -> Result<FormRow> {
-    let existing = forms::table
-        .filter(forms::school_id.eq(year_group.school_id))
-        .filter(forms::name.eq(name.as_str()))
-        .select(FormRow::as_select())
-        .first(conn)
-        .optional()?;
-    match existing {
-        Some(found) if found.year_group_id == year_group.id => Ok(found),
-        Some(_) => Err(Error::invalid(
-            "form",
-            format!("form {} belongs to another year group", name.as_str()),
-        )),
+    let find = |conn: &mut DbConnection| {
+        forms::table
+            .filter(forms::school_id.eq(year_group.school_id))
+            .filter(forms::name.eq(name.as_str()))
+            .select(FormRow::as_select())
+            .first(conn)
+            .optional()
+    };
+    let found = match find(conn)? {
+        Some(found) => found,
         None => {
-            let inserted = conn.transaction(|conn| {
+            insert_unless_present(conn, |conn| {
                 diesel::insert_into(forms::table)
                     .values((
                         forms::school_id.eq(year_group.school_id),
@@ -153,46 +139,38 @@ pub fn form(
                         forms::name.eq(name.as_str()),
                     ))
                     .execute(conn)
-            });
-            match inserted {
-                Ok(_)
-                | Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => {}
-                Err(other) => return Err(other.into()),
-            }
-            let found = forms::table
-                .filter(forms::school_id.eq(year_group.school_id))
-                .filter(forms::name.eq(name.as_str()))
-                .select(FormRow::as_select())
-                .first(conn)?;
-            if found.year_group_id != year_group.id {
-                return Err(Error::invalid(
-                    "form",
-                    format!("form {} belongs to another year group", name.as_str()),
-                ));
-            }
-            Ok(found)
+            })?;
+            find(conn)?.ok_or(Error::NotFound("form"))?
         }
+    };
+    if found.year_group_id != year_group.id {
+        return Err(Error::invalid(
+            "form",
+            format!("form {} belongs to another year group", name.as_str()),
+        ));
     }
+    Ok(found)
 }
 
 /// The house with this name, created if it does not exist yet; returns its id.
 pub fn house(conn: &mut DbConnection, school_id: i64, name: &str) -> Result<i64> {
-    let existing = houses::table
-        .filter(houses::school_id.eq(school_id))
-        .filter(houses::name.eq(name))
-        .select(houses::id)
-        .first(conn)
-        .optional()?;
-    match existing {
-        Some(id) => Ok(id),
-        None => Ok(diesel::insert_into(houses::table)
-            .values((houses::school_id.eq(school_id), houses::name.eq(name)))
-            .returning(houses::id)
-            .get_result(conn)?),
+    let find = |conn: &mut DbConnection| {
+        houses::table
+            .filter(houses::school_id.eq(school_id))
+            .filter(houses::name.eq(name))
+            .select(houses::id)
+            .first(conn)
+            .optional()
+    };
+    if let Some(id) = find(conn)? {
+        return Ok(id);
     }
+    insert_unless_present(conn, |conn| {
+        diesel::insert_into(houses::table)
+            .values((houses::school_id.eq(school_id), houses::name.eq(name)))
+            .execute(conn)
+    })?;
+    find(conn)?.ok_or(Error::NotFound("house"))
 }
 
 /// Adds a holiday or INSET closure to the school's calendar.
