@@ -64,7 +64,12 @@ fn look_back_start(rules: &SchoolRules, now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// What the rules need to know about one pupil: the window of recent incidents, the meetings
 /// held at the current level, and the suggestions open or recently decided.
-pub fn pupil_history(conn: &mut DbConnection, pupil: &PupilRow, rules: &SchoolRules, now: DateTime<Utc>) -> Result<PupilHistory> {
+pub fn pupil_history(
+    conn: &mut DbConnection,
+    pupil: &PupilRow,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<PupilHistory> {
     let since = to_db_time(look_back_start(rules, now));
     let incident_rows: Vec<(i64, chrono::NaiveDateTime, String, String)> = incident_pupils::table
         .inner_join(incidents::table)
@@ -147,7 +152,12 @@ pub fn pupil_history(conn: &mut DbConnection, pupil: &PupilRow, rules: &SchoolRu
 }
 
 /// Evaluates the rules for one pupil as of `now` and stores each new suggestion as open.
-pub fn suggest_for_pupil(conn: &mut DbConnection, pupil: &PupilRow, rules: &SchoolRules, now: DateTime<Utc>) -> Result<Vec<SuggestionRow>> {
+pub fn suggest_for_pupil(
+    conn: &mut DbConnection,
+    pupil: &PupilRow,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<Vec<SuggestionRow>> {
     let history = pupil_history(conn, pupil, rules, now)?;
     let mut stored = Vec::new();
     for suggestion in evaluate(&rules.policy, &rules.calendar, &history, now) {

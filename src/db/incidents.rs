@@ -32,21 +32,28 @@ pub struct RecordedIncident {
 /// that two incidents for one pupil are evaluated one after the other. A pupil who is not on
 /// the school's roll fails the whole request.
 fn lock_pupils(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<Vec<PupilRow>> {
-    let query = pupils::table
-        .filter(pupils::school_id.eq(school_id))
-        .filter(pupils::id.eq_any(ids))
-        .select(PupilRow::as_select());
     let found: Vec<PupilRow> = match conn {
-        DbConnection::Postgres(pg) => query.order(pupils::id).for_update().load(pg)?,
-        DbConnection::Sqlite(_) => query.load(conn)?,
+        DbConnection::Postgres(pg) => pupils::table
+            .filter(pupils::school_id.eq(school_id))
+            .filter(pupils::id.eq_any(ids))
+            .order(pupils::id)
+            .for_update()
+            .select(PupilRow::as_select())
+            .load(pg)?,
+        DbConnection::Sqlite(_) => pupils::table
+            .filter(pupils::school_id.eq(school_id))
+            .filter(pupils::id.eq_any(ids))
+            .select(PupilRow::as_select())
+            .load(conn)?,
     };
     ids.iter()
         .map(|id| {
-            found
-                .iter()
-                .find(|p| p.id == *id)
-                .cloned()
-                .ok_or_else(|| Error::invalid("pupil_ids", format!("pupil {id} is not on this school's roll")))
+            found.iter().find(|p| p.id == *id).cloned().ok_or_else(|| {
+                Error::invalid(
+                    "pupil_ids",
+                    format!("pupil {id} is not on this school's roll"),
+                )
+            })
         })
         .collect()
 }
@@ -91,7 +98,9 @@ pub fn record(
                 incident_pupils::occurred_at.eq(occurred_at),
             ))
             .execute(conn)?;
-        let last_incident = pupil.last_incident_at.map_or(occurred_at, |last| last.max(occurred_at));
+        let last_incident = pupil
+            .last_incident_at
+            .map_or(occurred_at, |last| last.max(occurred_at));
         diesel::update(pupils::table.find(pupil.id))
             .set(pupils::last_incident_at.eq(last_incident))
             .execute(conn)?;
@@ -136,7 +145,12 @@ pub fn record(
 }
 
 /// Places a pupil with no level at Coaching Prompt: the prompt just logged is that support.
-fn start_at_prompt(conn: &mut DbConnection, pupil: &PupilRow, by: i64, at: DateTime<Utc>) -> Result<LevelChangeRow> {
+fn start_at_prompt(
+    conn: &mut DbConnection,
+    pupil: &PupilRow,
+    by: i64,
+    at: DateTime<Utc>,
+) -> Result<LevelChangeRow> {
     let at = to_db_time(at);
     diesel::update(pupils::table.find(pupil.id))
         .set((
@@ -164,7 +178,11 @@ fn start_at_prompt(conn: &mut DbConnection, pupil: &PupilRow, by: i64, at: DateT
 }
 
 /// An incident of the school, with the ids of its pupils.
-pub fn get(conn: &mut DbConnection, school_id: i64, incident_id: i64) -> Result<(IncidentRow, Vec<i64>)> {
+pub fn get(
+    conn: &mut DbConnection,
+    school_id: i64,
+    incident_id: i64,
+) -> Result<(IncidentRow, Vec<i64>)> {
     let incident = incidents::table
         .filter(incidents::id.eq(incident_id))
         .filter(incidents::school_id.eq(school_id))
@@ -183,7 +201,9 @@ pub fn get(conn: &mut DbConnection, school_id: i64, incident_id: i64) -> Result<
 /// Checks that `staff_id` wrote the incident and is still within the author's window.
 fn check_author(incident: &IncidentRow, staff_id: i64, now: DateTime<Utc>) -> Result<()> {
     if incident.reported_by != staff_id {
-        return Err(Error::Forbidden("only the adult who logged an incident may change it".into()));
+        return Err(Error::Forbidden(
+            "only the adult who logged an incident may change it".into(),
+        ));
     }
     if incident.voided_at.is_some() {
         return Err(Error::unprocessable("this incident has been undone"));
@@ -199,7 +219,13 @@ fn check_author(incident: &IncidentRow, staff_id: i64, now: DateTime<Utc>) -> Re
 
 /// Undoes an incident its author logged moments ago: it stops counting, and suggestions
 /// that rested on it are withdrawn. Audited.
-pub fn void(conn: &mut DbConnection, school_id: i64, staff_id: i64, incident_id: i64, now: DateTime<Utc>) -> Result<()> {
+pub fn void(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    incident_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let (incident, _) = get(conn, school_id, incident_id)?;
     check_author(&incident, staff_id, now)?;
     diesel::update(incidents::table.find(incident_id))
@@ -248,7 +274,14 @@ pub struct IncidentEdit {
 
 /// Corrects an incident's details within the author's window; the audit log records which
 /// fields changed (never their text).
-pub fn edit(conn: &mut DbConnection, school_id: i64, staff_id: i64, incident_id: i64, change: &IncidentEdit, now: DateTime<Utc>) -> Result<()> {
+pub fn edit(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    incident_id: i64,
+    change: &IncidentEdit,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let (incident, _) = get(conn, school_id, incident_id)?;
     check_author(&incident, staff_id, now)?;
     let mut changed = Vec::new();

@@ -2,12 +2,17 @@
 //! scheme of `DATABASE_URL`. Each submodule holds the queries of one aggregate.
 
 pub mod audit;
+pub mod behaviours;
+pub mod evaluation;
+pub mod idempotency;
+pub mod incidents;
 pub mod models;
 pub mod overview;
 pub mod pupils;
 pub mod schema;
 pub mod schools;
 pub mod staff;
+pub mod timeline;
 
 use std::path::PathBuf;
 use std::sync::Arc;

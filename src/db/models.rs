@@ -68,6 +68,7 @@ pub struct PupilRow {
     pub had_plan: bool,
     pub programme_without_impact: bool,
     pub created_at: NaiveDateTime,
+    pub last_incident_at: Option<NaiveDateTime>,
 }
 
 /// A holiday or INSET day range of a school's calendar.
@@ -97,6 +98,10 @@ pub struct IncidentRow {
     pub lesson: Option<String>,
     pub note: Option<String>,
     pub created_at: NaiveDateTime,
+    /// When its author undid it; an undone incident no longer counts.
+    pub voided_at: Option<NaiveDateTime>,
+    /// When its author last corrected it.
+    pub edited_at: Option<NaiveDateTime>,
 }
 
 /// A move of a pupil between levels.

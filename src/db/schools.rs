@@ -40,6 +40,7 @@ pub fn create(
         .returning(schools::id)
         .get_result(conn)?;
     let school = get(conn, school_id)?;
+    super::behaviours::add_defaults(conn, school.id)?;
     diesel::insert_into(policies::table)
         .values((
             policies::school_id.eq(school.id),

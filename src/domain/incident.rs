@@ -71,14 +71,21 @@ fn refuse(field: &'static str, message: impl Into<String>) -> DetailError {
 }
 
 /// Trims an optional text; empty becomes `None`; too long is refused.
-fn optional_text(field: &'static str, raw: Option<&str>, max: usize) -> Result<Option<String>, DetailError> {
+fn optional_text(
+    field: &'static str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, DetailError> {
     let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
     if text.chars().count() > max {
         return Err(refuse(field, format!("must be at most {max} characters")));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err(refuse(field, "must not contain control characters"));
     }
     Ok(Some(text.to_string()))
@@ -87,13 +94,19 @@ fn optional_text(field: &'static str, raw: Option<&str>, max: usize) -> Result<O
 impl NewIncident {
     /// Checks a submission as of `now`: the first fault found is returned with its field.
     /// Severity defaults to minor, the response to a Coaching Prompt, the time to now.
-    pub fn parse(submission: &IncidentSubmission<'_>, now: DateTime<Utc>) -> Result<Self, DetailError> {
+    pub fn parse(
+        submission: &IncidentSubmission<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, DetailError> {
         let pupil_ids = submission.pupil_ids.to_vec();
         if pupil_ids.is_empty() {
             return Err(refuse("pupil_ids", "name at least one pupil"));
         }
         if pupil_ids.len() > MAX_PUPILS {
-            return Err(refuse("pupil_ids", format!("an incident involves at most {MAX_PUPILS} pupils")));
+            return Err(refuse(
+                "pupil_ids",
+                format!("an incident involves at most {MAX_PUPILS} pupils"),
+            ));
         }
         let mut seen = pupil_ids.clone();
         seen.sort_unstable();
@@ -103,7 +116,9 @@ impl NewIncident {
         let behaviour = optional_text("behaviour", Some(submission.behaviour), MAX_LABEL_CHARS)?
             .ok_or_else(|| refuse("behaviour", "say what happened: choose a behaviour"))?;
         let severity = match submission.severity.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(raw) => Severity::parse(raw).map_err(|_| refuse("severity", "must be minor or serious"))?,
+            Some(raw) => {
+                Severity::parse(raw).map_err(|_| refuse("severity", "must be minor or serious"))?
+            }
             None => Severity::Minor,
         };
         let response = match submission.response.map(str::trim).filter(|s| !s.is_empty()) {
@@ -162,10 +177,25 @@ mod tests {
 
     #[test]
     fn pupils_must_be_named_once_each() {
-        assert_eq!(NewIncident::parse(&submission(&[]), now()).unwrap_err().field, "pupil_ids");
-        assert_eq!(NewIncident::parse(&submission(&[3, 4, 3]), now()).unwrap_err().field, "pupil_ids");
+        assert_eq!(
+            NewIncident::parse(&submission(&[]), now())
+                .unwrap_err()
+                .field,
+            "pupil_ids"
+        );
+        assert_eq!(
+            NewIncident::parse(&submission(&[3, 4, 3]), now())
+                .unwrap_err()
+                .field,
+            "pupil_ids"
+        );
         let many: Vec<i64> = (1..=31).collect();
-        assert_eq!(NewIncident::parse(&submission(&many), now()).unwrap_err().field, "pupil_ids");
+        assert_eq!(
+            NewIncident::parse(&submission(&many), now())
+                .unwrap_err()
+                .field,
+            "pupil_ids"
+        );
         assert!(NewIncident::parse(&submission(&[3, 4]), now()).is_ok());
     }
 
@@ -173,15 +203,39 @@ mod tests {
     fn each_field_is_checked() {
         let pupils = [1];
         let cases: Vec<(IncidentSubmission<'_>, &str)> = vec![
-            (IncidentSubmission { behaviour: "  ", ..submission(&pupils) }, "behaviour"),
-            (IncidentSubmission { severity: Some("awful"), ..submission(&pupils) }, "severity"),
-            (IncidentSubmission { response: Some("detention"), ..submission(&pupils) }, "response"),
             (
-                IncidentSubmission { occurred_at: Some(now() + TimeDelta::hours(1)), ..submission(&pupils) },
+                IncidentSubmission {
+                    behaviour: "  ",
+                    ..submission(&pupils)
+                },
+                "behaviour",
+            ),
+            (
+                IncidentSubmission {
+                    severity: Some("awful"),
+                    ..submission(&pupils)
+                },
+                "severity",
+            ),
+            (
+                IncidentSubmission {
+                    response: Some("detention"),
+                    ..submission(&pupils)
+                },
+                "response",
+            ),
+            (
+                IncidentSubmission {
+                    occurred_at: Some(now() + TimeDelta::hours(1)),
+                    ..submission(&pupils)
+                },
                 "occurred_at",
             ),
             (
-                IncidentSubmission { occurred_at: Some(now() - TimeDelta::days(31)), ..submission(&pupils) },
+                IncidentSubmission {
+                    occurred_at: Some(now() - TimeDelta::days(31)),
+                    ..submission(&pupils)
+                },
                 "occurred_at",
             ),
         ];
@@ -189,7 +243,10 @@ mod tests {
             assert_eq!(NewIncident::parse(&case, now()).unwrap_err().field, field);
         }
         let long_note = "x".repeat(MAX_NOTE_CHARS + 1);
-        let case = IncidentSubmission { note: Some(&long_note), ..submission(&pupils) };
+        let case = IncidentSubmission {
+            note: Some(&long_note),
+            ..submission(&pupils)
+        };
         assert_eq!(NewIncident::parse(&case, now()).unwrap_err().field, "note");
     }
 

@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod details;
+pub mod incident;
 pub mod level;
 pub mod policy;
 pub mod role;

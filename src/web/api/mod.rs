@@ -1,7 +1,10 @@
 //! The JSON API under `/api/v1`: token-authenticated, school-scoped, documented as OpenAPI.
 
+pub mod incidents;
 pub mod pupils;
 pub mod staff;
+pub mod suggestions;
+pub mod timeline;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,6 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pupils", web::get().to(pupils::list))
         .route("/pupils", web::post().to(pupils::create))
         .route("/pupils/{id}", web::get().to(pupils::get))
+        .route("/pupils/{id}/timeline", web::get().to(timeline::get))
+        .route("/incidents", web::post().to(incidents::create))
         .default_service(web::to(not_found));
 }
 
@@ -32,7 +37,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         version = "1",
         description = "Pupil support along the Coaching Sequence: pupils, staff, incidents, suggestions and meetings of one school. Every route takes `Authorization: Bearer TOKEN` (see `steadfast token create`)."
     ),
-    paths(staff::list, pupils::list, pupils::create, pupils::get),
+    paths(
+        staff::list,
+        pupils::list,
+        pupils::create,
+        pupils::get,
+        timeline::get,
+        incidents::create
+    ),
     components(schemas(ErrorBody, crate::web::Health)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -88,7 +100,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 }
 
 /// Reads a JSON document into `T`, naming the field at fault when it fails.
-fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let unreadable = |cause: serde_json::Error, field: Option<String>| Error::Invalid {
         code: "invalid",
         message: format!("the JSON body could not be read: {cause}"),

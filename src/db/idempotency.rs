@@ -1,0 +1,129 @@
+//! Answers kept for requests that carry an idempotency key: a repeat of the same request
+//! gets the first answer back and changes nothing. Keys belong to the staff member who sent
+//! them, so one adult's key never collides with another's.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::schema::idempotency_keys;
+use super::{to_db_time, DbConnection};
+use crate::error::{Error, Result};
+
+/// A checked idempotency key: 8 to 200 visible ASCII characters (a UUID fits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Reads a key sent as the `Idempotency-Key` header or a form field.
+    pub fn parse(field: &str, raw: &str) -> Result<Self> {
+        let key = raw.trim();
+        let valid = (8..=200).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(Error::invalid(
+                field,
+                "an idempotency key is 8 to 200 visible characters, such as a UUID",
+            ));
+        }
+        Ok(IdempotencyKey(key.to_string()))
+    }
+
+    /// The key as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The first answer given to a keyed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub request_hash: String,
+    pub status_code: u16,
+    pub body: String,
+}
+
+/// A fingerprint of a request's content, to tell a true repeat from a reused key.
+pub fn request_hash(content: &[u8]) -> String {
+    hex::encode(Sha256::digest(content))
+}
+
+/// The answer already given to this staff member's keyed request, if any.
+pub fn find(
+    conn: &mut DbConnection,
+    staff_id: i64,
+    key: &IdempotencyKey,
+) -> Result<Option<StoredAnswer>> {
+    let row: Option<(String, i32, String)> = idempotency_keys::table
+        .filter(idempotency_keys::staff_id.eq(staff_id))
+        .filter(idempotency_keys::idempotency_key.eq(key.as_str()))
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::status_code,
+            idempotency_keys::response_body,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(request_hash, status, body)| StoredAnswer {
+        request_hash,
+        status_code: u16::try_from(status).unwrap_or(200),
+        body,
+    }))
+}
+
+/// Keeps the answer to a keyed request, in the transaction that did the work. A second
+/// request with the same key racing this one fails on the unique index and rolls back.
+pub fn store(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    key: &IdempotencyKey,
+    answer: &StoredAnswer,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::school_id.eq(school_id),
+            idempotency_keys::staff_id.eq(staff_id),
+            idempotency_keys::idempotency_key.eq(key.as_str()),
+            idempotency_keys::request_hash.eq(&answer.request_hash),
+            idempotency_keys::status_code.eq(i32::from(answer.status_code)),
+            idempotency_keys::response_body.eq(&answer.body),
+            idempotency_keys::created_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether a database error is the unique index refusing a second use of a key.
+pub fn is_key_clash(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Database(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _
+        ))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(
+            IdempotencyKey::parse("Idempotency-Key", "0b8f9d2e-3c1a-4c7e-9b55-1f2e3d4c5b6a")
+                .is_ok()
+        );
+        for bad in ["", "short", "has space in it", &"k".repeat(201)] {
+            let err = IdempotencyKey::parse("Idempotency-Key", bad).unwrap_err();
+            assert_eq!(err.field(), Some("Idempotency-Key"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn request_hashes_tell_content_apart() {
+        assert_eq!(request_hash(b"{}"), request_hash(b"{}"));
+        assert_ne!(request_hash(b"{}"), request_hash(b"{ }"));
+    }
+}

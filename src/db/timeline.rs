@@ -1,0 +1,289 @@
+//! A pupil's timeline: incidents, conversations, level changes, suggestions and meetings in
+//! one list, newest first, optionally filtered by kind and by date.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use diesel::prelude::*;
+
+use super::models::{IncidentRow, LevelChangeRow, MeetingRow, SuggestionRow};
+use super::schema::{
+    conversations, incident_pupils, incidents, level_changes, meetings, staff, suggestions,
+};
+use super::{from_db_time, to_db_time, DbConnection};
+use crate::domain::calendar::SCHOOL_TZ;
+use crate::error::{Error, Result};
+
+/// The kinds of entry on a timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Incident,
+    Conversation,
+    LevelChange,
+    Suggestion,
+    Meeting,
+}
+
+impl EventKind {
+    /// Every kind, in the order filters list them.
+    pub const ALL: [EventKind; 5] = [
+        EventKind::Incident,
+        EventKind::Conversation,
+        EventKind::LevelChange,
+        EventKind::Suggestion,
+        EventKind::Meeting,
+    ];
+
+    /// The stable name used in the API and in filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Incident => "incident",
+            EventKind::Conversation => "conversation",
+            EventKind::LevelChange => "level_change",
+            EventKind::Suggestion => "suggestion",
+            EventKind::Meeting => "meeting",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn parse(raw: &str) -> Result<Self> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw.trim())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "type",
+                    "type must be incident, conversation, level_change, suggestion or meeting",
+                )
+            })
+    }
+
+    /// A plural label for filters.
+    pub fn label(self) -> &'static str {
+        match self {
+            EventKind::Incident => "Incidents",
+            EventKind::Conversation => "Conversations",
+            EventKind::LevelChange => "Level changes",
+            EventKind::Suggestion => "Suggestions",
+            EventKind::Meeting => "Meetings",
+        }
+    }
+}
+
+/// A recorded Coaching Conversation, as shown on a timeline.
+#[derive(Debug, Clone)]
+pub struct ConversationEntry {
+    pub id: i64,
+    pub held_by: String,
+    pub held_at: DateTime<Utc>,
+    pub with_whom: Option<String>,
+    pub what_happened: String,
+    pub what_got_in_the_way: Option<String>,
+    pub what_could_help: Option<String>,
+    pub plan_next_time: String,
+    pub good_for_everyone: Option<String>,
+}
+
+/// What a timeline entry records.
+#[derive(Debug, Clone)]
+pub enum EventDetail {
+    /// An incident, with the name of the adult who logged it.
+    Incident(IncidentRow, String),
+    Conversation(ConversationEntry),
+    LevelChange(LevelChangeRow),
+    Suggestion(SuggestionRow),
+    Meeting(MeetingRow),
+}
+
+/// One entry of a pupil's timeline.
+#[derive(Debug, Clone)]
+pub struct TimelineEvent {
+    pub at: DateTime<Utc>,
+    pub detail: EventDetail,
+}
+
+impl TimelineEvent {
+    /// The entry's kind.
+    pub fn kind(&self) -> EventKind {
+        match self.detail {
+            EventDetail::Incident(..) => EventKind::Incident,
+            EventDetail::Conversation(_) => EventKind::Conversation,
+            EventDetail::LevelChange(_) => EventKind::LevelChange,
+            EventDetail::Suggestion(_) => EventKind::Suggestion,
+            EventDetail::Meeting(_) => EventKind::Meeting,
+        }
+    }
+}
+
+/// Which entries to show. Dates are school (London) dates, both ends included.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineFilter {
+    /// Only these kinds; all kinds when empty.
+    pub kinds: Vec<EventKind>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Most entries of each kind read (the newest).
+    pub limit: i64,
+}
+
+impl TimelineFilter {
+    fn wants(&self, kind: EventKind) -> bool {
+        self.kinds.is_empty() || self.kinds.contains(&kind)
+    }
+
+    /// The UTC range covering the filter's dates.
+    fn range(&self) -> (chrono::NaiveDateTime, chrono::NaiveDateTime) {
+        let start_of = |d: NaiveDate| {
+            SCHOOL_TZ
+                .from_local_datetime(&d.and_time(NaiveTime::MIN))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|| d.and_time(NaiveTime::MIN).and_utc())
+        };
+        // Open ends as dates that sort correctly as text too (SQLite stores times as text).
+        let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+        let latest = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX);
+        let from = start_of(self.from.unwrap_or(earliest));
+        let to = start_of(self.to.and_then(|d| d.succ_opt()).unwrap_or(latest));
+        (to_db_time(from), to_db_time(to))
+    }
+}
+
+/// The pupil's timeline, newest first. The caller has checked the pupil is of this school.
+pub fn for_pupil(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_id: i64,
+    filter: &TimelineFilter,
+) -> Result<Vec<TimelineEvent>> {
+    let (from, to) = filter.range();
+    let limit = filter.limit.clamp(1, 1000);
+    let mut events = Vec::new();
+    if filter.wants(EventKind::Incident) {
+        let rows: Vec<(IncidentRow, String)> = incidents::table
+            .inner_join(incident_pupils::table)
+            .inner_join(staff::table)
+            .filter(incident_pupils::pupil_id.eq(pupil_id))
+            .filter(incidents::school_id.eq(school_id))
+            .filter(
+                incidents::occurred_at
+                    .ge(from)
+                    .and(incidents::occurred_at.lt(to)),
+            )
+            .order((incidents::occurred_at.desc(), incidents::id.desc()))
+            .limit(limit)
+            .select((IncidentRow::as_select(), staff::name))
+            .load(conn)?;
+        events.extend(rows.into_iter().map(|(row, by)| TimelineEvent {
+            at: from_db_time(row.occurred_at),
+            detail: EventDetail::Incident(row, by),
+        }));
+    }
+    if filter.wants(EventKind::Conversation) {
+        type Row = (
+            i64,
+            String,
+            chrono::NaiveDateTime,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            Option<String>,
+        );
+        let rows: Vec<Row> = conversations::table
+            .inner_join(staff::table)
+            .filter(conversations::pupil_id.eq(pupil_id))
+            .filter(conversations::school_id.eq(school_id))
+            .filter(
+                conversations::held_at
+                    .ge(from)
+                    .and(conversations::held_at.lt(to)),
+            )
+            .order((conversations::held_at.desc(), conversations::id.desc()))
+            .limit(limit)
+            .select((
+                conversations::id,
+                staff::name,
+                conversations::held_at,
+                conversations::with_whom,
+                conversations::what_happened,
+                conversations::what_got_in_the_way,
+                conversations::what_could_help,
+                conversations::plan_next_time,
+                conversations::good_for_everyone,
+            ))
+            .load(conn)?;
+        events.extend(rows.into_iter().map(|r| {
+            let held_at = from_db_time(r.2);
+            TimelineEvent {
+                at: held_at,
+                detail: EventDetail::Conversation(ConversationEntry {
+                    id: r.0,
+                    held_by: r.1,
+                    held_at,
+                    with_whom: r.3,
+                    what_happened: r.4,
+                    what_got_in_the_way: r.5,
+                    what_could_help: r.6,
+                    plan_next_time: r.7,
+                    good_for_everyone: r.8,
+                }),
+            }
+        }));
+    }
+    if filter.wants(EventKind::LevelChange) {
+        let rows: Vec<LevelChangeRow> = level_changes::table
+            .filter(level_changes::pupil_id.eq(pupil_id))
+            .filter(level_changes::school_id.eq(school_id))
+            .filter(
+                level_changes::occurred_at
+                    .ge(from)
+                    .and(level_changes::occurred_at.lt(to)),
+            )
+            .order((level_changes::occurred_at.desc(), level_changes::id.desc()))
+            .limit(limit)
+            .select(LevelChangeRow::as_select())
+            .load(conn)?;
+        events.extend(rows.into_iter().map(|row| TimelineEvent {
+            at: from_db_time(row.occurred_at),
+            detail: EventDetail::LevelChange(row),
+        }));
+    }
+    if filter.wants(EventKind::Suggestion) {
+        let rows: Vec<SuggestionRow> = suggestions::table
+            .filter(suggestions::pupil_id.eq(pupil_id))
+            .filter(suggestions::school_id.eq(school_id))
+            .filter(
+                suggestions::created_at
+                    .ge(from)
+                    .and(suggestions::created_at.lt(to)),
+            )
+            .order((suggestions::created_at.desc(), suggestions::id.desc()))
+            .limit(limit)
+            .select(SuggestionRow::as_select())
+            .load(conn)?;
+        events.extend(rows.into_iter().map(|row| TimelineEvent {
+            at: from_db_time(row.created_at),
+            detail: EventDetail::Suggestion(row),
+        }));
+    }
+    if filter.wants(EventKind::Meeting) {
+        let rows: Vec<MeetingRow> = meetings::table
+            .filter(meetings::pupil_id.eq(pupil_id))
+            .filter(meetings::school_id.eq(school_id))
+            .filter(
+                meetings::created_at
+                    .ge(from)
+                    .and(meetings::created_at.lt(to)),
+            )
+            .order((meetings::created_at.desc(), meetings::id.desc()))
+            .limit(limit)
+            .select(MeetingRow::as_select())
+            .load(conn)?;
+        events.extend(rows.into_iter().map(|row| TimelineEvent {
+            at: from_db_time(row.held_at.or(row.starts_at).unwrap_or(row.created_at)),
+            detail: EventDetail::Meeting(row),
+        }));
+    }
+    events.sort_by_key(|e| std::cmp::Reverse(e.at));
+    Ok(events)
+}
