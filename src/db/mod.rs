@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod behaviours;
+pub mod conversations;
 pub mod evaluation;
 pub mod idempotency;
 pub mod incidents;

@@ -1,13 +1,10 @@
-//! Pupils: adding them, finding them, and reading the history of their support.
+//! Pupils: adding them and finding them (a pupil's history is read by `db::timeline`).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::models::{IncidentRow, LevelChangeRow, MeetingRow, PupilRow, SuggestionRow};
-use super::schema::{
-    forms, houses, incident_pupils, incidents, level_changes, meetings, pupils, suggestions,
-    year_groups,
-};
+use super::models::PupilRow;
+use super::schema::{forms, houses, pupils, year_groups};
 use super::{from_db_time, schools, to_db_time, DbConnection};
 use crate::domain::details::{NewPupil, SenStatus};
 use crate::domain::Level;
@@ -232,53 +229,26 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Everything recorded about a pupil's support, each list newest first.
-#[derive(Debug, Clone, Default)]
-pub struct PupilHistoryRows {
-    pub incidents: Vec<IncidentRow>,
-    pub level_changes: Vec<LevelChangeRow>,
-    pub suggestions: Vec<SuggestionRow>,
-    pub meetings: Vec<MeetingRow>,
-}
-
-/// The recorded history of one pupil of this school, at most `limit` of each kind.
-pub fn history(
+/// The pupils of the forms `staff_id` tutors, by form, then family and given name.
+pub fn tutored_by(
     conn: &mut DbConnection,
     school_id: i64,
-    pupil_id: i64,
+    staff_id: i64,
     limit: i64,
-) -> Result<PupilHistoryRows> {
-    Ok(PupilHistoryRows {
-        incidents: incidents::table
-            .inner_join(incident_pupils::table)
-            .filter(incident_pupils::pupil_id.eq(pupil_id))
-            .filter(incidents::school_id.eq(school_id))
-            .order((incidents::occurred_at.desc(), incidents::id.desc()))
-            .limit(limit)
-            .select(IncidentRow::as_select())
-            .load(conn)?,
-        level_changes: level_changes::table
-            .filter(level_changes::pupil_id.eq(pupil_id))
-            .filter(level_changes::school_id.eq(school_id))
-            .order((level_changes::occurred_at.desc(), level_changes::id.desc()))
-            .limit(limit)
-            .select(LevelChangeRow::as_select())
-            .load(conn)?,
-        suggestions: suggestions::table
-            .filter(suggestions::pupil_id.eq(pupil_id))
-            .filter(suggestions::school_id.eq(school_id))
-            .order((suggestions::created_at.desc(), suggestions::id.desc()))
-            .limit(limit)
-            .select(SuggestionRow::as_select())
-            .load(conn)?,
-        meetings: meetings::table
-            .filter(meetings::pupil_id.eq(pupil_id))
-            .filter(meetings::school_id.eq(school_id))
-            .order((meetings::due_on.desc(), meetings::id.desc()))
-            .limit(limit)
-            .select(MeetingRow::as_select())
-            .load(conn)?,
-    })
+) -> Result<Vec<PupilView>> {
+    Ok(pupils_of(school_id)
+        .filter(forms::tutor_id.eq(staff_id))
+        .order((
+            forms::name.asc(),
+            pupils::family_name.asc(),
+            pupils::given_name.asc(),
+            pupils::id.asc(),
+        ))
+        .limit(limit.clamp(1, 1000))
+        .load::<PupilJoined>(conn)?
+        .into_iter()
+        .map(to_view)
+        .collect())
 }
 
 /// How many of the school's pupils are at each level 0-6.

@@ -37,6 +37,7 @@ const SESSION_IDLE_HOURS: i64 = 12;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
         .route("/static/style.css", web::get().to(stylesheet))
+        .route("/static/log.js", web::get().to(log_script))
         .service(web::scope("/api/v1").configure(api::routes))
         .configure(pages::routes);
 }
@@ -140,6 +141,15 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
             database: engine,
         }),
     }
+}
+
+/// The logging page's script (results as you type, the queue on the device), compiled into
+/// the binary.
+async fn log_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../static/log.js"))
 }
 
 /// The stylesheet, compiled into the binary.

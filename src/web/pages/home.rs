@@ -198,6 +198,11 @@ fn render(member: &StaffMember, data: &HomeData) -> Markup {
                 @if i > 0 { ", " } (role.title())
             }
         }
+        @if member.has_any_role(&[Role::ClassStaff, Role::Hod, Role::PastoralLead]) {
+            p.first-action {
+                a.button.primary.big #log-first href="/log" { "Log a prompt or incident" }
+            }
+        }
         form.search method="get" action="/pupils" role="search" {
             label for="q" { "Find a pupil" }
             div.row {

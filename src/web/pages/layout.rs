@@ -3,7 +3,7 @@
 use maud::{html, Markup, DOCTYPE};
 
 use crate::db::staff::StaffMember;
-use crate::domain::Level;
+use crate::domain::{Level, Role};
 use crate::web::auth::CSRF_FIELD;
 
 /// Who is looking at a page, and the CSRF token their forms must carry.
@@ -34,12 +34,16 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
         (DOCTYPE)
         html lang="en-GB" {
             (head(title))
-            body {
+            body data-staff=(viewer.member.id) {
                 header.top {
                     a.brand href="/" { "Steadfast" }
                     nav {
+                        a.nav-log href="/log" { "Log" }
                         a href="/" { "Home" }
                         a href="/pupils" { "Pupils" }
+                        @if viewer.member.has_any_role(&[Role::Admin, Role::Slt]) {
+                            a href="/admin/behaviours" { "Behaviours" }
+                        }
                     }
                     form.signout method="post" action="/logout" {
                         (csrf_field(viewer.csrf))
@@ -48,6 +52,9 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                     }
                 }
                 main { (body) }
+                // Results as you type, and the queue on the device that sends logged prompts
+                // when the connection allows (see static/log.js). Every form works without it.
+                script src="/static/log.js" defer {}
             }
         }
     }
@@ -84,6 +91,15 @@ pub fn level_badge(level: Level) -> Markup {
     html! {
         span class={ "level level-" (level.number()) } title=(level.facts().purpose) {
             @if level == Level::None { "No support level" } @else { (level.number()) " · " (level.title()) }
+        }
+    }
+}
+
+/// A level as a small chip with its number only (its title on hover), for lists on a phone.
+pub fn level_chip(level: Level) -> Markup {
+    html! {
+        @if level != Level::None {
+            span class={ "level level-" (level.number()) } title=(level.title()) { "L" (level.number()) }
         }
     }
 }

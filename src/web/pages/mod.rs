@@ -1,8 +1,12 @@
 //! Staff pages, rendered with maud. Every form posts with a CSRF token and works without
 //! JavaScript.
 
+pub mod admin;
+pub mod conversation;
+pub mod form;
 pub mod home;
 pub mod layout;
+pub mod log;
 pub mod login;
 pub mod pupils;
 
@@ -19,8 +23,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
+        .route("/log", web::get().to(log::show))
+        .route("/log/pupils", web::get().to(log::pupils_json))
+        .route("/log/prompt", web::post().to(log::prompt))
+        .route("/log/new", web::get().to(log::details_form))
+        .route("/log/new", web::post().to(log::details_submit))
+        .route("/log/incidents/{id}/undo", web::post().to(log::undo))
+        .route("/log/incidents/{id}/edit", web::get().to(log::edit_form))
+        .route("/log/incidents/{id}/edit", web::post().to(log::edit_submit))
         .route("/pupils", web::get().to(pupils::search))
-        .route("/pupils/{id}", web::get().to(pupils::show));
+        .route("/pupils/{id}", web::get().to(pupils::show))
+        .route(
+            "/pupils/{id}/conversations/new",
+            web::get().to(conversation::new),
+        )
+        .route(
+            "/pupils/{id}/conversations",
+            web::post().to(conversation::create),
+        )
+        .route("/admin/behaviours", web::get().to(admin::show))
+        .route("/admin/behaviours", web::post().to(admin::add))
+        .route("/admin/behaviours/{id}", web::post().to(admin::update));
 }
 
 /// Runs `render` with the viewer's details and CSRF token.

@@ -1,18 +1,27 @@
-//! Finding a pupil, and the pupil page: the current level with what it means, and the history.
+//! Finding a pupil, and the pupil page: the current level with what it means on top, then
+//! the timeline (incidents, conversations, level changes, suggestions and meetings, newest
+//! first), filtered by kind and date.
+
+use std::collections::HashMap;
 
 use actix_session::Session;
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::form::{html_response, local, Fields};
 use super::layout::{level_badge, page};
+use super::log::prompt_form;
 use super::with_viewer;
-use crate::db::from_db_time;
-use crate::db::pupils::{self, PupilHistoryRows, PupilSearch, PupilView};
-use crate::domain::calendar::SCHOOL_TZ;
+use crate::db::models::{IncidentRow, SuggestionRow};
+use crate::db::pupils::{self, PupilSearch, PupilView};
+use crate::db::timeline::{self, EventDetail, EventKind, TimelineEvent, TimelineFilter};
+use crate::db::{conversations, from_db_time, incidents, DbConnection};
 use crate::domain::Level;
-use crate::error::Error;
+use crate::error::{Error, Result};
+use crate::web::api::timeline::optional_date;
 use crate::web::auth::SignedIn;
 use crate::web::error::PageError;
 use crate::web::AppState;
@@ -20,8 +29,11 @@ use crate::web::AppState;
 /// Most pupils a search page lists.
 const SEARCH_LIMIT: i64 = 100;
 
-/// How many records of each kind the pupil page shows.
-const HISTORY_LIMIT: i64 = 200;
+/// How many entries of each kind the timeline shows.
+const TIMELINE_LIMIT: i64 = 200;
+
+/// Most incidents shown as the evidence of one suggestion, or as followed up by one conversation.
+const EVIDENCE_SHOWN: usize = 10;
 
 /// The search form's fields.
 #[derive(Debug, Deserialize)]
@@ -42,7 +54,7 @@ pub async fn search(
     session: Session,
     query: web::Query<SearchQuery>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+) -> std::result::Result<HttpResponse, PageError> {
     let text = query.q.clone().unwrap_or_default();
     let year = crate::web::api::optional_number::<i16>("year", query.year.as_deref())?;
     let school_id = member.school_id;
@@ -102,41 +114,162 @@ pub async fn search(
     })))
 }
 
-/// `GET /pupils/{id}`: one pupil of the member's school.
+/// The timeline's filters as chosen on the page, with a problem in them if any.
+struct Filters {
+    filter: TimelineFilter,
+    problem: Option<Error>,
+    from: String,
+    to: String,
+}
+
+fn read_filters(query: &Fields) -> Filters {
+    let kinds: Vec<EventKind> = query
+        .all("type")
+        .filter_map(|k| EventKind::parse(k).ok())
+        .collect();
+    let from_raw = query.get("from").unwrap_or_default().to_string();
+    let to_raw = query.get("to").unwrap_or_default().to_string();
+    let mut problem = None;
+    let mut date = |field: &str, raw: &str| match optional_date(field, Some(raw)) {
+        Ok(date) => date,
+        Err(error) => {
+            problem.get_or_insert(error);
+            None
+        }
+    };
+    let mut from = date("from", &from_raw);
+    let mut to = date("to", &to_raw);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            problem.get_or_insert(Error::invalid(
+                "to",
+                "the end date is before the start date",
+            ));
+            (from, to) = (None, None);
+        }
+    }
+    Filters {
+        filter: TimelineFilter {
+            kinds,
+            from,
+            to,
+            limit: TIMELINE_LIMIT,
+        },
+        problem,
+        from: from_raw,
+        to: to_raw,
+    }
+}
+
+/// Everything the pupil page shows, read in one transaction.
+struct PupilPage {
+    pupil: PupilView,
+    events: Vec<TimelineEvent>,
+    /// Suggestions waiting for a decision, whatever the filters.
+    open: Vec<SuggestionRow>,
+    /// Incidents named as evidence or followed up, by id.
+    incidents: HashMap<i64, IncidentRow>,
+    /// The incidents each conversation on the timeline follows up.
+    followed_up: HashMap<i64, Vec<i64>>,
+}
+
+fn evidence_of(row: &SuggestionRow) -> Vec<i64> {
+    serde_json::from_str(&row.evidence).unwrap_or_default()
+}
+
+fn gather(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_id: i64,
+    filter: &TimelineFilter,
+) -> Result<PupilPage> {
+    let pupil = pupils::get(conn, school_id, pupil_id)?;
+    let events = timeline::for_pupil(conn, school_id, pupil_id, filter)?;
+    let suggestions_only = TimelineFilter {
+        kinds: vec![EventKind::Suggestion],
+        from: None,
+        to: None,
+        limit: 50,
+    };
+    let open: Vec<SuggestionRow> =
+        timeline::for_pupil(conn, school_id, pupil_id, &suggestions_only)?
+            .into_iter()
+            .filter_map(|event| match event.detail {
+                EventDetail::Suggestion(row) if row.status == "open" => Some(row),
+                _ => None,
+            })
+            .collect();
+    let mut incidents: HashMap<i64, IncidentRow> = HashMap::new();
+    let mut conversation_ids = Vec::new();
+    for event in &events {
+        match &event.detail {
+            EventDetail::Incident(row, _) => {
+                incidents.insert(row.id, row.clone());
+            }
+            EventDetail::Conversation(c) => conversation_ids.push(c.id),
+            _ => {}
+        }
+    }
+    let followed_up = conversations::linked_incidents(conn, school_id, &conversation_ids)?;
+    let mut wanted: Vec<i64> = open
+        .iter()
+        .flat_map(|s| evidence_of(s).into_iter().take(EVIDENCE_SHOWN))
+        .chain(
+            followed_up
+                .values()
+                .flat_map(|ids| ids.iter().copied().take(EVIDENCE_SHOWN)),
+        )
+        .filter(|id| !incidents.contains_key(id))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    for id in wanted {
+        match incidents::get(conn, school_id, id) {
+            Ok((row, _)) => {
+                incidents.insert(id, row);
+            }
+            Err(Error::NotFound(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(PupilPage {
+        pupil,
+        events,
+        open,
+        incidents,
+        followed_up,
+    })
+}
+
+/// `GET /pupils/{id}?type=incident&type=meeting&from=YYYY-MM-DD&to=YYYY-MM-DD`: one pupil of
+/// the member's school, with their timeline.
 pub async fn show(
     SignedIn(member): SignedIn,
     session: Session,
     path: web::Path<String>,
+    request: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+) -> std::result::Result<HttpResponse, PageError> {
     let pupil_id: i64 = path.parse().map_err(|_| Error::NotFound("pupil"))?;
+    let query = Fields::from_query(request.query_string());
+    let filters = read_filters(&query);
+    let recorded = query.get("recorded") == Some("conversation");
     let school_id = member.school_id;
-    let (pupil, history) = state
+    let filter = filters.filter.clone();
+    let data = state
         .db
-        .transaction(move |conn| {
-            let pupil = pupils::get(conn, school_id, pupil_id)?;
-            let history = pupils::history(conn, school_id, pupil_id, HISTORY_LIMIT)?;
-            Ok((pupil, history))
-        })
+        .transaction(move |conn| gather(conn, school_id, pupil_id, &filter))
         .await?;
-    let body = render_pupil(&pupil, &history);
-    Ok(html_page(with_viewer(&member, &session, |viewer| {
-        page(&pupil.full_name(), viewer, body)
-    })))
-}
-
-/// One entry of the pupil's history, whatever its kind.
-struct Entry {
-    at: DateTime<Utc>,
-    kind: &'static str,
-    title: String,
-    detail: Option<String>,
-}
-
-fn local(at: DateTime<Utc>) -> String {
-    at.with_timezone(&SCHOOL_TZ)
-        .format("%a %-d %b %Y, %H:%M")
-        .to_string()
+    let status = if filters.problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let markup = with_viewer(&member, &session, |viewer| {
+        let body = render_pupil(&data, &filters, recorded, viewer.csrf);
+        page(&data.pupil.full_name(), viewer, body)
+    });
+    Ok(html_response(status, markup))
 }
 
 fn date(on: NaiveDate) -> String {
@@ -149,77 +282,157 @@ fn level_title(number: i16) -> &'static str {
         .unwrap_or("unknown level")
 }
 
-/// Merges the pupil's records into one list, newest first.
-fn entries(history: &PupilHistoryRows) -> Vec<Entry> {
-    let mut entries = Vec::new();
-    for incident in &history.incidents {
-        let mut detail: Vec<String> = vec![format!(
-            "{} · response: {}",
-            incident.severity, incident.response
-        )];
-        detail.extend(incident.lesson.iter().map(|l| format!("lesson: {l}")));
-        detail.extend(incident.location.iter().map(|l| format!("where: {l}")));
-        detail.extend(incident.note.iter().cloned());
-        entries.push(Entry {
-            at: from_db_time(incident.occurred_at),
-            kind: "incident",
-            title: incident.behaviour.clone(),
-            detail: Some(detail.join(" · ")),
-        });
+fn response_words(response: &str) -> &'static str {
+    match response {
+        "prompt" => "Coaching Prompt given",
+        "conversation" => "Coaching Conversation held",
+        _ => "no coaching response",
     }
-    for change in &history.level_changes {
-        let verb = if change.to_level > change.from_level {
-            "Moved up"
-        } else {
-            "Stepped down"
-        };
-        entries.push(Entry {
-            at: from_db_time(change.occurred_at),
-            kind: "level",
-            title: format!(
-                "{verb} from {} to {}",
-                level_title(change.from_level),
-                level_title(change.to_level)
-            ),
-            detail: Some(change.reason.clone()),
-        });
-    }
-    for suggestion in &history.suggestions {
-        entries.push(Entry {
-            at: from_db_time(suggestion.created_at),
-            kind: "suggestion",
-            title: format!(
-                "Suggested: {} ({})",
-                level_title(suggestion.to_level),
-                suggestion.status
-            ),
-            detail: Some(suggestion.reason.clone()),
-        });
-    }
-    for meeting in &history.meetings {
-        let at = meeting
-            .held_at
-            .or(meeting.starts_at)
-            .map(from_db_time)
-            .unwrap_or_else(|| from_db_time(meeting.created_at));
-        let status = match meeting.status.as_str() {
-            "held" => "held".to_string(),
-            "scheduled" => "booked".to_string(),
-            "due" => format!("due by {}", date(meeting.due_on)),
-            other => other.to_string(),
-        };
-        entries.push(Entry {
-            at,
-            kind: "meeting",
-            title: format!("{} meeting, {status}", level_title(meeting.level)),
-            detail: meeting.summary.clone(),
-        });
-    }
-    entries.sort_by_key(|entry| std::cmp::Reverse(entry.at));
-    entries
 }
 
-fn render_pupil(pupil: &PupilView, history: &PupilHistoryRows) -> Markup {
+fn time_of(at: DateTime<Utc>) -> Markup {
+    html! { time datetime=(at.to_rfc3339()) { (local(at)) } }
+}
+
+/// A short list of incidents by their time and behaviour (evidence, or followed up).
+fn incident_list(ids: &[i64], known: &HashMap<i64, IncidentRow>) -> Markup {
+    html! {
+        ul.evidence {
+            @for id in ids.iter().take(EVIDENCE_SHOWN) {
+                li {
+                    @if let Some(incident) = known.get(id) {
+                        a href={ "#incident-" (id) } { (local(from_db_time(incident.occurred_at))) }
+                        " · " (incident.behaviour)
+                        @if incident.voided_at.is_some() { " " span.tag { "undone" } }
+                    } @else {
+                        "Incident " (id)
+                    }
+                }
+            }
+            @if ids.len() > EVIDENCE_SHOWN { li.muted { "and " (ids.len() - EVIDENCE_SHOWN) " more" } }
+        }
+    }
+}
+
+fn suggestion_body(row: &SuggestionRow, known: &HashMap<i64, IncidentRow>) -> Markup {
+    let evidence = evidence_of(row);
+    html! {
+        p { (row.reason) }
+        @if row.status == "open" && !evidence.is_empty() {
+            p.muted { "Evidence:" }
+            (incident_list(&evidence, known))
+        }
+    }
+}
+
+fn render_event(event: &TimelineEvent, data: &PupilPage) -> Markup {
+    html! {
+        @match &event.detail {
+            EventDetail::Incident(row, logged_by) => {
+                @let undone = row.voided_at.is_some();
+                li.entry.incident.undone[undone] id={ "incident-" (row.id) } {
+                    (time_of(event.at))
+                    strong {
+                        @if undone { del { (row.behaviour) } } @else { (row.behaviour) }
+                    }
+                    @if undone { " " span.tag.alert { "undone" } }
+                    @if row.edited_at.is_some() { " " span.tag { "edited" } }
+                    p {
+                        (row.severity) " · " (response_words(&row.response))
+                        @if let Some(lesson) = &row.lesson { " · lesson: " (lesson) }
+                        @if let Some(location) = &row.location { " · where: " (location) }
+                        " · logged by " (logged_by)
+                    }
+                    @if let Some(note) = &row.note { p.note { (note) } }
+                }
+            }
+            EventDetail::Conversation(c) => {
+                li.entry.conversation id={ "conversation-" (c.id) } {
+                    (time_of(event.at))
+                    strong { "Coaching Conversation" }
+                    " held by " (c.held_by)
+                    @if let Some(with_whom) = &c.with_whom { " with " (with_whom) }
+                    dl.seeds {
+                        dt { "What happened" } dd { (c.what_happened) }
+                        @if let Some(text) = &c.what_got_in_the_way { dt { "What got in the way" } dd { (text) } }
+                        @if let Some(text) = &c.what_could_help { dt { "What could help" } dd { (text) } }
+                        dt { "The plan for next time" } dd { (c.plan_next_time) }
+                        @if let Some(text) = &c.good_for_everyone { dt { "Good for me, good for you, good for everyone" } dd { (text) } }
+                    }
+                    @if let Some(ids) = data.followed_up.get(&c.id) {
+                        p.muted { "Follows up:" }
+                        (incident_list(ids, &data.incidents))
+                    }
+                }
+            }
+            EventDetail::LevelChange(change) => {
+                li.entry.level {
+                    (time_of(event.at))
+                    strong {
+                        @if change.to_level > change.from_level { "Moved up" } @else { "Stepped down" }
+                        " from " (level_title(change.from_level)) " to " (level_title(change.to_level))
+                    }
+                    @if change.is_override { " " span.tag { "SLT/SENDCO decision" } }
+                    p { (change.reason) }
+                }
+            }
+            EventDetail::Suggestion(row) => {
+                li.entry.suggestion.open[row.status == "open"] {
+                    (time_of(event.at))
+                    strong { "Suggested: " (level_title(row.to_level)) }
+                    " " span.tag { (row.status) }
+                    (suggestion_body(row, &data.incidents))
+                }
+            }
+            EventDetail::Meeting(meeting) => {
+                li.entry.meeting {
+                    (time_of(event.at))
+                    strong {
+                        (level_title(meeting.level)) " meeting, "
+                        @match meeting.status.as_str() {
+                            "held" => "held",
+                            "scheduled" => "booked",
+                            "due" => { "due by " (date(meeting.due_on)) },
+                            other => (other),
+                        }
+                    }
+                    @if let Some(summary) = &meeting.summary { p { (summary) } }
+                }
+            }
+        }
+    }
+}
+
+fn render_filters(pupil_id: i64, filters: &Filters) -> Markup {
+    let chosen = &filters.filter.kinds;
+    let problem = filters.problem.as_ref();
+    html! {
+        form.filters method="get" action={ "/pupils/" (pupil_id) } {
+            fieldset.kinds {
+                legend { "Show" }
+                @for kind in EventKind::ALL {
+                    label.chip {
+                        input type="checkbox" name="type" value=(kind.as_str())
+                            checked[chosen.is_empty() || chosen.contains(&kind)];
+                        " " (kind.label())
+                    }
+                }
+            }
+            div.row {
+                label { "From " input type="date" name="from" value=(filters.from); }
+                label { "To " input type="date" name="to" value=(filters.to); }
+                button type="submit" { "Apply" }
+                a href={ "/pupils/" (pupil_id) } { "Clear" }
+            }
+            @if let Some(problem) = problem {
+                p.field-error role="alert" { (problem.to_string()) }
+            }
+        }
+    }
+}
+
+fn render_pupil(data: &PupilPage, filters: &Filters, recorded: bool, csrf: &str) -> Markup {
+    let pupil = &data.pupil;
     let facts = pupil.level.facts();
     html! {
         h1 { (pupil.full_name()) }
@@ -228,6 +441,14 @@ fn render_pupil(pupil: &PupilView, history: &PupilHistoryRows) -> Markup {
             @if let Some(house) = &pupil.house { " · " (house) }
             " · UPN " span.mono { (pupil.upn) }
             " · " (pupil.sen_status.title())
+        }
+        div.actions.pupil-actions {
+            (prompt_form(pupil, csrf))
+            a.button href={ "/log/new?pupil=" (pupil.id) } { "Log with details" }
+            a.button href={ "/pupils/" (pupil.id) "/conversations/new" } { "Record a Coaching Conversation" }
+        }
+        @if recorded {
+            p.notice role="status" { "Coaching Conversation recorded." }
         }
         section.card.current {
             h2 { "Current level " (level_badge(pupil.level)) }
@@ -243,20 +464,25 @@ fn render_pupil(pupil: &PupilView, history: &PupilHistoryRows) -> Markup {
                 p { "No support level: no Coaching Prompts waiting for a pattern." }
             }
         }
-        section.card {
-            h2 { "History" }
-            @let entries = entries(history);
-            @if entries.is_empty() {
+        @if !data.open.is_empty() {
+            section.card.open-suggestions {
+                h2 { "Waiting for a decision" }
+                @for row in &data.open {
+                    div.suggestion-note {
+                        p { strong { "Suggested: " (level_title(row.to_level)) } " · " (local(from_db_time(row.created_at))) }
+                        (suggestion_body(row, &data.incidents))
+                    }
+                }
+            }
+        }
+        section.card #timeline {
+            h2 { "Timeline" }
+            (render_filters(pupil.id, filters))
+            @if data.events.is_empty() {
                 p.muted { "Nothing recorded yet." }
             } @else {
                 ol.timeline {
-                    @for entry in &entries {
-                        li class={ "entry " (entry.kind) } {
-                            time datetime=(entry.at.to_rfc3339()) { (local(entry.at)) }
-                            strong { (entry.title) }
-                            @if let Some(detail) = &entry.detail { p { (detail) } }
-                        }
-                    }
+                    @for event in &data.events { (render_event(event, data)) }
                 }
             }
         }
