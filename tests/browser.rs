@@ -1,19 +1,31 @@
-//! Browser flows in headless Chromium at a phone-sized viewport, against the demo school.
+//! Browser flows in headless Chromium at a phone-sized viewport: every demo role signs in;
+//! a teacher finds a pupil and logs a Coaching Prompt with one tap, then sees it on the
+//! pupil's timeline; and with the server unreachable, the page queues the tap and delivers it
+//! exactly once when the server is back.
 
 #[path = "common/browser.rs"]
 mod chromium;
 mod common;
 
+use std::time::Duration;
+
 use chrono::Utc;
 use fantoccini::Locator;
 
 use chromium::{browser_available, Browser};
-use common::{spawn_app, Engine};
+use common::{spawn_app, Engine, Role, PASSWORD};
 use steadfast::demo::load::{load_demo, DemoOutcome};
 use steadfast::demo::DEMO_PASSWORD;
+use steadfast::web::pages::log::QUICK_PROMPT_BEHAVIOUR;
 
-/// Signs in through the login page as `email`, returning the text of the page reached.
+/// Signs in through the login page as `email` with the demo password, returning the text of
+/// the page reached.
 async fn sign_in(browser: &Browser, address: &str, email: &str) -> String {
+    sign_in_with(browser, address, email, DEMO_PASSWORD).await
+}
+
+/// Signs in through the login page, returning the text of the page reached.
+async fn sign_in_with(browser: &Browser, address: &str, email: &str, password: &str) -> String {
     let client = &browser.client;
     client
         .goto(&format!("{address}/login"))
@@ -30,7 +42,7 @@ async fn sign_in(browser: &Browser, address: &str, email: &str) -> String {
         .find(Locator::Css("input[name=password]"))
         .await
         .expect("a password field")
-        .send_keys(DEMO_PASSWORD)
+        .send_keys(password)
         .await
         .expect("typing the password");
     client
@@ -159,5 +171,285 @@ async fn a_signed_in_teacher_finds_a_pupil_and_opens_their_page() {
         .await
         .expect("text");
     assert!(page.contains("Current level"), "{page}");
+    browser.close().await;
+}
+
+/// The key under which the logging page keeps its queue in `localStorage`.
+const QUEUE_SCRIPT: &str =
+    "return JSON.parse(localStorage.getItem('steadfast.queue.v1') || '[]').length;";
+
+/// How many one-tap prompts (logged without details) a pupil has.
+fn quick_prompts(app: &common::TestApp, pupil_id: i64) -> i64 {
+    use diesel::prelude::*;
+    use steadfast::db::schema::{incident_pupils, incidents};
+    incidents::table
+        .inner_join(incident_pupils::table)
+        .filter(incident_pupils::pupil_id.eq(pupil_id))
+        .filter(incidents::behaviour.eq(QUICK_PROMPT_BEHAVIOUR))
+        .count()
+        .get_result(&mut *app.conn())
+        .expect("counting prompts")
+}
+
+/// Waits until the confirmation card names `name`, and answers its text.
+async fn confirmation_naming(browser: &Browser, name: &str) -> String {
+    let script = "var card = document.getElementById('confirmation-card'); \
+                  return card ? card.textContent : '';";
+    let text = browser
+        .wait_for_script("the confirmation", script, Duration::from_secs(20), |v| {
+            v.as_str().is_some_and(|t| t.contains(name))
+        })
+        .await;
+    text.as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_teacher_logs_a_prompt_with_one_tap_and_sees_it_on_the_timeline() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app(Engine::Sqlite).await;
+    load_demo(&app.db, Utc::now()).expect("the demo school");
+    let browser = Browser::start().await;
+    sign_in(&browser, &app.address, "teacher@demo.example").await;
+    let client = &browser.client;
+
+    // Logging is the first action on the home page; the page lists the teacher's form.
+    client
+        .find(Locator::Css("#log-first"))
+        .await
+        .expect("the logging button on the home page")
+        .click()
+        .await
+        .expect("opening the logging page");
+    let row = client
+        .wait()
+        .for_element(Locator::Css("section.group li.pupil-row"))
+        .await
+        .expect("the pupils of the teacher's form");
+    let heading = client
+        .find(Locator::Css("section.group h2"))
+        .await
+        .expect("a heading")
+        .text()
+        .await
+        .expect("its text");
+    assert_eq!(heading, "Your form 9C");
+    let pupil_id: i64 = row
+        .attr("data-pupil")
+        .await
+        .expect("the row's pupil")
+        .expect("a data-pupil attribute")
+        .parse()
+        .expect("a pupil id");
+    let name = row
+        .find(Locator::Css(".name"))
+        .await
+        .expect("the pupil's name")
+        .text()
+        .await
+        .expect("its text");
+    let before = quick_prompts(&app, pupil_id);
+
+    // One tap.
+    row.find(Locator::Css("button.prompt"))
+        .await
+        .expect("the Prompt button")
+        .click()
+        .await
+        .expect("tapping Prompt");
+
+    let card = confirmation_naming(&browser, &name).await;
+    assert!(card.contains("Logged"), "{card}");
+    assert!(card.contains("Coaching Prompt"), "{card}");
+    assert!(card.contains("Undo"), "{card}");
+    assert_eq!(quick_prompts(&app, pupil_id), before + 1);
+    browser
+        .wait_for_script(
+            "an empty queue",
+            QUEUE_SCRIPT,
+            Duration::from_secs(5),
+            |v| v.as_i64() == Some(0),
+        )
+        .await;
+
+    // The pupil's timeline shows it first among the incidents.
+    client
+        .goto(&format!("{}/pupils/{pupil_id}", app.address))
+        .await
+        .expect("the pupil page");
+    let newest = client
+        .wait()
+        .for_element(Locator::Css("ol.timeline li.incident"))
+        .await
+        .expect("an incident on the timeline")
+        .text()
+        .await
+        .expect("its text");
+    assert!(newest.contains(QUICK_PROMPT_BEHAVIOUR), "{newest}");
+    assert!(newest.contains("logged by Sam Taylor"), "{newest}");
+
+    // A pupil of another form: found by typing (results as you type), then one tap.
+    let (other_id, other_name, family) = {
+        use diesel::prelude::*;
+        use steadfast::db::schema::{forms, pupils};
+        pupils::table
+            .inner_join(forms::table)
+            .filter(forms::name.ne("9C"))
+            .order(pupils::id)
+            .select((pupils::id, pupils::given_name, pupils::family_name))
+            .first::<(i64, String, String)>(&mut *app.conn())
+            .map(|(id, given, family)| (id, format!("{given} {family}"), family))
+            .expect("a pupil of another form")
+    };
+    client
+        .goto(&format!("{}/log", app.address))
+        .await
+        .expect("the logging page");
+    client
+        .wait()
+        .for_element(Locator::Css("input#q"))
+        .await
+        .expect("the search box")
+        .send_keys(&other_name)
+        .await
+        .expect("typing a name");
+    let found = client
+        .wait()
+        .for_element(Locator::Css(&format!(
+            "#results li.pupil-row[data-pupil=\"{other_id}\"] button.prompt"
+        )))
+        .await
+        .expect("the pupil among the results as you type");
+    let before = quick_prompts(&app, other_id);
+    found.click().await.expect("tapping Prompt");
+    let card = confirmation_naming(&browser, &family).await;
+    assert!(card.contains(&other_name), "{card}");
+    assert_eq!(quick_prompts(&app, other_id), before + 1);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
+    if !browser_available() {
+        return;
+    }
+    let mut app = spawn_app(Engine::Sqlite).await;
+    let school = app.create_school("NORTH", "North Academy");
+    let teacher = app.create_staff(
+        &school,
+        "tess@north.example",
+        "Tess Teacher",
+        &[Role::ClassStaff],
+        Some(PASSWORD),
+    );
+    let pupil = app.create_pupil(&school, "A123456789012", "Amira", "Okafor", 8, "8B");
+    {
+        use diesel::prelude::*;
+        use steadfast::db::schema::forms;
+        diesel::update(forms::table.filter(forms::name.eq("8B")))
+            .set(forms::tutor_id.eq(Some(teacher.id)))
+            .execute(&mut *app.conn())
+            .expect("making Tess the tutor of 8B");
+    }
+    let browser = Browser::start().await;
+    sign_in_with(&browser, &app.address, "tess@north.example", PASSWORD).await;
+    let client = &browser.client;
+    client
+        .goto(&format!("{}/log", app.address))
+        .await
+        .expect("the logging page");
+    let button = client
+        .wait()
+        .for_element(Locator::Css(&format!(
+            "li.pupil-row[data-pupil=\"{}\"] button.prompt",
+            pupil.id
+        )))
+        .await
+        .expect("the pupil's Prompt button");
+
+    // The server goes away with the page loaded; the teacher taps Prompt.
+    app.stop().await;
+    button.click().await.expect("tapping Prompt");
+
+    let button_script = format!(
+        "return document.querySelector('li.pupil-row[data-pupil=\"{}\"] button.prompt').textContent;",
+        pupil.id
+    );
+    browser
+        .wait_for_script(
+            "the button to say Queued",
+            &button_script,
+            Duration::from_secs(2),
+            |v| v.as_str() == Some("Queued"),
+        )
+        .await;
+    let status_script = "var s = document.getElementById('queue-status'); \
+                         return s && !s.hidden ? s.textContent : '';";
+    browser
+        .wait_for_script(
+            "1 waiting to send",
+            status_script,
+            Duration::from_secs(5),
+            |v| v.as_str().is_some_and(|t| t.contains("1 waiting to send")),
+        )
+        .await;
+    assert_eq!(
+        browser
+            .client
+            .execute(QUEUE_SCRIPT, Vec::new())
+            .await
+            .expect("the queue"),
+        serde_json::json!(1)
+    );
+    // Retries fail while it is away (the page tries every few seconds); nothing is written.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(quick_prompts(&app, pupil.id), 0);
+    assert!(
+        browser
+            .client
+            .execute(status_script, Vec::new())
+            .await
+            .expect("the status")
+            .as_str()
+            .is_some_and(|t| t.contains("1 waiting to send")),
+        "still waiting"
+    );
+
+    // The server comes back on the same port and database: the queue empties, once.
+    app.restart().await;
+    browser
+        .wait_for_script(
+            "the queue to empty",
+            QUEUE_SCRIPT,
+            Duration::from_secs(30),
+            |v| v.as_i64() == Some(0),
+        )
+        .await;
+    browser
+        .wait_for_script(
+            "the status to clear",
+            status_script,
+            Duration::from_secs(5),
+            |v| v.as_str() == Some(""),
+        )
+        .await;
+    let card = confirmation_naming(&browser, "Amira Okafor").await;
+    assert!(card.contains("Logged"), "{card}");
+    assert_eq!(
+        quick_prompts(&app, pupil.id),
+        1,
+        "exactly one incident for one tap"
+    );
+
+    // A reload sends nothing again.
+    client.refresh().await.expect("reloading");
+    client
+        .wait()
+        .for_element(Locator::Css("li.pupil-row"))
+        .await
+        .expect("the page again");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(quick_prompts(&app, pupil.id), 1);
     browser.close().await;
 }

@@ -82,6 +82,34 @@ impl Browser {
         }
     }
 
+    /// Runs `script` in the page (its `return` value comes back as JSON) every 100 ms until
+    /// `accept` takes the value, and answers it; panics after `timeout`, naming `what` and the
+    /// last value seen.
+    pub async fn wait_for_script(
+        &self,
+        what: &str,
+        script: &str,
+        timeout: Duration,
+        accept: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self
+                .client
+                .execute(script, Vec::new())
+                .await
+                .unwrap_or_else(|e| panic!("running a script for {what}: {e}"));
+            if accept(&value) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last seen: {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Ends the browser session and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

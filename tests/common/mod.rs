@@ -145,7 +145,12 @@ pub struct TestApp {
     pub database_url: String,
     /// The service's data folder (temporary).
     pub data_dir: PathBuf,
-    server: actix_web::dev::ServerHandle,
+    /// The running server; `None` while stopped (see [`TestApp::stop`]).
+    server: Option<actix_web::dev::ServerHandle>,
+    /// The settings it was started with, to start it again the same way.
+    settings: Arc<Settings>,
+    /// The address it listens on, kept across a restart.
+    bound: std::net::SocketAddr,
     // Field order matters: the database is dropped before the folder holding a SQLite file.
     database: TestDatabase,
     dir: TempDir,
@@ -163,10 +168,12 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
     let db = Database::open(&settings.database_url, 4).expect("opening the test database");
     let key = web::session_key(&settings).expect("a session key");
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let address = format!("http://{}", listener.local_addr().expect("a bound port"));
+    let bound = listener.local_addr().expect("a bound port");
+    let address = format!("http://{bound}");
+    let settings = Arc::new(settings);
     let state = AppState {
         db: db.clone(),
-        settings: Arc::new(settings),
+        settings: settings.clone(),
     };
     let server = web::start(listener, state, key).expect("starting the service");
     let handle = server.handle();
@@ -177,7 +184,9 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
         db,
         database_url: database.url.clone(),
         data_dir,
-        server: handle,
+        server: Some(handle),
+        settings,
+        bound,
         database,
         dir,
     }
@@ -186,7 +195,9 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Sends the stop command now; the workers wind down on their own threads.
-        drop(self.server.stop(false));
+        if let Some(server) = &self.server {
+            drop(server.stop(false));
+        }
     }
 }
 
@@ -236,6 +247,39 @@ pub fn assert_error_shape(body: &Value) {
 }
 
 impl TestApp {
+    /// Stops the service as a dropped network would: the port refuses connections and open
+    /// ones are cut. The database stays. [`TestApp::restart`] brings it back.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop(false).await;
+        }
+    }
+
+    /// Starts the service again on the same port, over the same database, with the same
+    /// session secret (so signed-in browsers stay signed in).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let listener = loop {
+            match TcpListener::bind(self.bound) {
+                Ok(listener) => break listener,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    eprintln!("waiting to bind {} again: {e}", self.bound);
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("binding {} again: {e}", self.bound),
+            }
+        };
+        let key = web::session_key(&self.settings).expect("the same session key");
+        let state = AppState {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+        };
+        let server = web::start(listener, state, key).expect("restarting the service");
+        self.server = Some(server.handle());
+        tokio::spawn(server);
+    }
+
     /// The full URL of a path.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
