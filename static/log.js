@@ -323,6 +323,13 @@
 
   document.addEventListener('submit', function (event) {
     var form = event.target;
+    if (form && form.classList && form.classList.contains('signout')) {
+      var count = waiting().length;
+      if (count && !window.confirm(count + ' waiting to send: they stay on this device and are sent when you next sign in here. Sign out anyway?')) {
+        event.preventDefault();
+      }
+      return;
+    }
     var kind = form && form.getAttribute && form.getAttribute('data-queue');
     if (!kind) return;
     event.preventDefault();

@@ -578,7 +578,9 @@ fn parse_prompt(form: &PromptForm, now: DateTime<Utc>) -> Result<(IdempotencyKey
             .parse::<i64>()
             .map_err(|_| Error::invalid("age_seconds", "age_seconds must be a whole number"))?,
     };
-    let age = age.clamp(0, MAX_BACKDATE_DAYS * 24 * 60 * 60);
+    // A negative age (a confused device) counts as now; one past the backdating limit is
+    // refused below rather than logged at the wrong time.
+    let age = age.clamp(0, (MAX_BACKDATE_DAYS + 1) * 24 * 60 * 60);
     let new = NewIncident::parse(
         &IncidentSubmission {
             pupil_ids: &[pupil_id],
@@ -1145,6 +1147,15 @@ mod tests {
         // A negative age (a confused device) counts as now.
         let (_, new) = parse_prompt(&form(key, "7", "-50"), now).unwrap();
         assert_eq!(new.occurred_at, now);
+        // A tap queued for longer than incidents may be backdated is refused, not misdated.
+        let ancient = (MAX_BACKDATE_DAYS * 24 * 60 * 60 + 60).to_string();
+        assert_eq!(
+            parse_prompt(&form(key, "7", &ancient), now)
+                .unwrap_err()
+                .field(),
+            Some("occurred_at")
+        );
+        assert!(parse_prompt(&form(key, "7", &i64::MAX.to_string()), now).is_err());
     }
 
     #[test]
