@@ -13,7 +13,7 @@ use chrono::Utc;
 use fantoccini::Locator;
 
 use chromium::{browser_available, Browser};
-use common::{spawn_app, Engine, Role, PASSWORD};
+use common::{spawn_app, Engine, Role, TestApp, PASSWORD};
 use steadfast::demo::load::{load_demo, DemoOutcome};
 use steadfast::demo::DEMO_PASSWORD;
 use steadfast::web::pages::log::QUICK_PROMPT_BEHAVIOUR;
@@ -83,6 +83,19 @@ async fn sign_out(browser: &Browser) {
         .expect("back on the login page");
 }
 
+/// The demo school served, and a phone-sized browser signed in as its class teacher; `None`
+/// (the test is skipped) where no browser is installed.
+async fn demo_teacher_signed_in() -> Option<(TestApp, Browser)> {
+    if !browser_available() {
+        return None;
+    }
+    let app = spawn_app(Engine::Sqlite).await;
+    load_demo(&app.db, Utc::now()).expect("the demo school");
+    let browser = Browser::start().await;
+    sign_in(&browser, &app.address, "teacher@demo.example").await;
+    Some((app, browser))
+}
+
 #[tokio::test]
 async fn every_demo_role_signs_in_to_its_home_page() {
     if !browser_available() {
@@ -119,13 +132,9 @@ async fn every_demo_role_signs_in_to_its_home_page() {
 
 #[tokio::test]
 async fn a_signed_in_teacher_finds_a_pupil_and_opens_their_page() {
-    if !browser_available() {
+    let Some((_app, browser)) = demo_teacher_signed_in().await else {
         return;
-    }
-    let app = spawn_app(Engine::Sqlite).await;
-    load_demo(&app.db, Utc::now()).expect("the demo school");
-    let browser = Browser::start().await;
-    sign_in(&browser, &app.address, "teacher@demo.example").await;
+    };
 
     let client = &browser.client;
     client
@@ -205,13 +214,9 @@ async fn confirmation_naming(browser: &Browser, name: &str) -> String {
 
 #[tokio::test]
 async fn a_teacher_logs_a_prompt_with_one_tap_and_sees_it_on_the_timeline() {
-    if !browser_available() {
+    let Some((app, browser)) = demo_teacher_signed_in().await else {
         return;
-    }
-    let app = spawn_app(Engine::Sqlite).await;
-    load_demo(&app.db, Utc::now()).expect("the demo school");
-    let browser = Browser::start().await;
-    sign_in(&browser, &app.address, "teacher@demo.example").await;
+    };
     let client = &browser.client;
 
     // Logging is the first action on the home page; the page lists the teacher's form.

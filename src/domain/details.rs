@@ -10,11 +10,78 @@ pub struct DetailError {
     pub message: String,
 }
 
-fn refuse(field: &'static str, message: impl Into<String>) -> DetailError {
+/// A refusal of the named field.
+pub(crate) fn refuse(field: &'static str, message: impl Into<String>) -> DetailError {
     DetailError {
         field,
         message: message.into(),
     }
+}
+
+/// How far in the past an incident or conversation may be recorded (staff catch up after a
+/// busy week).
+pub const MAX_BACKDATE_DAYS: i64 = 30;
+/// Clock drift tolerated for a time "in the future" (phones' clocks differ a little).
+const FUTURE_TOLERANCE_MINUTES: i64 = 5;
+
+/// Trims an optional free text; blank becomes `None`; longer than `max` characters, or with
+/// control characters other than line breaks and tabs, is refused.
+pub fn optional_text(
+    field: &'static str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, DetailError> {
+    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > max {
+        return Err(refuse(field, format!("must be at most {max} characters")));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(refuse(field, "must not contain control characters"));
+    }
+    Ok(Some(text.to_string()))
+}
+
+/// When something happened: `now` when not given; not in the future, nor more than
+/// [`MAX_BACKDATE_DAYS`] ago.
+pub fn recorded_time(
+    field: &'static str,
+    given: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, DetailError> {
+    let at = given.unwrap_or(now);
+    if at > now + chrono::TimeDelta::minutes(FUTURE_TOLERANCE_MINUTES) {
+        return Err(refuse(field, "is in the future"));
+    }
+    if at < now - chrono::TimeDelta::days(MAX_BACKDATE_DAYS) {
+        return Err(refuse(
+            field,
+            format!("is more than {MAX_BACKDATE_DAYS} days ago"),
+        ));
+    }
+    Ok(at)
+}
+
+/// Checks a list of ids: at most `max`, none named twice.
+pub fn distinct_ids(
+    field: &'static str,
+    ids: &[i64],
+    max: usize,
+    what: &str,
+) -> Result<Vec<i64>, DetailError> {
+    if ids.len() > max {
+        return Err(refuse(field, format!("at most {max} {what}s")));
+    }
+    let mut seen = ids.to_vec();
+    seen.sort_unstable();
+    if seen.windows(2).any(|w| w[0] == w[1]) {
+        return Err(refuse(field, format!("a {what} is named twice")));
+    }
+    Ok(ids.to_vec())
 }
 
 /// A Unique Pupil Number: a letter, eleven digits, and a final digit or letter (13 characters).

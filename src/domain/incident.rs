@@ -1,17 +1,13 @@
 //! A logged incident's details, checked: which pupils, what happened, how serious, the
 //! response given, when and where. Parsed once when logged; trusted after.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
-use crate::domain::details::DetailError;
+use crate::domain::details::{distinct_ids, optional_text, recorded_time, refuse, DetailError};
 use crate::domain::rules::{Response, Severity};
 
 /// Most pupils one incident may involve.
 pub const MAX_PUPILS: usize = 30;
-/// How far in the past an incident may be logged (staff catch up after a busy week).
-pub const MAX_BACKDATE_DAYS: i64 = 30;
-/// Clock drift tolerated for a time "in the future" (phones' clocks differ a little).
-const FUTURE_TOLERANCE_MINUTES: i64 = 5;
 /// Longest behaviour name, location or lesson.
 pub const MAX_LABEL_CHARS: usize = 100;
 /// Longest note.
@@ -63,34 +59,6 @@ pub struct IncidentSubmission<'a> {
     pub note: Option<&'a str>,
 }
 
-fn refuse(field: &'static str, message: impl Into<String>) -> DetailError {
-    DetailError {
-        field,
-        message: message.into(),
-    }
-}
-
-/// Trims an optional text; empty becomes `None`; too long is refused.
-fn optional_text(
-    field: &'static str,
-    raw: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, DetailError> {
-    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.chars().count() > max {
-        return Err(refuse(field, format!("must be at most {max} characters")));
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(refuse(field, "must not contain control characters"));
-    }
-    Ok(Some(text.to_string()))
-}
-
 impl NewIncident {
     /// Checks a submission as of `now`: the first fault found is returned with its field.
     /// Severity defaults to minor, the response to a Coaching Prompt, the time to now.
@@ -98,21 +66,10 @@ impl NewIncident {
         submission: &IncidentSubmission<'_>,
         now: DateTime<Utc>,
     ) -> Result<Self, DetailError> {
-        let pupil_ids = submission.pupil_ids.to_vec();
-        if pupil_ids.is_empty() {
+        if submission.pupil_ids.is_empty() {
             return Err(refuse("pupil_ids", "name at least one pupil"));
         }
-        if pupil_ids.len() > MAX_PUPILS {
-            return Err(refuse(
-                "pupil_ids",
-                format!("an incident involves at most {MAX_PUPILS} pupils"),
-            ));
-        }
-        let mut seen = pupil_ids.clone();
-        seen.sort_unstable();
-        if seen.windows(2).any(|w| w[0] == w[1]) {
-            return Err(refuse("pupil_ids", "a pupil is named twice"));
-        }
+        let pupil_ids = distinct_ids("pupil_ids", submission.pupil_ids, MAX_PUPILS, "pupil")?;
         let behaviour = optional_text("behaviour", Some(submission.behaviour), MAX_LABEL_CHARS)?
             .ok_or_else(|| refuse("behaviour", "say what happened: choose a behaviour"))?;
         let severity = match submission.severity.map(str::trim).filter(|s| !s.is_empty()) {
@@ -126,16 +83,7 @@ impl NewIncident {
                 .map_err(|_| refuse("response", "must be none, prompt or conversation"))?,
             None => Response::Prompt,
         };
-        let occurred_at = submission.occurred_at.unwrap_or(now);
-        if occurred_at > now + TimeDelta::minutes(FUTURE_TOLERANCE_MINUTES) {
-            return Err(refuse("occurred_at", "is in the future"));
-        }
-        if occurred_at < now - TimeDelta::days(MAX_BACKDATE_DAYS) {
-            return Err(refuse(
-                "occurred_at",
-                format!("is more than {MAX_BACKDATE_DAYS} days ago"),
-            ));
-        }
+        let occurred_at = recorded_time("occurred_at", submission.occurred_at, now)?;
         Ok(NewIncident {
             pupil_ids,
             behaviour,
@@ -226,14 +174,14 @@ mod tests {
             ),
             (
                 IncidentSubmission {
-                    occurred_at: Some(now() + TimeDelta::hours(1)),
+                    occurred_at: Some(now() + chrono::TimeDelta::hours(1)),
                     ..submission(&pupils)
                 },
                 "occurred_at",
             ),
             (
                 IncidentSubmission {
-                    occurred_at: Some(now() - TimeDelta::days(31)),
+                    occurred_at: Some(now() - chrono::TimeDelta::days(31)),
                     ..submission(&pupils)
                 },
                 "occurred_at",

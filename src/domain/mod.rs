@@ -4,6 +4,7 @@
 //! Nothing here does IO or reads the clock: time is always passed in.
 
 pub mod calendar;
+pub mod conversation;
 pub mod details;
 pub mod incident;
 pub mod level;

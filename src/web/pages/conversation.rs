@@ -13,13 +13,14 @@ use super::form::{
 };
 use super::layout::{csrf_field, page};
 use super::with_viewer;
-use crate::db::conversations::{
-    self, ConversationSubmission, NewConversation, MAX_ANSWER_CHARS, MAX_WITH_WHOM_CHARS,
-};
+use crate::db::conversations;
 use crate::db::models::IncidentRow;
 use crate::db::pupils::{self, PupilView};
 use crate::db::timeline::{self, EventDetail, EventKind, TimelineFilter};
 use crate::db::{from_db_time, DbConnection};
+use crate::domain::conversation::{
+    ConversationSubmission, NewConversation, MAX_ANSWER_CHARS, MAX_WITH_WHOM_CHARS,
+};
 use crate::error::{Error, Result};
 use crate::web::auth::{CsrfForm, SignedIn};
 use crate::web::error::PageError;
