@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod behaviours;
 pub mod conversations;
+pub mod decisions;
 pub mod evaluation;
 pub mod idempotency;
 pub mod incidents;

@@ -1,0 +1,551 @@
+//! Decisions on a pupil's level: accepting, declining or snoozing a suggestion, and moving a
+//! pupil by hand. Each goes through the state machine, records who, when and why, creates
+//! the meeting the new level needs, and is audited, all in the caller's transaction.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use super::audit::{self, AuditEntry};
+use super::evaluation::{pupil_state, SchoolRules};
+use super::models::{LevelChangeRow, MeetingRow, PupilRow, SuggestionRow};
+use super::schema::{level_changes, meetings, pupils, suggestions, year_groups};
+use super::staff::StaffMember;
+use super::{to_db_time, DbConnection};
+use crate::domain::calendar::SchoolCalendar;
+use crate::domain::transition::{apply, events_for_target, Event, PupilState};
+use crate::domain::{Level, Role};
+use crate::error::{Error, Result};
+
+/// Longest reason or note given with a decision.
+pub const MAX_REASON_CHARS: usize = 1000;
+
+/// What a decision changed.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub suggestion: Option<SuggestionRow>,
+    pub level_change: Option<LevelChangeRow>,
+    /// The meeting the new level needs, created as due.
+    pub meeting: Option<MeetingRow>,
+}
+
+/// Whether `member` may decide moves for a pupil in `year` between these levels: SLT always;
+/// the SENDCO for anything touching levels 4-6; a pastoral lead for the year groups they lead.
+pub fn may_decide(member: &StaffMember, year: i16, from: Level, to: Level) -> bool {
+    member.has_role(Role::Slt)
+        || (member.has_role(Role::Sendco) && from.max(to) >= Level::Plan)
+        || (member.has_role(Role::PastoralLead) && member.year_groups.contains(&year))
+}
+
+fn level_of(number: i16) -> Result<Level> {
+    Level::from_number(i64::from(number)).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Checks a required reason: present, at most [`MAX_REASON_CHARS`].
+pub fn checked_reason(field: &str, raw: &str) -> Result<String> {
+    let reason = raw.trim();
+    if reason.is_empty() {
+        return Err(Error::invalid(
+            field,
+            format!("{field} is required: say why"),
+        ));
+    }
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(Error::invalid(
+            field,
+            format!("{field} must be at most {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    Ok(reason.to_string())
+}
+
+/// Loads a suggestion of the school, locking it on PostgreSQL so that two people deciding it
+/// at once are served one after the other (SQLite's writers already take turns).
+fn lock_suggestion(conn: &mut DbConnection, school_id: i64, id: i64) -> Result<SuggestionRow> {
+    let found = match conn {
+        DbConnection::Postgres(pg) => suggestions::table
+            .filter(suggestions::id.eq(id))
+            .filter(suggestions::school_id.eq(school_id))
+            .for_update()
+            .select(SuggestionRow::as_select())
+            .first(pg)
+            .optional()?,
+        DbConnection::Sqlite(_) => suggestions::table
+            .filter(suggestions::id.eq(id))
+            .filter(suggestions::school_id.eq(school_id))
+            .select(SuggestionRow::as_select())
+            .first(conn)
+            .optional()?,
+    };
+    found.ok_or(Error::NotFound("suggestion"))
+}
+
+/// Loads a pupil of the school with their year, locking the row on PostgreSQL.
+fn lock_pupil(conn: &mut DbConnection, school_id: i64, id: i64) -> Result<(PupilRow, i16)> {
+    let found = match conn {
+        DbConnection::Postgres(pg) => pupils::table
+            .inner_join(year_groups::table)
+            .filter(pupils::id.eq(id))
+            .filter(pupils::school_id.eq(school_id))
+            .for_update()
+            .select((PupilRow::as_select(), year_groups::year))
+            .first(pg)
+            .optional()?,
+        DbConnection::Sqlite(_) => pupils::table
+            .inner_join(year_groups::table)
+            .filter(pupils::id.eq(id))
+            .filter(pupils::school_id.eq(school_id))
+            .select((PupilRow::as_select(), year_groups::year))
+            .first(conn)
+            .optional()?,
+    };
+    found.ok_or(Error::NotFound("pupil"))
+}
+
+fn ensure_open(suggestion: &SuggestionRow) -> Result<()> {
+    if suggestion.status == "open" {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        message: format!(
+            "this suggestion was {} already: nothing was changed",
+            suggestion.status
+        ),
+        field: None,
+    })
+}
+
+/// One applied move: the state before and after, and how to describe it.
+struct Move<'a> {
+    pupil: &'a PupilRow,
+    before: PupilState,
+    after: PupilState,
+    by: &'a StaffMember,
+    reason: String,
+    suggestion_id: Option<i64>,
+    is_override: bool,
+}
+
+/// Stores a move: the pupil's new state, the level change, the meeting the new level needs
+/// (or, entering a programme block, its review), and withdraws open suggestions that no
+/// longer fit.
+fn store_move(
+    conn: &mut DbConnection,
+    step: Move<'_>,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<(LevelChangeRow, Option<MeetingRow>)> {
+    let at = to_db_time(now);
+    let level_moved = step.after.level != step.before.level;
+    let since = if level_moved {
+        at
+    } else {
+        step.pupil.level_since
+    };
+    diesel::update(pupils::table.find(step.pupil.id))
+        .set((
+            pupils::level.eq(step.after.level.number()),
+            pupils::level_since.eq(since),
+            pupils::programme_block.eq(step
+                .after
+                .programme_block
+                .and_then(|b| i16::try_from(b.weeks()).ok())),
+            pupils::had_plan.eq(step.after.had_plan),
+            pupils::programme_without_impact.eq(step.after.programme_completed_without_impact),
+        ))
+        .execute(conn)?;
+    let change_id: i64 = diesel::insert_into(level_changes::table)
+        .values((
+            level_changes::school_id.eq(step.pupil.school_id),
+            level_changes::pupil_id.eq(step.pupil.id),
+            level_changes::from_level.eq(step.before.level.number()),
+            level_changes::to_level.eq(step.after.level.number()),
+            level_changes::reason.eq(&step.reason),
+            level_changes::changed_by.eq(Some(step.by.id)),
+            level_changes::suggestion_id.eq(step.suggestion_id),
+            level_changes::is_override.eq(step.is_override),
+            level_changes::occurred_at.eq(at),
+        ))
+        .returning(level_changes::id)
+        .get_result(conn)?;
+    let change = level_changes::table
+        .find(change_id)
+        .select(LevelChangeRow::as_select())
+        .first(conn)?;
+
+    // Open suggestions made from the old state no longer apply.
+    diesel::update(
+        suggestions::table
+            .filter(suggestions::pupil_id.eq(step.pupil.id))
+            .filter(suggestions::status.eq("open"))
+            .filter(suggestions::id.ne(step.suggestion_id.unwrap_or(0))),
+    )
+    .set((
+        suggestions::status.eq("withdrawn"),
+        suggestions::decided_at.eq(at),
+        suggestions::decision_note.eq("The pupil's level changed before this was decided."),
+    ))
+    .execute(conn)?;
+    // Meetings still waiting for the level the pupil has left are no longer needed.
+    if level_moved {
+        diesel::update(
+            meetings::table
+                .filter(meetings::pupil_id.eq(step.pupil.id))
+                .filter(meetings::status.eq_any(["due", "scheduled"]))
+                .filter(meetings::level.ne(step.after.level.number())),
+        )
+        .set(meetings::status.eq("cancelled"))
+        .execute(conn)?;
+    }
+
+    let meeting = meeting_needed(
+        &step.before,
+        &step.after,
+        rules,
+        SchoolCalendar::local_date(now),
+    )
+    .map(|(level, due_on)| create_meeting(conn, step.pupil, level, due_on, now))
+    .transpose()?;
+    Ok((change, meeting))
+}
+
+/// The meeting a move calls for, and its due date: the level's meeting for Coaching Time,
+/// Coaching Plan and Bespoke Provision Map; the block review for each programme block.
+fn meeting_needed(
+    before: &PupilState,
+    after: &PupilState,
+    rules: &SchoolRules,
+    today: NaiveDate,
+) -> Option<(Level, NaiveDate)> {
+    if after.level == Level::Programme {
+        let block = after.programme_block?;
+        if before.level == Level::Programme && before.programme_block == after.programme_block {
+            return None;
+        }
+        // A block of N weeks is reviewed at its end: N school weeks of five days.
+        let due = rules.calendar.add_school_days(today, block.weeks() * 5);
+        return Some((Level::Programme, due));
+    }
+    if after.level <= before.level {
+        return None;
+    }
+    rules
+        .policy
+        .meeting_due_on(&rules.calendar, today, after.level)
+        .map(|due| (after.level, due))
+}
+
+fn create_meeting(
+    conn: &mut DbConnection,
+    pupil: &PupilRow,
+    level: Level,
+    due_on: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<MeetingRow> {
+    let id: i64 = diesel::insert_into(meetings::table)
+        .values((
+            meetings::school_id.eq(pupil.school_id),
+            meetings::pupil_id.eq(pupil.id),
+            meetings::level.eq(level.number()),
+            meetings::due_on.eq(due_on),
+            meetings::status.eq("due"),
+            meetings::parent_invited.eq(level >= Level::Plan),
+            meetings::created_at.eq(to_db_time(now)),
+        ))
+        .returning(meetings::id)
+        .get_result(conn)?;
+    Ok(meetings::table
+        .find(id)
+        .select(MeetingRow::as_select())
+        .first(conn)?)
+}
+
+fn applied(state: &PupilState, events: &[Event]) -> Result<PupilState> {
+    events.iter().try_fold(state.clone(), |current, event| {
+        apply(&current, event).map_err(|e| Error::unprocessable(e.to_string()))
+    })
+}
+
+fn audit_decision(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    action: &'static str,
+    entity: &'static str,
+    id: i64,
+    detail: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id: member.school_id,
+            actor_id: Some(member.id),
+            action,
+            entity,
+            entity_id: Some(id),
+            detail,
+            at: to_db_time(now),
+        },
+    )
+}
+
+/// Accepts an open suggestion: the pupil moves as suggested, through the state machine, and
+/// the meeting the new level needs is created as due. A suggestion decided meanwhile is a
+/// conflict; a move the sequence does not allow is refused with the reason.
+pub fn accept(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    suggestion_id: i64,
+    note: Option<&str>,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<Decision> {
+    let suggestion = lock_suggestion(conn, member.school_id, suggestion_id)?;
+    let (pupil, year) = lock_pupil(conn, member.school_id, suggestion.pupil_id)?;
+    let (from, to) = (
+        level_of(suggestion.from_level)?,
+        level_of(suggestion.to_level)?,
+    );
+    if !may_decide(member, year, from, to) {
+        return Err(Error::Forbidden(
+            "this suggestion is for the pupil's Head of Year, the SENDCO (levels 4-6) or SLT to decide"
+                .into(),
+        ));
+    }
+    ensure_open(&suggestion)?;
+    let note = note.map(|n| checked_reason("note", n)).transpose()?;
+    let before = pupil_state(&pupil);
+    if before.level != from {
+        return Err(Error::Conflict {
+            message: "the pupil's level has changed since this was suggested".into(),
+            field: None,
+        });
+    }
+    let events = events_for_target(&before, to).map_err(|e| Error::unprocessable(e.to_string()))?;
+    let after = applied(&before, &events)?;
+    let reason = match &note {
+        Some(note) => format!("{} Accepted: {note}", suggestion.reason),
+        None => suggestion.reason.clone(),
+    };
+    let (change, meeting) = store_move(
+        conn,
+        Move {
+            pupil: &pupil,
+            before,
+            after,
+            by: member,
+            reason,
+            suggestion_id: Some(suggestion.id),
+            is_override: false,
+        },
+        rules,
+        now,
+    )?;
+    diesel::update(suggestions::table.find(suggestion.id))
+        .set((
+            suggestions::status.eq("accepted"),
+            suggestions::decided_by.eq(Some(member.id)),
+            suggestions::decided_at.eq(to_db_time(now)),
+            suggestions::decision_note.eq(&note),
+        ))
+        .execute(conn)?;
+    audit_decision(
+        conn,
+        member,
+        "suggestion.accept",
+        "suggestion",
+        suggestion.id,
+        format!(
+            "pupil {} level {} to {}",
+            pupil.id,
+            from.number(),
+            to.number()
+        ),
+        now,
+    )?;
+    Ok(Decision {
+        suggestion: Some(
+            suggestions::table
+                .find(suggestion.id)
+                .select(SuggestionRow::as_select())
+                .first(conn)?,
+        ),
+        level_change: Some(change),
+        meeting,
+    })
+}
+
+/// Declines an open suggestion, with a required reason. The evidence behind it is not used
+/// again for the same move.
+pub fn decline(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    suggestion_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<SuggestionRow> {
+    let suggestion = lock_suggestion(conn, member.school_id, suggestion_id)?;
+    let (pupil, year) = lock_pupil(conn, member.school_id, suggestion.pupil_id)?;
+    let (from, to) = (
+        level_of(suggestion.from_level)?,
+        level_of(suggestion.to_level)?,
+    );
+    if !may_decide(member, year, from, to) {
+        return Err(Error::Forbidden(
+            "this suggestion is for the pupil's Head of Year, the SENDCO (levels 4-6) or SLT to decide"
+                .into(),
+        ));
+    }
+    ensure_open(&suggestion)?;
+    let reason = checked_reason("reason", reason)?;
+    diesel::update(suggestions::table.find(suggestion.id))
+        .set((
+            suggestions::status.eq("declined"),
+            suggestions::decided_by.eq(Some(member.id)),
+            suggestions::decided_at.eq(to_db_time(now)),
+            suggestions::decision_note.eq(&reason),
+        ))
+        .execute(conn)?;
+    audit_decision(
+        conn,
+        member,
+        "suggestion.decline",
+        "suggestion",
+        suggestion.id,
+        format!(
+            "pupil {} level {} to {}",
+            pupil.id,
+            from.number(),
+            to.number()
+        ),
+        now,
+    )?;
+    Ok(suggestions::table
+        .find(suggestion.id)
+        .select(SuggestionRow::as_select())
+        .first(conn)?)
+}
+
+/// Puts an open suggestion aside until `until` (a later date); it stays open.
+pub fn snooze(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    suggestion_id: i64,
+    until: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<SuggestionRow> {
+    let suggestion = lock_suggestion(conn, member.school_id, suggestion_id)?;
+    let (pupil, year) = lock_pupil(conn, member.school_id, suggestion.pupil_id)?;
+    let (from, to) = (
+        level_of(suggestion.from_level)?,
+        level_of(suggestion.to_level)?,
+    );
+    if !may_decide(member, year, from, to) {
+        return Err(Error::Forbidden(
+            "this suggestion is for the pupil's Head of Year, the SENDCO (levels 4-6) or SLT to decide"
+                .into(),
+        ));
+    }
+    ensure_open(&suggestion)?;
+    if until <= SchoolCalendar::local_date(now) {
+        return Err(Error::invalid("until", "snooze until a later date"));
+    }
+    diesel::update(suggestions::table.find(suggestion.id))
+        .set(suggestions::snoozed_until.eq(Some(until)))
+        .execute(conn)?;
+    audit_decision(
+        conn,
+        member,
+        "suggestion.snooze",
+        "suggestion",
+        suggestion.id,
+        format!("pupil {} until {until}", pupil.id),
+        now,
+    )?;
+    Ok(suggestions::table
+        .find(suggestion.id)
+        .select(SuggestionRow::as_select())
+        .first(conn)?)
+}
+
+/// A move by hand: to which level, why, and whether it overrides the sequence's gates.
+#[derive(Debug, Clone)]
+pub struct ManualMove<'a> {
+    pub pupil_id: i64,
+    pub to: Level,
+    pub reason: &'a str,
+    /// An SLT or SENDCO decision to any level, outside the usual order.
+    pub override_gates: bool,
+}
+
+/// Moves a pupil by hand, with a reason: one step up or down, or close, through the state
+/// machine's gates; with `override_gates`, an SLT or SENDCO decision to any level.
+pub fn move_pupil(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    request: &ManualMove<'_>,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<Decision> {
+    let ManualMove {
+        pupil_id,
+        to,
+        override_gates,
+        ..
+    } = *request;
+    let reason = checked_reason("reason", request.reason)?;
+    let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
+    let before = pupil_state(&pupil);
+    if !may_decide(member, year, before.level, to) {
+        return Err(Error::Forbidden(
+            "moving this pupil is for their Head of Year, the SENDCO (levels 4-6) or SLT".into(),
+        ));
+    }
+    let events = if override_gates {
+        let by = [Role::Slt, Role::Sendco]
+            .into_iter()
+            .find(|r| member.has_role(*r))
+            .ok_or_else(|| {
+                Error::Forbidden("only SLT or the SENDCO may override the sequence".into())
+            })?;
+        vec![Event::Override {
+            to,
+            by,
+            reason: reason.clone(),
+        }]
+    } else {
+        events_for_target(&before, to).map_err(|e| Error::unprocessable(e.to_string()))?
+    };
+    let after = applied(&before, &events)?;
+    let (change, meeting) = store_move(
+        conn,
+        Move {
+            pupil: &pupil,
+            before: before.clone(),
+            after,
+            by: member,
+            reason,
+            suggestion_id: None,
+            is_override: override_gates,
+        },
+        rules,
+        now,
+    )?;
+    audit_decision(
+        conn,
+        member,
+        if override_gates {
+            "pupil.override"
+        } else {
+            "pupil.move"
+        },
+        "pupil",
+        pupil.id,
+        format!("level {} to {}", before.level.number(), to.number()),
+        now,
+    )?;
+    Ok(Decision {
+        suggestion: None,
+        level_change: Some(change),
+        meeting,
+    })
+}
