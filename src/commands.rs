@@ -102,7 +102,7 @@ pub enum TokenCommand {
 pub enum JobsCommand {
     /// Run every scheduled job once and exit.
     Run {
-        /// Run once (the only mode for now; the service runs jobs continuously).
+        /// Run once and exit (`steadfast serve` runs the jobs every few minutes).
         #[arg(long)]
         once: bool,
         /// Act as if the time were this (RFC 3339).
@@ -176,11 +176,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_timezone(&Utc),
                 None => Utc::now(),
             };
-            open(&settings)?;
-            println!(
-                "jobs run at {}: no scheduled jobs are defined yet",
-                at.to_rfc3339()
-            );
+            let db = open(&settings)?;
+            let report = actix_web::rt::System::new().block_on(crate::jobs::run_once(&db, at))?;
+            println!("jobs ran as at {}: {report}", at.to_rfc3339());
             Ok(())
         }
     }
@@ -328,11 +326,12 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         schools::count(&mut conn)? == 0
     };
     let state = web::AppState {
-        db,
+        db: db.clone(),
         settings: Arc::new(settings),
     };
     actix_web::rt::System::new().block_on(async move {
         let server = web::start(listener, state, key)?;
+        actix_web::rt::spawn(crate::jobs::run_forever(db));
         println!("Steadfast is serving on http://{address}");
         if empty {
             println!("The database holds no school yet: run `steadfast demo`, or `steadfast school add` then `steadfast user add`.");

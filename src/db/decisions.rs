@@ -225,7 +225,10 @@ fn meeting_needed(
         let due = rules.calendar.add_school_days(today, block.weeks() * 5);
         return Some((Level::Programme, due));
     }
-    if after.level <= before.level {
+    // Moving up into a level with a meeting books it; stepping down into Coaching Plan or a
+    // Bespoke Provision Map books the review that decides the next step down.
+    let stepped_down_to_review = after.level < before.level && after.level >= Level::Plan;
+    if after.level == before.level || (after.level < before.level && !stepped_down_to_review) {
         return None;
     }
     rules

@@ -26,6 +26,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pupils/{id}", web::get().to(pupils::get))
         .route("/pupils/{id}/timeline", web::get().to(timeline::get))
         .route("/incidents", web::post().to(incidents::create))
+        .route("/suggestions", web::get().to(suggestions::list))
+        .route(
+            "/suggestions/{id}/accept",
+            web::post().to(suggestions::accept),
+        )
+        .route(
+            "/suggestions/{id}/decline",
+            web::post().to(suggestions::decline),
+        )
         .default_service(web::to(not_found));
 }
 
@@ -43,7 +52,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         pupils::create,
         pupils::get,
         timeline::get,
-        incidents::create
+        incidents::create,
+        suggestions::list,
+        suggestions::accept,
+        suggestions::decline
     ),
     components(schemas(ErrorBody, crate::web::Health)),
     modifiers(&BearerAuth),

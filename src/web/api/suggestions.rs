@@ -1,11 +1,21 @@
-//! Suggestions in the API: the `SUGGESTION` shape.
+//! Suggestions in the API: listing them, accepting and declining; the `SUGGESTION` and
+//! `MEETING` shapes.
 
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::db::from_db_time;
-use crate::db::models::SuggestionRow;
+use super::pupils::PupilJson;
+use super::{optional_number, read_json, ApiJson};
+use crate::db::models::{MeetingRow, SuggestionRow};
+use crate::db::staff::StaffMember;
+use crate::db::{decisions, evaluation, from_db_time, meetings, pupils, DbConnection};
+use crate::domain::{Level, Role};
+use crate::error::Error;
+use crate::web::auth::{require_role, ApiUser};
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::AppState;
 
 /// A move suggested by a rule (the `SUGGESTION` shape of the API).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -38,4 +48,275 @@ impl From<SuggestionRow> for SuggestionJson {
             created_at: from_db_time(row.created_at),
         }
     }
+}
+
+/// A meeting (the `MEETING` shape of the API).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeetingJson {
+    pub id: i64,
+    pub pupil_id: i64,
+    /// The level the meeting belongs to: 3, 4 or 6, or 5 for a programme block review.
+    pub level: i16,
+    pub due_on: chrono::NaiveDate,
+    /// due, scheduled, held, missed or cancelled.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Staff ids invited.
+    pub participants: Vec<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<MeetingOutcomeJson>,
+}
+
+/// What a held meeting recorded.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeetingOutcomeJson {
+    pub held_at: Option<DateTime<Utc>>,
+    pub summary: Option<String>,
+    pub goals_met: Option<bool>,
+}
+
+impl MeetingJson {
+    /// The API shape of a stored meeting and its participants.
+    pub fn new(row: MeetingRow, participants: Vec<i64>) -> Self {
+        let outcome = (row.status == "held").then(|| MeetingOutcomeJson {
+            held_at: row.held_at.map(from_db_time),
+            summary: row.summary.clone(),
+            goals_met: row.goals_met,
+        });
+        MeetingJson {
+            id: row.id,
+            pupil_id: row.pupil_id,
+            level: row.level,
+            due_on: row.due_on,
+            status: row.status,
+            starts_at: row.starts_at.map(from_db_time),
+            participants,
+            outcome,
+        }
+    }
+}
+
+/// The answer of `GET /api/v1/suggestions`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuggestionList {
+    pub suggestions: Vec<SuggestionJson>,
+}
+
+/// Filters of `GET /api/v1/suggestions`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SuggestionQuery {
+    /// open, accepted, declined or withdrawn.
+    pub status: Option<String>,
+    pub pupil_id: Option<String>,
+}
+
+/// Lists the suggestions the caller may decide or oversee: a Head of Year's year groups,
+/// the SENDCO's levels 4-6, the whole school for SLT and administrators; newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/suggestions",
+    params(SuggestionQuery),
+    responses(
+        (status = 200, description = "Suggestions, newest first", body = SuggestionList),
+        (status = 400, description = "A filter is malformed", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The caller's role does not decide suggestions", body = ErrorBody)
+    )
+)]
+pub async fn list(
+    user: ApiUser,
+    query: web::Query<SuggestionQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_role(&user.0, DECIDERS)?;
+    let status = match query
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) if ["open", "accepted", "declined", "withdrawn"].contains(&s) => {
+            Some(s.to_string())
+        }
+        Some(_) => {
+            return Err(Error::invalid(
+                "status",
+                "status must be open, accepted, declined or withdrawn",
+            )
+            .into())
+        }
+        None => None,
+    };
+    let pupil_id = optional_number::<i64>("pupil_id", query.pupil_id.as_deref())?;
+    let member = user.0;
+    let rows = state
+        .db
+        .transaction(move |conn| suggestion_list(conn, &member, status.as_deref(), pupil_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(SuggestionList {
+        suggestions: rows.into_iter().map(SuggestionJson::from).collect(),
+    }))
+}
+
+/// Roles that decide or oversee suggestions.
+const DECIDERS: &[Role] = &[Role::PastoralLead, Role::Sendco, Role::Slt, Role::Admin];
+
+/// The suggestions `member` may see, filtered, newest first (at most 500).
+fn suggestion_list(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    status: Option<&str>,
+    pupil_id: Option<i64>,
+) -> crate::error::Result<Vec<SuggestionRow>> {
+    use crate::db::schema::{pupils, suggestions, year_groups};
+    use diesel::prelude::*;
+    let mut query = suggestions::table
+        .inner_join(pupils::table.inner_join(year_groups::table))
+        .filter(suggestions::school_id.eq(member.school_id))
+        .order((suggestions::created_at.desc(), suggestions::id.desc()))
+        .limit(500)
+        .select(SuggestionRow::as_select())
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(suggestions::status.eq(status.to_string()));
+    }
+    if let Some(pupil_id) = pupil_id {
+        query = query.filter(suggestions::pupil_id.eq(pupil_id));
+    }
+    if !member.has_any_role(&[Role::Slt, Role::Admin]) {
+        let years = member.year_groups.clone();
+        let plan = Level::Plan.number();
+        let sendco_levels = suggestions::to_level
+            .ge(plan)
+            .or(suggestions::from_level.ge(plan));
+        query = match (
+            member.has_role(Role::PastoralLead),
+            member.has_role(Role::Sendco),
+        ) {
+            (true, true) => query.filter(year_groups::year.eq_any(years).or(sendco_levels)),
+            (true, false) => query.filter(year_groups::year.eq_any(years)),
+            (false, true) => query.filter(sendco_levels),
+            (false, false) => return Ok(Vec::new()),
+        };
+    }
+    Ok(query.load(conn)?)
+}
+
+/// The body of `POST /api/v1/suggestions/{id}/accept`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptJson {
+    pub note: Option<String>,
+}
+
+/// The answer of accepting a suggestion.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Accepted {
+    pub suggestion: SuggestionJson,
+    pub pupil: PupilJson,
+    /// The meeting the new level needs, created as due; null when it needs none.
+    pub meeting: Option<MeetingJson>,
+}
+
+/// Accepts an open suggestion: the pupil moves as suggested, and the meeting the new level
+/// needs is created as due (its date counted in school days).
+#[utoipa::path(
+    post,
+    path = "/api/v1/suggestions/{id}/accept",
+    params(("id" = i64, Path, description = "The suggestion's id")),
+    request_body = AcceptJson,
+    responses(
+        (status = 200, description = "Accepted", body = Accepted),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not the caller's to decide", body = ErrorBody),
+        (status = 404, description = "No such suggestion in this school", body = ErrorBody),
+        (status = 409, description = "Already decided: nothing changed", body = ErrorBody),
+        (status = 422, description = "The sequence does not allow this move now", body = ErrorBody)
+    )
+)]
+pub async fn accept(
+    user: ApiUser,
+    path: web::Path<i64>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let request: AcceptJson = if body.iter().all(u8::is_ascii_whitespace) {
+        AcceptJson::default()
+    } else {
+        read_json(&body)?
+    };
+    let (member, id, now) = (user.0, path.into_inner(), Utc::now());
+    let (decision, pupil, participants) = state
+        .db
+        .write(move |conn| {
+            let rules = evaluation::load_rules(conn, member.school_id)?;
+            let decision =
+                decisions::accept(conn, &member, id, request.note.as_deref(), &rules, now)?;
+            let pupil_id = decision
+                .suggestion
+                .as_ref()
+                .map(|s| s.pupil_id)
+                .unwrap_or_default();
+            let pupil = pupils::get(conn, member.school_id, pupil_id)?;
+            let participants = match &decision.meeting {
+                Some(m) => meetings::participants(conn, m.id)?,
+                None => Vec::new(),
+            };
+            Ok((decision, pupil, participants))
+        })
+        .await?;
+    let suggestion = decision
+        .suggestion
+        .ok_or_else(|| Error::Internal("accepted suggestion missing".into()))?;
+    Ok(HttpResponse::Ok().json(Accepted {
+        suggestion: SuggestionJson::from(suggestion),
+        pupil: PupilJson::from(pupil),
+        meeting: decision.meeting.map(|m| MeetingJson::new(m, participants)),
+    }))
+}
+
+/// The body of `POST /api/v1/suggestions/{id}/decline`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineJson {
+    /// Why the move is not taken (required).
+    pub reason: String,
+}
+
+/// The answer of declining a suggestion.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Declined {
+    pub suggestion: SuggestionJson,
+}
+
+/// Declines an open suggestion with a reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/suggestions/{id}/decline",
+    params(("id" = i64, Path, description = "The suggestion's id")),
+    request_body = DeclineJson,
+    responses(
+        (status = 200, description = "Declined", body = Declined),
+        (status = 400, description = "The reason is missing", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not the caller's to decide", body = ErrorBody),
+        (status = 404, description = "No such suggestion in this school", body = ErrorBody),
+        (status = 409, description = "Already decided: nothing changed", body = ErrorBody)
+    )
+)]
+pub async fn decline(
+    user: ApiUser,
+    path: web::Path<i64>,
+    body: ApiJson<DeclineJson>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (member, id, now, reason) = (user.0, path.into_inner(), Utc::now(), body.0.reason);
+    let suggestion = state
+        .db
+        .write(move |conn| decisions::decline(conn, &member, id, &reason, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(Declined {
+        suggestion: SuggestionJson::from(suggestion),
+    }))
 }

@@ -1,0 +1,119 @@
+//! The worker: scheduled jobs, run by `steadfast jobs run --once [--at T]` and every few
+//! minutes by `steadfast serve`. Each job is safe to run again: running twice at the same
+//! time changes nothing more than running once.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::models::PupilRow;
+use crate::db::schema::{pupils, schools, suggestions};
+use crate::db::{evaluation, to_db_time, Database};
+use crate::domain::calendar::SchoolCalendar;
+use crate::error::Result;
+
+/// How often `serve` runs the jobs.
+pub const INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+/// What one run of the jobs did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobReport {
+    /// Pupils at a support level whose rules were checked for time passing.
+    pub pupils_checked: usize,
+    /// Suggestions made by those checks (quiet step-downs, reviews).
+    pub suggestions_made: usize,
+    /// Open suggestions left undecided longer than the school's policy allows.
+    pub suggestions_overdue: usize,
+}
+
+impl std::fmt::Display for JobReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} pupils checked, {} suggestions made, {} suggestions waiting too long for a decision",
+            self.pupils_checked, self.suggestions_made, self.suggestions_overdue
+        )
+    }
+}
+
+/// Runs every job once, as if the time were `at`.
+pub async fn run_once(db: &Database, at: DateTime<Utc>) -> Result<JobReport> {
+    let mut report = JobReport::default();
+    let school_ids: Vec<i64> = db
+        .transaction(|conn| {
+            Ok(schools::table
+                .select(schools::id)
+                .order(schools::id)
+                .load(conn)?)
+        })
+        .await?;
+    for school_id in school_ids {
+        let supported: Vec<i64> = db
+            .transaction(move |conn| {
+                Ok(pupils::table
+                    .filter(pupils::school_id.eq(school_id))
+                    .filter(pupils::level.gt(0))
+                    .order(pupils::id)
+                    .select(pupils::id)
+                    .load(conn)?)
+            })
+            .await?;
+        for pupil_id in supported {
+            // One short transaction a pupil, so the job never holds up staff logging.
+            let made = db
+                .write(move |conn| {
+                    let rules = evaluation::load_rules(conn, school_id)?;
+                    let pupil: PupilRow = pupils::table
+                        .find(pupil_id)
+                        .select(PupilRow::as_select())
+                        .first(conn)?;
+                    Ok(evaluation::suggest_for_pupil(conn, &pupil, &rules, at)?.len())
+                })
+                .await?;
+            report.pupils_checked += 1;
+            report.suggestions_made += made;
+        }
+        report.suggestions_overdue += db
+            .transaction(move |conn| overdue_suggestions(conn, school_id, at))
+            .await?;
+    }
+    Ok(report)
+}
+
+/// How many of a school's open suggestions are older than its policy's limit, counted in
+/// school days.
+fn overdue_suggestions(
+    conn: &mut crate::db::DbConnection,
+    school_id: i64,
+    at: DateTime<Utc>,
+) -> Result<usize> {
+    let rules = evaluation::load_rules(conn, school_id)?;
+    let today = SchoolCalendar::local_date(at);
+    let oldest_allowed = rules
+        .calendar
+        .sub_school_days(today, rules.policy.suggestion_stale_days);
+    let opened: Vec<chrono::NaiveDateTime> = suggestions::table
+        .filter(suggestions::school_id.eq(school_id))
+        .filter(suggestions::status.eq("open"))
+        .filter(suggestions::created_at.le(to_db_time(at)))
+        .select(suggestions::created_at)
+        .load(conn)?;
+    Ok(opened
+        .into_iter()
+        .filter(|created| SchoolCalendar::local_date(created.and_utc()) < oldest_allowed)
+        .count())
+}
+
+/// Runs the jobs now and every [`INTERVAL`] until the process ends; a failed run is logged
+/// and tried again next time.
+pub async fn run_forever(db: Database) {
+    let mut ticks = actix_web::rt::time::interval(INTERVAL);
+    loop {
+        ticks.tick().await;
+        match run_once(&db, Utc::now()).await {
+            Ok(report) => tracing::info!(%report, "jobs ran"),
+            Err(error) => tracing::error!(%error, "jobs failed"),
+        }
+    }
+}
