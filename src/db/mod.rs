@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod decisions;
 pub mod evaluation;
 pub mod idempotency;
+pub mod inbox;
 pub mod incidents;
 pub mod meetings;
 pub mod models;

@@ -7,8 +7,9 @@ use actix_web::{http::header, web, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 
+use super::inbox::with_counted_viewer;
 use super::layout::{level_badge, page, public_page};
-use super::with_viewer;
+use crate::db::inbox;
 use crate::db::models::{IncidentRow, MeetingRow};
 use crate::db::overview::{self, MeetingCounts, Scope};
 use crate::db::pupils::{self, PupilView};
@@ -26,6 +27,8 @@ struct HomeData {
     school_name: String,
     sections: Vec<Section>,
     pupils: HashMap<i64, PupilView>,
+    /// Open suggestions waiting for the member, for members with an inbox.
+    decisions: Option<i64>,
 }
 
 /// One block of the home page.
@@ -63,7 +66,7 @@ pub async fn home(
         .db
         .transaction(move |conn| gather(conn, &for_member))
         .await?;
-    let markup = with_viewer(&member, &session, |viewer| {
+    let markup = with_counted_viewer(&member, &session, data.decisions, |viewer| {
         page("Home", viewer, render(&member, &data))
     });
     Ok(html(markup))
@@ -173,10 +176,12 @@ fn gather(conn: &mut DbConnection, member: &StaffMember) -> Result<HomeData> {
     ids.sort_unstable();
     ids.dedup();
     let pupils = pupils::by_ids(conn, member.school_id, &ids)?;
+    let today = SchoolCalendar::local_date(Utc::now());
     Ok(HomeData {
         school_name: school.name,
         sections,
         pupils,
+        decisions: inbox::count_for_nav(conn, member, today)?,
     })
 }
 
@@ -216,7 +221,11 @@ fn render(member: &StaffMember, data: &HomeData) -> Markup {
                     section.card {
                         h2 { (heading) }
                         div.stats {
-                            div.stat { strong { (open_suggestions) } span { "suggestions to decide" } }
+                            @if data.decisions.is_some() {
+                                a.stat.decisions href="/inbox" { strong { (open_suggestions) } span { "suggestions to decide" } }
+                            } @else {
+                                div.stat { strong { (open_suggestions) } span { "suggestions to decide" } }
+                            }
                             div.stat { strong { (meetings.due) } span { "meetings due" } }
                             div.stat.alert[meetings.overdue > 0] { strong { (meetings.overdue) } span { "meetings overdue" } }
                             div.stat { strong { (meetings.scheduled) } span { "meetings booked" } }

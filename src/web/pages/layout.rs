@@ -10,6 +10,8 @@ use crate::web::auth::CSRF_FIELD;
 pub struct Viewer<'a> {
     pub member: &'a StaffMember,
     pub csrf: &'a str,
+    /// Open suggestions waiting for the viewer's decision, when the page counted them.
+    pub decisions: Option<i64>,
 }
 
 /// The hidden field carrying the CSRF token; goes inside every `<form method="post">`.
@@ -41,6 +43,7 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                         a.nav-log href="/log" { "Log" }
                         a href="/" { "Home" }
                         a href="/pupils" { "Pupils" }
+                        @if viewer.member.has_any_role(&crate::db::inbox::INBOX_ROLES) { a.nav-decisions href="/inbox" { "Decisions" @if let Some(n) = viewer.decisions { " " span.tag { (n) } } } }
                         @if viewer.member.has_any_role(&[Role::Admin, Role::Slt]) {
                             a href="/admin/behaviours" { "Behaviours" }
                         }

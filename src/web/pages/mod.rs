@@ -5,6 +5,7 @@ pub mod admin;
 pub mod conversation;
 pub mod form;
 pub mod home;
+pub mod inbox;
 pub mod layout;
 pub mod log;
 pub mod login;
@@ -31,8 +32,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/log/incidents/{id}/undo", web::post().to(log::undo))
         .route("/log/incidents/{id}/edit", web::get().to(log::edit_form))
         .route("/log/incidents/{id}/edit", web::post().to(log::edit_submit))
+        .route("/inbox", web::get().to(inbox::show))
+        .route("/inbox/{id}/accept", web::post().to(inbox::accept))
+        .route("/inbox/{id}/decline", web::post().to(inbox::decline))
+        .route("/inbox/{id}/snooze", web::post().to(inbox::snooze))
         .route("/pupils", web::get().to(pupils::search))
         .route("/pupils/{id}", web::get().to(pupils::show))
+        .route("/pupils/{id}/level", web::post().to(pupils::change_level))
         .route(
             "/pupils/{id}/conversations/new",
             web::get().to(conversation::new),
@@ -56,5 +62,6 @@ pub fn with_viewer<T>(
     render(&Viewer {
         member,
         csrf: &csrf,
+        decisions: None,
     })
 }

@@ -1,6 +1,8 @@
 //! Finding a pupil, and the pupil page: the current level with what it means on top, then
 //! the timeline (incidents, conversations, level changes, suggestions and meetings, newest
-//! first), filtered by kind and date.
+//! first), filtered by kind and date. Members who may decide the pupil's moves change the
+//! level by hand there: step up, step down or close with a reason, and for SLT and the
+//! SENDCO an override to any level, with a reason.
 
 use std::collections::HashMap;
 
@@ -11,18 +13,23 @@ use chrono::{DateTime, NaiveDate, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::form::{html_response, local, Fields};
-use super::layout::{level_badge, page};
+use super::form::{html_response, local, see_other, Fields};
+use super::inbox::{meeting_sentence, with_counted_viewer};
+use super::layout::{csrf_field, level_badge, page};
 use super::log::prompt_form;
 use super::with_viewer;
+use crate::db::decisions::{self, ManualMove, MAX_REASON_CHARS};
+use crate::db::inbox::{self, Outcome};
 use crate::db::models::{IncidentRow, SuggestionRow};
 use crate::db::pupils::{self, PupilSearch, PupilView};
+use crate::db::staff::StaffMember;
 use crate::db::timeline::{self, EventDetail, EventKind, TimelineEvent, TimelineFilter};
-use crate::db::{conversations, from_db_time, incidents, DbConnection};
-use crate::domain::Level;
+use crate::db::{conversations, evaluation, from_db_time, incidents, DbConnection};
+use crate::domain::calendar::SchoolCalendar;
+use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
 use crate::web::api::timeline::optional_date;
-use crate::web::auth::SignedIn;
+use crate::web::auth::{CsrfForm, SignedIn};
 use crate::web::error::PageError;
 use crate::web::AppState;
 
@@ -171,6 +178,10 @@ struct PupilPage {
     incidents: HashMap<i64, IncidentRow>,
     /// The incidents each conversation on the timeline follows up.
     followed_up: HashMap<i64, Vec<i64>>,
+    /// A move just made by hand, to confirm.
+    moved: Option<Outcome>,
+    /// Open suggestions waiting for the member, for members with an inbox.
+    decisions: Option<i64>,
 }
 
 fn evidence_of(row: &SuggestionRow) -> Vec<i64> {
@@ -179,11 +190,19 @@ fn evidence_of(row: &SuggestionRow) -> Vec<i64> {
 
 fn gather(
     conn: &mut DbConnection,
-    school_id: i64,
+    member: &StaffMember,
     pupil_id: i64,
     filter: &TimelineFilter,
+    moved: Option<(i64, Option<i64>)>,
 ) -> Result<PupilPage> {
+    let school_id = member.school_id;
     let pupil = pupils::get(conn, school_id, pupil_id)?;
+    let moved = match moved {
+        Some((change, meeting)) => inbox::move_outcome(conn, school_id, pupil_id, change, meeting)?,
+        None => None,
+    };
+    let decisions =
+        inbox::count_for_nav(conn, member, SchoolCalendar::local_date(chrono::Utc::now()))?;
     let events = timeline::for_pupil(conn, school_id, pupil_id, filter)?;
     let suggestions_only = TimelineFilter {
         kinds: vec![EventKind::Suggestion],
@@ -238,6 +257,8 @@ fn gather(
         open,
         incidents,
         followed_up,
+        moved,
+        decisions,
     })
 }
 
@@ -254,22 +275,47 @@ pub async fn show(
     let query = Fields::from_query(request.query_string());
     let filters = read_filters(&query);
     let recorded = query.get("recorded") == Some("conversation");
-    let school_id = member.school_id;
+    let moved = query
+        .get("moved")
+        .and_then(|id| id.parse::<i64>().ok())
+        .map(|id| (id, query.get("meeting").and_then(|m| m.parse::<i64>().ok())));
     let filter = filters.filter.clone();
+    let for_member = member.clone();
     let data = state
         .db
-        .transaction(move |conn| gather(conn, school_id, pupil_id, &filter))
+        .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, moved))
         .await?;
     let status = if filters.problem.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    let markup = with_viewer(&member, &session, |viewer| {
-        let body = render_pupil(&data, &filters, recorded, viewer.csrf);
+    Ok(pupil_response(
+        &member,
+        &session,
+        status,
+        &data,
+        &filters,
+        recorded,
+        &LevelForm::default(),
+    ))
+}
+
+/// The pupil page, with the state of its level forms.
+fn pupil_response(
+    member: &StaffMember,
+    session: &Session,
+    status: StatusCode,
+    data: &PupilPage,
+    filters: &Filters,
+    recorded: bool,
+    level_form: &LevelForm,
+) -> HttpResponse {
+    let markup = with_counted_viewer(member, session, data.decisions, |viewer| {
+        let body = render_pupil(data, filters, recorded, viewer.csrf, member, level_form);
         page(&data.pupil.full_name(), viewer, body)
     });
-    Ok(html_response(status, markup))
+    html_response(status, markup)
 }
 
 fn date(on: NaiveDate) -> String {
@@ -369,10 +415,12 @@ fn render_event(event: &TimelineEvent, data: &PupilPage) -> Markup {
                 li.entry.level {
                     (time_of(event.at))
                     strong {
-                        @if change.to_level > change.from_level { "Moved up" } @else { "Stepped down" }
+                        @if change.to_level > change.from_level { "Moved up" }
+                        @else if change.to_level == 0 { "Support closed" }
+                        @else { "Stepped down" }
                         " from " (level_title(change.from_level)) " to " (level_title(change.to_level))
                     }
-                    @if change.is_override { " " span.tag { "SLT/SENDCO decision" } }
+                    @if change.is_override { " " span.tag.override { "Override: SLT/SENDCO decision" } }
                     p { (change.reason) }
                 }
             }
@@ -431,7 +479,14 @@ fn render_filters(pupil_id: i64, filters: &Filters) -> Markup {
     }
 }
 
-fn render_pupil(data: &PupilPage, filters: &Filters, recorded: bool, csrf: &str) -> Markup {
+fn render_pupil(
+    data: &PupilPage,
+    filters: &Filters,
+    recorded: bool,
+    csrf: &str,
+    member: &StaffMember,
+    level_form: &LevelForm,
+) -> Markup {
     let pupil = &data.pupil;
     let facts = pupil.level.facts();
     html! {
@@ -450,6 +505,11 @@ fn render_pupil(data: &PupilPage, filters: &Filters, recorded: bool, csrf: &str)
         @if recorded {
             p.notice role="status" { "Coaching Conversation recorded." }
         }
+        @if let Some(moved) = &data.moved {
+            div.notice #moved role="status" {
+                @for sentence in moved_sentences(moved) { p { (sentence) } }
+            }
+        }
         section.card.current {
             h2 { "Current level " (level_badge(pupil.level)) }
             p.muted { "Since " (local(pupil.level_since)) }
@@ -464,6 +524,7 @@ fn render_pupil(data: &PupilPage, filters: &Filters, recorded: bool, csrf: &str)
                 p { "No support level: no Coaching Prompts waiting for a pattern." }
             }
         }
+        (render_level_forms(pupil, member, level_form, csrf))
         @if !data.open.is_empty() {
             section.card.open-suggestions {
                 h2 { "Waiting for a decision" }
@@ -487,4 +548,250 @@ fn render_pupil(data: &PupilPage, filters: &Filters, recorded: bool, csrf: &str)
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Changing the level by hand
+
+/// The moves `member` may offer for a pupil at their current level.
+struct LevelChoices {
+    up: Option<Level>,
+    down: Option<Level>,
+    close: bool,
+    /// Levels an SLT or SENDCO override may move the pupil to.
+    override_to: Vec<Level>,
+}
+
+fn level_choices(member: &StaffMember, pupil: &PupilView) -> LevelChoices {
+    let (year, at) = (pupil.year, pupil.level);
+    let may = |to: Level| decisions::may_decide(member, year, at, to);
+    LevelChoices {
+        up: at.next().filter(|to| may(*to)),
+        down: at.previous().filter(|to| *to != Level::None && may(*to)),
+        close: at != Level::None && may(Level::None),
+        override_to: if member.has_any_role(&[Role::Slt, Role::Sendco]) {
+            Level::ALL
+                .into_iter()
+                .filter(|to| *to != at && may(*to))
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Which of the two level forms was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum LevelFormKind {
+    /// Step up, step down or close.
+    #[default]
+    Move,
+    /// An SLT or SENDCO override.
+    Override,
+}
+
+/// The level forms after a refused move: the problem, and what was typed.
+#[derive(Debug, Clone, Default)]
+struct LevelForm {
+    kind: LevelFormKind,
+    /// The field at fault when it is the reason, else `None` (shown above the forms).
+    reason_problem: Option<String>,
+    /// Why the move was refused, when it is not the reason's fault.
+    refused: Option<String>,
+    reason: String,
+    to: Option<Level>,
+}
+
+fn moved_sentences(outcome: &Outcome) -> Vec<String> {
+    let mut said = Vec::new();
+    if let Some(change) = &outcome.change {
+        let word = if change.is_override {
+            " (an override)"
+        } else {
+            ""
+        };
+        said.push(format!(
+            "{} moved from {} to {}{word}.",
+            outcome.pupil.full_name(),
+            level_title(change.from_level),
+            level_title(change.to_level)
+        ));
+    }
+    if let Some(meeting) = &outcome.meeting {
+        said.push(meeting_sentence(meeting));
+    }
+    said
+}
+
+fn reason_problem(message: Option<&str>, id: &str) -> Markup {
+    html! {
+        p.field-error id={ "error-" (id) } role="alert" hidden[message.is_none()] {
+            @if let Some(message) = message { (message) }
+        }
+    }
+}
+
+fn render_level_forms(
+    pupil: &PupilView,
+    member: &StaffMember,
+    form: &LevelForm,
+    csrf: &str,
+) -> Markup {
+    let choices = level_choices(member, pupil);
+    let nothing = choices.up.is_none()
+        && choices.down.is_none()
+        && !choices.close
+        && choices.override_to.is_empty();
+    let action = format!("/pupils/{}/level", pupil.id);
+    let for_kind = |kind: LevelFormKind| (form.kind == kind).then_some(form);
+    let moving = for_kind(LevelFormKind::Move);
+    let overriding = for_kind(LevelFormKind::Override);
+    html! {
+        @if !nothing {
+            section.card.change-level #level {
+                h2 { "Change level" }
+                @if let Some(refused) = &form.refused {
+                    p.error #level-refused role="alert" { (refused) }
+                }
+                @if choices.up.is_some() || choices.down.is_some() || choices.close {
+                    form.stack method="post" action=(action) {
+                        (csrf_field(csrf))
+                        label for="level-reason" { "Why? (required)" }
+                        textarea #level-reason name="reason" rows="2" required maxlength=(MAX_REASON_CHARS)
+                            aria-describedby="error-level-reason" {
+                            (moving.map(|f| f.reason.as_str()).unwrap_or_default())
+                        }
+                        (reason_problem(moving.and_then(|f| f.reason_problem.as_deref()), "level-reason"))
+                        div.actions {
+                            @if let Some(up) = choices.up {
+                                button type="submit" name="to" value=(up.number()) { "Step up to " (up.title()) }
+                            }
+                            @if let Some(down) = choices.down {
+                                button type="submit" name="to" value=(down.number()) { "Step down to " (down.title()) }
+                            }
+                            @if choices.close {
+                                button type="submit" name="to" value=(Level::None.number()) { "Close support" }
+                            }
+                        }
+                    }
+                }
+                @if !choices.override_to.is_empty() {
+                    details.override open[overriding.is_some()] {
+                        summary { "Override the sequence (SLT or SENDCO)" }
+                        form.stack method="post" action=(action) {
+                            (csrf_field(csrf))
+                            input type="hidden" name="override" value="1";
+                            label for="override-to" { "Move to" }
+                            select #override-to name="to" {
+                                @for level in &choices.override_to {
+                                    option value=(level.number())
+                                        selected[overriding.and_then(|f| f.to) == Some(*level)] {
+                                        (level.number()) " · " (level.title())
+                                    }
+                                }
+                            }
+                            label for="override-reason" { "Why? (required)" }
+                            textarea #override-reason name="reason" rows="2" required maxlength=(MAX_REASON_CHARS)
+                                aria-describedby="error-override-reason" {
+                                (overriding.map(|f| f.reason.as_str()).unwrap_or_default())
+                            }
+                            (reason_problem(overriding.and_then(|f| f.reason_problem.as_deref()), "override-reason"))
+                            p.hint { "An override moves the pupil outside the usual order; it is recorded as your decision." }
+                            button type="submit" { "Override" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The fields of the level forms.
+#[derive(Debug, Deserialize)]
+pub struct LevelFields {
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    reason: String,
+    /// Present ("1") on the override form.
+    #[serde(default, rename = "override")]
+    override_gates: String,
+}
+
+/// `POST /pupils/{id}/level`: moves the pupil by hand, with a reason: `to` is the level
+/// (0-6); with `override=1`, an SLT or SENDCO override. A move the sequence does not allow
+/// shows the page again with why (422), and nothing is changed.
+pub async fn change_level(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    CsrfForm(fields): CsrfForm<LevelFields>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    let pupil_id: i64 = path.parse().map_err(|_| Error::NotFound("pupil"))?;
+    let kind = if fields.override_gates.trim().is_empty() {
+        LevelFormKind::Move
+    } else {
+        LevelFormKind::Override
+    };
+    let to = fields
+        .to
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| Level::from_number(n).ok());
+    let outcome = match to {
+        Some(to) => {
+            let (by, reason) = (member.clone(), fields.reason.clone());
+            state
+                .db
+                .write(move |conn| {
+                    let rules = evaluation::load_rules(conn, by.school_id)?;
+                    let request = ManualMove {
+                        pupil_id,
+                        to,
+                        reason: &reason,
+                        override_gates: kind == LevelFormKind::Override,
+                    };
+                    decisions::move_pupil(conn, &by, &request, &rules, chrono::Utc::now())
+                        .map(|d| (d.level_change.map(|c| c.id), d.meeting.map(|m| m.id)))
+                })
+                .await
+        }
+        None => Err(Error::invalid("to", "choose the level to move to")),
+    };
+    let error = match outcome {
+        Ok((change, meeting)) => {
+            let mut to = format!("/pupils/{pupil_id}");
+            if let Some(change) = change {
+                to.push_str(&format!("?moved={change}"));
+                if let Some(meeting) = meeting {
+                    to.push_str(&format!("&meeting={meeting}"));
+                }
+            }
+            to.push_str("#level");
+            return Ok(see_other(&to));
+        }
+        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => error,
+        Err(other) => return Err(PageError(other)),
+    };
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let about_reason = error.field() == Some("reason");
+    let form = LevelForm {
+        kind,
+        reason_problem: about_reason.then(|| error.to_string()),
+        refused: (!about_reason).then(|| format!("Nothing was changed: {error}.")),
+        reason: fields.reason,
+        to,
+    };
+    let filters = read_filters(&Fields::default());
+    let filter = filters.filter.clone();
+    let for_member = member.clone();
+    let data = state
+        .db
+        .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, None))
+        .await?;
+    Ok(pupil_response(
+        &member, &session, status, &data, &filters, false, &form,
+    ))
 }

@@ -1,0 +1,656 @@
+//! The pastoral lead's inbox (`/inbox`, "Decisions"): the open suggestions a member may
+//! decide, most urgent first, one card each with the reason in plain words, the evidence
+//! linked to the pupil's timeline, and three forms: accept (with an optional note), decline
+//! (with a required reason) and snooze to a date.
+//!
+//! After a decision the inbox shows what changed, read back from the records: the pupil,
+//! their move, and the meeting created when the new level needs one. A problem with a form
+//! shows the inbox again with the message next to that card's field; a suggestion decided
+//! meanwhile shows the inbox with a conflict message and changes nothing.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{Days, NaiveDate, Utc};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::form::{html_response, local, see_other};
+use super::layout::{csrf_field, level_badge, page, Viewer};
+use crate::db::decisions::{self, MAX_REASON_CHARS};
+use crate::db::evaluation::{self, SchoolRules};
+use crate::db::inbox::{self, Inbox, InboxItem, InboxQuery, Outcome, INBOX_LIMIT, INBOX_ROLES};
+use crate::db::staff::StaffMember;
+use crate::db::DbConnection;
+use crate::domain::calendar::SchoolCalendar;
+use crate::domain::Level;
+use crate::error::{Error, Result};
+use crate::web::auth::{csrf_token, require_role, CsrfForm, SignedIn};
+use crate::web::error::PageError;
+use crate::web::AppState;
+
+/// Runs `render` with the viewer's details, CSRF token and the count of decisions waiting
+/// (shown next to "Decisions" in the navigation).
+pub fn with_counted_viewer<T>(
+    member: &StaffMember,
+    session: &Session,
+    decisions: Option<i64>,
+    render: impl FnOnce(&Viewer<'_>) -> T,
+) -> T {
+    let csrf = csrf_token(session);
+    render(&Viewer {
+        member,
+        csrf: &csrf,
+        decisions,
+    })
+}
+
+/// The school's date today.
+fn today() -> NaiveDate {
+    SchoolCalendar::local_date(Utc::now())
+}
+
+/// A date for people to read: "Thu 26 Nov 2026".
+pub fn long_date(on: NaiveDate) -> String {
+    on.format("%a %-d %b %Y").to_string()
+}
+
+fn level_of(number: i16) -> Level {
+    Level::from_number(i64::from(number)).unwrap_or(Level::None)
+}
+
+/// The move a suggestion or decision makes, in a few words.
+pub fn move_words(from: Level, to: Level) -> String {
+    if to == from && to == Level::Programme {
+        "the next Coaching Programme block".to_string()
+    } else if to == Level::None {
+        "closing support (no support level)".to_string()
+    } else if to < from {
+        format!("a step down to {}", to.title())
+    } else {
+        format!("a move up to {}", to.title())
+    }
+}
+
+/// The sentence confirming a meeting created by a move.
+pub fn meeting_sentence(meeting: &crate::db::models::MeetingRow) -> String {
+    let level = level_of(meeting.level);
+    let what = if level == Level::Programme {
+        "The Coaching Programme block review".to_string()
+    } else {
+        format!("A {} meeting", level.title())
+    };
+    format!("{what} is now due, by {}.", long_date(meeting.due_on))
+}
+
+// ---------------------------------------------------------------------------------------
+// What the page shows
+
+/// A problem with one card's form, shown next to its field with what was typed kept.
+#[derive(Debug, Clone, Default)]
+struct CardProblem {
+    suggestion_id: i64,
+    /// "note", "reason" or "until".
+    field: String,
+    message: String,
+    /// What was typed into the field, to show again.
+    value: String,
+}
+
+/// A message for the whole page.
+#[derive(Debug, Clone)]
+enum Banner {
+    /// What a decision changed.
+    Done(Vec<String>),
+    /// Why a decision was not made.
+    Refused(String),
+}
+
+/// Everything the inbox page shows, read in one transaction.
+struct InboxPage {
+    inbox: Inbox,
+    rules: SchoolRules,
+    today: NaiveDate,
+    show_snoozed: bool,
+    banner: Option<Banner>,
+    problem: Option<CardProblem>,
+}
+
+/// The sentences confirming a decision, from what the records now say.
+fn done_sentences(outcome: &Outcome) -> Vec<String> {
+    let name = outcome.pupil.full_name();
+    let mut said = Vec::new();
+    match (&outcome.suggestion, &outcome.change) {
+        (Some(s), Some(change)) if s.status == "accepted" => {
+            said.push(format!(
+                "Accepted for {name}: {} to {}.",
+                level_of(change.from_level).title(),
+                level_of(change.to_level).title()
+            ));
+        }
+        (Some(s), _) if s.status == "declined" => {
+            said.push(format!(
+                "Declined for {name}: {} was not made; they stay at {}.",
+                move_words(level_of(s.from_level), level_of(s.to_level)),
+                outcome.pupil.level.title()
+            ));
+        }
+        (Some(s), _) if s.status == "open" => {
+            if let Some(until) = s.snoozed_until {
+                said.push(format!(
+                    "Snoozed for {name} until {}: the suggestion comes back to the inbox then.",
+                    long_date(until)
+                ));
+            }
+        }
+        (None, Some(change)) => {
+            said.push(format!(
+                "{name} moved from {} to {}.",
+                level_of(change.from_level).title(),
+                level_of(change.to_level).title()
+            ));
+        }
+        _ => {}
+    }
+    if let Some(meeting) = &outcome.meeting {
+        said.push(meeting_sentence(meeting));
+    }
+    said
+}
+
+/// Why a decision was refused, naming the pupil and, for a suggestion decided meanwhile,
+/// who decided it and when.
+fn refusal(
+    conn: &mut DbConnection,
+    school_id: i64,
+    suggestion_id: i64,
+    error: &Error,
+) -> Result<String> {
+    let outcome = inbox::suggestion_outcome(conn, school_id, suggestion_id, None)?;
+    let Some(outcome) = outcome else {
+        return Ok(format!("Nothing was changed: {error}."));
+    };
+    let mut message = format!("{}: {error}.", outcome.pupil.full_name());
+    if !message.contains("nothing was changed") {
+        message.push_str(" Nothing was changed.");
+    }
+    if let (Some(s), Some(by)) = (&outcome.suggestion, &outcome.decided_by) {
+        if let Some(at) = s.decided_at {
+            message.push_str(&format!(
+                " It was {} by {by} on {}.",
+                s.status,
+                local(crate::db::from_db_time(at))
+            ));
+        }
+    }
+    Ok(message)
+}
+
+fn gather(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    show_snoozed: bool,
+    decided: Option<(i64, Option<i64>)>,
+) -> Result<InboxPage> {
+    let today = today();
+    let inbox = inbox::for_member(
+        conn,
+        member,
+        &InboxQuery {
+            today,
+            show_snoozed,
+            limit: INBOX_LIMIT,
+        },
+    )?;
+    let rules = evaluation::load_rules(conn, member.school_id)?;
+    let banner = match decided {
+        Some((id, meeting)) => inbox::suggestion_outcome(conn, member.school_id, id, meeting)?
+            .filter(|o| {
+                o.suggestion.as_ref().is_some_and(|s| {
+                    decisions::may_decide(
+                        member,
+                        o.pupil.year,
+                        level_of(s.from_level),
+                        level_of(s.to_level),
+                    )
+                })
+            })
+            .map(|o| done_sentences(&o))
+            .filter(|said| !said.is_empty())
+            .map(Banner::Done),
+        None => None,
+    };
+    Ok(InboxPage {
+        inbox,
+        rules,
+        today,
+        show_snoozed,
+        banner,
+        problem: None,
+    })
+}
+
+/// The query of `GET /inbox`.
+#[derive(Debug, Default, Deserialize)]
+pub struct InboxParams {
+    /// "1" to list snoozed suggestions too.
+    snoozed: Option<String>,
+    /// A suggestion just decided, to confirm.
+    decided: Option<String>,
+    /// The meeting that decision created.
+    meeting: Option<String>,
+}
+
+fn id_of(raw: Option<&str>) -> Option<i64> {
+    raw.and_then(|v| v.trim().parse().ok())
+}
+
+/// `GET /inbox`: the open suggestions the member may decide; `?snoozed=1` lists the snoozed
+/// ones too.
+pub async fn show(
+    SignedIn(member): SignedIn,
+    session: Session,
+    query: web::Query<InboxParams>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    require_role(&member, &INBOX_ROLES)?;
+    let show_snoozed = query.snoozed.as_deref() == Some("1");
+    let decided = id_of(query.decided.as_deref()).map(|id| (id, id_of(query.meeting.as_deref())));
+    let for_member = member.clone();
+    let data = state
+        .db
+        .transaction(move |conn| gather(conn, &for_member, show_snoozed, decided))
+        .await?;
+    Ok(respond(&member, &session, StatusCode::OK, &data))
+}
+
+fn respond(
+    member: &StaffMember,
+    session: &Session,
+    status: StatusCode,
+    data: &InboxPage,
+) -> HttpResponse {
+    let markup = with_counted_viewer(member, session, Some(data.inbox.open), |viewer| {
+        page("Decisions", viewer, render(member, data, viewer.csrf))
+    });
+    html_response(status, markup)
+}
+
+// ---------------------------------------------------------------------------------------
+// Deciding
+
+/// The accept form's fields.
+#[derive(Debug, Deserialize)]
+pub struct AcceptForm {
+    #[serde(default)]
+    note: String,
+}
+
+/// The decline form's fields.
+#[derive(Debug, Deserialize)]
+pub struct DeclineForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// The snooze form's fields.
+#[derive(Debug, Deserialize)]
+pub struct SnoozeForm {
+    #[serde(default)]
+    until: String,
+}
+
+fn suggestion_id(path: &str) -> Result<i64> {
+    path.trim()
+        .parse()
+        .map_err(|_| Error::NotFound("suggestion"))
+}
+
+/// Answers a decision: back to the inbox with its confirmation; the inbox again with the
+/// problem next to the card's field (400), or with why nothing was changed (409, 422); a
+/// page for anything else (403, 404).
+async fn finish(
+    state: &AppState,
+    member: StaffMember,
+    session: &Session,
+    id: i64,
+    typed: (&'static str, String),
+    outcome: Result<Option<i64>>,
+) -> std::result::Result<HttpResponse, PageError> {
+    let error = match outcome {
+        Ok(meeting) => {
+            let mut to = format!("/inbox?decided={id}");
+            if let Some(meeting) = meeting {
+                to.push_str(&format!("&meeting={meeting}"));
+            }
+            return Ok(see_other(&to));
+        }
+        Err(error) => error,
+    };
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let shown_on_inbox = matches!(&error, Error::Invalid { .. } | Error::Conflict { .. });
+    if !shown_on_inbox {
+        return Err(PageError(error));
+    }
+    let for_member = member.clone();
+    let data = state
+        .db
+        .transaction(move |conn| {
+            let mut data = gather(conn, &for_member, false, None)?;
+            let listed = |data: &InboxPage| data.inbox.items.iter().any(|i| i.suggestion.id == id);
+            if !listed(&data) && data.inbox.snoozed > 0 {
+                // A snoozed card, decided from the list of snoozed ones: list them again.
+                data = gather(conn, &for_member, true, None)?;
+            }
+            let (field, value) = typed;
+            match (&error, error.field()) {
+                (Error::Invalid { .. }, Some(f)) if f == field => {
+                    data.problem = Some(CardProblem {
+                        suggestion_id: id,
+                        field: field.to_string(),
+                        message: error.to_string(),
+                        value,
+                    });
+                    if !listed(&data) {
+                        data.banner = Some(Banner::Refused(refusal(
+                            conn,
+                            for_member.school_id,
+                            id,
+                            &error,
+                        )?));
+                    }
+                }
+                _ => {
+                    data.banner = Some(Banner::Refused(refusal(
+                        conn,
+                        for_member.school_id,
+                        id,
+                        &error,
+                    )?));
+                }
+            }
+            Ok(data)
+        })
+        .await?;
+    Ok(respond(&member, session, status, &data))
+}
+
+/// `POST /inbox/{id}/accept`: accepts a suggestion, with an optional note. The pupil moves,
+/// and the meeting the new level needs is created as due.
+pub async fn accept(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    CsrfForm(form): CsrfForm<AcceptForm>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    require_role(&member, &INBOX_ROLES)?;
+    let id = suggestion_id(&path)?;
+    let note = form.note.trim().to_string();
+    let (by, written) = (member.clone(), note.clone());
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let rules = evaluation::load_rules(conn, by.school_id)?;
+            let note = (!written.is_empty()).then_some(written.as_str());
+            decisions::accept(conn, &by, id, note, &rules, Utc::now())
+                .map(|decision| decision.meeting.map(|m| m.id))
+        })
+        .await;
+    finish(&state, member, &session, id, ("note", note), outcome).await
+}
+
+/// `POST /inbox/{id}/decline`: declines a suggestion; the reason is required.
+pub async fn decline(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    CsrfForm(form): CsrfForm<DeclineForm>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    require_role(&member, &INBOX_ROLES)?;
+    let id = suggestion_id(&path)?;
+    let (by, reason) = (member.clone(), form.reason.clone());
+    let outcome = state
+        .db
+        .write(move |conn| decisions::decline(conn, &by, id, &reason, Utc::now()).map(|_| None))
+        .await;
+    finish(
+        &state,
+        member,
+        &session,
+        id,
+        ("reason", form.reason),
+        outcome,
+    )
+    .await
+}
+
+/// `POST /inbox/{id}/snooze`: puts a suggestion aside until a later date.
+pub async fn snooze(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    CsrfForm(form): CsrfForm<SnoozeForm>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    require_role(&member, &INBOX_ROLES)?;
+    let id = suggestion_id(&path)?;
+    let until = form.until.trim().to_string();
+    let outcome = match NaiveDate::parse_from_str(&until, "%Y-%m-%d") {
+        Ok(date) => {
+            let by = member.clone();
+            state
+                .db
+                .write(move |conn| decisions::snooze(conn, &by, id, date, Utc::now()).map(|_| None))
+                .await
+        }
+        Err(_) if until.is_empty() => Err(Error::invalid("until", "choose a date to snooze until")),
+        Err(_) => Err(Error::invalid(
+            "until",
+            format!("until must be a date as YYYY-MM-DD, got {until:?}"),
+        )),
+    };
+    finish(&state, member, &session, id, ("until", form.until), outcome).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+/// The date a snooze is suggested for: a week today.
+fn snooze_default(today: NaiveDate) -> NaiveDate {
+    today.checked_add_days(Days::new(7)).unwrap_or(today)
+}
+
+/// The problem slot next to one card's field, filled when the problem is there.
+fn card_problem(item_id: i64, field: &str, problem: Option<&CardProblem>) -> Markup {
+    let message = problem
+        .filter(|p| p.suggestion_id == item_id && p.field == field)
+        .map(|p| p.message.as_str());
+    html! {
+        p.field-error id={ "error-" (field) "-" (item_id) } role="alert" hidden[message.is_none()] {
+            @if let Some(message) = message { (message) }
+        }
+    }
+}
+
+/// What was typed in one card's field before a problem, or `default`.
+fn typed<'a>(
+    item_id: i64,
+    field: &str,
+    problem: Option<&'a CardProblem>,
+    default: &'a str,
+) -> &'a str {
+    problem
+        .filter(|p| p.suggestion_id == item_id && p.field == field)
+        .map(|p| p.value.as_str())
+        .unwrap_or(default)
+}
+
+fn headline(item: &InboxItem) -> String {
+    let words = move_words(item.from, item.to);
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}", first.to_uppercase(), chars.as_str()),
+        None => words,
+    }
+}
+
+fn accept_label(item: &InboxItem) -> String {
+    if item.to == item.from {
+        "Accept: next block".to_string()
+    } else if item.to == Level::None {
+        "Accept: close support".to_string()
+    } else if item.to < item.from {
+        format!("Accept: step down to {}", item.to.title())
+    } else {
+        format!("Accept: move to {}", item.to.title())
+    }
+}
+
+/// What accepting will set in motion, when the new level needs a meeting.
+fn accept_hint(item: &InboxItem, rules: &SchoolRules) -> Option<String> {
+    if item.to <= item.from {
+        return None;
+    }
+    let days = rules.policy.meeting_due_days(item.to)?;
+    Some(format!(
+        "Accepting creates the {} meeting, due within {days} school {}.",
+        item.to.title(),
+        if days == 1 { "day" } else { "days" }
+    ))
+}
+
+fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
+    let s = &item.suggestion;
+    let pupil = &item.pupil;
+    let problem = data.problem.as_ref();
+    let problem_here = problem.filter(|p| p.suggestion_id == s.id);
+    let decline_open = problem_here.is_some_and(|p| p.field == "reason");
+    let snooze_open = problem_here.is_some_and(|p| p.field == "until");
+    let timeline = format!("/pupils/{}", pupil.id);
+    let tomorrow = data.today.succ_opt().unwrap_or(data.today);
+    let default_until = snooze_default(data.today).to_string();
+    html! {
+        article.card.decision id={ "suggestion-" (s.id) } data-suggestion=(s.id) {
+            h2 {
+                a href=(timeline) { (pupil.full_name()) }
+            }
+            p.muted {
+                "Year " (pupil.year) " · form " (pupil.form) " · now " (level_badge(pupil.level))
+            }
+            p.move {
+                strong { (headline(item)) }
+                @if item.has_serious_evidence() { " " span.tag.alert { "serious incident" } }
+                @if let Some(until) = item.snoozed_until { " " span.tag { "snoozed until " (long_date(until)) } }
+            }
+            p.reason { (s.reason) }
+            @if item.evidence_count > 0 {
+                p.muted { "Evidence" }
+                ul.evidence {
+                    @for incident in &item.evidence {
+                        li {
+                            a href={ (timeline) "#incident-" (incident.id) } { (local(incident.occurred_at)) }
+                            " · " (incident.behaviour) " · "
+                            @if incident.severity == "serious" { span.tag.alert { "serious" } } @else { (incident.severity) }
+                            @if incident.undone { " " span.tag { "undone since" } }
+                        }
+                    }
+                    @if item.evidence_count > item.evidence.len() {
+                        li.muted {
+                            a href={ (timeline) "#timeline" } { "and " (item.evidence_count - item.evidence.len()) " more on the timeline" }
+                        }
+                    }
+                }
+            }
+            p.muted.small {
+                "Suggested " (local(crate::db::from_db_time(s.created_at)))
+                " · policy version " (s.policy_version)
+            }
+            div.decide {
+                form.stack.accept method="post" action={ "/inbox/" (s.id) "/accept" } {
+                    (csrf_field(csrf))
+                    label for={ "note-" (s.id) } { "Note (optional)" }
+                    textarea id={ "note-" (s.id) } name="note" rows="2" maxlength=(MAX_REASON_CHARS)
+                        aria-describedby={ "error-note-" (s.id) } {
+                        (typed(s.id, "note", problem, ""))
+                    }
+                    (card_problem(s.id, "note", problem))
+                    @if let Some(hint) = accept_hint(item, &data.rules) { p.hint { (hint) } }
+                    button.primary type="submit" { (accept_label(item)) }
+                }
+                details.decline open[decline_open] {
+                    summary { "Decline" }
+                    form.stack method="post" action={ "/inbox/" (s.id) "/decline" } {
+                        (csrf_field(csrf))
+                        label for={ "reason-" (s.id) } { "Why not? (required)" }
+                        textarea id={ "reason-" (s.id) } name="reason" rows="2" required maxlength=(MAX_REASON_CHARS)
+                            aria-describedby={ "error-reason-" (s.id) } {
+                            (typed(s.id, "reason", problem, ""))
+                        }
+                        (card_problem(s.id, "reason", problem))
+                        button type="submit" { "Decline" }
+                    }
+                }
+                details.snooze open[snooze_open] {
+                    summary { "Snooze" }
+                    form.stack method="post" action={ "/inbox/" (s.id) "/snooze" } {
+                        (csrf_field(csrf))
+                        label for={ "until-" (s.id) } { "Until" }
+                        input id={ "until-" (s.id) } type="date" name="until" required
+                            min=(tomorrow.to_string())
+                            value=(typed(s.id, "until", problem, &default_until))
+                            aria-describedby={ "error-until-" (s.id) };
+                        (card_problem(s.id, "until", problem))
+                        button type="submit" { "Snooze" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn render(member: &StaffMember, data: &InboxPage, csrf: &str) -> Markup {
+    let inbox = &data.inbox;
+    let leads_nothing = member.has_role(crate::domain::Role::PastoralLead)
+        && member.year_groups.is_empty()
+        && !member.has_any_role(&[crate::domain::Role::Sendco, crate::domain::Role::Slt]);
+    html! {
+        h1 { "Decisions" }
+        @match &data.banner {
+            Some(Banner::Done(said)) => {
+                div.notice #decided role="status" {
+                    @for sentence in said { p { (sentence) } }
+                }
+            }
+            Some(Banner::Refused(message)) => {
+                p.error #refused role="alert" { (message) }
+            }
+            None => {}
+        }
+        p.muted {
+            @match inbox.open {
+                0 => "Nothing waiting for your decision.",
+                1 => "1 suggestion waiting for your decision, most urgent first.",
+                n => { (n) " suggestions waiting for your decision, most urgent first." }
+            }
+            @if inbox.snoozed > 0 || data.show_snoozed {
+                " "
+                @if data.show_snoozed {
+                    a href="/inbox" { "Hide snoozed" }
+                } @else {
+                    a href="/inbox?snoozed=1" { "Show snoozed (" (inbox.snoozed) ")" }
+                }
+            }
+        }
+        @if leads_nothing {
+            p.hint { "You lead no year group yet: ask an administrator to add yours." }
+        }
+        @for item in &inbox.items {
+            (render_card(item, data, csrf))
+        }
+        @if inbox.is_truncated(data.show_snoozed) {
+            p.muted { "The " (inbox.items.len()) " most urgent are listed; decide these to see the rest." }
+        }
+    }
+}
