@@ -156,6 +156,14 @@ fn scoped(
     school_id: i64,
     scope: &InboxScope,
 ) -> suggestions::BoxedQuery<'static, crate::db::MultiBackend> {
+    visible_to(school_id, scope).filter(suggestions::status.eq("open"))
+}
+
+/// The school's suggestions, whatever their status, that fall in `scope`.
+pub fn visible_to(
+    school_id: i64,
+    scope: &InboxScope,
+) -> suggestions::BoxedQuery<'static, crate::db::MultiBackend> {
     let in_years = year_groups::table
         .select(year_groups::id)
         .filter(year_groups::school_id.eq(school_id))
@@ -167,7 +175,6 @@ fn scoped(
     let upper = Level::Plan.number();
     let query = suggestions::table
         .filter(suggestions::school_id.eq(school_id))
-        .filter(suggestions::status.eq("open"))
         .into_boxed();
     match (scope.all, !scope.years.is_empty(), scope.upper_levels) {
         (true, _, _) => query,

@@ -8,10 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::pupils::PupilJson;
 use super::{optional_number, read_json, ApiJson};
+use crate::db::inbox::{self, InboxScope};
 use crate::db::models::{MeetingRow, SuggestionRow};
 use crate::db::staff::StaffMember;
 use crate::db::{decisions, evaluation, from_db_time, meetings, pupils, DbConnection};
-use crate::domain::{Level, Role};
+use crate::domain::Role;
 use crate::error::Error;
 use crate::web::auth::{require_role, ApiUser};
 use crate::web::error::{ApiError, ErrorBody};
@@ -162,45 +163,28 @@ pub async fn list(
 /// Roles that decide or oversee suggestions.
 const DECIDERS: &[Role] = &[Role::PastoralLead, Role::Sendco, Role::Slt, Role::Admin];
 
-/// The suggestions `member` may see, filtered, newest first (at most 500).
+/// The suggestions `member` may see, filtered, newest first (at most 500): the inbox's
+/// scope, and the whole school for administrators.
 fn suggestion_list(
     conn: &mut DbConnection,
     member: &StaffMember,
     status: Option<&str>,
     pupil_id: Option<i64>,
 ) -> crate::error::Result<Vec<SuggestionRow>> {
-    use crate::db::schema::{pupils, suggestions, year_groups};
+    use crate::db::schema::suggestions;
     use diesel::prelude::*;
-    let mut query = suggestions::table
-        .inner_join(pupils::table.inner_join(year_groups::table))
-        .filter(suggestions::school_id.eq(member.school_id))
+    let mut scope = InboxScope::of(member);
+    scope.all |= member.has_role(Role::Admin);
+    let mut query = inbox::visible_to(member.school_id, &scope)
         .order((suggestions::created_at.desc(), suggestions::id.desc()))
-        .limit(500)
-        .select(SuggestionRow::as_select())
-        .into_boxed();
+        .limit(500);
     if let Some(status) = status {
         query = query.filter(suggestions::status.eq(status.to_string()));
     }
     if let Some(pupil_id) = pupil_id {
         query = query.filter(suggestions::pupil_id.eq(pupil_id));
     }
-    if !member.has_any_role(&[Role::Slt, Role::Admin]) {
-        let years = member.year_groups.clone();
-        let plan = Level::Plan.number();
-        let sendco_levels = suggestions::to_level
-            .ge(plan)
-            .or(suggestions::from_level.ge(plan));
-        query = match (
-            member.has_role(Role::PastoralLead),
-            member.has_role(Role::Sendco),
-        ) {
-            (true, true) => query.filter(year_groups::year.eq_any(years).or(sendco_levels)),
-            (true, false) => query.filter(year_groups::year.eq_any(years)),
-            (false, true) => query.filter(sendco_levels),
-            (false, false) => return Ok(Vec::new()),
-        };
-    }
-    Ok(query.load(conn)?)
+    Ok(query.select(SuggestionRow::as_select()).load(conn)?)
 }
 
 /// The body of `POST /api/v1/suggestions/{id}/accept`.
