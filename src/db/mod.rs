@@ -12,6 +12,8 @@ pub mod incidents;
 pub mod meetings;
 pub mod models;
 pub mod overview;
+pub mod policies;
+pub mod policy_preview;
 pub mod pupils;
 pub mod schema;
 pub mod schools;

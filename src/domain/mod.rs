@@ -9,6 +9,7 @@ pub mod details;
 pub mod incident;
 pub mod level;
 pub mod policy;
+pub mod replay;
 pub mod role;
 pub mod rules;
 pub mod transition;

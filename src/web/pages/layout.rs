@@ -46,6 +46,7 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                         @if viewer.member.has_any_role(&crate::db::inbox::INBOX_ROLES) { a.nav-decisions href="/inbox" { "Decisions" @if let Some(n) = viewer.decisions { " " span.tag { (n) } } } }
                         @if viewer.member.has_any_role(&[Role::Admin, Role::Slt]) {
                             a href="/admin/behaviours" { "Behaviours" }
+                            a href="/admin/policy" { "Policy" }
                         }
                     }
                     form.signout method="post" action="/logout" {

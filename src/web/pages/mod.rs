@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod layout;
 pub mod log;
 pub mod login;
+pub mod policy;
 pub mod pupils;
 
 use actix_session::Session;
@@ -49,7 +50,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/behaviours", web::get().to(admin::show))
         .route("/admin/behaviours", web::post().to(admin::add))
-        .route("/admin/behaviours/{id}", web::post().to(admin::update));
+        .route("/admin/behaviours/{id}", web::post().to(admin::update))
+        .route("/admin/policy", web::get().to(policy::show))
+        .route("/admin/policy", web::post().to(policy::submit));
 }
 
 /// Runs `render` with the viewer's details and CSRF token.
