@@ -37,6 +37,47 @@ pub fn load_rules(conn: &mut DbConnection, school_id: i64) -> Result<SchoolRules
     })
 }
 
+/// How long a school's rules are kept before they are read again. A policy saved through
+/// this process is seen at once (see [`RulesCache::forget`]); another instance sharing the
+/// database sees it within this time.
+const RULES_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Each school's rules, kept briefly: reading them is two queries and a parse, on every
+/// incident logged. One cache belongs to one [`super::Database`].
+#[derive(Clone, Default)]
+pub struct RulesCache {
+    entries: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, SchoolRules)>>,
+    >,
+}
+
+impl RulesCache {
+    /// The school's rules, read again when older than [`RULES_KEPT_FOR`].
+    pub fn load(&self, conn: &mut DbConnection, school_id: i64) -> Result<SchoolRules> {
+        let kept = self
+            .entries
+            .lock()
+            .ok()
+            .and_then(|entries| entries.get(&school_id).cloned())
+            .filter(|(read_at, _)| read_at.elapsed() < RULES_KEPT_FOR);
+        if let Some((_, rules)) = kept {
+            return Ok(rules);
+        }
+        let rules = load_rules(conn, school_id)?;
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(school_id, (std::time::Instant::now(), rules.clone()));
+        }
+        Ok(rules)
+    }
+
+    /// Drops what is kept for a school, after its policy or calendar changed.
+    pub fn forget(&self, school_id: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(&school_id);
+        }
+    }
+}
+
 /// The state machine's view of a stored pupil.
 pub fn pupil_state(row: &PupilRow) -> PupilState {
     PupilState {
@@ -163,7 +204,7 @@ pub fn suggest_for_pupil(
     for suggestion in evaluate(&rules.policy, &rules.calendar, &history, now) {
         let evidence = serde_json::to_string(&suggestion.evidence)
             .map_err(|e| Error::Internal(format!("evidence could not be written: {e}")))?;
-        let id: i64 = diesel::insert_into(suggestions::table)
+        let row: SuggestionRow = diesel::insert_into(suggestions::table)
             .values((
                 suggestions::school_id.eq(pupil.school_id),
                 suggestions::pupil_id.eq(pupil.id),
@@ -176,14 +217,9 @@ pub fn suggest_for_pupil(
                 suggestions::policy_version.eq(rules.policy_version),
                 suggestions::created_at.eq(to_db_time(now)),
             ))
-            .returning(suggestions::id)
+            .returning(suggestions::all_columns)
             .get_result(conn)?;
-        stored.push(
-            suggestions::table
-                .find(id)
-                .select(SuggestionRow::as_select())
-                .first(conn)?,
-        );
+        stored.push(row);
     }
     Ok(stored)
 }

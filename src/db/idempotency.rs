@@ -61,7 +61,7 @@ pub fn find(
             idempotency_keys::status_code,
             idempotency_keys::response_body,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(row.map(|(request_hash, status, body)| StoredAnswer {
         request_hash,

@@ -71,7 +71,9 @@ pub fn record(
 ) -> Result<RecordedIncident> {
     let involved = lock_pupils(conn, school_id, &new.pupil_ids)?;
     let occurred_at = to_db_time(new.occurred_at);
-    let id: i64 = diesel::insert_into(incidents::table)
+    // Rows are read back with RETURNING rather than a second query, and never with
+    // `.first()` on hot paths: its `LIMIT ?` makes SQLite recompile the statement each time.
+    let incident: IncidentRow = diesel::insert_into(incidents::table)
         .values((
             incidents::school_id.eq(school_id),
             incidents::reported_by.eq(reporter_id),
@@ -84,8 +86,9 @@ pub fn record(
             incidents::note.eq(&new.note),
             incidents::created_at.eq(to_db_time(now)),
         ))
-        .returning(incidents::id)
+        .returning(incidents::all_columns)
         .get_result(conn)?;
+    let id = incident.id;
 
     let mut changes = Vec::new();
     let mut suggested = Vec::new();
@@ -104,13 +107,13 @@ pub fn record(
         diesel::update(pupils::table.find(pupil.id))
             .set(pupils::last_incident_at.eq(last_incident))
             .execute(conn)?;
+        let mut current = pupil.clone();
+        current.last_incident_at = Some(last_incident);
         if new.response == Response::Prompt && pupil.level == Level::None.number() {
             changes.push(start_at_prompt(conn, pupil, reporter_id, new.occurred_at)?);
+            current.level = Level::Prompt.number();
+            current.level_since = occurred_at;
         }
-        let current = pupils::table
-            .find(pupil.id)
-            .select(PupilRow::as_select())
-            .first(conn)?;
         suggested.extend(evaluation::suggest_for_pupil(conn, &current, rules, now)?);
     }
 
@@ -132,10 +135,6 @@ pub fn record(
             at: to_db_time(now),
         },
     )?;
-    let incident = incidents::table
-        .find(id)
-        .select(IncidentRow::as_select())
-        .first(conn)?;
     Ok(RecordedIncident {
         incident,
         pupil_ids: new.pupil_ids.clone(),
@@ -158,7 +157,7 @@ fn start_at_prompt(
             pupils::level_since.eq(at),
         ))
         .execute(conn)?;
-    let id: i64 = diesel::insert_into(level_changes::table)
+    Ok(diesel::insert_into(level_changes::table)
         .values((
             level_changes::school_id.eq(pupil.school_id),
             level_changes::pupil_id.eq(pupil.id),
@@ -169,12 +168,8 @@ fn start_at_prompt(
             level_changes::is_override.eq(false),
             level_changes::occurred_at.eq(at),
         ))
-        .returning(level_changes::id)
-        .get_result(conn)?;
-    Ok(level_changes::table
-        .find(id)
-        .select(LevelChangeRow::as_select())
-        .first(conn)?)
+        .returning(level_changes::all_columns)
+        .get_result(conn)?)
 }
 
 /// An incident of the school, with the ids of its pupils.

@@ -106,7 +106,8 @@ impl DatabaseTarget {
                 // WAL (set once per file, in `Database::open`) lets readers work meanwhile.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON;",
+                     PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; \
+                     PRAGMA mmap_size = 268435456;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 pupils::register_unicode_lower(&mut conn)
@@ -148,6 +149,7 @@ pub struct Database {
     /// Queues this process's writers on SQLite, which takes one writer at a time: waiting
     /// here is fair and cheap, where SQLite's own busy handler sleeps and retries.
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    rules: evaluation::RulesCache,
 }
 
 impl Database {
@@ -169,15 +171,23 @@ impl Database {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
+            // Broken connections surface on use; a ping on every checkout costs a round trip.
+            .test_on_check_out(false)
             .build(ConnectionManager { target })?;
         let database = Database {
             pool,
             engine,
             sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+            rules: evaluation::RulesCache::default(),
         };
         let mut conn = database.pool.get()?;
         run_migrations(&mut conn)?;
         Ok(database)
+    }
+
+    /// The schools' escalation rules, kept briefly for the hot paths.
+    pub fn rules(&self) -> evaluation::RulesCache {
+        self.rules.clone()
     }
 
     /// The engine in use.

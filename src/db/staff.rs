@@ -141,7 +141,7 @@ pub fn get_member(
         .filter(staff::school_id.eq(school_id))
         .filter(staff::active.eq(true))
         .select(StaffRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     match row {
         Some(row) => Ok(with_responsibilities(conn, vec![row])?.pop()),
@@ -264,7 +264,7 @@ pub fn find_by_token(conn: &mut DbConnection, token_hash: &str) -> Result<Option
             api_tokens::staff_id,
             api_tokens::last_used_at,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let Some((token_id, school_id, staff_id, last_used)) = owner else {
         return Ok(None);

@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 
 use super::read_json;
 use super::suggestions::SuggestionJson;
-use crate::db::evaluation;
 use crate::db::idempotency::{self, IdempotencyKey, StoredAnswer};
 use crate::db::incidents::{self, RecordedIncident};
 use crate::db::{from_db_time, Database};
@@ -117,6 +116,7 @@ pub async fn log_once(
 ) -> Result<StoredAnswer, Error> {
     let now = Utc::now();
     let attempt_key = key.clone();
+    let rules_cache = db.rules();
     let attempt = db
         .write(move |conn| {
             if let Some(key) = &attempt_key {
@@ -124,7 +124,7 @@ pub async fn log_once(
                     return Ok(stored);
                 }
             }
-            let rules = evaluation::load_rules(conn, school_id)?;
+            let rules = rules_cache.load(conn, school_id)?;
             let recorded = incidents::record(conn, school_id, staff_id, &new, &rules, now)?;
             let body = serde_json::to_string(&IncidentCreated::from(recorded))
                 .map_err(|e| Error::Internal(format!("answer could not be written: {e}")))?;

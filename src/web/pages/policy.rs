@@ -474,6 +474,10 @@ pub async fn submit(
             Ok((in_force, saved))
         })
         .await;
+    if outcome.is_ok() {
+        // Logging reads the rules through a short-lived cache: the new figures apply now.
+        state.db.rules().forget(school_id);
+    }
     match outcome {
         Ok((before, saved)) if saved == before => Ok(see_other("/admin/policy?unchanged=1")),
         Ok((_, saved)) => Ok(see_other(&format!("/admin/policy?saved={saved}"))),
