@@ -291,17 +291,16 @@ fn audit_decision(
     )
 }
 
-/// Accepts an open suggestion: the pupil moves as suggested, through the state machine, and
-/// the meeting the new level needs is created as due. A suggestion decided meanwhile is a
-/// conflict; a move the sequence does not allow is refused with the reason.
-pub fn accept(
-    conn: &mut DbConnection,
-    member: &StaffMember,
-    suggestion_id: i64,
-    note: Option<&str>,
-    rules: &SchoolRules,
-    now: DateTime<Utc>,
-) -> Result<Decision> {
+/// An open suggestion about to be decided, with its pupil (both locked) and its levels.
+struct Deciding {
+    suggestion: SuggestionRow,
+    pupil: PupilRow,
+    from: Level,
+    to: Level,
+}
+
+/// Loads and locks an open suggestion `member` may decide, with its pupil.
+fn deciding(conn: &mut DbConnection, member: &StaffMember, suggestion_id: i64) -> Result<Deciding> {
     let suggestion = lock_suggestion(conn, member.school_id, suggestion_id)?;
     let (pupil, year) = lock_pupil(conn, member.school_id, suggestion.pupil_id)?;
     let (from, to) = (
@@ -315,6 +314,31 @@ pub fn accept(
         ));
     }
     ensure_open(&suggestion)?;
+    Ok(Deciding {
+        suggestion,
+        pupil,
+        from,
+        to,
+    })
+}
+
+/// Accepts an open suggestion: the pupil moves as suggested, through the state machine, and
+/// the meeting the new level needs is created as due. A suggestion decided meanwhile is a
+/// conflict; a move the sequence does not allow is refused with the reason.
+pub fn accept(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    suggestion_id: i64,
+    note: Option<&str>,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<Decision> {
+    let Deciding {
+        suggestion,
+        pupil,
+        from,
+        to,
+    } = deciding(conn, member, suggestion_id)?;
     let note = note.map(|n| checked_reason("note", n)).transpose()?;
     let before = pupil_state(&pupil);
     if before.level != from {
@@ -386,19 +410,12 @@ pub fn decline(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<SuggestionRow> {
-    let suggestion = lock_suggestion(conn, member.school_id, suggestion_id)?;
-    let (pupil, year) = lock_pupil(conn, member.school_id, suggestion.pupil_id)?;
-    let (from, to) = (
-        level_of(suggestion.from_level)?,
-        level_of(suggestion.to_level)?,
-    );
-    if !may_decide(member, year, from, to) {
-        return Err(Error::Forbidden(
-            "this suggestion is for the pupil's Head of Year, the SENDCO (levels 4-6) or SLT to decide"
-                .into(),
-        ));
-    }
-    ensure_open(&suggestion)?;
+    let Deciding {
+        suggestion,
+        pupil,
+        from,
+        to,
+    } = deciding(conn, member, suggestion_id)?;
     let reason = checked_reason("reason", reason)?;
     diesel::update(suggestions::table.find(suggestion.id))
         .set((
@@ -436,19 +453,9 @@ pub fn snooze(
     until: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<SuggestionRow> {
-    let suggestion = lock_suggestion(conn, member.school_id, suggestion_id)?;
-    let (pupil, year) = lock_pupil(conn, member.school_id, suggestion.pupil_id)?;
-    let (from, to) = (
-        level_of(suggestion.from_level)?,
-        level_of(suggestion.to_level)?,
-    );
-    if !may_decide(member, year, from, to) {
-        return Err(Error::Forbidden(
-            "this suggestion is for the pupil's Head of Year, the SENDCO (levels 4-6) or SLT to decide"
-                .into(),
-        ));
-    }
-    ensure_open(&suggestion)?;
+    let Deciding {
+        suggestion, pupil, ..
+    } = deciding(conn, member, suggestion_id)?;
     if until <= SchoolCalendar::local_date(now) {
         return Err(Error::invalid("until", "snooze until a later date"));
     }
