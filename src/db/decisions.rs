@@ -322,6 +322,46 @@ fn deciding(conn: &mut DbConnection, member: &StaffMember, suggestion_id: i64) -
     })
 }
 
+/// Marks a suggestion decided (`accepted` or `declined`) by `member`, with the note or
+/// reason given, audited; answers the stored row.
+fn record_decision(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    suggestion: &SuggestionRow,
+    status: &'static str,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SuggestionRow> {
+    diesel::update(suggestions::table.find(suggestion.id))
+        .set((
+            suggestions::status.eq(status),
+            suggestions::decided_by.eq(Some(member.id)),
+            suggestions::decided_at.eq(to_db_time(now)),
+            suggestions::decision_note.eq(note),
+        ))
+        .execute(conn)?;
+    audit_decision(
+        conn,
+        member,
+        if status == "accepted" {
+            "suggestion.accept"
+        } else {
+            "suggestion.decline"
+        },
+        "suggestion",
+        suggestion.id,
+        format!(
+            "pupil {} level {} to {}",
+            suggestion.pupil_id, suggestion.from_level, suggestion.to_level
+        ),
+        now,
+    )?;
+    Ok(suggestions::table
+        .find(suggestion.id)
+        .select(SuggestionRow::as_select())
+        .get_result(conn)?)
+}
+
 /// Accepts an open suggestion: the pupil moves as suggested, through the state machine, and
 /// the meeting the new level needs is created as due. A suggestion decided meanwhile is a
 /// conflict; a move the sequence does not allow is refused with the reason.
@@ -367,35 +407,9 @@ pub fn accept(
         rules,
         now,
     )?;
-    diesel::update(suggestions::table.find(suggestion.id))
-        .set((
-            suggestions::status.eq("accepted"),
-            suggestions::decided_by.eq(Some(member.id)),
-            suggestions::decided_at.eq(to_db_time(now)),
-            suggestions::decision_note.eq(&note),
-        ))
-        .execute(conn)?;
-    audit_decision(
-        conn,
-        member,
-        "suggestion.accept",
-        "suggestion",
-        suggestion.id,
-        format!(
-            "pupil {} level {} to {}",
-            pupil.id,
-            from.number(),
-            to.number()
-        ),
-        now,
-    )?;
+    let decided = record_decision(conn, member, &suggestion, "accepted", note.as_deref(), now)?;
     Ok(Decision {
-        suggestion: Some(
-            suggestions::table
-                .find(suggestion.id)
-                .select(SuggestionRow::as_select())
-                .first(conn)?,
-        ),
+        suggestion: Some(decided),
         level_change: Some(change),
         meeting,
     })
@@ -410,39 +424,9 @@ pub fn decline(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<SuggestionRow> {
-    let Deciding {
-        suggestion,
-        pupil,
-        from,
-        to,
-    } = deciding(conn, member, suggestion_id)?;
+    let Deciding { suggestion, .. } = deciding(conn, member, suggestion_id)?;
     let reason = checked_reason("reason", reason)?;
-    diesel::update(suggestions::table.find(suggestion.id))
-        .set((
-            suggestions::status.eq("declined"),
-            suggestions::decided_by.eq(Some(member.id)),
-            suggestions::decided_at.eq(to_db_time(now)),
-            suggestions::decision_note.eq(&reason),
-        ))
-        .execute(conn)?;
-    audit_decision(
-        conn,
-        member,
-        "suggestion.decline",
-        "suggestion",
-        suggestion.id,
-        format!(
-            "pupil {} level {} to {}",
-            pupil.id,
-            from.number(),
-            to.number()
-        ),
-        now,
-    )?;
-    Ok(suggestions::table
-        .find(suggestion.id)
-        .select(SuggestionRow::as_select())
-        .first(conn)?)
+    record_decision(conn, member, &suggestion, "declined", Some(&reason), now)
 }
 
 /// Puts an open suggestion aside until `until` (a later date); it stays open.
