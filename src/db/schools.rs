@@ -105,15 +105,6 @@ pub fn year_group(
     find(conn)?.ok_or(Error::NotFound("year group"))
 }
 
-/// The school's year groups, lowest first.
-pub fn year_groups(conn: &mut DbConnection, school_id: i64) -> Result<Vec<YearGroupRow>> {
-    Ok(year_groups::table
-        .filter(year_groups::school_id.eq(school_id))
-        .order(year_groups::year.asc())
-        .select(YearGroupRow::as_select())
-        .load(conn)?)
-}
-
 /// The form with this name in the given year group, created if it does not exist yet.
 /// A form name already used in another year group is refused.
 pub fn form(
