@@ -3,7 +3,10 @@
 //!
 //! - **A**: actix-web answering a fixed string;
 //! - **B**: actix-web doing one plain SQLite insert per request (diesel's `SqliteConnection`
-//!   behind a mutex) with Steadfast's default durability, WAL and `synchronous = NORMAL`;
+//!   behind a mutex) with Steadfast's default durability, WAL and `synchronous = FULL` (a
+//!   commit survives power loss): the baseline the targets are set against;
+//! - **B'**: the same with `synchronous = NORMAL` (survives a crash of the process, not power
+//!   loss), to show what group commit buys back;
 //! - **Steadfast**: the real service over the demo school, with a class-staff API token.
 //!
 //! Each target gets a warm-up, then a fixed window at 64 keep-alive connections from a load
@@ -91,20 +94,23 @@ async fn run(window: Duration, warmup: Duration, profile: bool, cpus: usize) -> 
     print_machine(cpus, dir.path(), window, warmup);
 
     let fixed = start_fixed_baseline()?;
-    let insert = start_insert_baseline(dir.path())?;
-    println!(
-        "Baseline B durability: journal_mode={}, synchronous={} (set per connection: \
-         journal_mode=WAL, synchronous=NORMAL, busy_timeout=10000).",
-        insert.pragmas.0, insert.pragmas.1
-    );
+    let insert = start_insert_baseline(dir.path(), "B", "FULL")?;
+    let insert_normal = start_insert_baseline(dir.path(), "B'", "NORMAL")?;
+    for baseline in [&insert, &insert_normal] {
+        println!(
+            "Baseline {} durability: journal_mode={}, synchronous={}.",
+            baseline.target.name, baseline.pragmas.0, baseline.pragmas.1
+        );
+    }
 
-    let mut results: [Vec<Measurement>; 3] = Default::default();
+    let mut results: [Vec<Measurement>; 4] = Default::default();
     let mut sizes = Vec::new();
     for repeat in 0..REPEATS {
         let tag = repeat as u64;
         if baselines {
             results[0].push(drive(fixed.target.clone(), warmup, window, tag).await);
             results[1].push(drive(insert.target.clone(), warmup, window, tag).await);
+            results[2].push(drive(insert_normal.target.clone(), warmup, window, tag).await);
         }
         let app = SteadfastApp::start(dir.path(), repeat).await?;
         if repeat == 0 {
@@ -117,7 +123,7 @@ async fn run(window: Duration, warmup: Duration, profile: bool, cpus: usize) -> 
         let s = drive(app.target.clone(), warmup, window, tag).await;
         let after = app.incident_count()?;
         sizes.push((app.pupil_count, before, after));
-        results[2].push(s);
+        results[3].push(s);
         let this_run: Vec<String> = results
             .iter()
             .filter_map(|runs| runs.get(repeat))
@@ -140,6 +146,7 @@ async fn run(window: Duration, warmup: Duration, profile: bool, cpus: usize) -> 
     }
     fixed.handle.stop(true).await;
     insert.handle.stop(true).await;
+    insert_normal.handle.stop(true).await;
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "\nTotal benchmark time: {:.0} s; load average at the end {}.",
@@ -251,7 +258,11 @@ type SharedConnection = Arc<Mutex<SqliteConnection>>;
 
 /// Baseline B: one plain insert per request, on one shared connection behind a mutex, run on
 /// the blocking pool (as Steadfast runs its database work).
-fn start_insert_baseline(dir: &Path) -> anyhow::Result<Running> {
+fn start_insert_baseline(
+    dir: &Path,
+    name: &'static str,
+    synchronous: &str,
+) -> anyhow::Result<Running> {
     async fn insert(body: web::Bytes, conn: web::Data<SharedConnection>) -> HttpResponse {
         let conn = conn.get_ref().clone();
         let text = String::from_utf8_lossy(&body).into_owned();
@@ -273,13 +284,13 @@ fn start_insert_baseline(dir: &Path) -> anyhow::Result<Running> {
             Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
         }
     }
-    let path = dir.join("baseline.db");
+    let path = dir.join(format!("baseline-{synchronous}.db"));
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-    conn.batch_execute(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-         CREATE TABLE IF NOT EXISTS bench_events (\
-             id INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at TIMESTAMP NOT NULL);",
-    )?;
+    conn.batch_execute(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+         PRAGMA busy_timeout = 10000; CREATE TABLE IF NOT EXISTS bench_events (\
+             id INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at TIMESTAMP NOT NULL);"
+    ))?;
     let pragmas = sqlite_pragmas(&mut conn)?;
     let shared = web::Data::new(Arc::new(Mutex::new(conn)));
     let (listener, address) = loopback_listener()?;
@@ -294,7 +305,7 @@ fn start_insert_baseline(dir: &Path) -> anyhow::Result<Running> {
     tokio::spawn(server);
     Ok(Running {
         target: Arc::new(Target {
-            name: "B",
+            name,
             address,
             authorization: "Bearer none".into(),
             pupil_ids: placeholder_pupils(),
@@ -727,7 +738,7 @@ fn print_machine(cpus: usize, dir: &Path, window: Duration, warmup: Duration) {
     println!(
         "Method: {CONNECTIONS} keep-alive HTTP/1.1 connections, closed loop (next request when the \
          last is answered); {}s warm-up then {}s measured per run; {REPEATS} runs interleaved \
-         A, B, Steadfast; medians of the runs. actix-web workers: default (one per CPU) for all three.",
+         A, B, B', Steadfast; medians of the runs. actix-web workers: default (one per CPU) for all four.",
         warmup.as_secs(),
         window.as_secs()
     );
@@ -739,9 +750,10 @@ fn print_machine(cpus: usize, dir: &Path, window: Duration, warmup: Duration) {
         sqlite_version()
     );
     println!(
-        "Durability: both B and Steadfast use WAL + synchronous=NORMAL: a commit survives a crash of \
-         the process, but the last commits can be lost on power loss or an OS crash; \
-         synchronous=FULL would survive power loss (an fsync per commit)."
+        "Durability: Steadfast and B use WAL + synchronous=FULL, so an acknowledged write survives \
+         power loss (B waits for the disk once per insert, Steadfast once per group commit); B' uses \
+         synchronous=NORMAL, which survives a crash of the process but can lose the last commits \
+         on power loss."
     );
 }
 
@@ -785,10 +797,11 @@ fn verdict(pass: bool) -> &'static str {
     }
 }
 
-fn print_table(results: &[Vec<Measurement>; 3], medians: &[Summary], sizes: &[(usize, i64, i64)]) {
+fn print_table(results: &[Vec<Measurement>; 4], medians: &[Summary], sizes: &[(usize, i64, i64)]) {
     let labels = [
         "A  actix-web, fixed string",
-        "B  actix-web + 1 SQLite insert",
+        "B  actix + 1 insert, sync FULL",
+        "B' actix + 1 insert, sync NORMAL",
         "Steadfast POST /api/v1/incidents",
     ];
     println!("\nEach run:");
@@ -831,7 +844,7 @@ fn print_table(results: &[Vec<Measurement>; 3], medians: &[Summary], sizes: &[(u
             label, s.rps, s.p50_ms, s.p99_ms, s.max_ms, s.errors
         );
     }
-    let (a, b, s) = (&medians[0], &medians[1], &medians[2]);
+    let (a, b, b_normal, s) = (&medians[0], &medians[1], &medians[2], &medians[3]);
     for (pupils, before, after) in sizes {
         println!(
             "Data (Steadfast run): demo school, {pupils} pupils; incidents {before} before, {after} after \
@@ -848,6 +861,11 @@ fn print_table(results: &[Vec<Measurement>; 3], medians: &[Summary], sizes: &[(u
         share_b * 100.0,
         b.p99_ms,
         s.p99_ms
+    );
+    println!(
+        "Steadfast / Baseline B' (no fsync): {:.1}% of requests/s (B' p99 {:.2} ms)",
+        s.rps / b_normal.rps * 100.0,
+        b_normal.p99_ms
     );
     println!(
         "Steadfast / Baseline A: {:.1}% of requests/s",

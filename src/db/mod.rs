@@ -19,9 +19,9 @@ pub mod schema;
 pub mod schools;
 pub mod staff;
 pub mod timeline;
+pub mod writer;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -104,8 +104,11 @@ impl DatabaseTarget {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 // The busy timeout makes concurrent writers wait their turn instead of failing;
                 // WAL (set once per file, in `Database::open`) lets readers work meanwhile.
+                // `synchronous = FULL` waits for the disk at each commit, so a write that was
+                // acknowledged survives a power cut; group commit (see `writer`) pays that
+                // wait once for many writes.
                 conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
                      PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; \
                      PRAGMA mmap_size = 268435456;",
                 )
@@ -146,9 +149,8 @@ impl ManageConnection for ConnectionManager {
 pub struct Database {
     pool: r2d2::Pool<ConnectionManager>,
     engine: Engine,
-    /// Queues this process's writers on SQLite, which takes one writer at a time: waiting
-    /// here is fair and cheap, where SQLite's own busy handler sleeps and retries.
-    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, the one thread that writes, committing concurrent writes together.
+    sqlite_writer: Option<writer::SqliteWriter>,
     rules: evaluation::RulesCache,
 }
 
@@ -161,12 +163,16 @@ impl Database {
                 std::fs::create_dir_all(parent)?;
             }
         }
-        if let DatabaseTarget::Sqlite(_) = &target {
-            // Write-ahead logging is a property of the file: set it before the pool opens
-            // its connections, which would otherwise race to set it.
-            let mut conn = target.connect()?;
-            conn.batch_execute("PRAGMA journal_mode = WAL")?;
-        }
+        let sqlite_writer = match &target {
+            DatabaseTarget::Sqlite(_) => {
+                // Write-ahead logging is a property of the file: set it before the pool opens
+                // its connections, which would otherwise race to set it.
+                let mut conn = target.connect()?;
+                conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0")?;
+                Some(writer::SqliteWriter::start(conn, target.connect()?)?)
+            }
+            DatabaseTarget::Postgres(_) => None,
+        };
         let engine = target.engine();
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
@@ -177,7 +183,7 @@ impl Database {
         let database = Database {
             pool,
             engine,
-            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+            sqlite_writer,
             rules: evaluation::RulesCache::default(),
         };
         let mut conn = database.pool.get()?;
@@ -215,17 +221,17 @@ impl Database {
         .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
     }
 
-    /// Runs `work`, which writes, in one transaction on a worker thread: it all happens, or
-    /// none of it does. On SQLite the process's writers take turns.
+    /// Runs `work`, which writes, in one transaction: it all happens, or none of it does.
+    /// On SQLite it joins the writer's next group commit; on PostgreSQL it runs on a pooled
+    /// connection of its own.
     pub async fn write<T, F>(&self, work: F) -> Result<T>
     where
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _turn = match self.engine {
-            Engine::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
-            Engine::Postgres => None,
-        };
+        if let Some(writer) = &self.sqlite_writer {
+            return writer.write(work).await;
+        }
         let pool = self.pool.clone();
         actix_web::rt::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
