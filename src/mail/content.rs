@@ -111,7 +111,8 @@ impl MeetingKind {
     fn reason(self, pupil: &PupilLabel) -> String {
         match self {
             MeetingKind::Level(level) => format!(
-                "{pupil} has moved up to {} (level {}).",
+                "{pupil} has moved up to {}{} (level {}).",
+                if level == Level::Provision { "the " } else { "" },
                 level.title(),
                 level.number()
             ),

@@ -7,7 +7,7 @@ pub mod content;
 pub mod ics;
 pub mod transport;
 
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
@@ -92,7 +92,8 @@ pub fn sanitise_key(key: &str) -> String {
 /// Builds the message for one email: text and HTML as alternatives, and when there is a
 /// calendar, a `text/calendar` alternative (what Outlook and Google read) plus an `invite.ics`
 /// attachment (what Apple Mail and others offer to open). From shows the school's name with
-/// the configured address; the Message-ID is `<{key}@steadfast>`.
+/// the configured address; the Message-ID is `<{key}@steadfast>`; `Auto-Submitted:
+/// auto-generated` keeps out-of-office replies away.
 pub fn build_message(
     email: &OutgoingEmail,
     from: &str,
@@ -121,7 +122,7 @@ pub fn build_message(
         .subject(email.subject.clone())
         .message_id(Some(format!("<{key}@{MESSAGE_ID_HOST}>")));
 
-    let message = match &email.calendar {
+    let mut message = match &email.calendar {
         None => builder.multipart(alternatives)?,
         Some(calendar) => {
             let method = ics::method_of(calendar).ok_or(MailError::CalendarMethod)?;
@@ -143,6 +144,11 @@ pub fn build_message(
             )?
         }
     };
+    // RFC 3834: tells out-of-office responders not to answer.
+    message.headers_mut().insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("Auto-Submitted"),
+        "auto-generated".into(),
+    ));
     Ok(message)
 }
 
@@ -206,6 +212,7 @@ mod tests {
         assert_eq!(parsed.message_id(), Some("meeting-42-invite-0@steadfast"));
         let text = formatted(&message);
         assert!(text.contains("Content-Type: multipart/alternative"));
+        assert!(text.contains("Auto-Submitted: auto-generated\r\n"));
         assert!(!text.contains("multipart/mixed"));
         assert_eq!(parts_of(&raw, "text", "plain").len(), 1);
         assert_eq!(parts_of(&raw, "text", "html").len(), 1);
