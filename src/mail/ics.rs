@@ -12,6 +12,9 @@ use chrono_tz::Tz;
 /// The time zone every meeting time is written in.
 pub const TZID: &str = "Europe/London";
 
+/// The zone database's Europe/London, which the `VTIMEZONE` below describes.
+const LONDON: Tz = chrono_tz::Europe::London;
+
 /// The product identifier written into every calendar object.
 pub const PRODID: &str = "-//Steadfast//Pupil support meetings//EN";
 
@@ -243,9 +246,9 @@ fn utc_stamp(instant: DateTime<Utc>) -> String {
 /// for the second 01:xx hour of the October change, which local time cannot name (RFC 5545
 /// reads a repeated local time as its first occurrence), so it is written in UTC.
 fn local_stamp(instant: DateTime<Utc>) -> String {
-    let london = instant.with_timezone(&chrono_tz::Europe::London);
+    let london = instant.with_timezone(&LONDON);
     let local = london.naive_local();
-    let first_occurrence = match Tz::Europe__London.from_local_datetime(&local) {
+    let first_occurrence = match LONDON.from_local_datetime(&local) {
         LocalResult::Ambiguous(first, _) => first == london,
         _ => true,
     };
@@ -346,7 +349,7 @@ mod tests {
     fn instant(value: &str) -> DateTime<Utc> {
         if let Some(local) = value.strip_prefix(";TZID=Europe/London:") {
             let local = NaiveDateTime::parse_from_str(local, "%Y%m%dT%H%M%S").unwrap();
-            match Tz::Europe__London.from_local_datetime(&local) {
+            match LONDON.from_local_datetime(&local) {
                 LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
                 LocalResult::None => panic!("{local} does not exist in London"),
             }
@@ -541,12 +544,7 @@ mod tests {
             last_sunday(1970, 10),
             NaiveDate::from_ymd_opt(1970, 10, 25).unwrap()
         );
-        let offset = |t: DateTime<Utc>| {
-            t.with_timezone(&Tz::Europe__London)
-                .offset()
-                .fix()
-                .local_minus_utc()
-        };
+        let offset = |t: DateTime<Utc>| t.with_timezone(&LONDON).offset().fix().local_minus_utc();
         for year in 1996..2100 {
             for (month, before, after) in [(3, 0, 3600), (10, 3600, 0)] {
                 let change = last_sunday(year, month)
