@@ -13,4 +13,5 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod mail;
 pub mod web;

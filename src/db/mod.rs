@@ -11,6 +11,8 @@ pub mod inbox;
 pub mod incidents;
 pub mod meetings;
 pub mod models;
+pub mod notices;
+pub mod outbox;
 pub mod overview;
 pub mod policies;
 pub mod policy_preview;

@@ -10,6 +10,7 @@ use super::pupils::PupilJson;
 use super::{optional_number, read_json, ApiJson};
 use crate::db::inbox::{self, InboxScope};
 use crate::db::models::{MeetingRow, SuggestionRow};
+use crate::db::notices::NoticeContext;
 use crate::db::staff::StaffMember;
 use crate::db::{decisions, evaluation, from_db_time, meetings, pupils, DbConnection};
 use crate::domain::Role;
@@ -231,12 +232,20 @@ pub async fn accept(
         read_json(&body)?
     };
     let (member, id, now) = (user.0, path.into_inner(), Utc::now());
+    let context = NoticeContext::from_settings(&state.settings);
     let (decision, pupil, participants) = state
         .db
         .write(move |conn| {
             let rules = evaluation::load_rules(conn, member.school_id)?;
-            let decision =
-                decisions::accept(conn, &member, id, request.note.as_deref(), &rules, now)?;
+            let decision = decisions::accept(
+                conn,
+                &member,
+                id,
+                request.note.as_deref(),
+                &rules,
+                &context,
+                now,
+            )?;
             let pupil_id = decision
                 .suggestion
                 .as_ref()

@@ -1,0 +1,869 @@
+//! What each email says, as plain text and as HTML (maud, so every value is escaped).
+//!
+//! Every email goes to staff. Each function takes one small input struct holding exactly
+//! what that email shows and returns an [`EmailContent`]. A pupil appears only as a
+//! [`PupilLabel`] ("Sam T., Year 9"): never notes, SEN status, incidents or outcomes.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use maud::{html, Markup, DOCTYPE};
+
+use crate::domain::{Level, ProgrammeBlock, SCHOOL_TZ};
+use crate::mail::OutgoingEmail;
+
+/// The subject and both bodies of one email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailContent {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// The HTML body.
+    pub html: String,
+}
+
+impl EmailContent {
+    /// The email ready for the outbox, for one recipient.
+    pub fn into_email(
+        self,
+        to: String,
+        message_key: String,
+        calendar: Option<String>,
+    ) -> OutgoingEmail {
+        OutgoingEmail {
+            to,
+            subject: self.subject,
+            text: self.text,
+            html: self.html,
+            calendar,
+            message_key,
+        }
+    }
+}
+
+/// How an email names a pupil: given name, family-name initial and year group. Built from
+/// the full names, it keeps only what it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PupilLabel {
+    given_name: String,
+    family_initial: Option<char>,
+    year: i16,
+}
+
+impl PupilLabel {
+    /// The label for a pupil; `year` 0 is Reception.
+    pub fn new(given_name: &str, family_name: &str, year: i16) -> Self {
+        PupilLabel {
+            given_name: given_name.trim().to_string(),
+            family_initial: family_name
+                .trim()
+                .chars()
+                .next()
+                .and_then(|c| c.to_uppercase().next()),
+            year,
+        }
+    }
+
+    /// The pupil's given name alone, for a friendlier second mention.
+    pub fn given_name(&self) -> &str {
+        &self.given_name
+    }
+}
+
+impl fmt::Display for PupilLabel {
+    /// Writes e.g. "Sam T., Year 9" (or "Sam T., Reception").
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.given_name)?;
+        if let Some(initial) = self.family_initial {
+            write!(f, " {initial}.")?;
+        }
+        match self.year {
+            0 => f.write_str(", Reception"),
+            year => write!(f, ", Year {year}"),
+        }
+    }
+}
+
+/// Which meeting an email is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeetingKind {
+    /// The meeting a level calls for: Coaching Time (3), Coaching Plan (4) or the Bespoke
+    /// Provision Map team meeting (6).
+    Level(Level),
+    /// The review at the end of a Coaching Programme block (level 5).
+    BlockReview(ProgrammeBlock),
+}
+
+impl MeetingKind {
+    /// The meeting's name in a sentence, e.g. "Coaching Time meeting".
+    pub fn name(self) -> String {
+        match self {
+            MeetingKind::Level(Level::Provision) => "Bespoke Provision Map team meeting".into(),
+            MeetingKind::Level(level) => format!("{} meeting", level.title()),
+            MeetingKind::BlockReview(block) => {
+                format!("Coaching Programme review ({}-week block)", block.weeks())
+            }
+        }
+    }
+
+    /// Why the meeting is needed, in one sentence about the pupil.
+    fn reason(self, pupil: &PupilLabel) -> String {
+        match self {
+            MeetingKind::Level(level) => format!(
+                "{pupil} has moved up to {} (level {}).",
+                level.title(),
+                level.number()
+            ),
+            MeetingKind::BlockReview(block) => format!(
+                "{pupil} is reaching the end of the {}-week block of their Coaching Programme (level 5).",
+                block.weeks()
+            ),
+        }
+    }
+}
+
+/// When and where a booked meeting takes place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingSlot {
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// How long it lasts.
+    pub duration_minutes: u32,
+    /// Where it is held, e.g. "Room 12".
+    pub location: String,
+}
+
+/// Input for [`meeting_due`]: a pupil has reached a level (or block end) that needs a meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingDue {
+    /// The recipient's name, for the greeting.
+    pub recipient_name: String,
+    /// The pupil.
+    pub pupil: PupilLabel,
+    /// Which meeting.
+    pub kind: MeetingKind,
+    /// The day by which it should be held.
+    pub due_on: NaiveDate,
+    /// The meeting page, from [`meeting_url`].
+    pub meeting_url: String,
+}
+
+/// Input for [`invitation`] (and, inside [`MeetingMoved`] and [`MeetingCancelled`], for
+/// [`update`] and [`cancellation`]): a booked meeting and one person invited to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledMeeting {
+    /// The recipient's name, for the greeting.
+    pub recipient_name: String,
+    /// The pupil.
+    pub pupil: PupilLabel,
+    /// Which meeting.
+    pub kind: MeetingKind,
+    /// When and where.
+    pub slot: MeetingSlot,
+    /// The meeting page, from [`meeting_url`].
+    pub meeting_url: String,
+}
+
+/// Input for [`update`]: a meeting has a new time or place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingMoved {
+    /// The meeting as it now stands.
+    pub meeting: ScheduledMeeting,
+    /// When it was going to start.
+    pub previous_start: DateTime<Utc>,
+}
+
+/// Input for [`cancellation`]: a meeting will not take place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingCancelled {
+    /// The meeting as it was booked.
+    pub meeting: ScheduledMeeting,
+    /// The reason the person cancelling gave.
+    pub reason: String,
+}
+
+/// Input for [`reminder`] and [`overdue`]: a meeting that is due, booked or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingFollowUp {
+    /// The recipient's name, for the greeting.
+    pub recipient_name: String,
+    /// The pupil.
+    pub pupil: PupilLabel,
+    /// Which meeting.
+    pub kind: MeetingKind,
+    /// The day by which it should be held.
+    pub due_on: NaiveDate,
+    /// When and where, if it has been booked.
+    pub booked: Option<MeetingSlot>,
+    /// For the overdue copy sent one step up: the name of the person responsible, who has
+    /// had the same email. `None` for the responsible person's own copy.
+    pub responsible_name: Option<String>,
+    /// The meeting page, from [`meeting_url`].
+    pub meeting_url: String,
+}
+
+/// One line of a daily digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestItem {
+    /// What needs attention, in a few words (the caller keeps to the privacy rule).
+    pub text: String,
+    /// Where to deal with it.
+    pub url: String,
+}
+
+/// Input for [`digest`]: everything waiting for one staff member on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    /// The recipient's name, for the greeting.
+    pub recipient_name: String,
+    /// The school day the digest is for.
+    pub date: NaiveDate,
+    /// The items, in the order to show them.
+    pub items: Vec<DigestItem>,
+}
+
+/// The address of a meeting's page: `{public_url}/meetings/{id}`.
+pub fn meeting_url(public_url: &str, meeting_id: i64) -> String {
+    format!("{}/meetings/{meeting_id}", public_url.trim_end_matches('/'))
+}
+
+/// The calendar entry's title for a meeting, e.g. "Coaching Time meeting: Sam T., Year 9".
+pub fn event_summary(kind: MeetingKind, pupil: &PupilLabel) -> String {
+    format!("{}: {pupil}", kind.name())
+}
+
+/// The email to the people who must arrange a meeting that has just become due.
+pub fn meeting_due(input: &MeetingDue) -> EmailContent {
+    let due = long_date(input.due_on);
+    let lines = [
+        input.kind.reason(&input.pupil),
+        format!("A {} is needed by {due}.", input.kind.name()),
+        "Please pick a calm time that suits everyone and book it on the meeting page.".into(),
+    ];
+    Email {
+        subject: format!("Please book: {} for {}", input.kind.name(), input.pupil),
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &[],
+        link: Some(("Book the meeting", &input.meeting_url)),
+        closing: "Thank you.",
+    }
+    .render()
+}
+
+/// The invitation sent to each participant when a meeting is booked.
+pub fn invitation(input: &ScheduledMeeting) -> EmailContent {
+    let lines = [
+        format!(
+            "You are invited to a {} for {}.",
+            input.kind.name(),
+            input.pupil
+        ),
+        "The calendar invitation is attached, so you can add it to your calendar in one step."
+            .into(),
+    ];
+    Email {
+        subject: format!(
+            "Invitation: {} for {}, {}",
+            input.kind.name(),
+            input.pupil,
+            short_when(input.slot.starts_at)
+        ),
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &slot_details(&input.slot),
+        link: Some(("Open the meeting page", &input.meeting_url)),
+        closing: "Thank you.",
+    }
+    .render()
+}
+
+/// The update sent to each participant when a booked meeting moves.
+pub fn update(input: &MeetingMoved) -> EmailContent {
+    let meeting = &input.meeting;
+    let lines = [
+        format!(
+            "The {} for {} has moved. It was going to be {}; the new details are below.",
+            meeting.kind.name(),
+            meeting.pupil,
+            short_when(input.previous_start)
+        ),
+        "The attached calendar update moves it in your calendar.".into(),
+    ];
+    Email {
+        subject: format!(
+            "New time: {} for {}, {}",
+            meeting.kind.name(),
+            meeting.pupil,
+            short_when(meeting.slot.starts_at)
+        ),
+        recipient_name: &meeting.recipient_name,
+        paragraphs: &lines,
+        details: &slot_details(&meeting.slot),
+        link: Some(("Open the meeting page", &meeting.meeting_url)),
+        closing: "Thank you.",
+    }
+    .render()
+}
+
+/// The notice sent to each participant when a booked meeting is called off.
+pub fn cancellation(input: &MeetingCancelled) -> EmailContent {
+    let meeting = &input.meeting;
+    let lines = [
+        format!(
+            "The {} for {} on {} has been cancelled.",
+            meeting.kind.name(),
+            meeting.pupil,
+            short_when(meeting.slot.starts_at)
+        ),
+        "The attached calendar update takes it out of your calendar.".into(),
+    ];
+    let details = [
+        ("Reason", input.reason.trim().to_string()),
+        ("Where", meeting.slot.location.clone()),
+    ];
+    Email {
+        subject: format!(
+            "Cancelled: {} for {}, {}",
+            meeting.kind.name(),
+            meeting.pupil,
+            short_when(meeting.slot.starts_at)
+        ),
+        recipient_name: &meeting.recipient_name,
+        paragraphs: &lines,
+        details: &details,
+        link: Some(("Open the meeting page", &meeting.meeting_url)),
+        closing: "Thank you.",
+    }
+    .render()
+}
+
+/// The reminder sent one school day before a meeting is due: of the booked time, or that it
+/// still needs booking.
+pub fn reminder(input: &MeetingFollowUp) -> EmailContent {
+    let name = input.kind.name();
+    let due = long_date(input.due_on);
+    let (subject, lines, details) = match &input.booked {
+        Some(slot) => (
+            format!(
+                "Reminder: {name} for {}, {}",
+                input.pupil,
+                short_when(slot.starts_at)
+            ),
+            vec![format!(
+                "Just a reminder that the {name} for {} is coming up.",
+                input.pupil
+            )],
+            slot_details(slot).to_vec(),
+        ),
+        None => (
+            format!("Reminder: {name} for {} is due by {due}", input.pupil),
+            vec![
+                format!(
+                    "Just a reminder that the {name} for {} should be held by {due}, and it has not been booked yet.",
+                    input.pupil
+                ),
+                "If you can, please book a time today.".into(),
+            ],
+            Vec::new(),
+        ),
+    };
+    Email {
+        subject,
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &details,
+        link: Some(("Open the meeting page", &input.meeting_url)),
+        closing: "Thank you.",
+    }
+    .render()
+}
+
+/// The email sent when a meeting's due day has passed and it has not been held: to the
+/// person responsible, and a copy one step up (see [`MeetingFollowUp::responsible_name`]).
+pub fn overdue(input: &MeetingFollowUp) -> EmailContent {
+    let name = input.kind.name();
+    let due = long_date(input.due_on);
+    let mut lines = vec![match &input.booked {
+        None => format!(
+            "The {name} for {} was due by {due} and has not been booked.",
+            input.pupil
+        ),
+        Some(slot) => format!(
+            "The {name} for {} was due by {due}. It was booked for {}, but it has not been recorded as held.",
+            input.pupil,
+            short_when(slot.starts_at)
+        ),
+    }];
+    lines.push(
+        "Please book a new time, or record the meeting if it has already taken place, so the support carries on."
+            .into(),
+    );
+    if let Some(responsible) = &input.responsible_name {
+        lines.push(format!(
+            "{responsible}, who looks after this meeting, has had the same message. You are receiving a copy as the next person up, in case a hand would help."
+        ));
+    }
+    Email {
+        subject: format!("Overdue: {name} for {} (due {due})", input.pupil),
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &[],
+        link: Some(("Open the meeting page", &input.meeting_url)),
+        closing: "Thank you.",
+    }
+    .render()
+}
+
+/// The day's collected items for one staff member.
+pub fn digest(input: &Digest) -> EmailContent {
+    let day = long_date(input.date);
+    let count = match input.items.len() {
+        0 => "Nothing waiting".to_string(),
+        1 => "1 thing waiting".to_string(),
+        n => format!("{n} things waiting"),
+    };
+    let opening = if input.items.is_empty() {
+        "Nothing needs you in Steadfast today."
+    } else {
+        "Here is what is waiting for you in Steadfast today."
+    };
+
+    let mut text = format!("Hello {},\n\n{opening}\n", input.recipient_name);
+    for item in &input.items {
+        text.push_str(&format!("\n- {}\n  {}\n", item.text, item.url));
+    }
+    text.push_str(&format!("\nThank you for all you do.\n\n{FOOTER}\n"));
+
+    let body = html! {
+        p { "Hello " (input.recipient_name) "," }
+        p { (opening) }
+        @if !input.items.is_empty() {
+            ul {
+                @for item in &input.items {
+                    li { a href=(item.url) { (item.text) } }
+                }
+            }
+        }
+        p { "Thank you for all you do." }
+    };
+    let subject = format!("{count}: {day}");
+    EmailContent {
+        html: page(&subject, body),
+        subject,
+        text,
+    }
+}
+
+/// The last line of every email.
+const FOOTER: &str =
+    "Sent by Steadfast, your school's pupil support tracker. Replies to this address are not read.";
+
+/// The common shape of the meeting emails: greeting, paragraphs, a few labelled details,
+/// a link, a closing line and the footer.
+struct Email<'a> {
+    subject: String,
+    recipient_name: &'a str,
+    paragraphs: &'a [String],
+    details: &'a [(&'a str, String)],
+    link: Option<(&'a str, &'a str)>,
+    closing: &'a str,
+}
+
+impl Email<'_> {
+    fn render(self) -> EmailContent {
+        let mut text = format!("Hello {},\n", self.recipient_name);
+        for paragraph in self.paragraphs {
+            text.push_str(&format!("\n{paragraph}\n"));
+        }
+        if !self.details.is_empty() {
+            text.push('\n');
+            for (label, value) in self.details {
+                text.push_str(&format!("{label}: {value}\n"));
+            }
+        }
+        if let Some((label, url)) = self.link {
+            text.push_str(&format!("\n{label}: {url}\n"));
+        }
+        text.push_str(&format!("\n{}\n\n{FOOTER}\n", self.closing));
+
+        let body = html! {
+            p { "Hello " (self.recipient_name) "," }
+            @for paragraph in self.paragraphs {
+                p { (paragraph) }
+            }
+            @if !self.details.is_empty() {
+                table role="presentation" {
+                    @for (label, value) in self.details {
+                        tr {
+                            th style="text-align:left;padding-right:1em;vertical-align:top" { (label) }
+                            td { (value) }
+                        }
+                    }
+                }
+            }
+            @if let Some((label, url)) = self.link {
+                p { a href=(url) { (label) } }
+            }
+            p { (self.closing) }
+        };
+        EmailContent {
+            html: page(&self.subject, body),
+            subject: self.subject,
+            text,
+        }
+    }
+}
+
+/// A whole HTML document around an email's body, with the footer.
+fn page(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en-GB" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+            }
+            body style="font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#1f2933;max-width:40em" {
+                (body)
+                hr;
+                p style="font-size:13px;color:#52606d" { (FOOTER) }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// When, how long and where a booked meeting is, as labelled lines.
+fn slot_details(slot: &MeetingSlot) -> [(&'static str, String); 3] {
+    let starts = slot.starts_at.with_timezone(&SCHOOL_TZ);
+    let ends = (slot.starts_at + Duration::minutes(i64::from(slot.duration_minutes)))
+        .with_timezone(&SCHOOL_TZ);
+    let end = if ends.date_naive() == starts.date_naive() {
+        ends.format("%H:%M").to_string()
+    } else {
+        format!(
+            "{} on {}",
+            ends.format("%H:%M"),
+            long_date(ends.date_naive())
+        )
+    };
+    [
+        (
+            "When",
+            format!(
+                "{}, {} to {end} (UK time)",
+                long_date(starts.date_naive()),
+                starts.format("%H:%M")
+            ),
+        ),
+        ("Length", length(slot.duration_minutes)),
+        ("Where", slot.location.clone()),
+    ]
+}
+
+/// A date the way people write it: "Tuesday 1 December 2026".
+pub fn long_date(date: NaiveDate) -> String {
+    date.format("%A %-d %B %Y").to_string()
+}
+
+/// A start time in UK time: "Tuesday 1 December 2026 at 15:30".
+fn short_when(instant: DateTime<Utc>) -> String {
+    let local = instant.with_timezone(&SCHOOL_TZ);
+    format!(
+        "{} at {}",
+        long_date(local.date_naive()),
+        local.format("%H:%M")
+    )
+}
+
+/// A length in words: "30 minutes", "1 hour", "1 hour 15 minutes".
+fn length(minutes: u32) -> String {
+    let plural = |n: u32, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    match (minutes / 60, minutes % 60) {
+        (0, m) => plural(m, "minute"),
+        (h, 0) => plural(h, "hour"),
+        (h, m) => format!("{} {}", plural(h, "hour"), plural(m, "minute")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sam() -> PupilLabel {
+        PupilLabel::new("Sam", "Taylor", 9)
+    }
+
+    fn url() -> String {
+        meeting_url("http://127.0.0.1:8080/", 42)
+    }
+
+    fn slot() -> MeetingSlot {
+        MeetingSlot {
+            // 15:30 GMT.
+            starts_at: Utc.with_ymd_and_hms(2026, 12, 1, 15, 30, 0).unwrap(),
+            duration_minutes: 30,
+            location: "Room 12".into(),
+        }
+    }
+
+    fn scheduled() -> ScheduledMeeting {
+        ScheduledMeeting {
+            recipient_name: "Jo".into(),
+            pupil: sam(),
+            kind: MeetingKind::Level(Level::Time),
+            slot: slot(),
+            meeting_url: url(),
+        }
+    }
+
+    fn follow_up(booked: Option<MeetingSlot>) -> MeetingFollowUp {
+        MeetingFollowUp {
+            recipient_name: "Jo".into(),
+            pupil: sam(),
+            kind: MeetingKind::Level(Level::Plan),
+            due_on: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            booked,
+            responsible_name: None,
+            meeting_url: url(),
+        }
+    }
+
+    /// Every email: greeting, link in both bodies, footer, and no personal detail beyond the label.
+    fn check_common(content: &EmailContent) {
+        assert!(content.text.starts_with("Hello "), "{}", content.text);
+        assert!(content.text.contains(FOOTER));
+        assert!(content.html.starts_with("<!DOCTYPE html>"));
+        assert!(content
+            .html
+            .contains("Replies to this address are not read."));
+        assert!(!content.text.contains("Taylor") && !content.html.contains("Taylor"));
+        assert!(!content.subject.contains('\n'));
+    }
+
+    #[test]
+    fn pupils_are_named_by_given_name_initial_and_year() {
+        assert_eq!(sam().to_string(), "Sam T., Year 9");
+        assert_eq!(
+            PupilLabel::new(" Aoife ", "ó Briain", 0).to_string(),
+            "Aoife Ó., Reception"
+        );
+        assert_eq!(PupilLabel::new("Kai", "", 11).to_string(), "Kai, Year 11");
+        assert_eq!(sam().given_name(), "Sam");
+    }
+
+    #[test]
+    fn meeting_names() {
+        assert_eq!(
+            MeetingKind::Level(Level::Time).name(),
+            "Coaching Time meeting"
+        );
+        assert_eq!(
+            MeetingKind::Level(Level::Plan).name(),
+            "Coaching Plan meeting"
+        );
+        assert_eq!(
+            MeetingKind::Level(Level::Provision).name(),
+            "Bespoke Provision Map team meeting"
+        );
+        assert_eq!(
+            MeetingKind::BlockReview(ProgrammeBlock::FourWeek).name(),
+            "Coaching Programme review (4-week block)"
+        );
+        assert_eq!(
+            event_summary(MeetingKind::Level(Level::Time), &sam()),
+            "Coaching Time meeting: Sam T., Year 9"
+        );
+    }
+
+    #[test]
+    fn meeting_due_says_which_level_when_and_where_to_book() {
+        for (kind, level_text) in [
+            (MeetingKind::Level(Level::Time), "Coaching Time (level 3)"),
+            (MeetingKind::Level(Level::Plan), "Coaching Plan (level 4)"),
+            (
+                MeetingKind::Level(Level::Provision),
+                "Bespoke Provision Map (level 6)",
+            ),
+            (
+                MeetingKind::BlockReview(ProgrammeBlock::TwoWeek),
+                "2-week block of their Coaching Programme (level 5)",
+            ),
+        ] {
+            let content = meeting_due(&MeetingDue {
+                recipient_name: "Jo".into(),
+                pupil: sam(),
+                kind,
+                due_on: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                meeting_url: url(),
+            });
+            check_common(&content);
+            assert!(content.subject.contains("Sam T., Year 9"));
+            for body in [&content.text, &content.html] {
+                assert!(body.contains(level_text), "{body}");
+                assert!(body.contains("Tuesday 1 December 2026"), "{body}");
+                assert!(body.contains("http://127.0.0.1:8080/meetings/42"), "{body}");
+            }
+        }
+    }
+
+    #[test]
+    fn invitation_gives_time_length_and_place_in_london_time() {
+        let mut meeting = scheduled();
+        // 14:00 UTC in June is 15:00 BST.
+        meeting.slot.starts_at = Utc.with_ymd_and_hms(2026, 6, 16, 14, 0, 0).unwrap();
+        meeting.slot.duration_minutes = 45;
+        let content = invitation(&meeting);
+        check_common(&content);
+        assert_eq!(
+            content.subject,
+            "Invitation: Coaching Time meeting for Sam T., Year 9, Tuesday 16 June 2026 at 15:00"
+        );
+        assert!(content
+            .text
+            .contains("When: Tuesday 16 June 2026, 15:00 to 15:45 (UK time)"));
+        assert!(content.text.contains("Length: 45 minutes"));
+        assert!(content.text.contains("Where: Room 12"));
+        assert!(content.html.contains("Room 12"));
+    }
+
+    #[test]
+    fn update_gives_old_and_new_times() {
+        let content = update(&MeetingMoved {
+            meeting: scheduled(),
+            previous_start: Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap(),
+        });
+        check_common(&content);
+        assert!(content.subject.starts_with("New time: "));
+        assert!(content.text.contains("Monday 30 November 2026 at 10:00"));
+        assert!(content
+            .text
+            .contains("When: Tuesday 1 December 2026, 15:30 to 16:00"));
+    }
+
+    #[test]
+    fn cancellation_gives_the_reason() {
+        let content = cancellation(&MeetingCancelled {
+            meeting: scheduled(),
+            reason: "Parent unwell; we will rebook".into(),
+        });
+        check_common(&content);
+        assert!(content.subject.starts_with("Cancelled: "));
+        assert!(content
+            .text
+            .contains("Reason: Parent unwell; we will rebook"));
+        assert!(content.text.contains("Tuesday 1 December 2026 at 15:30"));
+    }
+
+    #[test]
+    fn reminder_for_booked_and_unbooked_meetings() {
+        let booked = reminder(&follow_up(Some(slot())));
+        check_common(&booked);
+        assert!(booked
+            .text
+            .contains("When: Tuesday 1 December 2026, 15:30 to 16:00"));
+        let unbooked = reminder(&follow_up(None));
+        check_common(&unbooked);
+        assert!(unbooked.text.contains("has not been booked yet"));
+        assert!(unbooked.subject.contains("due by Tuesday 1 December 2026"));
+    }
+
+    #[test]
+    fn overdue_names_the_responsible_person_only_on_the_copy_up() {
+        let own = overdue(&follow_up(None));
+        check_common(&own);
+        assert!(own
+            .subject
+            .starts_with("Overdue: Coaching Plan meeting for Sam T., Year 9"));
+        assert!(!own.text.contains("next person up"));
+        let mut up = follow_up(Some(slot()));
+        up.responsible_name = Some("Jo Bloggs".into());
+        up.recipient_name = "Ms Okafor".into();
+        let up = overdue(&up);
+        check_common(&up);
+        assert!(up.text.contains("Jo Bloggs, who looks after this meeting"));
+        assert!(up.text.contains("not been recorded as held"));
+    }
+
+    #[test]
+    fn digest_lists_each_item_with_its_link() {
+        let content = digest(&Digest {
+            recipient_name: "Jo".into(),
+            date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            items: vec![
+                DigestItem {
+                    text: "Decide on a suggestion for Sam T., Year 9".into(),
+                    url: "http://127.0.0.1:8080/suggestions/7".into(),
+                },
+                DigestItem {
+                    text: "Book the Coaching Plan meeting for Ali R., Year 8".into(),
+                    url: url(),
+                },
+            ],
+        });
+        check_common(&content);
+        assert_eq!(content.subject, "2 things waiting: Tuesday 1 December 2026");
+        assert!(content.text.contains(
+            "- Decide on a suggestion for Sam T., Year 9\n  http://127.0.0.1:8080/suggestions/7"
+        ));
+        assert!(content.html.contains("<a href=\"http://127.0.0.1:8080/meetings/42\">Book the Coaching Plan meeting for Ali R., Year 8</a>"));
+        let empty = digest(&Digest {
+            recipient_name: "Jo".into(),
+            date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            items: vec![],
+        });
+        assert!(empty.subject.starts_with("Nothing waiting"));
+    }
+
+    #[test]
+    fn html_escapes_every_value() {
+        let mut meeting = scheduled();
+        meeting.recipient_name = "<script>alert(1)</script>".into();
+        meeting.slot.location = "Room \"12\" & <b>co</b>".into();
+        let content = invitation(&meeting);
+        assert!(!content.html.contains("<script>"));
+        assert!(content.html.contains("&lt;script&gt;"));
+        assert!(content
+            .html
+            .contains("Room &quot;12&quot; &amp; &lt;b&gt;co&lt;/b&gt;"));
+    }
+
+    #[test]
+    fn lengths_and_dates_read_naturally() {
+        assert_eq!(length(1), "1 minute");
+        assert_eq!(length(30), "30 minutes");
+        assert_eq!(length(60), "1 hour");
+        assert_eq!(length(75), "1 hour 15 minutes");
+        assert_eq!(length(120), "2 hours");
+        assert_eq!(
+            long_date(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()),
+            "Tuesday 1 December 2026"
+        );
+        assert_eq!(
+            meeting_url("https://s.example", 3),
+            "https://s.example/meetings/3"
+        );
+    }
+
+    #[test]
+    fn into_email_fills_the_outbox_row() {
+        let email = invitation(&scheduled()).into_email(
+            "jo@school.example".into(),
+            "meeting-42-invite-0-staff-3".into(),
+            Some("BEGIN:VCALENDAR\r\n".into()),
+        );
+        assert_eq!(email.to, "jo@school.example");
+        assert_eq!(email.message_key, "meeting-42-invite-0-staff-3");
+        assert!(email.calendar.is_some());
+    }
+}
