@@ -177,7 +177,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Utc::now(),
             };
             let db = open(&settings)?;
-            let report = actix_web::rt::System::new().block_on(crate::jobs::run_once(&db, at))?;
+            let context = crate::jobs::JobContext::from_settings(&settings)?;
+            let report =
+                actix_web::rt::System::new().block_on(crate::jobs::run_once(&db, &context, at))?;
             println!("jobs ran as at {}: {report}", at.to_rfc3339());
             Ok(())
         }
@@ -325,13 +327,19 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let mut conn = db.connection()?;
         schools::count(&mut conn)? == 0
     };
+    let jobs = crate::jobs::JobContext::from_settings(&settings)?;
+    println!("Email goes to {}.", jobs.mailer.describe());
     let state = web::AppState {
         db: db.clone(),
         settings: Arc::new(settings),
     };
     actix_web::rt::System::new().block_on(async move {
         let server = web::start(listener, state, key)?;
-        actix_web::rt::spawn(crate::jobs::run_forever(db));
+        actix_web::rt::spawn(crate::jobs::delivery::deliver_forever(
+            db.clone(),
+            jobs.mailer.clone(),
+        ));
+        actix_web::rt::spawn(crate::jobs::run_forever(db, jobs));
         println!("Steadfast is serving on http://{address}");
         if empty {
             println!("The database holds no school yet: run `steadfast demo`, or `steadfast school add` then `steadfast user add`.");

@@ -14,6 +14,7 @@ use steadfast::db::evaluation::{self, SchoolRules};
 use steadfast::db::incidents;
 use steadfast::db::meetings::{self, Outcome};
 use steadfast::db::models::{MeetingRow, School, SuggestionRow};
+use steadfast::db::notices::NoticeContext;
 use steadfast::db::schema::{audit_log, meetings as meeting_table, pupils, suggestions};
 use steadfast::db::staff::{self, NewStaff, StaffMember};
 use steadfast::db::timeline::{self, EventKind, TimelineFilter};
@@ -137,8 +138,9 @@ impl Story<'_> {
             (from, to),
             "{suggestion:?}"
         );
-        let decision = self
-            .in_transaction(|c, rules| decisions::accept(c, by, suggestion.id, None, rules, at));
+        let decision = self.in_transaction(|c, rules| {
+            decisions::accept(c, by, suggestion.id, None, rules, &notice_context(), at)
+        });
         assert_eq!(self.level(), to);
         decision.meeting
     }
@@ -168,6 +170,7 @@ impl Story<'_> {
                     held_at: at,
                     summary: "Reviewed together with the pupil.",
                     goals_met,
+                    ..Default::default()
                 },
                 rules,
                 at,
@@ -176,7 +179,8 @@ impl Story<'_> {
     }
 
     async fn run_jobs(&self, at: DateTime<Utc>) {
-        jobs::run_once(&self.app.db, at).await.unwrap();
+        let context = jobs::JobContext::from_settings(&self.app.settings).unwrap();
+        jobs::run_once(&self.app.db, &context, at).await.unwrap();
     }
 }
 
@@ -329,3 +333,11 @@ async fn a_pupil_walks_the_whole_ladder_and_back(engine: Engine) {
 }
 
 both_engines!(a_pupil_walks_the_whole_ladder_and_back);
+
+/// Where the emails of this story would link to.
+fn notice_context() -> NoticeContext {
+    NoticeContext {
+        public_url: "http://127.0.0.1:8080".into(),
+        mail_from: "steadfast@localhost".into(),
+    }
+}

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use super::audit::{self, AuditEntry};
 use super::evaluation::{pupil_state, SchoolRules};
 use super::models::{LevelChangeRow, MeetingRow, PupilRow, SuggestionRow};
+use super::notices::{self, NoticeContext};
 use super::schema::{level_changes, meetings, pupils, suggestions, year_groups};
 use super::staff::StaffMember;
 use super::{to_db_time, DbConnection};
@@ -132,6 +133,7 @@ fn store_move(
     conn: &mut DbConnection,
     step: Move<'_>,
     rules: &SchoolRules,
+    context: &NoticeContext,
     now: DateTime<Utc>,
 ) -> Result<(LevelChangeRow, Option<MeetingRow>)> {
     let at = to_db_time(now);
@@ -205,6 +207,9 @@ fn store_move(
     )
     .map(|(level, due_on)| create_meeting(conn, step.pupil, level, due_on, now))
     .transpose()?;
+    if let Some(meeting) = &meeting {
+        notices::meeting_due(conn, context, meeting, now)?;
+    }
     Ok((change, meeting))
 }
 
@@ -371,6 +376,7 @@ pub fn accept(
     suggestion_id: i64,
     note: Option<&str>,
     rules: &SchoolRules,
+    context: &NoticeContext,
     now: DateTime<Utc>,
 ) -> Result<Decision> {
     let Deciding {
@@ -405,6 +411,7 @@ pub fn accept(
             is_override: false,
         },
         rules,
+        context,
         now,
     )?;
     let decided = record_decision(conn, member, &suggestion, "accepted", note.as_deref(), now)?;
@@ -478,6 +485,7 @@ pub fn move_pupil(
     member: &StaffMember,
     request: &ManualMove<'_>,
     rules: &SchoolRules,
+    context: &NoticeContext,
     now: DateTime<Utc>,
 ) -> Result<Decision> {
     let ManualMove {
@@ -522,6 +530,7 @@ pub fn move_pupil(
             is_override: override_gates,
         },
         rules,
+        context,
         now,
     )?;
     audit_decision(

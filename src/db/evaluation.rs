@@ -44,37 +44,36 @@ const RULES_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Each school's rules, kept briefly: reading them is two queries and a parse, on every
 /// incident logged. One cache belongs to one [`super::Database`].
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct RulesCache {
-    entries: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, SchoolRules)>>,
-    >,
+    entries: moka::sync::Cache<i64, SchoolRules>,
+}
+
+impl Default for RulesCache {
+    fn default() -> Self {
+        RulesCache {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(RULES_KEPT_FOR)
+                .build(),
+        }
+    }
 }
 
 impl RulesCache {
     /// The school's rules, read again when older than [`RULES_KEPT_FOR`].
     pub fn load(&self, conn: &mut DbConnection, school_id: i64) -> Result<SchoolRules> {
-        let kept = self
-            .entries
-            .lock()
-            .ok()
-            .and_then(|entries| entries.get(&school_id).cloned())
-            .filter(|(read_at, _)| read_at.elapsed() < RULES_KEPT_FOR);
-        if let Some((_, rules)) = kept {
+        if let Some(rules) = self.entries.get(&school_id) {
             return Ok(rules);
         }
         let rules = load_rules(conn, school_id)?;
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(school_id, (std::time::Instant::now(), rules.clone()));
-        }
+        self.entries.insert(school_id, rules.clone());
         Ok(rules)
     }
 
     /// Drops what is kept for a school, after its policy or calendar changed.
     pub fn forget(&self, school_id: i64) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(&school_id);
-        }
+        self.entries.invalidate(&school_id);
     }
 }
 

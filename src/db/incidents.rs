@@ -40,11 +40,21 @@ fn lock_pupils(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<V
             .for_update()
             .select(PupilRow::as_select())
             .load(pg)?,
-        DbConnection::Sqlite(_) => pupils::table
-            .filter(pupils::school_id.eq(school_id))
-            .filter(pupils::id.eq_any(ids))
-            .select(PupilRow::as_select())
-            .load(conn)?,
+        // One writer at a time on SQLite, so nothing to lock; a primary-key read per pupil
+        // is one cached statement, where `IN (…)` is a new statement for each list length.
+        DbConnection::Sqlite(_) => {
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in ids {
+                let row = pupils::table
+                    .find(id)
+                    .filter(pupils::school_id.eq(school_id))
+                    .select(PupilRow::as_select())
+                    .get_result(conn)
+                    .optional()?;
+                rows.extend(row);
+            }
+            rows
+        }
     };
     ids.iter()
         .map(|id| {

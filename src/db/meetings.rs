@@ -1,16 +1,164 @@
-//! Meetings: who takes part, and recording that one was held.
+//! Meetings: listing them for the people who run them, booking (and moving) them with the
+//! people taking part, cancelling, and recording them as held (in the six parts of a coaching
+//! conversation) or missed. Each change queues its emails in the same transaction and is
+//! audited without any free text.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, AuditEntry};
 use super::decisions::checked_reason;
 use super::evaluation::{self, SchoolRules};
-use super::models::{MeetingRow, PupilRow, SuggestionRow};
-use super::schema::{meeting_participants, meetings, pupils};
+use super::models::{MeetingGuestRow, MeetingRow, PupilRow, SuggestionRow};
+use super::notices::{self, NoticeContext};
+use super::schema::{meeting_guests, meeting_participants, meetings, pupils, staff, year_groups};
 use super::staff::StaffMember;
-use super::{to_db_time, DbConnection};
+use super::{from_db_time, to_db_time, DbConnection};
+use crate::domain::details::{optional_text, EmailAddress};
+use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
+
+/// Longest meeting that can be booked, in minutes.
+pub const MAX_DURATION_MINUTES: i32 = 240;
+/// Most people (staff and guests together) invited to one meeting.
+pub const MAX_PEOPLE: usize = 30;
+/// Longest text of each part of a meeting record.
+const MAX_RECORD_CHARS: usize = 4000;
+
+/// Whether `member` runs meetings for a pupil of `year` at `level`: the Head of Year, the
+/// SENDCO (levels 4 to 6, where a Coaching Plan or more is in place) and SLT.
+pub fn may_run(member: &StaffMember, year: i16, level: i16) -> bool {
+    member.has_role(Role::Slt)
+        || (member.has_role(Role::Sendco) && level >= Level::Plan.number())
+        || (member.has_role(Role::PastoralLead) && member.year_groups.contains(&year))
+}
+
+/// A meeting with its pupil and the pupil's year.
+#[derive(Debug, Clone)]
+pub struct MeetingView {
+    pub meeting: MeetingRow,
+    pub pupil: PupilRow,
+    pub year: i16,
+}
+
+impl MeetingView {
+    /// Whether the meeting's due day has passed without it being held, as of `today`.
+    pub fn is_overdue(&self, today: NaiveDate) -> bool {
+        ["due", "scheduled"].contains(&self.meeting.status.as_str()) && today > self.meeting.due_on
+    }
+}
+
+/// Loads a meeting of the member's school that they may run: another school's meeting is
+/// not found; one they do not run is forbidden.
+pub fn load_for(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    meeting_id: i64,
+) -> Result<MeetingView> {
+    let found: Option<(MeetingRow, PupilRow, i16)> = meetings::table
+        .inner_join(pupils::table.inner_join(year_groups::table))
+        .filter(meetings::id.eq(meeting_id))
+        .filter(meetings::school_id.eq(member.school_id))
+        .select((
+            MeetingRow::as_select(),
+            PupilRow::as_select(),
+            year_groups::year,
+        ))
+        .get_result(conn)
+        .optional()?;
+    let (meeting, pupil, year) = found.ok_or(Error::NotFound("meeting"))?;
+    if !may_run(member, year, meeting.level) {
+        return Err(Error::Forbidden(
+            "meetings are run by the pupil's Head of Year, the SENDCO (from level 4) and SLT"
+                .into(),
+        ));
+    }
+    Ok(MeetingView {
+        meeting,
+        pupil,
+        year,
+    })
+}
+
+/// Which meetings a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct MeetingFilter {
+    /// due, scheduled, held, missed, cancelled, or overdue (due day passed, not held).
+    pub status: Option<String>,
+    pub pupil_id: Option<i64>,
+}
+
+/// The statuses a filter may name.
+pub const FILTER_STATUSES: [&str; 6] =
+    ["due", "scheduled", "held", "missed", "cancelled", "overdue"];
+
+/// The meetings of the member's school that they run, soonest due first.
+pub fn list_for(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    filter: &MeetingFilter,
+    today: NaiveDate,
+) -> Result<Vec<MeetingView>> {
+    let mut query = meetings::table
+        .inner_join(pupils::table.inner_join(year_groups::table))
+        .filter(meetings::school_id.eq(member.school_id))
+        .select((
+            MeetingRow::as_select(),
+            PupilRow::as_select(),
+            year_groups::year,
+        ))
+        .order((meetings::due_on, meetings::id))
+        .into_boxed();
+    match filter.status.as_deref() {
+        None => {}
+        Some("overdue") => {
+            query = query
+                .filter(meetings::status.eq_any(["due", "scheduled"]))
+                .filter(meetings::due_on.lt(today));
+        }
+        Some(status) if FILTER_STATUSES.contains(&status) => {
+            query = query.filter(meetings::status.eq(status.to_string()));
+        }
+        Some(other) => {
+            return Err(Error::invalid(
+                "status",
+                format!(
+                    "status must be one of {}, not {other:?}",
+                    FILTER_STATUSES.join(", ")
+                ),
+            ))
+        }
+    }
+    if let Some(pupil_id) = filter.pupil_id {
+        query = query.filter(meetings::pupil_id.eq(pupil_id));
+    }
+    if !member.has_role(Role::Slt) {
+        let sendco = member.has_role(Role::Sendco);
+        let years = member.year_groups.clone();
+        query = match (sendco, years.is_empty()) {
+            (true, true) => query.filter(meetings::level.ge(Level::Plan.number())),
+            (true, false) => query.filter(
+                meetings::level
+                    .ge(Level::Plan.number())
+                    .or(year_groups::year.eq_any(years)),
+            ),
+            (false, _) if member.has_role(Role::PastoralLead) => {
+                query.filter(year_groups::year.eq_any(years))
+            }
+            (false, _) => return Ok(Vec::new()),
+        };
+    }
+    let rows: Vec<(MeetingRow, PupilRow, i16)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(meeting, pupil, year)| MeetingView {
+            meeting,
+            pupil,
+            year,
+        })
+        .filter(|view| may_run(member, view.year, view.meeting.level))
+        .collect())
+}
 
 /// The staff ids invited to a meeting.
 pub fn participants(conn: &mut DbConnection, meeting_id: i64) -> Result<Vec<i64>> {
@@ -21,18 +169,373 @@ pub fn participants(conn: &mut DbConnection, meeting_id: i64) -> Result<Vec<i64>
         .load(conn)?)
 }
 
-/// What was recorded when a meeting was held.
+/// The guests (without a staff account) invited to a meeting.
+pub fn guests(conn: &mut DbConnection, meeting_id: i64) -> Result<Vec<MeetingGuestRow>> {
+    Ok(meeting_guests::table
+        .filter(meeting_guests::meeting_id.eq(meeting_id))
+        .order(meeting_guests::id)
+        .select(MeetingGuestRow::as_select())
+        .load(conn)?)
+}
+
+/// Who a guest is to the pupil.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestRole {
+    ParentCarer,
+    External,
+}
+
+impl GuestRole {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestRole::ParentCarer => "parent_carer",
+            GuestRole::External => "external",
+        }
+    }
+
+    /// Reads a stored or submitted name.
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw.trim() {
+            "parent_carer" => Ok(GuestRole::ParentCarer),
+            "external" => Ok(GuestRole::External),
+            other => Err(Error::invalid(
+                "guests",
+                format!("a guest is a parent_carer or external, not {other:?}"),
+            )),
+        }
+    }
+
+    /// How the pages name it.
+    pub fn title(self) -> &'static str {
+        match self {
+            GuestRole::ParentCarer => "Parent or carer",
+            GuestRole::External => "External professional",
+        }
+    }
+}
+
+/// A guest as submitted.
 #[derive(Debug, Clone)]
+pub struct NewGuest {
+    pub name: String,
+    pub email: Option<String>,
+    pub role: GuestRole,
+}
+
+/// A booking as submitted: when, how long, where and who.
+#[derive(Debug, Clone)]
+pub struct Booking {
+    pub starts_at: DateTime<Utc>,
+    pub duration_minutes: i32,
+    pub location: String,
+    pub participant_ids: Vec<i64>,
+    pub parent_invited: bool,
+    pub guests: Vec<NewGuest>,
+}
+
+/// A checked guest.
+struct Guest {
+    name: String,
+    email: Option<EmailAddress>,
+    role: GuestRole,
+}
+
+fn check_booking(
+    conn: &mut DbConnection,
+    school_id: i64,
+    booking: &Booking,
+    now: DateTime<Utc>,
+) -> Result<(String, Vec<i64>, Vec<Guest>)> {
+    if booking.starts_at < now - TimeDelta::minutes(5) {
+        return Err(Error::invalid(
+            "starts_at",
+            "starts_at is in the past: a meeting is booked ahead (record a held one instead)",
+        ));
+    }
+    if booking.starts_at > now + TimeDelta::days(366) {
+        return Err(Error::invalid(
+            "starts_at",
+            "starts_at is more than a year ahead",
+        ));
+    }
+    if !(5..=MAX_DURATION_MINUTES).contains(&booking.duration_minutes) {
+        return Err(Error::invalid(
+            "duration_minutes",
+            format!("duration_minutes must be 5 to {MAX_DURATION_MINUTES}"),
+        ));
+    }
+    let location = optional_text("location", Some(&booking.location), 200)
+        .map_err(|e| Error::invalid(e.field, format!("{}: {}", e.field, e.message)))?
+        .ok_or_else(|| Error::invalid("location", "location is required: say where"))?;
+    let mut ids = booking.participant_ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() + booking.guests.len() > MAX_PEOPLE {
+        return Err(Error::invalid(
+            "participant_ids",
+            format!("at most {MAX_PEOPLE} people can be invited"),
+        ));
+    }
+    let known: Vec<i64> = staff::table
+        .filter(staff::school_id.eq(school_id))
+        .filter(staff::active.eq(true))
+        .filter(staff::id.eq_any(&ids))
+        .select(staff::id)
+        .load(conn)?;
+    if let Some(unknown) = ids.iter().find(|id| !known.contains(id)) {
+        return Err(Error::invalid(
+            "participant_ids",
+            format!("staff member {unknown} is not on this school's staff"),
+        ));
+    }
+    let guests = booking
+        .guests
+        .iter()
+        .map(|guest| {
+            let name = optional_text("guests", Some(&guest.name), 120)
+                .map_err(|e| Error::invalid("guests", format!("guest name: {}", e.message)))?
+                .ok_or_else(|| Error::invalid("guests", "each guest needs a name"))?;
+            let email = guest
+                .email
+                .as_deref()
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(EmailAddress::parse)
+                .transpose()
+                .map_err(|e| Error::invalid("guests", format!("guest email: {}", e.message)))?;
+            Ok(Guest {
+                name,
+                email,
+                role: guest.role,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((location, ids, guests))
+}
+
+/// Books a due meeting, or moves a booked one: stores the time, place and people, and queues
+/// the invitations (or updates, with the next calendar SEQUENCE) to everyone taking part.
+pub fn schedule(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    context: &NoticeContext,
+    meeting_id: i64,
+    booking: &Booking,
+    now: DateTime<Utc>,
+) -> Result<MeetingRow> {
+    let view = load_for(conn, member, meeting_id)?;
+    let before = view.meeting;
+    if !["due", "scheduled"].contains(&before.status.as_str()) {
+        return Err(Error::Conflict {
+            message: format!("this meeting is {} and cannot be booked", before.status),
+            field: None,
+        });
+    }
+    let (location, participant_ids, guests) = check_booking(conn, member.school_id, booking, now)?;
+    let previous_start = before
+        .starts_at
+        .filter(|_| before.status == "scheduled")
+        .map(from_db_time);
+    let sequence = if previous_start.is_some() {
+        before.sequence + 1
+    } else {
+        before.sequence
+    };
+    diesel::delete(
+        meeting_participants::table.filter(meeting_participants::meeting_id.eq(meeting_id)),
+    )
+    .execute(conn)?;
+    diesel::delete(meeting_guests::table.filter(meeting_guests::meeting_id.eq(meeting_id)))
+        .execute(conn)?;
+    for staff_id in &participant_ids {
+        diesel::insert_into(meeting_participants::table)
+            .values((
+                meeting_participants::meeting_id.eq(meeting_id),
+                meeting_participants::staff_id.eq(staff_id),
+                meeting_participants::school_id.eq(member.school_id),
+            ))
+            .execute(conn)?;
+    }
+    for guest in &guests {
+        diesel::insert_into(meeting_guests::table)
+            .values((
+                meeting_guests::meeting_id.eq(meeting_id),
+                meeting_guests::school_id.eq(member.school_id),
+                meeting_guests::name.eq(&guest.name),
+                meeting_guests::email.eq(guest.email.as_ref().map(EmailAddress::as_str)),
+                meeting_guests::role.eq(guest.role.as_str()),
+            ))
+            .execute(conn)?;
+    }
+    let booked: MeetingRow = diesel::update(meetings::table.find(meeting_id))
+        .set((
+            meetings::status.eq("scheduled"),
+            meetings::starts_at.eq(Some(to_db_time(booking.starts_at))),
+            meetings::duration_minutes.eq(Some(booking.duration_minutes)),
+            meetings::location.eq(Some(location)),
+            meetings::parent_invited.eq(booking.parent_invited),
+            meetings::sequence.eq(sequence),
+        ))
+        .returning(meetings::all_columns)
+        .get_result(conn)?;
+    notices::invitations(conn, context, &booked, previous_start, now)?;
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id: member.school_id,
+            actor_id: Some(member.id),
+            action: if previous_start.is_some() {
+                "meeting.reschedule"
+            } else {
+                "meeting.schedule"
+            },
+            entity: "meeting",
+            entity_id: Some(meeting_id),
+            detail: format!(
+                "{} staff and {} guest(s) invited, sequence {sequence}",
+                participant_ids.len(),
+                guests.len()
+            ),
+            at: to_db_time(now),
+        },
+    )?;
+    Ok(booked)
+}
+
+/// Cancels a due or booked meeting with a reason; everyone invited gets the cancellation
+/// and their calendar drops the entry.
+pub fn cancel(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    context: &NoticeContext,
+    meeting_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<MeetingRow> {
+    let view = load_for(conn, member, meeting_id)?;
+    let before = view.meeting;
+    if !["due", "scheduled"].contains(&before.status.as_str()) {
+        return Err(Error::Conflict {
+            message: format!("this meeting is {} already", before.status),
+            field: None,
+        });
+    }
+    let reason = checked_reason("reason", reason)?;
+    let cancelled: MeetingRow = diesel::update(meetings::table.find(meeting_id))
+        .set((
+            meetings::status.eq("cancelled"),
+            meetings::cancel_reason.eq(Some(&reason)),
+            meetings::sequence.eq(before.sequence + 1),
+        ))
+        .returning(meetings::all_columns)
+        .get_result(conn)?;
+    if before.status == "scheduled" {
+        notices::cancellations(conn, context, &cancelled, &reason, now)?;
+    }
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id: member.school_id,
+            actor_id: Some(member.id),
+            action: "meeting.cancel",
+            entity: "meeting",
+            entity_id: Some(meeting_id),
+            detail: format!("was {}", before.status),
+            at: to_db_time(now),
+        },
+    )?;
+    Ok(cancelled)
+}
+
+/// Records that a booked or due meeting did not take place. The pupil still needs it, so a
+/// new meeting of the same kind is made due (its due date in school days from the policy)
+/// and announced like the first.
+pub fn record_missed(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    context: &NoticeContext,
+    meeting_id: i64,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<(MeetingRow, MeetingRow)> {
+    let view = load_for(conn, member, meeting_id)?;
+    let before = view.meeting;
+    if !["due", "scheduled"].contains(&before.status.as_str()) {
+        return Err(Error::Conflict {
+            message: format!("this meeting is {} already", before.status),
+            field: None,
+        });
+    }
+    let missed: MeetingRow = diesel::update(meetings::table.find(meeting_id))
+        .set(meetings::status.eq("missed"))
+        .returning(meetings::all_columns)
+        .get_result(conn)?;
+    let level =
+        Level::from_number(i64::from(before.level)).map_err(|e| Error::Internal(e.to_string()))?;
+    let today = crate::domain::calendar::SchoolCalendar::local_date(now);
+    let due_on = rules
+        .policy
+        .meeting_due_on(&rules.calendar, today, level)
+        .unwrap_or_else(|| rules.calendar.add_school_days(today, 3));
+    let again: MeetingRow = diesel::insert_into(meetings::table)
+        .values((
+            meetings::school_id.eq(before.school_id),
+            meetings::pupil_id.eq(before.pupil_id),
+            meetings::level.eq(before.level),
+            meetings::due_on.eq(due_on),
+            meetings::status.eq("due"),
+            meetings::parent_invited.eq(before.parent_invited),
+            meetings::created_at.eq(to_db_time(now)),
+        ))
+        .returning(meetings::all_columns)
+        .get_result(conn)?;
+    notices::meeting_due(conn, context, &again, now)?;
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id: member.school_id,
+            actor_id: Some(member.id),
+            action: "meeting.missed",
+            entity: "meeting",
+            entity_id: Some(meeting_id),
+            detail: format!("meeting {} made due again", again.id),
+            at: to_db_time(now),
+        },
+    )?;
+    Ok((missed, again))
+}
+
+/// What a held meeting recorded: a short summary, whether the goals under review were met,
+/// and the six parts of a coaching conversation.
+#[derive(Debug, Clone, Default)]
 pub struct Outcome<'a> {
     pub held_at: DateTime<Utc>,
     pub summary: &'a str,
     /// Whether the goals under review were met; `None` where the meeting reviews no goals.
     pub goals_met: Option<bool>,
+    /// Follow-up on the steps agreed last time.
+    pub follow_up: Option<&'a str>,
+    /// Successes, and what they changed.
+    pub successes: Option<&'a str>,
+    /// Challenges, and the steps already taken.
+    pub challenges: Option<&'a str>,
+    /// The one focus agreed.
+    pub focus: Option<&'a str>,
+    /// Action steps, each with who and by when.
+    pub action_steps: Option<&'a str>,
+    /// The next step, and a reflection.
+    pub next_step: Option<&'a str>,
 }
 
-/// Records that a meeting of the school was held, and evaluates the pupil's rules at once
-/// (a held Coaching Plan meeting suggests the programme; a review decides the next step).
-/// Audited without the summary's text.
+fn record_part(field: &'static str, raw: Option<&str>) -> Result<Option<String>> {
+    optional_text(field, raw, MAX_RECORD_CHARS)
+        .map_err(|e| Error::invalid(e.field, format!("{}: {}", e.field, e.message)))
+}
+
+/// Records that a meeting was held, and evaluates the pupil's rules at once (a held Coaching
+/// Plan meeting suggests the programme; a review decides the next step). Audited without
+/// the record's text.
 pub fn record_outcome(
     conn: &mut DbConnection,
     member: &StaffMember,
@@ -41,34 +544,36 @@ pub fn record_outcome(
     rules: &SchoolRules,
     now: DateTime<Utc>,
 ) -> Result<(MeetingRow, Vec<SuggestionRow>)> {
-    let meeting: MeetingRow = meetings::table
-        .filter(meetings::id.eq(meeting_id))
-        .filter(meetings::school_id.eq(member.school_id))
-        .select(MeetingRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(Error::NotFound("meeting"))?;
+    let view = load_for(conn, member, meeting_id)?;
+    let meeting = view.meeting;
     if !["due", "scheduled"].contains(&meeting.status.as_str()) {
         return Err(Error::Conflict {
             message: format!("this meeting is {} already", meeting.status),
             field: None,
         });
     }
-    if outcome.held_at > now {
+    if outcome.held_at > now + TimeDelta::minutes(5) {
         return Err(Error::invalid(
             "held_at",
             "a meeting cannot be held in the future",
         ));
     }
     let summary = checked_reason("summary", outcome.summary)?;
-    diesel::update(meetings::table.find(meeting.id))
+    let held: MeetingRow = diesel::update(meetings::table.find(meeting.id))
         .set((
             meetings::status.eq("held"),
-            meetings::held_at.eq(Some(to_db_time(outcome.held_at))),
+            meetings::held_at.eq(Some(to_db_time(outcome.held_at.min(now)))),
             meetings::summary.eq(Some(summary)),
             meetings::goals_met.eq(outcome.goals_met),
+            meetings::follow_up.eq(record_part("follow_up", outcome.follow_up)?),
+            meetings::successes.eq(record_part("successes", outcome.successes)?),
+            meetings::challenges.eq(record_part("challenges", outcome.challenges)?),
+            meetings::focus.eq(record_part("focus", outcome.focus)?),
+            meetings::action_steps.eq(record_part("action_steps", outcome.action_steps)?),
+            meetings::next_step.eq(record_part("next_step", outcome.next_step)?),
         ))
-        .execute(conn)?;
+        .returning(meetings::all_columns)
+        .get_result(conn)?;
     audit::record(
         conn,
         AuditEntry {
@@ -84,14 +589,6 @@ pub fn record_outcome(
             at: to_db_time(now),
         },
     )?;
-    let pupil: PupilRow = pupils::table
-        .find(meeting.pupil_id)
-        .select(PupilRow::as_select())
-        .first(conn)?;
-    let suggested = evaluation::suggest_for_pupil(conn, &pupil, rules, now)?;
-    let held = meetings::table
-        .find(meeting.id)
-        .select(MeetingRow::as_select())
-        .first(conn)?;
+    let suggested = evaluation::suggest_for_pupil(conn, &view.pupil, rules, now)?;
     Ok((held, suggested))
 }

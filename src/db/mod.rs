@@ -11,6 +11,8 @@ pub mod inbox;
 pub mod incidents;
 pub mod meetings;
 pub mod models;
+pub mod notices;
+pub mod outbox;
 pub mod overview;
 pub mod policies;
 pub mod policy_preview;
@@ -152,6 +154,7 @@ pub struct Database {
     /// On SQLite, the one thread that writes, committing concurrent writes together.
     sqlite_writer: Option<writer::SqliteWriter>,
     rules: evaluation::RulesCache,
+    token_owners: staff::TokenOwnerCache,
 }
 
 impl Database {
@@ -185,6 +188,7 @@ impl Database {
             engine,
             sqlite_writer,
             rules: evaluation::RulesCache::default(),
+            token_owners: staff::TokenOwnerCache::default(),
         };
         let mut conn = database.pool.get()?;
         run_migrations(&mut conn)?;
@@ -194,6 +198,11 @@ impl Database {
     /// The schools' escalation rules, kept briefly for the hot paths.
     pub fn rules(&self) -> evaluation::RulesCache {
         self.rules.clone()
+    }
+
+    /// API tokens' owners, kept briefly for authenticating requests.
+    pub fn token_owners(&self) -> staff::TokenOwnerCache {
+        self.token_owners.clone()
     }
 
     /// The engine in use.

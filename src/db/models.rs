@@ -159,4 +159,53 @@ pub struct MeetingRow {
     pub summary: Option<String>,
     pub goals_met: Option<bool>,
     pub created_at: NaiveDateTime,
+    /// Bumped at each reschedule or cancellation, so calendars replace the entry.
+    pub sequence: i32,
+    pub cancel_reason: Option<String>,
+    /// The six parts of the record of a held meeting.
+    pub follow_up: Option<String>,
+    pub successes: Option<String>,
+    pub challenges: Option<String>,
+    pub focus: Option<String>,
+    pub action_steps: Option<String>,
+    pub next_step: Option<String>,
+}
+
+/// Someone without a staff account taking part in a meeting: a parent or carer, or an
+/// external professional.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = meeting_guests)]
+pub struct MeetingGuestRow {
+    pub id: i64,
+    pub meeting_id: i64,
+    pub school_id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    /// parent_carer, external or other.
+    pub role: String,
+}
+
+/// One email in the outbox.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub message_key: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub calendar_ics: Option<String>,
+    /// pending, sent, failed, held (for a digest) or collated (into one).
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub lease_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+    pub staff_id: Option<i64>,
+    /// What the email is about, in a few words, for the admin page and the digest.
+    pub topic: String,
 }

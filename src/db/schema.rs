@@ -36,6 +36,7 @@ diesel::table! {
         password_hash -> Nullable<Text>,
         active -> Bool,
         created_at -> Timestamp,
+        digest_hour -> Nullable<SmallInt>,
     }
 }
 
@@ -206,6 +207,25 @@ diesel::table! {
         summary -> Nullable<Text>,
         goals_met -> Nullable<Bool>,
         created_at -> Timestamp,
+        sequence -> Integer,
+        cancel_reason -> Nullable<Text>,
+        follow_up -> Nullable<Text>,
+        successes -> Nullable<Text>,
+        challenges -> Nullable<Text>,
+        focus -> Nullable<Text>,
+        action_steps -> Nullable<Text>,
+        next_step -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    meeting_guests (id) {
+        id -> BigInt,
+        meeting_id -> BigInt,
+        school_id -> BigInt,
+        name -> Text,
+        email -> Nullable<Text>,
+        role -> Text,
     }
 }
 
@@ -234,6 +254,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        staff_id -> Nullable<BigInt>,
+        topic -> Text,
     }
 }
 
@@ -340,6 +362,7 @@ diesel::joinable!(meeting_participants -> meetings (meeting_id));
 diesel::joinable!(meeting_participants -> staff (staff_id));
 diesel::joinable!(meeting_participants -> schools (school_id));
 diesel::joinable!(outbox -> schools (school_id));
+diesel::joinable!(meeting_guests -> meetings (meeting_id));
 diesel::joinable!(audit_log -> schools (school_id));
 diesel::joinable!(audit_log -> staff (actor_id));
 diesel::joinable!(behaviours -> schools (school_id));
@@ -368,6 +391,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     level_changes,
     meetings,
     meeting_participants,
+    meeting_guests,
     outbox,
     audit_log,
     behaviours,

@@ -238,6 +238,7 @@ pub fn add_token(
 const TOKEN_USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// The owner of an API token, and when the token was last noted as used.
+#[derive(Debug, Clone)]
 pub struct TokenOwner {
     pub member: StaffMember,
     pub token_id: i64,
@@ -276,6 +277,41 @@ pub fn find_by_token(conn: &mut DbConnection, token_hash: &str) -> Result<Option
             last_used,
         }),
     )
+}
+
+/// How long a token's owner is kept once read. An account closed or a token revoked
+/// through another instance stops working within this time.
+const TOKEN_OWNERS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Tokens' owners, kept briefly by token hash: every API request is authenticated, and
+/// reading an owner with their roles and year groups is four queries. One cache belongs to
+/// one [`super::Database`].
+#[derive(Clone)]
+pub struct TokenOwnerCache {
+    entries: moka::sync::Cache<String, TokenOwner>,
+}
+
+impl Default for TokenOwnerCache {
+    fn default() -> Self {
+        TokenOwnerCache {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(TOKEN_OWNERS_KEPT_FOR)
+                .build(),
+        }
+    }
+}
+
+impl TokenOwnerCache {
+    /// The owner of the token with this hash, when read lately.
+    pub fn get(&self, token_hash: &str) -> Option<TokenOwner> {
+        self.entries.get(token_hash)
+    }
+
+    /// Keeps a token's owner as just read (or touched).
+    pub fn keep(&self, token_hash: String, owner: TokenOwner) {
+        self.entries.insert(token_hash, owner);
+    }
 }
 
 /// Notes that a token was used now.

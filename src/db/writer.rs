@@ -169,3 +169,109 @@ fn checkpoint_until_stopped(mut conn: DbConnection, stop: &mpsc::Receiver<()>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+
+    use super::*;
+    use crate::db::Database;
+
+    diesel::table! {
+        notes (id) {
+            id -> BigInt,
+        }
+    }
+
+    async fn database() -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("writer.db").display());
+        let db = Database::open(&url, 2).unwrap();
+        db.write(|conn| {
+            conn.batch_execute("CREATE TABLE notes (id BIGINT PRIMARY KEY)")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        (dir, db)
+    }
+
+    fn add_note(id: i64) -> impl FnOnce(&mut DbConnection) -> Result<i64> + Send + 'static {
+        move |conn| {
+            diesel::insert_into(notes::table)
+                .values(notes::id.eq(id))
+                .execute(conn)?;
+            Ok(id)
+        }
+    }
+
+    async fn stored(db: &Database) -> Vec<i64> {
+        db.transaction(|conn| Ok(notes::table.select(notes::id).order(notes::id).load(conn)?))
+            .await
+            .unwrap()
+    }
+
+    #[actix_web::test]
+    async fn concurrent_writes_all_commit_and_each_gets_its_own_answer() {
+        let (_dir, db) = database().await;
+        let writes = (1..=200).map(|id| db.write(add_note(id)));
+        let answers = futures::future::join_all(writes).await;
+        let answered: Vec<i64> = answers.into_iter().map(Result::unwrap).collect();
+        assert_eq!(answered, (1..=200).collect::<Vec<_>>());
+        assert_eq!(stored(&db).await, (1..=200).collect::<Vec<_>>());
+    }
+
+    #[actix_web::test]
+    async fn a_failing_write_is_undone_alone() {
+        let (_dir, db) = database().await;
+        let half_done = |conn: &mut DbConnection| -> Result<i64> {
+            add_note(10)(conn)?;
+            Err(Error::bad_request("changed its mind"))
+        };
+        let (first, failed, duplicate, last) = futures::join!(
+            db.write(add_note(1)),
+            db.write(half_done),
+            db.write(add_note(1)),
+            db.write(add_note(2)),
+        );
+        assert_eq!(first.unwrap(), 1);
+        assert!(matches!(failed, Err(Error::Invalid { .. })));
+        assert!(matches!(duplicate, Err(Error::Database(_))));
+        assert_eq!(last.unwrap(), 2);
+        assert_eq!(stored(&db).await, vec![1, 2]);
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_write_answers_an_error_and_the_writer_goes_on() {
+        let (_dir, db) = database().await;
+        let panics = |conn: &mut DbConnection| -> Result<i64> {
+            add_note(5)(conn)?;
+            panic!("a bug in one write");
+        };
+        let (panicked, kept) = futures::join!(db.write(panics), db.write(add_note(6)));
+        assert!(matches!(panicked, Err(Error::Internal(_))));
+        assert_eq!(kept.unwrap(), 6);
+        assert_eq!(db.write(add_note(7)).await.unwrap(), 7);
+        assert_eq!(stored(&db).await, vec![6, 7]);
+    }
+
+    #[actix_web::test]
+    async fn writes_are_durable_by_default() {
+        let (_dir, db) = database().await;
+        let synchronous: i64 = db
+            .transaction(|conn| {
+                #[derive(QueryableByName)]
+                struct Setting {
+                    #[diesel(sql_type = BigInt)]
+                    synchronous: i64,
+                }
+                Ok(diesel::sql_query("PRAGMA synchronous")
+                    .get_result::<Setting>(conn)?
+                    .synchronous)
+            })
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2, "synchronous = FULL");
+    }
+}

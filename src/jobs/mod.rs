@@ -2,16 +2,38 @@
 //! minutes by `steadfast serve`. Each job is safe to run again: running twice at the same
 //! time changes nothing more than running once.
 
+pub mod delivery;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::config::Settings;
 use crate::db::models::PupilRow;
+use crate::db::notices::{self, NoticeContext};
 use crate::db::schema::{pupils, schools, suggestions};
 use crate::db::{evaluation, to_db_time, Database};
 use crate::domain::calendar::SchoolCalendar;
 use crate::error::Result;
+use delivery::{DeliveryReport, Mailer};
+
+/// What the jobs need beyond the database: where email links point, and how mail is sent.
+#[derive(Clone)]
+pub struct JobContext {
+    pub notices: NoticeContext,
+    pub mailer: Mailer,
+}
+
+impl JobContext {
+    /// The context the settings describe.
+    pub fn from_settings(settings: &Settings) -> Result<Self> {
+        Ok(JobContext {
+            notices: NoticeContext::from_settings(settings),
+            mailer: Mailer::from_settings(settings)?,
+        })
+    }
+}
 
 /// How often `serve` runs the jobs.
 pub const INTERVAL: Duration = Duration::from_secs(10 * 60);
@@ -25,20 +47,39 @@ pub struct JobReport {
     pub suggestions_made: usize,
     /// Open suggestions left undecided longer than the school's policy allows.
     pub suggestions_overdue: usize,
+    /// Reminder emails queued (one school day before a meeting).
+    pub reminders: usize,
+    /// Overdue emails queued (a meeting's due day passed without it being held).
+    pub overdue_notices: usize,
+    /// Daily digests queued.
+    pub digests: usize,
+    /// What the outbox delivery did.
+    pub delivery: DeliveryReport,
 }
 
 impl std::fmt::Display for JobReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} pupils checked, {} suggestions made, {} suggestions waiting too long for a decision",
-            self.pupils_checked, self.suggestions_made, self.suggestions_overdue
+            "{} pupils checked, {} suggestions made, {} suggestions waiting too long for a decision; \
+             {} reminders, {} overdue notices and {} digests queued; \
+             {} emails sent, {} to retry, {} failed",
+            self.pupils_checked,
+            self.suggestions_made,
+            self.suggestions_overdue,
+            self.reminders,
+            self.overdue_notices,
+            self.digests,
+            self.delivery.sent,
+            self.delivery.retrying,
+            self.delivery.failed
         )
     }
 }
 
-/// Runs every job once, as if the time were `at`.
-pub async fn run_once(db: &Database, at: DateTime<Utc>) -> Result<JobReport> {
+/// Runs every job once, as if the time were `at`: the rules that depend on time passing,
+/// meeting reminders and overdue notices, digests, then the outbox.
+pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) -> Result<JobReport> {
     let mut report = JobReport::default();
     let school_ids: Vec<i64> = db
         .transaction(|conn| {
@@ -77,7 +118,22 @@ pub async fn run_once(db: &Database, at: DateTime<Utc>) -> Result<JobReport> {
         report.suggestions_overdue += db
             .transaction(move |conn| overdue_suggestions(conn, school_id, at))
             .await?;
+        let notice_context = context.notices.clone();
+        let (follow_ups, digests) = db
+            .write(move |conn| {
+                let rules = evaluation::load_rules(conn, school_id)?;
+                let follow_ups =
+                    notices::follow_ups(conn, &notice_context, school_id, &rules.calendar, at)?;
+                let digests =
+                    notices::digests(conn, &notice_context, school_id, &rules.calendar, at)?;
+                Ok((follow_ups, digests))
+            })
+            .await?;
+        report.reminders += follow_ups.reminders;
+        report.overdue_notices += follow_ups.overdue;
+        report.digests += digests;
     }
+    report.delivery = delivery::deliver_due(db, &context.mailer, at).await?;
     Ok(report)
 }
 
@@ -107,11 +163,11 @@ fn overdue_suggestions(
 
 /// Runs the jobs now and every [`INTERVAL`] until the process ends; a failed run is logged
 /// and tried again next time.
-pub async fn run_forever(db: Database) {
+pub async fn run_forever(db: Database, context: JobContext) {
     let mut ticks = actix_web::rt::time::interval(INTERVAL);
     loop {
         ticks.tick().await;
-        match run_once(&db, Utc::now()).await {
+        match run_once(&db, &context, Utc::now()).await {
             Ok(report) => tracing::info!(%report, "jobs ran"),
             Err(error) => tracing::error!(%error, "jobs failed"),
         }

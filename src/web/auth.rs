@@ -118,11 +118,20 @@ impl FromRequest for ApiUser {
             let Some(token_hash) = token else {
                 return Err(ApiError(Error::Unauthenticated));
             };
-            let owner = state
-                .db
-                .transaction(move |conn| staff::find_by_token(conn, &token_hash))
-                .await?
-                .ok_or(ApiError(Error::Unauthenticated))?;
+            let known_owners = state.db.token_owners();
+            let mut owner = match known_owners.get(&token_hash) {
+                Some(owner) => owner,
+                None => {
+                    let key = token_hash.clone();
+                    let owner = state
+                        .db
+                        .transaction(move |conn| staff::find_by_token(conn, &key))
+                        .await?
+                        .ok_or(ApiError(Error::Unauthenticated))?;
+                    known_owners.keep(token_hash.clone(), owner.clone());
+                    owner
+                }
+            };
             let now = Utc::now();
             if owner.needs_touch(now) {
                 let token_id = owner.token_id;
@@ -130,6 +139,8 @@ impl FromRequest for ApiUser {
                     .db
                     .write(move |conn| staff::touch_token(conn, token_id, now))
                     .await?;
+                owner.last_used = Some(crate::db::to_db_time(now));
+                known_owners.keep(token_hash, owner.clone());
             }
             Ok(ApiUser(owner.member))
         })

@@ -148,7 +148,7 @@ pub struct TestApp {
     /// The running server; `None` while stopped (see [`TestApp::stop`]).
     server: Option<actix_web::dev::ServerHandle>,
     /// The settings it was started with, to start it again the same way.
-    settings: Arc<Settings>,
+    pub settings: Arc<Settings>,
     /// The address it listens on, kept across a restart.
     bound: std::net::SocketAddr,
     // Field order matters: the database is dropped before the folder holding a SQLite file.

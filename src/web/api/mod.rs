@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: token-authenticated, school-scoped, documented as OpenAPI.
 
 pub mod incidents;
+pub mod meetings;
 pub mod pupils;
 pub mod staff;
 pub mod suggestions;
@@ -35,6 +36,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/suggestions/{id}/decline",
             web::post().to(suggestions::decline),
         )
+        .route("/meetings", web::get().to(meetings::list))
+        .route(
+            "/meetings/{id}/schedule",
+            web::post().to(meetings::schedule),
+        )
+        .route("/meetings/{id}/cancel", web::post().to(meetings::cancel))
+        .route("/meetings/{id}/missed", web::post().to(meetings::missed))
+        .route("/meetings/{id}/outcome", web::post().to(meetings::outcome))
         .default_service(web::to(not_found));
 }
 
@@ -55,7 +64,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         incidents::create,
         suggestions::list,
         suggestions::accept,
-        suggestions::decline
+        suggestions::decline,
+        meetings::list,
+        meetings::schedule,
+        meetings::cancel,
+        meetings::missed,
+        meetings::outcome
     ),
     components(schemas(ErrorBody, crate::web::Health)),
     modifiers(&BearerAuth),

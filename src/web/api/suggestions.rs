@@ -1,17 +1,18 @@
-//! Suggestions in the API: listing them, accepting and declining; the `SUGGESTION` and
-//! `MEETING` shapes.
+//! Suggestions in the API: listing them, accepting and declining; the `SUGGESTION` shape.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::meetings::MeetingJson;
 use super::pupils::PupilJson;
 use super::{optional_number, read_json, ApiJson};
 use crate::db::inbox::{self, InboxScope};
-use crate::db::models::{MeetingRow, SuggestionRow};
+use crate::db::models::SuggestionRow;
+use crate::db::notices::NoticeContext;
 use crate::db::staff::StaffMember;
-use crate::db::{decisions, evaluation, from_db_time, meetings, pupils, DbConnection};
+use crate::db::{decisions, evaluation, from_db_time, pupils, DbConnection};
 use crate::domain::Role;
 use crate::error::Error;
 use crate::web::auth::{require_role, ApiUser};
@@ -47,53 +48,6 @@ impl From<SuggestionRow> for SuggestionJson {
             evidence: serde_json::from_str(&row.evidence).unwrap_or_default(),
             status: row.status,
             created_at: from_db_time(row.created_at),
-        }
-    }
-}
-
-/// A meeting (the `MEETING` shape of the API).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MeetingJson {
-    pub id: i64,
-    pub pupil_id: i64,
-    /// The level the meeting belongs to: 3, 4 or 6, or 5 for a programme block review.
-    pub level: i16,
-    pub due_on: chrono::NaiveDate,
-    /// due, scheduled, held, missed or cancelled.
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub starts_at: Option<DateTime<Utc>>,
-    /// Staff ids invited.
-    pub participants: Vec<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<MeetingOutcomeJson>,
-}
-
-/// What a held meeting recorded.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MeetingOutcomeJson {
-    pub held_at: Option<DateTime<Utc>>,
-    pub summary: Option<String>,
-    pub goals_met: Option<bool>,
-}
-
-impl MeetingJson {
-    /// The API shape of a stored meeting and its participants.
-    pub fn new(row: MeetingRow, participants: Vec<i64>) -> Self {
-        let outcome = (row.status == "held").then(|| MeetingOutcomeJson {
-            held_at: row.held_at.map(from_db_time),
-            summary: row.summary.clone(),
-            goals_met: row.goals_met,
-        });
-        MeetingJson {
-            id: row.id,
-            pupil_id: row.pupil_id,
-            level: row.level,
-            due_on: row.due_on,
-            status: row.status,
-            starts_at: row.starts_at.map(from_db_time),
-            participants,
-            outcome,
         }
     }
 }
@@ -231,23 +185,31 @@ pub async fn accept(
         read_json(&body)?
     };
     let (member, id, now) = (user.0, path.into_inner(), Utc::now());
-    let (decision, pupil, participants) = state
+    let context = NoticeContext::from_settings(&state.settings);
+    let (decision, pupil, meeting) = state
         .db
         .write(move |conn| {
             let rules = evaluation::load_rules(conn, member.school_id)?;
-            let decision =
-                decisions::accept(conn, &member, id, request.note.as_deref(), &rules, now)?;
+            let decision = decisions::accept(
+                conn,
+                &member,
+                id,
+                request.note.as_deref(),
+                &rules,
+                &context,
+                now,
+            )?;
             let pupil_id = decision
                 .suggestion
                 .as_ref()
                 .map(|s| s.pupil_id)
                 .unwrap_or_default();
             let pupil = pupils::get(conn, member.school_id, pupil_id)?;
-            let participants = match &decision.meeting {
-                Some(m) => meetings::participants(conn, m.id)?,
-                None => Vec::new(),
+            let meeting = match &decision.meeting {
+                Some(m) => Some(MeetingJson::load(conn, m.clone())?),
+                None => None,
             };
-            Ok((decision, pupil, participants))
+            Ok((decision, pupil, meeting))
         })
         .await?;
     let suggestion = decision
@@ -256,7 +218,7 @@ pub async fn accept(
     Ok(HttpResponse::Ok().json(Accepted {
         suggestion: SuggestionJson::from(suggestion),
         pupil: PupilJson::from(pupil),
-        meeting: decision.meeting.map(|m| MeetingJson::new(m, participants)),
+        meeting,
     }))
 }
 

@@ -20,6 +20,7 @@ use super::layout::{csrf_field, level_badge, page, Viewer};
 use crate::db::decisions::{self, MAX_REASON_CHARS};
 use crate::db::evaluation::{self, SchoolRules};
 use crate::db::inbox::{self, Inbox, InboxItem, InboxQuery, Outcome, INBOX_LIMIT, INBOX_ROLES};
+use crate::db::notices::NoticeContext;
 use crate::db::staff::StaffMember;
 use crate::db::DbConnection;
 use crate::domain::calendar::SchoolCalendar;
@@ -388,12 +389,13 @@ pub async fn accept(
     let id = suggestion_id(&path)?;
     let note = form.note.trim().to_string();
     let (by, written) = (member.clone(), note.clone());
+    let context = NoticeContext::from_settings(&state.settings);
     let outcome = state
         .db
         .write(move |conn| {
             let rules = evaluation::load_rules(conn, by.school_id)?;
             let note = (!written.is_empty()).then_some(written.as_str());
-            decisions::accept(conn, &by, id, note, &rules, Utc::now())
+            decisions::accept(conn, &by, id, note, &rules, &context, Utc::now())
                 .map(|decision| decision.meeting.map(|m| m.id))
         })
         .await;

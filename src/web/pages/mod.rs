@@ -9,6 +9,8 @@ pub mod inbox;
 pub mod layout;
 pub mod log;
 pub mod login;
+pub mod meetings;
+pub mod outbox;
 pub mod policy;
 pub mod pupils;
 
@@ -37,6 +39,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/inbox/{id}/accept", web::post().to(inbox::accept))
         .route("/inbox/{id}/decline", web::post().to(inbox::decline))
         .route("/inbox/{id}/snooze", web::post().to(inbox::snooze))
+        .route("/meetings", web::get().to(meetings::list))
+        .route("/meetings/{id}", web::get().to(meetings::show))
+        .route(
+            "/meetings/{id}/schedule",
+            web::post().to(meetings::schedule),
+        )
+        .route("/meetings/{id}/cancel", web::post().to(meetings::cancel))
+        .route("/meetings/{id}/missed", web::post().to(meetings::missed))
+        .route("/meetings/{id}/outcome", web::post().to(meetings::outcome))
         .route("/pupils", web::get().to(pupils::search))
         .route("/pupils/{id}", web::get().to(pupils::show))
         .route("/pupils/{id}/level", web::post().to(pupils::change_level))
@@ -51,6 +62,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/behaviours", web::get().to(admin::show))
         .route("/admin/behaviours", web::post().to(admin::add))
         .route("/admin/behaviours/{id}", web::post().to(admin::update))
+        .route("/admin/outbox", web::get().to(outbox::list))
+        .route("/admin/outbox/{id}", web::get().to(outbox::show))
+        .route("/admin/outbox/{id}/resend", web::post().to(outbox::resend))
         .route("/admin/policy", web::get().to(policy::show))
         .route("/admin/policy", web::post().to(policy::submit));
 }

@@ -21,6 +21,7 @@ use super::with_viewer;
 use crate::db::decisions::{self, ManualMove, MAX_REASON_CHARS};
 use crate::db::inbox::{self, Outcome};
 use crate::db::models::{IncidentRow, SuggestionRow};
+use crate::db::notices::NoticeContext;
 use crate::db::pupils::{self, PupilSearch, PupilView};
 use crate::db::staff::StaffMember;
 use crate::db::timeline::{self, EventDetail, EventKind, TimelineEvent, TimelineFilter};
@@ -743,6 +744,7 @@ pub async fn change_level(
     let outcome = match to {
         Some(to) => {
             let (by, reason) = (member.clone(), fields.reason.clone());
+            let context = NoticeContext::from_settings(&state.settings);
             state
                 .db
                 .write(move |conn| {
@@ -753,7 +755,7 @@ pub async fn change_level(
                         reason: &reason,
                         override_gates: kind == LevelFormKind::Override,
                     };
-                    decisions::move_pupil(conn, &by, &request, &rules, chrono::Utc::now())
+                    decisions::move_pupil(conn, &by, &request, &rules, &context, chrono::Utc::now())
                         .map(|d| (d.level_change.map(|c| c.id), d.meeting.map(|m| m.id)))
                 })
                 .await

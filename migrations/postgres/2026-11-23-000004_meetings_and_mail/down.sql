@@ -1,0 +1,15 @@
+DROP INDEX meetings_status_due;
+DROP INDEX outbox_staff_status;
+DROP INDEX outbox_school_created;
+ALTER TABLE outbox DROP COLUMN topic;
+ALTER TABLE outbox DROP COLUMN staff_id;
+ALTER TABLE staff DROP COLUMN digest_hour;
+DROP TABLE meeting_guests;
+ALTER TABLE meetings DROP COLUMN next_step;
+ALTER TABLE meetings DROP COLUMN action_steps;
+ALTER TABLE meetings DROP COLUMN focus;
+ALTER TABLE meetings DROP COLUMN challenges;
+ALTER TABLE meetings DROP COLUMN successes;
+ALTER TABLE meetings DROP COLUMN follow_up;
+ALTER TABLE meetings DROP COLUMN cancel_reason;
+ALTER TABLE meetings DROP COLUMN sequence;

@@ -1,0 +1,1 @@
+CREATE INDEX incident_pupils_pupil ON incident_pupils (pupil_id);

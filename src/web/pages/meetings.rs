@@ -1,0 +1,622 @@
+//! Meetings for the people who run them: the Head of Year's (and the SENDCO's, and SLT's)
+//! overdue, due and booked meetings, and one meeting's page, where it is booked or moved,
+//! cancelled, or recorded as held (in the six parts of a coaching conversation) or missed.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
+use maud::{html, Markup};
+
+use super::form::{
+    field_problem, html_response, local, local_input_value, parse_local_time, problem_summary,
+    see_other, Fields, Problem,
+};
+use super::layout::{csrf_field, level_chip, page};
+use super::with_viewer;
+use crate::db::meetings::{
+    self, Booking, GuestRole, MeetingFilter, MeetingView, NewGuest, Outcome,
+};
+use crate::db::models::MeetingGuestRow;
+use crate::db::notices::NoticeContext;
+use crate::db::staff::{self, StaffMember};
+use crate::db::{evaluation, from_db_time, DbConnection};
+use crate::domain::calendar::SchoolCalendar;
+use crate::domain::Level;
+use crate::error::{Error, Result};
+use crate::web::auth::{require_role, CsrfForm, SignedIn};
+use crate::web::error::PageError;
+use crate::web::AppState;
+
+/// Roles that run meetings (each sees only the meetings they run): the people who decide
+/// suggestions.
+pub const MEETING_ROLES: [crate::domain::Role; 3] = crate::db::inbox::INBOX_ROLES;
+
+/// The six parts of a meeting record: field, label, hint.
+const RECORD_PARTS: [(&str, &str, &str); 6] = [
+    (
+        "follow_up",
+        "Follow-up on the previous steps",
+        "What was agreed last time, and what happened.",
+    ),
+    (
+        "successes",
+        "Successes and their impact",
+        "What went well, and what it changed.",
+    ),
+    (
+        "challenges",
+        "Challenges and steps already taken",
+        "What is still hard, and what has been tried.",
+    ),
+    (
+        "focus",
+        "The one focus agreed",
+        "One thing, agreed together.",
+    ),
+    (
+        "action_steps",
+        "Action steps",
+        "Small, clear, measurable steps, each with who and by when.",
+    ),
+    (
+        "next_step",
+        "Next step and reflection",
+        "When to meet again, and a reflection on the meeting.",
+    ),
+];
+
+fn level_of(meeting_level: i16) -> Level {
+    Level::from_number(i64::from(meeting_level)).unwrap_or(Level::None)
+}
+
+fn meeting_name(view: &MeetingView) -> String {
+    match level_of(view.meeting.level) {
+        Level::Programme => "Coaching Programme block review".to_string(),
+        Level::Provision => "Bespoke Provision Map team meeting".to_string(),
+        level => format!("{} meeting", level.title()),
+    }
+}
+
+fn due_text(due_on: NaiveDate) -> String {
+    due_on.format("%a %-d %b %Y").to_string()
+}
+
+fn meeting_row(view: &MeetingView, today: NaiveDate) -> Markup {
+    let meeting = &view.meeting;
+    html! {
+        li.card {
+            a href={ "/meetings/" (meeting.id) } {
+                strong { (view.pupil.given_name) " " (view.pupil.family_name) }
+            }
+            " · Year " (view.year) " · " (level_chip(level_of(meeting.level)))
+            br;
+            (meeting_name(view)) " · due " (due_text(meeting.due_on))
+            @if let Some(starts) = meeting.starts_at {
+                " · booked for " (local(from_db_time(starts)))
+            }
+            @if view.is_overdue(today) { " " span.tag.warn { "overdue" } }
+        }
+    }
+}
+
+/// `GET /meetings`: the meetings the viewer runs, overdue first, then due, then booked.
+pub async fn list(
+    SignedIn(member): SignedIn,
+    session: Session,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    require_role(&member, &MEETING_ROLES)?;
+    let today = SchoolCalendar::local_date(Utc::now());
+    let viewer = member.clone();
+    let open = state
+        .db
+        .transaction(move |conn| {
+            let mut open = Vec::new();
+            for status in ["due", "scheduled"] {
+                let filter = MeetingFilter {
+                    status: Some(status.into()),
+                    pupil_id: None,
+                };
+                open.extend(meetings::list_for(conn, &viewer, &filter, today)?);
+            }
+            Ok(open)
+        })
+        .await?;
+    let (overdue, waiting): (Vec<_>, Vec<_>) = open.into_iter().partition(|v| v.is_overdue(today));
+    let (due, booked): (Vec<_>, Vec<_>) =
+        waiting.into_iter().partition(|v| v.meeting.status == "due");
+    let markup = with_viewer(&member, &session, |viewer| {
+        page(
+            "Meetings",
+            viewer,
+            html! {
+                h1 { "Meetings" }
+                p.muted { "The meetings you run: overdue first, then those to book, then those booked." }
+                @for (title, views, empty) in [
+                    ("Overdue", &overdue, "Nothing overdue."),
+                    ("Due: to book", &due, "Nothing waiting to be booked."),
+                    ("Booked", &booked, "Nothing booked."),
+                ] {
+                    h2 { (title) " (" (views.len()) ")" }
+                    @if views.is_empty() { p.muted { (empty) } }
+                    ul.cards { @for view in views { (meeting_row(view, today)) } }
+                }
+            },
+        )
+    });
+    Ok(html_response(StatusCode::OK, markup))
+}
+
+/// What the meeting page shows.
+struct MeetingPage {
+    view: MeetingView,
+    participants: Vec<i64>,
+    guests: Vec<MeetingGuestRow>,
+    staff: Vec<StaffMember>,
+}
+
+fn load_page(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<MeetingPage> {
+    let view = meetings::load_for(conn, member, id)?;
+    Ok(MeetingPage {
+        participants: meetings::participants(conn, id)?,
+        guests: meetings::guests(conn, id)?,
+        staff: staff::list(conn, member.school_id, None)?,
+        view,
+    })
+}
+
+fn meeting_id(path: &str) -> Result<i64> {
+    path.parse().map_err(|_| Error::NotFound("meeting"))
+}
+
+/// The values a fresh booking form starts with: the people already invited, or else the
+/// viewer; a time on the next school day at 08:30.
+fn booking_defaults(data: &MeetingPage, member: &StaffMember) -> Fields {
+    let meeting = &data.view.meeting;
+    let starts = meeting.starts_at.map(from_db_time).unwrap_or_else(|| {
+        let tomorrow = SchoolCalendar::local_date(Utc::now()) + TimeDelta::days(1);
+        let at = tomorrow.and_hms_opt(8, 30, 0).unwrap_or_default();
+        crate::domain::calendar::SCHOOL_TZ
+            .from_local_datetime(&at)
+            .earliest()
+            .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+    });
+    let mut values = vec![
+        ("starts_at", local_input_value(starts)),
+        (
+            "duration_minutes",
+            meeting.duration_minutes.unwrap_or(30).to_string(),
+        ),
+        ("location", meeting.location.clone().unwrap_or_default()),
+        ("held_at", local_input_value(Utc::now())),
+    ];
+    if meeting.parent_invited {
+        values.push(("parent_invited", "on".into()));
+    }
+    let invited = if data.participants.is_empty() {
+        vec![member.id]
+    } else {
+        data.participants.clone()
+    };
+    values.extend(
+        invited
+            .into_iter()
+            .map(|id| ("participant_ids", id.to_string())),
+    );
+    for guest in &data.guests {
+        let prefix = match GuestRole::parse(&guest.role) {
+            Ok(GuestRole::ParentCarer) => "parent",
+            _ => "external",
+        };
+        values.push((
+            if prefix == "parent" {
+                "parent_name"
+            } else {
+                "external_name"
+            },
+            guest.name.clone(),
+        ));
+        values.push((
+            if prefix == "parent" {
+                "parent_email"
+            } else {
+                "external_email"
+            },
+            guest.email.clone().unwrap_or_default(),
+        ));
+    }
+    Fields::from_pairs(values)
+}
+
+fn render(
+    data: &MeetingPage,
+    values: &Fields,
+    problem: Option<&Problem>,
+    notice: Option<&str>,
+    csrf: &str,
+) -> Markup {
+    let view = &data.view;
+    let meeting = &view.meeting;
+    let open = ["due", "scheduled"].contains(&meeting.status.as_str());
+    let invited = values.ids_lenient("participant_ids");
+    let today = SchoolCalendar::local_date(Utc::now());
+    let name_of = |id: &i64| {
+        data.staff
+            .iter()
+            .find(|s| s.id == *id)
+            .map_or_else(|| format!("staff {id}"), |s| s.name.clone())
+    };
+    html! {
+        h1 { (meeting_name(view)) }
+        p {
+            a href={ "/pupils/" (view.pupil.id) } { (view.pupil.given_name) " " (view.pupil.family_name) }
+            " · Year " (view.year) " · " (level_chip(level_of(meeting.level)))
+        }
+        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        dl.facts {
+            dt { "Status" } dd { (meeting.status) @if view.is_overdue(today) { " " span.tag.warn { "overdue" } } }
+            dt { "Due by" } dd { (due_text(meeting.due_on)) }
+            @if let Some(starts) = meeting.starts_at {
+                dt { "When" } dd { (local(from_db_time(starts))) @if let Some(minutes) = meeting.duration_minutes { " for " (minutes) " minutes" } }
+            }
+            @if let Some(place) = &meeting.location { dt { "Where" } dd { (place) } }
+            @if !data.participants.is_empty() {
+                dt { "Staff invited" }
+                dd { @for (i, id) in data.participants.iter().enumerate() { @if i > 0 { ", " } (name_of(id)) } }
+            }
+            @if !data.guests.is_empty() {
+                dt { "Guests" }
+                dd { @for guest in &data.guests {
+                    (guest.name) " (" (GuestRole::parse(&guest.role).map_or("Guest", GuestRole::title)) ") "
+                } }
+            }
+            @if let Some(reason) = &meeting.cancel_reason { dt { "Cancelled because" } dd { (reason) } }
+            @if let Some(summary) = &meeting.summary { dt { "Summary" } dd { (summary) } }
+        }
+        @if meeting.status == "held" {
+            @for (field, label, _) in RECORD_PARTS {
+                @if let Some(text) = record_part(meeting, field) {
+                    h3 { (label) } p.prewrap { (text) }
+                }
+            }
+        }
+        (problem_summary(problem, &["starts_at", "duration_minutes", "location", "participant_ids", "guests", "reason", "held_at", "summary", "follow_up", "successes", "challenges", "focus", "action_steps", "next_step"]))
+        @if open {
+            h2 { @if meeting.status == "scheduled" { "Move the meeting" } @else { "Book the meeting" } }
+            form.stack method="post" action={ "/meetings/" (meeting.id) "/schedule" } {
+                (csrf_field(csrf))
+                label for="starts_at" { "When (London time)" }
+                input #starts_at type="datetime-local" name="starts_at" required value=(values.raw("starts_at"));
+                (field_problem(problem, "starts_at"))
+                label for="duration_minutes" { "Length in minutes" }
+                input #duration_minutes type="number" name="duration_minutes" min="5" max=(meetings::MAX_DURATION_MINUTES) required value=(values.raw("duration_minutes"));
+                (field_problem(problem, "duration_minutes"))
+                label for="location" { "Where" }
+                input #location type="text" name="location" maxlength="200" required value=(values.raw("location"));
+                (field_problem(problem, "location"))
+                fieldset {
+                    legend { "Staff taking part" }
+                    @for member in &data.staff {
+                        label.choice {
+                            input type="checkbox" name="participant_ids" value=(member.id) checked[invited.contains(&member.id)];
+                            " " (member.name)
+                            @if !member.roles.is_empty() {
+                                span.muted { " · " @for (i, role) in member.roles.iter().enumerate() { @if i > 0 { ", " } (role.title()) } }
+                            }
+                        }
+                    }
+                    (field_problem(problem, "participant_ids"))
+                }
+                fieldset {
+                    legend { "Guests (optional)" }
+                    label.choice {
+                        input type="checkbox" name="parent_invited" checked[values.get("parent_invited").is_some()];
+                        " A parent or carer is invited"
+                    }
+                    label for="parent_name" { "Parent or carer's name" }
+                    input #parent_name type="text" name="parent_name" maxlength="120" value=(values.raw("parent_name"));
+                    label for="parent_email" { "Their email, for the invitation" }
+                    input #parent_email type="email" name="parent_email" maxlength="254" value=(values.raw("parent_email"));
+                    label for="external_name" { "External professional's name" }
+                    input #external_name type="text" name="external_name" maxlength="120" value=(values.raw("external_name"));
+                    label for="external_email" { "Their email" }
+                    input #external_email type="email" name="external_email" maxlength="254" value=(values.raw("external_email"));
+                    (field_problem(problem, "guests"))
+                }
+                button.primary type="submit" {
+                    @if meeting.status == "scheduled" { "Move it and send updates" } @else { "Book it and send invitations" }
+                }
+            }
+            h2 { "Record the meeting" }
+            form.stack method="post" action={ "/meetings/" (meeting.id) "/outcome" } {
+                (csrf_field(csrf))
+                label for="held_at" { "When it was held (London time)" }
+                input #held_at type="datetime-local" name="held_at" required value=(values.raw("held_at"));
+                (field_problem(problem, "held_at"))
+                label for="summary" { "Summary" }
+                textarea #summary name="summary" rows="2" maxlength="500" required { (values.raw("summary")) }
+                (field_problem(problem, "summary"))
+                fieldset {
+                    legend { "Were the goals under review met?" }
+                    @for (value, label) in [("yes", "Yes"), ("no", "No"), ("", "No goals were reviewed")] {
+                        label.choice {
+                            input type="radio" name="goals_met" value=(value) checked[values.raw("goals_met") == value];
+                            " " (label)
+                        }
+                    }
+                }
+                @for (field, label, hint) in RECORD_PARTS {
+                    label for=(field) { (label) " (optional)" }
+                    p.hint { (hint) }
+                    textarea id=(field) name=(field) rows="3" maxlength="4000" { (values.raw(field)) }
+                    (field_problem(problem, field))
+                }
+                button.primary type="submit" { "Save the record" }
+            }
+            h2 { "It did not happen" }
+            form.stack method="post" action={ "/meetings/" (meeting.id) "/missed" } {
+                (csrf_field(csrf))
+                p.hint { "A new meeting becomes due in its place, and the Head of Year is told." }
+                button type="submit" { "Record as missed" }
+            }
+            form.stack method="post" action={ "/meetings/" (meeting.id) "/cancel" } {
+                (csrf_field(csrf))
+                label for="reason" { "Cancel it: why?" }
+                input #reason type="text" name="reason" maxlength="500" value=(values.raw("reason"));
+                (field_problem(problem, "reason"))
+                button type="submit" { "Cancel the meeting" }
+            }
+        }
+        p { a href="/meetings" { "All meetings" } }
+    }
+}
+
+fn record_part<'a>(meeting: &'a crate::db::models::MeetingRow, field: &str) -> Option<&'a str> {
+    match field {
+        "follow_up" => meeting.follow_up.as_deref(),
+        "successes" => meeting.successes.as_deref(),
+        "challenges" => meeting.challenges.as_deref(),
+        "focus" => meeting.focus.as_deref(),
+        "action_steps" => meeting.action_steps.as_deref(),
+        "next_step" => meeting.next_step.as_deref(),
+        _ => None,
+    }
+}
+
+/// What a redirect after a change says on the page.
+fn notice_for(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "booked" => Some("Booked. Everyone taking part is being emailed an invitation."),
+        "cancelled" => Some("Cancelled. Everyone invited is being told."),
+        "missed" => Some("Recorded as missed. A new meeting is due in its place."),
+        "held" => Some("The meeting's record is saved."),
+        _ => None,
+    }
+}
+
+/// `GET /meetings/{id}`: one meeting, with its forms while it is open.
+pub async fn show(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    let id = meeting_id(&path)?;
+    let viewer = member.clone();
+    let data = state
+        .db
+        .transaction(move |conn| load_page(conn, &viewer, id))
+        .await?;
+    let query = Fields::from_query(request.query_string());
+    let values = booking_defaults(&data, &member);
+    let markup = with_viewer(&member, &session, |viewer| {
+        page(
+            "Meeting",
+            viewer,
+            render(
+                &data,
+                &values,
+                None,
+                notice_for(query.get("done")),
+                viewer.csrf,
+            ),
+        )
+    });
+    Ok(html_response(StatusCode::OK, markup))
+}
+
+/// Shows the meeting page again with the problem (400), or passes on any other error.
+async fn again_with(
+    member: StaffMember,
+    session: &Session,
+    state: &web::Data<AppState>,
+    id: i64,
+    fields: &Fields,
+    error: Error,
+) -> std::result::Result<HttpResponse, PageError> {
+    let Some(problem) = Problem::of(&error).filter(|_| [400, 409, 422].contains(&error.status()))
+    else {
+        return Err(PageError(error));
+    };
+    let viewer = member.clone();
+    let data = state
+        .db
+        .transaction(move |conn| load_page(conn, &viewer, id))
+        .await?;
+    let markup = with_viewer(&member, session, |viewer| {
+        page(
+            "Meeting",
+            viewer,
+            render(&data, fields, Some(&problem), None, viewer.csrf),
+        )
+    });
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    Ok(html_response(status, markup))
+}
+
+fn guests_of(fields: &Fields) -> Vec<NewGuest> {
+    [
+        ("parent_name", "parent_email", GuestRole::ParentCarer),
+        ("external_name", "external_email", GuestRole::External),
+    ]
+    .into_iter()
+    .filter_map(|(name, email, role)| {
+        let name = fields.get(name)?.trim();
+        (!name.is_empty()).then(|| NewGuest {
+            name: name.to_string(),
+            email: fields.get(email).map(str::to_string),
+            role,
+        })
+    })
+    .collect()
+}
+
+fn booking_of(fields: &Fields) -> std::result::Result<Booking, Problem> {
+    let starts_at = parse_local_time("starts_at", fields.get("starts_at"))?.ok_or(Problem {
+        field: Some("starts_at".into()),
+        message: "say when the meeting starts".into(),
+    })?;
+    let duration_minutes = fields
+        .get("duration_minutes")
+        .map(str::trim)
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| Problem {
+            field: Some("duration_minutes".into()),
+            message: "the length is a number of minutes".into(),
+        })?;
+    Ok(Booking {
+        starts_at,
+        duration_minutes,
+        location: fields.raw("location").to_string(),
+        participant_ids: fields.ids("participant_ids", "participant_ids")?,
+        parent_invited: fields.get("parent_invited").is_some(),
+        guests: guests_of(fields),
+    })
+}
+
+/// `POST /meetings/{id}/schedule`: books or moves the meeting; invitations go out.
+pub async fn schedule(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    form: CsrfForm<Fields>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    let id = meeting_id(&path)?;
+    let fields = form.0;
+    let booking = match booking_of(&fields) {
+        Ok(booking) => booking,
+        Err(problem) => {
+            return again_with(member, &session, &state, id, &fields, Error::from(&problem)).await
+        }
+    };
+    let context = NoticeContext::from_settings(&state.settings);
+    let by = member.clone();
+    let outcome = state
+        .db
+        .write(move |conn| meetings::schedule(conn, &by, &context, id, &booking, Utc::now()))
+        .await;
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/meetings/{id}?done=booked"))),
+        Err(error) => again_with(member, &session, &state, id, &fields, error).await,
+    }
+}
+
+/// `POST /meetings/{id}/cancel`: cancels the meeting with a reason.
+pub async fn cancel(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    form: CsrfForm<Fields>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    let id = meeting_id(&path)?;
+    let fields = form.0;
+    let reason = fields.raw("reason").to_string();
+    let context = NoticeContext::from_settings(&state.settings);
+    let by = member.clone();
+    let outcome = state
+        .db
+        .write(move |conn| meetings::cancel(conn, &by, &context, id, &reason, Utc::now()))
+        .await;
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/meetings/{id}?done=cancelled"))),
+        Err(error) => again_with(member, &session, &state, id, &fields, error).await,
+    }
+}
+
+/// `POST /meetings/{id}/missed`: records that it did not happen; a new one becomes due.
+pub async fn missed(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    form: CsrfForm<Fields>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    let id = meeting_id(&path)?;
+    let context = NoticeContext::from_settings(&state.settings);
+    let by = member.clone();
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let rules = evaluation::load_rules(conn, by.school_id)?;
+            meetings::record_missed(conn, &by, &context, id, &rules, Utc::now())
+        })
+        .await;
+    match outcome {
+        Ok((_, again)) => Ok(see_other(&format!("/meetings/{}?done=missed", again.id))),
+        Err(error) => again_with(member, &session, &state, id, &form.0, error).await,
+    }
+}
+
+/// `POST /meetings/{id}/outcome`: records the meeting as held.
+pub async fn outcome(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    form: CsrfForm<Fields>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    let id = meeting_id(&path)?;
+    let fields = form.0;
+    let held_at = match parse_local_time("held_at", fields.get("held_at")) {
+        Ok(Some(at)) => at,
+        Ok(None) => Utc::now(),
+        Err(problem) => {
+            let error = Error::from(&Problem::from(problem));
+            return again_with(member, &session, &state, id, &fields, error).await;
+        }
+    };
+    let goals_met = match fields.raw("goals_met") {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    };
+    let by = member.clone();
+    let submitted = fields.clone();
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let rules = evaluation::load_rules(conn, by.school_id)?;
+            let outcome = Outcome {
+                held_at,
+                summary: submitted.raw("summary"),
+                goals_met,
+                follow_up: submitted.get("follow_up"),
+                successes: submitted.get("successes"),
+                challenges: submitted.get("challenges"),
+                focus: submitted.get("focus"),
+                action_steps: submitted.get("action_steps"),
+                next_step: submitted.get("next_step"),
+            };
+            meetings::record_outcome(conn, &by, id, &outcome, &rules, Utc::now())
+        })
+        .await;
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/meetings/{id}?done=held"))),
+        Err(error) => again_with(member, &session, &state, id, &fields, error).await,
+    }
+}
