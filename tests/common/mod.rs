@@ -158,6 +158,11 @@ pub struct TestApp {
 
 /// Starts the service on 127.0.0.1:0 over a fresh database of `engine`, migrated.
 pub async fn spawn_app(engine: Engine) -> TestApp {
+    spawn_app_with(engine, |_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `adjust` first (an SMTP server, say).
+pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let database = TestDatabase::create(engine, dir.path());
     let data_dir = dir.path().join("data");
@@ -165,6 +170,7 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
     settings.database_url = database.url.clone();
     settings.data_dir = data_dir.clone();
     settings.session_secret = "s".repeat(64) + &accounts::random_token();
+    adjust(&mut settings);
     let db = Database::open(&settings.database_url, 4).expect("opening the test database");
     let key = web::session_key(&settings).expect("a session key");
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");

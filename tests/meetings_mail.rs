@@ -1,0 +1,639 @@
+//! Meetings and their email, end to end on both engines, against a real SMTP server on
+//! loopback (scripts/smtp-sink.py): a Coaching Time accepted for a Year 9 pupil emails the
+//! Year 9 Head of Year once; booking sends invitations a calendar accepts; an unheld meeting
+//! brings the overdue notice the next school day, never on a Saturday; the server down for a
+//! while loses nothing; a worker that dies holding its lease doubles nothing. With email
+//! going to files (the default), the same messages are files and on the admin page.
+
+mod common;
+
+#[path = "common/smtp.rs"]
+mod smtp;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc, Weekday};
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use common::{both_engines, page_client, spawn_app, spawn_app_with, Engine, Role, TestApp};
+use smtp::{ReceivedMessage, SinkOptions, SmtpSink};
+use steadfast::db::models::School;
+use steadfast::db::outbox::{self, Recipient};
+use steadfast::db::schema::{meetings, outbox as outbox_table};
+use steadfast::db::staff::{self, NewStaff, StaffMember};
+use steadfast::domain::calendar::SCHOOL_TZ;
+use steadfast::domain::details::{EmailAddress, PersonName, YearNumber};
+use steadfast::jobs::{self, JobContext};
+use steadfast::mail::OutgoingEmail;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A school with a class teacher, the Year 9 Head of Year, the SENDCO and SLT, and a Year 9
+/// pupil.
+struct Scene {
+    school: School,
+    teacher: String,
+    hoy9: StaffMember,
+    hoy9_token: String,
+    sendco: StaffMember,
+    slt: StaffMember,
+    pupil: i64,
+}
+
+fn member(
+    app: &TestApp,
+    school: &School,
+    email: &str,
+    name: &str,
+    role: Role,
+    years: &[i64],
+) -> StaffMember {
+    let years: Vec<YearNumber> = years.iter().map(|y| YearNumber::new(*y).unwrap()).collect();
+    staff::create(
+        &mut app.conn(),
+        NewStaff {
+            school_id: school.id,
+            email: &EmailAddress::parse(email).unwrap(),
+            name: &PersonName::parse("name", name).unwrap(),
+            roles: &[role],
+            year_groups: &years,
+            password_hash: None,
+        },
+        Utc::now(),
+    )
+    .unwrap()
+}
+
+fn scene(app: &TestApp) -> Scene {
+    let school = app.create_school("OAK", "Oakfield Academy");
+    let teacher = member(
+        app,
+        &school,
+        "teacher@oak.example",
+        "Tess Teacher",
+        Role::ClassStaff,
+        &[],
+    );
+    let hoy9 = member(
+        app,
+        &school,
+        "hoy9@oak.example",
+        "Hal Head",
+        Role::PastoralLead,
+        &[9],
+    );
+    member(
+        app,
+        &school,
+        "hoy8@oak.example",
+        "Hana Head",
+        Role::PastoralLead,
+        &[8],
+    );
+    let sendco = member(
+        app,
+        &school,
+        "sendco@oak.example",
+        "Sen Co",
+        Role::Sendco,
+        &[],
+    );
+    let slt = member(app, &school, "slt@oak.example", "Sal Lead", Role::Slt, &[]);
+    let pupil = app
+        .create_pupil(&school, "A123456789012", "Sam", "Okafor", 9, "9B")
+        .id;
+    Scene {
+        teacher: app.create_token(&teacher),
+        hoy9_token: app.create_token(&hoy9),
+        school,
+        hoy9,
+        sendco,
+        slt,
+        pupil,
+    }
+}
+
+/// Walks the pupil to an accepted Coaching Time: three prompts, the conversation accepted,
+/// a serious incident, Coaching Time accepted by the Head of Year. Answers the meeting.
+async fn coaching_time_accepted(app: &TestApp, s: &Scene) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..3 {
+        let body = json!({"pupil_ids": [s.pupil], "behaviour": "Off task"});
+        last = app.api_post("/api/v1/incidents", &s.teacher, &body).await.1;
+    }
+    let id = last["suggestions"][0]["id"]
+        .as_i64()
+        .expect("a conversation suggested");
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/suggestions/{id}/accept"),
+            &s.hoy9_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let serious = json!({"pupil_ids": [s.pupil], "behaviour": "Fighting", "severity": "serious", "response": "none"});
+    let (_, logged) = app
+        .api_post("/api/v1/incidents", &s.teacher, &serious)
+        .await;
+    let id = logged["suggestions"][0]["id"]
+        .as_i64()
+        .expect("Coaching Time suggested");
+    assert_eq!(logged["suggestions"][0]["to_level"], 3);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/suggestions/{id}/accept"),
+            &s.hoy9_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["meeting"]["status"], "due");
+    body["meeting"].clone()
+}
+
+async fn run_jobs(app: &TestApp, at: DateTime<Utc>) -> jobs::JobReport {
+    let context = JobContext::from_settings(&app.settings).unwrap();
+    jobs::run_once(&app.db, &context, at).await.unwrap()
+}
+
+/// The first `weekday` strictly after `from`.
+fn next(weekday: Weekday, from: NaiveDate) -> NaiveDate {
+    let mut day = from + TimeDelta::days(1);
+    while day.weekday() != weekday {
+        day += TimeDelta::days(1);
+    }
+    day
+}
+
+/// 09:00 London time on `day`.
+fn morning(day: NaiveDate) -> DateTime<Utc> {
+    SCHOOL_TZ
+        .from_local_datetime(&day.and_hms_opt(9, 0, 0).unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn to_of(messages: &[ReceivedMessage]) -> Vec<String> {
+    let mut to: Vec<String> = messages
+        .iter()
+        .flat_map(|m| m.envelope_to.clone())
+        .collect();
+    to.sort();
+    to
+}
+
+/// The calendar part of a message, parsed: its METHOD, and its event's SEQUENCE and DTSTART.
+fn calendar_of(message: &ReceivedMessage) -> (String, String, String) {
+    use mail_parser::MessageParser;
+    let parsed = MessageParser::default()
+        .parse(&message.raw)
+        .expect("a message");
+    let ics = parsed
+        .parts
+        .iter()
+        .find(|part| {
+            part.content_type()
+                .is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar"))
+        })
+        .and_then(|part| part.text_contents().map(str::to_string))
+        .expect("a text/calendar part");
+    let calendar = ical::IcalParser::new(ics.as_bytes())
+        .next()
+        .expect("one calendar")
+        .expect("a calendar that parses");
+    let property = |props: &[ical::property::Property], name: &str| {
+        props
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.clone())
+            .unwrap_or_default()
+    };
+    let event = calendar.events.first().expect("one event");
+    let start = event
+        .properties
+        .iter()
+        .find(|p| p.name == "DTSTART")
+        .expect("a start");
+    let tzid = start
+        .params
+        .as_ref()
+        .and_then(|params| params.iter().find(|(k, _)| k == "TZID"))
+        .map(|(_, v)| v.join(","))
+        .unwrap_or_default();
+    (
+        property(&calendar.properties, "METHOD"),
+        property(&event.properties, "SEQUENCE"),
+        format!("{tzid}:{}", start.value.clone().unwrap_or_default()),
+    )
+}
+
+use mail_parser::MimeHeaders;
+
+async fn meeting_emails_reach_the_right_people_once(engine: Engine) {
+    let Some(sink) = SmtpSink::start(SinkOptions::default()) else {
+        return;
+    };
+    let app = spawn_app_with(engine, |settings| settings.smtp_url = sink.url()).await;
+    let s = scene(&app);
+    let meeting = coaching_time_accepted(&app, &s).await;
+    let meeting_id = meeting["id"].as_i64().unwrap();
+
+    // Due: one email, to the Year 9 Head of Year only (Coaching Time is level 3).
+    let report = run_jobs(&app, Utc::now()).await;
+    assert_eq!(report.delivery.sent, 1, "{report}");
+    let received = sink.wait_for(1, WAIT);
+    assert_eq!(to_of(&received), vec!["hoy9@oak.example".to_string()]);
+    let text = received[0].text();
+    assert!(text.contains("Coaching Time"), "{text}");
+    assert!(text.contains(&format!("/meetings/{meeting_id}")), "{text}");
+    assert!(text.contains("Sam O."), "{text}");
+    assert!(
+        !text.contains("Okafor"),
+        "no more of the name than needed: {text}"
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&received[0].raw)
+        .expect("a message");
+    let sender = parsed.from().and_then(|from| from.first()).expect("a sender");
+    assert_eq!(sender.name(), Some("Oakfield Academy (Steadfast)"));
+    // Running the jobs again sends nothing more.
+    assert_eq!(run_jobs(&app, Utc::now()).await.delivery.sent, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.messages().len(), 1);
+
+    // Not held by its due day: nothing on the Saturday after a Friday due day, the overdue
+    // notice on the Monday, to the Head of Year and one step up (the SENDCO); once.
+    let friday = next(Weekday::Fri, Utc::now().date_naive() + TimeDelta::days(7));
+    diesel::update(meetings::table.find(meeting_id))
+        .set(meetings::due_on.eq(friday))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let saturday = friday + TimeDelta::days(1);
+    let report = run_jobs(&app, morning(saturday)).await;
+    assert_eq!(report.overdue_notices, 0, "{report}");
+    let monday = friday + TimeDelta::days(3);
+    let report = run_jobs(&app, morning(monday)).await;
+    assert_eq!(report.overdue_notices, 2, "{report}");
+    let received = sink.wait_for(3, WAIT);
+    assert_eq!(
+        to_of(&received[1..]),
+        vec![
+            "hoy9@oak.example".to_string(),
+            "sendco@oak.example".to_string()
+        ]
+    );
+    assert!(received[1].text().to_lowercase().contains("overdue"));
+    assert_eq!(
+        run_jobs(&app, morning(monday) + TimeDelta::hours(2))
+            .await
+            .overdue_notices,
+        2
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.messages().len(), 3, "the overdue notice is sent once");
+
+    // Booking it: an invitation to each person taking part, with a calendar entry that
+    // parses, METHOD:REQUEST in London time; moving it: SEQUENCE 1.
+    let starts = morning(next(
+        Weekday::Wed,
+        Utc::now().date_naive() + TimeDelta::days(1),
+    ));
+    let booking = json!({
+        "starts_at": starts.to_rfc3339(),
+        "duration_minutes": 30,
+        "location": "Room 12",
+        "participant_ids": [s.hoy9.id, s.sendco.id],
+        "parent_invited": true,
+        "guests": [{"name": "Pat Okafor", "email": "parent@home.example", "role": "parent_carer"}]
+    });
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{meeting_id}/schedule"),
+            &s.hoy9_token,
+            &booking,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "scheduled");
+    assert_eq!(body["guests"][0]["role"], "parent_carer");
+    run_jobs(&app, Utc::now()).await;
+    let received = sink.wait_for(6, WAIT);
+    let invitations = &received[3..];
+    assert_eq!(
+        to_of(invitations),
+        vec![
+            "hoy9@oak.example".to_string(),
+            "parent@home.example".to_string(),
+            "sendco@oak.example".to_string()
+        ]
+    );
+    for invitation in invitations {
+        let (method, sequence, start) = calendar_of(invitation);
+        assert_eq!(method, "REQUEST");
+        assert_eq!(sequence, "0");
+        assert!(start.starts_with("Europe/London:"), "{start}");
+        assert!(start.ends_with("T090000"), "{start}");
+    }
+    let moved = json!({
+        "starts_at": (starts + TimeDelta::hours(2)).to_rfc3339(),
+        "duration_minutes": 45,
+        "location": "Library",
+        "participant_ids": [s.hoy9.id, s.sendco.id],
+        "parent_invited": false
+    });
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{meeting_id}/schedule"),
+            &s.hoy9_token,
+            &moved,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sequence"], 1);
+    run_jobs(&app, Utc::now()).await;
+    let received = sink.wait_for(8, WAIT);
+    for update in &received[6..] {
+        let (method, sequence, start) = calendar_of(update);
+        assert_eq!((method.as_str(), sequence.as_str()), ("REQUEST", "1"));
+        assert!(start.ends_with("T110000"), "{start}");
+    }
+
+    // Held: the record in six parts, and no more email.
+    let held = json!({
+        "held_at": Utc::now().to_rfc3339(),
+        "summary": "Met with Sam and agreed a focus.",
+        "goals_met": null,
+        "focus": "Arrive at lessons ready to start",
+        "action_steps": "Tutor checks in each morning (Hal, daily)"
+    });
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{meeting_id}/outcome"),
+            &s.hoy9_token,
+            &held,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outcome"]["focus"], "Arrive at lessons ready to start");
+    let (_, listed) = app
+        .api_get("/api/v1/meetings?status=held", &s.hoy9_token)
+        .await;
+    assert_eq!(listed["meetings"][0]["id"], meeting_id);
+    let _ = (&s.slt, &s.school);
+}
+
+async fn the_server_down_for_a_while_loses_nothing_and_doubles_nothing(engine: Engine) {
+    let Some(mut sink) = SmtpSink::start(SinkOptions::default()) else {
+        return;
+    };
+    let app = spawn_app_with(engine, |settings| settings.smtp_url = sink.url()).await;
+    let s = scene(&app);
+    let now = Utc::now();
+    for n in 0..3 {
+        let email = OutgoingEmail {
+            to: format!("person{n}@oak.example"),
+            subject: format!("Notice {n}"),
+            text: "Plain words.".into(),
+            html: "<p>Plain words.</p>".into(),
+            calendar: None,
+            message_key: format!("test-notice-{n}"),
+        };
+        let to = Recipient {
+            staff_id: None,
+            name: format!("Person {n}"),
+            email: email.to.clone(),
+        };
+        let school_id = s.school.id;
+        app.db
+            .write(move |conn| outbox::enqueue(conn, school_id, &to, &email, "A notice", now))
+            .await
+            .unwrap();
+    }
+    sink.stop();
+    let context = JobContext::from_settings(&app.settings).unwrap();
+    let report = jobs::delivery::deliver_due(&app.db, &context.mailer, now)
+        .await
+        .unwrap();
+    assert_eq!((report.sent, report.retrying), (0, 3), "{report:?}");
+    sink.restart();
+    // Not yet time to retry: nothing is sent.
+    let report = jobs::delivery::deliver_due(&app.db, &context.mailer, now)
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 0);
+    let later = now + TimeDelta::seconds(31);
+    let report = jobs::delivery::deliver_due(&app.db, &context.mailer, later)
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 3, "{report:?}");
+    let received = sink.wait_for(3, WAIT);
+    let report = jobs::delivery::deliver_due(&app.db, &context.mailer, later + TimeDelta::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(report, jobs::delivery::DeliveryReport::default());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.messages().len(), 3);
+    assert_eq!(
+        to_of(&received),
+        vec![
+            "person0@oak.example".to_string(),
+            "person1@oak.example".to_string(),
+            "person2@oak.example".to_string()
+        ]
+    );
+    let attempts: Vec<i32> = outbox_table::table
+        .order(outbox_table::id)
+        .select(outbox_table::attempts)
+        .load(&mut *app.conn())
+        .unwrap();
+    assert_eq!(attempts, vec![2, 2, 2]);
+}
+
+async fn a_worker_that_dies_holding_its_lease_doubles_nothing(engine: Engine) {
+    let Some(sink) = SmtpSink::start(SinkOptions::default()) else {
+        return;
+    };
+    let app = spawn_app_with(engine, |settings| settings.smtp_url = sink.url()).await;
+    let s = scene(&app);
+    coaching_time_accepted(&app, &s).await;
+    let now = Utc::now();
+    // A worker claims the email, then dies before sending it.
+    let claimed = app
+        .db
+        .write(move |conn| outbox::claim(conn, now))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let context = JobContext::from_settings(&app.settings).unwrap();
+    // While its lease runs, no other worker (or instance) takes the email.
+    let report = jobs::delivery::deliver_due(&app.db, &context.mailer, now + TimeDelta::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 0);
+    // Once the lease has run out, the email goes, once.
+    let after_lease = now + outbox::LEASE + TimeDelta::seconds(1);
+    let report = jobs::delivery::deliver_due(&app.db, &context.mailer, after_lease)
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1);
+    let report =
+        jobs::delivery::deliver_due(&app.db, &context.mailer, after_lease + TimeDelta::hours(1))
+            .await
+            .unwrap();
+    assert_eq!(report.sent, 0);
+    sink.wait_for(1, WAIT);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.messages().len(), 1);
+}
+
+async fn without_smtp_the_emails_are_files_and_on_the_admin_page(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let admin = app.create_staff(
+        &s.school,
+        "admin@oak.example",
+        "Ada Admin",
+        &[Role::Admin],
+        Some("a-long-password"),
+    );
+    let meeting = coaching_time_accepted(&app, &s).await;
+    let report = run_jobs(&app, Utc::now()).await;
+    assert_eq!(report.delivery.sent, 1, "{report}");
+    let files: Vec<_> = std::fs::read_dir(app.data_dir.join("outbox"))
+        .expect("the outbox folder")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "eml"))
+        .collect();
+    assert_eq!(files.len(), 1);
+    let written = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(written.contains("hoy9@oak.example"), "{written}");
+    assert!(written.contains(&format!("/meetings/{}", meeting["id"])));
+    // Sending again (a resend) never makes a second file.
+    run_jobs(&app, Utc::now() + TimeDelta::hours(1)).await;
+    assert_eq!(
+        std::fs::read_dir(app.data_dir.join("outbox"))
+            .unwrap()
+            .count(),
+        1
+    );
+
+    let client = page_client();
+    let response = app.login(&client, &admin.email, "a-long-password").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = app.get_page(&client, "/admin/outbox").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("hoy9@oak.example"), "{html}");
+    let id: i64 = outbox_table::table
+        .select(outbox_table::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    let page = app.get_page(&client, &format!("/admin/outbox/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("The file written"), "{html}");
+    // The Head of Year is not an administrator.
+    let _ = &s.hoy9;
+}
+
+async fn meetings_are_run_by_the_right_people(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let meeting = coaching_time_accepted(&app, &s).await;
+    let id = meeting["id"].as_i64().unwrap();
+    let hoy8 = {
+        let found = staff::list(&mut app.conn(), s.school.id, Some(Role::PastoralLead)).unwrap();
+        found
+            .into_iter()
+            .find(|m| m.year_groups == vec![8])
+            .unwrap()
+    };
+    let hoy8_token = app.create_token(&hoy8);
+    let (status, listed) = app
+        .api_get("/api/v1/meetings?status=due", &hoy8_token)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["meetings"], json!([]), "not Year 8's meeting");
+    let booking = json!({
+        "starts_at": (Utc::now() + TimeDelta::days(2)).to_rfc3339(),
+        "duration_minutes": 30, "location": "Room 1", "participant_ids": [], "parent_invited": false
+    });
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/schedule"),
+            &hoy8_token,
+            &booking,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/schedule"),
+            &s.teacher,
+            &booking,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // Bad input names the field, and changes nothing.
+    let mut late = booking.clone();
+    late["starts_at"] = json!((Utc::now() - TimeDelta::days(1)).to_rfc3339());
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/schedule"),
+            &s.hoy9_token,
+            &late,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "starts_at");
+    let mut stranger = booking.clone();
+    stranger["participant_ids"] = json!([999_999]);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/schedule"),
+            &s.hoy9_token,
+            &stranger,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "participant_ids");
+    let (_, listed) = app.api_get("/api/v1/meetings", &s.hoy9_token).await;
+    assert_eq!(listed["meetings"][0]["status"], "due");
+    // Cancelling needs a reason; once cancelled, it cannot be booked.
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/cancel"),
+            &s.hoy9_token,
+            &json!({"reason": " "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "reason");
+    let (status, _) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/cancel"),
+            &s.hoy9_token,
+            &json!({"reason": "Moved school"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/schedule"),
+            &s.hoy9_token,
+            &booking,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+both_engines!(
+    meeting_emails_reach_the_right_people_once,
+    the_server_down_for_a_while_loses_nothing_and_doubles_nothing,
+    a_worker_that_dies_holding_its_lease_doubles_nothing,
+    without_smtp_the_emails_are_files_and_on_the_admin_page,
+    meetings_are_run_by_the_right_people
+);
