@@ -257,7 +257,10 @@ async fn meeting_emails_reach_the_right_people_once(engine: Engine) {
     let parsed = mail_parser::MessageParser::default()
         .parse(&received[0].raw)
         .expect("a message");
-    let sender = parsed.from().and_then(|from| from.first()).expect("a sender");
+    let sender = parsed
+        .from()
+        .and_then(|from| from.first())
+        .expect("a sender");
     assert_eq!(sender.name(), Some("Oakfield Academy (Steadfast)"));
     // Running the jobs again sends nothing more.
     assert_eq!(run_jobs(&app, Utc::now()).await.delivery.sent, 0);
@@ -637,3 +640,33 @@ both_engines!(
     without_smtp_the_emails_are_files_and_on_the_admin_page,
     meetings_are_run_by_the_right_people
 );
+
+async fn a_digest_collects_the_notices_at_the_chosen_hour(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    diesel::update(steadfast::db::schema::staff::table.find(s.hoy9.id))
+        .set(steadfast::db::schema::staff::digest_hour.eq(Some(16_i16)))
+        .execute(&mut *app.conn())
+        .unwrap();
+    coaching_time_accepted(&app, &s).await;
+    let school_day = next(Weekday::Tue, Utc::now().date_naive());
+    let morning_report = run_jobs(&app, morning(school_day)).await;
+    assert_eq!(
+        (morning_report.digests, morning_report.delivery.sent),
+        (0, 0),
+        "held until the chosen hour: {morning_report}"
+    );
+    let report = run_jobs(&app, morning(school_day) + TimeDelta::hours(7)).await;
+    assert_eq!((report.digests, report.delivery.sent), (1, 1), "{report}");
+    let again = run_jobs(&app, morning(school_day) + TimeDelta::hours(8)).await;
+    assert_eq!((again.digests, again.delivery.sent), (0, 0), "{again}");
+    let files: Vec<String> = std::fs::read_dir(app.data_dir.join("outbox"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert!(files[0].contains("Coaching Time"), "{}", files[0]);
+}
+
+both_engines!(a_digest_collects_the_notices_at_the_chosen_hour);

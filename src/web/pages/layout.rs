@@ -53,7 +53,7 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                     }
                     form.signout method="post" action="/logout" {
                         (csrf_field(viewer.csrf))
-                        span.who { (viewer.member.name) }
+                        a.who href="/account/email" { (viewer.member.name) }
                         button type="submit" { "Sign out" }
                     }
                 }

@@ -1,6 +1,7 @@
 //! Staff pages, rendered with maud. Every form posts with a CSRF token and works without
 //! JavaScript.
 
+pub mod account;
 pub mod admin;
 pub mod conversation;
 pub mod form;
@@ -39,6 +40,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/inbox/{id}/accept", web::post().to(inbox::accept))
         .route("/inbox/{id}/decline", web::post().to(inbox::decline))
         .route("/inbox/{id}/snooze", web::post().to(inbox::snooze))
+        .route("/account/email", web::get().to(account::show))
+        .route("/account/email", web::post().to(account::save))
         .route("/meetings", web::get().to(meetings::list))
         .route("/meetings/{id}", web::get().to(meetings::show))
         .route(
