@@ -670,3 +670,146 @@ async fn a_digest_collects_the_notices_at_the_chosen_hour(engine: Engine) {
 }
 
 both_engines!(a_digest_collects_the_notices_at_the_chosen_hour);
+
+async fn reminders_come_the_school_day_before_through_the_command_line(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let meeting = coaching_time_accepted(&app, &s).await;
+    // The people a Coaching Time needs: the Head of Year and the adult at the scene.
+    let teacher_id: i64 = steadfast::db::schema::staff::table
+        .filter(steadfast::db::schema::staff::email.eq("teacher@oak.example"))
+        .select(steadfast::db::schema::staff::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    let mut expected = vec![s.hoy9.id, teacher_id];
+    expected.sort_unstable();
+    assert_eq!(meeting["participants"], json!(expected));
+    let due_on: NaiveDate = meeting["due_on"].as_str().unwrap().parse().unwrap();
+    let mut reminder_day = due_on - TimeDelta::days(1);
+    while matches!(reminder_day.weekday(), Weekday::Sat | Weekday::Sun) {
+        reminder_day -= TimeDelta::days(1);
+    }
+    let at = morning(reminder_day).max(Utc::now());
+    let output = app.cli(&["jobs", "run", "--once", "--at", &at.to_rfc3339()], "");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("2 reminders"), "{stdout}");
+    // The due notice and the two reminders, as files (email goes to files by default).
+    let written = std::fs::read_dir(app.data_dir.join("outbox"))
+        .unwrap()
+        .count();
+    assert_eq!(written, 3);
+    let again = app.cli(&["jobs", "run", "--once", "--at", &at.to_rfc3339()], "");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 emails sent"));
+    assert_eq!(
+        std::fs::read_dir(app.data_dir.join("outbox"))
+            .unwrap()
+            .count(),
+        3
+    );
+}
+
+both_engines!(reminders_come_the_school_day_before_through_the_command_line);
+
+async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let meeting = coaching_time_accepted(&app, &s).await;
+    let id = meeting["id"].as_i64().unwrap();
+    let hoy = app.create_staff(
+        &s.school,
+        "hoy9b@oak.example",
+        "Holly Head",
+        &[Role::PastoralLead],
+        Some("a-long-password"),
+    );
+    diesel::insert_into(steadfast::db::schema::staff_year_groups::table)
+        .values((
+            steadfast::db::schema::staff_year_groups::staff_id.eq(hoy.id),
+            steadfast::db::schema::staff_year_groups::year_group_id.eq(
+                steadfast::db::schema::year_groups::table
+                    .filter(steadfast::db::schema::year_groups::year.eq(9_i16))
+                    .select(steadfast::db::schema::year_groups::id)
+                    .single_value()
+                    .assume_not_null(),
+            ),
+            steadfast::db::schema::staff_year_groups::school_id.eq(s.school.id),
+        ))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let client = page_client();
+    app.login(&client, &hoy.email, "a-long-password").await;
+    let list = app
+        .get_page(&client, "/meetings")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Sam Okafor"), "{list}");
+    assert!(list.contains(&format!("/meetings/{id}")), "{list}");
+    let page = app
+        .get_page(&client, &format!("/meetings/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = common::csrf_token_in(&page);
+    let starts = steadfast::web::pages::form::local_input_value(Utc::now() + TimeDelta::days(2));
+    // Without a place: the form again, with the message, and nothing booked.
+    let refused = client
+        .post(app.url(&format!("/meetings/{id}/schedule")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("starts_at", starts.as_str()),
+            ("duration_minutes", "30"),
+            ("location", ""),
+            ("participant_ids", &hoy.id.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("location is required"));
+    let booked = client
+        .post(app.url(&format!("/meetings/{id}/schedule")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("starts_at", starts.as_str()),
+            ("duration_minutes", "30"),
+            ("location", "Room 12"),
+            ("participant_ids", &hoy.id.to_string()),
+            ("parent_name", "Pat Okafor"),
+            ("parent_email", "parent@home.example"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(booked.status(), StatusCode::SEE_OTHER);
+    let page = app
+        .get_page(&client, &common::location(&booked))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Booked."), "{page}");
+    assert!(page.contains("Room 12"), "{page}");
+    assert!(page.contains("Pat Okafor"), "{page}");
+    // Without the CSRF token nothing happens.
+    let forged = client
+        .post(app.url(&format!("/meetings/{id}/cancel")))
+        .form(&[("reason", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+}
+
+both_engines!(the_head_of_year_books_a_meeting_from_its_page);

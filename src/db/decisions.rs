@@ -9,7 +9,9 @@ use super::audit::{self, AuditEntry};
 use super::evaluation::{pupil_state, SchoolRules};
 use super::models::{LevelChangeRow, MeetingRow, PupilRow, SuggestionRow};
 use super::notices::{self, NoticeContext};
-use super::schema::{level_changes, meetings, pupils, suggestions, year_groups};
+use super::schema::{
+    level_changes, meeting_participants, meetings, pupils, suggestions, year_groups,
+};
 use super::staff::StaffMember;
 use super::{to_db_time, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
@@ -242,14 +244,15 @@ fn meeting_needed(
         .map(|due| (after.level, due))
 }
 
-fn create_meeting(
+/// Creates the meeting a level needs as due, with the staff it needs as participants.
+pub(crate) fn create_meeting(
     conn: &mut DbConnection,
     pupil: &PupilRow,
     level: Level,
     due_on: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<MeetingRow> {
-    let id: i64 = diesel::insert_into(meetings::table)
+    let meeting: MeetingRow = diesel::insert_into(meetings::table)
         .values((
             meetings::school_id.eq(pupil.school_id),
             meetings::pupil_id.eq(pupil.id),
@@ -259,12 +262,18 @@ fn create_meeting(
             meetings::parent_invited.eq(level >= Level::Plan),
             meetings::created_at.eq(to_db_time(now)),
         ))
-        .returning(meetings::id)
+        .returning(meetings::all_columns)
         .get_result(conn)?;
-    Ok(meetings::table
-        .find(id)
-        .select(MeetingRow::as_select())
-        .first(conn)?)
+    for staff_id in notices::participants_needed(conn, pupil, level)? {
+        diesel::insert_into(meeting_participants::table)
+            .values((
+                meeting_participants::meeting_id.eq(meeting.id),
+                meeting_participants::staff_id.eq(staff_id),
+                meeting_participants::school_id.eq(pupil.school_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(meeting)
 }
 
 fn applied(state: &PupilState, events: &[Event]) -> Result<PupilState> {

@@ -478,18 +478,7 @@ pub fn record_missed(
         .policy
         .meeting_due_on(&rules.calendar, today, level)
         .unwrap_or_else(|| rules.calendar.add_school_days(today, 3));
-    let again: MeetingRow = diesel::insert_into(meetings::table)
-        .values((
-            meetings::school_id.eq(before.school_id),
-            meetings::pupil_id.eq(before.pupil_id),
-            meetings::level.eq(before.level),
-            meetings::due_on.eq(due_on),
-            meetings::status.eq("due"),
-            meetings::parent_invited.eq(before.parent_invited),
-            meetings::created_at.eq(to_db_time(now)),
-        ))
-        .returning(meetings::all_columns)
-        .get_result(conn)?;
+    let again = super::decisions::create_meeting(conn, &view.pupil, level, due_on, now)?;
     notices::meeting_due(conn, context, &again, now)?;
     audit::record(
         conn,

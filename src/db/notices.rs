@@ -111,6 +111,42 @@ fn heads_of_year(conn: &mut DbConnection, pupil: &PupilRow) -> Result<Vec<Recipi
     Ok(rows.into_iter().map(staff_recipient).collect())
 }
 
+/// The staff a meeting of `level` needs, by role, as its first participants: the pupil's Head
+/// of Year; for Coaching Time the adult at the scene (who logged the pupil's latest incident);
+/// from level 4 the SENDCO; for a Bespoke Provision Map SLT too. Parents, carers and external
+/// professionals are added by name when the meeting is booked.
+pub fn participants_needed(
+    conn: &mut DbConnection,
+    pupil: &PupilRow,
+    level: Level,
+) -> Result<Vec<i64>> {
+    use super::schema::{incident_pupils, incidents};
+    let mut people = heads_of_year(conn, pupil)?;
+    if level == Level::Time {
+        let at_the_scene: Option<(i64, String, String)> = incidents::table
+            .inner_join(incident_pupils::table)
+            .inner_join(staff::table.on(staff::id.eq(incidents::reported_by)))
+            .filter(incident_pupils::pupil_id.eq(pupil.id))
+            .filter(incidents::voided_at.is_null())
+            .filter(staff::active.eq(true))
+            .order(incident_pupils::occurred_at.desc())
+            .select((staff::id, staff::name, staff::email))
+            .first(conn)
+            .optional()?;
+        people.extend(at_the_scene.map(staff_recipient));
+    }
+    if level >= Level::Plan {
+        people.extend(with_role(conn, pupil.school_id, Role::Sendco)?);
+    }
+    if level == Level::Provision {
+        people.extend(with_role(conn, pupil.school_id, Role::Slt)?);
+    }
+    Ok(distinct(people)
+        .into_iter()
+        .filter_map(|p| p.staff_id)
+        .collect())
+}
+
 /// Who answers for a meeting: the Head of Year, and from level 4 the SENDCO too.
 fn responsible(conn: &mut DbConnection, story: &MeetingStory) -> Result<Vec<Recipient>> {
     let mut people = heads_of_year(conn, &story.pupil)?;
