@@ -80,6 +80,17 @@ pub fn load_for(
     })
 }
 
+/// Refuses a change to a meeting that has been held, missed or cancelled.
+fn ensure_open(meeting: &MeetingRow) -> Result<()> {
+    if ["due", "scheduled"].contains(&meeting.status.as_str()) {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        message: format!("this meeting is {} already", meeting.status),
+        field: None,
+    })
+}
+
 /// Which meetings a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct MeetingFilter {
@@ -326,12 +337,7 @@ pub fn schedule(
 ) -> Result<MeetingRow> {
     let view = load_for(conn, member, meeting_id)?;
     let before = view.meeting;
-    if !["due", "scheduled"].contains(&before.status.as_str()) {
-        return Err(Error::Conflict {
-            message: format!("this meeting is {} and cannot be booked", before.status),
-            field: None,
-        });
-    }
+    ensure_open(&before)?;
     let (location, participant_ids, guests) = check_booking(conn, member.school_id, booking, now)?;
     let previous_start = before
         .starts_at
@@ -415,12 +421,7 @@ pub fn cancel(
 ) -> Result<MeetingRow> {
     let view = load_for(conn, member, meeting_id)?;
     let before = view.meeting;
-    if !["due", "scheduled"].contains(&before.status.as_str()) {
-        return Err(Error::Conflict {
-            message: format!("this meeting is {} already", before.status),
-            field: None,
-        });
-    }
+    ensure_open(&before)?;
     let reason = checked_reason("reason", reason)?;
     let cancelled: MeetingRow = diesel::update(meetings::table.find(meeting_id))
         .set((
@@ -461,12 +462,7 @@ pub fn record_missed(
 ) -> Result<(MeetingRow, MeetingRow)> {
     let view = load_for(conn, member, meeting_id)?;
     let before = view.meeting;
-    if !["due", "scheduled"].contains(&before.status.as_str()) {
-        return Err(Error::Conflict {
-            message: format!("this meeting is {} already", before.status),
-            field: None,
-        });
-    }
+    ensure_open(&before)?;
     let missed: MeetingRow = diesel::update(meetings::table.find(meeting_id))
         .set(meetings::status.eq("missed"))
         .returning(meetings::all_columns)
@@ -535,12 +531,7 @@ pub fn record_outcome(
 ) -> Result<(MeetingRow, Vec<SuggestionRow>)> {
     let view = load_for(conn, member, meeting_id)?;
     let meeting = view.meeting;
-    if !["due", "scheduled"].contains(&meeting.status.as_str()) {
-        return Err(Error::Conflict {
-            message: format!("this meeting is {} already", meeting.status),
-            field: None,
-        });
-    }
+    ensure_open(&meeting)?;
     if outcome.held_at > now + TimeDelta::minutes(5) {
         return Err(Error::invalid(
             "held_at",
