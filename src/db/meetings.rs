@@ -348,6 +348,7 @@ pub fn schedule(
     } else {
         before.sequence
     };
+    let invited_before = notices::taking_part(conn, meeting_id)?;
     diesel::delete(
         meeting_participants::table.filter(meeting_participants::meeting_id.eq(meeting_id)),
     )
@@ -386,6 +387,26 @@ pub fn schedule(
         .returning(meetings::all_columns)
         .get_result(conn)?;
     notices::invitations(conn, context, &booked, previous_start, now)?;
+    if previous_start.is_some() {
+        // People taken off a booked meeting get its cancellation, so their calendars drop it.
+        let invited_now = notices::taking_part(conn, meeting_id)?;
+        let dropped: Vec<_> = invited_before
+            .into_iter()
+            .filter(|person| !invited_now.iter().any(|p| p.email == person.email))
+            .collect();
+        if !dropped.is_empty() {
+            let mut was = before.clone();
+            was.sequence = sequence;
+            notices::cancellations(
+                conn,
+                context,
+                &was,
+                &dropped,
+                "You are no longer needed at this meeting.",
+                now,
+            )?;
+        }
+    }
     audit::record(
         conn,
         AuditEntry {
@@ -432,7 +453,8 @@ pub fn cancel(
         .returning(meetings::all_columns)
         .get_result(conn)?;
     if before.status == "scheduled" {
-        notices::cancellations(conn, context, &cancelled, &reason, now)?;
+        let people = notices::taking_part(conn, meeting_id)?;
+        notices::cancellations(conn, context, &cancelled, &people, &reason, now)?;
     }
     audit::record(
         conn,

@@ -167,7 +167,7 @@ fn one_step_up(conn: &mut DbConnection, story: &MeetingStory) -> Result<Vec<Reci
 }
 
 /// Everyone taking part who has an email address: invited staff, then guests.
-fn taking_part(conn: &mut DbConnection, meeting_id: i64) -> Result<Vec<Recipient>> {
+pub fn taking_part(conn: &mut DbConnection, meeting_id: i64) -> Result<Vec<Recipient>> {
     let staff_rows: Vec<(i64, String, String)> = staff::table
         .inner_join(meeting_participants::table)
         .filter(meeting_participants::meeting_id.eq(meeting_id))
@@ -333,11 +333,14 @@ pub fn invitations(
     Ok(())
 }
 
-/// Queues the cancellation, with the calendar's CANCEL, to everyone who was invited.
+/// Queues the cancellation, with the calendar's CANCEL, to `people`: everyone invited when a
+/// meeting is cancelled, or those no longer invited when it is moved. `meeting` is the booking
+/// they had, with the new SEQUENCE.
 pub fn cancellations(
     conn: &mut DbConnection,
     context: &NoticeContext,
     meeting: &MeetingRow,
+    people: &[Recipient],
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -345,10 +348,9 @@ pub fn cancellations(
     let Some(booked) = slot(meeting) else {
         return Ok(());
     };
-    let people = taking_part(conn, meeting.id)?;
-    let calendar = calendar_entry(context, &story, &people, ics::Method::Cancel, now)?;
+    let calendar = calendar_entry(context, &story, people, ics::Method::Cancel, now)?;
     let topic = format!("{} cancelled", story.kind.name());
-    for person in &people {
+    for person in people {
         let email = content::cancellation(&content::MeetingCancelled {
             meeting: content::ScheduledMeeting {
                 recipient_name: person.name.clone(),
