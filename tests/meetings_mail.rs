@@ -831,3 +831,68 @@ async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
 }
 
 both_engines!(the_head_of_year_books_a_meeting_from_its_page);
+
+async fn a_level_change_cancels_a_booked_meeting_in_the_calendars(engine: Engine) {
+    use steadfast::db::decisions::{self, ManualMove};
+    use steadfast::db::notices::NoticeContext;
+    use steadfast::domain::Level;
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let meeting = coaching_time_accepted(&app, &s).await;
+    let id = meeting["id"].as_i64().unwrap();
+    let booking = json!({
+        "starts_at": (Utc::now() + TimeDelta::days(2)).to_rfc3339(),
+        "duration_minutes": 30, "location": "Room 3",
+        "participant_ids": [s.hoy9.id, s.sendco.id], "parent_invited": false
+    });
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/schedule"),
+            &s.hoy9_token,
+            &booking,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // SLT steps the pupil down: the booked Coaching Time meeting is no longer needed.
+    let slt = s.slt.clone();
+    let pupil_id = s.pupil;
+    let context = NoticeContext::from_settings(&app.settings);
+    app.db
+        .write(move |conn| {
+            let rules = steadfast::db::evaluation::load_rules(conn, slt.school_id)?;
+            let request = ManualMove {
+                pupil_id,
+                to: Level::Conversation,
+                reason: "Settled well after the family meeting",
+                override_gates: false,
+            };
+            decisions::move_pupil(conn, &slt, &request, &rules, &context, Utc::now())
+        })
+        .await
+        .unwrap();
+    let (_, listed) = app
+        .api_get("/api/v1/meetings?status=cancelled", &s.hoy9_token)
+        .await;
+    assert_eq!(listed["meetings"][0]["id"], id);
+    assert_eq!(listed["meetings"][0]["sequence"], 1);
+    let cancellations: Vec<(String, String)> = outbox_table::table
+        .filter(outbox_table::message_key.like(format!("meeting-{id}-cancel-%")))
+        .order(outbox_table::recipient)
+        .select((
+            outbox_table::recipient,
+            outbox_table::calendar_ics.assume_not_null(),
+        ))
+        .load(&mut *app.conn())
+        .unwrap();
+    assert_eq!(
+        cancellations
+            .iter()
+            .map(|(to, _)| to.as_str())
+            .collect::<Vec<_>>(),
+        vec!["hoy9@oak.example", "sendco@oak.example"]
+    );
+    assert!(cancellations[0].1.contains("METHOD:CANCEL"));
+    assert!(cancellations[0].1.contains("SEQUENCE:1"));
+}
+
+both_engines!(a_level_change_cancels_a_booked_meeting_in_the_calendars);

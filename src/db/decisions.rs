@@ -189,16 +189,34 @@ fn store_move(
         suggestions::decision_note.eq("The pupil's level changed before this was decided."),
     ))
     .execute(conn)?;
-    // Meetings still waiting for the level the pupil has left are no longer needed.
+    // Meetings still waiting for the level the pupil has left are no longer needed; those
+    // booked are cancelled with the people invited, so their calendars drop them.
     if level_moved {
-        diesel::update(
-            meetings::table
-                .filter(meetings::pupil_id.eq(step.pupil.id))
-                .filter(meetings::status.eq_any(["due", "scheduled"]))
-                .filter(meetings::level.ne(step.after.level.number())),
-        )
-        .set(meetings::status.eq("cancelled"))
-        .execute(conn)?;
+        let left_behind: Vec<MeetingRow> = meetings::table
+            .filter(meetings::pupil_id.eq(step.pupil.id))
+            .filter(meetings::status.eq_any(["due", "scheduled"]))
+            .filter(meetings::level.ne(step.after.level.number()))
+            .select(MeetingRow::as_select())
+            .load(conn)?;
+        for meeting in left_behind {
+            let reason = format!(
+                "{}'s level changed to {}, so this meeting is no longer needed.",
+                step.pupil.given_name,
+                step.after.level.title()
+            );
+            let cancelled: MeetingRow = diesel::update(meetings::table.find(meeting.id))
+                .set((
+                    meetings::status.eq("cancelled"),
+                    meetings::cancel_reason.eq(Some(&reason)),
+                    meetings::sequence.eq(meeting.sequence + 1),
+                ))
+                .returning(meetings::all_columns)
+                .get_result(conn)?;
+            if meeting.status == "scheduled" {
+                let people = notices::taking_part(conn, meeting.id)?;
+                notices::cancellations(conn, context, &cancelled, &people, &reason, now)?;
+            }
+        }
     }
 
     let meeting = meeting_needed(
