@@ -98,7 +98,14 @@ pub async fn deliver_due(
                     report.sent += 1;
                 }
                 Err(error) => {
-                    tracing::warn!(outbox_id = row.id, attempts = row.attempts, %error, "an email was not sent");
+                    // The server's words may quote an address: they go to the row, which the
+                    // admin page shows, and not to the log.
+                    tracing::warn!(
+                        outbox_id = row.id,
+                        attempts = row.attempts,
+                        permanent = error.is_permanent(),
+                        "an email was not sent"
+                    );
                     let state = db
                         .write(move |conn| {
                             outbox::mark_attempt_failed(
