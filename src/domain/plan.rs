@@ -647,24 +647,22 @@ mod tests {
 
     #[test]
     fn provision_refusals_name_the_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut ProvisionSubmission<'static>)>)> = vec![
-            ("what", Box::new(|s| s.what = " ")),
-            ("provider_name", Box::new(|s| s.provider_name = "")),
-            ("frequency_per_week", Box::new(|s| s.frequency_per_week = 0)),
-            (
-                "frequency_per_week",
-                Box::new(|s| s.frequency_per_week = 11),
-            ),
-            ("session_minutes", Box::new(|s| s.session_minutes = 0)),
-            ("session_minutes", Box::new(|s| s.session_minutes = 391)),
-            ("starts_on", Box::new(|s| s.starts_on = None)),
-            ("review_on", Box::new(|s| s.review_on = None)),
-            ("review_on", Box::new(|s| s.review_on = s.starts_on)),
-            ("review_on", Box::new(|s| s.review_on = Some(d(2026, 1, 1)))),
-            ("ends_on", Box::new(|s| s.ends_on = None)),
-            ("ends_on", Box::new(|s| s.ends_on = Some(d(2026, 2, 8)))),
-            ("entry_data", Box::new(|s| s.entry_data = "")),
-            ("target", Box::new(|s| s.target = "\u{0}")),
+        type Change = fn(&mut ProvisionSubmission<'static>);
+        let cases: Vec<(&str, Change)> = vec![
+            ("what", |s| s.what = " "),
+            ("provider_name", |s| s.provider_name = ""),
+            ("frequency_per_week", |s| s.frequency_per_week = 0),
+            ("frequency_per_week", |s| s.frequency_per_week = 11),
+            ("session_minutes", |s| s.session_minutes = 0),
+            ("session_minutes", |s| s.session_minutes = 391),
+            ("starts_on", |s| s.starts_on = None),
+            ("review_on", |s| s.review_on = None),
+            ("review_on", |s| s.review_on = s.starts_on),
+            ("review_on", |s| s.review_on = Some(d(2026, 1, 1))),
+            ("ends_on", |s| s.ends_on = None),
+            ("ends_on", |s| s.ends_on = Some(d(2026, 2, 8))),
+            ("entry_data", |s| s.entry_data = ""),
+            ("target", |s| s.target = "\u{0}"),
         ];
         for (field, change) in cases {
             let mut s = item();
