@@ -398,6 +398,27 @@ pub enum SessionLead {
 }
 
 impl SessionLead {
+    /// Every kind of session lead, in the order offered on the planning form.
+    pub const ALL: [SessionLead; 4] = [
+        SessionLead::SpecialistStaff,
+        SessionLead::ExternalProfessional,
+        SessionLead::ParentCarer,
+        SessionLead::Coach,
+    ];
+
+    /// Reads a stored or submitted name (surrounding spaces ignored) for the field `led_by`.
+    pub fn parse(raw: &str) -> Result<Self, DetailError> {
+        SessionLead::ALL
+            .into_iter()
+            .find(|l| l.as_str() == raw.trim())
+            .ok_or_else(|| {
+                refuse(
+                    "led_by",
+                    "must be one of specialist_staff, external_professional, parent_carer, coach",
+                )
+            })
+    }
+
     /// The stable name used in storage and forms.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -420,6 +441,17 @@ impl SessionLead {
 }
 
 impl SessionPlace {
+    /// Both places, in the order offered on the planning form.
+    pub const ALL: [SessionPlace; 2] = [SessionPlace::InSchool, SessionPlace::AtHome];
+
+    /// Reads a stored or submitted name (surrounding spaces ignored) for the field `place`.
+    pub fn parse(raw: &str) -> Result<Self, DetailError> {
+        SessionPlace::ALL
+            .into_iter()
+            .find(|p| p.as_str() == raw.trim())
+            .ok_or_else(|| refuse("place", "must be one of in_school, at_home"))
+    }
+
     /// The stable name used in storage and forms.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -1123,6 +1155,19 @@ mod tests {
                 }
             }
         }
+        for place in SessionPlace::ALL {
+            assert_eq!(SessionPlace::parse(place.as_str()), Ok(place));
+            assert!(!place.title().is_empty());
+        }
+        for lead in SessionLead::ALL {
+            assert_eq!(
+                SessionLead::parse(&format!(" {} ", lead.as_str())),
+                Ok(lead)
+            );
+            assert!(!lead.title().is_empty());
+        }
+        assert_eq!(SessionPlace::parse("school").unwrap_err().field, "place");
+        assert_eq!(SessionLead::parse("teacher").unwrap_err().field, "led_by");
         assert_eq!(SessionPlace::AtHome.as_str(), "at_home");
         assert_eq!(SessionLead::ParentCarer.title(), "Parent or carer");
     }
