@@ -1,5 +1,7 @@
 //! The pure domain core of Steadfast: the Coaching Sequence's levels, the moves between
-//! them, the school calendar, the escalation policy and the rules that suggest moves.
+//! them, the school calendar, the escalation policy, the rules that suggest moves, and the
+//! Coaching Plan, the Coaching Programme's sessions, fidelity and block reviews, and the
+//! items of a Bespoke Provision Map.
 //!
 //! Nothing here does IO or reads the clock: time is always passed in.
 
@@ -8,7 +10,9 @@ pub mod conversation;
 pub mod details;
 pub mod incident;
 pub mod level;
+pub mod plan;
 pub mod policy;
+pub mod programme;
 pub mod replay;
 pub mod role;
 pub mod rules;
@@ -16,7 +20,16 @@ pub mod transition;
 
 pub use calendar::{CalendarError, Closure, ClosureKind, SchoolCalendar, MAX_SPAN_DAYS, SCHOOL_TZ};
 pub use level::{Level, LevelError, LevelFacts, ProgrammeBlock};
+pub use plan::{
+    format_pounds, ActionStep, CoachingPlan, Goal, PlanSubmission, Provider, ProvisionItem,
+    ProvisionSubmission,
+};
 pub use policy::{EscalationPolicy, PolicyError, PolicyField, PolicyUnit};
+pub use programme::{
+    block_fidelity, plan_sessions, review_events, BlockFidelity, BlockReview, BlockSchedule,
+    Fidelity, FidelityBand, PlannedSession, ReviewDecision, ReviewError, SessionEntry, SessionLead,
+    SessionOutcome, SessionPlace, SessionPlanRequest, SessionRecord, SessionSetting,
+};
 pub use role::{Role, RoleError};
 pub use rules::{
     evaluate, relevant_window_days, DecidedSuggestion, IncidentFact, MeetingFact, PupilHistory,
