@@ -497,6 +497,31 @@ fn booking_of(fields: &Fields) -> std::result::Result<Booking, Problem> {
     })
 }
 
+/// Runs a change to a meeting in one transaction, then sends the browser where `change`
+/// says, or shows the meeting page again with the problem.
+async fn change_then_show<F>(
+    member: StaffMember,
+    session: &Session,
+    state: &web::Data<AppState>,
+    id: i64,
+    fields: &Fields,
+    change: F,
+) -> std::result::Result<HttpResponse, PageError>
+where
+    F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext) -> Result<String> + Send + 'static,
+{
+    let context = NoticeContext::from_settings(&state.settings);
+    let by = member.clone();
+    let outcome = state
+        .db
+        .write(move |conn| change(conn, &by, &context))
+        .await;
+    match outcome {
+        Ok(location) => Ok(see_other(&location)),
+        Err(error) => again_with(member, session, state, id, fields, error).await,
+    }
+}
+
 /// `POST /meetings/{id}/schedule`: books or moves the meeting; invitations go out.
 pub async fn schedule(
     SignedIn(member): SignedIn,
@@ -513,16 +538,18 @@ pub async fn schedule(
             return again_with(member, &session, &state, id, &fields, Error::from(&problem)).await
         }
     };
-    let context = NoticeContext::from_settings(&state.settings);
-    let by = member.clone();
-    let outcome = state
-        .db
-        .write(move |conn| meetings::schedule(conn, &by, &context, id, &booking, Utc::now()))
-        .await;
-    match outcome {
-        Ok(_) => Ok(see_other(&format!("/meetings/{id}?done=booked"))),
-        Err(error) => again_with(member, &session, &state, id, &fields, error).await,
-    }
+    change_then_show(
+        member,
+        &session,
+        &state,
+        id,
+        &fields,
+        move |conn, by, context| {
+            meetings::schedule(conn, by, context, id, &booking, Utc::now())?;
+            Ok(format!("/meetings/{id}?done=booked"))
+        },
+    )
+    .await
 }
 
 /// `POST /meetings/{id}/cancel`: cancels the meeting with a reason.
@@ -534,18 +561,19 @@ pub async fn cancel(
     state: web::Data<AppState>,
 ) -> std::result::Result<HttpResponse, PageError> {
     let id = meeting_id(&path)?;
-    let fields = form.0;
-    let reason = fields.raw("reason").to_string();
-    let context = NoticeContext::from_settings(&state.settings);
-    let by = member.clone();
-    let outcome = state
-        .db
-        .write(move |conn| meetings::cancel(conn, &by, &context, id, &reason, Utc::now()))
-        .await;
-    match outcome {
-        Ok(_) => Ok(see_other(&format!("/meetings/{id}?done=cancelled"))),
-        Err(error) => again_with(member, &session, &state, id, &fields, error).await,
-    }
+    let reason = form.0.raw("reason").to_string();
+    change_then_show(
+        member,
+        &session,
+        &state,
+        id,
+        &form.0,
+        move |conn, by, context| {
+            meetings::cancel(conn, by, context, id, &reason, Utc::now())?;
+            Ok(format!("/meetings/{id}?done=cancelled"))
+        },
+    )
+    .await
 }
 
 /// `POST /meetings/{id}/missed`: records that it did not happen; a new one becomes due.
@@ -557,19 +585,19 @@ pub async fn missed(
     state: web::Data<AppState>,
 ) -> std::result::Result<HttpResponse, PageError> {
     let id = meeting_id(&path)?;
-    let context = NoticeContext::from_settings(&state.settings);
-    let by = member.clone();
-    let outcome = state
-        .db
-        .write(move |conn| {
+    change_then_show(
+        member,
+        &session,
+        &state,
+        id,
+        &form.0,
+        move |conn, by, context| {
             let rules = evaluation::load_rules(conn, by.school_id)?;
-            meetings::record_missed(conn, &by, &context, id, &rules, Utc::now())
-        })
-        .await;
-    match outcome {
-        Ok((_, again)) => Ok(see_other(&format!("/meetings/{}?done=missed", again.id))),
-        Err(error) => again_with(member, &session, &state, id, &form.0, error).await,
-    }
+            let (_, again) = meetings::record_missed(conn, by, context, id, &rules, Utc::now())?;
+            Ok(format!("/meetings/{}?done=missed", again.id))
+        },
+    )
+    .await
 }
 
 /// `POST /meetings/{id}/outcome`: records the meeting as held.
@@ -595,28 +623,22 @@ pub async fn outcome(
         "no" => Some(false),
         _ => None,
     };
-    let by = member.clone();
     let submitted = fields.clone();
-    let outcome = state
-        .db
-        .write(move |conn| {
-            let rules = evaluation::load_rules(conn, by.school_id)?;
-            let outcome = Outcome {
-                held_at,
-                summary: submitted.raw("summary"),
-                goals_met,
-                follow_up: submitted.get("follow_up"),
-                successes: submitted.get("successes"),
-                challenges: submitted.get("challenges"),
-                focus: submitted.get("focus"),
-                action_steps: submitted.get("action_steps"),
-                next_step: submitted.get("next_step"),
-            };
-            meetings::record_outcome(conn, &by, id, &outcome, &rules, Utc::now())
-        })
-        .await;
-    match outcome {
-        Ok(_) => Ok(see_other(&format!("/meetings/{id}?done=held"))),
-        Err(error) => again_with(member, &session, &state, id, &fields, error).await,
-    }
+    change_then_show(member, &session, &state, id, &fields, move |conn, by, _| {
+        let rules = evaluation::load_rules(conn, by.school_id)?;
+        let outcome = Outcome {
+            held_at,
+            summary: submitted.raw("summary"),
+            goals_met,
+            follow_up: submitted.get("follow_up"),
+            successes: submitted.get("successes"),
+            challenges: submitted.get("challenges"),
+            focus: submitted.get("focus"),
+            action_steps: submitted.get("action_steps"),
+            next_step: submitted.get("next_step"),
+        };
+        meetings::record_outcome(conn, by, id, &outcome, &rules, Utc::now())?;
+        Ok(format!("/meetings/{id}?done=held"))
+    })
+    .await
 }
