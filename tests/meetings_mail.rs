@@ -820,6 +820,33 @@ async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
     assert!(page.contains("Booked."), "{page}");
     assert!(page.contains("Room 12"), "{page}");
     assert!(page.contains("Pat Okafor"), "{page}");
+    // Recorded as held from the page, in the six parts.
+    let held_at = steadfast::web::pages::form::local_input_value(Utc::now());
+    let held = client
+        .post(app.url(&format!("/meetings/{id}/outcome")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("held_at", held_at.as_str()),
+            ("summary", "Met with Sam and his carer."),
+            ("goals_met", ""),
+            ("focus", "Arrive ready to learn"),
+            (
+                "action_steps",
+                "Tutor checks in daily (Holly, every morning)",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status(), StatusCode::SEE_OTHER);
+    let page = app
+        .get_page(&client, &common::location(&held))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("record is saved"), "{page}");
+    assert!(page.contains("Arrive ready to learn"), "{page}");
     // Without the CSRF token nothing happens.
     let forged = client
         .post(app.url(&format!("/meetings/{id}/cancel")))
