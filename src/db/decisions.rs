@@ -198,24 +198,13 @@ fn store_move(
             .filter(meetings::level.ne(step.after.level.number()))
             .select(MeetingRow::as_select())
             .load(conn)?;
+        let reason = format!(
+            "{}'s level changed to {}, so this meeting is no longer needed.",
+            step.pupil.given_name,
+            step.after.level.title()
+        );
         for meeting in left_behind {
-            let reason = format!(
-                "{}'s level changed to {}, so this meeting is no longer needed.",
-                step.pupil.given_name,
-                step.after.level.title()
-            );
-            let cancelled: MeetingRow = diesel::update(meetings::table.find(meeting.id))
-                .set((
-                    meetings::status.eq("cancelled"),
-                    meetings::cancel_reason.eq(Some(&reason)),
-                    meetings::sequence.eq(meeting.sequence + 1),
-                ))
-                .returning(meetings::all_columns)
-                .get_result(conn)?;
-            if meeting.status == "scheduled" {
-                let people = notices::taking_part(conn, meeting.id)?;
-                notices::cancellations(conn, context, &cancelled, &people, &reason, now)?;
-            }
+            super::meetings::cancel_with_notices(conn, context, &meeting, &reason, now)?;
         }
     }
 

@@ -444,18 +444,7 @@ pub fn cancel(
     let before = view.meeting;
     ensure_open(&before)?;
     let reason = checked_reason("reason", reason)?;
-    let cancelled: MeetingRow = diesel::update(meetings::table.find(meeting_id))
-        .set((
-            meetings::status.eq("cancelled"),
-            meetings::cancel_reason.eq(Some(&reason)),
-            meetings::sequence.eq(before.sequence + 1),
-        ))
-        .returning(meetings::all_columns)
-        .get_result(conn)?;
-    if before.status == "scheduled" {
-        let people = notices::taking_part(conn, meeting_id)?;
-        notices::cancellations(conn, context, &cancelled, &people, &reason, now)?;
-    }
+    let cancelled = cancel_with_notices(conn, context, &before, &reason, now)?;
     audit::record(
         conn,
         AuditEntry {
@@ -468,6 +457,31 @@ pub fn cancel(
             at: to_db_time(now),
         },
     )?;
+    Ok(cancelled)
+}
+
+/// Marks an open meeting cancelled (the next calendar SEQUENCE) and, when it was booked,
+/// queues the cancellation with the calendar's CANCEL to everyone invited. The caller has
+/// checked who may do it and why.
+pub(crate) fn cancel_with_notices(
+    conn: &mut DbConnection,
+    context: &NoticeContext,
+    meeting: &MeetingRow,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<MeetingRow> {
+    let cancelled: MeetingRow = diesel::update(meetings::table.find(meeting.id))
+        .set((
+            meetings::status.eq("cancelled"),
+            meetings::cancel_reason.eq(Some(reason)),
+            meetings::sequence.eq(meeting.sequence + 1),
+        ))
+        .returning(meetings::all_columns)
+        .get_result(conn)?;
+    if meeting.status == "scheduled" {
+        let people = notices::taking_part(conn, meeting.id)?;
+        notices::cancellations(conn, context, &cancelled, &people, reason, now)?;
+    }
     Ok(cancelled)
 }
 
