@@ -16,10 +16,9 @@ use steadfast::db::meetings::{self, Outcome};
 use steadfast::db::models::{MeetingRow, School, SuggestionRow};
 use steadfast::db::notices::NoticeContext;
 use steadfast::db::schema::{audit_log, meetings as meeting_table, pupils, suggestions};
-use steadfast::db::staff::{self, NewStaff, StaffMember};
+use steadfast::db::staff::StaffMember;
 use steadfast::db::timeline::{self, EventKind, TimelineFilter};
 use steadfast::db::{write_transaction, DbConnection};
-use steadfast::domain::details::{EmailAddress, PersonName, YearNumber};
 use steadfast::domain::incident::{IncidentSubmission, NewIncident};
 use steadfast::jobs;
 
@@ -32,20 +31,7 @@ struct Staff {
 }
 
 fn member(app: &TestApp, school: &School, email: &str, role: Role, years: &[i64]) -> StaffMember {
-    let years: Vec<YearNumber> = years.iter().map(|y| YearNumber::new(*y).unwrap()).collect();
-    staff::create(
-        &mut app.conn(),
-        NewStaff {
-            school_id: school.id,
-            email: &EmailAddress::parse(email).unwrap(),
-            name: &PersonName::parse("name", email).unwrap(),
-            roles: &[role],
-            year_groups: &years,
-            password_hash: None,
-        },
-        Utc::now(),
-    )
-    .unwrap()
+    app.create_staff_leading(school, email, email, &[role], years, None)
 }
 
 /// 09:00 London on the school day `n` school days after Monday 5 January 2026 (no holidays

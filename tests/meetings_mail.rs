@@ -22,9 +22,8 @@ use smtp::{ReceivedMessage, SinkOptions, SmtpSink};
 use steadfast::db::models::School;
 use steadfast::db::outbox::{self, Recipient};
 use steadfast::db::schema::{meetings, outbox as outbox_table};
-use steadfast::db::staff::{self, NewStaff, StaffMember};
+use steadfast::db::staff::{self, StaffMember};
 use steadfast::domain::calendar::SCHOOL_TZ;
-use steadfast::domain::details::{EmailAddress, PersonName, YearNumber};
 use steadfast::jobs::{self, JobContext};
 use steadfast::mail::OutgoingEmail;
 
@@ -50,20 +49,7 @@ fn member(
     role: Role,
     years: &[i64],
 ) -> StaffMember {
-    let years: Vec<YearNumber> = years.iter().map(|y| YearNumber::new(*y).unwrap()).collect();
-    staff::create(
-        &mut app.conn(),
-        NewStaff {
-            school_id: school.id,
-            email: &EmailAddress::parse(email).unwrap(),
-            name: &PersonName::parse("name", name).unwrap(),
-            roles: &[role],
-            year_groups: &years,
-            password_hash: None,
-        },
-        Utc::now(),
-    )
-    .unwrap()
+    app.create_staff_leading(school, email, name, &[role], years, None)
 }
 
 fn scene(app: &TestApp) -> Scene {
@@ -738,27 +724,14 @@ async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
     let s = scene(&app);
     let meeting = coaching_time_accepted(&app, &s).await;
     let id = meeting["id"].as_i64().unwrap();
-    let hoy = app.create_staff(
+    let hoy = app.create_staff_leading(
         &s.school,
         "hoy9b@oak.example",
         "Holly Head",
         &[Role::PastoralLead],
+        &[9],
         Some("a-long-password"),
     );
-    diesel::insert_into(steadfast::db::schema::staff_year_groups::table)
-        .values((
-            steadfast::db::schema::staff_year_groups::staff_id.eq(hoy.id),
-            steadfast::db::schema::staff_year_groups::year_group_id.eq(
-                steadfast::db::schema::year_groups::table
-                    .filter(steadfast::db::schema::year_groups::year.eq(9_i16))
-                    .select(steadfast::db::schema::year_groups::id)
-                    .single_value()
-                    .assume_not_null(),
-            ),
-            steadfast::db::schema::staff_year_groups::school_id.eq(s.school.id),
-        ))
-        .execute(&mut *app.conn())
-        .unwrap();
     let client = page_client();
     app.login(&client, &hoy.email, "a-long-password").await;
     let list = app

@@ -9,8 +9,6 @@ use serde_json::{json, Value};
 
 use common::{assert_error_shape, both_engines, spawn_app, Engine, Role, TestApp};
 use steadfast::db::schema::{level_changes, suggestions};
-use steadfast::db::staff::{self, NewStaff};
-use steadfast::domain::details::{EmailAddress, PersonName, YearNumber};
 
 /// A school with a teacher, a Head of Year 8, a Head of Year 9, a SENDCO and SLT, each with a
 /// token, and a pupil in year 8.
@@ -30,20 +28,7 @@ fn token_for(
     role: Role,
     years: &[i64],
 ) -> String {
-    let years: Vec<YearNumber> = years.iter().map(|y| YearNumber::new(*y).unwrap()).collect();
-    let member = staff::create(
-        &mut app.conn(),
-        NewStaff {
-            school_id: school.id,
-            email: &EmailAddress::parse(email).unwrap(),
-            name: &PersonName::parse("name", "Staff Member").unwrap(),
-            roles: &[role],
-            year_groups: &years,
-            password_hash: None,
-        },
-        chrono::Utc::now(),
-    )
-    .unwrap();
+    let member = app.create_staff_leading(school, email, "Staff Member", &[role], years, None);
     app.create_token(&member)
 }
 

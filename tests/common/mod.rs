@@ -23,7 +23,7 @@ use steadfast::db::pupils::PupilView;
 use steadfast::db::staff::{NewStaff, StaffMember};
 pub use steadfast::db::Engine;
 use steadfast::db::{pupils, schema, schools, staff, Database};
-use steadfast::domain::details::{EmailAddress, NewPupil, PersonName, SchoolCode};
+use steadfast::domain::details::{EmailAddress, NewPupil, PersonName, SchoolCode, YearNumber};
 pub use steadfast::domain::Role;
 use steadfast::web::{self, AppState};
 
@@ -311,15 +311,32 @@ impl TestApp {
         roles: &[Role],
         password: Option<&str>,
     ) -> StaffMember {
+        self.create_staff_leading(school, email, name, roles, &[], password)
+    }
+
+    /// Creates a staff member with `roles` who leads the year groups `years` (a Head of Year).
+    pub fn create_staff_leading(
+        &self,
+        school: &School,
+        email: &str,
+        name: &str,
+        roles: &[Role],
+        years: &[i64],
+        password: Option<&str>,
+    ) -> StaffMember {
         let email = EmailAddress::parse(email).expect("a valid email");
         let name = PersonName::parse("name", name).expect("a valid name");
+        let years: Vec<YearNumber> = years
+            .iter()
+            .map(|y| YearNumber::new(*y).expect("a valid year"))
+            .collect();
         let password_hash = password.map(password_hash);
         let new = NewStaff {
             school_id: school.id,
             email: &email,
             name: &name,
             roles,
-            year_groups: &[],
+            year_groups: &years,
             password_hash,
         };
         staff::create(&mut self.conn(), new, Utc::now()).expect("creating a staff member")
