@@ -37,6 +37,13 @@ pub enum Error {
     Internal(String),
 }
 
+impl From<crate::domain::details::DetailError> for Error {
+    /// A refused detail is a validation error on its field.
+    fn from(error: crate::domain::details::DetailError) -> Self {
+        Error::invalid(error.field, error.message)
+    }
+}
+
 /// Shorthand for results that fail with the application [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -151,6 +151,7 @@ impl Story<'_> {
             meetings::record_outcome(
                 c,
                 by,
+                &notice_context(),
                 meeting.id,
                 &Outcome {
                     held_at: at,

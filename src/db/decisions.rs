@@ -83,7 +83,11 @@ fn lock_suggestion(conn: &mut DbConnection, school_id: i64, id: i64) -> Result<S
 }
 
 /// Loads a pupil of the school with their year, locking the row on PostgreSQL.
-fn lock_pupil(conn: &mut DbConnection, school_id: i64, id: i64) -> Result<(PupilRow, i16)> {
+pub(crate) fn lock_pupil(
+    conn: &mut DbConnection,
+    school_id: i64,
+    id: i64,
+) -> Result<(PupilRow, i16)> {
     let found = match conn {
         DbConnection::Postgres(pg) => pupils::table
             .inner_join(year_groups::table)
@@ -175,6 +179,13 @@ fn store_move(
         .find(change_id)
         .select(LevelChangeRow::as_select())
         .first(conn)?;
+
+    // A block left for another (or for another level) without its review is closed.
+    if step.before.current_block().is_some()
+        && step.before.current_block() != step.after.current_block()
+    {
+        super::programmes::end_running_block(conn, step.pupil.id, now)?;
+    }
 
     // Open suggestions made from the old state no longer apply.
     diesel::update(
@@ -281,6 +292,43 @@ pub(crate) fn create_meeting(
             .execute(conn)?;
     }
     Ok(meeting)
+}
+
+/// Events decided at a meeting (a block review) to apply to a pupil already locked.
+pub(crate) struct EventsToApply<'a> {
+    pub pupil: &'a PupilRow,
+    pub events: &'a [Event],
+    pub by: &'a StaffMember,
+    pub reason: String,
+    pub is_override: bool,
+}
+
+/// Applies events decided at a meeting through the state machine and stores the move like
+/// any other decision: the level change, the meeting that follows, the suggestions withdrawn.
+pub(crate) fn apply_events(
+    conn: &mut DbConnection,
+    request: EventsToApply<'_>,
+    rules: &SchoolRules,
+    context: &NoticeContext,
+    now: DateTime<Utc>,
+) -> Result<(LevelChangeRow, Option<MeetingRow>)> {
+    let before = pupil_state(request.pupil);
+    let after = applied(&before, request.events)?;
+    store_move(
+        conn,
+        Move {
+            pupil: request.pupil,
+            before,
+            after,
+            by: request.by,
+            reason: request.reason,
+            suggestion_id: None,
+            is_override: request.is_override,
+        },
+        rules,
+        context,
+        now,
+    )
 }
 
 fn applied(state: &PupilState, events: &[Event]) -> Result<PupilState> {

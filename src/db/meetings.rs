@@ -22,6 +22,8 @@ use crate::error::{Error, Result};
 pub const MAX_DURATION_MINUTES: i32 = 240;
 /// Most people (staff and guests together) invited to one meeting.
 pub const MAX_PEOPLE: usize = 30;
+/// School days from the level-6 team meeting to the planning session with the pupil.
+pub const PLANNING_SESSION_SCHOOL_DAYS: u32 = 5;
 /// Longest text of each part of a meeting record.
 const MAX_RECORD_CHARS: usize = 4000;
 
@@ -555,11 +557,13 @@ fn record_part(field: &'static str, raw: Option<&str>) -> Result<Option<String>>
 }
 
 /// Records that a meeting was held, and evaluates the pupil's rules at once (a held Coaching
-/// Plan meeting suggests the programme; a review decides the next step). Audited without
+/// Plan meeting suggests the programme; a review decides the next step). A held Bespoke
+/// Provision Map team meeting makes the planning session with the pupil due. Audited without
 /// the record's text.
 pub fn record_outcome(
     conn: &mut DbConnection,
     member: &StaffMember,
+    context: &NoticeContext,
     meeting_id: i64,
     outcome: &Outcome<'_>,
     rules: &SchoolRules,
@@ -605,6 +609,15 @@ pub fn record_outcome(
             at: to_db_time(now),
         },
     )?;
+    let today = crate::domain::calendar::SchoolCalendar::local_date(now);
+    let planning_due = rules
+        .calendar
+        .add_school_days(today, PLANNING_SESSION_SCHOOL_DAYS);
+    if let Some(planning) =
+        super::provision::plan_after_team_meeting(conn, &held, &view.pupil, planning_due, now)?
+    {
+        notices::meeting_due(conn, context, &planning, now)?;
+    }
     let suggested = evaluation::suggest_for_pupil(conn, &view.pupil, rules, now)?;
     Ok((held, suggested))
 }

@@ -169,6 +169,9 @@ pub struct MeetingRow {
     pub focus: Option<String>,
     pub action_steps: Option<String>,
     pub next_step: Option<String>,
+    /// `level` for the level's own meeting (or a block review), `planning` for the planning
+    /// session that follows the level-6 team meeting.
+    pub purpose: String,
 }
 
 /// Someone without a staff account taking part in a meeting: a parent or carer, or an
@@ -208,4 +211,122 @@ pub struct OutboxRow {
     pub staff_id: Option<i64>,
     /// What the email is about, in a few words, for the admin page and the digest.
     pub topic: String,
+}
+
+/// One version of a pupil's Coaching Plan; goals and action steps are JSON lists.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = coaching_plans)]
+pub struct CoachingPlanRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub pupil_id: i64,
+    pub version: i32,
+    pub meeting_id: Option<i64>,
+    pub goals: String,
+    pub pathway_to_independence: String,
+    pub action_steps: String,
+    pub review_on: NaiveDate,
+    pub agreed_with: Option<String>,
+    pub created_by: i64,
+    pub created_at: NaiveDateTime,
+}
+
+/// A block of a Coaching Programme as planned, and its review once held.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = programme_blocks)]
+pub struct ProgrammeBlockRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub pupil_id: i64,
+    pub plan_id: Option<i64>,
+    pub weeks: i16,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub sessions_per_week: i32,
+    /// Weekdays as three-letter names, comma-separated, Monday first.
+    pub weekdays: String,
+    pub minutes: i32,
+    /// Local start time, `HH:MM`.
+    pub session_time: Option<String>,
+    pub place: String,
+    pub led_by: String,
+    pub practitioner_id: Option<i64>,
+    pub practitioner_name: Option<String>,
+    /// Dates lost to closures, `YYYY-MM-DD`, comma-separated.
+    pub lost_to_closures: String,
+    /// `running`, `reviewed`, or `ended` (left without a block review).
+    pub status: String,
+    pub decision: Option<String>,
+    pub decision_reason: Option<String>,
+    pub delivered_at_review: Option<i32>,
+    pub planned_at_review: Option<i32>,
+    pub reviewed_at: Option<NaiveDateTime>,
+    pub reviewed_by: Option<i64>,
+    pub created_by: i64,
+    pub created_at: NaiveDateTime,
+}
+
+/// One planned programme session and what was recorded for it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = programme_sessions)]
+pub struct ProgrammeSessionRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub block_id: i64,
+    pub pupil_id: i64,
+    pub on_date: NaiveDate,
+    pub session_time: Option<String>,
+    pub is_final: bool,
+    pub outcome: Option<String>,
+    pub minutes: Option<i32>,
+    pub delivered_by: Option<String>,
+    pub note: Option<String>,
+    pub reason: Option<String>,
+    pub parent_attended: Option<bool>,
+    pub recorded_by: Option<i64>,
+    pub recorded_at: Option<NaiveDateTime>,
+}
+
+/// One provision of a pupil's Bespoke Provision Map.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = provision_items)]
+pub struct ProvisionItemRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub pupil_id: i64,
+    pub what: String,
+    pub external: bool,
+    pub provider_name: String,
+    pub frequency_per_week: i32,
+    pub session_minutes: i32,
+    pub starts_on: NaiveDate,
+    pub review_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub cost_per_session_pence: i64,
+    pub entry_data: String,
+    pub target: String,
+    pub exit_data: Option<String>,
+    pub outcome: Option<String>,
+    /// `active` or `ended`.
+    pub status: String,
+    pub created_by: i64,
+    pub created_at: NaiveDateTime,
+    pub ended_at: Option<NaiveDateTime>,
+}
+
+/// One assess-plan-do-review cycle of a provision item.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = provision_reviews)]
+pub struct ProvisionReviewRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub item_id: i64,
+    pub reviewed_on: NaiveDate,
+    pub assessment: String,
+    pub progress: String,
+    pub next_plan: Option<String>,
+    pub decision: String,
+    pub next_review_on: Option<NaiveDate>,
+    pub reviewed_by: i64,
+    pub created_at: NaiveDateTime,
 }

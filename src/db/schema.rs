@@ -215,6 +215,7 @@ diesel::table! {
         focus -> Nullable<Text>,
         action_steps -> Nullable<Text>,
         next_step -> Nullable<Text>,
+        purpose -> Text,
     }
 }
 
@@ -321,6 +322,114 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    coaching_plans (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        pupil_id -> BigInt,
+        version -> Integer,
+        meeting_id -> Nullable<BigInt>,
+        goals -> Text,
+        pathway_to_independence -> Text,
+        action_steps -> Text,
+        review_on -> Date,
+        agreed_with -> Nullable<Text>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    programme_blocks (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        pupil_id -> BigInt,
+        plan_id -> Nullable<BigInt>,
+        weeks -> SmallInt,
+        starts_on -> Date,
+        ends_on -> Date,
+        sessions_per_week -> Integer,
+        weekdays -> Text,
+        minutes -> Integer,
+        session_time -> Nullable<Text>,
+        place -> Text,
+        led_by -> Text,
+        practitioner_id -> Nullable<BigInt>,
+        practitioner_name -> Nullable<Text>,
+        lost_to_closures -> Text,
+        status -> Text,
+        decision -> Nullable<Text>,
+        decision_reason -> Nullable<Text>,
+        delivered_at_review -> Nullable<Integer>,
+        planned_at_review -> Nullable<Integer>,
+        reviewed_at -> Nullable<Timestamp>,
+        reviewed_by -> Nullable<BigInt>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    programme_sessions (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        block_id -> BigInt,
+        pupil_id -> BigInt,
+        on_date -> Date,
+        session_time -> Nullable<Text>,
+        is_final -> Bool,
+        outcome -> Nullable<Text>,
+        minutes -> Nullable<Integer>,
+        delivered_by -> Nullable<Text>,
+        note -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        parent_attended -> Nullable<Bool>,
+        recorded_by -> Nullable<BigInt>,
+        recorded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    provision_items (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        pupil_id -> BigInt,
+        what -> Text,
+        external -> Bool,
+        provider_name -> Text,
+        frequency_per_week -> Integer,
+        session_minutes -> Integer,
+        starts_on -> Date,
+        review_on -> Date,
+        ends_on -> Date,
+        cost_per_session_pence -> BigInt,
+        entry_data -> Text,
+        target -> Text,
+        exit_data -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        status -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    provision_reviews (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        item_id -> BigInt,
+        reviewed_on -> Date,
+        assessment -> Text,
+        progress -> Text,
+        next_plan -> Nullable<Text>,
+        decision -> Text,
+        next_review_on -> Nullable<Date>,
+        reviewed_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(year_groups -> schools (school_id));
 diesel::joinable!(houses -> schools (school_id));
 diesel::joinable!(staff -> schools (school_id));
@@ -371,6 +480,12 @@ diesel::joinable!(conversations -> pupils (pupil_id));
 diesel::joinable!(conversations -> staff (held_by));
 diesel::joinable!(conversation_incidents -> conversations (conversation_id));
 diesel::joinable!(conversation_incidents -> incidents (incident_id));
+diesel::joinable!(coaching_plans -> pupils (pupil_id));
+diesel::joinable!(programme_blocks -> pupils (pupil_id));
+diesel::joinable!(programme_sessions -> programme_blocks (block_id));
+diesel::joinable!(programme_sessions -> pupils (pupil_id));
+diesel::joinable!(provision_items -> pupils (pupil_id));
+diesel::joinable!(provision_reviews -> provision_items (item_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     schools,
@@ -398,4 +513,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     conversations,
     conversation_incidents,
+    coaching_plans,
+    programme_blocks,
+    programme_sessions,
+    provision_items,
+    provision_reviews,
 );

@@ -8,6 +8,7 @@
 //! and the entry data and target it will be reviewed against.
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::details::{optional_text, refuse, DetailError};
 
@@ -64,7 +65,7 @@ fn in_item(what: &str, index: usize, error: DetailError) -> DetailError {
 // ---------------------------------------------------------------------------------------------
 
 /// One goal of a Coaching Plan, checked: small and clear, with how everyone will know it is met.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Goal {
     /// The goal, in words the pupil understands.
     pub text: String,
@@ -95,7 +96,7 @@ impl Goal {
 }
 
 /// One action step of a Coaching Plan, checked: what, who, and by when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionStep {
     /// What will be done.
     pub what: String,
@@ -411,15 +412,219 @@ impl ProvisionItem {
     /// sessions a week × weeks × cost per session, exact. `None` for a term of 0 weeks or
     /// more than [`MAX_TERM_WEEKS`].
     pub fn cost_per_term_pence(&self, term_weeks: u32) -> Option<u64> {
-        (1..=MAX_TERM_WEEKS)
-            .contains(&term_weeks)
-            .then(|| self.cost_per_week_pence() * u64::from(term_weeks))
+        term_cost_pence(
+            self.frequency_per_week,
+            self.cost_per_session_pence,
+            term_weeks,
+        )
     }
 
     /// Minutes of provision a week.
     pub fn minutes_per_week(&self) -> u32 {
         self.frequency_per_week * self.session_minutes
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reviewing a provision item (assess, plan, do, review)
+// ---------------------------------------------------------------------------------------------
+
+/// How far a provision item has taken the pupil towards its target, at a review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisionProgress {
+    /// The target is reached.
+    Met,
+    /// Progress towards the target, not reached yet.
+    PartlyMet,
+    /// No real progress towards the target.
+    NotMet,
+}
+
+impl ProvisionProgress {
+    /// Every value, best first.
+    pub const ALL: [ProvisionProgress; 3] = [
+        ProvisionProgress::Met,
+        ProvisionProgress::PartlyMet,
+        ProvisionProgress::NotMet,
+    ];
+
+    /// The stable name used in storage, forms and CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProvisionProgress::Met => "met",
+            ProvisionProgress::PartlyMet => "partly_met",
+            ProvisionProgress::NotMet => "not_met",
+        }
+    }
+
+    /// The display title.
+    pub fn title(self) -> &'static str {
+        match self {
+            ProvisionProgress::Met => "Target met",
+            ProvisionProgress::PartlyMet => "Partly met",
+            ProvisionProgress::NotMet => "Not met",
+        }
+    }
+
+    /// Reads a stored or submitted name for the field `progress`.
+    pub fn parse(raw: &str) -> Result<Self, DetailError> {
+        ProvisionProgress::ALL
+            .into_iter()
+            .find(|p| p.as_str() == raw.trim())
+            .ok_or_else(|| refuse("progress", "must be one of met, partly_met, not_met"))
+    }
+}
+
+/// What a review decides for the next cycle of a provision item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisionDecision {
+    /// Carry on as planned until the next review.
+    Continue,
+    /// Carry on with the changes recorded in the plan for the next cycle.
+    Adjust,
+    /// Stop the provision: the review's assessment becomes its exit data.
+    End,
+}
+
+impl ProvisionDecision {
+    /// Every decision, in the order offered.
+    pub const ALL: [ProvisionDecision; 3] = [
+        ProvisionDecision::Continue,
+        ProvisionDecision::Adjust,
+        ProvisionDecision::End,
+    ];
+
+    /// The stable name used in storage and forms.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProvisionDecision::Continue => "continue",
+            ProvisionDecision::Adjust => "adjust",
+            ProvisionDecision::End => "end",
+        }
+    }
+
+    /// The display title.
+    pub fn title(self) -> &'static str {
+        match self {
+            ProvisionDecision::Continue => "Continue as planned",
+            ProvisionDecision::Adjust => "Continue with changes",
+            ProvisionDecision::End => "End this provision",
+        }
+    }
+
+    /// Reads a stored or submitted name for the field `decision`.
+    pub fn parse(raw: &str) -> Result<Self, DetailError> {
+        ProvisionDecision::ALL
+            .into_iter()
+            .find(|d| d.as_str() == raw.trim())
+            .ok_or_else(|| refuse("decision", "must be one of continue, adjust, end"))
+    }
+}
+
+/// A provision review as submitted, before checking.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProvisionReviewSubmission<'a> {
+    /// Assess: where the pupil is now, against the item's entry data and target.
+    pub assessment: &'a str,
+    /// How far the target is met (`met`, `partly_met`, `not_met`).
+    pub progress: &'a str,
+    /// Plan: what changes for the next cycle (required to adjust).
+    pub next_plan: Option<&'a str>,
+    /// `continue`, `adjust` or `end`.
+    pub decision: &'a str,
+    /// Review: when the next review is (required unless the provision ends).
+    pub next_review_on: Option<NaiveDate>,
+}
+
+/// A checked provision review: one turn of the assess, plan, do, review cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionReview {
+    /// Where the pupil is now.
+    pub assessment: String,
+    /// How far the target is met.
+    pub progress: ProvisionProgress,
+    /// What changes for the next cycle, if anything.
+    pub next_plan: Option<String>,
+    /// Continue, adjust or end.
+    pub decision: ProvisionDecision,
+    /// The next review, unless the provision ends.
+    pub next_review_on: Option<NaiveDate>,
+}
+
+impl ProvisionReview {
+    /// Checks a review held on `today` of an item ending on `ends_on`; the first fault is
+    /// returned with its field. Continuing needs a next review after today (and an item that
+    /// ends on or after it); adjusting also needs the plan for the next cycle; ending takes no
+    /// next review.
+    pub fn parse(
+        submission: &ProvisionReviewSubmission<'_>,
+        today: NaiveDate,
+        ends_on: NaiveDate,
+    ) -> Result<Self, DetailError> {
+        let assessment = required_text(
+            "assessment",
+            submission.assessment,
+            MAX_PROVISION_TEXT_CHARS,
+            "record where the pupil is now, against the target",
+        )?;
+        let progress = ProvisionProgress::parse(submission.progress)?;
+        let next_plan = optional_text("next_plan", submission.next_plan, MAX_PROVISION_TEXT_CHARS)?;
+        let decision = ProvisionDecision::parse(submission.decision)?;
+        let next_review_on = match decision {
+            ProvisionDecision::End => {
+                if submission.next_review_on.is_some() {
+                    return Err(refuse(
+                        "next_review_on",
+                        "an ended provision has no next review",
+                    ));
+                }
+                None
+            }
+            ProvisionDecision::Continue | ProvisionDecision::Adjust => {
+                if decision == ProvisionDecision::Adjust && next_plan.is_none() {
+                    return Err(refuse("next_plan", "say what changes for the next cycle"));
+                }
+                let next = submission
+                    .next_review_on
+                    .ok_or_else(|| refuse("next_review_on", "choose the next review date"))?;
+                if next <= today {
+                    return Err(refuse(
+                        "next_review_on",
+                        "the next review must be after today",
+                    ));
+                }
+                if next > ends_on {
+                    return Err(refuse(
+                        "next_review_on",
+                        "is after the provision ends; end it at this review or review it before it ends",
+                    ));
+                }
+                Some(next)
+            }
+        };
+        Ok(ProvisionReview {
+            assessment,
+            progress,
+            next_plan,
+            decision,
+            next_review_on,
+        })
+    }
+}
+
+/// The cost of a term of `term_weeks` weeks of a provision given `frequency_per_week` times a
+/// week at `cost_per_session_pence` a session, exact; `None` for a term of 0 weeks or more
+/// than [`MAX_TERM_WEEKS`].
+pub fn term_cost_pence(
+    frequency_per_week: u32,
+    cost_per_session_pence: u32,
+    term_weeks: u32,
+) -> Option<u64> {
+    (1..=MAX_TERM_WEEKS).contains(&term_weeks).then(|| {
+        u64::from(frequency_per_week) * u64::from(cost_per_session_pence) * u64::from(term_weeks)
+    })
 }
 
 /// A sum in pence written in pounds, e.g. `123456` as "£1,234.56".
@@ -705,5 +910,62 @@ mod tests {
             let digits: String = text.chars().filter(char::is_ascii_digit).collect();
             prop_assert_eq!(digits.parse::<u64>().unwrap(), pence);
         }
+    }
+
+    fn review(
+        decision: &'static str,
+        next: Option<NaiveDate>,
+    ) -> ProvisionReviewSubmission<'static> {
+        ProvisionReviewSubmission {
+            assessment: "Reads 40 words a minute",
+            progress: "partly_met",
+            next_plan: None,
+            decision,
+            next_review_on: next,
+        }
+    }
+
+    #[test]
+    fn a_review_that_continues_needs_a_next_review_inside_the_provision() {
+        let ends = d(2026, 3, 31);
+        let ok = ProvisionReview::parse(&review("continue", Some(d(2025, 12, 1))), today(), ends)
+            .unwrap();
+        assert_eq!(ok.progress, ProvisionProgress::PartlyMet);
+        assert_eq!(ok.next_review_on, Some(d(2025, 12, 1)));
+        let missing = ProvisionReview::parse(&review("continue", None), today(), ends);
+        assert_eq!(missing.unwrap_err().field, "next_review_on");
+        let past = ProvisionReview::parse(&review("continue", Some(today())), today(), ends);
+        assert_eq!(past.unwrap_err().field, "next_review_on");
+        let late = ProvisionReview::parse(&review("continue", Some(d(2026, 4, 1))), today(), ends);
+        assert_eq!(late.unwrap_err().field, "next_review_on");
+    }
+
+    #[test]
+    fn adjusting_needs_the_plan_and_ending_takes_no_next_review() {
+        let ends = d(2026, 3, 31);
+        let adjust = ProvisionReview::parse(&review("adjust", Some(d(2025, 12, 1))), today(), ends);
+        assert_eq!(adjust.unwrap_err().field, "next_plan");
+        let ended = ProvisionReview::parse(&review("end", None), today(), ends).unwrap();
+        assert_eq!(ended.decision, ProvisionDecision::End);
+        assert_eq!(ended.next_review_on, None);
+        let ended_with_date =
+            ProvisionReview::parse(&review("end", Some(d(2025, 12, 1))), today(), ends);
+        assert_eq!(ended_with_date.unwrap_err().field, "next_review_on");
+        let mut unknown = review("continue", Some(d(2025, 12, 1)));
+        unknown.progress = "great";
+        assert_eq!(
+            ProvisionReview::parse(&unknown, today(), ends)
+                .unwrap_err()
+                .field,
+            "progress"
+        );
+        let mut blank = review("end", None);
+        blank.assessment = "  ";
+        assert_eq!(
+            ProvisionReview::parse(&blank, today(), ends)
+                .unwrap_err()
+                .field,
+            "assessment"
+        );
     }
 }

@@ -384,6 +384,7 @@ pub async fn outcome(
 ) -> Result<HttpResponse, ApiError> {
     let request: OutcomeJson = read_json(&body)?;
     let (member, id, now) = (user.0, path.into_inner(), Utc::now());
+    let context = NoticeContext::from_settings(&state.settings);
     let held = state
         .db
         .write(move |conn| {
@@ -399,7 +400,8 @@ pub async fn outcome(
                 action_steps: request.action_steps.as_deref(),
                 next_step: request.next_step.as_deref(),
             };
-            let (row, _) = meetings::record_outcome(conn, &member, id, &outcome, &rules, now)?;
+            let (row, _) =
+                meetings::record_outcome(conn, &member, &context, id, &outcome, &rules, now)?;
             MeetingJson::load(conn, row)
         })
         .await?;

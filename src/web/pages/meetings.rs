@@ -624,21 +624,28 @@ pub async fn outcome(
         _ => None,
     };
     let submitted = fields.clone();
-    change_then_show(member, &session, &state, id, &fields, move |conn, by, _| {
-        let rules = evaluation::load_rules(conn, by.school_id)?;
-        let outcome = Outcome {
-            held_at,
-            summary: submitted.raw("summary"),
-            goals_met,
-            follow_up: submitted.get("follow_up"),
-            successes: submitted.get("successes"),
-            challenges: submitted.get("challenges"),
-            focus: submitted.get("focus"),
-            action_steps: submitted.get("action_steps"),
-            next_step: submitted.get("next_step"),
-        };
-        meetings::record_outcome(conn, by, id, &outcome, &rules, Utc::now())?;
-        Ok(format!("/meetings/{id}?done=held"))
-    })
+    change_then_show(
+        member,
+        &session,
+        &state,
+        id,
+        &fields,
+        move |conn, by, context| {
+            let rules = evaluation::load_rules(conn, by.school_id)?;
+            let outcome = Outcome {
+                held_at,
+                summary: submitted.raw("summary"),
+                goals_met,
+                follow_up: submitted.get("follow_up"),
+                successes: submitted.get("successes"),
+                challenges: submitted.get("challenges"),
+                focus: submitted.get("focus"),
+                action_steps: submitted.get("action_steps"),
+                next_step: submitted.get("next_step"),
+            };
+            meetings::record_outcome(conn, by, context, id, &outcome, &rules, Utc::now())?;
+            Ok(format!("/meetings/{id}?done=held"))
+        },
+    )
     .await
 }
