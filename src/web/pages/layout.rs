@@ -45,6 +45,8 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                         a href="/pupils" { "Pupils" }
                         @if viewer.member.has_any_role(&crate::db::inbox::INBOX_ROLES) { a.nav-decisions href="/inbox" { "Decisions" @if let Some(n) = viewer.decisions { " " span.tag { (n) } } } }
                         @if viewer.member.has_any_role(&super::meetings::MEETING_ROLES) { a href="/meetings" { "Meetings" } }
+                        @if viewer.member.has_any_role(&[Role::Specialist, Role::Sendco]) { a href="/practitioner" { "Sessions" } }
+                        @if crate::db::provision::may_see_school_map(viewer.member) { a href="/provision" { "Provision" } }
                         @if viewer.member.has_any_role(&[Role::Admin, Role::Slt]) {
                             a href="/admin/behaviours" { "Behaviours" }
                             a href="/admin/policy" { "Policy" }
