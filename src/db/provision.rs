@@ -269,9 +269,9 @@ pub fn items_for(conn: &mut DbConnection, school_id: i64, pupil_id: i64) -> Resu
     items_of(conn, school_id, &[pupil_id])
 }
 
-/// The first meeting of a Bespoke Provision Map is the team meeting; once it is held, the
-/// planning session with the pupil and their parent or carer is made due, five school days
-/// on. Returns the planning session when one was made.
+/// The first meeting of a Bespoke Provision Map is the team meeting; once it is held (and
+/// has not found the goals already met), the planning session with the pupil and their parent
+/// or carer is made due. Returns the planning session when one was made.
 pub(crate) fn plan_after_team_meeting(
     conn: &mut DbConnection,
     held: &MeetingRow,
@@ -279,7 +279,8 @@ pub(crate) fn plan_after_team_meeting(
     due_on: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Option<MeetingRow>> {
-    if held.level != Level::Provision.number() || held.purpose != "level" {
+    let team_meeting = held.level == Level::Provision.number() && held.purpose == "level";
+    if !team_meeting || held.goals_met == Some(true) {
         return Ok(None);
     }
     let planned_already: i64 = meetings::table
