@@ -21,6 +21,7 @@ use steadfast::db::programmes::{self, BlockRequest, ReviewInput, SessionInput};
 use steadfast::db::provision::{self, MapFilter};
 use steadfast::db::schema::{meetings as meeting_table, pupils};
 use steadfast::db::staff::StaffMember;
+use steadfast::db::timeline::{self, EventKind, TimelineFilter};
 use steadfast::db::{write_transaction, DbConnection};
 use steadfast::domain::plan::{PlanSubmission, ProvisionReviewSubmission, ProvisionSubmission};
 use steadfast::domain::programme::FidelityBand;
@@ -493,6 +494,21 @@ async fn a_pupil_goes_from_a_plan_through_two_blocks_to_a_provision_map(engine: 
         )
     });
     assert!(matches!(late, Err(Error::Conflict { .. })), "{late:?}");
+
+    // Every recorded session is on the pupil's timeline: 6 in the first block, 18 in the second.
+    let sessions_on_timeline = setting.run(|c, _| {
+        timeline::for_pupil(
+            c,
+            setting.school.id,
+            pupil,
+            &TimelineFilter {
+                kinds: vec![EventKind::Session],
+                limit: 100,
+                ..Default::default()
+            },
+        )
+    });
+    assert_eq!(sessions_on_timeline.len(), 24);
 
     // The team meeting, then the planning session with the pupil and their mother.
     setting.run(|c, rules| {

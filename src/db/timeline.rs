@@ -1,12 +1,14 @@
-//! A pupil's timeline: incidents, conversations, level changes, suggestions and meetings in
-//! one list, newest first, optionally filtered by kind and by date.
+//! A pupil's timeline: incidents, conversations, level changes, suggestions, meetings and
+//! recorded programme sessions in one list, newest first, optionally filtered by kind and by
+//! date.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
 
-use super::models::{IncidentRow, LevelChangeRow, MeetingRow, SuggestionRow};
+use super::models::{IncidentRow, LevelChangeRow, MeetingRow, ProgrammeSessionRow, SuggestionRow};
 use super::schema::{
-    conversations, incident_pupils, incidents, level_changes, meetings, staff, suggestions,
+    conversations, incident_pupils, incidents, level_changes, meetings, programme_sessions, staff,
+    suggestions,
 };
 use super::{from_db_time, to_db_time, DbConnection};
 use crate::domain::calendar::SCHOOL_TZ;
@@ -20,16 +22,19 @@ pub enum EventKind {
     LevelChange,
     Suggestion,
     Meeting,
+    /// A Coaching Programme session, once recorded.
+    Session,
 }
 
 impl EventKind {
     /// Every kind, in the order filters list them.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::Incident,
         EventKind::Conversation,
         EventKind::LevelChange,
         EventKind::Suggestion,
         EventKind::Meeting,
+        EventKind::Session,
     ];
 
     /// The stable name used in the API and in filters.
@@ -40,6 +45,7 @@ impl EventKind {
             EventKind::LevelChange => "level_change",
             EventKind::Suggestion => "suggestion",
             EventKind::Meeting => "meeting",
+            EventKind::Session => "session",
         }
     }
 
@@ -51,7 +57,7 @@ impl EventKind {
             .ok_or_else(|| {
                 Error::invalid(
                     "type",
-                    "type must be incident, conversation, level_change, suggestion or meeting",
+                    "type must be incident, conversation, level_change, suggestion, meeting or session",
                 )
             })
     }
@@ -64,6 +70,7 @@ impl EventKind {
             EventKind::LevelChange => "Level changes",
             EventKind::Suggestion => "Suggestions",
             EventKind::Meeting => "Meetings",
+            EventKind::Session => "Programme sessions",
         }
     }
 }
@@ -91,6 +98,8 @@ pub enum EventDetail {
     LevelChange(LevelChangeRow),
     Suggestion(SuggestionRow),
     Meeting(MeetingRow),
+    /// A recorded programme session.
+    Session(ProgrammeSessionRow),
 }
 
 /// One entry of a pupil's timeline.
@@ -109,6 +118,7 @@ impl TimelineEvent {
             EventDetail::LevelChange(_) => EventKind::LevelChange,
             EventDetail::Suggestion(_) => EventKind::Suggestion,
             EventDetail::Meeting(_) => EventKind::Meeting,
+            EventDetail::Session(_) => EventKind::Session,
         }
     }
 }
@@ -284,6 +294,40 @@ pub fn for_pupil(
             detail: EventDetail::Meeting(row),
         }));
     }
+    if filter.wants(EventKind::Session) {
+        let rows: Vec<ProgrammeSessionRow> = programme_sessions::table
+            .filter(programme_sessions::pupil_id.eq(pupil_id))
+            .filter(programme_sessions::school_id.eq(school_id))
+            .filter(programme_sessions::recorded_at.is_not_null())
+            .filter(programme_sessions::on_date.ge(filter.from.unwrap_or(NaiveDate::MIN)))
+            .filter(programme_sessions::on_date.le(filter.to.unwrap_or(NaiveDate::MAX)))
+            .order((
+                programme_sessions::on_date.desc(),
+                programme_sessions::id.desc(),
+            ))
+            .limit(limit)
+            .select(ProgrammeSessionRow::as_select())
+            .load(conn)?;
+        events.extend(rows.into_iter().map(|row| TimelineEvent {
+            at: session_start(&row),
+            detail: EventDetail::Session(row),
+        }));
+    }
     events.sort_by_key(|e| std::cmp::Reverse(e.at));
     Ok(events)
+}
+
+/// When a session started: its day at its planned local time, or at noon without one.
+fn session_start(row: &ProgrammeSessionRow) -> DateTime<Utc> {
+    let time = row
+        .session_time
+        .as_deref()
+        .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
+        .or_else(|| NaiveTime::from_hms_opt(12, 0, 0))
+        .unwrap_or(NaiveTime::MIN);
+    SCHOOL_TZ
+        .from_local_datetime(&row.on_date.and_time(time))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| row.on_date.and_time(time).and_utc())
 }

@@ -68,6 +68,20 @@ pub enum TimelineEventJson {
         summary: Option<String>,
         goals_met: Option<bool>,
     },
+    /// A Coaching Programme session as recorded.
+    Session {
+        id: i64,
+        at: DateTime<Utc>,
+        block_id: i64,
+        /// `delivered`, `pupil_absent` or `not_delivered`.
+        outcome: Option<String>,
+        minutes: Option<i32>,
+        delivered_by: Option<String>,
+        note: Option<String>,
+        reason: Option<String>,
+        /// At the block's final session: whether the parent or carer attended its end.
+        parent_attended: Option<bool>,
+    },
 }
 
 impl From<TimelineEvent> for TimelineEventJson {
@@ -120,6 +134,17 @@ impl From<TimelineEvent> for TimelineEventJson {
                 held_at: row.held_at.map(from_db_time),
                 summary: row.summary,
                 goals_met: row.goals_met,
+            },
+            EventDetail::Session(row) => TimelineEventJson::Session {
+                id: row.id,
+                at,
+                block_id: row.block_id,
+                outcome: row.outcome,
+                minutes: row.minutes,
+                delivered_by: row.delivered_by,
+                note: row.note,
+                reason: row.reason,
+                parent_attended: row.parent_attended,
             },
         }
     }

@@ -27,6 +27,7 @@ use crate::db::staff::StaffMember;
 use crate::db::timeline::{self, EventDetail, EventKind, TimelineEvent, TimelineFilter};
 use crate::db::{conversations, evaluation, from_db_time, incidents, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
+use crate::domain::programme::SessionOutcome;
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
 use crate::web::api::timeline::optional_date;
@@ -446,6 +447,18 @@ fn render_event(event: &TimelineEvent, data: &PupilPage) -> Markup {
                         }
                     }
                     @if let Some(summary) = &meeting.summary { p { (summary) } }
+                }
+            }
+            EventDetail::Session(session) => {
+                li.entry.session {
+                    (time_of(event.at))
+                    strong {
+                        "Programme session: "
+                        (session.outcome.as_deref().and_then(|o| SessionOutcome::parse(o).ok()).map_or("recorded", SessionOutcome::title))
+                    }
+                    @if let Some(minutes) = session.minutes { " (" (minutes) " minutes)" }
+                    @if let Some(by) = &session.delivered_by { " with " (by) }
+                    @if let Some(note) = session.note.as_ref().or(session.reason.as_ref()) { p { (note) } }
                 }
             }
         }
