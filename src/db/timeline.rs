@@ -123,6 +123,17 @@ impl TimelineEvent {
     }
 }
 
+/// The open ends of a date range, as dates that sort correctly as text too (SQLite stores
+/// dates and times as text, where `NaiveDate::MAX`'s leading `+` sorts first).
+const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(day) => day,
+    None => NaiveDate::MIN,
+};
+const LATEST: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(day) => day,
+    None => NaiveDate::MAX,
+};
+
 /// Which entries to show. Dates are school (London) dates, both ends included.
 #[derive(Debug, Clone, Default)]
 pub struct TimelineFilter {
@@ -148,11 +159,8 @@ impl TimelineFilter {
                 .map(|t| t.with_timezone(&Utc))
                 .unwrap_or_else(|| d.and_time(NaiveTime::MIN).and_utc())
         };
-        // Open ends as dates that sort correctly as text too (SQLite stores times as text).
-        let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
-        let latest = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX);
-        let from = start_of(self.from.unwrap_or(earliest));
-        let to = start_of(self.to.and_then(|d| d.succ_opt()).unwrap_or(latest));
+        let from = start_of(self.from.unwrap_or(EARLIEST));
+        let to = start_of(self.to.and_then(|d| d.succ_opt()).unwrap_or(LATEST));
         (to_db_time(from), to_db_time(to))
     }
 }
@@ -299,8 +307,8 @@ pub fn for_pupil(
             .filter(programme_sessions::pupil_id.eq(pupil_id))
             .filter(programme_sessions::school_id.eq(school_id))
             .filter(programme_sessions::recorded_at.is_not_null())
-            .filter(programme_sessions::on_date.ge(filter.from.unwrap_or(NaiveDate::MIN)))
-            .filter(programme_sessions::on_date.le(filter.to.unwrap_or(NaiveDate::MAX)))
+            .filter(programme_sessions::on_date.ge(filter.from.unwrap_or(EARLIEST)))
+            .filter(programme_sessions::on_date.le(filter.to.unwrap_or(LATEST)))
             .order((
                 programme_sessions::on_date.desc(),
                 programme_sessions::id.desc(),
