@@ -303,13 +303,19 @@ fn insert(
         }
     }
 
+    let support = super::support::add_support(conn, school.id, now)?;
     Ok(format!(
-        "{} pupils, {} staff, {} incidents, {} suggestions, {} level changes, {} meetings",
+        "{} pupils, {} staff, {} incidents, {} suggestions, {} level changes, {} meetings, \
+         {} Coaching Plans, {} programme blocks ({} sessions recorded), {} provisions mapped",
         demo.pupils.len(),
         demo.staff.len(),
         demo.incidents.len(),
         demo.suggestions.len(),
         demo.level_changes.len(),
-        demo.meetings.len()
+        demo.meetings.len(),
+        support.plans,
+        support.blocks,
+        support.sessions_recorded,
+        support.provisions,
     ))
 }

@@ -1,0 +1,280 @@
+//! The demo's records at levels 4 to 6, added once the term's story is loaded: a Coaching Plan
+//! for every pupil at those levels, the running programme block with its sessions recorded up
+//! to today for pupils on the programme, and a provision map with costs and reviews for pupils
+//! at level 6. They are written through the same functions the pages use, at the times they
+//! would have happened, so the SENDCO's views show what a real term would leave behind.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
+use diesel::prelude::*;
+
+use crate::db::evaluation::{self, SchoolRules};
+use crate::db::plans::{self, Agreement};
+use crate::db::programmes::{self, BlockRequest, SessionInput};
+use crate::db::provision;
+use crate::db::schema::pupils;
+use crate::db::staff::{self, StaffMember};
+use crate::db::{from_db_time, DbConnection};
+use crate::domain::calendar::{SchoolCalendar, SCHOOL_TZ};
+use crate::domain::plan::{PlanSubmission, ProvisionReviewSubmission, ProvisionSubmission};
+use crate::domain::Level;
+use crate::error::{Error, Result};
+
+/// Goals a demo plan chooses from, with their success criteria.
+const GOALS: [(&str, &str); 4] = [
+    (
+        "Stay in lessons, using the help card when things get hard",
+        "No walk-outs in a school week, from the behaviour log",
+    ),
+    (
+        "Arrive at lessons on time and ready",
+        "On time to at least 4 lessons out of 5 each week, from the register",
+    ),
+    (
+        "Speak calmly to adults when asked to change something",
+        "Two weeks with no rudeness logged",
+    ),
+    (
+        "Finish the first task set in each lesson",
+        "Teachers tick the first task done in 8 of 10 lessons",
+    ),
+];
+
+/// Provision a demo map chooses from: what, provider, external, a week, minutes, pence.
+const PROVISION: [(&str, &str, bool, u32, u32, u32); 5] = [
+    (
+        "Small-group social skills",
+        "Inclusion team",
+        false,
+        2,
+        45,
+        1500,
+    ),
+    ("Mentoring", "Pastoral team", false, 1, 30, 1200),
+    (
+        "Educational psychologist assessment and advice",
+        "County EP service",
+        true,
+        1,
+        60,
+        9500,
+    ),
+    ("Speech and language therapy", "NHS SALT", true, 1, 45, 6000),
+    (
+        "Alternative provision, one morning a week",
+        "Riverside Centre",
+        true,
+        1,
+        180,
+        7500,
+    ),
+];
+
+/// What was added, for the demo's summary.
+#[derive(Debug, Default)]
+pub struct SupportCounts {
+    pub plans: usize,
+    pub blocks: usize,
+    pub sessions_recorded: usize,
+    pub provisions: usize,
+}
+
+/// Staff of the demo school who write these records.
+fn member(conn: &mut DbConnection, school_id: i64, email: &str) -> Result<StaffMember> {
+    let row = staff::find_for_login(conn, email)?
+        .ok_or_else(|| Error::Internal(format!("demo staff {email} missing")))?;
+    staff::get_member(conn, school_id, row.id)?
+        .ok_or_else(|| Error::Internal(format!("demo staff {email} inactive")))
+}
+
+/// 09:00 London time on `day`.
+fn morning(day: NaiveDate) -> DateTime<Utc> {
+    let nine = NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN);
+    SCHOOL_TZ
+        .from_local_datetime(&day.and_time(nine))
+        .earliest()
+        .map_or_else(|| day.and_time(nine).and_utc(), |t| t.with_timezone(&Utc))
+}
+
+/// Adds plans, programme blocks and provision maps for every pupil at levels 4 to 6.
+pub fn add_support(
+    conn: &mut DbConnection,
+    school_id: i64,
+    now: DateTime<Utc>,
+) -> Result<SupportCounts> {
+    let sendco = member(conn, school_id, "sendco@demo.example")?;
+    let specialist = member(conn, school_id, "specialist@demo.example")?;
+    let rules = evaluation::load_rules(conn, school_id)?;
+    let today = SchoolCalendar::local_date(now);
+    let supported: Vec<(i64, i16, chrono::NaiveDateTime)> = pupils::table
+        .filter(pupils::school_id.eq(school_id))
+        .filter(pupils::level.ge(Level::Plan.number()))
+        .order(pupils::id)
+        .select((pupils::id, pupils::level, pupils::level_since))
+        .load(conn)?;
+    let mut counts = SupportCounts::default();
+    for (n, (pupil_id, level, since)) in supported.into_iter().enumerate() {
+        let since = SchoolCalendar::local_date(from_db_time(since)).min(today);
+        // The plan was agreed when the pupil reached level 4, some weeks before a programme.
+        let agreed_on = if level == Level::Plan.number() {
+            since
+        } else {
+            since - TimeDelta::days(21)
+        };
+        let goals = [GOALS[n % GOALS.len()], GOALS[(n + 1) % GOALS.len()]];
+        let steps = [
+            (
+                "Check in with the form tutor each morning",
+                "Pupil and form tutor",
+                Some(agreed_on + TimeDelta::days(7)),
+            ),
+            (
+                "Share a weekly note home on how the week went",
+                "Head of Year",
+                Some(agreed_on + TimeDelta::days(14)),
+            ),
+        ];
+        let plan = PlanSubmission {
+            goals: &goals,
+            pathway_to_independence:
+                "Daily check-ins for three weeks, then every other day, then the pupil asks for one when needed.",
+            action_steps: &steps,
+            review_on: Some(agreed_on + TimeDelta::days(42)),
+        };
+        plans::agree(
+            conn,
+            &sendco,
+            &Agreement {
+                pupil_id,
+                plan: &plan,
+                agreed_with: Some("The pupil and their parent or carer"),
+                meeting_id: None,
+            },
+            morning(agreed_on),
+        )?;
+        counts.plans += 1;
+        if level == Level::Programme.number() {
+            let recorded = run_block(conn, &sendco, &specialist, pupil_id, since, &rules, now, n)?;
+            counts.blocks += 1;
+            counts.sessions_recorded += recorded;
+        }
+        if level == Level::Provision.number() {
+            counts.provisions += map_provision(conn, &sendco, pupil_id, since, today, n)?;
+        }
+    }
+    Ok(counts)
+}
+
+/// Plans the pupil's current block from the first school day after they reached it, three
+/// sessions a week with the specialist, and records every session up to yesterday, mostly
+/// delivered. Returns how many sessions were recorded.
+#[allow(clippy::too_many_arguments)]
+fn run_block(
+    conn: &mut DbConnection,
+    sendco: &StaffMember,
+    specialist: &StaffMember,
+    pupil_id: i64,
+    since: NaiveDate,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+    n: usize,
+) -> Result<usize> {
+    let starts_on = rules.calendar.add_school_days(since, 1);
+    let weekdays = [Weekday::Mon, Weekday::Wed, Weekday::Fri];
+    let block = programmes::plan_block(
+        conn,
+        sendco,
+        &BlockRequest {
+            pupil_id,
+            starts_on: Some(starts_on),
+            sessions_per_week: 3,
+            weekdays: &weekdays,
+            minutes: 30,
+            time: NaiveTime::from_hms_opt(11, 0, 0),
+            place: "in_school",
+            led_by: "specialist_staff",
+            practitioner_id: Some(specialist.id),
+            practitioner_name: None,
+        },
+        rules,
+        morning(since),
+    )?;
+    let today = SchoolCalendar::local_date(now);
+    let mut recorded = 0;
+    for (i, session) in block.sessions.iter().enumerate() {
+        if session.on_date >= today {
+            break;
+        }
+        // Mostly delivered; now and then the pupil is away or the session cannot run.
+        let outcome = match (i * 7 + n * 3) % 10 {
+            0 => "pupil_absent",
+            1 if n % 2 == 0 => "not_delivered",
+            _ => "delivered",
+        };
+        let input = SessionInput {
+            outcome,
+            minutes: (outcome == "delivered").then_some(30),
+            reason: (outcome == "not_delivered").then_some("Practitioner covering a lesson"),
+            note: (outcome == "delivered").then_some("Practised the help card; used it once."),
+            delivered_by: None,
+            parent_attended: session.is_final.then_some(n % 3 != 0),
+        };
+        let at = morning(session.on_date) + TimeDelta::hours(6);
+        programmes::record_session(conn, specialist, session.id, &input, at)?;
+        recorded += 1;
+    }
+    Ok(recorded)
+}
+
+/// Puts one to three provisions on the pupil's map from a week after they reached level 6,
+/// with a review recorded where its date has passed.
+fn map_provision(
+    conn: &mut DbConnection,
+    sendco: &StaffMember,
+    pupil_id: i64,
+    since: NaiveDate,
+    today: NaiveDate,
+    n: usize,
+) -> Result<usize> {
+    let starts_on = since + TimeDelta::days(7);
+    let how_many = 1 + n % 3;
+    for k in 0..how_many {
+        let (what, provider, external, per_week, minutes, pence) =
+            PROVISION[(n + k * 2) % PROVISION.len()];
+        let review_on = starts_on + TimeDelta::days(28);
+        let item = provision::add_item(
+            conn,
+            sendco,
+            pupil_id,
+            &ProvisionSubmission {
+                what,
+                external,
+                provider_name: provider,
+                frequency_per_week: per_week,
+                session_minutes: minutes,
+                starts_on: Some(starts_on),
+                review_on: Some(review_on),
+                ends_on: Some(starts_on + TimeDelta::days(84)),
+                cost_per_session_pence: pence,
+                entry_data: "Boxall profile: 41 of 68; 3 removals from lessons a week",
+                target: "Boxall profile above 50; no more than 1 removal a week",
+            },
+            morning(starts_on),
+        )?;
+        if review_on < today {
+            provision::review_item(
+                conn,
+                sendco,
+                item.id,
+                &ProvisionReviewSubmission {
+                    assessment: "Boxall profile 47 of 68; 1 or 2 removals a week",
+                    progress: if k == 0 { "partly_met" } else { "not_met" },
+                    next_plan: Some("Add a check-out with the mentor at the end of each day."),
+                    decision: "adjust",
+                    next_review_on: Some(review_on + TimeDelta::days(28)),
+                },
+                morning(review_on),
+            )?;
+        }
+    }
+    Ok(how_many)
+}
