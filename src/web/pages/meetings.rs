@@ -20,7 +20,7 @@ use crate::db::meetings::{
 use crate::db::models::MeetingGuestRow;
 use crate::db::notices::NoticeContext;
 use crate::db::staff::{self, StaffMember};
-use crate::db::{evaluation, from_db_time, DbConnection};
+use crate::db::{evaluation, from_db_time, programmes, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::Level;
 use crate::error::{Error, Result};
@@ -73,6 +73,9 @@ fn level_of(meeting_level: i16) -> Level {
 fn meeting_name(view: &MeetingView) -> String {
     match level_of(view.meeting.level) {
         Level::Programme => "Coaching Programme block review".to_string(),
+        Level::Provision if view.meeting.purpose == "planning" => {
+            "Bespoke Provision Map planning session".to_string()
+        }
         Level::Provision => "Bespoke Provision Map team meeting".to_string(),
         level => format!("{} meeting", level.title()),
     }
@@ -154,11 +157,21 @@ struct MeetingPage {
     participants: Vec<i64>,
     guests: Vec<MeetingGuestRow>,
     staff: Vec<StaffMember>,
+    /// For a block review: the block it reviews, still running, whose review is recorded on
+    /// the programme page with its fidelity and decision.
+    block_to_review: Option<i64>,
 }
 
 fn load_page(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<MeetingPage> {
     let view = meetings::load_for(conn, member, id)?;
+    let block_to_review = if view.meeting.level == Level::Programme.number() {
+        let today = SchoolCalendar::local_date(Utc::now());
+        programmes::running_block(conn, view.pupil.id, today)?.map(|b| b.block.id)
+    } else {
+        None
+    };
     Ok(MeetingPage {
+        block_to_review,
         participants: meetings::participants(conn, id)?,
         guests: meetings::guests(conn, id)?,
         staff: staff::list(conn, member.school_id, None)?,
@@ -328,31 +341,43 @@ fn render(
                     @if meeting.status == "scheduled" { "Move it and send updates" } @else { "Book it and send invitations" }
                 }
             }
-            h2 { "Record the meeting" }
-            form.stack method="post" action={ "/meetings/" (meeting.id) "/outcome" } {
-                (csrf_field(csrf))
-                label for="held_at" { "When it was held (London time)" }
-                input #held_at type="datetime-local" name="held_at" required value=(values.raw("held_at"));
-                (field_problem(problem, "held_at"))
-                label for="summary" { "Summary" }
-                textarea #summary name="summary" rows="2" maxlength="500" required { (values.raw("summary")) }
-                (field_problem(problem, "summary"))
-                fieldset {
-                    legend { "Were the goals under review met?" }
-                    @for (value, label) in [("yes", "Yes"), ("no", "No"), ("", "No goals were reviewed")] {
-                        label.choice {
-                            input type="radio" name="goals_met" value=(value) checked[values.raw("goals_met") == value];
-                            " " (label)
+            @if meeting.level == Level::Plan.number() {
+                h2 { "The Coaching Plan" }
+                p { "Agree the plan with the pupil and their parent or carer in this meeting: "
+                    a href={ "/pupils/" (view.pupil.id) "/plan?meeting=" (meeting.id) } { "write the Coaching Plan" } "." }
+            }
+            @if data.block_to_review.is_some() {
+                h2 { "Record the block review" }
+                p { "The review is recorded on the "
+                    a href={ "/pupils/" (view.pupil.id) "/programme" } { "programme page" }
+                    ", with the block's fidelity and the decision: goals met, the next block, or a Bespoke Provision Map." }
+            } @else {
+                h2 { "Record the meeting" }
+                form.stack method="post" action={ "/meetings/" (meeting.id) "/outcome" } {
+                    (csrf_field(csrf))
+                    label for="held_at" { "When it was held (London time)" }
+                    input #held_at type="datetime-local" name="held_at" required value=(values.raw("held_at"));
+                    (field_problem(problem, "held_at"))
+                    label for="summary" { "Summary" }
+                    textarea #summary name="summary" rows="2" maxlength="500" required { (values.raw("summary")) }
+                    (field_problem(problem, "summary"))
+                    fieldset {
+                        legend { "Were the goals under review met?" }
+                        @for (value, label) in [("yes", "Yes"), ("no", "No"), ("", "No goals were reviewed")] {
+                            label.choice {
+                                input type="radio" name="goals_met" value=(value) checked[values.raw("goals_met") == value];
+                                " " (label)
+                            }
                         }
                     }
+                    @for (field, label, hint) in RECORD_PARTS {
+                        label for=(field) { (label) " (optional)" }
+                        p.hint { (hint) }
+                        textarea id=(field) name=(field) rows="3" maxlength="4000" { (values.raw(field)) }
+                        (field_problem(problem, field))
+                    }
+                    button.primary type="submit" { "Save the record" }
                 }
-                @for (field, label, hint) in RECORD_PARTS {
-                    label for=(field) { (label) " (optional)" }
-                    p.hint { (hint) }
-                    textarea id=(field) name=(field) rows="3" maxlength="4000" { (values.raw(field)) }
-                    (field_problem(problem, field))
-                }
-                button.primary type="submit" { "Save the record" }
             }
             h2 { "It did not happen" }
             form.stack method="post" action={ "/meetings/" (meeting.id) "/missed" } {
