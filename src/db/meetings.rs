@@ -196,6 +196,8 @@ pub fn guests(conn: &mut DbConnection, meeting_id: i64) -> Result<Vec<MeetingGue
 pub enum GuestRole {
     ParentCarer,
     External,
+    /// The pupil's social worker, at a Bespoke Provision Map meeting.
+    SocialWorker,
 }
 
 impl GuestRole {
@@ -204,6 +206,7 @@ impl GuestRole {
         match self {
             GuestRole::ParentCarer => "parent_carer",
             GuestRole::External => "external",
+            GuestRole::SocialWorker => "social_worker",
         }
     }
 
@@ -212,9 +215,10 @@ impl GuestRole {
         match raw.trim() {
             "parent_carer" => Ok(GuestRole::ParentCarer),
             "external" => Ok(GuestRole::External),
+            "social_worker" => Ok(GuestRole::SocialWorker),
             other => Err(Error::invalid(
                 "guests",
-                format!("a guest is a parent_carer or external, not {other:?}"),
+                format!("a guest is a parent_carer, external or social_worker, not {other:?}"),
             )),
         }
     }
@@ -224,6 +228,7 @@ impl GuestRole {
         match self {
             GuestRole::ParentCarer => "Parent or carer",
             GuestRole::External => "External professional",
+            GuestRole::SocialWorker => "Social worker",
         }
     }
 }

@@ -218,26 +218,13 @@ fn booking_defaults(data: &MeetingPage, member: &StaffMember) -> Fields {
             .map(|id| ("participant_ids", id.to_string())),
     );
     for guest in &data.guests {
-        let prefix = match GuestRole::parse(&guest.role) {
-            Ok(GuestRole::ParentCarer) => "parent",
-            _ => "external",
-        };
-        values.push((
-            if prefix == "parent" {
-                "parent_name"
-            } else {
-                "external_name"
-            },
-            guest.name.clone(),
-        ));
-        values.push((
-            if prefix == "parent" {
-                "parent_email"
-            } else {
-                "external_email"
-            },
-            guest.email.clone().unwrap_or_default(),
-        ));
+        if let Some((_, name, email)) = GUEST_FIELDS
+            .iter()
+            .find(|(role, ..)| role.as_str() == guest.role)
+        {
+            values.push((name, guest.name.clone()));
+            values.push((email, guest.email.clone().unwrap_or_default()));
+        }
     }
     Fields::from_pairs(values)
 }
@@ -335,6 +322,12 @@ fn render(
                     input #external_name type="text" name="external_name" maxlength="120" value=(values.raw("external_name"));
                     label for="external_email" { "Their email" }
                     input #external_email type="email" name="external_email" maxlength="254" value=(values.raw("external_email"));
+                    @if meeting.level == Level::Provision.number() {
+                        label for="social_worker_name" { "Social worker's name" }
+                        input #social_worker_name type="text" name="social_worker_name" maxlength="120" value=(values.raw("social_worker_name"));
+                        label for="social_worker_email" { "Their email" }
+                        input #social_worker_email type="email" name="social_worker_email" maxlength="254" value=(values.raw("social_worker_email"));
+                    }
                     (field_problem(problem, "guests"))
                 }
                 button.primary type="submit" {
@@ -481,21 +474,30 @@ async fn again_with(
     Ok(html_response(status, markup))
 }
 
+/// The guests a meeting form names, one of each kind: role, name field and email field (the
+/// social worker is asked for at Bespoke Provision Map meetings only).
+const GUEST_FIELDS: [(GuestRole, &str, &str); 3] = [
+    (GuestRole::ParentCarer, "parent_name", "parent_email"),
+    (GuestRole::External, "external_name", "external_email"),
+    (
+        GuestRole::SocialWorker,
+        "social_worker_name",
+        "social_worker_email",
+    ),
+];
+
 fn guests_of(fields: &Fields) -> Vec<NewGuest> {
-    [
-        ("parent_name", "parent_email", GuestRole::ParentCarer),
-        ("external_name", "external_email", GuestRole::External),
-    ]
-    .into_iter()
-    .filter_map(|(name, email, role)| {
-        let name = fields.get(name)?.trim();
-        (!name.is_empty()).then(|| NewGuest {
-            name: name.to_string(),
-            email: fields.get(email).map(str::to_string),
-            role,
+    GUEST_FIELDS
+        .into_iter()
+        .filter_map(|(role, name, email)| {
+            let name = fields.get(name)?.trim();
+            (!name.is_empty()).then(|| NewGuest {
+                name: name.to_string(),
+                email: fields.get(email).map(str::to_string),
+                role,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 fn booking_of(fields: &Fields) -> std::result::Result<Booking, Problem> {
