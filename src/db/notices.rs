@@ -61,6 +61,7 @@ fn story(conn: &mut DbConnection, meeting: &MeetingRow) -> Result<MeetingStory> 
                 .and_then(|weeks| ProgrammeBlock::from_weeks(i64::from(weeks)).ok())
                 .unwrap_or(ProgrammeBlock::TwoWeek),
         ),
+        Level::Provision if meeting.purpose == "planning" => MeetingKind::PlanningSession,
         other => MeetingKind::Level(other),
     };
     Ok(MeetingStory {

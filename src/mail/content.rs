@@ -93,6 +93,9 @@ pub enum MeetingKind {
     Level(Level),
     /// The review at the end of a Coaching Programme block (level 5).
     BlockReview(ProgrammeBlock),
+    /// The session after the Bespoke Provision Map team meeting where the provision is planned
+    /// with the pupil and their parent or carer (level 6).
+    PlanningSession,
 }
 
 impl MeetingKind {
@@ -104,6 +107,7 @@ impl MeetingKind {
             MeetingKind::BlockReview(block) => {
                 format!("Coaching Programme review ({}-week block)", block.weeks())
             }
+            MeetingKind::PlanningSession => "Bespoke Provision Map planning session".into(),
         }
     }
 
@@ -119,6 +123,9 @@ impl MeetingKind {
             MeetingKind::BlockReview(block) => format!(
                 "{pupil} is reaching the end of the {}-week block of their Coaching Programme (level 5).",
                 block.weeks()
+            ),
+            MeetingKind::PlanningSession => format!(
+                "The team has met about the Bespoke Provision Map for {pupil} (level 6); the provision is now planned with the pupil and their parent or carer."
             ),
         }
     }
@@ -699,6 +706,10 @@ mod tests {
             (
                 MeetingKind::BlockReview(ProgrammeBlock::TwoWeek),
                 "2-week block of their Coaching Programme (level 5)",
+            ),
+            (
+                MeetingKind::PlanningSession,
+                "planned with the pupil and their parent or carer",
             ),
         ] {
             let content = meeting_due(&MeetingDue {
