@@ -916,7 +916,7 @@ fn fidelity_chip(fidelity: Fidelity) -> Markup {
     html! {
         @match fidelity.band() {
             Some(band) => span class={ "fidelity fidelity-" (band.as_str()) } { (band.title()) },
-            None => span.fidelity.fidelity-none { "Nothing to judge yet" },
+            None => {},
         }
     }
 }
@@ -986,7 +986,7 @@ fn sessions_table(view: &BlockView, names: &HashMap<i64, String>, today: NaiveDa
                 tbody {
                     @for session in &view.sessions {
                         @let overdue = session.outcome.is_none() && session.on_date < today;
-                        tr.overdue[overdue] id={ "session-" (session.id) } {
+                        tr class=[overdue.then_some("overdue")] id={ "session-" (session.id) } {
                             td {
                                 @if running {
                                     a href={ "/sessions/" (session.id) } { (short_day(session.on_date)) }
@@ -1196,7 +1196,8 @@ fn review_form(view: &BlockView, values: &Fields, problem: Option<&Problem>, csr
             form.stack method="post" action={ "/programme/blocks/" (block.id) "/review" } {
                 (csrf_field(csrf))
                 label for="held_at" { "When the review was held (London time)" }
-                input #held_at type="datetime-local" name="held_at" required value=(values.raw("held_at"));
+                input #held_at type="datetime-local" name="held_at" value=(values.raw("held_at"));
+                p.hint { "Left blank, it is now." }
                 (field_problem(problem, "held_at"))
                 fieldset {
                     legend { "What the review decided" }
@@ -1231,8 +1232,12 @@ fn render_programme(
     csrf: &str,
 ) -> Markup {
     let pupil = &data.pupil;
-    let mut on_form: Vec<&str> = BLOCK_FIELDS.to_vec();
-    on_form.extend(REVIEW_FIELDS);
+    let on_programme = pupil.level == Level::Programme;
+    let on_form: &[&str] = match data.running() {
+        Some(_) if on_programme => &REVIEW_FIELDS,
+        None if on_programme && data.to_plan.is_some() => &BLOCK_FIELDS,
+        _ => &[],
+    };
     html! {
         h1 { "Coaching Programme" }
         p {
@@ -1241,14 +1246,14 @@ fn render_programme(
             " · " a href={ "/pupils/" (pupil.id) "/plan" } { "Coaching Plan" }
         }
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
-        (problem_summary(problem, &on_form))
+        (problem_summary(problem, on_form))
         @if let Some(plan) = &data.plan {
             details.plan-goals {
                 summary { "The plan's goals (version " (plan.row.version) ")" }
                 ol { @for goal in &plan.goals { li { (goal.text) span.muted { " · " (goal.success_criterion) } } } }
             }
         }
-        @if pupil.level == Level::Programme {
+        @if on_programme {
             @if let Some(running) = data.running() {
                 (review_form(running, values, problem, csrf))
             } @else if let Some(block) = data.to_plan {
@@ -1681,7 +1686,7 @@ fn render_session(
             dt { "Time" } dd { (session.session_time.as_deref().unwrap_or("no set time")) }
             dt { "Planned" } dd { (block.minutes) " minutes, " (place_title(&block.place).to_lowercase()) }
             dt { "Run by" } dd { (runner(block, &data.names)) }
-            dt { "Recorded" }
+            dt { "Status" }
             dd {
                 (session_status(session, today))
                 @if let Some(minutes) = session.minutes { " · " (minutes) " minutes" }
