@@ -13,6 +13,7 @@ pub mod login;
 pub mod meetings;
 pub mod outbox;
 pub mod policy;
+pub mod programme;
 pub mod pupils;
 
 use actix_session::Session;
@@ -62,6 +63,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/pupils/{id}/conversations",
             web::post().to(conversation::create),
         )
+        .route("/pupils/{id}/plan", web::get().to(programme::show_plan))
+        .route("/pupils/{id}/plan", web::post().to(programme::save_plan))
+        .route(
+            "/pupils/{id}/programme",
+            web::get().to(programme::show_programme),
+        )
+        .route(
+            "/pupils/{id}/programme/blocks",
+            web::post().to(programme::plan_block),
+        )
+        .route(
+            "/programme/blocks/{id}/review",
+            web::post().to(programme::review_block),
+        )
+        .route("/sessions/{id}", web::get().to(programme::show_session))
+        .route("/sessions/{id}", web::post().to(programme::record_session))
+        .route("/practitioner", web::get().to(programme::practitioner))
         .route("/admin/behaviours", web::get().to(admin::show))
         .route("/admin/behaviours", web::post().to(admin::add))
         .route("/admin/behaviours/{id}", web::post().to(admin::update))

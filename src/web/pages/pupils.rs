@@ -515,6 +515,8 @@ fn render_pupil(
             (prompt_form(pupil, csrf))
             a.button href={ "/log/new?pupil=" (pupil.id) } { "Log with details" }
             a.button href={ "/pupils/" (pupil.id) "/conversations/new" } { "Record a Coaching Conversation" }
+            @if super::programme::links_shown(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/plan" } { "Coaching Plan" } }
+            @if super::programme::links_shown(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/programme" } { "Programme" } }
         }
         @if recorded {
             p.notice role="status" { "Coaching Conversation recorded." }
