@@ -146,6 +146,34 @@ pub fn running_block(
     block.map(|b| view_of(conn, b, today)).transpose()
 }
 
+/// The block a pupil of the school is due to run now, as their record says (`None` off the
+/// programme).
+pub fn block_due(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_id: i64,
+) -> Result<Option<ProgrammeBlock>> {
+    let row: PupilRow = pupils::table
+        .filter(pupils::id.eq(pupil_id))
+        .filter(pupils::school_id.eq(school_id))
+        .select(PupilRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("pupil"))?;
+    Ok(pupil_state(&row).current_block())
+}
+
+/// The pupil a block of the school belongs to.
+pub fn pupil_of_block(conn: &mut DbConnection, school_id: i64, block_id: i64) -> Result<i64> {
+    programme_blocks::table
+        .filter(programme_blocks::id.eq(block_id))
+        .filter(programme_blocks::school_id.eq(school_id))
+        .select(programme_blocks::pupil_id)
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("programme block"))
+}
+
 /// A block's sessions as asked for at the Coaching Plan meeting or a block review.
 #[derive(Debug, Clone)]
 pub struct BlockRequest<'a> {

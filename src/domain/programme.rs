@@ -775,7 +775,7 @@ pub enum ReviewError {
     #[error("decision: the 6-week block is the last; choose goals met or a Bespoke Provision Map")]
     NoBlockAfterLast,
     /// Moving on with fidelity under 80% and no reason given.
-    #[error("reason: only {fidelity} were delivered; confirm the support was actually given and say why moving on is right")]
+    #[error("reason: {}; confirm the support was actually given and say why moving on is right", delivered_so_far(*fidelity))]
     LowFidelityNeedsReason {
         /// The block's fidelity.
         fidelity: Fidelity,
@@ -796,6 +796,15 @@ pub enum ReviewError {
     /// A reason that is too long or holds control characters.
     #[error("{0}")]
     Reason(DetailError),
+}
+
+/// What was delivered, for a refusal: "only 7 of 9 sessions (77%) were delivered", or that
+/// none has been due yet.
+fn delivered_so_far(fidelity: Fidelity) -> String {
+    match fidelity.percent() {
+        Some(_) => format!("only {fidelity} were delivered"),
+        None => "no session of this block has been due yet".to_string(),
+    }
 }
 
 impl ReviewError {

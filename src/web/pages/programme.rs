@@ -9,7 +9,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Datelike, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
-use diesel::prelude::*;
 use maud::{html, Markup};
 
 use super::form::{
@@ -19,14 +18,13 @@ use super::form::{
 use super::layout::{csrf_field, level_chip, page};
 use super::with_viewer;
 use crate::db::meetings::may_run;
-use crate::db::models::{ProgrammeBlockRow, ProgrammeSessionRow, PupilRow};
+use crate::db::models::{ProgrammeBlockRow, ProgrammeSessionRow};
 use crate::db::notices::NoticeContext;
 use crate::db::plans::{self, Agreement, PlanVersion};
 use crate::db::programmes::{
     self, BlockRequest, BlockView, PractitionerSession, ReviewInput, SessionInput, SessionView,
 };
 use crate::db::pupils::{self, PupilView};
-use crate::db::schema;
 use crate::db::staff::{self, StaffMember};
 use crate::db::{evaluation, from_db_time, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
@@ -769,35 +767,6 @@ impl ProgrammePage {
     }
 }
 
-/// The block a pupil on the programme is due to run now, as their record says.
-fn current_block_of(
-    conn: &mut DbConnection,
-    school_id: i64,
-    pupil_id: i64,
-) -> Result<Option<ProgrammeBlock>> {
-    use schema::pupils;
-    let row: PupilRow = pupils::table
-        .filter(pupils::id.eq(pupil_id))
-        .filter(pupils::school_id.eq(school_id))
-        .select(PupilRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(Error::NotFound("pupil"))?;
-    Ok(evaluation::pupil_state(&row).current_block())
-}
-
-/// The pupil a block of the member's school belongs to.
-fn pupil_of_block(conn: &mut DbConnection, school_id: i64, block_id: i64) -> Result<i64> {
-    use schema::programme_blocks;
-    programme_blocks::table
-        .filter(programme_blocks::id.eq(block_id))
-        .filter(programme_blocks::school_id.eq(school_id))
-        .select(programme_blocks::pupil_id)
-        .first(conn)
-        .optional()?
-        .ok_or(Error::NotFound("programme block"))
-}
-
 fn load_programme_page(
     conn: &mut DbConnection,
     member: &StaffMember,
@@ -808,7 +777,7 @@ fn load_programme_page(
     let blocks = programmes::blocks_for(conn, member.school_id, pupil.id, today)?;
     let running = blocks.iter().any(|b| b.block.status == "running");
     let to_plan = if pupil.level == Level::Programme && !running {
-        current_block_of(conn, member.school_id, pupil.id)?
+        programmes::block_due(conn, member.school_id, pupil.id)?
     } else {
         None
     };
@@ -1488,7 +1457,7 @@ pub async fn review_block(
     let school_id = member.school_id;
     let pupil_id = state
         .db
-        .transaction(move |conn| pupil_of_block(conn, school_id, block_id))
+        .transaction(move |conn| programmes::pupil_of_block(conn, school_id, block_id))
         .await?;
     let fields = form.0;
     let refused = |problem: Problem| (problem, StatusCode::BAD_REQUEST);
