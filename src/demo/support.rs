@@ -69,6 +69,16 @@ const PROVISION: [(&str, &str, bool, u32, u32, u32); 5] = [
     ),
 ];
 
+/// Start times spread over the specialist's day, so their sessions do not clash.
+const SESSION_TIMES: [Option<NaiveTime>; 6] = [
+    NaiveTime::from_hms_opt(9, 0, 0),
+    NaiveTime::from_hms_opt(10, 0, 0),
+    NaiveTime::from_hms_opt(11, 15, 0),
+    NaiveTime::from_hms_opt(12, 15, 0),
+    NaiveTime::from_hms_opt(13, 45, 0),
+    NaiveTime::from_hms_opt(14, 45, 0),
+];
+
 /// What was added, for the demo's summary.
 #[derive(Debug, Default)]
 pub struct SupportCounts {
@@ -189,7 +199,7 @@ fn run_block(
             sessions_per_week: 3,
             weekdays: &weekdays,
             minutes: 30,
-            time: NaiveTime::from_hms_opt(11, 0, 0),
+            time: SESSION_TIMES[n % SESSION_TIMES.len()],
             place: "in_school",
             led_by: "specialist_staff",
             practitioner_id: Some(specialist.id),
