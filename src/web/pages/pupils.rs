@@ -502,6 +502,7 @@ fn render_pupil(
             (prompt_form(pupil, csrf))
             a.button href={ "/log/new?pupil=" (pupil.id) } { "Log with details" }
             a.button href={ "/pupils/" (pupil.id) "/conversations/new" } { "Record a Coaching Conversation" }
+            @if super::provision::linked_from_pupil(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/provision" } { "Provision map" } }
         }
         @if recorded {
             p.notice role="status" { "Coaching Conversation recorded." }
