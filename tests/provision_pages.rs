@@ -7,7 +7,7 @@
 
 mod common;
 
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{NaiveDate, TimeDelta, Utc, Weekday};
 use diesel::prelude::*;
 use reqwest::{header, StatusCode};
 
@@ -15,11 +15,13 @@ use common::{
     both_engines, csrf_token_in, location, page_client, spawn_app, Engine, Role, TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
-use steadfast::db::provision;
-use steadfast::db::schema::{provision_items, provision_reviews, pupils};
+use steadfast::db::plans::{self, Agreement};
+use steadfast::db::programmes::{self, BlockRequest, SessionInput};
+use steadfast::db::schema::{programme_sessions, provision_items, provision_reviews, pupils};
 use steadfast::db::staff::StaffMember;
+use steadfast::db::{evaluation, provision};
 use steadfast::domain::calendar::SchoolCalendar;
-use steadfast::domain::plan::ProvisionSubmission;
+use steadfast::domain::plan::{PlanSubmission, ProvisionSubmission};
 
 const SENDCO: &str = "sendco@oak.example";
 const TEACHER: &str = "teacher@oak.example";
@@ -501,6 +503,89 @@ async fn ending_a_provision_keeps_its_history(engine: Engine) {
     assert_eq!(again.status(), StatusCode::CONFLICT);
 }
 
+async fn the_support_page_shows_the_plan_and_programme(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    set_level(&app, s.pupil, 5);
+    // The plan was agreed and the 2-week block started a fortnight ago.
+    let then = Utc::now() - TimeDelta::days(14);
+    let goals = [("Arrive at lessons on time", "On time to 4 lessons out of 5")];
+    let steps = [("Meet at the gate each morning", "Mr Patel", Some(days(-10)))];
+    let plan = PlanSubmission {
+        goals: &goals,
+        pathway_to_independence: "From adult prompts at the gate to arriving alone",
+        action_steps: &steps,
+        review_on: Some(days(20)),
+    };
+    let agreement = Agreement {
+        pupil_id: s.pupil,
+        plan: &plan,
+        agreed_with: Some("Her mother"),
+        meeting_id: None,
+    };
+    plans::agree(&mut app.conn(), &s.sendco, &agreement, then).expect("agreeing the plan");
+    let rules = evaluation::load_rules(&mut app.conn(), s.school.id).expect("the rules");
+    let request = BlockRequest {
+        pupil_id: s.pupil,
+        starts_on: Some(SchoolCalendar::local_date(then)),
+        sessions_per_week: 2,
+        weekdays: &[Weekday::Mon, Weekday::Thu],
+        minutes: 30,
+        time: None,
+        place: "in_school",
+        led_by: "external_professional",
+        practitioner_id: None,
+        practitioner_name: Some("Dr Shah"),
+    };
+    let block = programmes::plan_block(&mut app.conn(), &s.sendco, &request, &rules, then)
+        .expect("planning the block");
+    let past: Vec<i64> = programme_sessions::table
+        .filter(programme_sessions::block_id.eq(block.block.id))
+        .filter(programme_sessions::on_date.lt(today()))
+        .select(programme_sessions::id)
+        .load(&mut *app.conn())
+        .expect("the sessions so far");
+    assert!(!past.is_empty(), "no sessions in the last fortnight");
+    for session in past {
+        let delivered = SessionInput {
+            outcome: "delivered",
+            minutes: Some(30),
+            ..SessionInput::default()
+        };
+        programmes::record_session(&mut app.conn(), &s.sendco, session, &delivered, Utc::now())
+            .expect("recording a session");
+    }
+    let client = signed_in(&app, SENDCO).await;
+
+    let page = body_of(
+        app.get_page(&client, &format!("/pupils/{}/provision", s.pupil))
+            .await,
+    )
+    .await;
+    for expected in [
+        "Arrive at lessons on time",
+        "On time to 4 lessons out of 5",
+        "From adult prompts at the gate to arriving alone",
+        "Meet at the gate each morning",
+        "with Her mother",
+        &days(20).format("%-d %b %Y").to_string(),
+        "2 weeks",
+        "100% · high",
+        "Provision is added while the pupil is on a Bespoke Provision Map (level 6).",
+    ] {
+        assert!(page.contains(expected), "no {expected:?} in {page}");
+    }
+    assert!(
+        !page.contains(&format!(r#"action="/pupils/{}/provision""#, s.pupil)),
+        "provision offered below level 6"
+    );
+
+    let map = body_of(app.get_page(&client, "/provision").await).await;
+    assert!(map.contains("2-week block, running"), "{map}");
+    let totals = &map[map.find(r#"id="total-fidelity""#).expect("the totals")..];
+    assert!(totals.contains("100% · high"), "{totals}");
+}
+
 /// Amira (Year 9, level 6, two provisions, one review overdue), Ben (Year 10, level 6, EHC
 /// plan, one provision), Cara (Year 9, level 4) and Dan (Year 9, level 3, not on the map).
 fn map_scene(app: &TestApp, s: &Scene) -> (i64, i64, i64) {
@@ -781,5 +866,6 @@ both_engines!(
     the_school_map_filters_and_adds_up,
     the_map_csv_ends_with_its_totals,
     a_class_teacher_may_not_see_provision,
+    the_support_page_shows_the_plan_and_programme,
     another_schools_pupil_is_not_found,
 );

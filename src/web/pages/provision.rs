@@ -299,8 +299,10 @@ fn render_blocks(blocks: &[BlockView]) -> Markup {
                                     td { (block_status(&block.status)) }
                                     td {
                                         (fidelity_chip(view.fidelity.fidelity))
-                                        br;
-                                        span.small.muted { (view.fidelity.fidelity.to_string()) }
+                                        @if view.fidelity.fidelity.planned > 0 {
+                                            br;
+                                            span.small.muted { (view.fidelity.fidelity.to_string()) }
+                                        }
                                     }
                                     td {
                                         @if let Some(decision) = block.decision.as_deref().and_then(|d| ReviewDecision::parse(d).ok()) {
@@ -1297,8 +1299,8 @@ fn render_map(
                             td #total-pupils { (pupil_count(map.rows.len())) }
                             td colspan="5" { "Totals" }
                             td #total-fidelity {
-                                (fidelity_chip(map.fidelity)) br;
-                                span.small { (map.fidelity.to_string()) }
+                                (fidelity_chip(map.fidelity))
+                                @if map.fidelity.planned > 0 { br; span.small { (map.fidelity.to_string()) } }
                             }
                             td #total-active { (map.active_items) " active" }
                             td.num #total-cost { (format_pounds(map.cost_per_term_pence)) }
