@@ -3,6 +3,7 @@
 use maud::{html, Markup, DOCTYPE};
 
 use crate::db::staff::StaffMember;
+use crate::domain::programme::Fidelity;
 use crate::domain::{Level, Role};
 use crate::web::auth::CSRF_FIELD;
 
@@ -99,6 +100,20 @@ pub fn level_badge(level: Level) -> Markup {
     html! {
         span class={ "level level-" (level.number()) } title=(level.facts().purpose) {
             @if level == Level::None { "No support level" } @else { (level.number()) " · " (level.title()) }
+        }
+    }
+}
+
+/// A block's fidelity: "7 of 9 delivered (77%)" with its band as a coloured chip, or that no
+/// session has been due yet.
+pub fn fidelity_summary(fidelity: Fidelity) -> Markup {
+    html! {
+        @match (fidelity.percent(), fidelity.band()) {
+            (Some(percent), Some(band)) => {
+                (fidelity.delivered) " of " (fidelity.planned) " delivered (" (percent) "%) "
+                span class={ "fidelity fidelity-" (band.as_str()) } { (band.title()) }
+            }
+            _ => { span.muted { "no sessions due yet" } }
         }
     }
 }

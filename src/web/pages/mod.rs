@@ -14,6 +14,7 @@ pub mod meetings;
 pub mod outbox;
 pub mod policy;
 pub mod programme;
+pub mod provision;
 pub mod pupils;
 
 use actix_session::Session;
@@ -55,6 +56,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pupils", web::get().to(pupils::search))
         .route("/pupils/{id}", web::get().to(pupils::show))
         .route("/pupils/{id}/level", web::post().to(pupils::change_level))
+        .route("/pupils/{id}/provision", web::get().to(provision::show))
+        .route("/pupils/{id}/provision", web::post().to(provision::add))
+        .route(
+            "/pupils/{id}/provision.csv",
+            web::get().to(provision::pupil_csv),
+        )
+        .route("/provision", web::get().to(provision::map))
+        .route("/provision.csv", web::get().to(provision::map_csv))
+        .route("/provision/{id}/review", web::post().to(provision::review))
         .route(
             "/pupils/{id}/conversations/new",
             web::get().to(conversation::new),

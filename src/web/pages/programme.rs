@@ -15,7 +15,7 @@ use super::form::{
     field_problem, html_response, local, local_input_value, parse_local_time, problem_summary,
     see_other, Fields, Problem,
 };
-use super::layout::{csrf_field, level_chip, page};
+use super::layout::{csrf_field, fidelity_summary, level_chip, page};
 use super::with_viewer;
 use crate::db::meetings::may_run;
 use crate::db::models::{ProgrammeBlockRow, ProgrammeSessionRow};
@@ -869,27 +869,6 @@ fn programme_values(data: &ProgrammePage) -> Fields {
     Fields::from_pairs(pairs)
 }
 
-/// "7 of 9 delivered (77%)", or that nothing was due yet.
-fn fidelity_text(fidelity: Fidelity) -> String {
-    match fidelity.percent() {
-        Some(percent) => format!(
-            "{} of {} delivered ({percent}%)",
-            fidelity.delivered, fidelity.planned
-        ),
-        None => "no sessions due yet".to_string(),
-    }
-}
-
-/// The fidelity band as a coloured chip.
-fn fidelity_chip(fidelity: Fidelity) -> Markup {
-    html! {
-        @match fidelity.band() {
-            Some(band) => span class={ "fidelity fidelity-" (band.as_str()) } { (band.title()) },
-            None => {},
-        }
-    }
-}
-
 fn place_title(raw: &str) -> &str {
     SessionPlace::parse(raw).map_or(raw, |v| v.title())
 }
@@ -1029,8 +1008,8 @@ fn block_card(view: &BlockView, data: &ProgrammePage) -> Markup {
                 dt { "Fidelity" }
                 dd {
                     @match at_review {
-                        Some(fidelity) => { (fidelity_text(fidelity)) " at the review " (fidelity_chip(fidelity)) },
-                        None => { (fidelity_text(counts.fidelity)) " " (fidelity_chip(counts.fidelity)) },
+                        Some(fidelity) => { (fidelity_summary(fidelity)) " at the review" },
+                        None => { (fidelity_summary(counts.fidelity)) },
                     }
                     br;
                     span.small.counts {
@@ -1154,7 +1133,7 @@ fn review_form(view: &BlockView, values: &Fields, problem: Option<&Problem>, csr
         section.card #review {
             h2 { "Review the " (block.weeks) "-week block" }
             p {
-                "Fidelity so far: " (fidelity_text(view.fidelity.fidelity)) " " (fidelity_chip(view.fidelity.fidelity))
+                "Fidelity so far: " (fidelity_summary(view.fidelity.fidelity))
                 @if let Some(on) = review_day { br; span.muted { "The review falls on the final session's day, " (day(on)) "." } }
             }
             ul.hint {

@@ -517,6 +517,7 @@ fn render_pupil(
             a.button href={ "/pupils/" (pupil.id) "/conversations/new" } { "Record a Coaching Conversation" }
             @if super::programme::links_shown(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/plan" } { "Coaching Plan" } }
             @if super::programme::links_shown(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/programme" } { "Programme" } }
+            @if super::provision::linked_from_pupil(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/provision" } { "Provision map" } }
         }
         @if recorded {
             p.notice role="status" { "Coaching Conversation recorded." }
