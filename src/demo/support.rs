@@ -238,7 +238,7 @@ fn run_block(
 }
 
 /// Puts one to three provisions on the pupil's map from a week after they reached level 6,
-/// with a review recorded where its date has passed.
+/// each reviewed every four weeks up to today.
 fn map_provision(
     conn: &mut DbConnection,
     sendco: &StaffMember,
@@ -252,7 +252,9 @@ fn map_provision(
     for k in 0..how_many {
         let (what, provider, external, per_week, minutes, pence) =
             PROVISION[(n + k * 2) % PROVISION.len()];
-        let review_on = starts_on + TimeDelta::days(28);
+        let first_review = starts_on + TimeDelta::days(28);
+        // Provision runs a term at least, and is still running today.
+        let ends_on = (starts_on + TimeDelta::days(84)).max(today + TimeDelta::days(56));
         let item = provision::add_item(
             conn,
             sendco,
@@ -264,28 +266,45 @@ fn map_provision(
                 frequency_per_week: per_week,
                 session_minutes: minutes,
                 starts_on: Some(starts_on),
-                review_on: Some(review_on),
-                ends_on: Some(starts_on + TimeDelta::days(84)),
+                review_on: Some(first_review),
+                ends_on: Some(ends_on),
                 cost_per_session_pence: pence,
                 entry_data: "Boxall profile: 41 of 68; 3 removals from lessons a week",
                 target: "Boxall profile above 50; no more than 1 removal a week",
             },
             morning(starts_on),
         )?;
-        if review_on < today {
+        // Every four weeks since, a review: slow progress at first, then some.
+        let mut review_on = first_review;
+        let mut turn = 0;
+        while review_on < today {
+            let next = review_on + TimeDelta::days(28);
+            let (progress, assessment) = match (turn + k) % 3 {
+                0 => ("not_met", "Boxall profile 43 of 68; 2 or 3 removals a week"),
+                1 => (
+                    "partly_met",
+                    "Boxall profile 47 of 68; 1 or 2 removals a week",
+                ),
+                _ => (
+                    "partly_met",
+                    "Boxall profile 49 of 68; about 1 removal a week",
+                ),
+            };
             provision::review_item(
                 conn,
                 sendco,
                 item.id,
                 &ProvisionReviewSubmission {
-                    assessment: "Boxall profile 47 of 68; 1 or 2 removals a week",
-                    progress: if k == 0 { "partly_met" } else { "not_met" },
+                    assessment,
+                    progress,
                     next_plan: Some("Add a check-out with the mentor at the end of each day."),
                     decision: "adjust",
-                    next_review_on: Some(review_on + TimeDelta::days(28)),
+                    next_review_on: Some(next),
                 },
                 morning(review_on),
             )?;
+            review_on = next;
+            turn += 1;
         }
     }
     Ok(how_many)
