@@ -111,6 +111,7 @@ pub fn record(
                 incident_pupils::occurred_at.eq(occurred_at),
             ))
             .execute(conn)?;
+        super::insight::count_incident(conn, school_id, pupil.id, new.occurred_at, 1)?;
         let last_incident = pupil
             .last_incident_at
             .map_or(occurred_at, |last| last.max(occurred_at));
@@ -231,11 +232,17 @@ pub fn void(
     incident_id: i64,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let (incident, _) = get(conn, school_id, incident_id)?;
+    let (incident, pupil_ids) = get(conn, school_id, incident_id)?;
     check_author(&incident, staff_id, now)?;
     diesel::update(incidents::table.find(incident_id))
         .set(incidents::voided_at.eq(to_db_time(now)))
         .execute(conn)?;
+    if incident.voided_at.is_none() {
+        let at = super::from_db_time(incident.occurred_at);
+        for pupil_id in pupil_ids {
+            super::insight::count_incident(conn, school_id, pupil_id, at, -1)?;
+        }
+    }
     let open: Vec<(i64, String)> = suggestions::table
         .inner_join(incident_pupils::table.on(incident_pupils::pupil_id.eq(suggestions::pupil_id)))
         .filter(incident_pupils::incident_id.eq(incident_id))

@@ -9,6 +9,7 @@ pub mod evaluation;
 pub mod idempotency;
 pub mod inbox;
 pub mod incidents;
+pub mod insight;
 pub mod meetings;
 pub mod models;
 pub mod notices;
@@ -301,10 +302,11 @@ pub fn insert_unless_present(
 /// Applies the pending migrations of the connection's engine. On PostgreSQL an advisory lock
 /// lets several instances start at once.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
-    match conn {
+    let locked = match conn {
         DbConnection::Sqlite(c) => {
             c.run_pending_migrations(SQLITE_MIGRATIONS)
                 .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
+            false
         }
         DbConnection::Postgres(c) => {
             c.batch_execute("SELECT pg_advisory_lock(7261001)")?;
@@ -312,11 +314,20 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|_| ())
                 .map_err(|e| anyhow::anyhow!("migrations failed: {e}"));
-            c.batch_execute("SELECT pg_advisory_unlock(7261001)")?;
-            outcome?;
+            if let Err(error) = outcome {
+                c.batch_execute("SELECT pg_advisory_unlock(7261001)")?;
+                return Err(error);
+            }
+            true
         }
+    };
+    // Data kept alongside the records is filled in once, still under the lock on PostgreSQL.
+    let filled = write_transaction(conn, insight::fill_daily_counts_if_missing)
+        .map_err(|e| anyhow::anyhow!("filling the daily incident counts failed: {e}"));
+    if let (true, DbConnection::Postgres(c)) = (locked, &mut *conn) {
+        c.batch_execute("SELECT pg_advisory_unlock(7261001)")?;
     }
-    Ok(())
+    filled
 }
 
 /// The current time as stored in the database (UTC, without offset).

@@ -430,6 +430,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pupil_day_incidents (pupil_id, day) {
+        pupil_id -> BigInt,
+        day -> Date,
+        school_id -> BigInt,
+        incidents -> Integer,
+    }
+}
+
 diesel::joinable!(year_groups -> schools (school_id));
 diesel::joinable!(houses -> schools (school_id));
 diesel::joinable!(staff -> schools (school_id));
@@ -486,6 +495,7 @@ diesel::joinable!(programme_sessions -> programme_blocks (block_id));
 diesel::joinable!(programme_sessions -> pupils (pupil_id));
 diesel::joinable!(provision_items -> pupils (pupil_id));
 diesel::joinable!(provision_reviews -> provision_items (item_id));
+diesel::joinable!(pupil_day_incidents -> pupils (pupil_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     schools,
@@ -518,4 +528,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     programme_sessions,
     provision_items,
     provision_reviews,
+    pupil_day_incidents,
 );

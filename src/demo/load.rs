@@ -303,6 +303,7 @@ fn insert(
         }
     }
 
+    crate::db::insight::rebuild_daily_counts(conn, school.id)?;
     let support = super::support::add_support(conn, school.id, now)?;
     Ok(format!(
         "{} pupils, {} staff, {} incidents, {} suggestions, {} level changes, {} meetings, \

@@ -1,7 +1,7 @@
 //! The pure domain core of Steadfast: the Coaching Sequence's levels, the moves between
 //! them, the school calendar, the escalation policy, the rules that suggest moves, and the
 //! Coaching Plan, the Coaching Programme's sessions, fidelity and block reviews, and the
-//! items of a Bespoke Provision Map.
+//! items of a Bespoke Provision Map; and the arithmetic of the insight reports.
 //!
 //! Nothing here does IO or reads the clock: time is always passed in.
 
@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod conversation;
 pub mod details;
 pub mod incident;
+pub mod insight;
 pub mod level;
 pub mod plan;
 pub mod policy;

@@ -41,6 +41,9 @@ pub struct EscalationPolicy {
     pub coaching_time_minutes: u32,
     /// School days after which an undecided suggestion is flagged as waiting too long.
     pub suggestion_stale_days: u32,
+    /// School days before and after a pupil enters a level over which the impact of that step
+    /// is measured (incidents per school day before against after).
+    pub impact_window_days: u32,
 }
 
 impl Default for EscalationPolicy {
@@ -62,6 +65,7 @@ impl Default for EscalationPolicy {
             programme_sessions_per_week: 2,
             coaching_time_minutes: 30,
             suggestion_stale_days: 5,
+            impact_window_days: 15,
         }
     }
 }
@@ -155,7 +159,7 @@ const fn spec(
 }
 
 /// Every policy figure, in the order a form shows them.
-static FIELDS: [PolicyField; 15] = [
+static FIELDS: [PolicyField; 16] = [
     spec(
         "prompts_for_conversation",
         "Prompts before a Coaching Conversation",
@@ -259,6 +263,13 @@ static FIELDS: [PolicyField; 15] = [
         "Suggestion waiting too long after",
         "School days after which a suggestion nobody has accepted or declined is flagged.",
         (1, 30, 5),
+        PolicyUnit::SchoolDays,
+    ),
+    spec(
+        "impact_window_days",
+        "Impact window",
+        "How many school days before and after a pupil enters a level are compared to see whether that step reduced incidents.",
+        (5, 60, 15),
         PolicyUnit::SchoolDays,
     ),
 ];
@@ -400,6 +411,7 @@ impl EscalationPolicy {
             "programme_sessions_per_week" => self.programme_sessions_per_week,
             "coaching_time_minutes" => self.coaching_time_minutes,
             "suggestion_stale_days" => self.suggestion_stale_days,
+            "impact_window_days" => self.impact_window_days,
             _ => return None,
         };
         Some(i64::from(n))
@@ -425,6 +437,7 @@ impl EscalationPolicy {
             "programme_sessions_per_week" => Slot::Number(&mut self.programme_sessions_per_week),
             "coaching_time_minutes" => Slot::Number(&mut self.coaching_time_minutes),
             "suggestion_stale_days" => Slot::Number(&mut self.suggestion_stale_days),
+            "impact_window_days" => Slot::Number(&mut self.impact_window_days),
             _ => return None,
         };
         Some(slot)

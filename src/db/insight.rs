@@ -1,0 +1,568 @@
+//! What the insight reports read: incidents of a scope (school, year group, form or pupil)
+//! over a date range, the per-pupil per-day incident counts kept alongside every incident,
+//! the pupils on each level and the level changes, and each pupil's entries to a level with
+//! the incidents before and after. The arithmetic is the domain's ([`crate::domain::insight`]).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use diesel::prelude::*;
+
+use super::models::{IncidentRow, PupilRow};
+use super::schema::{
+    conversations, forms, incident_pupils, incidents, level_changes, programme_blocks,
+    pupil_day_incidents, pupils, staff, year_groups,
+};
+use super::staff::StaffMember;
+use super::{from_db_time, to_db_time, DbConnection};
+use crate::domain::calendar::{SchoolCalendar, SCHOOL_TZ};
+use crate::domain::insight::{impact_windows, IncidentFact, StepImpact};
+use crate::domain::{Level, Role};
+use crate::error::{Error, Result};
+
+// ---------------------------------------------------------------------------------------------
+// The per-pupil per-day counts
+// ---------------------------------------------------------------------------------------------
+
+/// Adds `delta` (1 when an incident is logged, -1 when it is undone) to a pupil's count on
+/// the school-time date of `at`, in the caller's transaction.
+pub fn count_incident(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_id: i64,
+    at: DateTime<Utc>,
+    delta: i32,
+) -> Result<()> {
+    let day = SchoolCalendar::local_date(at);
+    let changed = diesel::update(
+        pupil_day_incidents::table
+            .filter(pupil_day_incidents::pupil_id.eq(pupil_id))
+            .filter(pupil_day_incidents::day.eq(day)),
+    )
+    .set(pupil_day_incidents::incidents.eq(pupil_day_incidents::incidents + delta))
+    .execute(conn)?;
+    // The pupil's row is locked by the incident's write, so no one else inserts this day.
+    if changed == 0 && delta > 0 {
+        diesel::insert_into(pupil_day_incidents::table)
+            .values((
+                pupil_day_incidents::pupil_id.eq(pupil_id),
+                pupil_day_incidents::day.eq(day),
+                pupil_day_incidents::school_id.eq(school_id),
+                pupil_day_incidents::incidents.eq(delta),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Rebuilds a school's per-day counts from its incidents (after a bulk load such as the demo).
+pub fn rebuild_daily_counts(conn: &mut DbConnection, school_id: i64) -> Result<usize> {
+    diesel::delete(pupil_day_incidents::table.filter(pupil_day_incidents::school_id.eq(school_id)))
+        .execute(conn)?;
+    let rows: Vec<(i64, chrono::NaiveDateTime)> = incident_pupils::table
+        .inner_join(incidents::table)
+        .filter(incident_pupils::school_id.eq(school_id))
+        .filter(incidents::voided_at.is_null())
+        .select((incident_pupils::pupil_id, incident_pupils::occurred_at))
+        .load(conn)?;
+    let mut counts: BTreeMap<(i64, NaiveDate), i32> = BTreeMap::new();
+    for (pupil_id, at) in rows {
+        *counts
+            .entry((pupil_id, SchoolCalendar::local_date(from_db_time(at))))
+            .or_default() += 1;
+    }
+    for ((pupil_id, day), n) in &counts {
+        diesel::insert_into(pupil_day_incidents::table)
+            .values((
+                pupil_day_incidents::pupil_id.eq(pupil_id),
+                pupil_day_incidents::day.eq(day),
+                pupil_day_incidents::school_id.eq(school_id),
+                pupil_day_incidents::incidents.eq(n),
+            ))
+            .execute(conn)?;
+    }
+    Ok(counts.len())
+}
+
+/// Fills the per-day counts of every school when they are missing while incidents exist: a
+/// database that had incidents before the counts were kept.
+pub fn fill_daily_counts_if_missing(conn: &mut DbConnection) -> Result<()> {
+    let counted: i64 = pupil_day_incidents::table.count().get_result(conn)?;
+    if counted > 0 {
+        return Ok(());
+    }
+    let schools: Vec<i64> = incidents::table
+        .select(incidents::school_id)
+        .distinct()
+        .load(conn)?;
+    for school_id in schools {
+        rebuild_daily_counts(conn, school_id)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scope and range
+// ---------------------------------------------------------------------------------------------
+
+/// Whose incidents a report covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    School,
+    Year(i16),
+    Form(i64),
+    Pupil(i64),
+}
+
+/// Who may see reports of a scope: SLT, the SENDCO and administrators the whole school; a
+/// Head of Year their year groups (and their forms and pupils); a Head of Department the whole
+/// school's patterns (their subject is among them).
+pub fn may_see(member: &StaffMember, scope_year: Option<i16>) -> bool {
+    member.has_any_role(&[Role::Slt, Role::Sendco, Role::Hod])
+        || (member.has_role(Role::PastoralLead)
+            && scope_year.is_some_and(|y| member.year_groups.contains(&y)))
+}
+
+/// The year a scope belongs to (a form's or a pupil's year), checked against the school:
+/// another school's form or pupil is not found.
+pub fn year_of(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Result<Option<i16>> {
+    match scope {
+        Scope::School => Ok(None),
+        Scope::Year(year) => Ok(Some(year)),
+        Scope::Form(form_id) => forms::table
+            .inner_join(year_groups::table)
+            .filter(forms::id.eq(form_id))
+            .filter(forms::school_id.eq(school_id))
+            .select(year_groups::year)
+            .first(conn)
+            .optional()?
+            .map(Some)
+            .ok_or(Error::NotFound("form")),
+        Scope::Pupil(pupil_id) => pupils::table
+            .inner_join(year_groups::table)
+            .filter(pupils::id.eq(pupil_id))
+            .filter(pupils::school_id.eq(school_id))
+            .select(year_groups::year)
+            .first(conn)
+            .optional()?
+            .map(Some)
+            .ok_or(Error::NotFound("pupil")),
+    }
+}
+
+/// The instants covering the school dates `from` to `to`, both included, for the database.
+fn instants(from: NaiveDate, to: NaiveDate) -> (chrono::NaiveDateTime, chrono::NaiveDateTime) {
+    let start_of = |d: NaiveDate| {
+        SCHOOL_TZ
+            .from_local_datetime(&d.and_time(NaiveTime::MIN))
+            .earliest()
+            .map_or_else(
+                || d.and_time(NaiveTime::MIN).and_utc(),
+                |t| t.with_timezone(&Utc),
+            )
+    };
+    let end = to.succ_opt().unwrap_or(to);
+    (to_db_time(start_of(from)), to_db_time(start_of(end)))
+}
+
+/// The pupils of a scope now: their ids.
+pub fn pupils_in(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Result<Vec<i64>> {
+    let mut query = pupils::table
+        .inner_join(year_groups::table)
+        .filter(pupils::school_id.eq(school_id))
+        .select(pupils::id)
+        .into_boxed();
+    query = match scope {
+        Scope::School => query,
+        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
+        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
+        Scope::Pupil(pupil_id) => query.filter(pupils::id.eq(pupil_id)),
+    };
+    Ok(query.load(conn)?)
+}
+
+/// The incidents of a scope from `from` to `to` (school dates, both included), one fact per
+/// pupil involved, undone incidents left out; read through the school-and-time index.
+pub fn facts(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: Scope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<IncidentFact>> {
+    let (start, end) = instants(from, to);
+    let mut query = incidents::table
+        .inner_join(incident_pupils::table.inner_join(pupils::table.inner_join(year_groups::table)))
+        .filter(incidents::school_id.eq(school_id))
+        .filter(incidents::occurred_at.ge(start))
+        .filter(incidents::occurred_at.lt(end))
+        .filter(incidents::voided_at.is_null())
+        .into_boxed();
+    query = match scope {
+        Scope::School => query,
+        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
+        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
+        Scope::Pupil(pupil_id) => query.filter(incident_pupils::pupil_id.eq(pupil_id)),
+    };
+    let rows: Vec<IncidentFactRow> = query
+        .order((incidents::occurred_at, incidents::id))
+        .select((
+            incidents::id,
+            incident_pupils::pupil_id,
+            incidents::occurred_at,
+            incidents::behaviour,
+            incidents::location,
+            incidents::lesson,
+            incidents::reported_by,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(incident_id, pupil_id, at, behaviour, location, lesson, staff_id)| IncidentFact {
+                incident_id,
+                pupil_id,
+                at: from_db_time(at),
+                behaviour,
+                location,
+                lesson,
+                staff_id,
+            },
+        )
+        .collect())
+}
+
+type IncidentFactRow = (
+    i64,
+    i64,
+    chrono::NaiveDateTime,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+/// Names for the groups of the pupil and staff dimensions: "Family, Given" by pupil id and
+/// staff names by staff id, of this school only.
+pub fn names(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_ids: &[i64],
+    staff_ids: &[i64],
+) -> Result<(HashMap<i64, String>, HashMap<i64, String>)> {
+    let pupil_names: Vec<(i64, String, String)> = pupils::table
+        .filter(pupils::school_id.eq(school_id))
+        .filter(pupils::id.eq_any(pupil_ids))
+        .select((pupils::id, pupils::family_name, pupils::given_name))
+        .load(conn)?;
+    let staff_names: Vec<(i64, String)> = staff::table
+        .filter(staff::school_id.eq(school_id))
+        .filter(staff::id.eq_any(staff_ids))
+        .select((staff::id, staff::name))
+        .load(conn)?;
+    Ok((
+        pupil_names
+            .into_iter()
+            .map(|(id, family, given)| (id, format!("{family}, {given}")))
+            .collect(),
+        staff_names.into_iter().collect(),
+    ))
+}
+
+/// Incidents by id with the names of their pupils, newest first: the rows behind a bar.
+pub fn incidents_by_id(
+    conn: &mut DbConnection,
+    school_id: i64,
+    ids: &[i64],
+) -> Result<Vec<(IncidentRow, Vec<PupilRow>)>> {
+    let rows: Vec<IncidentRow> = incidents::table
+        .filter(incidents::school_id.eq(school_id))
+        .filter(incidents::id.eq_any(ids))
+        .order((incidents::occurred_at.desc(), incidents::id.desc()))
+        .select(IncidentRow::as_select())
+        .load(conn)?;
+    let links: Vec<(i64, PupilRow)> = incident_pupils::table
+        .inner_join(pupils::table)
+        .filter(incident_pupils::incident_id.eq_any(ids))
+        .filter(pupils::school_id.eq(school_id))
+        .select((incident_pupils::incident_id, PupilRow::as_select()))
+        .load(conn)?;
+    let mut by_incident: HashMap<i64, Vec<PupilRow>> = HashMap::new();
+    for (incident_id, pupil) in links {
+        by_incident.entry(incident_id).or_default().push(pupil);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let pupils = by_incident.remove(&row.id).unwrap_or_default();
+            (row, pupils)
+        })
+        .collect())
+}
+
+/// Incidents per day of the scope's pupils from `from` to `to`, from the per-day counts.
+pub fn daily_counts(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: Scope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(NaiveDate, u32)>> {
+    let mut query = pupil_day_incidents::table
+        .inner_join(pupils::table.inner_join(year_groups::table))
+        .filter(pupil_day_incidents::school_id.eq(school_id))
+        .filter(pupil_day_incidents::day.ge(from))
+        .filter(pupil_day_incidents::day.le(to))
+        .into_boxed();
+    query = match scope {
+        Scope::School => query,
+        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
+        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
+        Scope::Pupil(pupil_id) => query.filter(pupil_day_incidents::pupil_id.eq(pupil_id)),
+    };
+    let rows: Vec<(NaiveDate, i32)> = query
+        .select((pupil_day_incidents::day, pupil_day_incidents::incidents))
+        .load(conn)?;
+    let mut by_day: BTreeMap<NaiveDate, u32> = BTreeMap::new();
+    for (day, n) in rows {
+        *by_day.entry(day).or_default() += u32::try_from(n.max(0)).unwrap_or(0);
+    }
+    Ok(by_day.into_iter().collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ladder
+// ---------------------------------------------------------------------------------------------
+
+/// How many pupils of the scope are at each level now, none to 6.
+pub fn pupils_per_level(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Result<[u32; 7]> {
+    let mut query = pupils::table
+        .inner_join(year_groups::table)
+        .filter(pupils::school_id.eq(school_id))
+        .select(pupils::level)
+        .into_boxed();
+    query = match scope {
+        Scope::School => query,
+        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
+        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
+        Scope::Pupil(pupil_id) => query.filter(pupils::id.eq(pupil_id)),
+    };
+    let levels: Vec<i16> = query.load(conn)?;
+    let mut counts = [0u32; 7];
+    for level in levels {
+        if let Some(slot) = usize::try_from(level).ok().and_then(|i| counts.get_mut(i)) {
+            *slot += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// A level change as the reports see it.
+#[derive(Debug, Clone)]
+pub struct LevelMove {
+    pub pupil_id: i64,
+    pub year: i16,
+    pub on: NaiveDate,
+    pub from: Level,
+    pub to: Level,
+    /// Who took the step.
+    pub changed_by: Option<i64>,
+}
+
+/// Level changes of the scope's pupils from `from` to `to`, oldest first.
+pub fn level_moves(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: Scope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<LevelMove>> {
+    let (start, end) = instants(from, to);
+    let mut query = level_changes::table
+        .inner_join(pupils::table.inner_join(year_groups::table))
+        .filter(level_changes::school_id.eq(school_id))
+        .filter(level_changes::occurred_at.ge(start))
+        .filter(level_changes::occurred_at.lt(end))
+        .into_boxed();
+    query = match scope {
+        Scope::School => query,
+        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
+        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
+        Scope::Pupil(pupil_id) => query.filter(level_changes::pupil_id.eq(pupil_id)),
+    };
+    let rows: Vec<(i64, i16, chrono::NaiveDateTime, i16, i16, Option<i64>)> = query
+        .order((level_changes::occurred_at, level_changes::id))
+        .select((
+            level_changes::pupil_id,
+            year_groups::year,
+            level_changes::occurred_at,
+            level_changes::from_level,
+            level_changes::to_level,
+            level_changes::changed_by,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(pupil_id, year, at, from, to, changed_by)| {
+            Some(LevelMove {
+                pupil_id,
+                year,
+                on: SchoolCalendar::local_date(from_db_time(at)),
+                from: Level::from_number(i64::from(from)).ok()?,
+                to: Level::from_number(i64::from(to)).ok()?,
+                changed_by,
+            })
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The impact of each step
+// ---------------------------------------------------------------------------------------------
+
+/// One entry to a level with its before and after counts, the pupil's year and the member of
+/// staff who delivered the step: the adult who held the Coaching Conversation, the
+/// practitioner who ran the programme's first block, otherwise the person who took the step.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub impact: StepImpact,
+    pub year: i16,
+    pub delivered_by: Option<i64>,
+}
+
+/// Every entry of the scope's pupils to a level (a move up) from `from` to `to`, with the
+/// incidents in the `n` school days before and after it, from the per-day counts.
+pub fn entries(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: Scope,
+    (from, to): (NaiveDate, NaiveDate),
+    calendar: &SchoolCalendar,
+    n: u32,
+) -> Result<Vec<Entry>> {
+    let ups: Vec<LevelMove> = level_moves(conn, school_id, scope, from, to)?
+        .into_iter()
+        .filter(|m| m.to > m.from)
+        .collect();
+    if ups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let windows: Vec<_> = ups
+        .iter()
+        .map(|m| impact_windows(calendar, m.on, n))
+        .collect();
+    let first = windows.iter().map(|w| w.before.0).min().unwrap_or(from);
+    let last = windows.iter().map(|w| w.after.1).max().unwrap_or(to);
+    let pupil_ids: Vec<i64> = ups.iter().map(|m| m.pupil_id).collect();
+    let counts: Vec<(i64, NaiveDate, i32)> = pupil_day_incidents::table
+        .filter(pupil_day_incidents::school_id.eq(school_id))
+        .filter(pupil_day_incidents::pupil_id.eq_any(&pupil_ids))
+        .filter(pupil_day_incidents::day.ge(first))
+        .filter(pupil_day_incidents::day.le(last))
+        .select((
+            pupil_day_incidents::pupil_id,
+            pupil_day_incidents::day,
+            pupil_day_incidents::incidents,
+        ))
+        .load(conn)?;
+    let mut by_pupil: HashMap<i64, Vec<(NaiveDate, u32)>> = HashMap::new();
+    for (pupil_id, day, n) in counts {
+        by_pupil
+            .entry(pupil_id)
+            .or_default()
+            .push((day, u32::try_from(n.max(0)).unwrap_or(0)));
+    }
+    let holders = first_conversation_holders(conn, school_id, &pupil_ids)?;
+    let practitioners = first_practitioners(conn, school_id, &pupil_ids)?;
+    let sum = |pupil_id: i64, (a, b): (NaiveDate, NaiveDate)| -> u32 {
+        by_pupil.get(&pupil_id).map_or(0, |days| {
+            days.iter()
+                .filter(|(day, _)| (a..=b).contains(day))
+                .map(|(_, n)| n)
+                .sum()
+        })
+    };
+    Ok(ups
+        .into_iter()
+        .zip(windows)
+        .map(|(m, windows)| {
+            let delivered_by = match m.to {
+                Level::Conversation => nearest_after(&holders, m.pupil_id, m.on),
+                Level::Programme => nearest_after(&practitioners, m.pupil_id, m.on),
+                _ => None,
+            }
+            .or(m.changed_by);
+            Entry {
+                impact: StepImpact {
+                    pupil_id: m.pupil_id,
+                    level: m.to,
+                    entered_on: m.on,
+                    before: sum(m.pupil_id, windows.before),
+                    after: sum(m.pupil_id, windows.after),
+                    windows,
+                },
+                year: m.year,
+                delivered_by,
+            }
+        })
+        .collect())
+}
+
+/// Per pupil, (date, staff id) pairs, oldest first.
+type DatedStaff = HashMap<i64, Vec<(NaiveDate, i64)>>;
+
+/// The first staff member on or after `on` in a pupil's dated list.
+fn nearest_after(list: &DatedStaff, pupil_id: i64, on: NaiveDate) -> Option<i64> {
+    list.get(&pupil_id)?
+        .iter()
+        .find(|(day, _)| *day >= on)
+        .map(|(_, id)| *id)
+}
+
+fn first_conversation_holders(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_ids: &[i64],
+) -> Result<DatedStaff> {
+    let rows: Vec<(i64, chrono::NaiveDateTime, i64)> = conversations::table
+        .filter(conversations::school_id.eq(school_id))
+        .filter(conversations::pupil_id.eq_any(pupil_ids))
+        .order(conversations::held_at)
+        .select((
+            conversations::pupil_id,
+            conversations::held_at,
+            conversations::held_by,
+        ))
+        .load(conn)?;
+    let mut list = DatedStaff::new();
+    for (pupil_id, at, by) in rows {
+        list.entry(pupil_id)
+            .or_default()
+            .push((SchoolCalendar::local_date(from_db_time(at)), by));
+    }
+    Ok(list)
+}
+
+fn first_practitioners(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_ids: &[i64],
+) -> Result<DatedStaff> {
+    let rows: Vec<(i64, NaiveDate, Option<i64>)> = programme_blocks::table
+        .filter(programme_blocks::school_id.eq(school_id))
+        .filter(programme_blocks::pupil_id.eq_any(pupil_ids))
+        .order(programme_blocks::starts_on)
+        .select((
+            programme_blocks::pupil_id,
+            programme_blocks::starts_on,
+            programme_blocks::practitioner_id,
+        ))
+        .load(conn)?;
+    let mut list = DatedStaff::new();
+    for (pupil_id, starts_on, practitioner) in rows {
+        if let Some(id) = practitioner {
+            list.entry(pupil_id).or_default().push((starts_on, id));
+        }
+    }
+    Ok(list)
+}
