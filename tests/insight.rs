@@ -210,7 +210,7 @@ async fn patterns_and_rates_leave_holidays_out(engine: Engine) {
     );
     let (from, to) = (date(2025, 10, 20), date(2025, 11, 7));
 
-    let facts = s.run(|c, _| Ok(insight::facts(c, s.school.id, Scope::Year(9), from, to)?));
+    let facts = s.run(|c, _| insight::facts(c, s.school.id, Scope::Year(9), from, to));
     assert_eq!(facts.len(), 4, "one fact per pupil involved, Year 9 only");
     let by_place = tally(&facts, Dimension::Location);
     assert_eq!(by_place[0].key, "Canteen");
