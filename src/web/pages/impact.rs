@@ -14,6 +14,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Datelike, Days, Months, NaiveDate, Utc};
 use maud::{html, Markup};
 
+use super::charts::{bar_chart, line_chart, paired_chart, Bar, Pair, Point};
 use super::form::{html_response, Fields};
 use super::layout::page;
 use super::provision::{csv_bytes, csv_response, text_cell, years_of};
@@ -67,9 +68,7 @@ impl Report {
     /// last year for impact.
     fn default_from(self, today: NaiveDate) -> NaiveDate {
         match self {
-            Report::Ladder => {
-                monday_of(today) - Days::new(7 * (DEFAULT_WEEKS - 1))
-            }
+            Report::Ladder => monday_of(today) - Days::new(7 * (DEFAULT_WEEKS - 1)),
             Report::Impact => today.checked_sub_months(Months::new(12)).unwrap_or(today),
         }
     }
@@ -183,10 +182,16 @@ fn read_choice(
     let to = date_field(query, "to")?.unwrap_or(today);
     let from = date_field(query, "from")?.unwrap_or_else(|| report.default_from(to));
     if from > to {
-        return Err(Error::invalid("from", "the start date must come before the end date"));
+        return Err(Error::invalid(
+            "from",
+            "the start date must come before the end date",
+        ));
     }
     if to - from > chrono::TimeDelta::days(MAX_RANGE_DAYS as i64) {
-        return Err(Error::invalid("from", "choose a range of three years at most"));
+        return Err(Error::invalid(
+            "from",
+            "choose a range of three years at most",
+        ));
     }
     let level = match query.get("level") {
         None | Some("all") => None,
@@ -363,11 +368,7 @@ impl Ladder {
     }
 }
 
-async fn load_ladder(
-    state: &AppState,
-    member: &StaffMember,
-    choice: Choice,
-) -> Result<Ladder> {
+async fn load_ladder(state: &AppState, member: &StaffMember, choice: Choice) -> Result<Ladder> {
     let school_id = member.school_id;
     let (counts, flow, years) = state
         .db
@@ -379,11 +380,7 @@ async fn load_ladder(
                     .map(|m| (m.on, m.from, m.to))
                     .collect();
             let years = years_of(conn, school_id)?;
-            Ok((
-                counts,
-                weekly_flow(&changes, choice.from, choice.to),
-                years,
-            ))
+            Ok((counts, weekly_flow(&changes, choice.from, choice.to), years))
         })
         .await?;
     Ok(Ladder {
@@ -407,6 +404,7 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
         section #levels {
             h2 { "Pupils on each level now" }
             p { (pupils_text(total)) " in all." }
+            (bar_chart("levels-chart", "Pupils on each level now", "Pupils", &level_bars(ladder)))
             div.table-scroll {
                 table.levels {
                     caption { "Pupils on each level now" }
@@ -427,6 +425,7 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
         section #tiers {
             h2 { "The three tiers against the usual shape" }
             p #shape { (ladder.shape()) }
+            (paired_chart("tiers-chart", "Share of pupils in each tier: here and usually", "Share here", "Usual share", &tier_pairs(ladder)))
             div.table-scroll {
                 table.tiers {
                     caption { "Share of pupils in each tier, beside the usual share" }
@@ -449,6 +448,9 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
         section #flow {
             h2 { "Movement week by week" }
             p.hint { "Escalations are moves up the ladder; step downs are moves to a lower level; closures are moves off the ladder altogether." }
+            @for (id, caption, series) in FLOW_SERIES {
+                (line_chart(id, caption, "Pupils", &flow_points(&ladder.flow, series), &[]))
+            }
             div.table-scroll {
                 table.flow {
                     caption { "Level changes in each week (weeks start on Monday)" }
@@ -468,6 +470,65 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
             }
         }
     }
+}
+
+/// The weekly flow's three series: chart id, caption and which count.
+const FLOW_SERIES: [(&str, &str, fn(&WeekFlow) -> u32); 3] = [
+    ("escalations-chart", "Escalations each week", |w| {
+        w.escalations
+    }),
+    ("step-downs-chart", "Step downs each week", |w| w.step_downs),
+    ("closures-chart", "Closures each week", |w| w.closures),
+];
+
+fn level_bars(ladder: &Ladder) -> Vec<Bar> {
+    let total = ladder.total();
+    Level::ALL
+        .iter()
+        .zip(ladder.counts)
+        .map(|(level, n)| Bar {
+            label: level_label(*level),
+            value: f64::from(n),
+            display: format!("{n} ({})", whole_percent(percent(n, total))),
+            href: None,
+        })
+        .collect()
+}
+
+fn tier_pairs(ladder: &Ladder) -> Vec<Pair> {
+    let total = ladder.total();
+    Tier::ALL
+        .iter()
+        .map(|tier| {
+            let n = ladder.tier_count(*tier);
+            let share = percent(n, total);
+            Pair {
+                label: tier.title().into(),
+                before: share.unwrap_or(0.0),
+                after: f64::from(tier.usual_percent()),
+                before_display: whole_percent(share),
+                after_display: format!("{}%", tier.usual_percent()),
+                note: pupils_text(n),
+                href: None,
+            }
+        })
+        .collect()
+}
+
+fn flow_points(flow: &[WeekFlow], series: fn(&WeekFlow) -> u32) -> Vec<Point> {
+    flow.iter()
+        .map(|week| {
+            let n = series(week);
+            Point {
+                label: week
+                    .week
+                    .map(|d| d.format("%-d %b").to_string())
+                    .unwrap_or_default(),
+                value: f64::from(n),
+                display: n.to_string(),
+            }
+        })
+        .collect()
 }
 
 fn tier_name(tier: Tier) -> &'static str {
@@ -536,8 +597,18 @@ fn ladder_csv_rows(ladder: &Ladder) -> Vec<Vec<String>> {
     }
     for week in &ladder.flow {
         let monday = week.week.map(|d| d.to_string()).unwrap_or_default();
-        rows.push(row("Week", monday.clone(), "Escalations", week.escalations.to_string()));
-        rows.push(row("Week", monday.clone(), "Step downs", week.step_downs.to_string()));
+        rows.push(row(
+            "Week",
+            monday.clone(),
+            "Escalations",
+            week.escalations.to_string(),
+        ));
+        rows.push(row(
+            "Week",
+            monday.clone(),
+            "Step downs",
+            week.step_downs.to_string(),
+        ));
         rows.push(row("Week", monday, "Closures", week.closures.to_string()));
     }
     rows
@@ -554,7 +625,12 @@ pub async fn ladder_csv(
     let ladder = load_ladder(&state, &member, choice).await?;
     let body = csv_bytes(&ladder_csv_rows(&ladder))?;
     Ok(csv_response(
-        &format!("ladder-{}-{}-{}.csv", choice.file_part(), choice.from, choice.to),
+        &format!(
+            "ladder-{}-{}-{}.csv",
+            choice.file_part(),
+            choice.from,
+            choice.to
+        ),
         body,
     ))
 }
@@ -565,6 +641,8 @@ pub async fn ladder_csv(
 
 /// One group of entries with its summary: a level, a year group or a member of staff.
 struct GroupRow {
+    /// A stable part of the row's id: "level-3", "year-9", "staff-12".
+    key: String,
     label: String,
     summary: ImpactSummary,
     /// Entries of the group whose after window has not ended.
@@ -654,6 +732,7 @@ fn summarise_impact(
         .map(|level| {
             let (summary, waiting) = levels.remove(level).unwrap_or_default();
             GroupRow {
+                key: format!("level-{}", level.number()),
                 label: level_label(*level),
                 summary,
                 waiting,
@@ -674,6 +753,7 @@ fn summarise_impact(
             ..choice
         };
         GroupRow {
+            key: format!("year-{year}"),
             label: format!("Year {year}"),
             summary,
             waiting,
@@ -684,6 +764,7 @@ fn summarise_impact(
     let mut by_staff: Vec<GroupRow> = group_entries(entries, today, |e| Some(e.delivered_by))
         .into_iter()
         .map(|(id, (summary, waiting))| GroupRow {
+            key: id.map_or_else(|| "staff-none".into(), |id| format!("staff-{id}")),
             label: id
                 .and_then(|id| staff_names.get(&id).cloned())
                 .unwrap_or_else(|| "Not recorded".into()),
@@ -728,7 +809,24 @@ fn caution(summary: &ImpactSummary) -> Option<String> {
 }
 
 fn render_group_table(id: &str, caption: &str, first: &str, rows: &[GroupRow]) -> Markup {
+    let pairs: Vec<Pair> = rows
+        .iter()
+        .filter(|row| row.summary.pupils > 0)
+        .map(|row| {
+            let s = &row.summary;
+            Pair {
+                label: row.label.clone(),
+                before: s.rate_before().unwrap_or(0.0),
+                after: s.rate_after().unwrap_or(0.0),
+                before_display: rate_text(s.rate_before()),
+                after_display: rate_text(s.rate_after()),
+                note: caution(s).unwrap_or_else(|| pupils_text(s.pupils)),
+                href: row.href.clone(),
+            }
+        })
+        .collect();
     html! {
+        (paired_chart(&format!("{id}-chart"), caption, "Before", "After", &pairs))
         div.table-scroll {
             table.impact id=(id) {
                 caption { (caption) }
@@ -748,7 +846,7 @@ fn render_group_table(id: &str, caption: &str, first: &str, rows: &[GroupRow]) -
                 tbody {
                     @for row in rows {
                         @let s = &row.summary;
-                        tr {
+                        tr id={ (id) "-" (row.key) } {
                             th scope="row" {
                                 @match &row.href {
                                     Some(href) => a href=(href) { (row.label) },
@@ -909,7 +1007,12 @@ pub async fn impact_csv(
     let impact = load_impact(&state, &member, choice, today).await?;
     let body = csv_bytes(&impact_csv_rows(&impact, &choice))?;
     Ok(csv_response(
-        &format!("impact-{}-{}-{}.csv", choice.file_part(), choice.from, choice.to),
+        &format!(
+            "impact-{}-{}-{}.csv",
+            choice.file_part(),
+            choice.from,
+            choice.to
+        ),
         body,
     ))
 }
