@@ -473,7 +473,10 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
 }
 
 /// The weekly flow's three series: chart id, caption and which count.
-const FLOW_SERIES: [(&str, &str, fn(&WeekFlow) -> u32); 3] = [
+/// Which count of a week a flow series shows.
+type Series = fn(&WeekFlow) -> u32;
+
+const FLOW_SERIES: [(&str, &str, Series); 3] = [
     ("escalations-chart", "Escalations each week", |w| {
         w.escalations
     }),
@@ -515,7 +518,7 @@ fn tier_pairs(ladder: &Ladder) -> Vec<Pair> {
         .collect()
 }
 
-fn flow_points(flow: &[WeekFlow], series: fn(&WeekFlow) -> u32) -> Vec<Point> {
+fn flow_points(flow: &[WeekFlow], series: Series) -> Vec<Point> {
     flow.iter()
         .map(|week| {
             let n = series(week);
