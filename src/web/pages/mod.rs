@@ -3,9 +3,11 @@
 
 pub mod account;
 pub mod admin;
+pub mod charts;
 pub mod conversation;
 pub mod form;
 pub mod home;
+pub mod impact;
 pub mod inbox;
 pub mod layout;
 pub mod log;
@@ -97,7 +99,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/outbox/{id}", web::get().to(outbox::show))
         .route("/admin/outbox/{id}/resend", web::post().to(outbox::resend))
         .route("/admin/policy", web::get().to(policy::show))
-        .route("/admin/policy", web::post().to(policy::submit));
+        .route("/admin/policy", web::post().to(policy::submit))
+        .route("/insight/ladder", web::get().to(impact::ladder))
+        .route("/insight/ladder.csv", web::get().to(impact::ladder_csv))
+        .route("/insight/impact", web::get().to(impact::impact))
+        .route("/insight/impact.csv", web::get().to(impact::impact_csv));
 }
 
 /// Runs `render` with the viewer's details and CSRF token.

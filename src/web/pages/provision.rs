@@ -898,7 +898,7 @@ pub async fn review(
 
 /// A cell of free text made safe to open in a spreadsheet: text that a spreadsheet would
 /// read as a formula starts with an apostrophe.
-fn text_cell(text: &str) -> String {
+pub(crate) fn text_cell(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
@@ -907,7 +907,7 @@ fn text_cell(text: &str) -> String {
 }
 
 /// Writes rows as CSV with the `csv` crate.
-fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>> {
+pub(crate) fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
         writer
@@ -920,7 +920,7 @@ fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>> {
 }
 
 /// A CSV download named `filename` (letters, digits, dots and dashes only).
-fn csv_response(filename: &str, body: Vec<u8>) -> HttpResponse {
+pub(crate) fn csv_response(filename: &str, body: Vec<u8>) -> HttpResponse {
     let safe: String = filename
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || ['.', '-', '_'].contains(c))
@@ -1114,7 +1114,7 @@ fn filter_query(filter: &MapFilter) -> String {
 }
 
 /// The year groups of a school, for the filter.
-fn years_of(conn: &mut DbConnection, school_id: i64) -> Result<Vec<i16>> {
+pub(crate) fn years_of(conn: &mut DbConnection, school_id: i64) -> Result<Vec<i16>> {
     Ok(year_groups::table
         .filter(year_groups::school_id.eq(school_id))
         .select(year_groups::year)
