@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod charts;
 pub mod conversation;
 pub mod form;
 pub mod home;
