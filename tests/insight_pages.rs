@@ -167,7 +167,9 @@ fn section<'a>(page: &'a str, id: &str) -> &'a str {
         .find(&format!(r#"id="{id}""#))
         .unwrap_or_else(|| panic!("no #{id} in the page:\n{page}"));
     let rest = &page[start..];
-    let end = rest[1..].find("insight-dimension").map_or(rest.len(), |e| e + 1);
+    let end = rest[1..]
+        .find("insight-dimension")
+        .map_or(rest.len(), |e| e + 1);
     &rest[..end]
 }
 
@@ -210,14 +212,19 @@ async fn a_head_of_year_finds_the_period_place_and_behaviour(engine: Engine) {
     assert!(!page.contains("Young, Evan"));
 
     // The Period 2 bar leads to exactly its three incidents.
-    let drill = format!("/insight/incidents?scope=year&year=9&{RANGE}&dimension=period&key=Period+2");
+    let drill =
+        format!("/insight/incidents?scope=year&year=9&{RANGE}&dimension=period&key=Period+2");
     assert!(
         page.contains(&drill.replace('&', "&amp;")),
         "a link to {drill} in {page}"
     );
     let (status, incidents) = get(&s.app, &client, &drill).await;
     assert_eq!(status, StatusCode::OK, "{incidents}");
-    assert_eq!(incidents.matches("data-incident=").count(), 3, "{incidents}");
+    assert_eq!(
+        incidents.matches("data-incident=").count(),
+        3,
+        "{incidents}"
+    );
     for name in ["Amira Okafor", "Ben Carter", "Chloe Davies"] {
         assert!(incidents.contains(name), "{name} in {incidents}");
     }

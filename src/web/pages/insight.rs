@@ -13,6 +13,7 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use diesel::prelude::*;
 use maud::{html, Markup};
 
+use super::charts::{bar_chart, line_chart, Bar, Marker, Point};
 use super::form::{
     csv_bytes, csv_response, field_problem, html_response, local, problem_summary, text_cell,
     Fields, Problem,
@@ -523,7 +524,10 @@ pub async fn show(
 /// The incidents behind one group.
 struct Drill {
     scope_name: String,
-    rows: Vec<(crate::db::models::IncidentRow, Vec<crate::db::models::PupilRow>)>,
+    rows: Vec<(
+        crate::db::models::IncidentRow,
+        Vec<crate::db::models::PupilRow>,
+    )>,
     staff: HashMap<i64, String>,
     total: usize,
     group: String,
@@ -821,89 +825,4 @@ pub fn pupil_section(
             }
         }
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Charts
-// ---------------------------------------------------------------------------------------------
-
-/// One bar: a group, its count, the words shown and where it leads.
-struct Bar {
-    label: String,
-    value: f64,
-    display: String,
-    href: Option<String>,
-}
-
-/// One point of a line.
-struct Point {
-    label: String,
-    value: f64,
-    display: String,
-}
-
-/// A mark on a line at one of its points.
-struct Marker {
-    at_index: usize,
-    label: String,
-}
-
-/// Bars as a table with widths in proportion to each value.
-fn bar_chart(id: &str, caption: &str, value_heading: &str, bars: &[Bar]) -> Markup {
-    let most = bars.iter().map(|b| b.value).fold(0.0_f64, f64::max);
-    html! {
-        figure.chart.bar-chart id=(id) {
-            figcaption { h2 { (caption) } }
-            table {
-                thead { tr { th { "Group" } th { (value_heading) } } }
-                tbody {
-                    @for bar in bars {
-                        @let width = if most > 0.0 { bar.value * 100.0 / most } else { 0.0 };
-                        tr {
-                            th scope="row" { (bar.label) }
-                            td {
-                                span.bar style={ "display:inline-block;height:0.8em;background:currentColor;width:" (format!("{:.0}", width * 0.6)) "%" } {}
-                                " "
-                                @match &bar.href {
-                                    Some(href) => { a href=(href) { (bar.display) } }
-                                    None => { (bar.display) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A line as a table of its points, with the marks beside the points they fall on.
-fn line_chart(
-    id: &str,
-    caption: &str,
-    value_heading: &str,
-    points: &[Point],
-    markers: &[Marker],
-) -> Markup {
-    html! {
-        figure.chart.line-chart id=(id) {
-            figcaption { (caption) }
-            table {
-                thead { tr { th { "Week of" } th { (value_heading) } th { "Changes" } } }
-                tbody {
-                    @for (i, point) in points.iter().enumerate() {
-                        tr data-value=(point.value) {
-                            th scope="row" { (point.label) }
-                            td { (point.display) }
-                            td {
-                                @for marker in markers.iter().filter(|m| m.at_index == i) {
-                                    span.marker { (marker.label) } " "
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
