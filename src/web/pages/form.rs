@@ -1,6 +1,6 @@
 //! Helpers the form pages share: reading submitted fields (repeated names included), London
 //! times in and out of `datetime-local` inputs, a problem shown next to its field, and
-//! answering in JSON to the page's own script.
+//! answering in JSON to the page's own script, and CSV downloads safe to open in a spreadsheet.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
@@ -229,6 +229,45 @@ pub fn json_error(error: &Error) -> HttpResponse {
         _ => {}
     }
     HttpResponse::build(status).json(ErrorBody::from_error(error))
+}
+
+/// A cell of free text made safe to open in a spreadsheet: text that a spreadsheet would
+/// read as a formula starts with an apostrophe.
+pub fn text_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Writes rows as CSV with the `csv` crate.
+pub fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>, Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer
+            .write_record(row)
+            .map_err(|e| Error::Internal(format!("writing CSV: {e}")))?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| Error::Internal(format!("finishing CSV: {e}")))
+}
+
+/// A CSV download named `filename` (letters, digits, dots and dashes only).
+pub fn csv_response(filename: &str, body: Vec<u8>) -> HttpResponse {
+    let safe: String = filename
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || ['.', '-', '_'].contains(c))
+        .collect();
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{safe}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
 }
 
 #[cfg(test)]

@@ -15,9 +15,10 @@ use chrono::{Datelike, Days, Months, NaiveDate, Utc};
 use maud::{html, Markup};
 
 use super::charts::{bar_chart, line_chart, paired_chart, Bar, Pair, Point};
+use super::form::{csv_bytes, csv_response, text_cell};
 use super::form::{html_response, Fields};
 use super::layout::page;
-use super::provision::{csv_bytes, csv_response, text_cell, years_of};
+use super::provision::years_of;
 use super::with_viewer;
 use crate::db::evaluation;
 use crate::db::insight::{self, Entry, Scope};

@@ -9,6 +9,7 @@ pub mod form;
 pub mod home;
 pub mod impact;
 pub mod inbox;
+pub mod insight;
 pub mod layout;
 pub mod log;
 pub mod login;
@@ -40,6 +41,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/log/incidents/{id}/undo", web::post().to(log::undo))
         .route("/log/incidents/{id}/edit", web::get().to(log::edit_form))
         .route("/log/incidents/{id}/edit", web::post().to(log::edit_submit))
+        .route("/insight", web::get().to(insight::show))
+        .route("/insight.csv", web::get().to(insight::csv))
+        .route("/insight/incidents", web::get().to(insight::incidents))
         .route("/inbox", web::get().to(inbox::show))
         .route("/inbox/{id}/accept", web::post().to(inbox::accept))
         .route("/inbox/{id}/decline", web::post().to(inbox::decline))

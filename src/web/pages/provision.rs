@@ -5,13 +5,15 @@
 //! reviews due. Both also download as CSV.
 
 use actix_session::Session;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, TimeDelta, Utc};
 use diesel::prelude::*;
 use maud::{html, Markup};
 
-use super::form::{html_response, problem_summary, see_other, Fields, Problem};
+use super::form::{
+    csv_bytes, csv_response, html_response, problem_summary, see_other, text_cell, Fields, Problem,
+};
 use super::layout::{csrf_field, fidelity_summary, level_badge, level_chip, page};
 use super::with_viewer;
 use crate::db::meetings::may_run;
@@ -895,45 +897,6 @@ pub async fn review(
 // ---------------------------------------------------------------------------------------------
 // CSV
 // ---------------------------------------------------------------------------------------------
-
-/// A cell of free text made safe to open in a spreadsheet: text that a spreadsheet would
-/// read as a formula starts with an apostrophe.
-pub(crate) fn text_cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    }
-}
-
-/// Writes rows as CSV with the `csv` crate.
-pub(crate) fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for row in rows {
-        writer
-            .write_record(row)
-            .map_err(|e| Error::Internal(format!("writing CSV: {e}")))?;
-    }
-    writer
-        .into_inner()
-        .map_err(|e| Error::Internal(format!("finishing CSV: {e}")))
-}
-
-/// A CSV download named `filename` (letters, digits, dots and dashes only).
-pub(crate) fn csv_response(filename: &str, body: Vec<u8>) -> HttpResponse {
-    let safe: String = filename
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || ['.', '-', '_'].contains(c))
-        .collect();
-    HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{safe}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
-}
 
 /// The columns of a pupil's provision CSV.
 const ITEM_COLUMNS: [&str; 23] = [

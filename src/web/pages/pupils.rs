@@ -184,6 +184,8 @@ struct PupilPage {
     moved: Option<Outcome>,
     /// Open suggestions waiting for the member, for members with an inbox.
     decisions: Option<i64>,
+    /// Incidents over time and whether each step helped, for those who may see them.
+    insight: Markup,
 }
 
 fn evidence_of(row: &SuggestionRow) -> Vec<i64> {
@@ -206,6 +208,12 @@ fn gather(
     let decisions =
         inbox::count_for_nav(conn, member, SchoolCalendar::local_date(chrono::Utc::now()))?;
     let events = timeline::for_pupil(conn, school_id, pupil_id, filter)?;
+    let insight = super::insight::pupil_section(
+        conn,
+        member,
+        &pupil,
+        SchoolCalendar::local_date(chrono::Utc::now()),
+    )?;
     let suggestions_only = TimelineFilter {
         kinds: vec![EventKind::Suggestion],
         from: None,
@@ -261,6 +269,7 @@ fn gather(
         followed_up,
         moved,
         decisions,
+        insight,
     })
 }
 
@@ -553,6 +562,7 @@ fn render_pupil(
                 }
             }
         }
+        (data.insight)
         section.card #timeline {
             h2 { "Timeline" }
             (render_filters(pupil.id, filters))
