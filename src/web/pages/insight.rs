@@ -220,9 +220,11 @@ impl Row {
     }
 }
 
-/// A rate as people read it: "3.4 per 100 pupils a day".
+/// A rate as people read it: "3.4 per 100 pupils a day", or "0.04 ..." below 1, so a small
+/// rate never reads as none.
 fn rate_text(rate: Option<f64>) -> String {
     match rate {
+        Some(rate) if rate > 0.0 && rate < 1.0 => format!("{rate:.2} per 100 pupils a day"),
         Some(rate) => format!("{rate:.1} per 100 pupils a day"),
         None => "no school days to rate".to_string(),
     }
