@@ -114,6 +114,19 @@ pub enum Scope {
     Pupil(i64),
 }
 
+/// Narrows a boxed query that joins `pupils` and `year_groups` to a scope's pupils, matching
+/// a single pupil on `$pupil_id` (the column of the table the query reads).
+macro_rules! within_scope {
+    ($query:expr, $scope:expr, $pupil_id:expr) => {
+        match $scope {
+            Scope::School => $query,
+            Scope::Year(year) => $query.filter(year_groups::year.eq(year)),
+            Scope::Form(form_id) => $query.filter(pupils::form_id.eq(form_id)),
+            Scope::Pupil(pupil_id) => $query.filter($pupil_id.eq(pupil_id)),
+        }
+    };
+}
+
 /// Who may see reports of a scope: SLT, the SENDCO and administrators the whole school; a
 /// Head of Year their year groups (and their forms and pupils); a Head of Department the whole
 /// school's patterns (their subject is among them).
@@ -172,12 +185,7 @@ pub fn pupils_in(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Resul
         .filter(pupils::school_id.eq(school_id))
         .select(pupils::id)
         .into_boxed();
-    query = match scope {
-        Scope::School => query,
-        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
-        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
-        Scope::Pupil(pupil_id) => query.filter(pupils::id.eq(pupil_id)),
-    };
+    query = within_scope!(query, scope, pupils::id);
     Ok(query.load(conn)?)
 }
 
@@ -198,12 +206,7 @@ pub fn facts(
         .filter(incidents::occurred_at.lt(end))
         .filter(incidents::voided_at.is_null())
         .into_boxed();
-    query = match scope {
-        Scope::School => query,
-        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
-        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
-        Scope::Pupil(pupil_id) => query.filter(incident_pupils::pupil_id.eq(pupil_id)),
-    };
+    query = within_scope!(query, scope, incident_pupils::pupil_id);
     let rows: Vec<IncidentFactRow> = query
         .order((incidents::occurred_at, incidents::id))
         .select((
@@ -314,12 +317,7 @@ pub fn daily_counts(
         .filter(pupil_day_incidents::day.ge(from))
         .filter(pupil_day_incidents::day.le(to))
         .into_boxed();
-    query = match scope {
-        Scope::School => query,
-        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
-        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
-        Scope::Pupil(pupil_id) => query.filter(pupil_day_incidents::pupil_id.eq(pupil_id)),
-    };
+    query = within_scope!(query, scope, pupil_day_incidents::pupil_id);
     let rows: Vec<(NaiveDate, i32)> = query
         .select((pupil_day_incidents::day, pupil_day_incidents::incidents))
         .load(conn)?;
@@ -341,12 +339,7 @@ pub fn pupils_per_level(conn: &mut DbConnection, school_id: i64, scope: Scope) -
         .filter(pupils::school_id.eq(school_id))
         .select(pupils::level)
         .into_boxed();
-    query = match scope {
-        Scope::School => query,
-        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
-        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
-        Scope::Pupil(pupil_id) => query.filter(pupils::id.eq(pupil_id)),
-    };
+    query = within_scope!(query, scope, pupils::id);
     let levels: Vec<i16> = query.load(conn)?;
     let mut counts = [0u32; 7];
     for level in levels {
@@ -384,12 +377,7 @@ pub fn level_moves(
         .filter(level_changes::occurred_at.ge(start))
         .filter(level_changes::occurred_at.lt(end))
         .into_boxed();
-    query = match scope {
-        Scope::School => query,
-        Scope::Year(year) => query.filter(year_groups::year.eq(year)),
-        Scope::Form(form_id) => query.filter(pupils::form_id.eq(form_id)),
-        Scope::Pupil(pupil_id) => query.filter(level_changes::pupil_id.eq(pupil_id)),
-    };
+    query = within_scope!(query, scope, level_changes::pupil_id);
     let rows: Vec<(i64, i16, chrono::NaiveDateTime, i16, i16, Option<i64>)> = query
         .order((level_changes::occurred_at, level_changes::id))
         .select((
