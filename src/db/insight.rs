@@ -87,8 +87,12 @@ pub fn rebuild_daily_counts(conn: &mut DbConnection, school_id: i64) -> Result<u
 /// Fills the per-day counts of every school when they are missing while incidents exist: a
 /// database that had incidents before the counts were kept.
 pub fn fill_daily_counts_if_missing(conn: &mut DbConnection) -> Result<()> {
-    let counted: i64 = pupil_day_incidents::table.count().get_result(conn)?;
-    if counted > 0 {
+    // One row is enough to know the counts are kept; counting them all would scan the table.
+    let kept: Option<i64> = pupil_day_incidents::table
+        .select(pupil_day_incidents::pupil_id)
+        .first(conn)
+        .optional()?;
+    if kept.is_some() {
         return Ok(());
     }
     let schools: Vec<i64> = incidents::table
