@@ -165,6 +165,13 @@ async fn daily_counts_follow_incidents_and_their_undoing(engine: Engine) {
     // Rebuilding from the incidents gives the same counts (without the emptied day).
     s.run(|c, _| insight::rebuild_daily_counts(c, s.school.id));
     assert_eq!(s.daily_rows(), vec![(a, day, 2), (b, day, 1)]);
+
+    // A database whose incidents predate the counts gets them filled once, at start-up.
+    diesel::delete(pupil_day_incidents::table)
+        .execute(&mut *s.app.conn())
+        .unwrap();
+    s.run(|c, _| insight::fill_daily_counts_if_missing(c));
+    assert_eq!(s.daily_rows(), vec![(a, day, 2), (b, day, 1)]);
 }
 
 async fn patterns_and_rates_leave_holidays_out(engine: Engine) {
