@@ -216,20 +216,23 @@ pub fn school_days_in(calendar: &SchoolCalendar, from: NaiveDate, to: NaiveDate)
     }
 }
 
+/// The Monday of the week `day` falls in: where reports start a week.
+pub fn week_start(day: NaiveDate) -> NaiveDate {
+    day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
+}
+
 /// Incidents per week (weeks starting on Monday) from `from` to `to`, every week present,
 /// from per-day counts: the trend line of a pupil or a group.
 pub fn weekly(days: &[(NaiveDate, u32)], from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, u32)> {
-    let monday =
-        |d: NaiveDate| d - chrono::Days::new(u64::from(d.weekday().num_days_from_monday()));
     let mut weeks: BTreeMap<NaiveDate, u32> = BTreeMap::new();
-    let mut week = monday(from);
+    let mut week = week_start(from);
     while week <= to {
         weeks.insert(week, 0);
         week = week + chrono::Days::new(7);
     }
     for (day, count) in days {
         if (from..=to).contains(day) {
-            *weeks.entry(monday(*day)).or_default() += count;
+            *weeks.entry(week_start(*day)).or_default() += count;
         }
     }
     weeks.into_iter().collect()
@@ -321,7 +324,7 @@ pub fn weekly_flow(
         if !(from..=to).contains(day) {
             continue;
         }
-        let monday = *day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()));
+        let monday = week_start(*day);
         let flow = flows.entry(monday).or_insert(WeekFlow {
             week: Some(monday),
             ..WeekFlow::default()

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Datelike, Days, Months, NaiveDate, Utc};
+use chrono::{Days, Months, NaiveDate, Utc};
 use maud::{html, Markup};
 
 use super::charts::{bar_chart, line_chart, paired_chart, Bar, Pair, Point};
@@ -24,7 +24,7 @@ use crate::db::evaluation;
 use crate::db::insight::{self, Entry, Scope};
 use crate::db::staff::StaffMember;
 use crate::domain::calendar::SchoolCalendar;
-use crate::domain::insight::{weekly_flow, ImpactSummary, Tier, WeekFlow};
+use crate::domain::insight::{week_start, weekly_flow, ImpactSummary, Tier, WeekFlow};
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
 use crate::web::auth::SignedIn;
@@ -39,11 +39,6 @@ const DEFAULT_WEEKS: u64 = 12;
 
 fn today() -> NaiveDate {
     SchoolCalendar::local_date(Utc::now())
-}
-
-/// The Monday of the week `day` falls in.
-fn monday_of(day: NaiveDate) -> NaiveDate {
-    day - Days::new(u64::from(day.weekday().num_days_from_monday()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,7 +64,7 @@ impl Report {
     /// last year for impact.
     fn default_from(self, today: NaiveDate) -> NaiveDate {
         match self {
-            Report::Ladder => monday_of(today) - Days::new(7 * (DEFAULT_WEEKS - 1)),
+            Report::Ladder => week_start(today) - Days::new(7 * (DEFAULT_WEEKS - 1)),
             Report::Impact => today.checked_sub_months(Months::new(12)).unwrap_or(today),
         }
     }
