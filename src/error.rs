@@ -28,13 +28,32 @@ pub enum Error {
     },
     /// A fault of the database; details are logged, never shown.
     #[error("database error")]
-    Database(#[from] diesel::result::Error),
-    /// A database connection could not be had from the pool.
-    #[error("database unavailable")]
+    Database(diesel::result::Error),
+    /// A database connection could not be had from the pool: the database is down or
+    /// unreachable, or every connection stayed busy too long.
+    #[error("the database cannot be reached just now; nothing was changed, please try again shortly")]
     Pool(#[from] diesel::r2d2::PoolError),
+    /// The connection to the database was lost during the request; details are logged.
+    #[error("the database cannot be reached just now; nothing was changed, please try again shortly")]
+    Unavailable(String),
     /// Anything else unexpected; details are logged, never shown.
     #[error("internal error")]
     Internal(String),
+}
+
+impl From<diesel::result::Error> for Error {
+    /// A lost connection is the database being unavailable (503, worth retrying); any other
+    /// database error is a fault of its own.
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as Diesel};
+        match error {
+            Diesel::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Error::Unavailable(info.message().to_string()),
+            other => Error::Database(other),
+        }
+    }
 }
 
 impl From<crate::domain::details::DetailError> for Error {
@@ -93,7 +112,8 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::Conflict { .. } => 409,
             Error::Database(diesel::result::Error::NotFound) => 404,
-            Error::Database(_) | Error::Pool(_) | Error::Internal(_) => 500,
+            Error::Pool(_) | Error::Unavailable(_) => 503,
+            Error::Database(_) | Error::Internal(_) => 500,
         }
     }
 
@@ -105,8 +125,14 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) | Error::Database(diesel::result::Error::NotFound) => "not_found",
             Error::Conflict { .. } => "conflict",
-            Error::Database(_) | Error::Pool(_) | Error::Internal(_) => "internal",
+            Error::Pool(_) | Error::Unavailable(_) => "database_unavailable",
+            Error::Database(_) | Error::Internal(_) => "internal",
         }
+    }
+
+    /// Whether the database could not be reached: the request may succeed when retried.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Pool(_) | Error::Unavailable(_))
     }
 
     /// The field at fault, when there is one.

@@ -143,7 +143,7 @@ fn a_stopped_server_is_a_transient_failure_and_the_retry_arrives() {
     sink.stop();
     let error = send(&transport, &email).unwrap_err();
     assert!(!error.is_permanent(), "{error}");
-    assert!(matches!(error, SendError::Transient(_)));
+    assert!(matches!(error, SendError::Unreachable(_)));
 
     sink.restart();
     send(&transport, &email).unwrap();

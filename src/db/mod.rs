@@ -28,6 +28,8 @@ pub mod timeline;
 pub mod writer;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -127,9 +129,18 @@ impl DatabaseTarget {
     }
 }
 
-/// Opens connections of the configured engine for the pool.
+/// How long a request waits for a pooled connection while the database answers.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request waits for a connection while the last attempt to connect failed: the
+/// database is down, so the request is answered "unavailable" at once rather than left hanging.
+const UNREACHABLE_CHECKOUT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Opens connections of the configured engine for the pool, noting whether the last
+/// attempt reached the database.
 pub struct ConnectionManager {
     target: DatabaseTarget,
+    reachable: Arc<AtomicBool>,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -137,7 +148,9 @@ impl ManageConnection for ConnectionManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> std::result::Result<DbConnection, r2d2::Error> {
-        self.target.connect().map_err(r2d2::Error::ConnectionError)
+        let connected = self.target.connect();
+        self.reachable.store(connected.is_ok(), Ordering::Relaxed);
+        connected.map_err(r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> std::result::Result<(), r2d2::Error> {
@@ -145,8 +158,20 @@ impl ManageConnection for ConnectionManager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection left in a transaction, or marked broken after it lost the database
+    /// (see [`mark_if_lost`]), is closed rather than handed out again.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// Marks a connection broken when `outcome` says it lost the database, so the pool closes
+/// it and opens a fresh one once the database is back.
+fn mark_if_lost<T>(conn: &mut DbConnection, outcome: &Result<T>) {
+    use diesel::connection::TransactionManager;
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    if matches!(outcome, Err(Error::Unavailable(_))) {
+        Manager::transaction_manager_status_mut(conn).set_in_error();
     }
 }
 
@@ -154,6 +179,8 @@ impl ManageConnection for ConnectionManager {
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<ConnectionManager>,
+    /// Whether the pool's last attempt to connect reached the database.
+    reachable: Arc<AtomicBool>,
     engine: Engine,
     /// On SQLite, the one thread that writes, committing concurrent writes together.
     sqlite_writer: Option<writer::SqliteWriter>,
@@ -181,14 +208,21 @@ impl Database {
             DatabaseTarget::Postgres(_) => None,
         };
         let engine = target.engine();
+        let reachable = Arc::new(AtomicBool::new(true));
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
-            .connection_timeout(Duration::from_secs(10))
-            // Broken connections surface on use; a ping on every checkout costs a round trip.
+            // Also paces the pool's attempts to reconnect: at most every half of it.
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            // Broken connections surface on use (and are then closed, see `mark_if_lost`);
+            // a ping on every checkout would cost a round trip.
             .test_on_check_out(false)
-            .build(ConnectionManager { target })?;
+            .build(ConnectionManager {
+                target,
+                reachable: reachable.clone(),
+            })?;
         let database = Database {
             pool,
+            reachable,
             engine,
             sqlite_writer,
             rules: evaluation::RulesCache::default(),
@@ -216,7 +250,7 @@ impl Database {
 
     /// A connection from the pool, for blocking code (commands, jobs, tests).
     pub fn connection(&self) -> Result<r2d2::PooledConnection<ConnectionManager>> {
-        Ok(self.pool.get()?)
+        checkout(&self.pool, &self.reachable)
     }
 
     /// Runs `work`, which only reads, in one transaction on a worker thread.
@@ -225,10 +259,12 @@ impl Database {
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, reachable) = (self.pool.clone(), self.reachable.clone());
         actix_web::rt::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            DbConnection::transaction(&mut conn, work)
+            let mut conn = checkout(&pool, &reachable)?;
+            let outcome = DbConnection::transaction(&mut conn, work);
+            mark_if_lost(&mut conn, &outcome);
+            outcome
         })
         .await
         .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
@@ -245,14 +281,30 @@ impl Database {
         if let Some(writer) = &self.sqlite_writer {
             return writer.write(work).await;
         }
-        let pool = self.pool.clone();
+        let (pool, reachable) = (self.pool.clone(), self.reachable.clone());
         actix_web::rt::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            write_transaction(&mut conn, work)
+            let mut conn = checkout(&pool, &reachable)?;
+            let outcome = write_transaction(&mut conn, work);
+            mark_if_lost(&mut conn, &outcome);
+            outcome
         })
         .await
         .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
     }
+}
+
+/// A connection from the pool: waits up to [`CHECKOUT_TIMEOUT`] for one, or only
+/// [`UNREACHABLE_CHECKOUT_TIMEOUT`] while the database cannot be reached.
+fn checkout(
+    pool: &r2d2::Pool<ConnectionManager>,
+    reachable: &AtomicBool,
+) -> Result<r2d2::PooledConnection<ConnectionManager>> {
+    let wait = if reachable.load(Ordering::Relaxed) {
+        CHECKOUT_TIMEOUT
+    } else {
+        UNREACHABLE_CHECKOUT_TIMEOUT
+    };
+    Ok(pool.get_timeout(wait)?)
 }
 
 /// Runs `work` in one transaction that writes. On SQLite it starts with `BEGIN IMMEDIATE`,

@@ -526,6 +526,9 @@ pub fn digests(
         .load(conn)?;
     let mut sent = 0;
     for reader in readers {
+        // Another instance collating the same digest at once waits here, then finds
+        // nothing left held.
+        lock_staff(conn, reader.0)?;
         let held = outbox::held_for(conn, reader.0)?;
         if held.is_empty() {
             continue;
@@ -570,6 +573,17 @@ pub fn digests(
         sent += 1;
     }
     Ok(sent)
+}
+
+/// Locks a staff member's row on PostgreSQL (SQLite's one writer already runs writes one by
+/// one), so that one digest run at a time collates their held emails.
+fn lock_staff(conn: &mut DbConnection, staff_id: i64) -> Result<()> {
+    let query = staff::table.find(staff_id).select(staff::id);
+    match conn {
+        DbConnection::Postgres(pg) => query.for_update().first::<i64>(pg)?,
+        DbConnection::Sqlite(_) => query.first::<i64>(conn)?,
+    };
+    Ok(())
 }
 
 /// The first web link in a plain-text body: where a digest line points.

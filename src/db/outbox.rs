@@ -101,11 +101,16 @@ pub fn enqueue(
     })
 }
 
-/// Claims rows due for sending, leasing them to the caller until `now + LEASE`. On
+/// Claims rows due for sending as of `now`, leasing them to the caller for [`LEASE`]. On
 /// PostgreSQL, rows another instance is claiming are skipped (`FOR UPDATE SKIP LOCKED`);
-/// on SQLite the process's one writer claims them.
+/// on SQLite the one writer of each process claims them, one process at a time.
+///
+/// A lease never ends before the real clock's `now + LEASE`: a run set in the past
+/// (`jobs run --once --at`) must not lease rows only until a time already gone, which a
+/// live worker would take as expired and send the same email again.
 pub fn claim(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<OutboxRow>> {
     let at = to_db_time(now);
+    let leased_until = now.max(Utc::now()) + LEASE;
     let due = outbox::table
         .filter(outbox::status.eq(status::PENDING))
         .filter(outbox::next_attempt_at.le(at))
@@ -123,7 +128,7 @@ pub fn claim(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<OutboxRo
     Ok(
         diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
             .set((
-                outbox::lease_until.eq(to_db_time(now + LEASE)),
+                outbox::lease_until.eq(to_db_time(leased_until)),
                 outbox::attempts.eq(outbox::attempts + 1),
             ))
             .returning(outbox::all_columns)

@@ -59,6 +59,9 @@ pub struct DeliveryReport {
 }
 
 /// Sends every email due as of `at`, a few at a time, until none is left to claim now.
+/// When the mail server cannot be reached, the other claimed emails are not tried against
+/// it (each would wait out the same timeout): they share the failed attempt, and all wait
+/// their backoff.
 pub async fn deliver_due(
     db: &Database,
     mailer: &Mailer,
@@ -66,29 +69,20 @@ pub async fn deliver_due(
 ) -> Result<DeliveryReport> {
     let mut report = DeliveryReport::default();
     let mut school_names: HashMap<i64, String> = HashMap::new();
+    let mut server_down: Option<SendError> = None;
     loop {
         let claimed = db.write(move |conn| outbox::claim(conn, at)).await?;
         if claimed.is_empty() {
             return Ok(report);
         }
         for row in claimed {
-            if !school_names.contains_key(&row.school_id) {
-                let school_id = row.school_id;
-                let name = db
-                    .transaction(move |conn| {
-                        Ok(schools::table
-                            .find(school_id)
-                            .select(schools::name)
-                            .get_result::<String>(conn)?)
-                    })
-                    .await?;
-                school_names.insert(school_id, name);
-            }
-            let school_name = school_names
-                .get(&row.school_id)
-                .cloned()
-                .unwrap_or_default();
-            let outcome = send(mailer, &row, &school_name).await;
+            let outcome = match &server_down {
+                Some(error) => Err(error.clone()),
+                None => {
+                    let school_name = school_name(db, &mut school_names, row.school_id).await?;
+                    send(mailer, &row, &school_name).await
+                }
+            };
             let sent_at = at.max(Utc::now());
             match outcome {
                 Ok(()) => {
@@ -104,8 +98,12 @@ pub async fn deliver_due(
                         outbox_id = row.id,
                         attempts = row.attempts,
                         permanent = error.is_permanent(),
+                        server_unavailable = error.is_server_unavailable(),
                         "an email was not sent"
                     );
+                    if error.is_server_unavailable() {
+                        server_down = Some(error.clone());
+                    }
                     let state = db
                         .write(move |conn| {
                             outbox::mark_attempt_failed(
@@ -126,6 +124,27 @@ pub async fn deliver_due(
             }
         }
     }
+}
+
+/// The name of a school, as the sender's name of its emails; looked up once a run.
+async fn school_name(
+    db: &Database,
+    known: &mut HashMap<i64, String>,
+    school_id: i64,
+) -> Result<String> {
+    if let Some(name) = known.get(&school_id) {
+        return Ok(name.clone());
+    }
+    let name = db
+        .transaction(move |conn| {
+            Ok(schools::table
+                .find(school_id)
+                .select(schools::name)
+                .get_result::<String>(conn)?)
+        })
+        .await?;
+    known.insert(school_id, name.clone());
+    Ok(name)
 }
 
 /// Builds and sends one row's message on a blocking thread.

@@ -105,10 +105,7 @@ pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) ->
             let made = db
                 .write(move |conn| {
                     let rules = evaluation::load_rules(conn, school_id)?;
-                    let pupil: PupilRow = pupils::table
-                        .find(pupil_id)
-                        .select(PupilRow::as_select())
-                        .first(conn)?;
+                    let pupil = lock_pupil(conn, pupil_id)?;
                     Ok(evaluation::suggest_for_pupil(conn, &pupil, &rules, at)?.len())
                 })
                 .await?;
@@ -135,6 +132,17 @@ pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) ->
     }
     report.delivery = delivery::deliver_due(db, &context.mailer, at).await?;
     Ok(report)
+}
+
+/// Loads a pupil, locking the row on PostgreSQL: another instance running the same job (or
+/// staff logging an incident) for this pupil waits, then sees the suggestions made here
+/// rather than making them again. On SQLite the one writer already runs writes one by one.
+fn lock_pupil(conn: &mut crate::db::DbConnection, pupil_id: i64) -> Result<PupilRow> {
+    let query = pupils::table.find(pupil_id).select(PupilRow::as_select());
+    Ok(match conn {
+        crate::db::DbConnection::Postgres(pg) => query.for_update().first(pg)?,
+        crate::db::DbConnection::Sqlite(_) => query.first(conn)?,
+    })
 }
 
 /// How many of a school's open suggestions are older than its policy's limit, counted in

@@ -66,12 +66,22 @@ pub enum SendError {
     /// setting is fixed, a full disk): retry with backoff.
     #[error("not sent this time: {0}")]
     Transient(String),
+    /// The mail server could not be talked to at all (connection refused, no answer in
+    /// time, or "421 service not available"): retry with backoff, and do not try the
+    /// other waiting messages now either.
+    #[error("the mail server is unavailable: {0}")]
+    Unreachable(String),
 }
 
 impl SendError {
     /// Whether the message should be given up on rather than retried.
     pub fn is_permanent(&self) -> bool {
         matches!(self, SendError::Permanent(_))
+    }
+
+    /// Whether the server itself failed, rather than this one message.
+    pub fn is_server_unavailable(&self) -> bool {
+        matches!(self, SendError::Unreachable(_))
     }
 }
 
@@ -270,6 +280,9 @@ fn classify(error: lettre::transport::smtp::Error) -> SendError {
             SendError::Transient(text)
         }
         _ if error.is_permanent() || error.is_client() => SendError::Permanent(text),
+        // No answer at all, or the server saying it is not available.
+        None => SendError::Unreachable(text),
+        Some(code) if code == "421" => SendError::Unreachable(text),
         _ => SendError::Transient(text),
     }
 }

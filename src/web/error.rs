@@ -21,7 +21,7 @@ pub struct ErrorBody {
 /// What went wrong, for a program to act on and a person to read.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable code: invalid, bad_request, unprocessable, unauthenticated, forbidden, not_found, conflict, internal.
+    /// Stable code: invalid, bad_request, unprocessable, unauthenticated, forbidden, not_found, conflict, internal, database_unavailable.
     pub code: String,
     /// A sentence saying what is wrong.
     pub message: String,
@@ -47,11 +47,13 @@ fn status_of(error: &Error) -> StatusCode {
     StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn log_if_server_fault(error: &Error) {
+/// Logs the cause of a server-side fault (never shown to the user).
+pub(crate) fn log_if_server_fault(error: &Error) {
     match error {
         Error::Database(diesel::result::Error::NotFound) => {}
         Error::Database(cause) => tracing::error!(cause = %cause, "database error"),
-        Error::Pool(cause) => tracing::error!(cause = %cause, "database pool error"),
+        Error::Pool(cause) => tracing::error!(cause = %cause, "database unavailable"),
+        Error::Unavailable(cause) => tracing::error!(cause = %cause, "database connection lost"),
         Error::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
         _ => {}
     }
@@ -110,9 +112,13 @@ impl ResponseError for PageError {
             403 => "Not allowed",
             404 => "Not found",
             409 => "Already there",
+            503 => "Try again shortly",
             _ => "Something went wrong",
         };
-        let message = if status.is_server_error() {
+        let message = if self.0.is_unavailable() {
+            "Steadfast cannot reach its database just now. Nothing was changed; please try again in a moment."
+                .to_string()
+        } else if status.is_server_error() {
             "Steadfast could not finish this. Nothing was changed; please try again.".to_string()
         } else {
             self.0.to_string()

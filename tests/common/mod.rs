@@ -3,6 +3,9 @@
 //! `both_engines!` runs each database test once per engine.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod serve;
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -433,52 +436,98 @@ impl TestApp {
     /// Signs in through the login form, as a browser does: loads it, then posts it with its
     /// CSRF token. Answers the response to the post.
     pub async fn login(&self, client: &reqwest::Client, email: &str, password: &str) -> Response {
-        let form = self.get_page(client, "/login").await;
-        assert_eq!(form.status(), StatusCode::OK, "GET /login");
-        let csrf = csrf_token_in(&form.text().await.expect("the login page"));
-        client
-            .post(self.url("/login"))
-            .form(&[
-                ("csrf_token", csrf.as_str()),
-                ("email", email),
-                ("password", password),
-            ])
-            .send()
-            .await
-            .expect("the login to be answered")
+        login_at(client, &self.address, email, password).await
     }
 
     /// Runs the `steadfast` binary against this app's database, in a fresh working folder,
     /// with `stdin` as its standard input.
     pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
-        use std::io::Write;
-        let workdir = tempfile::tempdir().expect("a working folder");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_steadfast"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("STEADFAST_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command
-            .args(args)
-            .current_dir(workdir.path())
-            .env("DATABASE_URL", &self.database_url)
-            .env("STEADFAST_DATA_DIR", &self.data_dir)
-            .env("STEADFAST_POOL_SIZE", "2")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting steadfast");
-        child
-            .stdin
-            .take()
-            .expect("a stdin pipe")
-            .write_all(stdin.as_bytes())
-            .expect("writing standard input");
-        child.wait_with_output().expect("steadfast to finish")
+        self.cli_with_env(args, stdin, &[])
     }
+
+    /// Like [`TestApp::cli`], with more environment variables (`STEADFAST_SMTP_URL`, say).
+    pub fn cli_with_env(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+        let data_dir = self.data_dir.to_string_lossy();
+        let mut settings = vec![
+            ("DATABASE_URL", self.database_url.as_str()),
+            ("STEADFAST_DATA_DIR", &*data_dir),
+            ("STEADFAST_POOL_SIZE", "2"),
+        ];
+        settings.extend_from_slice(env);
+        run_steadfast(args, stdin, &settings)
+    }
+}
+
+/// Runs the `steadfast` binary in a fresh working folder with `stdin` as its standard input,
+/// set up by `env` alone: the test's own `STEADFAST_*` and `RUST_LOG` variables are removed.
+pub fn run_steadfast(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    use std::io::Write;
+    let workdir = tempfile::tempdir().expect("a working folder");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_steadfast"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("STEADFAST_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(args)
+        .current_dir(workdir.path())
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting steadfast");
+    child
+        .stdin
+        .take()
+        .expect("a stdin pipe")
+        .write_all(stdin.as_bytes())
+        .expect("writing standard input");
+    // A command that hangs is killed (by its process id) and fails the test.
+    let pid = child.id().to_string();
+    let (finished, done) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let timed_out = done.recv_timeout(COMMAND_TIMEOUT).is_err();
+        if timed_out {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+        timed_out
+    });
+    let output = child.wait_with_output().expect("steadfast to finish");
+    let _ = finished.send(());
+    let timed_out = watchdog.join().unwrap_or(false);
+    assert!(
+        !timed_out,
+        "steadfast {args:?} ran longer than {COMMAND_TIMEOUT:?} and was killed"
+    );
+    output
+}
+
+/// The longest a `steadfast` command may run in a test.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Signs in at the service at `base` (`http://HOST:PORT`) through the login form, as a
+/// browser does: loads it, then posts it with its CSRF token. Answers the response to the post.
+pub async fn login_at(client: &reqwest::Client, base: &str, email: &str, password: &str) -> Response {
+    let form = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("the login page to be answered");
+    assert_eq!(form.status(), StatusCode::OK, "GET /login");
+    let csrf = csrf_token_in(&form.text().await.expect("the login page"));
+    client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("the login to be answered")
 }
 
 /// `POST`s a JSON body with a bearer token; answers the status and the JSON body.

@@ -222,12 +222,7 @@ pub fn see_other(location: &str) -> HttpResponse {
 /// An error in the API's JSON shape, for the page's script.
 pub fn json_error(error: &Error) -> HttpResponse {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    match error {
-        Error::Database(cause) => tracing::error!(cause = %cause, "database error"),
-        Error::Pool(cause) => tracing::error!(cause = %cause, "database pool error"),
-        Error::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
-        _ => {}
-    }
+    crate::web::error::log_if_server_fault(error);
     HttpResponse::build(status).json(ErrorBody::from_error(error))
 }
 
