@@ -455,7 +455,7 @@ impl BadMailServer {
 fn deliver_at(app: &TestApp, at: DateTime<Utc>, smtp_url: &str) {
     let at = at.to_rfc3339();
     let output = app.cli_with_env(
-        &["jobs", "run", "--once", "--at", &at],
+        &["jobs", "run", "--once", "--at", at.as_str()],
         "",
         &[("STEADFAST_SMTP_URL", smtp_url)],
     );

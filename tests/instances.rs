@@ -178,7 +178,7 @@ async fn two_instances_deliver_each_email_once() {
     let runs: Vec<_> = (0..2)
         .map(|_| {
             let (database_url, url) = (app.database_url.clone(), url.clone());
-            std::thread::spawn(move || run_jobs(&database_url, None, &[("STEADFAST_SMTP_URL", &url)]))
+            std::thread::spawn(move || run_jobs(&database_url, None, &[("STEADFAST_SMTP_URL", url.as_str())]))
         })
         .collect();
     for run in runs {

@@ -28,7 +28,7 @@ pub mod timeline;
 pub mod writer;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -159,28 +159,89 @@ impl ManageConnection for ConnectionManager {
     }
 
     /// A connection left in a transaction, or marked broken after it lost the database
-    /// (see [`mark_if_lost`]), is closed rather than handed out again.
+    /// (see [`mark_broken`]), is closed rather than handed out again.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
-/// Marks a connection broken when `outcome` says it lost the database, so the pool closes
-/// it and opens a fresh one once the database is back.
-fn mark_if_lost<T>(conn: &mut DbConnection, outcome: &Result<T>) {
+/// A connection lent by the pool.
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// The connection pool, and what it has learnt about the database being reachable.
+#[derive(Clone)]
+struct Pool {
+    pool: r2d2::Pool<ConnectionManager>,
+    /// Whether the pool's last attempt to connect reached the database.
+    reachable: Arc<AtomicBool>,
+    /// How many times a connection was found to have lost the database. A connection not
+    /// checked since the latest loss may be dead too: it is checked before it is lent.
+    losses: Arc<AtomicU64>,
+}
+
+/// Kept with each pooled connection: the count of losses when it last answered.
+struct CheckedAfter(u64);
+
+impl Pool {
+    /// A connection: waits up to [`CHECKOUT_TIMEOUT`] for one, or only
+    /// [`UNREACHABLE_CHECKOUT_TIMEOUT`] while the database cannot be reached. After the
+    /// database was lost, each idle connection is checked once (`SELECT 1`) and closed if
+    /// it is dead, so that no request meets one once the database is back.
+    fn checkout(&self) -> Result<PooledConnection> {
+        let losses = self.losses.load(Ordering::Relaxed);
+        let mut tries = self.pool.max_size() + 1;
+        loop {
+            let wait = if self.reachable.load(Ordering::Relaxed) {
+                CHECKOUT_TIMEOUT
+            } else {
+                UNREACHABLE_CHECKOUT_TIMEOUT
+            };
+            let mut conn = self.pool.get_timeout(wait)?;
+            let checked = r2d2::PooledConnection::extensions(&conn)
+                .get::<CheckedAfter>()
+                .map_or(0, |c| c.0);
+            if checked >= losses {
+                return Ok(conn);
+            }
+            match conn.batch_execute("SELECT 1") {
+                Ok(()) => {
+                    r2d2::PooledConnection::extensions_mut(&mut conn).insert(CheckedAfter(losses));
+                    return Ok(conn);
+                }
+                Err(error) => {
+                    let error = Error::from(error);
+                    mark_broken(&mut conn);
+                    tries -= 1;
+                    if tries == 0 {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Notes how a piece of work on `conn` ended: a connection that lost the database is
+    /// marked broken (the pool then closes it) and the other idle ones are to be checked.
+    fn after<T>(&self, conn: &mut PooledConnection, outcome: &Result<T>) {
+        if matches!(outcome, Err(Error::Unavailable(_))) {
+            mark_broken(conn);
+            self.losses.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Marks a connection broken: [`ConnectionManager::has_broken`] then tells the pool to
+/// close it rather than lend it again.
+fn mark_broken(conn: &mut DbConnection) {
     use diesel::connection::TransactionManager;
     type Manager = <DbConnection as Connection>::TransactionManager;
-    if matches!(outcome, Err(Error::Unavailable(_))) {
-        Manager::transaction_manager_status_mut(conn).set_in_error();
-    }
+    Manager::transaction_manager_status_mut(conn).set_in_error();
 }
 
 /// The shared handle to the database: a connection pool and the engine behind it.
 #[derive(Clone)]
 pub struct Database {
-    pool: r2d2::Pool<ConnectionManager>,
-    /// Whether the pool's last attempt to connect reached the database.
-    reachable: Arc<AtomicBool>,
+    pool: Pool,
     engine: Engine,
     /// On SQLite, the one thread that writes, committing concurrent writes together.
     sqlite_writer: Option<writer::SqliteWriter>,
@@ -221,14 +282,17 @@ impl Database {
                 reachable: reachable.clone(),
             })?;
         let database = Database {
-            pool,
-            reachable,
+            pool: Pool {
+                pool,
+                reachable,
+                losses: Arc::new(AtomicU64::new(0)),
+            },
             engine,
             sqlite_writer,
             rules: evaluation::RulesCache::default(),
             token_owners: staff::TokenOwnerCache::default(),
         };
-        let mut conn = database.pool.get()?;
+        let mut conn = database.pool.checkout()?;
         run_migrations(&mut conn)?;
         Ok(database)
     }
@@ -249,8 +313,8 @@ impl Database {
     }
 
     /// A connection from the pool, for blocking code (commands, jobs, tests).
-    pub fn connection(&self) -> Result<r2d2::PooledConnection<ConnectionManager>> {
-        checkout(&self.pool, &self.reachable)
+    pub fn connection(&self) -> Result<PooledConnection> {
+        self.pool.checkout()
     }
 
     /// Runs `work`, which only reads, in one transaction on a worker thread.
@@ -259,11 +323,11 @@ impl Database {
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let (pool, reachable) = (self.pool.clone(), self.reachable.clone());
+        let pool = self.pool.clone();
         actix_web::rt::task::spawn_blocking(move || {
-            let mut conn = checkout(&pool, &reachable)?;
+            let mut conn = pool.checkout()?;
             let outcome = DbConnection::transaction(&mut conn, work);
-            mark_if_lost(&mut conn, &outcome);
+            pool.after(&mut conn, &outcome);
             outcome
         })
         .await
@@ -281,30 +345,16 @@ impl Database {
         if let Some(writer) = &self.sqlite_writer {
             return writer.write(work).await;
         }
-        let (pool, reachable) = (self.pool.clone(), self.reachable.clone());
+        let pool = self.pool.clone();
         actix_web::rt::task::spawn_blocking(move || {
-            let mut conn = checkout(&pool, &reachable)?;
+            let mut conn = pool.checkout()?;
             let outcome = write_transaction(&mut conn, work);
-            mark_if_lost(&mut conn, &outcome);
+            pool.after(&mut conn, &outcome);
             outcome
         })
         .await
         .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
     }
-}
-
-/// A connection from the pool: waits up to [`CHECKOUT_TIMEOUT`] for one, or only
-/// [`UNREACHABLE_CHECKOUT_TIMEOUT`] while the database cannot be reached.
-fn checkout(
-    pool: &r2d2::Pool<ConnectionManager>,
-    reachable: &AtomicBool,
-) -> Result<r2d2::PooledConnection<ConnectionManager>> {
-    let wait = if reachable.load(Ordering::Relaxed) {
-        CHECKOUT_TIMEOUT
-    } else {
-        UNREACHABLE_CHECKOUT_TIMEOUT
-    };
-    Ok(pool.get_timeout(wait)?)
 }
 
 /// Runs `work` in one transaction that writes. On SQLite it starts with `BEGIN IMMEDIATE`,

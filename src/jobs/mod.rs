@@ -138,10 +138,13 @@ pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) ->
 /// staff logging an incident) for this pupil waits, then sees the suggestions made here
 /// rather than making them again. On SQLite the one writer already runs writes one by one.
 fn lock_pupil(conn: &mut crate::db::DbConnection, pupil_id: i64) -> Result<PupilRow> {
-    let query = pupils::table.find(pupil_id).select(PupilRow::as_select());
+    let query = pupils::table.find(pupil_id);
     Ok(match conn {
-        crate::db::DbConnection::Postgres(pg) => query.for_update().first(pg)?,
-        crate::db::DbConnection::Sqlite(_) => query.first(conn)?,
+        crate::db::DbConnection::Postgres(pg) => query
+            .select(PupilRow::as_select())
+            .for_update()
+            .first(pg)?,
+        crate::db::DbConnection::Sqlite(_) => query.select(PupilRow::as_select()).first(conn)?,
     })
 }
 
