@@ -273,7 +273,7 @@ async fn the_daily_jobs_run_once_when_instances_run_them_together() {
 
     // Pupils at Coaching Prompt, quiet from now on: the step-down check suggests for each.
     for n in 0..12 {
-        let pupil = app.create_pupil(&school, &format!("B12345678901{n:02}"), "Pat", &format!("Quiet{n}"), 9, "9A");
+        let pupil = app.create_pupil(&school, &format!("B1234567890{n:02}"), "Pat", &format!("Quiet{n}"), 9, "9A");
         let (status, body) = app.api_post("/api/v1/incidents", &teacher, &prompt(pupil.id, "once")).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
