@@ -31,10 +31,14 @@ pub enum Error {
     Database(diesel::result::Error),
     /// A database connection could not be had from the pool: the database is down or
     /// unreachable, or every connection stayed busy too long.
-    #[error("the database cannot be reached just now; nothing was changed, please try again shortly")]
+    #[error(
+        "the database cannot be reached just now; nothing was changed, please try again shortly"
+    )]
     Pool(#[from] diesel::r2d2::PoolError),
     /// The connection to the database was lost during the request; details are logged.
-    #[error("the database cannot be reached just now; nothing was changed, please try again shortly")]
+    #[error(
+        "the database cannot be reached just now; nothing was changed, please try again shortly"
+    )]
     Unavailable(String),
     /// Anything else unexpected; details are logged, never shown.
     #[error("internal error")]

@@ -23,7 +23,9 @@ use common::serve::{ServeOptions, ServeProcess};
 use common::{both_engines, run_steadfast, spawn_app, Engine, Role, TestApp, PASSWORD};
 use smtp::{SinkOptions, SmtpSink};
 use steadfast::db::outbox::{self, Recipient};
-use steadfast::db::schema::{incident_pupils, incidents, outbox as outbox_table, pupil_day_incidents};
+use steadfast::db::schema::{
+    incident_pupils, incidents, outbox as outbox_table, pupil_day_incidents,
+};
 use steadfast::domain::calendar::SchoolCalendar;
 use steadfast::mail::OutgoingEmail;
 
@@ -60,7 +62,13 @@ enum Outcome {
 }
 
 /// Posts an incident with a key; `Lost` when no answer came.
-async fn post_keyed(client: &reqwest::Client, base: &str, token: &str, key: &str, body: &Value) -> Outcome {
+async fn post_keyed(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> Outcome {
     let sent = client
         .post(format!("{base}/api/v1/incidents"))
         .bearer_auth(token)
@@ -112,7 +120,11 @@ fn assert_derived_rows_consistent(app: &TestApp) {
     let facts: Vec<(i64, chrono::NaiveDateTime, chrono::NaiveDateTime)> = incident_pupils::table
         .inner_join(incidents::table)
         .filter(incidents::voided_at.is_null())
-        .select((incident_pupils::pupil_id, incident_pupils::occurred_at, incidents::occurred_at))
+        .select((
+            incident_pupils::pupil_id,
+            incident_pupils::occurred_at,
+            incidents::occurred_at,
+        ))
         .load(&mut *conn)
         .expect("reading incident pupils");
     let mut expected: BTreeMap<(i64, NaiveDate), i32> = BTreeMap::new();
@@ -122,25 +134,45 @@ fn assert_derived_rows_consistent(app: &TestApp) {
         *expected.entry((pupil_id, day)).or_default() += 1;
     }
     let counted: BTreeMap<(i64, NaiveDate), i32> = pupil_day_incidents::table
-        .select((pupil_day_incidents::pupil_id, pupil_day_incidents::day, pupil_day_incidents::incidents))
+        .select((
+            pupil_day_incidents::pupil_id,
+            pupil_day_incidents::day,
+            pupil_day_incidents::incidents,
+        ))
         .load::<(i64, NaiveDate, i32)>(&mut *conn)
         .expect("reading the daily counts")
         .into_iter()
         .filter(|(_, _, n)| *n != 0)
         .map(|(pupil, day, n)| ((pupil, day), n))
         .collect();
-    assert_eq!(counted, expected, "the daily counts differ from the incidents");
+    assert_eq!(
+        counted, expected,
+        "the daily counts differ from the incidents"
+    );
 }
 
 async fn a_kill_during_a_burst_keeps_every_acknowledged_incident_and_nothing_else(engine: Engine) {
     let app = spawn_app(engine).await;
     let (school, _, _) = app.school_with_admin("NORTH");
-    let teacher = app.create_staff(&school, "t@north.example", "Tess Teacher", &[Role::ClassStaff], None);
+    let teacher = app.create_staff(
+        &school,
+        "t@north.example",
+        "Tess Teacher",
+        &[Role::ClassStaff],
+        None,
+    );
     let token = app.create_token(&teacher);
     let pupils: Vec<i64> = (0..6)
         .map(|n| {
-            app.create_pupil(&school, &format!("A12345678901{n}"), "Sam", &format!("Okafor{n}"), 9, "9B")
-                .id
+            app.create_pupil(
+                &school,
+                &format!("A12345678901{n}"),
+                "Sam",
+                &format!("Okafor{n}"),
+                9,
+                "9B",
+            )
+            .id
         })
         .collect();
     let options = ServeOptions::on(&app.database_url);
@@ -173,22 +205,34 @@ async fn a_kill_during_a_burst_keeps_every_acknowledged_incident_and_nothing_els
     server.kill();
     let outcomes = burst.join_all().await;
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(&o.3)).count();
-    let (acknowledged, lost) = (count(|o| matches!(o, Outcome::Created(_))), count(|o| matches!(o, Outcome::Lost)));
+    let (acknowledged, lost) = (
+        count(|o| matches!(o, Outcome::Created(_))),
+        count(|o| matches!(o, Outcome::Lost)),
+    );
     eprintln!(
         "{} of {POSTS} posts acknowledged before the kill, {lost} without an answer, {} refused",
         acknowledged,
         POSTS - acknowledged - lost
     );
-    assert!(acknowledged < POSTS, "the server was killed after the burst, not during it");
+    assert!(
+        acknowledged < POSTS,
+        "the server was killed after the burst, not during it"
+    );
 
     // Restart on the same database: every acknowledged post is there under its id, no
     // refused one is, nothing is there twice or unasked for.
     let server = ServeProcess::start(&options).await;
     let stored = incidents_marked(&app, "burst-");
-    let sent: HashMap<&str, &Outcome> = outcomes.iter().map(|(m, _, _, o)| (m.as_str(), o)).collect();
+    let sent: HashMap<&str, &Outcome> = outcomes
+        .iter()
+        .map(|(m, _, _, o)| (m.as_str(), o))
+        .collect();
     for (marker, ids) in &stored {
         assert_eq!(ids.len(), 1, "{marker} stored {} times", ids.len());
-        assert!(sent.contains_key(marker.as_str()), "{marker} was never sent");
+        assert!(
+            sent.contains_key(marker.as_str()),
+            "{marker} was never sent"
+        );
     }
     for (marker, _, _, outcome) in &outcomes {
         match outcome {
@@ -198,7 +242,10 @@ async fn a_kill_during_a_burst_keeps_every_acknowledged_incident_and_nothing_els
                 "{marker} was acknowledged as {id} but is not stored so"
             ),
             Outcome::Refused(status) => {
-                assert!(!stored.contains_key(marker), "{marker} got {status} but was stored")
+                assert!(
+                    !stored.contains_key(marker),
+                    "{marker} got {status} but was stored"
+                )
             }
             Outcome::Lost => {}
         }
@@ -214,14 +261,22 @@ async fn a_kill_during_a_burst_keeps_every_acknowledged_incident_and_nothing_els
         match post_keyed(&client(), &server.address, &token, key, body).await {
             Outcome::Created(id) => {
                 if let Some(ids) = stored.get(marker) {
-                    assert_eq!(ids, &vec![id], "{marker} answered with another id on repeat");
+                    assert_eq!(
+                        ids,
+                        &vec![id],
+                        "{marker} answered with another id on repeat"
+                    );
                 }
             }
             other => panic!("{marker} sent again: {other:?}"),
         }
     }
     let stored = incidents_marked(&app, "burst-");
-    assert_eq!(stored.len(), acknowledged + lost, "every answered or repeated post, once");
+    assert_eq!(
+        stored.len(),
+        acknowledged + lost,
+        "every answered or repeated post, once"
+    );
     assert!(stored.values().all(|ids| ids.len() == 1));
     assert_derived_rows_consistent(&app);
 }
@@ -249,7 +304,10 @@ async fn assert_json_unavailable(what: &str, response: reqwest::Response) {
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {body}");
     common::assert_error_shape(&body);
-    assert_eq!(body["error"]["code"], "database_unavailable", "{what}: {body}");
+    assert_eq!(
+        body["error"]["code"], "database_unavailable",
+        "{what}: {body}"
+    );
 }
 
 #[tokio::test]
@@ -258,16 +316,46 @@ async fn the_database_going_away_is_a_clear_503_and_its_return_needs_no_restart(
         return;
     };
     let url = cluster.url();
-    steadfast(&url, &["school", "add", "--code", "NORTH", "--name", "North Academy"], "");
+    steadfast(
+        &url,
+        &[
+            "school",
+            "add",
+            "--code",
+            "NORTH",
+            "--name",
+            "North Academy",
+        ],
+        "",
+    );
     let add_user = |email: &str, role: &str| {
-        let args = ["user", "add", "--email", email, "--name", "Ada Admin", "--role", role, "--school", "NORTH"];
+        let args = [
+            "user",
+            "add",
+            "--email",
+            email,
+            "--name",
+            "Ada Admin",
+            "--role",
+            role,
+            "--school",
+            "NORTH",
+        ];
         steadfast(&url, &args, &format!("{PASSWORD}\n"));
     };
     add_user("admin@north.example", "admin");
     add_user("teacher@north.example", "class_staff");
-    let admin = steadfast(&url, &["token", "create", "--email", "admin@north.example"], "");
+    let admin = steadfast(
+        &url,
+        &["token", "create", "--email", "admin@north.example"],
+        "",
+    );
     let admin = admin.trim();
-    let teacher = steadfast(&url, &["token", "create", "--email", "teacher@north.example"], "");
+    let teacher = steadfast(
+        &url,
+        &["token", "create", "--email", "teacher@north.example"],
+        "",
+    );
     let teacher = teacher.trim();
     let mut server = ServeProcess::start(&ServeOptions::on(&url)).await;
     let api = client();
@@ -281,23 +369,34 @@ async fn the_database_going_away_is_a_clear_503_and_its_return_needs_no_restart(
         .json()
         .await
         .expect("a pupil");
-    let pupil_id = pupil["id"].as_i64().unwrap_or_else(|| panic!("no pupil id: {pupil}"));
+    let pupil_id = pupil["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no pupil id: {pupil}"));
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(WAIT)
         .build()
         .expect("a page client");
-    let signed_in = common::login_at(&browser, &server.address, "teacher@north.example", PASSWORD).await;
+    let signed_in =
+        common::login_at(&browser, &server.address, "teacher@north.example", PASSWORD).await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let page = browser.get(server.url("/log")).send().await.expect("the log page");
+    let page = browser
+        .get(server.url("/log"))
+        .send()
+        .await
+        .expect("the log page");
     assert_eq!(page.status(), StatusCode::OK);
 
     cluster.stop();
 
     // Every kind of request is answered, at once and clearly, while the database is away.
     let started = Instant::now();
-    let health = api.get(server.url("/health")).send().await.expect("/health answered");
+    let health = api
+        .get(server.url("/health"))
+        .send()
+        .await
+        .expect("/health answered");
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
     let health: Value = health.json().await.expect("a JSON health report");
     assert_eq!(health["status"], "unavailable", "{health}");
@@ -318,8 +417,16 @@ async fn the_database_going_away_is_a_clear_503_and_its_return_needs_no_restart(
             .await
             .expect("the pupil list to be answered");
         assert_json_unavailable(&format!("GET /api/v1/pupils ({attempt})"), listed).await;
-        let page = browser.get(server.url("/log")).send().await.expect("the log page");
-        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE, "GET /log ({attempt})");
+        let page = browser
+            .get(server.url("/log"))
+            .send()
+            .await
+            .expect("the log page");
+        assert_eq!(
+            page.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "GET /log ({attempt})"
+        );
         let content_type = page
             .headers()
             .get(header::CONTENT_TYPE)
@@ -340,14 +447,24 @@ async fn the_database_going_away_is_a_clear_503_and_its_return_needs_no_restart(
     cluster.start();
     let deadline = Instant::now() + WAIT;
     loop {
-        let health = api.get(server.url("/health")).send().await.expect("/health answered");
+        let health = api
+            .get(server.url("/health"))
+            .send()
+            .await
+            .expect("/health answered");
         if health.status() == StatusCode::OK {
             break;
         }
-        assert!(Instant::now() < deadline, "not healthy again within {WAIT:?}");
+        assert!(
+            Instant::now() < deadline,
+            "not healthy again within {WAIT:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("healthy again {:?} after the database returned", started.elapsed());
+    eprintln!(
+        "healthy again {:?} after the database returned",
+        started.elapsed()
+    );
     // A request may still meet a connection from before; within a few tries all succeed.
     let deadline = Instant::now() + WAIT;
     let posted = loop {
@@ -364,7 +481,12 @@ async fn the_database_going_away_is_a_clear_503_and_its_return_needs_no_restart(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(posted.status(), StatusCode::CREATED, "{:?}", posted.text().await);
+    assert_eq!(
+        posted.status(),
+        StatusCode::CREATED,
+        "{:?}",
+        posted.text().await
+    );
     for _ in 0..8 {
         let listed = api
             .get(server.url("/api/v1/pupils"))
@@ -373,7 +495,11 @@ async fn the_database_going_away_is_a_clear_503_and_its_return_needs_no_restart(
             .await
             .expect("the pupil list");
         assert_eq!(listed.status(), StatusCode::OK);
-        let page = browser.get(server.url("/log")).send().await.expect("the log page");
+        let page = browser
+            .get(server.url("/log"))
+            .send()
+            .await
+            .expect("the log page");
         assert_eq!(page.status(), StatusCode::OK);
     }
     // Nothing was written while the database was away: the keyed post logged one incident.
@@ -395,7 +521,10 @@ async fn the_database_going_away_is_a_clear_503_and_its_return_needs_no_restart(
     assert_eq!(incidents, 1, "{logged}");
     assert!(server.is_running());
     let output = server.output();
-    assert!(!output.contains("panicked"), "the server panicked:\n{output}");
+    assert!(
+        !output.contains("panicked"),
+        "the server panicked:\n{output}"
+    );
     server.kill();
 }
 
@@ -512,7 +641,11 @@ async fn a_failing_mail_server_is_retried_with_backoff_then_each_email_goes_once
     // every email waits its backoff.
     let silent = BadMailServer::silent();
     deliver_at(&app, start, &silent.url());
-    assert_eq!(silent.connections(), 1, "the silent server was tried once a run");
+    assert_eq!(
+        silent.connections(),
+        1,
+        "the silent server was tried once a run"
+    );
     assert_eq!(outbox_state(&app), pending(1));
 
     // Before the backoff has passed, even a working server gets nothing.
@@ -527,7 +660,11 @@ async fn a_failing_mail_server_is_retried_with_backoff_then_each_email_goes_once
     deliver_at(&app, at, &unavailable.url());
     assert_eq!(unavailable.connections(), 1);
     assert_eq!(outbox_state(&app), pending(2));
-    deliver_at(&app, at + outbox::backoff(2) - TimeDelta::seconds(5), &sink.url());
+    deliver_at(
+        &app,
+        at + outbox::backoff(2) - TimeDelta::seconds(5),
+        &sink.url(),
+    );
     assert_eq!(outbox_state(&app), pending(2), "retried before its backoff");
     at += outbox::backoff(2) + TimeDelta::seconds(1);
     let nobody = format!("smtp://127.0.0.1:{}", common::serve::free_port());
@@ -542,7 +679,10 @@ async fn a_failing_mail_server_is_retried_with_backoff_then_each_email_goes_once
     // The server behaves again: each email goes, once.
     at += outbox::backoff(3) + TimeDelta::seconds(1);
     deliver_at(&app, at, &sink.url());
-    assert_eq!(outbox_state(&app), vec![(outbox::status::SENT.to_string(), 4); EMAILS]);
+    assert_eq!(
+        outbox_state(&app),
+        vec![(outbox::status::SENT.to_string(), 4); EMAILS]
+    );
     deliver_at(&app, at + TimeDelta::hours(2), &sink.url());
     let received = sink.wait_for(EMAILS, WAIT);
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -26,7 +26,12 @@ use steadfast::mail::OutgoingEmail;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// `POST /api/v1/incidents` to one instance, with an idempotency key.
-async fn post_incident(base: String, token: String, key: String, body: Value) -> (StatusCode, Value) {
+async fn post_incident(
+    base: String,
+    token: String,
+    key: String,
+    body: Value,
+) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
         .post(format!("{base}/api/v1/incidents"))
         .bearer_auth(token)
@@ -58,7 +63,11 @@ fn incidents_marked(app: &TestApp, prefix: &str) -> Vec<(String, i64)> {
 fn assert_no_duplicate_open_suggestions(app: &TestApp) {
     let open: Vec<(i64, i16, String)> = suggestions::table
         .filter(suggestions::status.eq("open"))
-        .select((suggestions::pupil_id, suggestions::to_level, suggestions::rule))
+        .select((
+            suggestions::pupil_id,
+            suggestions::to_level,
+            suggestions::rule,
+        ))
         .load(&mut *app.conn())
         .expect("reading suggestions");
     let mut seen: BTreeMap<(i64, i16, String), usize> = BTreeMap::new();
@@ -86,12 +95,25 @@ async fn logging_spread_over_two_instances_lands_once() {
     }
     let app = spawn_app(Engine::Postgres).await;
     let (school, _, _) = app.school_with_admin("NORTH");
-    let teacher = app.create_staff(&school, "t@north.example", "Tess Teacher", &[Role::ClassStaff], None);
+    let teacher = app.create_staff(
+        &school,
+        "t@north.example",
+        "Tess Teacher",
+        &[Role::ClassStaff],
+        None,
+    );
     let token = app.create_token(&teacher);
     let pupils: Vec<i64> = (0..4)
         .map(|n| {
-            app.create_pupil(&school, &format!("A12345678901{n}"), "Sam", &format!("Okafor{n}"), 9, "9B")
-                .id
+            app.create_pupil(
+                &school,
+                &format!("A12345678901{n}"),
+                "Sam",
+                &format!("Okafor{n}"),
+                9,
+                "9B",
+            )
+            .id
         })
         .collect();
     let (a, b) = two_instances(&app, None).await;
@@ -114,7 +136,11 @@ async fn logging_spread_over_two_instances_lands_once() {
     let stored = incidents_marked(&app, "spread-");
     assert_eq!(stored.len(), 40, "each prompt once: {stored:?}");
     for (note, id) in &stored {
-        assert_eq!(answered.get(note), Some(id), "{note} stored under another id");
+        assert_eq!(
+            answered.get(note),
+            Some(id),
+            "{note} stored under another id"
+        );
     }
 
     // The same key sent to both instances at the same moment logs one incident, and both
@@ -129,7 +155,10 @@ async fn logging_spread_over_two_instances_lands_once() {
         );
         assert_eq!(first.0, StatusCode::CREATED, "{marker}: {}", first.1);
         assert_eq!(second.0, StatusCode::CREATED, "{marker}: {}", second.1);
-        assert_eq!(first.1["id"], second.1["id"], "{marker}: two incidents for one key");
+        assert_eq!(
+            first.1["id"], second.1["id"],
+            "{marker}: two incidents for one key"
+        );
     }
     let stored = incidents_marked(&app, "twice-");
     assert_eq!(stored.len(), 8, "one incident per key: {stored:?}");
@@ -178,7 +207,9 @@ async fn two_instances_deliver_each_email_once() {
     let runs: Vec<_> = (0..2)
         .map(|_| {
             let (database_url, url) = (app.database_url.clone(), url.clone());
-            std::thread::spawn(move || run_jobs(&database_url, None, &[("STEADFAST_SMTP_URL", url.as_str())]))
+            std::thread::spawn(move || {
+                run_jobs(&database_url, None, &[("STEADFAST_SMTP_URL", url.as_str())])
+            })
         })
         .collect();
     for run in runs {
@@ -195,7 +226,10 @@ async fn two_instances_deliver_each_email_once() {
         if unsent == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{unsent} emails still unsent after {WAIT:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{unsent} emails still unsent after {WAIT:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let received = sink.wait_for(EMAILS, WAIT);
@@ -261,9 +295,22 @@ async fn the_daily_jobs_run_once_when_instances_run_them_together() {
     }
     let app = spawn_app(Engine::Postgres).await;
     let (school, _, _) = app.school_with_admin("NORTH");
-    let teacher = app.create_staff(&school, "t@north.example", "Tess Teacher", &[Role::ClassStaff], None);
+    let teacher = app.create_staff(
+        &school,
+        "t@north.example",
+        "Tess Teacher",
+        &[Role::ClassStaff],
+        None,
+    );
     let teacher = app.create_token(&teacher);
-    let hoy = app.create_staff_leading(&school, "hoy9@north.example", "Hal Head", &[Role::PastoralLead], &[9], None);
+    let hoy = app.create_staff_leading(
+        &school,
+        "hoy9@north.example",
+        "Hal Head",
+        &[Role::PastoralLead],
+        &[9],
+        None,
+    );
     let hoy_token = app.create_token(&hoy);
     // The Head of Year takes a daily digest: notices for them are held for it.
     diesel::update(staff::table.find(hoy.id))
@@ -273,15 +320,27 @@ async fn the_daily_jobs_run_once_when_instances_run_them_together() {
 
     // Pupils at Coaching Prompt, quiet from now on: the step-down check suggests for each.
     for n in 0..12 {
-        let pupil = app.create_pupil(&school, &format!("B1234567890{n:02}"), "Pat", &format!("Quiet{n}"), 9, "9A");
-        let (status, body) = app.api_post("/api/v1/incidents", &teacher, &prompt(pupil.id, "once")).await;
+        let pupil = app.create_pupil(
+            &school,
+            &format!("B1234567890{n:02}"),
+            "Pat",
+            &format!("Quiet{n}"),
+            9,
+            "9A",
+        );
+        let (status, body) = app
+            .api_post("/api/v1/incidents", &teacher, &prompt(pupil.id, "once"))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     // A pupil moved to Coaching Time, whose meeting then goes overdue.
     let pupil = app.create_pupil(&school, "C123456789012", "Sam", "Okafor", 9, "9B");
     let mut logged = Value::Null;
     for _ in 0..3 {
-        logged = app.api_post("/api/v1/incidents", &teacher, &prompt(pupil.id, "again")).await.1;
+        logged = app
+            .api_post("/api/v1/incidents", &teacher, &prompt(pupil.id, "again"))
+            .await
+            .1;
     }
     accept_suggested(&app, &hoy_token, &logged).await;
     let serious = json!({"pupil_ids": [pupil.id], "behaviour": "Fighting", "severity": "serious", "response": "none"});
@@ -308,16 +367,28 @@ async fn the_daily_jobs_run_once_when_instances_run_them_together() {
         .count()
         .get_result(&mut *app.conn())
         .expect("counting suggestions");
-    assert!(step_downs >= 12, "the quiet pupils were not checked: {step_downs} step-downs");
+    assert!(
+        step_downs >= 12,
+        "the quiet pupils were not checked: {step_downs} step-downs"
+    );
     let after = outbox_rows(&app);
-    let new: Vec<&(String, String, String)> =
-        after.iter().filter(|row| !outbox_before.contains(row)).collect();
+    let new: Vec<&(String, String, String)> = after
+        .iter()
+        .filter(|row| !outbox_before.contains(row))
+        .collect();
     assert!(
         new.iter().any(|(key, _, _)| key.contains("-overdue-")),
         "no overdue notice was queued: {new:?}"
     );
-    let digests: Vec<_> = after.iter().filter(|(key, _, _)| key.starts_with("digest-")).collect();
-    assert_eq!(digests.len(), 1, "one digest for the Head of Year: {digests:?}");
+    let digests: Vec<_> = after
+        .iter()
+        .filter(|(key, _, _)| key.starts_with("digest-"))
+        .collect();
+    assert_eq!(
+        digests.len(),
+        1,
+        "one digest for the Head of Year: {digests:?}"
+    );
     let held: i64 = outbox_table::table
         .filter(outbox_table::status.eq(outbox::status::HELD))
         .count()
@@ -326,9 +397,15 @@ async fn the_daily_jobs_run_once_when_instances_run_them_together() {
     assert_eq!(held, 0, "every held email went into the digest");
 
     // A fourth run at the same time finds nothing left to do.
-    let suggestions_then: i64 = suggestions::table.count().get_result(&mut *app.conn()).expect("counting");
+    let suggestions_then: i64 = suggestions::table
+        .count()
+        .get_result(&mut *app.conn())
+        .expect("counting");
     run_jobs(&app.database_url, Some(at), &[]);
-    let suggestions_now: i64 = suggestions::table.count().get_result(&mut *app.conn()).expect("counting");
+    let suggestions_now: i64 = suggestions::table
+        .count()
+        .get_result(&mut *app.conn())
+        .expect("counting");
     assert_eq!(suggestions_now, suggestions_then);
     assert_eq!(outbox_rows(&app), after);
 }
@@ -339,7 +416,11 @@ async fn accept_suggested(app: &TestApp, token: &str, logged: &Value) {
         .as_i64()
         .unwrap_or_else(|| panic!("nothing suggested: {logged}"));
     let (status, body) = app
-        .api_post(&format!("/api/v1/suggestions/{id}/accept"), token, &json!({}))
+        .api_post(
+            &format!("/api/v1/suggestions/{id}/accept"),
+            token,
+            &json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -348,7 +429,11 @@ async fn accept_suggested(app: &TestApp, token: &str, logged: &Value) {
 fn outbox_rows(app: &TestApp) -> Vec<(String, String, String)> {
     outbox_table::table
         .order(outbox_table::id)
-        .select((outbox_table::message_key, outbox_table::recipient, outbox_table::status))
+        .select((
+            outbox_table::message_key,
+            outbox_table::recipient,
+            outbox_table::status,
+        ))
         .load(&mut *app.conn())
         .expect("reading the outbox")
 }

@@ -140,10 +140,9 @@ pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) ->
 fn lock_pupil(conn: &mut crate::db::DbConnection, pupil_id: i64) -> Result<PupilRow> {
     let query = pupils::table.find(pupil_id);
     Ok(match conn {
-        crate::db::DbConnection::Postgres(pg) => query
-            .select(PupilRow::as_select())
-            .for_update()
-            .first(pg)?,
+        crate::db::DbConnection::Postgres(pg) => {
+            query.select(PupilRow::as_select()).for_update().first(pg)?
+        }
         crate::db::DbConnection::Sqlite(_) => query.select(PupilRow::as_select()).first(conn)?,
     })
 }

@@ -35,7 +35,9 @@ impl PgCluster {
         };
         let dir = tempfile::tempdir().expect("a folder for the cluster");
         if running_as_root() {
-            run(Command::new("chown").arg("postgres:postgres").arg(dir.path()));
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir.path()));
         }
         let cluster = PgCluster {
             bin,

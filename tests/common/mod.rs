@@ -510,7 +510,12 @@ const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300)
 
 /// Signs in at the service at `base` (`http://HOST:PORT`) through the login form, as a
 /// browser does: loads it, then posts it with its CSRF token. Answers the response to the post.
-pub async fn login_at(client: &reqwest::Client, base: &str, email: &str, password: &str) -> Response {
+pub async fn login_at(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> Response {
     let form = client
         .get(format!("{base}/login"))
         .send()

@@ -85,7 +85,10 @@ impl ServeProcess {
             .env("DATABASE_URL", &options.database_url)
             .env("STEADFAST_BIND", format!("127.0.0.1:{port}"))
             .env("STEADFAST_DATA_DIR", &data_dir)
-            .env("STEADFAST_SMTP_URL", options.smtp_url.as_deref().unwrap_or("file"))
+            .env(
+                "STEADFAST_SMTP_URL",
+                options.smtp_url.as_deref().unwrap_or("file"),
+            )
             .env("STEADFAST_SESSION_SECRET", SESSION_SECRET)
             .env("STEADFAST_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env("STEADFAST_POOL_SIZE", "4")
