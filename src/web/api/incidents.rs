@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::read_json;
+use super::{read_json, ApiBody};
 use super::suggestions::SuggestionJson;
 use crate::db::idempotency::{self, IdempotencyKey, StoredAnswer};
 use crate::db::incidents::{self, RecordedIncident};
@@ -167,7 +167,7 @@ pub async fn log_once(
 pub async fn create(
     user: ApiUser,
     request: HttpRequest,
-    body: web::Bytes,
+    body: ApiBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let key = match request.headers().get(IDEMPOTENCY_HEADER) {
@@ -177,6 +177,7 @@ pub async fn create(
         )?),
         None => None,
     };
+    let body = body.0;
     let submitted: IncidentJson = read_json(&body)?;
     let now = Utc::now();
     let new = NewIncident::parse(

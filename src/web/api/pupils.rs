@@ -74,6 +74,7 @@ pub struct PupilList {
 
 /// Filters of `GET /api/v1/pupils`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct PupilQuery {
     /// Part of a name or UPN.
     pub q: Option<String>,
@@ -149,6 +150,7 @@ pub async fn get(
 
 /// The body of `POST /api/v1/pupils`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewPupilJson {
     /// Unique Pupil Number: a letter, 11 digits, then a digit or letter.
     pub upn: Option<String>,

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::meetings::MeetingJson;
 use super::pupils::PupilJson;
-use super::{optional_number, read_json, ApiJson};
+use super::{optional_number, read_json, ApiBody, ApiJson};
 use crate::db::inbox::{self, InboxScope};
 use crate::db::models::SuggestionRow;
 use crate::db::notices::NoticeContext;
@@ -60,6 +60,7 @@ pub struct SuggestionList {
 
 /// Filters of `GET /api/v1/suggestions`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct SuggestionQuery {
     /// open, accepted, declined or withdrawn.
     pub status: Option<String>,
@@ -176,9 +177,10 @@ pub struct Accepted {
 pub async fn accept(
     user: ApiUser,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: ApiBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
     let request: AcceptJson = if body.iter().all(u8::is_ascii_whitespace) {
         AcceptJson::default()
     } else {
