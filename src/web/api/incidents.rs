@@ -161,6 +161,7 @@ pub async fn log_once(
         (status = 201, description = "The incident was logged (or, for a repeated key, had been)", body = IncidentCreated),
         (status = 400, description = "A field is missing or malformed, or a pupil is not of this school; `field` names it. Nothing was written", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 422, description = "The Idempotency-Key was used before for a different request", body = ErrorBody)
     )
 )]

@@ -209,6 +209,7 @@ pub struct ScheduleJson {
         (status = 200, description = "Booked", body = MeetingJson),
         (status = 400, description = "A field is missing or wrong; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "The caller does not run this pupil's meetings", body = ErrorBody),
         (status = 404, description = "No such meeting in this school", body = ErrorBody),
         (status = 409, description = "The meeting is held, missed or cancelled", body = ErrorBody)
@@ -271,6 +272,7 @@ pub struct ReasonJson {
         (status = 200, description = "Cancelled", body = MeetingJson),
         (status = 400, description = "The reason is missing", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "The caller does not run this pupil's meetings", body = ErrorBody),
         (status = 404, description = "No such meeting in this school", body = ErrorBody),
         (status = 409, description = "The meeting is held, missed or cancelled already", body = ErrorBody)
@@ -372,6 +374,7 @@ pub struct OutcomeJson {
         (status = 200, description = "Recorded as held", body = MeetingJson),
         (status = 400, description = "A field is missing or wrong; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "The caller does not run this pupil's meetings", body = ErrorBody),
         (status = 404, description = "No such meeting in this school", body = ErrorBody),
         (status = 409, description = "The meeting is held, missed or cancelled already", body = ErrorBody)

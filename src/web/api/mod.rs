@@ -160,8 +160,10 @@ pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             .flatten();
         let field = match (path.as_str(), named) {
             (".", named) => named,
-            (_, Some(named)) => Some(format!("{path}.{named}")),
-            (_, None) => Some(path),
+            (_, Some(named)) if path != named && !path.ends_with(&format!(".{named}")) => {
+                Some(format!("{path}.{named}"))
+            }
+            _ => Some(path),
         };
         unreadable(cause, field)
     })?;
@@ -236,6 +238,15 @@ mod tests {
         assert_eq!(missing.field(), Some("ids"));
         let unknown = read_json::<Body>(br#"{"ids":[],"colour":"red"}"#).unwrap_err();
         assert_eq!(unknown.field(), Some("colour"));
+        #[derive(Debug, serde::Deserialize)]
+        struct Outer {
+            #[allow(dead_code)]
+            inner: Vec<Body>,
+        }
+        let nested = read_json::<Outer>(br#"{"inner":[{"ids":[],"colour":1}]}"#).unwrap_err();
+        assert_eq!(nested.field(), Some("inner[0].colour"));
+        let nested = read_json::<Outer>(br#"{"inner":[{"year":1}]}"#).unwrap_err();
+        assert_eq!(nested.field(), Some("inner[0].ids"));
         let trailing = read_json::<Body>(br#"{"ids":[]} x"#).unwrap_err();
         assert_eq!(trailing.code(), "invalid");
         assert!(read_json::<Body>(br#"{"ids":[3]}"#).is_ok());

@@ -196,6 +196,7 @@ impl NewPupilJson {
         (status = 201, description = "The pupil was added", body = PupilJson),
         (status = 400, description = "A detail is missing or malformed; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "The caller's role may not add pupils", body = ErrorBody),
         (status = 409, description = "The UPN is already on roll", body = ErrorBody)
     )

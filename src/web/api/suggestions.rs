@@ -167,7 +167,9 @@ pub struct Accepted {
     request_body = AcceptJson,
     responses(
         (status = 200, description = "Accepted", body = Accepted),
+        (status = 400, description = "The body is not the JSON expected; `field` names what is wrong", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "Not the caller's to decide", body = ErrorBody),
         (status = 404, description = "No such suggestion in this school", body = ErrorBody),
         (status = 409, description = "Already decided: nothing changed", body = ErrorBody),
@@ -248,6 +250,7 @@ pub struct Declined {
         (status = 200, description = "Declined", body = Declined),
         (status = 400, description = "The reason is missing", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "Not the caller's to decide", body = ErrorBody),
         (status = 404, description = "No such suggestion in this school", body = ErrorBody),
         (status = 409, description = "Already decided: nothing changed", body = ErrorBody)
