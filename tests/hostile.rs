@@ -1278,6 +1278,35 @@ async fn another_schools_records_are_not_found_in_the_pages(engine: Engine) {
     assert_eq!(snapshot(app), before, "a form naming another school's records wrote something");
 }
 
+async fn methods_a_route_does_not_answer_get_405(engine: Engine) {
+    let s = arrange(engine).await;
+    let before = snapshot(&s.app);
+    let meeting = format!("/api/v1/meetings/{}/cancel", s.north.meeting);
+    for (method, path, allow) in [
+        (Method::DELETE, "/api/v1/pupils", "GET, POST"),
+        (Method::PUT, "/api/v1/incidents", "POST"),
+        (Method::GET, "/api/v1/incidents", "POST"),
+        (Method::PATCH, "/api/v1/staff", "GET"),
+        (Method::DELETE, meeting.as_str(), "POST"),
+        (Method::from_bytes(b"TRACE").expect("a method"), "/api/v1/suggestions", "GET"),
+    ] {
+        let answer = send_raw(&s.app, method.clone(), path, &s.north.slt, b"{}".to_vec()).await;
+        assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", answer.text);
+        assert_error_shape(&answer.json);
+        assert_eq!(answer.json["error"]["code"], "method_not_allowed");
+        let response = Client::new()
+            .request(method.clone(), s.app.url(path))
+            .send()
+            .await
+            .expect("an answer");
+        let allowed = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok());
+        assert_eq!(allowed, Some(allow), "{method} {path}");
+    }
+    let answer = get_api(&s.app, "/api/v1/nothing-here", &s.north.slt).await;
+    assert_refused("an unknown address", &answer, StatusCode::NOT_FOUND, None);
+    assert_eq!(snapshot(&s.app), before, "a refused method wrote something");
+}
+
 both_engines!(
     oversized_bodies_are_refused_with_413,
     malformed_json_is_refused,
@@ -1289,4 +1318,5 @@ both_engines!(
     sql_and_markup_in_the_forms_are_kept_verbatim_and_shown_escaped,
     oversized_forms_are_refused_with_413,
     another_schools_records_are_not_found_in_the_pages,
+    methods_a_route_does_not_answer_get_405,
 );

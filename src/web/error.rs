@@ -38,7 +38,7 @@ pub struct ErrorBody {
 /// What went wrong, for a program to act on and a person to read.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable code: invalid, bad_request, too_large, unprocessable, unauthenticated, forbidden, not_found, conflict, internal.
+    /// Stable code: invalid, bad_request, too_large, unprocessable, unauthenticated, forbidden, not_found, method_not_allowed, conflict, internal.
     pub code: String,
     /// A sentence saying what is wrong.
     pub message: String,

@@ -15,36 +15,57 @@ use serde::de::DeserializeOwned;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::error::{body_error, ApiError, ErrorBody};
+use super::error::{body_error, ApiError, ErrorBody, ErrorDetail};
 use crate::error::Error;
 
 /// Registers the `/api/v1` routes (inside their scope).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(openapi_json))
-        .route("/staff", web::get().to(staff::list))
-        .route("/pupils", web::get().to(pupils::list))
-        .route("/pupils", web::post().to(pupils::create))
-        .route("/pupils/{id}", web::get().to(pupils::get))
-        .route("/pupils/{id}/timeline", web::get().to(timeline::get))
-        .route("/incidents", web::post().to(incidents::create))
-        .route("/suggestions", web::get().to(suggestions::list))
-        .route(
-            "/suggestions/{id}/accept",
-            web::post().to(suggestions::accept),
+    use web::{get, post};
+    cfg.service(resource("/openapi.json", "GET").route(get().to(openapi_json)))
+        .service(resource("/staff", "GET").route(get().to(staff::list)))
+        .service(
+            resource("/pupils", "GET, POST")
+                .route(get().to(pupils::list))
+                .route(post().to(pupils::create)),
         )
-        .route(
-            "/suggestions/{id}/decline",
-            web::post().to(suggestions::decline),
+        .service(resource("/pupils/{id}", "GET").route(get().to(pupils::get)))
+        .service(resource("/pupils/{id}/timeline", "GET").route(get().to(timeline::get)))
+        .service(resource("/incidents", "POST").route(post().to(incidents::create)))
+        .service(resource("/suggestions", "GET").route(get().to(suggestions::list)))
+        .service(
+            resource("/suggestions/{id}/accept", "POST").route(post().to(suggestions::accept)),
         )
-        .route("/meetings", web::get().to(meetings::list))
-        .route(
-            "/meetings/{id}/schedule",
-            web::post().to(meetings::schedule),
+        .service(
+            resource("/suggestions/{id}/decline", "POST").route(post().to(suggestions::decline)),
         )
-        .route("/meetings/{id}/cancel", web::post().to(meetings::cancel))
-        .route("/meetings/{id}/missed", web::post().to(meetings::missed))
-        .route("/meetings/{id}/outcome", web::post().to(meetings::outcome))
+        .service(resource("/meetings", "GET").route(get().to(meetings::list)))
+        .service(
+            resource("/meetings/{id}/schedule", "POST").route(post().to(meetings::schedule)),
+        )
+        .service(resource("/meetings/{id}/cancel", "POST").route(post().to(meetings::cancel)))
+        .service(resource("/meetings/{id}/missed", "POST").route(post().to(meetings::missed)))
+        .service(
+            resource("/meetings/{id}/outcome", "POST").route(post().to(meetings::outcome)),
+        )
         .default_service(web::to(not_found));
+}
+
+/// One path of the API: any method it does not answer gets 405, naming those it does.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || method_not_allowed(allow)))
+}
+
+/// `405 Method Not Allowed` in the error shape, with the `Allow` header.
+async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allow))
+        .json(ErrorBody {
+            error: ErrorDetail {
+                code: "method_not_allowed".to_string(),
+                message: format!("this address answers {allow} only"),
+                field: None,
+            },
+        })
 }
 
 /// The OpenAPI document of every `/api/v1` route, generated from the handlers.

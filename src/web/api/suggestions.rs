@@ -164,7 +164,7 @@ pub struct Accepted {
     post,
     path = "/api/v1/suggestions/{id}/accept",
     params(("id" = i64, Path, description = "The suggestion's id")),
-    request_body = AcceptJson,
+    request_body(content = Option<AcceptJson>, description = "Optional: an empty body accepts without a note"),
     responses(
         (status = 200, description = "Accepted", body = Accepted),
         (status = 400, description = "The body is not the JSON expected; `field` names what is wrong", body = ErrorBody),
