@@ -171,7 +171,11 @@ async fn coaching_time_due(app: &TestApp, teacher: &str, hoy: &str, pupil: i64) 
         .as_i64()
         .unwrap_or_else(|| panic!("no Coaching Time suggested: {logged}"));
     let (status, body) = app
-        .api_post(&format!("/api/v1/suggestions/{time}/accept"), hoy, &json!({}))
+        .api_post(
+            &format!("/api/v1/suggestions/{time}/accept"),
+            hoy,
+            &json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["meeting"]["id"]
@@ -277,13 +281,7 @@ async fn answer_of(response: reqwest::Response) -> Answer {
 }
 
 /// Sends `body` as it is to an API path with a bearer token.
-async fn send_raw(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Vec<u8>,
-) -> Answer {
+async fn send_raw(app: &TestApp, method: Method, path: &str, token: &str, body: Vec<u8>) -> Answer {
     let response = Client::new()
         .request(method, app.url(path))
         .bearer_auth(token)
@@ -452,9 +450,16 @@ async fn oversized_bodies_are_refused_with_413(engine: Engine) {
         // Without a Content-Length the body is cut off at the limit all the same.
         let (status, text) = post_chunked(&s.app, &path, &s.north.slt, huge.clone()).await;
         assert_eq!(status, 413, "{path} in chunks: {text}");
-        assert!(text.contains(r#""code":"too_large""#), "{path} in chunks: {text}");
+        assert!(
+            text.contains(r#""code":"too_large""#),
+            "{path} in chunks: {text}"
+        );
     }
-    assert_eq!(snapshot(&s.app), before, "an oversized body wrote something");
+    assert_eq!(
+        snapshot(&s.app),
+        before,
+        "an oversized body wrote something"
+    );
 }
 
 async fn malformed_json_is_refused(engine: Engine) {
@@ -515,25 +520,77 @@ async fn wrong_types_are_refused_naming_the_field(engine: Engine) {
         (&pupils, with(&pupil, "year", json!(8.5)), "year"),
         (&pupils, with(&pupil, "year", json!(1e40)), "year"),
         (&pupils, with(&pupil, "upn", json!(123)), "upn"),
-        (&pupils, with(&pupil, "given_name", json!(["Dee"])), "given_name"),
-        (&incidents, with(&incident, "pupil_ids", json!(s.north.sam)), "pupil_ids"),
-        (&incidents, with(&incident, "pupil_ids", json!([s.north.sam, "x"])), "pupil_ids[1]"),
-        (&incidents, with(&incident, "pupil_ids", json!([1e30])), "pupil_ids[0]"),
-        (&incidents, with(&incident, "pupil_ids", json!(null)), "pupil_ids"),
-        (&incidents, with(&incident, "behaviour", json!({"text": "Off task"})), "behaviour"),
-        (&incidents, with(&incident, "severity", json!(2)), "severity"),
+        (
+            &pupils,
+            with(&pupil, "given_name", json!(["Dee"])),
+            "given_name",
+        ),
+        (
+            &incidents,
+            with(&incident, "pupil_ids", json!(s.north.sam)),
+            "pupil_ids",
+        ),
+        (
+            &incidents,
+            with(&incident, "pupil_ids", json!([s.north.sam, "x"])),
+            "pupil_ids[1]",
+        ),
+        (
+            &incidents,
+            with(&incident, "pupil_ids", json!([1e30])),
+            "pupil_ids[0]",
+        ),
+        (
+            &incidents,
+            with(&incident, "pupil_ids", json!(null)),
+            "pupil_ids",
+        ),
+        (
+            &incidents,
+            with(&incident, "behaviour", json!({"text": "Off task"})),
+            "behaviour",
+        ),
+        (
+            &incidents,
+            with(&incident, "severity", json!(2)),
+            "severity",
+        ),
         (&incidents, with(&incident, "note", json!(false)), "note"),
         (&accept, with(&accepting, "note", json!(5)), "note"),
         (&decline, with(&declining, "reason", json!(null)), "reason"),
-        (&decline, with(&declining, "reason", json!(["Settled"])), "reason"),
-        (&schedule, with(&booking, "duration_minutes", json!("30")), "duration_minutes"),
-        (&schedule, with(&booking, "duration_minutes", json!(4_294_967_296_i64)), "duration_minutes"),
-        (&schedule, with(&booking, "parent_invited", json!("yes")), "parent_invited"),
-        (&schedule, with(&booking, "participant_ids", json!({"id": 1})), "participant_ids"),
+        (
+            &decline,
+            with(&declining, "reason", json!(["Settled"])),
+            "reason",
+        ),
+        (
+            &schedule,
+            with(&booking, "duration_minutes", json!("30")),
+            "duration_minutes",
+        ),
+        (
+            &schedule,
+            with(&booking, "duration_minutes", json!(4_294_967_296_i64)),
+            "duration_minutes",
+        ),
+        (
+            &schedule,
+            with(&booking, "parent_invited", json!("yes")),
+            "parent_invited",
+        ),
+        (
+            &schedule,
+            with(&booking, "participant_ids", json!({"id": 1})),
+            "participant_ids",
+        ),
         (&schedule, with(&booking, "location", json!(12)), "location"),
         (&schedule, guest_typo, "guests[0].name"),
         (&cancel, with(&cancelling, "reason", json!(1)), "reason"),
-        (&outcome, with(&held, "goals_met", json!("yes")), "goals_met"),
+        (
+            &outcome,
+            with(&held, "goals_met", json!("yes")),
+            "goals_met",
+        ),
         (&outcome, with(&held, "summary", json!(null)), "summary"),
         (&outcome, with(&held, "focus", json!(3)), "focus"),
     ];
@@ -541,9 +598,18 @@ async fn wrong_types_are_refused_naming_the_field(engine: Engine) {
 
     for (path, body, field) in cases {
         let answer = post_json(&s.app, path, &s.north.slt, &body).await;
-        assert_refused(&format!("{path}: {field}"), &answer, StatusCode::BAD_REQUEST, Some(field));
+        assert_refused(
+            &format!("{path}: {field}"),
+            &answer,
+            StatusCode::BAD_REQUEST,
+            Some(field),
+        );
     }
-    assert_eq!(snapshot(&s.app), before, "a body of the wrong types wrote something");
+    assert_eq!(
+        snapshot(&s.app),
+        before,
+        "a body of the wrong types wrote something"
+    );
 }
 
 async fn dates_and_times_that_are_not_are_refused(engine: Engine) {
@@ -566,7 +632,13 @@ async fn dates_and_times_that_are_not_are_refused(engine: Engine) {
                 continue;
             }
             for value in &not_times {
-                let answer = post_json(&s.app, path, &s.north.slt, &with(body, field, value.clone())).await;
+                let answer = post_json(
+                    &s.app,
+                    path,
+                    &s.north.slt,
+                    &with(body, field, value.clone()),
+                )
+                .await;
                 assert_refused(
                     &format!("{path}: {field} = {value}"),
                     &answer,
@@ -584,7 +656,12 @@ async fn dates_and_times_that_are_not_are_refused(engine: Engine) {
         ("to", "02/03/2026"),
     ] {
         let answer = get_api(&s.app, &format!("{timeline}?{name}={value}"), &s.north.slt).await;
-        assert_refused(&format!("{timeline}?{name}={value}"), &answer, StatusCode::BAD_REQUEST, Some(name));
+        assert_refused(
+            &format!("{timeline}?{name}={value}"),
+            &answer,
+            StatusCode::BAD_REQUEST,
+            Some(name),
+        );
     }
     assert_eq!(snapshot(&s.app), before, "a malformed time wrote something");
 }
@@ -594,7 +671,13 @@ async fn unknown_fields_are_refused_naming_the_field(engine: Engine) {
     let before = snapshot(&s.app);
 
     for (path, body) in body_routes(&s.north) {
-        let answer = post_json(&s.app, &path, &s.north.slt, &with(&body, "colour", json!("red"))).await;
+        let answer = post_json(
+            &s.app,
+            &path,
+            &s.north.slt,
+            &with(&body, "colour", json!("red")),
+        )
+        .await;
         assert_refused(&path, &answer, StatusCode::BAD_REQUEST, Some("colour"));
         assert!(
             answer.json["error"]["message"]
@@ -607,15 +690,27 @@ async fn unknown_fields_are_refused_naming_the_field(engine: Engine) {
     let (schedule, mut booking) = body_routes(&s.north).swap_remove(4);
     booking["guests"][0]["colour"] = json!("red");
     let answer = post_json(&s.app, &schedule, &s.north.slt, &booking).await;
-    assert_refused(&schedule, &answer, StatusCode::BAD_REQUEST, Some("guests[0].colour"));
+    assert_refused(
+        &schedule,
+        &answer,
+        StatusCode::BAD_REQUEST,
+        Some("guests[0].colour"),
+    );
     for path in read_routes(&s.north) {
-        if path.matches('/').count() == 4 && !path.ends_with("timeline") && path.contains("/pupils/") {
+        if path.matches('/').count() == 4
+            && !path.ends_with("timeline")
+            && path.contains("/pupils/")
+        {
             continue; // reads one pupil: it takes no query at all
         }
         let answer = get_api(&s.app, &format!("{path}?colour=red"), &s.north.slt).await;
         assert_refused(&path, &answer, StatusCode::BAD_REQUEST, Some("colour"));
     }
-    assert_eq!(snapshot(&s.app), before, "a body with an unknown field wrote something");
+    assert_eq!(
+        snapshot(&s.app),
+        before,
+        "a body with an unknown field wrote something"
+    );
 }
 
 /// Checks that a page shows nothing hostile unescaped: its only scripts are Steadfast's own
@@ -628,15 +723,25 @@ fn assert_escaped(path: &str, html: &str) {
             &html[at..(at + 80).min(html.len())]
         );
     }
-    assert!(!html.contains("<img src=x"), "{path}: an injected element: {html}");
-    assert!(!html.contains("alert(1)>"), "{path}: an injected attribute: {html}");
+    assert!(
+        !html.contains("<img src=x"),
+        "{path}: an injected element: {html}"
+    );
+    assert!(
+        !html.contains("alert(1)>"),
+        "{path}: an injected attribute: {html}"
+    );
 }
 
 /// A client signed in to the pages as `email`.
 async fn signed_in(app: &TestApp, email: &str) -> Client {
     let client = page_client();
     let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signing in {email}");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "signing in {email}"
+    );
     client
 }
 
@@ -689,7 +794,12 @@ async fn sql_and_markup_in_the_api_are_kept_verbatim_and_shown_escaped(engine: E
                            "year": 9, "form": "9B"});
         let body = with(&valid, field, json!(value));
         let answer = post_json(app, "/api/v1/pupils", &n.slt, &body).await;
-        assert_refused(&format!("pupil {field}"), &answer, StatusCode::BAD_REQUEST, Some(field));
+        assert_refused(
+            &format!("pupil {field}"),
+            &answer,
+            StatusCode::BAD_REQUEST,
+            Some(field),
+        );
     }
     let pupil = hostile_pupils[0];
 
@@ -705,15 +815,41 @@ async fn sql_and_markup_in_the_api_are_kept_verbatim_and_shown_escaped(engine: E
     }
     for field in ["severity", "response"] {
         for text in [SCRIPT, DROP, OR] {
-            let answer = post_json(app, "/api/v1/incidents", &n.teacher, &with(&incident, field, json!(text))).await;
-            assert_refused(&format!("incident {field}"), &answer, StatusCode::BAD_REQUEST, Some(field));
+            let answer = post_json(
+                app,
+                "/api/v1/incidents",
+                &n.teacher,
+                &with(&incident, field, json!(text)),
+            )
+            .await;
+            assert_refused(
+                &format!("incident {field}"),
+                &answer,
+                StatusCode::BAD_REQUEST,
+                Some(field),
+            );
         }
     }
-    let open = app.api_get(&format!("/api/v1/suggestions?pupil_id={pupil}"), &n.slt).await.1;
+    let open = app
+        .api_get(&format!("/api/v1/suggestions?pupil_id={pupil}"), &n.slt)
+        .await
+        .1;
     let suggestion = open["suggestions"][0]["id"].as_i64().expect("a suggestion");
-    let answer = post_json(app, &format!("/api/v1/suggestions/{suggestion}/decline"), &n.slt, &json!({"reason": ALL})).await;
+    let answer = post_json(
+        app,
+        &format!("/api/v1/suggestions/{suggestion}/decline"),
+        &n.slt,
+        &json!({"reason": ALL}),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    let answer = post_json(app, &format!("/api/v1/suggestions/{}/accept", n.suggestion), &n.slt, &json!({"note": ALL})).await;
+    let answer = post_json(
+        app,
+        &format!("/api/v1/suggestions/{}/accept", n.suggestion),
+        &n.slt,
+        &json!({"note": ALL}),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
 
     // The meeting: booked with a hostile place and guest, then held with a hostile record.
@@ -722,9 +858,16 @@ async fn sql_and_markup_in_the_api_are_kept_verbatim_and_shown_escaped(engine: E
         let mut refused = booking.clone();
         refused["guests"][0][field] = json!(text);
         let answer = post_json(app, &schedule, &n.slt, &refused).await;
-        assert_refused(&format!("guest {field}"), &answer, StatusCode::BAD_REQUEST, None);
+        assert_refused(
+            &format!("guest {field}"),
+            &answer,
+            StatusCode::BAD_REQUEST,
+            None,
+        );
         assert!(
-            answer.json["error"]["field"].as_str().is_some_and(|f| f.starts_with("guests")),
+            answer.json["error"]["field"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("guests")),
             "guest {field}: {}",
             answer.text
         );
@@ -736,17 +879,36 @@ async fn sql_and_markup_in_the_api_are_kept_verbatim_and_shown_escaped(engine: E
     assert_eq!(answer.json["location"], ALL);
     assert_eq!(answer.json["guests"][0]["name"], ALL);
     let mut record = body_routes(n).swap_remove(6).1;
-    for field in ["summary", "follow_up", "successes", "challenges", "focus", "action_steps", "next_step"] {
+    for field in [
+        "summary",
+        "follow_up",
+        "successes",
+        "challenges",
+        "focus",
+        "action_steps",
+        "next_step",
+    ] {
         record[field] = json!(ALL);
     }
-    let answer = post_json(app, &format!("/api/v1/meetings/{}/outcome", n.meeting), &n.slt, &record).await;
+    let answer = post_json(
+        app,
+        &format!("/api/v1/meetings/{}/outcome", n.meeting),
+        &n.slt,
+        &record,
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(answer.json["outcome"]["summary"], ALL);
 
     // Searching with them finds what it should and drops nothing.
     for text in [SCRIPT, IMG, DROP, OR] {
         let query: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
-        let answer = get_api(app, &format!("/api/v1/pupils?q={query}&form={query}"), &n.slt).await;
+        let answer = get_api(
+            app,
+            &format!("/api/v1/pupils?q={query}&form={query}"),
+            &n.slt,
+        )
+        .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     }
     let found = get_api(app, "/api/v1/pupils?q=%22%20OR%201%3D1", &n.slt).await;
@@ -757,9 +919,17 @@ async fn sql_and_markup_in_the_api_are_kept_verbatim_and_shown_escaped(engine: E
         found.text
     );
     let south = get_api(app, "/api/v1/pupils", &s.south.slt).await;
-    assert_eq!(south.json["pupils"].as_array().map(Vec::len), Some(2), "the other school is untouched");
+    assert_eq!(
+        south.json["pupils"].as_array().map(Vec::len),
+        Some(2),
+        "the other school is untouched"
+    );
     let after = snapshot(app);
-    assert_eq!(after["pupils"], tables_before["pupils"] + 4, "every table is still there");
+    assert_eq!(
+        after["pupils"],
+        tables_before["pupils"] + 4,
+        "every table is still there"
+    );
 
     // Every page that shows them shows them escaped.
     set_level(app, hostile_pupils[1], 6);
@@ -814,7 +984,10 @@ async fn pages_showing_it(app: &TestApp, client: &Client, mut paths: Vec<String>
         }
         if path == "/insight" {
             let drills = drill_downs(&html);
-            assert!(!drills.is_empty(), "the insight page leads to the incidents behind it");
+            assert!(
+                !drills.is_empty(),
+                "the insight page leads to the incidents behind it"
+            );
             paths.extend(drills);
         }
     }
@@ -858,7 +1031,11 @@ async fn another_schools_ids_are_not_found_and_nothing_is_written(engine: Engine
             (path, body.clone())
         })
         .collect();
-    assert_eq!(theirs.len(), 5, "every route naming a suggestion or meeting");
+    assert_eq!(
+        theirs.len(),
+        5,
+        "every route naming a suggestion or meeting"
+    );
     for token in [&n.slt, &n.hoy9] {
         for (path, body) in &theirs {
             let answer = post_json(&s.app, path, token, body).await;
@@ -871,17 +1048,43 @@ async fn another_schools_ids_are_not_found_and_nothing_is_written(engine: Engine
 
     // Records named in the body: the field at fault.
     let (incidents, incident) = &routes[1];
-    for ids in [json!([south.sam]), json!([n.sam, south.sam]), json!([south.ben, n.ben])] {
+    for ids in [
+        json!([south.sam]),
+        json!([n.sam, south.sam]),
+        json!([south.ben, n.ben]),
+    ] {
         for token in [&n.teacher, &n.slt] {
-            let answer = post_json(&s.app, incidents, token, &with(incident, "pupil_ids", ids.clone())).await;
-            assert_refused(incidents, &answer, StatusCode::BAD_REQUEST, Some("pupil_ids"));
+            let answer = post_json(
+                &s.app,
+                incidents,
+                token,
+                &with(incident, "pupil_ids", ids.clone()),
+            )
+            .await;
+            assert_refused(
+                incidents,
+                &answer,
+                StatusCode::BAD_REQUEST,
+                Some("pupil_ids"),
+            );
         }
     }
     let (schedule, booking) = &routes[4];
     let south_staff = south_staff_ids(&s.app, &south.school);
     for id in south_staff {
-        let answer = post_json(&s.app, schedule, &n.slt, &with(booking, "participant_ids", json!([n.hoy9_id, id]))).await;
-        assert_refused(schedule, &answer, StatusCode::BAD_REQUEST, Some("participant_ids"));
+        let answer = post_json(
+            &s.app,
+            schedule,
+            &n.slt,
+            &with(booking, "participant_ids", json!([n.hoy9_id, id])),
+        )
+        .await;
+        assert_refused(
+            schedule,
+            &answer,
+            StatusCode::BAD_REQUEST,
+            Some("participant_ids"),
+        );
     }
 
     // Filters naming them find nothing of theirs.
@@ -891,10 +1094,18 @@ async fn another_schools_ids_are_not_found_and_nothing_is_written(engine: Engine
     ] {
         let answer = get_api(&s.app, &path, &n.slt).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);
-        let listed = answer.json.as_object().and_then(|o| o.values().next()).cloned();
+        let listed = answer
+            .json
+            .as_object()
+            .and_then(|o| o.values().next())
+            .cloned();
         assert_eq!(listed, Some(json!([])), "{path}: {}", answer.text);
     }
-    assert_eq!(snapshot(&s.app), before, "a request naming another school's records wrote something");
+    assert_eq!(
+        snapshot(&s.app),
+        before,
+        "a request naming another school's records wrote something"
+    );
     // The same requests with North's own ids do write: the refusals above are about the ids.
     let answer = post_json(&s.app, incidents, &n.teacher, incident).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
@@ -916,7 +1127,12 @@ async fn post_form(
     path: &str,
     fields: &[(&str, String)],
 ) -> reqwest::Response {
-    let home = app.get_page(client, "/").await.text().await.expect("the home page");
+    let home = app
+        .get_page(client, "/")
+        .await
+        .text()
+        .await
+        .expect("the home page");
     let mut form = vec![("csrf_token", csrf_token_in(&home))];
     form.extend(fields.iter().map(|(name, value)| (*name, value.clone())));
     client
@@ -939,7 +1155,9 @@ fn today() -> NaiveDate {
 }
 
 fn date_in(days: i64) -> String {
-    (today() + TimeDelta::days(days)).format("%Y-%m-%d").to_string()
+    (today() + TimeDelta::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 fn local_time_in(days: i64) -> String {
@@ -949,7 +1167,11 @@ fn local_time_in(days: i64) -> String {
 /// Every main form of the pages, for `side`, with each free-text field set to `text`: the
 /// path and the fields. `ben` at a Coaching Programme has a plan and a block, `fay` a
 /// Bespoke Provision Map with one provision (see [`ladder_for_forms`]).
-fn main_forms(side: &Side, text: &str, forms: &FormTargets) -> Vec<(String, Vec<(&'static str, String)>)> {
+fn main_forms(
+    side: &Side,
+    text: &str,
+    forms: &FormTargets,
+) -> Vec<(String, Vec<(&'static str, String)>)> {
     let t = || text.to_string();
     vec![
         (
@@ -1072,11 +1294,29 @@ struct FormTargets {
 async fn ladder_for_forms(app: &TestApp, client: &Client, side: &Side, text: &str) -> FormTargets {
     let level = format!("/pupils/{}/level", side.ben);
     for to in ["4", "5"] {
-        let fields = [("to", to.to_string()), ("reason", text.to_string()), ("override", "1".into())];
-        assert_saved(&format!("moving to {to}"), post_form(app, client, &level, &fields).await).await;
+        let fields = [
+            ("to", to.to_string()),
+            ("reason", text.to_string()),
+            ("override", "1".into()),
+        ];
+        assert_saved(
+            &format!("moving to {to}"),
+            post_form(app, client, &level, &fields).await,
+        )
+        .await;
         if to == "4" {
-            let plan = main_forms(side, text, &FormTargets { key: "", session: 0, fay: 0, item: 0, suggestion: 0 })
-                .swap_remove(4);
+            let plan = main_forms(
+                side,
+                text,
+                &FormTargets {
+                    key: "",
+                    session: 0,
+                    fay: 0,
+                    item: 0,
+                    suggestion: 0,
+                },
+            )
+            .swap_remove(4);
             assert_saved("the plan", post_form(app, client, &plan.0, &plan.1).await).await;
         }
     }
@@ -1114,19 +1354,39 @@ async fn ladder_for_forms(app: &TestApp, client: &Client, side: &Side, text: &st
         .execute(&mut *conn)
         .expect("the first session today");
     drop(conn);
-    let fay = app.create_pupil(&side.school, "F123456789012", "Fay", "Lin", 9, "9B").id;
+    let fay = app
+        .create_pupil(&side.school, "F123456789012", "Fay", "Lin", 9, "9B")
+        .id;
     set_level(app, fay, 6);
-    let targets = FormTargets { key: "ladder", session, fay, item: 0, suggestion: 0 };
+    let targets = FormTargets {
+        key: "ladder",
+        session,
+        fay,
+        item: 0,
+        suggestion: 0,
+    };
     let provision = main_forms(side, text, &targets).swap_remove(6);
-    assert_saved("the provision", post_form(app, client, &provision.0, &provision.1).await).await;
+    assert_saved(
+        "the provision",
+        post_form(app, client, &provision.0, &provision.1).await,
+    )
+    .await;
     let item = provision_items::table
         .filter(provision_items::pupil_id.eq(fay))
         .select(provision_items::id)
         .first(&mut *app.conn())
         .expect("the provision");
-    let gus = app.create_pupil(&side.school, "G123456789012", "Gus", "Hale", 9, "9B").id;
+    let gus = app
+        .create_pupil(&side.school, "G123456789012", "Gus", "Hale", 9, "9B")
+        .id;
     let suggestion = conversation_suggested(app, &side.teacher, gus).await;
-    FormTargets { key: "forms", session, fay, item, suggestion }
+    FormTargets {
+        key: "forms",
+        session,
+        fay,
+        item,
+        suggestion,
+    }
 }
 
 async fn sql_and_markup_in_the_forms_are_kept_verbatim_and_shown_escaped(engine: Engine) {
@@ -1143,7 +1403,10 @@ async fn sql_and_markup_in_the_forms_are_kept_verbatim_and_shown_escaped(engine:
     }
     // Closed lists refuse them at their field, and write nothing.
     let before = snapshot(app);
-    let again = FormTargets { key: "closed-lists", ..targets };
+    let again = FormTargets {
+        key: "closed-lists",
+        ..targets
+    };
     for (path, field) in [
         ("/log/new".to_string(), "response"),
         (format!("/pupils/{}/level", n.sam), "to"),
@@ -1161,7 +1424,11 @@ async fn sql_and_markup_in_the_forms_are_kept_verbatim_and_shown_escaped(engine:
             let status = response.status();
             let html = response.text().await.expect("a page");
             assert_escaped(&path, &html);
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {field}={text}: {html}");
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{path} {field}={text}: {html}"
+            );
         }
     }
     assert_eq!(snapshot(app), before, "a refused form wrote something");
@@ -1182,13 +1449,19 @@ async fn sql_and_markup_in_the_forms_are_kept_verbatim_and_shown_escaped(engine:
         "/".to_string(),
     ];
     let shown = pages_showing_it(app, &client, paths.clone()).await;
-    for path in paths[..7].iter().map(String::as_str).chain(["/insight/incidents"]) {
+    for path in paths[..7]
+        .iter()
+        .map(String::as_str)
+        .chain(["/insight/incidents"])
+    {
         assert!(
             shown.iter().any(|p| p.starts_with(path)),
             "{path} shows the text escaped; shown on {shown:?}"
         );
     }
-    let csv = app.get_page(&client, &format!("/pupils/{}/provision.csv", targets.fay)).await;
+    let csv = app
+        .get_page(&client, &format!("/pupils/{}/provision.csv", targets.fay))
+        .await;
     assert!(
         csv.headers()
             .get(header::CONTENT_TYPE)
@@ -1202,7 +1475,13 @@ async fn oversized_forms_are_refused_with_413(engine: Engine) {
     let s = arrange(engine).await;
     let (app, n) = (&s.app, &s.north);
     let client = signed_in(app, &n.slt_email).await;
-    let targets = FormTargets { key: "big", session: 1, fay: n.sam, item: 1, suggestion: n.suggestion };
+    let targets = FormTargets {
+        key: "big",
+        session: 1,
+        fay: n.sam,
+        item: 1,
+        suggestion: n.suggestion,
+    };
     let huge = "x".repeat(2 * 1024 * 1024);
     let before = snapshot(app);
 
@@ -1255,9 +1534,18 @@ async fn another_schools_records_are_not_found_in_the_pages(engine: Engine) {
             fields.push(("participant_ids", n.hoy9_id.to_string()));
         }
     }
-    forms.push((format!("/pupils/{}/level", south.ben), vec![("to", "2".into()), ("reason", "Agreed".into())]));
-    forms.push((format!("/inbox/{}/accept", south.suggestion), vec![("note", "Agreed".into())]));
-    forms.push((format!("/meetings/{}/cancel", south.meeting), vec![("reason", "Moved".into())]));
+    forms.push((
+        format!("/pupils/{}/level", south.ben),
+        vec![("to", "2".into()), ("reason", "Agreed".into())],
+    ));
+    forms.push((
+        format!("/inbox/{}/accept", south.suggestion),
+        vec![("note", "Agreed".into())],
+    ));
+    forms.push((
+        format!("/meetings/{}/cancel", south.meeting),
+        vec![("reason", "Moved".into())],
+    ));
     forms.push((format!("/meetings/{}/missed", south.meeting), vec![]));
     for (path, fields) in forms {
         let response = post_form(app, &client, &path, &fields).await;
@@ -1272,10 +1560,21 @@ async fn another_schools_records_are_not_found_in_the_pages(engine: Engine) {
     }
     // North's participants may not include South's staff.
     let mut booking = main_forms(n, "Room 4", &south_targets).swap_remove(2);
-    booking.1.push(("participant_ids", south.hoy9_id.to_string()));
+    booking
+        .1
+        .push(("participant_ids", south.hoy9_id.to_string()));
     let response = post_form(app, &client, &booking.0, &booking.1).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{}", location(&response));
-    assert_eq!(snapshot(app), before, "a form naming another school's records wrote something");
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "{}",
+        location(&response)
+    );
+    assert_eq!(
+        snapshot(app),
+        before,
+        "a form naming another school's records wrote something"
+    );
 }
 
 async fn methods_a_route_does_not_answer_get_405(engine: Engine) {
@@ -1288,10 +1587,19 @@ async fn methods_a_route_does_not_answer_get_405(engine: Engine) {
         (Method::GET, "/api/v1/incidents", "POST"),
         (Method::PATCH, "/api/v1/staff", "GET"),
         (Method::DELETE, meeting.as_str(), "POST"),
-        (Method::from_bytes(b"TRACE").expect("a method"), "/api/v1/suggestions", "GET"),
+        (
+            Method::from_bytes(b"TRACE").expect("a method"),
+            "/api/v1/suggestions",
+            "GET",
+        ),
     ] {
         let answer = send_raw(&s.app, method.clone(), path, &s.north.slt, b"{}".to_vec()).await;
-        assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", answer.text);
+        assert_eq!(
+            answer.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {}",
+            answer.text
+        );
         assert_error_shape(&answer.json);
         assert_eq!(answer.json["error"]["code"], "method_not_allowed");
         let response = Client::new()
@@ -1299,7 +1607,10 @@ async fn methods_a_route_does_not_answer_get_405(engine: Engine) {
             .send()
             .await
             .expect("an answer");
-        let allowed = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok());
+        let allowed = response
+            .headers()
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok());
         assert_eq!(allowed, Some(allow), "{method} {path}");
     }
     let answer = get_api(&s.app, "/api/v1/nothing-here", &s.north.slt).await;

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{read_json, ApiBody};
 use super::suggestions::SuggestionJson;
+use super::{read_json, ApiBody};
 use crate::db::idempotency::{self, IdempotencyKey, StoredAnswer};
 use crate::db::incidents::{self, RecordedIncident};
 use crate::db::{from_db_time, Database};

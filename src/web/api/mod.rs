@@ -32,21 +32,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/pupils/{id}/timeline", "GET").route(get().to(timeline::get)))
         .service(resource("/incidents", "POST").route(post().to(incidents::create)))
         .service(resource("/suggestions", "GET").route(get().to(suggestions::list)))
-        .service(
-            resource("/suggestions/{id}/accept", "POST").route(post().to(suggestions::accept)),
-        )
+        .service(resource("/suggestions/{id}/accept", "POST").route(post().to(suggestions::accept)))
         .service(
             resource("/suggestions/{id}/decline", "POST").route(post().to(suggestions::decline)),
         )
         .service(resource("/meetings", "GET").route(get().to(meetings::list)))
-        .service(
-            resource("/meetings/{id}/schedule", "POST").route(post().to(meetings::schedule)),
-        )
+        .service(resource("/meetings/{id}/schedule", "POST").route(post().to(meetings::schedule)))
         .service(resource("/meetings/{id}/cancel", "POST").route(post().to(meetings::cancel)))
         .service(resource("/meetings/{id}/missed", "POST").route(post().to(meetings::missed)))
-        .service(
-            resource("/meetings/{id}/outcome", "POST").route(post().to(meetings::outcome)),
-        )
+        .service(resource("/meetings/{id}/outcome", "POST").route(post().to(meetings::outcome)))
         .default_service(web::to(not_found));
 }
 
