@@ -98,6 +98,15 @@ impl Error {
         }
     }
 
+    /// A request body larger than the service accepts (HTTP 413).
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Error::Invalid {
+            code: "too_large",
+            message: message.into(),
+            field: None,
+        }
+    }
+
     /// A clash with an existing record on one field.
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
         Error::Conflict {
@@ -110,6 +119,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::Invalid { code, .. } if *code == "unprocessable" => 422,
+            Error::Invalid { code, .. } if *code == "too_large" => 413,
             Error::Invalid { .. } => 400,
             Error::Unauthenticated => 401,
             Error::Forbidden(_) => 403,

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::error::{ApiError, PageError};
+use super::error::{body_error, ApiError, PageError};
 use super::AppState;
 use crate::accounts::{hash_api_token, random_token};
 use crate::db::staff::{self, StaffMember};
@@ -24,9 +24,6 @@ const SESSION_CSRF: &str = "csrf";
 
 /// Name of the hidden field that carries the CSRF token in every form.
 pub const CSRF_FIELD: &str = "csrf_token";
-
-/// Largest form body accepted.
-const MAX_FORM_BYTES: usize = 64 * 1024;
 
 fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, Error> {
     req.app_data::<web::Data<AppState>>()
@@ -176,12 +173,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let session = req.get_session();
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = body
-                .await
-                .map_err(|_| Error::bad_request("the form could not be read"))?;
-            if bytes.len() > MAX_FORM_BYTES {
-                return Err(PageError(Error::bad_request("the form is too large")));
-            }
+            // At most `MAX_BODY_BYTES`, set for every body in `web::start`.
+            let bytes = body.await.map_err(|e| body_error(&e, "the form"))?;
             let sent = serde_urlencoded::from_bytes::<CsrfField>(&bytes)
                 .ok()
                 .and_then(|f| f.csrf_token)

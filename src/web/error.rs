@@ -1,11 +1,28 @@
 //! How an application [`Error`] is shown: the JSON error shape under `/api/v1`, a page
 //! elsewhere. Faults of the server are logged with their cause and shown without it.
 
+use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::error::Error;
+
+/// The largest request body read: a JSON body of the API or a form of a page. Larger ones
+/// are refused with 413 before they are read.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Why a request body could not be read, as an application error: too large (413) or
+/// unreadable (400). `what` names the body ("the JSON body", "the form").
+pub fn body_error(error: &actix_web::Error, what: &str) -> Error {
+    match error.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => Error::too_large(format!(
+            "{what} is larger than the {} KiB accepted",
+            MAX_BODY_BYTES / 1024
+        )),
+        _ => Error::bad_request(format!("{what} could not be read")),
+    }
+}
 
 /// An error answered as `{"error":{"code","message","field"?}}`.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +38,7 @@ pub struct ErrorBody {
 /// What went wrong, for a program to act on and a person to read.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable code: invalid, bad_request, unprocessable, unauthenticated, forbidden, not_found, conflict, internal, database_unavailable.
+    /// Stable code: invalid, bad_request, too_large, unprocessable, unauthenticated, forbidden, not_found, method_not_allowed, conflict, internal, database_unavailable.
     pub code: String,
     /// A sentence saying what is wrong.
     pub message: String,
@@ -112,6 +129,7 @@ impl ResponseError for PageError {
             403 => "Not allowed",
             404 => "Not found",
             409 => "Already there",
+            413 => "Too much to send",
             503 => "Try again shortly",
             _ => "Something went wrong",
         };

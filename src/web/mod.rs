@@ -67,6 +67,7 @@ pub fn start(
             .app_data(data.clone())
             .app_data(api::query_config())
             .app_data(api::path_config())
+            .app_data(web::PayloadConfig::new(error::MAX_BODY_BYTES))
             .wrap(sessions)
             .wrap(TracingLogger::<telemetry::RequestSpan>::new())
             .configure(routes)

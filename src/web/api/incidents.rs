@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::read_json;
 use super::suggestions::SuggestionJson;
+use super::{read_json, ApiBody};
 use crate::db::idempotency::{self, IdempotencyKey, StoredAnswer};
 use crate::db::incidents::{self, RecordedIncident};
 use crate::db::{from_db_time, Database};
@@ -161,6 +161,7 @@ pub async fn log_once(
         (status = 201, description = "The incident was logged (or, for a repeated key, had been)", body = IncidentCreated),
         (status = 400, description = "A field is missing or malformed, or a pupil is not of this school; `field` names it. Nothing was written", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 422, description = "The Idempotency-Key was used before for a different request", body = ErrorBody),
         (status = 503, description = "The database cannot be reached just now (`database_unavailable`); nothing was written, and the request may be repeated with its key", body = ErrorBody)
     )
@@ -168,7 +169,7 @@ pub async fn log_once(
 pub async fn create(
     user: ApiUser,
     request: HttpRequest,
-    body: web::Bytes,
+    body: ApiBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let key = match request.headers().get(IDEMPOTENCY_HEADER) {
@@ -178,6 +179,7 @@ pub async fn create(
         )?),
         None => None,
     };
+    let body = body.0;
     let submitted: IncidentJson = read_json(&body)?;
     let now = Utc::now();
     let new = NewIncident::parse(

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{optional_number, read_json};
+use super::{optional_number, ApiJson};
 use crate::db::meetings::{self, Booking, GuestRole, MeetingFilter, NewGuest, Outcome};
 use crate::db::models::{MeetingGuestRow, MeetingRow};
 use crate::db::notices::NoticeContext;
@@ -126,6 +126,7 @@ pub struct MeetingList {
 
 /// Filters of `GET /api/v1/meetings`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct MeetingQuery {
     /// due, scheduled, held, missed, cancelled, or overdue (due day passed, not held).
     pub status: Option<String>,
@@ -208,6 +209,7 @@ pub struct ScheduleJson {
         (status = 200, description = "Booked", body = MeetingJson),
         (status = 400, description = "A field is missing or wrong; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "The caller does not run this pupil's meetings", body = ErrorBody),
         (status = 404, description = "No such meeting in this school", body = ErrorBody),
         (status = 409, description = "The meeting is held, missed or cancelled", body = ErrorBody)
@@ -216,10 +218,10 @@ pub struct ScheduleJson {
 pub async fn schedule(
     user: ApiUser,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: ApiJson<ScheduleJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: ScheduleJson = read_json(&body)?;
+    let request = body.0;
     let guests = request
         .guests
         .into_iter()
@@ -270,6 +272,7 @@ pub struct ReasonJson {
         (status = 200, description = "Cancelled", body = MeetingJson),
         (status = 400, description = "The reason is missing", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "The caller does not run this pupil's meetings", body = ErrorBody),
         (status = 404, description = "No such meeting in this school", body = ErrorBody),
         (status = 409, description = "The meeting is held, missed or cancelled already", body = ErrorBody)
@@ -278,10 +281,10 @@ pub struct ReasonJson {
 pub async fn cancel(
     user: ApiUser,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: ApiJson<ReasonJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: ReasonJson = read_json(&body)?;
+    let request = body.0;
     let (member, id, now) = (user.0, path.into_inner(), Utc::now());
     let context = NoticeContext::from_settings(&state.settings);
     let cancelled = state
@@ -371,6 +374,7 @@ pub struct OutcomeJson {
         (status = 200, description = "Recorded as held", body = MeetingJson),
         (status = 400, description = "A field is missing or wrong; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "The caller does not run this pupil's meetings", body = ErrorBody),
         (status = 404, description = "No such meeting in this school", body = ErrorBody),
         (status = 409, description = "The meeting is held, missed or cancelled already", body = ErrorBody)
@@ -379,10 +383,10 @@ pub struct OutcomeJson {
 pub async fn outcome(
     user: ApiUser,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: ApiJson<OutcomeJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: OutcomeJson = read_json(&body)?;
+    let request = body.0;
     let (member, id, now) = (user.0, path.into_inner(), Utc::now());
     let context = NoticeContext::from_settings(&state.settings);
     let held = state

@@ -15,36 +15,51 @@ use serde::de::DeserializeOwned;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{body_error, ApiError, ErrorBody, ErrorDetail};
 use crate::error::Error;
 
 /// Registers the `/api/v1` routes (inside their scope).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(openapi_json))
-        .route("/staff", web::get().to(staff::list))
-        .route("/pupils", web::get().to(pupils::list))
-        .route("/pupils", web::post().to(pupils::create))
-        .route("/pupils/{id}", web::get().to(pupils::get))
-        .route("/pupils/{id}/timeline", web::get().to(timeline::get))
-        .route("/incidents", web::post().to(incidents::create))
-        .route("/suggestions", web::get().to(suggestions::list))
-        .route(
-            "/suggestions/{id}/accept",
-            web::post().to(suggestions::accept),
+    use web::{get, post};
+    cfg.service(resource("/openapi.json", "GET").route(get().to(openapi_json)))
+        .service(resource("/staff", "GET").route(get().to(staff::list)))
+        .service(
+            resource("/pupils", "GET, POST")
+                .route(get().to(pupils::list))
+                .route(post().to(pupils::create)),
         )
-        .route(
-            "/suggestions/{id}/decline",
-            web::post().to(suggestions::decline),
+        .service(resource("/pupils/{id}", "GET").route(get().to(pupils::get)))
+        .service(resource("/pupils/{id}/timeline", "GET").route(get().to(timeline::get)))
+        .service(resource("/incidents", "POST").route(post().to(incidents::create)))
+        .service(resource("/suggestions", "GET").route(get().to(suggestions::list)))
+        .service(resource("/suggestions/{id}/accept", "POST").route(post().to(suggestions::accept)))
+        .service(
+            resource("/suggestions/{id}/decline", "POST").route(post().to(suggestions::decline)),
         )
-        .route("/meetings", web::get().to(meetings::list))
-        .route(
-            "/meetings/{id}/schedule",
-            web::post().to(meetings::schedule),
-        )
-        .route("/meetings/{id}/cancel", web::post().to(meetings::cancel))
-        .route("/meetings/{id}/missed", web::post().to(meetings::missed))
-        .route("/meetings/{id}/outcome", web::post().to(meetings::outcome))
+        .service(resource("/meetings", "GET").route(get().to(meetings::list)))
+        .service(resource("/meetings/{id}/schedule", "POST").route(post().to(meetings::schedule)))
+        .service(resource("/meetings/{id}/cancel", "POST").route(post().to(meetings::cancel)))
+        .service(resource("/meetings/{id}/missed", "POST").route(post().to(meetings::missed)))
+        .service(resource("/meetings/{id}/outcome", "POST").route(post().to(meetings::outcome)))
         .default_service(web::to(not_found));
+}
+
+/// One path of the API: any method it does not answer gets 405, naming those it does.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || method_not_allowed(allow)))
+}
+
+/// `405 Method Not Allowed` in the error shape, with the `Allow` header.
+async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allow))
+        .json(ErrorBody {
+            error: ErrorDetail {
+                code: "method_not_allowed".to_string(),
+                message: format!("this address answers {allow} only"),
+                field: None,
+            },
+        })
 }
 
 /// The OpenAPI document of every `/api/v1` route, generated from the handlers.
@@ -106,8 +121,27 @@ fn field_named_in(message: &str) -> Option<String> {
     Some(message[start..start + length].to_string())
 }
 
+/// The raw bytes of a request body, at most `MAX_BODY_BYTES`: a larger one answers 413 and
+/// one that cannot be read 400, both in the error shape.
+pub struct ApiBody(pub web::Bytes);
+
+impl FromRequest for ApiBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            body.await
+                .map(ApiBody)
+                .map_err(|e| ApiError(body_error(&e, "the JSON body")))
+        })
+    }
+}
+
 /// A JSON request body. One that cannot be read answers 400 in the error shape, with
-/// `field` naming the input at fault (`year`, `pupil_ids[2]`) whenever it can be told.
+/// `field` naming the input at fault (`year`, `pupil_ids[2]`, an unknown field) whenever it
+/// can be told; one that is too large answers 413.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -115,11 +149,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let body = web::Bytes::from_request(req, payload);
+        let body = ApiBody::from_request(req, payload);
         Box::pin(async move {
-            let bytes = body
-                .await
-                .map_err(|e| Error::bad_request(format!("the body could not be read: {e}")))?;
+            let bytes = body.await?.0;
             read_json(&bytes).map(ApiJson).map_err(ApiError)
         })
     }
@@ -136,10 +168,17 @@ pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let value = serde_path_to_error::deserialize(&mut reader).map_err(|error| {
         let path = error.path().to_string();
         let cause = error.into_inner();
-        let field = if path == "." {
-            field_named_in(&cause.to_string())
-        } else {
-            Some(path)
+        let message = cause.to_string();
+        // A missing or unknown field is named in the message, inside the object at `path`.
+        let named = (message.starts_with("missing field") || message.starts_with("unknown field"))
+            .then(|| field_named_in(&message))
+            .flatten();
+        let field = match (path.as_str(), named) {
+            (".", named) => named,
+            (_, Some(named)) if path != named && !path.ends_with(&format!(".{named}")) => {
+                Some(format!("{path}.{named}"))
+            }
+            _ => Some(path),
         };
         unreadable(cause, field)
     })?;
@@ -147,12 +186,16 @@ pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
-/// Query strings that cannot be read answer 400 in the error shape.
+/// Query strings that cannot be read (an unknown parameter, say) answer 400 in the error
+/// shape, naming the parameter at fault when it can be told.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error, _req: &HttpRequest| {
-        ApiError(Error::bad_request(format!(
-            "the query string could not be read: {error}"
-        )))
+        let message = error.to_string();
+        ApiError(Error::Invalid {
+            code: "invalid",
+            field: field_named_in(&message),
+            message: format!("the query string could not be read: {message}"),
+        })
         .into()
     })
 }
@@ -195,6 +238,7 @@ mod tests {
     #[test]
     fn json_errors_name_the_field_at_fault() {
         #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct Body {
             #[allow(dead_code)]
             year: Option<i64>,
@@ -207,6 +251,17 @@ mod tests {
         assert_eq!(in_a_list.field(), Some("ids[1]"));
         let missing = read_json::<Body>(br#"{"year":7}"#).unwrap_err();
         assert_eq!(missing.field(), Some("ids"));
+        let unknown = read_json::<Body>(br#"{"ids":[],"colour":"red"}"#).unwrap_err();
+        assert_eq!(unknown.field(), Some("colour"));
+        #[derive(Debug, serde::Deserialize)]
+        struct Outer {
+            #[allow(dead_code)]
+            inner: Vec<Body>,
+        }
+        let nested = read_json::<Outer>(br#"{"inner":[{"ids":[],"colour":1}]}"#).unwrap_err();
+        assert_eq!(nested.field(), Some("inner[0].colour"));
+        let nested = read_json::<Outer>(br#"{"inner":[{"year":1}]}"#).unwrap_err();
+        assert_eq!(nested.field(), Some("inner[0].ids"));
         let trailing = read_json::<Body>(br#"{"ids":[]} x"#).unwrap_err();
         assert_eq!(trailing.code(), "invalid");
         assert!(read_json::<Body>(br#"{"ids":[3]}"#).is_ok());

@@ -74,6 +74,7 @@ pub struct PupilList {
 
 /// Filters of `GET /api/v1/pupils`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct PupilQuery {
     /// Part of a name or UPN.
     pub q: Option<String>,
@@ -149,6 +150,7 @@ pub async fn get(
 
 /// The body of `POST /api/v1/pupils`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewPupilJson {
     /// Unique Pupil Number: a letter, 11 digits, then a digit or letter.
     pub upn: Option<String>,
@@ -194,6 +196,7 @@ impl NewPupilJson {
         (status = 201, description = "The pupil was added", body = PupilJson),
         (status = 400, description = "A detail is missing or malformed; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "The caller's role may not add pupils", body = ErrorBody),
         (status = 409, description = "The UPN is already on roll", body = ErrorBody)
     )

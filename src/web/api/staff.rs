@@ -47,6 +47,7 @@ pub struct StaffList {
 
 /// Filters of `GET /api/v1/staff`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct StaffQuery {
     /// Only staff holding this role.
     pub role: Option<String>,

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::meetings::MeetingJson;
 use super::pupils::PupilJson;
-use super::{optional_number, read_json, ApiJson};
+use super::{optional_number, read_json, ApiBody, ApiJson};
 use crate::db::inbox::{self, InboxScope};
 use crate::db::models::SuggestionRow;
 use crate::db::notices::NoticeContext;
@@ -60,6 +60,7 @@ pub struct SuggestionList {
 
 /// Filters of `GET /api/v1/suggestions`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct SuggestionQuery {
     /// open, accepted, declined or withdrawn.
     pub status: Option<String>,
@@ -163,10 +164,12 @@ pub struct Accepted {
     post,
     path = "/api/v1/suggestions/{id}/accept",
     params(("id" = i64, Path, description = "The suggestion's id")),
-    request_body = AcceptJson,
+    request_body(content = Option<AcceptJson>, description = "Optional: an empty body accepts without a note"),
     responses(
         (status = 200, description = "Accepted", body = Accepted),
+        (status = 400, description = "The body is not the JSON expected; `field` names what is wrong", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "Not the caller's to decide", body = ErrorBody),
         (status = 404, description = "No such suggestion in this school", body = ErrorBody),
         (status = 409, description = "Already decided: nothing changed", body = ErrorBody),
@@ -176,9 +179,10 @@ pub struct Accepted {
 pub async fn accept(
     user: ApiUser,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: ApiBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
     let request: AcceptJson = if body.iter().all(u8::is_ascii_whitespace) {
         AcceptJson::default()
     } else {
@@ -246,6 +250,7 @@ pub struct Declined {
         (status = 200, description = "Declined", body = Declined),
         (status = 400, description = "The reason is missing", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 403, description = "Not the caller's to decide", body = ErrorBody),
         (status = 404, description = "No such suggestion in this school", body = ErrorBody),
         (status = 409, description = "Already decided: nothing changed", body = ErrorBody)

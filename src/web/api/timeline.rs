@@ -159,6 +159,7 @@ pub struct Timeline {
 
 /// Filters of the timeline.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
     /// Only entries of these kinds, comma separated: incident, conversation, level_change, suggestion, meeting.
     #[serde(rename = "type")]
