@@ -433,19 +433,7 @@ impl TestApp {
     /// Signs in through the login form, as a browser does: loads it, then posts it with its
     /// CSRF token. Answers the response to the post.
     pub async fn login(&self, client: &reqwest::Client, email: &str, password: &str) -> Response {
-        let form = self.get_page(client, "/login").await;
-        assert_eq!(form.status(), StatusCode::OK, "GET /login");
-        let csrf = csrf_token_in(&form.text().await.expect("the login page"));
-        client
-            .post(self.url("/login"))
-            .form(&[
-                ("csrf_token", csrf.as_str()),
-                ("email", email),
-                ("password", password),
-            ])
-            .send()
-            .await
-            .expect("the login to be answered")
+        login_at(client, &self.address, email, password).await
     }
 
     /// Runs the `steadfast` binary against this app's database, in a fresh working folder,
@@ -479,6 +467,33 @@ impl TestApp {
             .expect("writing standard input");
         child.wait_with_output().expect("steadfast to finish")
     }
+}
+
+/// Signs in through the login form of the service at `address` (`http://host:port`), as a
+/// browser does: loads it, then posts it with its CSRF token. Answers the response to the post.
+pub async fn login_at(
+    client: &reqwest::Client,
+    address: &str,
+    email: &str,
+    password: &str,
+) -> Response {
+    let form = client
+        .get(format!("{address}/login"))
+        .send()
+        .await
+        .expect("the login page to be answered");
+    assert_eq!(form.status(), StatusCode::OK, "GET /login");
+    let csrf = csrf_token_in(&form.text().await.expect("the login page"));
+    client
+        .post(format!("{address}/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("the login to be answered")
 }
 
 /// `POST`s a JSON body with a bearer token; answers the status and the JSON body.
