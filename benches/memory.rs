@@ -221,6 +221,7 @@ fn start_baseline() -> anyhow::Result<(Child, String)> {
 /// Starts the release `steadfast serve` over the app's database, logging to nowhere.
 fn start_serve(app: &PreparedApp) -> anyhow::Result<(Child, String)> {
     let bind = free_address()?;
+    std::fs::create_dir_all(&app.data_dir)?;
     let mut command = Command::new(env!("CARGO_BIN_EXE_steadfast"));
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("STEADFAST_") {

@@ -389,6 +389,12 @@ async fn meeting_emails_reach_the_right_people_once(engine: Engine) {
         .api_get("/api/v1/meetings?status=held", &s.hoy9_token)
         .await;
     assert_eq!(listed["meetings"][0]["id"], meeting_id);
+    // The list reads participants and guests for all its meetings at once: the same as the
+    // meeting's own answer.
+    assert_eq!(listed["meetings"][0]["participants"], body["participants"]);
+    assert_eq!(listed["meetings"][0]["guests"], body["guests"]);
+    assert!(!body["participants"].as_array().is_none_or(Vec::is_empty));
+    assert_eq!(listed["meetings"][0]["guests"][0]["name"], "Pat Okafor");
     let _ = (&s.slt, &s.school);
 }
 
