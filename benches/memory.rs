@@ -134,7 +134,10 @@ async fn run(window: Duration) -> anyhow::Result<()> {
         )
         .await;
         if !signed.status().is_redirection() {
-            println!("signing in as the Head of Year 9 failed: HTTP {}", signed.status());
+            println!(
+                "signing in as the Head of Year 9 failed: HTTP {}",
+                signed.status()
+            );
         }
         demo_pupils = app.pupil_ids.len();
         let target = Target {
@@ -338,7 +341,8 @@ async fn load(
     let mut sequence = 0usize;
     while Instant::now() < end {
         sequence += 1;
-        let pupil = target.pupil_ids[(index * 7919 + sequence * 104_729) % target.pupil_ids.len().max(1)];
+        let pupil =
+            target.pupil_ids[(index * 7919 + sequence * 104_729) % target.pupil_ids.len().max(1)];
         let request = match index % 4 {
             0 | 1 => api
                 .post(format!("{}/api/v1/incidents", target.address))
@@ -349,9 +353,7 @@ async fn load(
                     "behaviour": "Off task",
                     "response": "prompt",
                 })),
-            2 => target
-                .head_of_year
-                .get(format!("{}/inbox", target.address)),
+            2 => target.head_of_year.get(format!("{}/inbox", target.address)),
             _ => api
                 .get(format!("{}/api/v1/pupils/{pupil}/timeline", target.address))
                 .bearer_auth(&target.token),
@@ -363,7 +365,10 @@ async fn load(
                     Ok(_) if status.is_success() => Ok(()),
                     Ok(body) => Err(format!(
                         "HTTP {status}: {}",
-                        String::from_utf8_lossy(&body).chars().take(160).collect::<String>()
+                        String::from_utf8_lossy(&body)
+                            .chars()
+                            .take(160)
+                            .collect::<String>()
                     )),
                     Err(e) => Err(e.to_string()),
                 }

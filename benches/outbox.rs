@@ -69,7 +69,9 @@ async fn run(count: usize) -> anyhow::Result<()> {
         return Ok(());
     };
     drop(sample);
-    let size = build_message(&email(0), FROM, SCHOOL_NAME)?.formatted().len();
+    let size = build_message(&email(0), FROM, SCHOOL_NAME)?
+        .formatted()
+        .len();
     println!(
         "Data: {count} emails of {size} bytes each (a text and an HTML part), to 20 recipients; \
          the server is scripts/smtp-sink.py (python3-aiosmtpd) on 127.0.0.1, plain SMTP, a fresh \
@@ -78,7 +80,12 @@ async fn run(count: usize) -> anyhow::Result<()> {
 
     let mut rates = vec![
         timed_blocking("baseline: lettre, one connection", count, one_connection).await?,
-        timed_blocking("baseline: lettre, a connection each", count, connection_each).await?,
+        timed_blocking(
+            "baseline: lettre, a connection each",
+            count,
+            connection_each,
+        )
+        .await?,
     ];
     let mut engines = vec![Engine::Sqlite];
     if common::postgres_available() {

@@ -206,12 +206,12 @@ async fn run(warmup: usize, rounds: usize) -> anyhow::Result<()> {
             "/account/email".into(),
         )
         .baseline(),
-        Read::new("inbox page (HoY 9)", Caller::HeadOfYearPage, "/inbox".into()),
         Read::new(
-            "inbox page (SENDCO)",
-            Caller::SendcoPage,
+            "inbox page (HoY 9)",
+            Caller::HeadOfYearPage,
             "/inbox".into(),
         ),
+        Read::new("inbox page (SENDCO)", Caller::SendcoPage, "/inbox".into()),
         Read::new(
             "meetings page (HoY 9)",
             Caller::HeadOfYearPage,
@@ -347,7 +347,10 @@ async fn fetch(clients: &Clients, address: &str, read: &Read) -> (usize, anyhow:
             body.len(),
             Err(anyhow!(
                 "HTTP {status}: {}",
-                String::from_utf8_lossy(&body).chars().take(160).collect::<String>()
+                String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(160)
+                    .collect::<String>()
             )),
         ),
         Err(e) => (0, Err(e.into())),
@@ -479,7 +482,9 @@ fn print_table(reads: &[Read], target_ms: f64, engine: Engine) {
     println!(
         "(SQL: statements one request ran, BEGIN and COMMIT included; bytes: the answer's body; \
          x /hlth: p50 over the /health baseline's p50; {} measured requests per read.)",
-        reads.first().map_or(0, |r| r.times.len() + r.errors as usize)
+        reads
+            .first()
+            .map_or(0, |r| r.times.len() + r.errors as usize)
     );
     if missed.is_empty() {
         println!("Every read met its target.");

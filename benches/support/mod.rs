@@ -24,7 +24,10 @@ pub fn machine() -> String {
 /// The 1, 5 and 15 minute load averages, as Linux prints them.
 pub fn load_average() -> String {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    load.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A whole number from the environment, or `default`, kept within `min..=max`.

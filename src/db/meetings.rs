@@ -206,8 +206,14 @@ pub fn participants_of(
     for chunk in meeting_ids.chunks(ID_CHUNK) {
         let rows: Vec<(i64, i64)> = meeting_participants::table
             .filter(meeting_participants::meeting_id.eq_any(chunk))
-            .order((meeting_participants::meeting_id, meeting_participants::staff_id))
-            .select((meeting_participants::meeting_id, meeting_participants::staff_id))
+            .order((
+                meeting_participants::meeting_id,
+                meeting_participants::staff_id,
+            ))
+            .select((
+                meeting_participants::meeting_id,
+                meeting_participants::staff_id,
+            ))
             .load(conn)?;
         for (meeting_id, staff_id) in rows {
             by_meeting.entry(meeting_id).or_default().push(staff_id);
