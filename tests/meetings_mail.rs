@@ -308,6 +308,18 @@ async fn meeting_emails_reach_the_right_people_once(engine: Engine) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "scheduled");
     assert_eq!(body["guests"][0]["role"], "parent_carer");
+    // The list reads participants and guests for all its meetings at once: the same as the
+    // booking's own answer.
+    let (_, listed) = app
+        .api_get("/api/v1/meetings?status=scheduled", &s.hoy9_token)
+        .await;
+    assert_eq!(listed["meetings"][0]["id"], meeting_id);
+    assert_eq!(
+        listed["meetings"][0]["participants"],
+        json!([s.hoy9.id.min(s.sendco.id), s.hoy9.id.max(s.sendco.id)])
+    );
+    assert_eq!(listed["meetings"][0]["guests"], body["guests"]);
+    assert_eq!(listed["meetings"][0]["guests"][0]["name"], "Pat Okafor");
     run_jobs(&app, Utc::now()).await;
     let received = sink.wait_for(6, WAIT);
     let invitations = &received[3..];

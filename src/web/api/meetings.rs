@@ -87,6 +87,25 @@ impl MeetingJson {
         Ok(MeetingJson::new(row, participants, guests))
     }
 
+    /// The API shape of many stored meetings, in the same order, with participants and
+    /// guests read for all of them at once.
+    pub fn load_all(
+        conn: &mut DbConnection,
+        rows: Vec<MeetingRow>,
+    ) -> crate::error::Result<Vec<Self>> {
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        let mut participants = meetings::participants_of(conn, &ids)?;
+        let mut guests = meetings::guests_of(conn, &ids)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let invited = participants.remove(&row.id).unwrap_or_default();
+                let guests = guests.remove(&row.id).unwrap_or_default();
+                MeetingJson::new(row, invited, guests)
+            })
+            .collect())
+    }
+
     fn new(row: MeetingRow, participants: Vec<i64>, guests: Vec<MeetingGuestRow>) -> Self {
         let outcome = (row.status == "held").then(|| MeetingOutcomeJson {
             held_at: row.held_at.map(from_db_time),
@@ -164,10 +183,11 @@ pub async fn list(
     let listed = state
         .db
         .transaction(move |conn| {
-            meetings::list_for(conn, &member, &filter, today)?
+            let rows = meetings::list_for(conn, &member, &filter, today)?
                 .into_iter()
-                .map(|view| MeetingJson::load(conn, view.meeting))
-                .collect::<crate::error::Result<Vec<_>>>()
+                .map(|view| view.meeting)
+                .collect();
+            MeetingJson::load_all(conn, rows)
         })
         .await?;
     Ok(HttpResponse::Ok().json(MeetingList { meetings: listed }))
