@@ -49,7 +49,7 @@ const GENERATED_STAFF: usize = 52;
 /// School days in the demo's term, which the per-term figures of the simulation are for.
 const TERM_DAYS: f64 = 60.0;
 /// How many times the demo term's rate of incidents a school with years of history logs.
-const HISTORY_INTENSITY: f64 = 12.0;
+const HISTORY_INTENSITY: f64 = 25.0;
 /// How far back the simulation keeps a pupil's incidents for the rules, in calendar days:
 /// more than the longest window of the policy, holidays included.
 const HISTORY_KEPT_DAYS: i64 = 70;
