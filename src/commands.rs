@@ -12,6 +12,7 @@ use crate::accounts;
 use crate::config::Settings;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::{schools, staff, to_db_time, Database, DbConnection};
+use crate::demo::scale::{load_scaled, ScaleSpec};
 use crate::domain::details::{EmailAddress, PersonName, SchoolCode, YearNumber};
 use crate::domain::Role;
 use crate::error::Error;
@@ -32,8 +33,9 @@ pub enum Command {
     Serve,
     /// Run pending database migrations and exit.
     Migrate,
-    /// Load the demo school (code DEMO) into an empty database and print its logins.
-    Demo,
+    /// Load the demo school (code DEMO) into an empty database and print its logins; with
+    /// the options, load more schools, pupils and years of history for trying it at scale.
+    Demo(DemoArgs),
     /// Manage schools.
     #[command(subcommand)]
     School(SchoolCommand),
@@ -46,6 +48,37 @@ pub enum Command {
     /// Run scheduled jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
+}
+
+/// The options of `steadfast demo`; without any, the demo school as the README describes it.
+#[derive(Debug, Args, Default)]
+pub struct DemoArgs {
+    /// Schools to load: DEMO, then DEMO02, DEMO03, … with the same logins at their own
+    /// domain (demo02.example, …).
+    #[arg(long)]
+    pub schools: Option<usize>,
+    /// Pupils on roll in each school (default 1000).
+    #[arg(long)]
+    pub pupils_per_school: Option<usize>,
+    /// Years of history up to yesterday (default 0: one autumn term).
+    #[arg(long)]
+    pub years: Option<u32>,
+    /// The random seed of the first school (default 2026).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl DemoArgs {
+    /// What to load: the plain demo, changed by the options given.
+    pub fn spec(&self) -> ScaleSpec {
+        let plain = ScaleSpec::default();
+        ScaleSpec {
+            schools: self.schools.unwrap_or(plain.schools),
+            pupils_per_school: self.pupils_per_school.unwrap_or(plain.pupils_per_school),
+            years: self.years.unwrap_or(plain.years),
+            seed: self.seed.unwrap_or(plain.seed),
+        }
+    }
 }
 
 /// `steadfast school ...`
@@ -122,7 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations are up to date");
             Ok(())
         }
-        Command::Demo => demo(&settings),
+        Command::Demo(args) => demo(&settings, &args.spec()),
         Command::School(SchoolCommand::Add { code, name }) => {
             let db = open(&settings)?;
             let code =
@@ -298,22 +331,47 @@ pub fn add_user(
     })
 }
 
-fn demo(settings: &Settings) -> anyhow::Result<()> {
+fn demo(settings: &Settings, spec: &ScaleSpec) -> anyhow::Result<()> {
     let db = open(settings)?;
-    let started = std::time::Instant::now();
-    let outcome = crate::demo::load::load_demo(&db, Utc::now())?;
-    match outcome {
-        crate::demo::load::DemoOutcome::Loaded(summary) => {
-            println!(
-                "Demo school loaded in {:.1}s: {summary}",
-                started.elapsed().as_secs_f64()
+    let plain = *spec == ScaleSpec::default();
+    let report = load_scaled(&db, spec, Utc::now(), |school| {
+        if !plain {
+            eprintln!(
+                "{} loaded in {:.1}s: {}",
+                school.code,
+                school.took.as_secs_f64(),
+                school.summary
             );
         }
-        crate::demo::load::DemoOutcome::AlreadyLoaded => {
-            println!("The demo school is already loaded.");
+    })?;
+    match report {
+        Some(report) if plain => {
+            let summary = report.schools.first().map_or("", |s| s.summary.as_str());
+            println!(
+                "Demo school loaded in {:.1}s: {summary}",
+                report.took.as_secs_f64()
+            );
         }
+        Some(report) => {
+            println!(
+                "Demo data loaded in {:.1}s: {} schools, {} pupils, {} incidents",
+                report.took.as_secs_f64(),
+                report.schools.len(),
+                report.pupils(),
+                report.incidents(),
+            );
+        }
+        None => println!("The demo school is already loaded."),
     }
     println!("{}", crate::demo::load::logins_text());
+    if spec.schools > 1 {
+        let last = spec.shape(spec.schools - 1);
+        println!(
+            "Schools DEMO02 to {} have the same logins at their own domain, from \
+             demo02.example to {} (such as sendco@demo02.example).",
+            last.code, last.email_domain
+        );
+    }
     Ok(())
 }
 

@@ -33,6 +33,8 @@ pub const DEMO_CODE: &str = "DEMO";
 pub const DEMO_NAME: &str = "Steadfast Demo Academy";
 /// The password of every demo login.
 pub const DEMO_PASSWORD: &str = "steadfast-demo";
+/// The email domain of the demo school's staff.
+pub const DEMO_DOMAIN: &str = "demo.example";
 
 /// The demo school's houses.
 const HOUSES: [&str; 4] = ["Brunel", "Curie", "Seacole", "Turing"];
@@ -42,8 +44,15 @@ const PUPILS_PER_YEAR: usize = 200;
 const FORMS_PER_YEAR: usize = 8;
 /// The year groups of the school.
 const YEARS: [i16; 5] = [7, 8, 9, 10, 11];
-/// Class staff with generated names, besides the fixed demo logins.
+/// Class staff with generated names, besides the fixed demo logins, per 1,000 pupils.
 const GENERATED_STAFF: usize = 52;
+/// School days in the demo's term, which the per-term figures of the simulation are for.
+const TERM_DAYS: f64 = 60.0;
+/// How many times the demo term's rate of incidents a school with years of history logs.
+const HISTORY_INTENSITY: f64 = 25.0;
+/// How far back the simulation keeps a pupil's incidents for the rules, in calendar days:
+/// more than the longest window of the policy, holidays included.
+const HISTORY_KEPT_DAYS: i64 = 70;
 
 // Positions of the fixed logins in `DemoSchool::staff`.
 const SLT: usize = 1;
@@ -129,6 +138,16 @@ pub struct DemoSchool {
     pub level_changes: Vec<DemoLevelChange>,
     /// Meetings, in the order they were created.
     pub meetings: Vec<DemoMeeting>,
+}
+
+impl DemoSchool {
+    /// The domain of the school's staff emails, such as "demo.example".
+    pub fn email_domain(&self) -> &str {
+        self.staff
+            .first()
+            .and_then(|s| s.email.split_once('@'))
+            .map_or(DEMO_DOMAIN, |(_, domain)| domain)
+    }
 }
 
 /// A tutor group.
@@ -340,9 +359,45 @@ pub struct DemoMeeting {
     pub goals_met: Option<bool>,
 }
 
+/// What school to simulate: its identity, its size and how much history it has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchoolShape {
+    /// The school's code, such as "DEMO" or "DEMO02".
+    pub code: String,
+    /// The school's name.
+    pub name: String,
+    /// The domain of every staff email, such as "demo.example".
+    pub email_domain: String,
+    /// Pupils on roll, spread evenly over years 7 to 11 and eight forms a year.
+    pub pupils: usize,
+    /// Years of history before `today`; 0 is the demo's single autumn term.
+    pub years: u32,
+}
+
+impl SchoolShape {
+    /// The demo school: `DEMO`, 1,000 pupils, one term.
+    pub fn demo() -> Self {
+        SchoolShape {
+            code: DEMO_CODE.to_string(),
+            name: DEMO_NAME.to_string(),
+            email_domain: DEMO_DOMAIN.to_string(),
+            pupils: PUPILS_PER_YEAR * YEARS.len(),
+            years: 0,
+        }
+    }
+}
+
 /// Builds the demo school for a term ending on the day before `today`, deterministically from `seed`.
 pub fn generate(seed: u64, today: NaiveDate) -> DemoSchool {
-    Builder::new(seed, today).run()
+    generate_school(&SchoolShape::demo(), seed, today)
+}
+
+/// Builds a school of the given shape whose history ends on the day before `today`,
+/// deterministically from `seed`. With `years` above 0 the history covers that many years
+/// of 52 weeks, with each year's holidays, and incidents are logged at the rate of a school
+/// that records every Coaching Prompt (about 0.4 a pupil a school day).
+pub fn generate_school(shape: &SchoolShape, seed: u64, today: NaiveDate) -> DemoSchool {
+    Builder::new(shape, seed, today).run()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -547,7 +602,24 @@ struct Draft {
 struct Builder {
     rng: StdRng,
     today: NaiveDate,
+    /// The first day of the current term.
     term_start: NaiveDate,
+    /// The first day of the simulated history: the term's start, or years before it.
+    start: NaiveDate,
+    /// Years of history (0: the one term).
+    years: u32,
+    /// Pupils in each year group.
+    pupils_per_year: usize,
+    /// Class staff with generated names.
+    generated_staff: usize,
+    /// The domain of staff emails.
+    email_domain: String,
+    /// What a pupil's expected incidents per term are multiplied by for the whole history.
+    scale: f64,
+    /// Terms in the history, for the number of a pupil's difficult spells.
+    terms: usize,
+    /// The school days a difficult spell may start on (counted from the first).
+    spell_starts: usize,
     calendar: SchoolCalendar,
     policy: EscalationPolicy,
     school: DemoSchool,
@@ -566,19 +638,54 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(seed: u64, today: NaiveDate) -> Self {
+    fn new(shape: &SchoolShape, seed: u64, today: NaiveDate) -> Self {
         let term_start = monday_of(today) - Duration::weeks(13);
-        let closures = term_closures(term_start);
+        let start = if shape.years == 0 {
+            term_start
+        } else {
+            monday_of(today) - Duration::weeks(52 * i64::from(shape.years))
+        };
+        let mut closures = Vec::new();
+        for k in (1..=shape.years).rev() {
+            closures.extend(past_year_closures(
+                term_start - Duration::weeks(52 * i64::from(k)),
+            ));
+        }
+        closures.extend(term_closures(term_start));
         let calendar = SchoolCalendar::new(closures.clone()).unwrap_or_default();
+        let (scale, terms, spell_starts) = if shape.years == 0 {
+            (1.0, 1, 55)
+        } else {
+            let days =
+                calendar.school_days_between(start - Duration::days(1), today - Duration::days(1));
+            let days = f64::from(days);
+            let terms = (days / TERM_DAYS).round().max(1.0);
+            (
+                HISTORY_INTENSITY * days / TERM_DAYS,
+                terms as usize,
+                days as usize - 10,
+            )
+        };
+        let pupils_per_year = shape.pupils.div_ceil(YEARS.len()).max(1);
         Builder {
             rng: StdRng::seed_from_u64(seed),
             today,
             term_start,
+            start,
+            years: shape.years,
+            pupils_per_year,
+            generated_staff: (GENERATED_STAFF * shape.pupils)
+                .div_ceil(PUPILS_PER_YEAR * YEARS.len())
+                .max(8),
+            email_domain: shape.email_domain.clone(),
+            scale,
+            terms,
+            spell_starts,
             calendar,
             policy: EscalationPolicy::default(),
             school: DemoSchool {
-                code: DEMO_CODE.to_string(),
-                name: DEMO_NAME.to_string(),
+                code: shape.code.clone(),
+                name: shape.name.clone(),
                 closures,
                 houses: HOUSES.iter().map(|h| h.to_string()).collect(),
                 forms: Vec::new(),
@@ -624,8 +731,12 @@ impl Builder {
                 Role::PastoralLead => year.map(|y| hoy_subjects[(y - 7) as usize % 5]),
                 _ => None,
             };
+            let email = match email.strip_suffix(DEMO_DOMAIN) {
+                Some(user) => format!("{user}{}", self.email_domain),
+                None => email.to_string(),
+            };
             self.school.staff.push(DemoStaff {
-                email: email.to_string(),
+                email,
                 name: name.to_string(),
                 roles: vec![role.as_str().to_string()],
                 year_groups: year.into_iter().collect(),
@@ -641,9 +752,9 @@ impl Builder {
             self.school.staff.iter().map(|s| s.email.clone()).collect();
         let mut used_names: HashSet<String> =
             self.school.staff.iter().map(|s| s.name.clone()).collect();
-        for n in 0..GENERATED_STAFF {
-            let point =
-                ((2 * n + 1) as u64 * u64::from(total) / (2 * GENERATED_STAFF as u64)) as u32;
+        let generated = self.generated_staff;
+        for n in 0..generated {
+            let point = ((2 * n + 1) as u64 * u64::from(total) / (2 * generated as u64)) as u32;
             let mut acc = 0;
             let mut subject = teaching[0];
             for &i in &teaching {
@@ -659,10 +770,11 @@ impl Builder {
                 let family = *pick(&mut self.rng, ADULT_FAMILY);
                 let name = format!("{given} {family}");
                 let initial: String = email_part(given).chars().take(1).collect();
-                let mut email = format!("{initial}.{}@demo.example", email_part(family));
+                let domain = &self.email_domain;
+                let mut email = format!("{initial}.{}@{domain}", email_part(family));
                 attempt += 1;
                 if attempt > 50 {
-                    email = format!("{initial}.{}{attempt}@demo.example", email_part(family));
+                    email = format!("{initial}.{}{attempt}@{domain}", email_part(family));
                 }
                 if !used_emails.contains(&email) && !used_names.contains(&name) {
                     break (name, email);
@@ -799,7 +911,9 @@ impl Builder {
             for f in 0..FORMS_PER_YEAR {
                 let form = format!("{year}{}", char::from(b'A' + f as u8));
                 let mut members = Vec::new();
-                for _ in 0..PUPILS_PER_YEAR / FORMS_PER_YEAR {
+                let per_year = self.pupils_per_year;
+                let in_form = per_year * (f + 1) / FORMS_PER_YEAR - per_year * f / FORMS_PER_YEAR;
+                for _ in 0..in_form {
                     let (given, family) = self.pupil_name();
                     let upn = self.upn(year, &mut used_upns);
                     let r: f64 = self.rng.random();
@@ -820,7 +934,7 @@ impl Builder {
                         house,
                         sen_status,
                         level: Level::None,
-                        level_since: school_time(self.term_start, 8 * 60),
+                        level_since: school_time(self.start, 8 * 60),
                         programme_block: None,
                         had_plan: false,
                         programme_without_impact: false,
@@ -836,7 +950,7 @@ impl Builder {
                         "sen_support" => 1.4,
                         _ => 1.0,
                     };
-                    let expected = self.draw_expected() * year_mood(year) * sen_factor;
+                    let expected = self.draw_expected() * year_mood(year) * sen_factor * self.scale;
                     let temperament = self.temperament(expected);
                     self.sims.push(PupilSim {
                         history: PupilHistory {
@@ -946,12 +1060,14 @@ impl Builder {
         }
     }
 
+    /// A temperament expecting `expected` incidents over the whole history, with one or two
+    /// difficult spells a term for pupils who struggle.
     fn temperament(&mut self, expected: f64) -> Temperament {
         let mut spells = Vec::new();
-        if expected >= 2.5 {
-            let count = self.rng.random_range(1..=2);
+        if expected >= 2.5 * self.scale {
+            let count = self.rng.random_range(self.terms..=2 * self.terms);
             for _ in 0..count {
-                let start = self.rng.random_range(0..55);
+                let start = self.rng.random_range(0..self.spell_starts);
                 let len = self.rng.random_range(4..10);
                 spells.push((start, start + len));
             }
@@ -972,7 +1088,7 @@ impl Builder {
 
     fn school_days(&self) -> Vec<NaiveDate> {
         let mut days = Vec::new();
-        let mut d = self.term_start;
+        let mut d = self.start;
         while d < self.today {
             if self.calendar.is_school_day(d) {
                 days.push(d);
@@ -986,6 +1102,12 @@ impl Builder {
         let days = self.school_days();
         let n = days.len().max(1) as f64;
         for (index, &day) in days.iter().enumerate() {
+            let gap = index
+                .checked_sub(1)
+                .map_or(0, |i| (day - days[i]).num_days());
+            if self.years > 0 && gap >= 12 {
+                self.after_holiday(gap >= 30);
+            }
             self.push_action(day, 7 * 60, Action::DailyCheck);
             self.draft_incidents(day, index, n);
             self.scripted_incidents(day, days.len() - 1 - index);
@@ -1008,6 +1130,24 @@ impl Builder {
                     Action::Decide { suggestion, accept } => self.decide(suggestion, accept, at),
                     Action::Meet { meeting } => self.meet(meeting, at),
                 }
+            }
+        }
+    }
+
+    /// Back from a holiday (years of history only): support's calming effect wears off a
+    /// little, and after the summer some pupils settle down and others start to struggle.
+    fn after_holiday(&mut self, summer: bool) {
+        for p in 0..self.sims.len() {
+            if self.sims[p].story.is_some() {
+                continue;
+            }
+            let calm = self.sims[p].temperament.calm;
+            self.sims[p].temperament.calm = (calm * 1.5).min(1.0);
+            if summer && self.rng.random_bool(0.25) {
+                let expected = self.draw_expected() * self.scale;
+                let mut temperament = self.temperament(expected);
+                temperament.calm = self.sims[p].temperament.calm;
+                self.sims[p].temperament = temperament;
             }
         }
     }
@@ -1300,6 +1440,14 @@ impl Builder {
                 severity,
                 response,
             });
+            if self.years > 0 {
+                // Years of history: the rules look back weeks, not years.
+                let kept_from = at - Duration::days(HISTORY_KEPT_DAYS);
+                let incidents = &mut self.sims[p].history.incidents;
+                if incidents.first().is_some_and(|i| i.occurred_at < kept_from) {
+                    incidents.retain(|i| i.occurred_at >= kept_from);
+                }
+            }
             self.evaluate_pupil(p, logged);
         }
     }
@@ -1438,6 +1586,12 @@ impl Builder {
         sim.history
             .decided
             .push(DecidedSuggestion { to, decided_at: at });
+        if self.years > 0 && sim.history.decided.len() > 12 {
+            // The rules only ask for the latest decision about each level.
+            let decided = &mut sim.history.decided;
+            decided.sort_by_key(|d| (d.to, std::cmp::Reverse(d.decided_at)));
+            decided.dedup_by_key(|d| d.to);
+        }
     }
 
     fn decide(&mut self, index: usize, accept: bool, at: DateTime<Utc>) {
@@ -1749,7 +1903,7 @@ impl Builder {
     /// Gives about 4% of pupils a history from last year: they start the term at levels 3-6.
     fn make_prior_history(&mut self) {
         let mut candidates: Vec<usize> = (0..self.sims.len())
-            .filter(|&p| self.sims[p].temperament.expected >= 5.0)
+            .filter(|&p| self.sims[p].temperament.expected >= 5.0 * self.scale)
             .collect();
         for i in (1..candidates.len()).rev() {
             let j = self.rng.random_range(0..=i);
@@ -1762,10 +1916,11 @@ impl Builder {
             (Level::Provision, 6),
         ];
         let mut chosen = candidates.into_iter();
+        let roll = self.pupils_per_year * YEARS.len();
         for (level, count) in targets {
-            for _ in 0..count {
+            for _ in 0..(count * roll).div_ceil(PUPILS_PER_YEAR * YEARS.len()) {
                 let Some(p) = chosen.next() else { return };
-                let expected = self.rng.random_range(9.0..20.0);
+                let expected = self.rng.random_range(9.0..20.0) * self.scale;
                 let t = self.temperament(expected);
                 self.sims[p].temperament = t;
                 self.prior_chain(p, level);
@@ -1858,7 +2013,7 @@ impl Builder {
     /// Builds last year's climb to `target` for a pupil, ending shortly before the summer
     /// holiday so that the next step (a meeting or a block review) falls in this term.
     fn prior_chain(&mut self, p: usize, target: Level) {
-        let last_day = self.calendar.sub_school_days(self.term_start, 1);
+        let last_day = self.calendar.sub_school_days(self.start, 1);
         let hoy = HOY_FIRST + (self.school.pupils[p].year - 7).clamp(0, 4) as usize;
         let final_block = match self.rng.random_range(0..3) {
             0 => ProgrammeBlock::TwoWeek,
@@ -1975,7 +2130,7 @@ impl Builder {
             }
             if is_last && level == Level::Provision {
                 let weeks = self.rng.random_range(3..=6);
-                let start = school_time(self.term_start, 8 * 60);
+                let start = school_time(self.start, 8 * 60);
                 self.create_meeting(p, level, start, weeks * 5, MeetingKind::Review);
             }
         }
@@ -2050,6 +2205,28 @@ fn term_closures(term_start: NaiveDate) -> Vec<Closure> {
             name: "Christmas holiday".to_string(),
         },
     ]
+}
+
+/// The closures of a whole school year whose autumn term starts on `autumn`, laid out like
+/// the demo's term: an INSET day and half-terms in each term, the Christmas and Easter
+/// holidays, and the summer holiday before it.
+fn past_year_closures(autumn: NaiveDate) -> Vec<Closure> {
+    let mut closures = term_closures(autumn);
+    let spring = autumn + Duration::weeks(18);
+    let summer = autumn + Duration::weeks(32);
+    for (starts_on, days, name) in [
+        (spring + Duration::weeks(6), 4, "February half-term"),
+        (spring + Duration::weeks(12), 11, "Easter holiday"),
+        (summer + Duration::weeks(6), 4, "May half-term"),
+    ] {
+        closures.push(Closure {
+            starts_on,
+            ends_on: starts_on + Duration::days(days),
+            kind: ClosureKind::Holiday,
+            name: name.to_string(),
+        });
+    }
+    closures
 }
 
 #[cfg(test)]
@@ -2465,6 +2642,63 @@ mod tests {
                 && SchoolCalendar::local_date(i.occurred_at) < today));
             let levels: BTreeSet<Level> = school.pupils.iter().map(|p| p.level).collect();
             assert!(levels.len() >= 6, "{levels:?}");
+        }
+    }
+
+    fn small_school(seed: u64) -> DemoSchool {
+        let shape = SchoolShape {
+            code: "DEMO02".to_string(),
+            name: "Steadfast Demo School 02".to_string(),
+            email_domain: "demo02.example".to_string(),
+            pupils: 60,
+            years: 1,
+        };
+        generate_school(&shape, seed, today())
+    }
+
+    #[test]
+    fn a_school_with_a_year_of_history() {
+        let school = small_school(11);
+        assert_eq!(format!("{school:?}"), format!("{:?}", small_school(11)));
+        assert_eq!(school.pupils.len(), 60);
+        assert_eq!(school.email_domain(), "demo02.example");
+        assert!(school
+            .staff
+            .iter()
+            .all(|s| s.email.ends_with("@demo02.example")));
+        assert!(school
+            .staff
+            .iter()
+            .any(|s| s.email == "sendco@demo02.example"));
+        // A year of holidays: two Christmases, an Easter and a summer.
+        let named = |name: &str| school.closures.iter().filter(|c| c.name == name).count();
+        assert_eq!(
+            (named("Christmas holiday"), named("Easter holiday")),
+            (2, 1)
+        );
+        let cal = calendar(&school);
+        let first = today() - Duration::weeks(53);
+        for incident in &school.incidents {
+            let day = SchoolCalendar::local_date(incident.occurred_at);
+            assert!(cal.is_school_day(day) && first < day && day < today());
+        }
+        // About 0.4 incidents a pupil a school day, spread over the year.
+        let days = cal.school_days_between(first, today() - Duration::days(1));
+        let rate = school.incidents.len() as f64 / (60.0 * f64::from(days));
+        assert!((0.1..1.0).contains(&rate), "{rate}");
+        let early = school
+            .incidents
+            .iter()
+            .filter(|i| i.occurred_at < start_of(first + Duration::weeks(26)))
+            .count();
+        assert!(early * 4 > school.incidents.len(), "{early}");
+        let mut level = vec![Level::None; school.pupils.len()];
+        for change in &school.level_changes {
+            assert_eq!(change.from, level[change.pupil], "{change:?}");
+            level[change.pupil] = change.to;
+        }
+        for (p, pupil) in school.pupils.iter().enumerate() {
+            assert_eq!(pupil.level, level[p], "pupil {p}");
         }
     }
 }

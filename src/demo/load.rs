@@ -2,24 +2,19 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
-use super::generate::{generate, DemoSchool, DEMO_CODE, DEMO_PASSWORD};
-use crate::accounts::hash_password;
-use crate::db::schema::{
-    forms, incident_pupils, incidents, level_changes, meeting_participants, meetings, pupils,
-    suggestions,
-};
+use super::bulk::{self, Cell};
+use super::generate::{DemoSchool, DEMO_PASSWORD};
+use super::scale::{load_scaled, ScaleSpec};
+use crate::db::schema::{forms, pupils};
 use crate::db::staff::{self, NewStaff};
 use crate::db::{schools, to_db_time, Database, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::details::{EmailAddress, FormName, PersonName, SchoolCode, YearNumber};
 use crate::domain::{ProgrammeBlock, Role};
 use crate::error::{Error, Result};
-
-/// The seed of the demo school, so every fresh demo looks the same for the same day.
-const DEMO_SEED: u64 = 2026;
 
 /// What `steadfast demo` did.
 #[derive(Debug)]
@@ -33,20 +28,11 @@ pub enum DemoOutcome {
 /// Loads the demo school as of `now`, unless the database already holds it. A database that
 /// holds other schools is refused: the demo is for empty databases only.
 pub fn load_demo(db: &Database, now: DateTime<Utc>) -> anyhow::Result<DemoOutcome> {
-    let mut conn = db.connection()?;
-    if schools::find_by_code(&mut conn, DEMO_CODE)?.is_some() {
-        return Ok(DemoOutcome::AlreadyLoaded);
-    }
-    if schools::count(&mut conn)? > 0 {
-        anyhow::bail!(
-            "the database already holds a school: the demo loads only into an empty database"
-        );
-    }
-    let school = generate(DEMO_SEED, SchoolCalendar::local_date(now));
-    let password_hash = hash_password(DEMO_PASSWORD)?;
-    let summary =
-        crate::db::write_transaction(&mut conn, |conn| insert(conn, &school, &password_hash, now))?;
-    Ok(DemoOutcome::Loaded(summary))
+    let report = load_scaled(db, &ScaleSpec::default(), now, |_| {})?;
+    Ok(match report.and_then(|r| r.schools.into_iter().next()) {
+        Some(school) => DemoOutcome::Loaded(school.summary),
+        None => DemoOutcome::AlreadyLoaded,
+    })
 }
 
 /// The demo logins, as printed by `steadfast demo` and listed in the README.
@@ -79,7 +65,10 @@ fn weeks(block: Option<ProgrammeBlock>) -> Option<i16> {
     block.and_then(|b| i16::try_from(b.weeks()).ok())
 }
 
-fn insert(
+/// Inserts a generated school: the school, its calendar, houses, staff, forms and pupils row
+/// by row, its history in bulk, then the records of levels 4 to 6. Returns a summary of what
+/// it holds.
+pub(crate) fn insert(
     conn: &mut DbConnection,
     demo: &DemoSchool,
     password_hash: &str,
@@ -140,6 +129,14 @@ fn insert(
         form_ids.insert(form.name.as_str(), (year.id, row.id));
     }
 
+    // When each pupil was last involved in an incident, kept on the pupil for the lists.
+    let mut last_incident: HashMap<usize, DateTime<Utc>> = HashMap::new();
+    for incident in &demo.incidents {
+        for pupil in &incident.pupils {
+            let latest = last_incident.entry(*pupil).or_insert(incident.occurred_at);
+            *latest = (*latest).max(incident.occurred_at);
+        }
+    }
     let mut pupil_ids = Vec::with_capacity(demo.pupils.len());
     for (index, pupil) in demo.pupils.iter().enumerate() {
         let (year_group_id, form_id) = *form_ids
@@ -161,150 +158,15 @@ fn insert(
                 pupils::had_plan.eq(pupil.had_plan),
                 pupils::programme_without_impact.eq(pupil.programme_without_impact),
                 pupils::created_at.eq(to_db_time(now)),
+                pupils::last_incident_at.eq(last_incident.get(&index).copied().map(to_db_time)),
             ))
             .returning(pupils::id)
             .get_result(conn)?;
         pupil_ids.push(id);
     }
+    insert_history(conn, school.id, demo, &pupil_ids, &staff_ids)?;
 
-    let pupil_id = |index: usize| -> Result<i64> {
-        pupil_ids.get(index).copied().ok_or_else(|| {
-            Error::Internal(format!(
-                "demo refers to pupil {index}, which does not exist"
-            ))
-        })
-    };
-    let staff_id = |index: usize| -> Result<i64> {
-        staff_ids.get(index).copied().ok_or_else(|| {
-            Error::Internal(format!("demo refers to staff {index}, who does not exist"))
-        })
-    };
-
-    let mut incident_ids = Vec::with_capacity(demo.incidents.len());
-    for incident in &demo.incidents {
-        let id: i64 = diesel::insert_into(incidents::table)
-            .values((
-                incidents::school_id.eq(school.id),
-                incidents::reported_by.eq(staff_id(incident.reporter)?),
-                incidents::occurred_at.eq(to_db_time(incident.occurred_at)),
-                incidents::behaviour.eq(&incident.behaviour),
-                incidents::severity.eq(incident.severity.as_str()),
-                incidents::response.eq(incident.response.as_str()),
-                incidents::location.eq(&incident.location),
-                incidents::lesson.eq(&incident.lesson),
-                incidents::note.eq(&incident.note),
-                incidents::created_at.eq(to_db_time(incident.occurred_at)),
-            ))
-            .returning(incidents::id)
-            .get_result(conn)?;
-        for pupil in &incident.pupils {
-            diesel::insert_into(incident_pupils::table)
-                .values((
-                    incident_pupils::incident_id.eq(id),
-                    incident_pupils::pupil_id.eq(pupil_id(*pupil)?),
-                    incident_pupils::school_id.eq(school.id),
-                    incident_pupils::occurred_at.eq(to_db_time(incident.occurred_at)),
-                ))
-                .execute(conn)?;
-        }
-        incident_ids.push(id);
-    }
-
-    let mut last_incident: HashMap<usize, DateTime<Utc>> = HashMap::new();
-    for incident in &demo.incidents {
-        for pupil in &incident.pupils {
-            let latest = last_incident.entry(*pupil).or_insert(incident.occurred_at);
-            *latest = (*latest).max(incident.occurred_at);
-        }
-    }
-    for (pupil, at) in last_incident {
-        diesel::update(pupils::table.find(pupil_id(pupil)?))
-            .set(pupils::last_incident_at.eq(to_db_time(at)))
-            .execute(conn)?;
-    }
-
-    let mut suggestion_ids = Vec::with_capacity(demo.suggestions.len());
-    for suggestion in &demo.suggestions {
-        let evidence: Vec<i64> = suggestion
-            .evidence
-            .iter()
-            .filter_map(|i| incident_ids.get(*i).copied())
-            .collect();
-        let id: i64 = diesel::insert_into(suggestions::table)
-            .values((
-                suggestions::school_id.eq(school.id),
-                suggestions::pupil_id.eq(pupil_id(suggestion.pupil)?),
-                suggestions::from_level.eq(suggestion.from.number()),
-                suggestions::to_level.eq(suggestion.to.number()),
-                suggestions::rule.eq(suggestion.rule.as_str()),
-                suggestions::reason.eq(&suggestion.reason),
-                suggestions::evidence
-                    .eq(serde_json::to_string(&evidence).unwrap_or_else(|_| "[]".into())),
-                suggestions::status.eq(suggestion.status.as_str()),
-                suggestions::policy_version.eq(1),
-                suggestions::created_at.eq(to_db_time(suggestion.created_at)),
-                suggestions::decided_by.eq(suggestion.decided_by.map(staff_id).transpose()?),
-                suggestions::decided_at.eq(suggestion.decided_at.map(to_db_time)),
-                suggestions::decision_note.eq(&suggestion.decision_note),
-            ))
-            .returning(suggestions::id)
-            .get_result(conn)?;
-        suggestion_ids.push(id);
-    }
-
-    for change in &demo.level_changes {
-        diesel::insert_into(level_changes::table)
-            .values((
-                level_changes::school_id.eq(school.id),
-                level_changes::pupil_id.eq(pupil_id(change.pupil)?),
-                level_changes::from_level.eq(change.from.number()),
-                level_changes::to_level.eq(change.to.number()),
-                level_changes::reason.eq(&change.reason),
-                level_changes::changed_by.eq(change.by.map(staff_id).transpose()?),
-                level_changes::suggestion_id.eq(change
-                    .suggestion
-                    .and_then(|s| suggestion_ids.get(s).copied())),
-                level_changes::is_override.eq(false),
-                level_changes::occurred_at.eq(to_db_time(change.at)),
-            ))
-            .execute(conn)?;
-    }
-
-    for meeting in &demo.meetings {
-        let id: i64 = diesel::insert_into(meetings::table)
-            .values((
-                meetings::school_id.eq(school.id),
-                meetings::pupil_id.eq(pupil_id(meeting.pupil)?),
-                meetings::level.eq(meeting.level.number()),
-                meetings::due_on.eq(meeting.due_on),
-                meetings::status.eq(meeting.status.as_str()),
-                meetings::starts_at.eq(meeting.starts_at.map(to_db_time)),
-                meetings::duration_minutes.eq(meeting.duration_minutes),
-                meetings::location.eq(&meeting.location),
-                meetings::parent_invited.eq(meeting.parent_invited),
-                meetings::held_at.eq(meeting.held_at.map(to_db_time)),
-                meetings::summary.eq(&meeting.summary),
-                meetings::goals_met.eq(meeting.goals_met),
-                meetings::created_at.eq(to_db_time(meeting.created_at)),
-            ))
-            .returning(meetings::id)
-            .get_result(conn)?;
-        let mut participants = meeting.participants.clone();
-        participants.sort_unstable();
-        participants.dedup();
-        for participant in participants {
-            diesel::insert_into(meeting_participants::table)
-                .values((
-                    meeting_participants::meeting_id.eq(id),
-                    meeting_participants::staff_id.eq(staff_id(participant)?),
-                    meeting_participants::school_id.eq(school.id),
-                ))
-                .execute(conn)?;
-        }
-    }
-
-    crate::db::insight::rebuild_daily_counts(conn, school.id)?;
-    let support = super::support::add_support(conn, school.id, now)?;
+    let support = super::support::add_support(conn, school.id, demo.email_domain(), now)?;
     Ok(format!(
         "{} pupils, {} staff, {} incidents, {} suggestions, {} level changes, {} meetings, \
          {} Coaching Plans, {} programme blocks ({} sessions recorded), {} provisions mapped",
@@ -319,4 +181,179 @@ fn insert(
         support.sessions_recorded,
         support.provisions,
     ))
+}
+
+/// Writes a school's history in bulk: incidents with their pupils and daily counts,
+/// suggestions, level changes, and meetings with their participants.
+///
+/// History is written the way records brought over from a school's earlier system would be:
+/// without idempotency keys (they exist only for requests sent with a key, to answer their
+/// retries) and without audit rows (the audit log records what staff did in Steadfast itself;
+/// the demo has never written any). Ids are given here, following the largest in use.
+fn insert_history(
+    conn: &mut DbConnection,
+    school_id: i64,
+    demo: &DemoSchool,
+    pupil_ids: &[i64],
+    staff_ids: &[i64],
+) -> Result<()> {
+    let pupil_id = |index: usize| -> Result<i64> {
+        pupil_ids.get(index).copied().ok_or_else(|| {
+            Error::Internal(format!(
+                "demo refers to pupil {index}, which does not exist"
+            ))
+        })
+    };
+    let staff_id = |index: usize| -> Result<i64> {
+        staff_ids.get(index).copied().ok_or_else(|| {
+            Error::Internal(format!("demo refers to staff {index}, who does not exist"))
+        })
+    };
+    let ids = bulk::next_ids(conn)?;
+    let incident_id = |index: usize| ids.incident + index as i64;
+    let suggestion_id = |index: usize| ids.suggestion + index as i64;
+
+    let mut rows = Vec::with_capacity(demo.incidents.len());
+    for (index, incident) in demo.incidents.iter().enumerate() {
+        let at = to_db_time(incident.occurred_at);
+        rows.push(vec![
+            Cell::Int(incident_id(index)),
+            Cell::Int(school_id),
+            Cell::Int(staff_id(incident.reporter)?),
+            Cell::Time(at),
+            Cell::Text(&incident.behaviour),
+            Cell::Text(incident.severity.as_str()),
+            Cell::Text(incident.response.as_str()),
+            Cell::OptText(incident.location.as_deref()),
+            Cell::OptText(incident.lesson.as_deref()),
+            Cell::OptText(incident.note.as_deref()),
+            Cell::Time(at),
+            Cell::OptTime(None),
+            Cell::OptTime(None),
+        ]);
+    }
+    bulk::write(conn, bulk::INCIDENTS, rows)?;
+
+    // The pupils of each incident, and how many incidents each pupil had each day.
+    let mut rows = Vec::with_capacity(demo.incidents.len() * 5 / 4);
+    let mut per_day: HashMap<(i64, NaiveDate), i32> = HashMap::new();
+    for (index, incident) in demo.incidents.iter().enumerate() {
+        let day = SchoolCalendar::local_date(incident.occurred_at);
+        for pupil in &incident.pupils {
+            let pupil = pupil_id(*pupil)?;
+            rows.push(vec![
+                Cell::Int(incident_id(index)),
+                Cell::Int(pupil),
+                Cell::Int(school_id),
+                Cell::Time(to_db_time(incident.occurred_at)),
+            ]);
+            *per_day.entry((pupil, day)).or_default() += 1;
+        }
+    }
+    bulk::write(conn, bulk::INCIDENT_PUPILS, rows)?;
+    let mut days: Vec<((i64, NaiveDate), i32)> = per_day.into_iter().collect();
+    days.sort_unstable();
+    bulk::write(
+        conn,
+        bulk::PUPIL_DAY_INCIDENTS,
+        days.into_iter().map(|((pupil, day), n)| {
+            vec![
+                Cell::Int(pupil),
+                Cell::Date(day),
+                Cell::Int(school_id),
+                Cell::Int32(n),
+            ]
+        }),
+    )?;
+
+    let mut rows = Vec::with_capacity(demo.suggestions.len());
+    let evidence: Vec<String> = demo
+        .suggestions
+        .iter()
+        .map(|s| {
+            let ids: Vec<i64> = s.evidence.iter().map(|i| incident_id(*i)).collect();
+            serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
+        })
+        .collect();
+    for (index, suggestion) in demo.suggestions.iter().enumerate() {
+        rows.push(vec![
+            Cell::Int(suggestion_id(index)),
+            Cell::Int(school_id),
+            Cell::Int(pupil_id(suggestion.pupil)?),
+            Cell::Small(suggestion.from.number()),
+            Cell::Small(suggestion.to.number()),
+            Cell::Text(suggestion.rule.as_str()),
+            Cell::Text(&suggestion.reason),
+            Cell::Text(&evidence[index]),
+            Cell::Text(suggestion.status.as_str()),
+            Cell::Int32(1),
+            Cell::Time(to_db_time(suggestion.created_at)),
+            Cell::OptInt(suggestion.decided_by.map(staff_id).transpose()?),
+            Cell::OptTime(suggestion.decided_at.map(to_db_time)),
+            Cell::OptText(suggestion.decision_note.as_deref()),
+            Cell::OptDate(None),
+        ]);
+    }
+    bulk::write(conn, bulk::SUGGESTIONS, rows)?;
+
+    let mut rows = Vec::with_capacity(demo.level_changes.len());
+    for (index, change) in demo.level_changes.iter().enumerate() {
+        rows.push(vec![
+            Cell::Int(ids.level_change + index as i64),
+            Cell::Int(school_id),
+            Cell::Int(pupil_id(change.pupil)?),
+            Cell::Small(change.from.number()),
+            Cell::Small(change.to.number()),
+            Cell::Text(&change.reason),
+            Cell::OptInt(change.by.map(staff_id).transpose()?),
+            Cell::OptInt(change.suggestion.map(suggestion_id)),
+            Cell::Bool(false),
+            Cell::Time(to_db_time(change.at)),
+        ]);
+    }
+    bulk::write(conn, bulk::LEVEL_CHANGES, rows)?;
+
+    let mut rows = Vec::with_capacity(demo.meetings.len());
+    let mut participants = Vec::with_capacity(demo.meetings.len() * 3);
+    for (index, meeting) in demo.meetings.iter().enumerate() {
+        let id = ids.meeting + index as i64;
+        rows.push(vec![
+            Cell::Int(id),
+            Cell::Int(school_id),
+            Cell::Int(pupil_id(meeting.pupil)?),
+            Cell::Small(meeting.level.number()),
+            Cell::Date(meeting.due_on),
+            Cell::Text(meeting.status.as_str()),
+            Cell::OptTime(meeting.starts_at.map(to_db_time)),
+            Cell::OptInt32(meeting.duration_minutes),
+            Cell::OptText(meeting.location.as_deref()),
+            Cell::Bool(meeting.parent_invited),
+            Cell::OptTime(meeting.held_at.map(to_db_time)),
+            Cell::OptText(meeting.summary.as_deref()),
+            Cell::OptBool(meeting.goals_met),
+            Cell::Time(to_db_time(meeting.created_at)),
+            Cell::Int32(0),
+            Cell::OptText(None),
+            Cell::OptText(None),
+            Cell::OptText(None),
+            Cell::OptText(None),
+            Cell::OptText(None),
+            Cell::OptText(None),
+            Cell::OptText(None),
+            Cell::Text("level"),
+        ]);
+        let mut people = meeting.participants.clone();
+        people.sort_unstable();
+        people.dedup();
+        for person in people {
+            participants.push(vec![
+                Cell::Int(id),
+                Cell::Int(staff_id(person)?),
+                Cell::Int(school_id),
+            ]);
+        }
+    }
+    bulk::write(conn, bulk::MEETINGS, rows)?;
+    bulk::write(conn, bulk::MEETING_PARTICIPANTS, participants)?;
+    bulk::fix_sequences(conn)
 }

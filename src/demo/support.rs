@@ -105,14 +105,16 @@ fn morning(day: NaiveDate) -> DateTime<Utc> {
         .map_or_else(|| day.and_time(nine).and_utc(), |t| t.with_timezone(&Utc))
 }
 
-/// Adds plans, programme blocks and provision maps for every pupil at levels 4 to 6.
+/// Adds plans, programme blocks and provision maps for every pupil at levels 4 to 6, written
+/// by the school's SENDCO and specialist practitioner (`sendco@` and `specialist@` the domain).
 pub fn add_support(
     conn: &mut DbConnection,
     school_id: i64,
+    email_domain: &str,
     now: DateTime<Utc>,
 ) -> Result<SupportCounts> {
-    let sendco = member(conn, school_id, "sendco@demo.example")?;
-    let specialist = member(conn, school_id, "specialist@demo.example")?;
+    let sendco = member(conn, school_id, &format!("sendco@{email_domain}"))?;
+    let specialist = member(conn, school_id, &format!("specialist@{email_domain}"))?;
     let rules = evaluation::load_rules(conn, school_id)?;
     let today = SchoolCalendar::local_date(now);
     let supported: Vec<(i64, i16, chrono::NaiveDateTime)> = pupils::table
