@@ -31,7 +31,8 @@
 //!
 //! Other settings: `BENCH_SECS` (measured window per run, default 5), `BENCH_WARMUP_SECS`
 //! (default 1), `BENCH_CLIENTS` (default `1,16,64`), `BENCH_PROFILE=0` to skip the SQL profile,
-//! `BENCH_ONLY=steadfast` to measure the service alone (for `perf record -p`).
+//! `BENCH_ONLY=steadfast` to measure the service alone (for `perf record -p`), `BENCH_POOL_SIZE`
+//! (Steadfast's connections, and B's on PostgreSQL; default: Steadfast's configured `pool_size`).
 //!
 //! The machine may be shared: each run prints the share of CPU time other processes used during
 //! its window ("other CPU"); figures taken while it is high are disturbed.
@@ -160,6 +161,16 @@ fn numbers(list: &str) -> anyhow::Result<Vec<i64>> {
                 .with_context(|| format!("not a number: {n:?}"))
         })
         .collect()
+}
+
+/// Steadfast's pool of database connections, and baseline B's on PostgreSQL: the configured
+/// default, or `BENCH_POOL_SIZE`.
+fn pool_size() -> anyhow::Result<u32> {
+    let configured = Settings::defaults()?.pool_size;
+    Ok(env_text("BENCH_POOL_SIZE")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(configured)
+        .clamp(1, 256))
 }
 
 fn env_secs(name: &str, default: u64) -> u64 {
@@ -656,6 +667,7 @@ impl SteadfastApp {
         settings.database_url = store.fresh_database(name)?;
         settings.data_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
         settings.session_secret = "b".repeat(64) + &steadfast::accounts::random_token();
+        settings.pool_size = pool_size()?;
         let db = Database::open(&settings.database_url, settings.pool_size)?;
         let (pupil_ids, token, durability) = {
             let db = db.clone();
@@ -729,7 +741,7 @@ fn arrange(db: &Database) -> anyhow::Result<(Vec<i64>, String, String)> {
             "synchronous_commit={}, fsync={}, pool of {} connections",
             pg_setting(pg, "synchronous_commit"),
             pg_setting(pg, "fsync"),
-            Settings::defaults()?.pool_size
+            pool_size()?
         ),
     };
     Ok((pupil_ids, token.secret, durability))
@@ -1284,7 +1296,7 @@ async fn drive_with(
 
 /// Each target at each client count, repeated, on fresh Steadfast databases.
 async fn sweep(plan: &Plan, store: &Store) -> anyhow::Result<()> {
-    let pool_size = Settings::defaults()?.pool_size;
+    let pool_size = pool_size()?;
     let mut servers = Vec::new();
     if plan.baselines {
         servers.push(start_fixed_baseline()?);
@@ -1349,7 +1361,7 @@ async fn sweep(plan: &Plan, store: &Store) -> anyhow::Result<()> {
 /// Steadfast at 64 connections on databases of different history sizes, interleaved, with
 /// baseline B beside it.
 async fn history(plan: &Plan, store: &Store) -> anyhow::Result<()> {
-    let pool_size = Settings::defaults()?.pool_size;
+    let pool_size = pool_size()?;
     let baseline = if plan.baselines {
         let [b, _] = store.insert_baselines(pool_size)?;
         println!("Baseline B durability: {}.", b.durability);
