@@ -239,7 +239,10 @@ impl Store {
             Store::Sqlite { dir } => {
                 let folder = dir.join(name);
                 std::fs::create_dir_all(&folder)?;
-                Ok(format!("sqlite://{}", folder.join("steadfast.db").display()))
+                Ok(format!(
+                    "sqlite://{}",
+                    folder.join("steadfast.db").display()
+                ))
             }
             Store::Postgres(cluster) => cluster.create_database(name),
         }
@@ -332,7 +335,9 @@ impl PgCluster {
                         .and_then(|v| v.parse::<u32>().ok())
                         .unwrap_or(0)
                 });
-                found.pop().context("no initdb under /usr/lib/postgresql/*/bin")?
+                found
+                    .pop()
+                    .context("no initdb under /usr/lib/postgresql/*/bin")?
             }
         };
         let dir = parent.join("pg");
@@ -347,14 +352,22 @@ impl PgCluster {
             )?;
         }
         let port = loopback_listener()?.1.port();
-        let version = run_checked(Command::new(bin.join("postgres")).arg("--version"), "postgres")?;
+        let version = run_checked(
+            Command::new(bin.join("postgres")).arg("--version"),
+            "postgres",
+        )?;
         let options = env_text("BENCH_PG_OPTIONS").unwrap_or_default();
         let data = dir.join("data");
         run_checked(
-            pg_command(&bin, "initdb")
-                .arg("-D")
-                .arg(&data)
-                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]),
+            pg_command(&bin, "initdb").arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]),
             "initdb",
         )?;
         let cluster = PgCluster {
@@ -677,7 +690,10 @@ impl SteadfastApp {
             Some(total) => {
                 let url = settings.database_url.clone();
                 let engine = store.engine();
-                Some(tokio::task::spawn_blocking(move || fill_history(engine, &url, total)).await??)
+                Some(
+                    tokio::task::spawn_blocking(move || fill_history(engine, &url, total))
+                        .await??,
+                )
             }
             None => None,
         };
@@ -779,7 +795,10 @@ fn series(engine: Engine, from: i64, to: i64) -> String {
             to - 1
         ),
         Engine::Postgres => {
-            format!("generate_series({from}::BIGINT, {}::BIGINT) AS s(k)", to - 1)
+            format!(
+                "generate_series({from}::BIGINT, {}::BIGINT) AS s(k)",
+                to - 1
+            )
         }
     }
 }
@@ -875,7 +894,10 @@ fn fill_history(engine: Engine, url: &str, total: i64) -> anyhow::Result<Filled>
         ])
     };
     let [school0, year0, form0, staff0, pupil0, incident0] = ids(&mut conn)?;
-    let now = Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S").to_string();
+    let now = Utc::now()
+        .naive_utc()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
     let first_day = Utc::now().date_naive() - chrono::Days::new((HISTORY_DAYS + 30) as u64);
     let first_second = first_day
         .and_hms_opt(0, 0, 0)
@@ -908,7 +930,9 @@ fn fill_history(engine: Engine, url: &str, total: i64) -> anyhow::Result<Filled>
     let pupil_of = format!("(k * 7919) % {pupils_total}");
     let when = at_seconds(
         engine,
-        &format!("{first_second} + (k * {HISTORY_DAYS} / {added}) * 86400 + 30600 + (k * 7907) % 25200"),
+        &format!(
+            "{first_second} + (k * {HISTORY_DAYS} / {added}) * 86400 + 30600 + (k * 7907) % 25200"
+        ),
     );
     let mut written = 0;
     while written < added {
@@ -1006,9 +1030,11 @@ fn database_bytes(engine: Engine, url: &str, conn: &mut DbConnection) -> u64 {
                 .map(|m| m.len())
                 .sum()
         }
-        Engine::Postgres => diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes")
-            .get_result::<Size>(conn)
-            .map_or(0, |s| u64::try_from(s.bytes).unwrap_or(0)),
+        Engine::Postgres => {
+            diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes")
+                .get_result::<Size>(conn)
+                .map_or(0, |s| u64::try_from(s.bytes).unwrap_or(0))
+        }
     }
 }
 // ---------------------------------------------------------------------------------------------
@@ -1289,7 +1315,6 @@ async fn drive_with(
     }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // The two kinds of run
 // ---------------------------------------------------------------------------------------------
@@ -1394,10 +1419,19 @@ async fn history(plan: &Plan, store: &Store) -> anyhow::Result<()> {
     for repeat in 0..REPEATS {
         let tag = repeat as u64;
         if let Some(b) = &baseline {
-            baseline_runs.push(drive_with(b.target.clone(), CONNECTIONS, plan.warmup, plan.window, tag).await);
+            baseline_runs.push(
+                drive_with(b.target.clone(), CONNECTIONS, plan.warmup, plan.window, tag).await,
+            );
         }
         for (index, app) in apps.iter().enumerate() {
-            let m = drive_with(app.target.clone(), CONNECTIONS, plan.warmup, plan.window, tag).await;
+            let m = drive_with(
+                app.target.clone(),
+                CONNECTIONS,
+                plan.warmup,
+                plan.window,
+                tag,
+            )
+            .await;
             println!(
                 "run {}/{REPEATS}: {} incidents: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {}, \
                  other CPU {:.0}%",
@@ -1424,7 +1458,10 @@ async fn history(plan: &Plan, store: &Store) -> anyhow::Result<()> {
         "target", "req/s", "p50 ms", "p99 ms", "max ms", "errors"
     );
     if !baseline_runs.is_empty() {
-        print_summary_row("B  one plain insert per request", &Summary::of(&baseline_runs));
+        print_summary_row(
+            "B  one plain insert per request",
+            &Summary::of(&baseline_runs),
+        );
     }
     let mut medians = Vec::new();
     for (app, measured) in apps.iter().zip(&runs) {
