@@ -535,33 +535,6 @@ pub async fn login_at(
         .expect("the login to be answered")
 }
 
-/// Signs in through the login form of the service at `address` (`http://host:port`), as a
-/// browser does: loads it, then posts it with its CSRF token. Answers the response to the post.
-pub async fn login_at(
-    client: &reqwest::Client,
-    address: &str,
-    email: &str,
-    password: &str,
-) -> Response {
-    let form = client
-        .get(format!("{address}/login"))
-        .send()
-        .await
-        .expect("the login page to be answered");
-    assert_eq!(form.status(), StatusCode::OK, "GET /login");
-    let csrf = csrf_token_in(&form.text().await.expect("the login page"));
-    client
-        .post(format!("{address}/login"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .expect("the login to be answered")
-}
-
 /// `POST`s a JSON body with a bearer token; answers the status and the JSON body.
 pub async fn post_json(url: String, token: String, body: Value) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
