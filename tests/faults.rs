@@ -22,12 +22,11 @@ use common::cluster::PgCluster;
 use common::serve::{ServeOptions, ServeProcess};
 use common::{both_engines, run_steadfast, spawn_app, Engine, Role, TestApp, PASSWORD};
 use smtp::{SinkOptions, SmtpSink};
-use steadfast::db::outbox::{self, Recipient};
+use steadfast::db::outbox;
 use steadfast::db::schema::{
     incident_pupils, incidents, outbox as outbox_table, pupil_day_incidents,
 };
 use steadfast::domain::calendar::SchoolCalendar;
-use steadfast::mail::OutgoingEmail;
 
 /// The longest any wait here lasts: a request, a restart, a recovery.
 const WAIT: Duration = Duration::from_secs(60);
@@ -607,28 +606,7 @@ async fn a_failing_mail_server_is_retried_with_backoff_then_each_email_goes_once
     const EMAILS: usize = 3;
     let start = Utc::now();
     let school_id = school.id;
-    app.db
-        .write(move |conn| {
-            for n in 0..EMAILS {
-                let email = OutgoingEmail {
-                    to: format!("person{n}@north.example"),
-                    subject: format!("Notice {n}"),
-                    text: "Plain words.".into(),
-                    html: "<p>Plain words.</p>".into(),
-                    calendar: None,
-                    message_key: format!("faults-notice-{n}"),
-                };
-                let to = Recipient {
-                    staff_id: None,
-                    name: format!("Person {n}"),
-                    email: email.to.clone(),
-                };
-                outbox::enqueue(conn, school_id, &to, &email, "A notice", start)?;
-            }
-            Ok(())
-        })
-        .await
-        .expect("queueing the emails");
+    common::queue_notices(&app, school_id, EMAILS, "faults-notice", start).await;
     let pending = |attempts: i32| vec![(outbox::status::PENDING.to_string(), attempts); EMAILS];
 
     // A server that never answers: the run ends after one timeout, not one per email, and

@@ -18,9 +18,8 @@ use serde_json::{json, Value};
 use common::serve::{ServeOptions, ServeProcess};
 use common::{postgres_available, spawn_app, Engine, Role, TestApp};
 use smtp::{SinkOptions, SmtpSink};
-use steadfast::db::outbox::{self, Recipient};
+use steadfast::db::outbox;
 use steadfast::db::schema::{incidents, outbox as outbox_table, staff, suggestions};
-use steadfast::mail::OutgoingEmail;
 
 /// The longest any test here waits for something to happen.
 const WAIT: Duration = Duration::from_secs(60);
@@ -178,28 +177,7 @@ async fn two_instances_deliver_each_email_once() {
     const EMAILS: usize = 120;
     let now = Utc::now() - TimeDelta::minutes(1);
     let school_id = school.id;
-    app.db
-        .write(move |conn| {
-            for n in 0..EMAILS {
-                let email = OutgoingEmail {
-                    to: format!("person{n}@north.example"),
-                    subject: format!("Notice {n}"),
-                    text: "Plain words.".into(),
-                    html: "<p>Plain words.</p>".into(),
-                    calendar: None,
-                    message_key: format!("instances-notice-{n}"),
-                };
-                let to = Recipient {
-                    staff_id: None,
-                    name: format!("Person {n}"),
-                    email: email.to.clone(),
-                };
-                outbox::enqueue(conn, school_id, &to, &email, "A notice", now)?;
-            }
-            Ok(())
-        })
-        .await
-        .expect("queueing the emails");
+    common::queue_notices(&app, school_id, EMAILS, "instances-notice", now).await;
 
     // Both instances' workers start on the same pile, and two `jobs run --once` beside them.
     let (a, b) = two_instances(&app, Some(&sink.url())).await;

@@ -535,6 +535,42 @@ pub async fn login_at(
         .expect("the login to be answered")
 }
 
+/// Queues `count` plain notices to made-up staff of `school_id` in the outbox, due at `at`,
+/// each with its own message key `{key_prefix}-{n}`, in one transaction.
+pub async fn queue_notices(
+    app: &TestApp,
+    school_id: i64,
+    count: usize,
+    key_prefix: &str,
+    at: chrono::DateTime<Utc>,
+) {
+    use steadfast::db::outbox::{self, Recipient};
+    use steadfast::mail::OutgoingEmail;
+    let key_prefix = key_prefix.to_string();
+    app.db
+        .write(move |conn| {
+            for n in 0..count {
+                let email = OutgoingEmail {
+                    to: format!("person{n}@north.example"),
+                    subject: format!("Notice {n}"),
+                    text: "Plain words.".into(),
+                    html: "<p>Plain words.</p>".into(),
+                    calendar: None,
+                    message_key: format!("{key_prefix}-{n}"),
+                };
+                let to = Recipient {
+                    staff_id: None,
+                    name: format!("Person {n}"),
+                    email: email.to.clone(),
+                };
+                outbox::enqueue(conn, school_id, &to, &email, "A notice", at)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("queueing the notices");
+}
+
 /// `POST`s a JSON body with a bearer token; answers the status and the JSON body.
 pub async fn post_json(url: String, token: String, body: Value) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
