@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use common::cluster::PgCluster;
 use common::serve::{ServeOptions, ServeProcess};
-use common::{both_engines, run_steadfast, spawn_app, Engine, Role, TestApp, PASSWORD};
+use common::{both_engines, run_steadfast, spawn_app, Engine, TestApp, PASSWORD};
 use smtp::{SinkOptions, SmtpSink};
 use steadfast::db::outbox;
 use steadfast::db::schema::{
@@ -153,27 +153,7 @@ fn assert_derived_rows_consistent(app: &TestApp) {
 async fn a_kill_during_a_burst_keeps_every_acknowledged_incident_and_nothing_else(engine: Engine) {
     let app = spawn_app(engine).await;
     let (school, _, _) = app.school_with_admin("NORTH");
-    let teacher = app.create_staff(
-        &school,
-        "t@north.example",
-        "Tess Teacher",
-        &[Role::ClassStaff],
-        None,
-    );
-    let token = app.create_token(&teacher);
-    let pupils: Vec<i64> = (0..6)
-        .map(|n| {
-            app.create_pupil(
-                &school,
-                &format!("A12345678901{n}"),
-                "Sam",
-                &format!("Okafor{n}"),
-                9,
-                "9B",
-            )
-            .id
-        })
-        .collect();
+    let (token, pupils) = app.teacher_and_pupils(&school, 6);
     let options = ServeOptions::on(&app.database_url);
     let mut server = ServeProcess::start(&options).await;
 

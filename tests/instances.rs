@@ -94,27 +94,7 @@ async fn logging_spread_over_two_instances_lands_once() {
     }
     let app = spawn_app(Engine::Postgres).await;
     let (school, _, _) = app.school_with_admin("NORTH");
-    let teacher = app.create_staff(
-        &school,
-        "t@north.example",
-        "Tess Teacher",
-        &[Role::ClassStaff],
-        None,
-    );
-    let token = app.create_token(&teacher);
-    let pupils: Vec<i64> = (0..4)
-        .map(|n| {
-            app.create_pupil(
-                &school,
-                &format!("A12345678901{n}"),
-                "Sam",
-                &format!("Okafor{n}"),
-                9,
-                "9B",
-            )
-            .id
-        })
-        .collect();
+    let (token, pupils) = app.teacher_and_pupils(&school, 4);
     let (a, b) = two_instances(&app, None).await;
 
     // Forty prompts at once, alternating between the instances, four pupils each logged for

@@ -363,6 +363,32 @@ impl TestApp {
     }
 
     /// Adds a pupil (no SEN) to a school.
+    /// A class teacher of `school` (`t@CODE.example`) with an API token, and `count` Year 9 pupils of form 9B:
+    /// the usual cast of a logging test. Answers the token and the pupils' ids.
+    pub fn teacher_and_pupils(&self, school: &School, count: usize) -> (String, Vec<i64>) {
+        let teacher = self.create_staff(
+            school,
+            &format!("t@{}.example", school.code.to_lowercase()),
+            "Tess Teacher",
+            &[Role::ClassStaff],
+            None,
+        );
+        let pupils = (0..count)
+            .map(|n| {
+                self.create_pupil(
+                    school,
+                    &format!("A12345678901{n}"),
+                    "Sam",
+                    &format!("Okafor{n}"),
+                    9,
+                    "9B",
+                )
+                .id
+            })
+            .collect();
+        (self.create_token(&teacher), pupils)
+    }
+
     pub fn create_pupil(
         &self,
         school: &School,
