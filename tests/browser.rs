@@ -183,7 +183,15 @@ async fn a_signed_in_teacher_finds_a_pupil_and_opens_their_page() {
     browser.close().await;
 }
 
-/// The key under which the logging page keeps its queue in `localStorage`.
+/// Wraps the page's `fetch` so that `window.steadfastTestSends` counts the logging sends.
+const COUNT_SENDS_SCRIPT: &str = "window.steadfastTestSends = 0; \
+     var original = window.fetch; \
+     window.fetch = function (url, options) { \
+       if (options && options.method === 'POST') window.steadfastTestSends += 1; \
+       return original.apply(this, arguments); \
+     };";
+
+/// How many submissions the logging page keeps in its `localStorage` queue.
 const QUEUE_SCRIPT: &str =
     "return JSON.parse(localStorage.getItem('steadfast.queue.v1') || '[]').length;";
 
@@ -373,6 +381,12 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
         .await
         .expect("the pupil's Prompt button");
 
+    // The page's sends are counted, so the test can wait for retries rather than for time.
+    client
+        .execute(COUNT_SENDS_SCRIPT, Vec::new())
+        .await
+        .expect("counting the page's sends");
+
     // The server goes away with the page loaded; the teacher taps Prompt.
     app.stop().await;
     button.click().await.expect("tapping Prompt");
@@ -408,7 +422,15 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
         serde_json::json!(1)
     );
     // Retries fail while it is away (the page tries every few seconds); nothing is written.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // The tap's own send and two retries after it have all failed once three sends are seen.
+    browser
+        .wait_for_script(
+            "two retries",
+            "return window.steadfastTestSends;",
+            Duration::from_secs(30),
+            |v| v.as_i64().is_some_and(|n| n >= 3),
+        )
+        .await;
     assert_eq!(quick_prompts(&app, pupil.id), 0);
     assert!(
         browser
@@ -454,7 +476,15 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
         .for_element(Locator::Css("li.pupil-row"))
         .await
         .expect("the page again");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Nothing is left on the device to send, so nothing can be sent again.
+    assert_eq!(
+        browser
+            .client
+            .execute(QUEUE_SCRIPT, Vec::new())
+            .await
+            .expect("the queue"),
+        serde_json::json!(0)
+    );
     assert_eq!(quick_prompts(&app, pupil.id), 1);
     browser.close().await;
 }
