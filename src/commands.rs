@@ -11,11 +11,13 @@ use clap::{Args, Parser, Subcommand};
 use crate::accounts;
 use crate::config::Settings;
 use crate::db::audit::{self, AuditEntry};
+use crate::db::models::School;
 use crate::db::{schools, staff, to_db_time, Database, DbConnection};
 use crate::demo::scale::{load_scaled, ScaleSpec};
 use crate::domain::details::{EmailAddress, PersonName, SchoolCode, YearNumber};
 use crate::domain::Role;
 use crate::error::Error;
+use crate::imports::{ImportOptions, ImportReport};
 use crate::web;
 
 /// Steadfast: pupil support along the Coaching Sequence.
@@ -48,6 +50,30 @@ pub enum Command {
     /// Run scheduled jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Bring a school in from the files its MIS and its old systems export: each prints
+    /// what it added, changed, marked left and left unchanged, and every problem with its
+    /// line and column (then writes nothing and exits non-zero).
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `steadfast import ...`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Pupils from a MIS CSV export (SIMS, Arbor or Bromcom headers; UTF-8 or Windows-1252).
+    Pupils {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// The school's code; may be left out when the database holds one school.
+        #[arg(long)]
+        school: Option<String>,
+        /// Say what would change, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The file is the whole roll: pupils not in it are marked as left.
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 /// The options of `steadfast demo`; without any, the demo school as the README describes it.
@@ -197,6 +223,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", token.secret);
             Ok(())
         }
+        Command::Import(ImportCommand::Pupils {
+            file,
+            school,
+            dry_run,
+            full,
+        }) => {
+            let db = open(&settings)?;
+            let bytes = read_import_file(&file)?;
+            let options = ImportOptions {
+                dry_run,
+                full,
+                mapped: Vec::new(),
+            };
+            let report = in_transaction(&db, move |conn| {
+                let school = school_named(conn, school)?;
+                crate::imports::pupils::import(conn, school.id, None, &bytes, &options, Utc::now())
+            })?;
+            print_import(&report)
+        }
         Command::Jobs(JobsCommand::Run { once, at }) => {
             if !once {
                 bail!(
@@ -291,29 +336,7 @@ pub fn add_user(
         accounts::hash_password(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
     let school_code = add.school.clone();
     in_transaction(db, move |conn| {
-        let school = match school_code {
-            Some(code) => schools::find_by_code(conn, &code)?.ok_or_else(|| {
-                Error::invalid("school", format!("no school has the code {code}"))
-            })?,
-            None => {
-                let all = schools::all(conn)?;
-                match <[_; 1]>::try_from(all) {
-                    Ok([only]) => only,
-                    Err(all) if all.is_empty() => {
-                        return Err(Error::invalid(
-                            "school",
-                            "there is no school yet: run `steadfast school add` first",
-                        ))
-                    }
-                    Err(_) => {
-                        return Err(Error::invalid(
-                            "school",
-                            "there are several schools: name one with --school",
-                        ))
-                    }
-                }
-            }
-        };
+        let school = school_named(conn, school_code)?;
         let member = staff::create(
             conn,
             staff::NewStaff {
@@ -329,6 +352,75 @@ pub fn add_user(
         audit::record(conn, entry(school.id, "staff.add", "staff", member.id))?;
         Ok(member)
     })
+}
+
+/// The school a command names with `--school`, or the only one when it names none.
+fn school_named(conn: &mut DbConnection, code: Option<String>) -> Result<School, Error> {
+    match code {
+        Some(code) => schools::find_by_code(conn, &code)?
+            .ok_or_else(|| Error::invalid("school", format!("no school has the code {code}"))),
+        None => match <[_; 1]>::try_from(schools::all(conn)?) {
+            Ok([only]) => Ok(only),
+            Err(all) if all.is_empty() => Err(Error::invalid(
+                "school",
+                "there is no school yet: run `steadfast school add` first",
+            )),
+            Err(_) => Err(Error::invalid(
+                "school",
+                "there are several schools: name one with --school",
+            )),
+        },
+    }
+}
+
+/// Reads the file an import names, refusing one too large to be an export.
+fn read_import_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if size > crate::imports::MAX_IMPORT_BYTES as u64 {
+        bail!(
+            "{} is {size} bytes; an import reads at most {} bytes",
+            path.display(),
+            crate::imports::MAX_IMPORT_BYTES
+        );
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Prints what an import did (or would do), and fails when the file had problems.
+fn print_import(report: &ImportReport) -> anyhow::Result<()> {
+    for detail in &report.details {
+        let line = detail
+            .line
+            .map(|l| format!(" (line {l})"))
+            .unwrap_or_default();
+        println!("{:<9} {} {}{line}", detail.action, detail.key, detail.name);
+        for change in &detail.changes {
+            println!(
+                "          {}: {:?} -> {:?}",
+                change.field, change.from, change.to
+            );
+        }
+    }
+    for column in &report.unrecognised_columns {
+        println!("column not read: {column}");
+    }
+    if !report.errors.is_empty() {
+        for error in &report.errors {
+            eprintln!("{error}");
+        }
+        bail!(
+            "{} problem(s) in the file: nothing was written",
+            report.errors.len()
+        );
+    }
+    if report.applied {
+        println!("{}", report.summary());
+    } else {
+        println!("dry run, nothing written: {}", report.summary());
+    }
+    Ok(())
 }
 
 fn demo(settings: &Settings, spec: &ScaleSpec) -> anyhow::Result<()> {

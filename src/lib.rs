@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod imports;
 pub mod jobs;
 pub mod mail;
 pub mod web;

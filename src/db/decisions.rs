@@ -105,7 +105,20 @@ pub(crate) fn lock_pupil(
             .first(conn)
             .optional()?,
     };
-    found.ok_or(Error::NotFound("pupil"))
+    let (pupil, year) = found.ok_or(Error::NotFound("pupil"))?;
+    refuse_if_left(&pupil)?;
+    Ok((pupil, year))
+}
+
+/// A pupil marked as left keeps every record, read-only: nothing new is written for them.
+pub(crate) fn refuse_if_left(pupil: &PupilRow) -> Result<()> {
+    match pupil.left_on {
+        Some(left_on) => Err(Error::unprocessable(format!(
+            "this pupil left the school on {}: their records are kept, read-only",
+            left_on.format("%-d %B %Y")
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn ensure_open(suggestion: &SuggestionRow) -> Result<()> {

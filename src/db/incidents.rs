@@ -58,12 +58,14 @@ fn lock_pupils(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<V
     };
     ids.iter()
         .map(|id| {
-            found.iter().find(|p| p.id == *id).cloned().ok_or_else(|| {
-                Error::invalid(
+            let pupil = found.iter().find(|p| p.id == *id).cloned();
+            match pupil {
+                Some(pupil) if pupil.left_on.is_none() => Ok(pupil),
+                _ => Err(Error::invalid(
                     "pupil_ids",
                     format!("pupil {id} is not on this school's roll"),
-                )
-            })
+                )),
+            }
         })
         .collect()
 }

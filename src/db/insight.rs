@@ -123,9 +123,14 @@ pub enum Scope {
 macro_rules! within_scope {
     ($query:expr, $scope:expr, $pupil_id:expr) => {
         match $scope {
-            Scope::School => $query,
-            Scope::Year(year) => $query.filter(year_groups::year.eq(year)),
-            Scope::Form(form_id) => $query.filter(pupils::form_id.eq(form_id)),
+            // Pupils marked as left are out of a group's figures; their own stay readable.
+            Scope::School => $query.filter(pupils::left_on.is_null()),
+            Scope::Year(year) => $query
+                .filter(year_groups::year.eq(year))
+                .filter(pupils::left_on.is_null()),
+            Scope::Form(form_id) => $query
+                .filter(pupils::form_id.eq(form_id))
+                .filter(pupils::left_on.is_null()),
             Scope::Pupil(pupil_id) => $query.filter($pupil_id.eq(pupil_id)),
         }
     };

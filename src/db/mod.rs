@@ -21,6 +21,7 @@ pub mod policy_preview;
 pub mod programmes;
 pub mod provision;
 pub mod pupils;
+pub mod roster;
 pub mod schema;
 pub mod schools;
 pub mod staff;

@@ -69,6 +69,10 @@ pub struct PupilRow {
     pub programme_without_impact: bool,
     pub created_at: NaiveDateTime,
     pub last_incident_at: Option<NaiveDateTime>,
+    /// As the MIS gives it, when an import has brought it.
+    pub date_of_birth: Option<NaiveDate>,
+    /// When the pupil was marked as left: their records are kept, read-only.
+    pub left_on: Option<NaiveDate>,
 }
 
 /// A holiday or INSET day range of a school's calendar.

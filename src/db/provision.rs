@@ -413,6 +413,7 @@ pub fn school_map(
         .inner_join(forms::table)
         .filter(pupils::school_id.eq(school_id))
         .filter(pupils::level.ge(Level::Plan.number()))
+        .filter(pupils::left_on.is_null())
         .into_boxed();
     if let Some(year) = filter.year {
         query = query.filter(year_groups::year.eq(year));

@@ -24,6 +24,10 @@ pub struct PupilView {
     pub sen_status: SenStatus,
     pub level: Level,
     pub level_since: DateTime<Utc>,
+    /// As the MIS gives it, when imported.
+    pub date_of_birth: Option<chrono::NaiveDate>,
+    /// When the pupil was marked as left; their records are then read-only.
+    pub left_on: Option<chrono::NaiveDate>,
 }
 
 impl PupilView {
@@ -91,6 +95,8 @@ fn to_view((row, year, form, house): PupilJoined) -> PupilView {
         sen_status: SenStatus::parse(&row.sen_status).unwrap_or(SenStatus::None),
         level: Level::from_number(i64::from(row.level)).unwrap_or(Level::None),
         level_since: from_db_time(row.level_since),
+        date_of_birth: row.date_of_birth,
+        left_on: row.left_on,
     }
 }
 
@@ -102,6 +108,8 @@ pub struct PupilSearch {
     pub year: Option<i16>,
     pub form: Option<String>,
     pub limit: i64,
+    /// Whether pupils marked as left are found too (by default they are not).
+    pub include_left: bool,
 }
 
 /// Adds a pupil at no support level; the year group and form are created when new.
@@ -173,6 +181,9 @@ pub fn search(
             pupils::id.asc(),
         ))
         .limit(search.limit.clamp(1, 1000));
+    if !search.include_left {
+        query = query.filter(pupils::left_on.is_null());
+    }
     if let Some(text) = search
         .text
         .as_deref()
@@ -238,6 +249,7 @@ pub fn tutored_by(
 ) -> Result<Vec<PupilView>> {
     Ok(pupils_of(school_id)
         .filter(forms::tutor_id.eq(staff_id))
+        .filter(pupils::left_on.is_null())
         .order((
             forms::name.asc(),
             pupils::family_name.asc(),
@@ -260,6 +272,7 @@ pub fn count_by_level(
     let mut query = pupils::table
         .inner_join(year_groups::table)
         .filter(pupils::school_id.eq(school_id))
+        .filter(pupils::left_on.is_null())
         .group_by(pupils::level)
         .select((pupils::level, diesel::dsl::count_star()))
         .into_boxed();
@@ -285,6 +298,7 @@ pub fn at_levels(
 ) -> Result<Vec<PupilView>> {
     let mut query = pupils_of(school_id)
         .filter(pupils::level.ge(min_level.number()))
+        .filter(pupils::left_on.is_null())
         .order((
             pupils::level.desc(),
             pupils::level_since.asc(),

@@ -92,6 +92,8 @@ diesel::table! {
         programme_without_impact -> Bool,
         created_at -> Timestamp,
         last_incident_at -> Nullable<Timestamp>,
+        date_of_birth -> Nullable<Date>,
+        left_on -> Nullable<Date>,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod calendar;
 pub mod conversation;
 pub mod details;
+pub mod import;
 pub mod incident;
 pub mod insight;
 pub mod level;
@@ -16,6 +17,7 @@ pub mod policy;
 pub mod programme;
 pub mod replay;
 pub mod role;
+pub mod roster;
 pub mod rules;
 pub mod transition;
 

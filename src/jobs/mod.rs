@@ -95,6 +95,7 @@ pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) ->
                 Ok(pupils::table
                     .filter(pupils::school_id.eq(school_id))
                     .filter(pupils::level.gt(0))
+                    .filter(pupils::left_on.is_null())
                     .order(pupils::id)
                     .select(pupils::id)
                     .load(conn)?)

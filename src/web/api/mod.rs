@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`: token-authenticated, school-scoped, documented as OpenAPI.
 
+pub mod imports;
 pub mod incidents;
 pub mod meetings;
 pub mod pupils;
@@ -35,6 +36,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/suggestions/{id}/accept", "POST").route(post().to(suggestions::accept)))
         .service(
             resource("/suggestions/{id}/decline", "POST").route(post().to(suggestions::decline)),
+        )
+        .service(
+            resource("/imports/pupils", "POST")
+                .app_data(web::PayloadConfig::new(crate::imports::MAX_IMPORT_BYTES))
+                .route(post().to(imports::pupils)),
         )
         .service(resource("/meetings", "GET").route(get().to(meetings::list)))
         .service(resource("/meetings/{id}/schedule", "POST").route(post().to(meetings::schedule)))
@@ -84,7 +90,8 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
         meetings::schedule,
         meetings::cancel,
         meetings::missed,
-        meetings::outcome
+        meetings::outcome,
+        imports::pupils
     ),
     components(schemas(ErrorBody, crate::web::Health)),
     modifiers(&BearerAuth),

@@ -113,6 +113,7 @@ pub async fn list(
         year: optional_number::<i16>("year", query.year.as_deref())?,
         form: query.form.clone(),
         limit,
+        include_left: false,
     };
     let school_id = user.0.school_id;
     let found = state

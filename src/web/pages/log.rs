@@ -296,6 +296,7 @@ fn gather(
             year: None,
             form: None,
             limit: SEARCH_LIMIT,
+            include_left: false,
         };
         Some(pupils::search(conn, school_id, &search)?)
     };
@@ -409,6 +410,8 @@ fn template_pupil() -> PupilView {
         sen_status: crate::domain::details::SenStatus::None,
         level: Level::None,
         level_since: DateTime::<Utc>::UNIX_EPOCH,
+        date_of_birth: None,
+        left_on: None,
     }
 }
 
@@ -440,6 +443,7 @@ pub async fn pupils_json(
             year: None,
             form: None,
             limit: LIVE_SEARCH_LIMIT,
+            include_left: false,
         };
         state
             .db
@@ -801,6 +805,7 @@ pub async fn details_form(
                     year: None,
                     form: None,
                     limit: SEARCH_LIMIT,
+                    include_left: false,
                 };
                 let found = pupils::search(conn, school_id, &search)?;
                 Some(

@@ -73,6 +73,7 @@ pub async fn search(
         year,
         form: None,
         limit: SEARCH_LIMIT,
+        include_left: false,
     };
     let found = if searched {
         state
