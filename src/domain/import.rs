@@ -95,19 +95,22 @@ impl CsvTable {
         let mut records = reader.records();
         let headers: Vec<String> = match records.next() {
             Some(Ok(record)) => record.iter().map(|h| h.trim().to_string()).collect(),
-            Some(Err(error)) => return Err(csv_problem(&error)),
+            Some(Err(error)) => return Err(csv_problem(&error, text, &LineIndex::of(text))),
             None => return Err(RowError::new(1, "", "the file is empty")),
         };
         if headers.iter().all(String::is_empty) {
             return Err(RowError::new(1, "", "the first line holds no column names"));
         }
         let mut rows = Vec::new();
+        let lines = LineIndex::of(text);
         for record in records {
-            let record = record.map_err(|e| csv_problem(&e))?;
+            let record = record.map_err(|e| csv_problem(&e, text, &lines))?;
             if record.iter().all(|cell| cell.trim().is_empty()) {
                 continue;
             }
-            let line = record.position().map_or(0, |p| p.line() as usize);
+            let line = record
+                .position()
+                .map_or(0, |p| lines.line_at(text, p.byte()));
             rows.push(CsvRow {
                 line,
                 cells: record.iter().map(str::to_string).collect(),
@@ -117,9 +120,34 @@ impl CsvTable {
     }
 }
 
+/// Where each line of a text starts, to name the line of a byte offset.
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn of(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        LineIndex(starts)
+    }
+
+    /// The line (from 1) of the record the CSV reader placed at `offset`: the reader can
+    /// place a record at the line ending before it, so line endings there are stepped over.
+    fn line_at(&self, text: &str, offset: u64) -> usize {
+        let mut offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let bytes = text.as_bytes();
+        while offset < bytes.len() && matches!(bytes[offset], b'\r' | b'\n') {
+            offset += 1;
+        }
+        self.0.partition_point(|start| *start <= offset).max(1)
+    }
+}
+
 /// A CSV reading error as a problem at its line.
-fn csv_problem(error: &csv::Error) -> RowError {
-    let line = error.position().map_or(0, |p| p.line() as usize);
+fn csv_problem(error: &csv::Error, text: &str, lines: &LineIndex) -> RowError {
+    let line = error
+        .position()
+        .map_or(0, |p| lines.line_at(text, p.byte()));
     let message = match error.kind() {
         csv::ErrorKind::Utf8 { .. } => "the line is not valid text".to_string(),
         _ => format!("the line cannot be read as CSV ({error})"),

@@ -526,13 +526,13 @@ mod tests {
 
     #[test]
     fn check_letters_follow_the_dfe_algorithm() {
-        // Worked by hand: digits 8,2,0,2,0,0,1,2,6,0,0,1 weighted 2..13 sum to 113;
-        // 113 mod 23 = 21, the letter Y.
-        assert_eq!(upn_check_letter("820200126001"), Some('Y'));
-        assert!(parse_checked_upn("Y820200126001").is_ok());
+        // Worked by hand: digits 8,2,0,2,0,0,1,2,6,0,0,1 weighted 2..13 sum to 131;
+        // 131 mod 23 = 16, the seventeenth check letter, T.
+        assert_eq!(upn_check_letter("820200126001"), Some('T'));
+        assert!(parse_checked_upn("T820200126001").is_ok());
         let wrong = parse_checked_upn("A820200126001").unwrap_err();
         assert!(wrong.contains("check letter A"), "{wrong}");
-        assert!(wrong.contains("give Y"), "{wrong}");
+        assert!(wrong.contains("give T"), "{wrong}");
         assert!(parse_checked_upn("Y8202001260")
             .unwrap_err()
             .contains("13 characters"));

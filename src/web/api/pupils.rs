@@ -45,6 +45,8 @@ pub struct PupilJson {
     /// none, sen_support or ehcp.
     pub sen_status: String,
     pub level: LevelJson,
+    /// When the pupil was marked as left (their records are then read-only); null while on roll.
+    pub left_on: Option<chrono::NaiveDate>,
 }
 
 impl From<PupilView> for PupilJson {
@@ -62,6 +64,7 @@ impl From<PupilView> for PupilJson {
                 name: pupil.level.name().to_string(),
                 since: pupil.level_since,
             },
+            left_on: pupil.left_on,
         }
     }
 }

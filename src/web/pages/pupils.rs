@@ -521,10 +521,17 @@ fn render_pupil(
             " · UPN " span.mono { (pupil.upn) }
             " · " (pupil.sen_status.title())
         }
+        @if let Some(left_on) = pupil.left_on {
+            p.notice.left role="status" {
+                "Left the school on " (date(left_on)) ". Everything recorded is kept and can be read; nothing new can be added."
+            }
+        }
         div.actions.pupil-actions {
-            (prompt_form(pupil, csrf))
-            a.button href={ "/log/new?pupil=" (pupil.id) } { "Log with details" }
-            a.button href={ "/pupils/" (pupil.id) "/conversations/new" } { "Record a Coaching Conversation" }
+            @if pupil.left_on.is_none() {
+                (prompt_form(pupil, csrf))
+                a.button href={ "/log/new?pupil=" (pupil.id) } { "Log with details" }
+                a.button href={ "/pupils/" (pupil.id) "/conversations/new" } { "Record a Coaching Conversation" }
+            }
             @if super::programme::links_shown(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/plan" } { "Coaching Plan" } }
             @if super::programme::links_shown(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/programme" } { "Programme" } }
             @if super::provision::linked_from_pupil(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/provision" } { "Provision map" } }
@@ -551,7 +558,7 @@ fn render_pupil(
                 p { "No support level: no Coaching Prompts waiting for a pattern." }
             }
         }
-        (render_level_forms(pupil, member, level_form, csrf))
+        @if pupil.left_on.is_none() { (render_level_forms(pupil, member, level_form, csrf)) }
         @if !data.open.is_empty() {
             section.card.open-suggestions {
                 h2 { "Waiting for a decision" }
