@@ -7,10 +7,74 @@
 
 pub mod pupils;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::import::RowError;
+use crate::db::DbConnection;
+use crate::domain::import::{ColumnSpec, RowError};
 use crate::domain::roster::FieldChange;
+use crate::error::Result;
+
+/// The kinds of file a school can bring in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    /// Pupils from a MIS CSV export.
+    Pupils,
+}
+
+impl ImportKind {
+    /// Every kind, in the order the import page offers them.
+    pub const ALL: &'static [ImportKind] = &[ImportKind::Pupils];
+
+    /// The kind's name in addresses and commands (`pupils`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::Pupils => "pupils",
+        }
+    }
+
+    /// Reads a kind's name.
+    pub fn parse(raw: &str) -> Option<ImportKind> {
+        ImportKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.as_str() == raw.trim())
+    }
+
+    /// What the import page calls it.
+    pub fn title(self) -> &'static str {
+        match self {
+            ImportKind::Pupils => "Pupils from the MIS (CSV)",
+        }
+    }
+
+    /// The columns of a CSV kind, which headers the file does not name can be mapped to.
+    pub fn columns(self) -> &'static [ColumnSpec] {
+        match self {
+            ImportKind::Pupils => crate::domain::roster::PUPIL_COLUMNS,
+        }
+    }
+
+    /// Whether the kind can be a whole roll, marking those not in it as left.
+    pub fn takes_full(self) -> bool {
+        matches!(self, ImportKind::Pupils)
+    }
+}
+
+/// Runs an import of `kind` in the caller's transaction (see the module documentation).
+pub fn run(
+    kind: ImportKind,
+    conn: &mut DbConnection,
+    school_id: i64,
+    actor_id: Option<i64>,
+    file: &[u8],
+    options: &ImportOptions,
+    now: DateTime<Utc>,
+) -> Result<ImportReport> {
+    match kind {
+        ImportKind::Pupils => pupils::import(conn, school_id, actor_id, file, options, now),
+    }
+}
 
 /// How an import is run.
 #[derive(Debug, Clone, Default)]

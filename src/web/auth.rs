@@ -179,19 +179,79 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .ok()
                 .and_then(|f| f.csrf_token)
                 .unwrap_or_default();
-            let expected = session.get::<String>(SESSION_CSRF).ok().flatten();
-            let matches = expected
-                .map(|expected| bool::from(expected.as_bytes().ct_eq(sent.as_bytes())))
-                .unwrap_or(false);
-            if !matches {
-                return Err(PageError(Error::Forbidden(
-                    "this form has expired or did not come from Steadfast: go back, reload the page and try again"
-                        .into(),
-                )));
-            }
+            check_csrf(&session, &sent)?;
             let form = serde_urlencoded::from_bytes::<T>(&bytes)
                 .map_err(|e| Error::bad_request(format!("the form could not be read: {e}")))?;
             Ok(CsrfForm(form))
+        })
+    }
+}
+
+/// Refuses a form whose CSRF token is not the session's.
+fn check_csrf(session: &Session, sent: &str) -> Result<(), PageError> {
+    let expected = session.get::<String>(SESSION_CSRF).ok().flatten();
+    let matches = expected
+        .map(|expected| bool::from(expected.as_bytes().ct_eq(sent.as_bytes())))
+        .unwrap_or(false);
+    if matches {
+        Ok(())
+    } else {
+        Err(PageError(Error::Forbidden(
+            "this form has expired or did not come from Steadfast: go back, reload the page and try again"
+                .into(),
+        )))
+    }
+}
+
+/// A submitted `multipart/form-data` form carrying one file (an import), whose CSRF token
+/// matched the session's. The file may be at most [`crate::imports::MAX_IMPORT_BYTES`].
+pub struct CsrfUpload {
+    /// The form's other fields.
+    pub fields: crate::web::pages::form::Fields,
+    /// The chosen file's bytes (empty when none was chosen).
+    pub file: Vec<u8>,
+}
+
+impl FromRequest for CsrfUpload {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use futures_util::StreamExt;
+        let session = req.get_session();
+        let mut parts = actix_multipart::Multipart::new(req.headers(), payload.take());
+        Box::pin(async move {
+            let unreadable = || Error::bad_request("the uploaded form could not be read");
+            let limit = crate::imports::MAX_IMPORT_BYTES;
+            let mut fields = Vec::new();
+            let mut file = Vec::new();
+            while let Some(part) = parts.next().await {
+                let mut part = part.map_err(|_| unreadable())?;
+                let name = part.name().unwrap_or_default().to_string();
+                let is_file = part
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .is_some();
+                let mut bytes = Vec::new();
+                while let Some(chunk) = part.next().await {
+                    let chunk = chunk.map_err(|_| unreadable())?;
+                    if bytes.len() + chunk.len() > limit {
+                        return Err(PageError(Error::too_large(format!(
+                            "the file is larger than the {} MiB an import reads",
+                            limit / (1024 * 1024)
+                        ))));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                if is_file {
+                    file = bytes;
+                } else {
+                    fields.push((name, String::from_utf8_lossy(&bytes).into_owned()));
+                }
+            }
+            let fields = crate::web::pages::form::Fields::new(fields);
+            check_csrf(&session, fields.raw(CSRF_FIELD))?;
+            Ok(CsrfUpload { fields, file })
         })
     }
 }

@@ -20,6 +20,11 @@ use crate::web::error::ErrorBody;
 pub struct Fields(Vec<(String, String)>);
 
 impl Fields {
+    /// Fields read from somewhere other than a URL-encoded body (a multipart upload).
+    pub fn new(pairs: Vec<(String, String)>) -> Fields {
+        Fields(pairs)
+    }
+
     /// Fields with these values, to fill a form for the first time.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Fields {
         Fields(

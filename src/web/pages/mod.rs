@@ -8,6 +8,7 @@ pub mod conversation;
 pub mod form;
 pub mod home;
 pub mod impact;
+pub mod import;
 pub mod inbox;
 pub mod insight;
 pub mod layout;
@@ -99,6 +100,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/behaviours", web::get().to(admin::show))
         .route("/admin/behaviours", web::post().to(admin::add))
         .route("/admin/behaviours/{id}", web::post().to(admin::update))
+        .route("/admin/import/preview", web::post().to(import::preview))
+        .service(
+            web::resource("/admin/import")
+                .app_data(web::PayloadConfig::new(import::MAX_PREVIEW_FORM_BYTES))
+                .route(web::get().to(import::show))
+                .route(web::post().to(import::submit)),
+        )
         .route("/admin/outbox", web::get().to(outbox::list))
         .route("/admin/outbox/{id}", web::get().to(outbox::show))
         .route("/admin/outbox/{id}/resend", web::post().to(outbox::resend))

@@ -1,0 +1,292 @@
+//! `/admin/import`: an administrator brings in a file (the roll from the MIS, and the other
+//! kinds in `imports::ImportKind`): choose it, see the preview (what would be added, changed
+//! field by field, marked left and left alone, and every problem by line and column), map
+//! any column the file names differently, then apply it in one transaction.
+//!
+//! The chosen file travels back with the preview form (as base64 in a hidden field), so the
+//! page keeps nothing between the steps and works the same behind several instances.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use base64::Engine as _;
+use chrono::Utc;
+use maud::{html, Markup};
+
+use super::form::{field_problem, html_response, Fields, Problem};
+use super::layout::{csrf_field, page};
+use super::with_viewer;
+use crate::db::staff::StaffMember;
+use crate::error::{Error, Result};
+use crate::imports::{self, ImportKind, ImportOptions, ImportReport};
+use crate::web::api::imports::IMPORTERS;
+use crate::web::auth::{require_role, CsrfForm, CsrfUpload, SignedIn};
+use crate::web::error::PageError;
+use crate::web::AppState;
+
+/// The largest preview form posted back: the file as base64 and the choices beside it.
+pub const MAX_PREVIEW_FORM_BYTES: usize = imports::MAX_IMPORT_BYTES / 3 * 4 + 64 * 1024;
+
+/// What the person chose: the kind, the file, whole roll or not, and columns mapped by hand.
+struct Choice {
+    kind: ImportKind,
+    file: Vec<u8>,
+    full: bool,
+    mapped: Vec<(String, String)>,
+}
+
+impl Choice {
+    /// Reads the kind, whole-roll box and mapped columns from a form; the file comes apart.
+    fn read(fields: &Fields, file: Vec<u8>) -> Result<Choice> {
+        let kind = fields
+            .get("kind")
+            .and_then(ImportKind::parse)
+            .ok_or_else(|| Error::invalid("kind", "choose what the file holds"))?;
+        if file.is_empty() {
+            return Err(Error::invalid("file", "choose a file to bring in"));
+        }
+        let mut mapped = Vec::new();
+        for index in 0.. {
+            let Some(header) = fields.get(&format!("header{index}")) else {
+                break;
+            };
+            let column = fields.raw(&format!("column{index}")).trim();
+            if column.is_empty() || kind.columns().iter().any(|c| c.key == column) {
+                mapped.push((header.to_string(), column.to_string()));
+            }
+        }
+        Ok(Choice {
+            kind,
+            file,
+            full: kind.takes_full() && fields.get("full").is_some(),
+            mapped,
+        })
+    }
+
+    fn options(&self, dry_run: bool) -> ImportOptions {
+        ImportOptions {
+            dry_run,
+            full: self.full,
+            mapped: self.mapped.clone(),
+        }
+    }
+}
+
+/// `GET /admin/import`: choose a file (`?kind=` preselects what it holds).
+pub async fn show(
+    SignedIn(member): SignedIn,
+    session: Session,
+    query: web::Query<Fields>,
+) -> Result<HttpResponse, PageError> {
+    require_role(&member, IMPORTERS)?;
+    let kind = query.get("kind").and_then(ImportKind::parse);
+    Ok(choose_page(&member, &session, StatusCode::OK, kind, None))
+}
+
+/// `POST /admin/import/preview`: the chosen file, previewed; nothing is written.
+pub async fn preview(
+    SignedIn(member): SignedIn,
+    session: Session,
+    upload: CsrfUpload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    require_role(&member, IMPORTERS)?;
+    let kind = upload.fields.get("kind").and_then(ImportKind::parse);
+    match Choice::read(&upload.fields, upload.file) {
+        Ok(choice) => run_and_show(member, session, state, choice, true).await,
+        Err(error) => Ok(choose_page(
+            &member,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            kind,
+            Some(&error),
+        )),
+    }
+}
+
+/// `POST /admin/import`: the previewed file again, with `step=preview` (columns mapped
+/// anew) or `step=apply`.
+pub async fn submit(
+    SignedIn(member): SignedIn,
+    session: Session,
+    form: CsrfForm<Fields>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    require_role(&member, IMPORTERS)?;
+    let fields = form.0;
+    let file = base64::engine::general_purpose::STANDARD
+        .decode(fields.raw("file").trim())
+        .map_err(|_| Error::bad_request("the previewed file could not be read: choose it again"))?;
+    let choice = Choice::read(&fields, file)?;
+    let apply = fields.get("step") == Some("apply");
+    run_and_show(member, session, state, choice, !apply).await
+}
+
+/// Runs the import (a dry run, or for real) and shows its report.
+async fn run_and_show(
+    member: StaffMember,
+    session: Session,
+    state: web::Data<AppState>,
+    choice: Choice,
+    dry_run: bool,
+) -> Result<HttpResponse, PageError> {
+    let (school_id, actor) = (member.school_id, member.id);
+    let options = choice.options(dry_run);
+    let (kind, file) = (choice.kind, choice.file.clone());
+    let report = state
+        .db
+        .write(move |conn| {
+            imports::run(
+                kind,
+                conn,
+                school_id,
+                Some(actor),
+                &file,
+                &options,
+                Utc::now(),
+            )
+        })
+        .await?;
+    let status = if report.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let markup = with_viewer(&member, &session, |viewer| {
+        page(
+            "Bring in a file",
+            viewer,
+            render_report(&choice, &report, viewer.csrf),
+        )
+    });
+    Ok(html_response(status, markup))
+}
+
+/// The page to choose a file, with a problem at its field when there is one.
+fn choose_page(
+    member: &StaffMember,
+    session: &Session,
+    status: StatusCode,
+    kind: Option<ImportKind>,
+    problem: Option<&Error>,
+) -> HttpResponse {
+    let problem = problem.and_then(Problem::of);
+    let markup = with_viewer(member, session, |viewer| {
+        page(
+            "Bring in a file",
+            viewer,
+            html! {
+                h1 { "Bring in a file" }
+                p.muted { "Files as the school's MIS and other systems save them. You will see what would change before anything is written." }
+                section.card {
+                    form.stack method="post" action="/admin/import/preview" enctype="multipart/form-data" {
+                        (csrf_field(viewer.csrf))
+                        label for="kind" { "What the file holds" }
+                        select #kind name="kind" {
+                            @for option in ImportKind::ALL {
+                                option value=(option.as_str()) selected[Some(*option) == kind] { (option.title()) }
+                            }
+                        }
+                        (field_problem(problem.as_ref(), "kind"))
+                        label for="file" { "File" }
+                        input #file type="file" name="file" required;
+                        (field_problem(problem.as_ref(), "file"))
+                        label.choice {
+                            input type="checkbox" name="full" value="on";
+                            " The file is the whole roll: pupils not in it are marked as left (their records are kept)"
+                        }
+                        button.primary type="submit" { "Preview" }
+                    }
+                }
+            },
+        )
+    });
+    html_response(status, markup)
+}
+
+/// A preview (or what was done), with the form to map columns and apply.
+fn render_report(choice: &Choice, report: &ImportReport, csrf: &str) -> Markup {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&choice.file);
+    let mut headers: Vec<(String, String)> = choice.mapped.clone();
+    headers.extend(
+        report
+            .unrecognised_columns
+            .iter()
+            .filter(|h| !choice.mapped.iter().any(|(m, _)| m == *h))
+            .map(|h| (h.clone(), String::new())),
+    );
+    let can_apply = !report.applied && report.errors.is_empty();
+    html! {
+        h1 { @if report.applied { "Brought in" } @else { "Preview" } ": " (choice.kind.title()) }
+        p.notice role="status" {
+            @if report.applied { (report.summary()) "." }
+            @else if report.errors.is_empty() { "Nothing has been written yet: " (report.summary()) "." }
+            @else { "Nothing can be brought in until every problem below is put right in the file (or its columns are mapped): " (report.errors.len()) " problem(s)." }
+        }
+        @if !report.errors.is_empty() {
+            section.card.problems {
+                h2 { "Problems" }
+                table {
+                    thead { tr { th { "Line" } th { "Column" } th { "What is wrong" } } }
+                    tbody {
+                        @for error in &report.errors {
+                            tr { td { (error.line) } td { (error.column) } td { (error.message) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if !report.applied {
+            form.stack method="post" action="/admin/import" {
+                (csrf_field(csrf))
+                input type="hidden" name="kind" value=(choice.kind.as_str());
+                input type="hidden" name="file" value=(encoded);
+                @if choice.full { input type="hidden" name="full" value="on"; }
+                @if !headers.is_empty() && !choice.kind.columns().is_empty() {
+                    section.card {
+                        h2 { "Columns" }
+                        p.muted { "Columns of the file that were not recognised. Choose what each holds, then preview again." }
+                        @for (index, (header, chosen)) in headers.iter().enumerate() {
+                            input type="hidden" name={ "header" (index) } value=(header);
+                            label for={ "column" (index) } { "“" (header) "”" }
+                            select id={ "column" (index) } name={ "column" (index) } {
+                                option value="" selected[chosen.is_empty()] { "Not used" }
+                                @for column in choice.kind.columns() {
+                                    option value=(column.key) selected[chosen == column.key] { (column.label) }
+                                }
+                            }
+                        }
+                        button type="submit" name="step" value="preview" { "Preview again" }
+                    }
+                }
+                @if can_apply {
+                    button.primary type="submit" name="step" value="apply" { "Apply: " (report.summary()) }
+                }
+            }
+        }
+        @if !report.details.is_empty() {
+            section.card {
+                h2 { @if report.applied { "What changed" } @else { "What would change" } }
+                table.import-details {
+                    thead { tr { th { "" } th { "Key" } th { "Name" } th { "Line" } th { "Changes" } } }
+                    tbody {
+                        @for detail in &report.details {
+                            tr {
+                                td { (detail.action) }
+                                td.mono { (detail.key) }
+                                td { (detail.name) }
+                                td { @if let Some(line) = detail.line { (line) } }
+                                td {
+                                    @for change in &detail.changes {
+                                        div { (change.field) ": " (change.from) " → " (change.to) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href={ "/admin/import?kind=" (choice.kind.as_str()) } { "Bring in another file" } }
+    }
+}
