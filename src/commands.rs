@@ -17,7 +17,7 @@ use crate::demo::scale::{load_scaled, ScaleSpec};
 use crate::domain::details::{EmailAddress, PersonName, SchoolCode, YearNumber};
 use crate::domain::Role;
 use crate::error::Error;
-use crate::imports::{ImportOptions, ImportReport};
+use crate::imports::{ImportKind, ImportOptions, ImportReport};
 use crate::web;
 
 /// Steadfast: pupil support along the Coaching Sequence.
@@ -73,6 +73,21 @@ pub enum ImportCommand {
         /// The file is the whole roll: pupils not in it are marked as left.
         #[arg(long)]
         full: bool,
+    },
+    /// Behaviour history exported from the previous system, stored as imported incidents.
+    Incidents {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// The school's code; may be left out when the database holds one school.
+        #[arg(long)]
+        school: Option<String>,
+        /// Say what would change (and where pupils would be placed), and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Place each pupil with no level yet on the ladder by replaying the school's policy
+        /// over their history.
+        #[arg(long)]
+        place: bool,
     },
 }
 
@@ -223,22 +238,44 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", token.secret);
             Ok(())
         }
-        Command::Import(ImportCommand::Pupils {
-            file,
-            school,
-            dry_run,
-            full,
-        }) => {
+        Command::Import(command) => {
+            let (kind, file, school, options) = match command {
+                ImportCommand::Pupils {
+                    file,
+                    school,
+                    dry_run,
+                    full,
+                } => (
+                    ImportKind::Pupils,
+                    file,
+                    school,
+                    ImportOptions {
+                        dry_run,
+                        full,
+                        ..ImportOptions::default()
+                    },
+                ),
+                ImportCommand::Incidents {
+                    file,
+                    school,
+                    dry_run,
+                    place,
+                } => (
+                    ImportKind::Incidents,
+                    file,
+                    school,
+                    ImportOptions {
+                        dry_run,
+                        place,
+                        ..ImportOptions::default()
+                    },
+                ),
+            };
             let db = open(&settings)?;
             let bytes = read_import_file(&file)?;
-            let options = ImportOptions {
-                dry_run,
-                full,
-                mapped: Vec::new(),
-            };
             let report = in_transaction(&db, move |conn| {
                 let school = school_named(conn, school)?;
-                crate::imports::pupils::import(conn, school.id, None, &bytes, &options, Utc::now())
+                crate::imports::run(kind, conn, school.id, None, &bytes, &options, Utc::now())
             })?;
             print_import(&report)
         }

@@ -11,8 +11,8 @@ use super::{from_db_time, schools, to_db_time, DbConnection};
 use crate::domain::calendar::{SchoolCalendar, SCHOOL_TZ};
 use crate::domain::policy::EscalationPolicy;
 use crate::domain::rules::{
-    evaluate, relevant_window_days, DecidedSuggestion, IncidentFact, MeetingFact, PupilHistory,
-    Response, Severity,
+    evaluate, judgement_times, relevant_window_days, DecidedSuggestion, IncidentFact, MeetingFact,
+    PupilHistory, Response, Severity,
 };
 use crate::domain::transition::PupilState;
 use crate::domain::{Level, ProgrammeBlock};
@@ -198,9 +198,34 @@ pub fn suggest_for_pupil(
     rules: &SchoolRules,
     now: DateTime<Utc>,
 ) -> Result<Vec<SuggestionRow>> {
-    let history = pupil_history(conn, pupil, rules, now)?;
+    suggest_after_incident(conn, pupil, rules, now, now)
+}
+
+/// Evaluates the rules for one pupil after an incident that happened at `happened_at` is
+/// recorded at `now`: as of each moment of [`judgement_times`] (so a late one is judged when
+/// it happened), keeping the moves up found at earlier moments and every move found now, and
+/// stores each new suggestion as open. A step down is judged now only: later incidents
+/// may have broken the quiet it counts.
+pub fn suggest_after_incident(
+    conn: &mut DbConnection,
+    pupil: &PupilRow,
+    rules: &SchoolRules,
+    happened_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<SuggestionRow>> {
+    let moments = judgement_times(&rules.calendar, happened_at, now);
+    let mut history = pupil_history(conn, pupil, rules, moments[0])?;
+    let mut found = Vec::new();
+    for at in moments {
+        for suggestion in evaluate(&rules.policy, &rules.calendar, &history, at) {
+            if at == now || suggestion.to > suggestion.from {
+                history.open_targets.push(suggestion.to);
+                found.push(suggestion);
+            }
+        }
+    }
     let mut stored = Vec::new();
-    for suggestion in evaluate(&rules.policy, &rules.calendar, &history, now) {
+    for suggestion in found {
         let evidence = serde_json::to_string(&suggestion.evidence)
             .map_err(|e| Error::Internal(format!("evidence could not be written: {e}")))?;
         let row: SuggestionRow = diesel::insert_into(suggestions::table)

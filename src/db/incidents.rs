@@ -127,7 +127,13 @@ pub fn record(
             current.level = Level::Prompt.number();
             current.level_since = occurred_at;
         }
-        suggested.extend(evaluation::suggest_for_pupil(conn, &current, rules, now)?);
+        suggested.extend(evaluation::suggest_after_incident(
+            conn,
+            &current,
+            rules,
+            new.occurred_at,
+            now,
+        )?);
     }
 
     audit::record(

@@ -6,6 +6,7 @@ pub mod behaviours;
 pub mod conversations;
 pub mod decisions;
 pub mod evaluation;
+pub mod history;
 pub mod idempotency;
 pub mod inbox;
 pub mod incidents;

@@ -106,6 +106,10 @@ pub struct IncidentRow {
     pub voided_at: Option<NaiveDateTime>,
     /// When its author last corrected it.
     pub edited_at: Option<NaiveDateTime>,
+    /// Brought in from another system's export.
+    pub imported: bool,
+    /// The imported incident's stable key (see `domain::history`).
+    pub import_key: Option<String>,
 }
 
 /// A move of a pupil between levels.

@@ -146,6 +146,8 @@ diesel::table! {
         created_at -> Timestamp,
         voided_at -> Nullable<Timestamp>,
         edited_at -> Nullable<Timestamp>,
+        imported -> Bool,
+        import_key -> Nullable<Text>,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod calendar;
 pub mod conversation;
 pub mod details;
+pub mod history;
 pub mod import;
 pub mod incident;
 pub mod insight;

@@ -412,7 +412,9 @@ impl<'a> Ctx<'a> {
         let evidence: Vec<i64> = self
             .incidents
             .iter()
-            .filter(|i| i.severity == Severity::Serious && i.occurred_at > since)
+            // From the moment the level began: the incident that started a pupil at Coaching
+            // Prompt counts when it was serious.
+            .filter(|i| i.severity == Severity::Serious && i.occurred_at >= since)
             .filter(|i| self.fresh(i.occurred_at, Level::Time))
             .map(|i| i.id)
             .collect();
@@ -671,6 +673,36 @@ pub fn evaluate(
     }
     out
 }
+
+/// The moments at which the rules judge a pupil after an incident that happened at
+/// `happened_at` is recorded at `now`: the end of each school day from the day it happened
+/// up to yesterday, then `now`. An incident logged days late is judged as it would have been
+/// on time, because each window is counted back from the moment judged. For an incident of
+/// today, just `now`; at most [`MAX_LATE_JUDGEMENTS`] earlier moments.
+pub fn judgement_times(
+    calendar: &SchoolCalendar,
+    happened_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let today = SchoolCalendar::local_date(now);
+    let mut day = SchoolCalendar::local_date(happened_at.min(now));
+    let mut times = Vec::new();
+    while day < today && times.len() < MAX_LATE_JUDGEMENTS {
+        if calendar.is_school_day(day) {
+            times.push(
+                crate::domain::replay::day_start(day + chrono::TimeDelta::days(1))
+                    - chrono::TimeDelta::microseconds(1),
+            );
+        }
+        day += chrono::TimeDelta::days(1);
+    }
+    times.push(now);
+    times
+}
+
+/// The most earlier moments [`judgement_times`] answers (incidents are backdated a few weeks
+/// at most).
+pub const MAX_LATE_JUDGEMENTS: usize = 60;
 
 #[cfg(test)]
 mod tests;

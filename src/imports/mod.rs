@@ -5,6 +5,7 @@
 //! so a failed import writes nothing; the same file applied twice changes nothing the
 //! second time. The command line, the admin page and the API all call these functions.
 
+pub mod history;
 pub mod pupils;
 
 use chrono::{DateTime, Utc};
@@ -20,16 +21,19 @@ use crate::error::Result;
 pub enum ImportKind {
     /// Pupils from a MIS CSV export.
     Pupils,
+    /// Behaviour history from the previous system.
+    Incidents,
 }
 
 impl ImportKind {
     /// Every kind, in the order the import page offers them.
-    pub const ALL: &'static [ImportKind] = &[ImportKind::Pupils];
+    pub const ALL: &'static [ImportKind] = &[ImportKind::Pupils, ImportKind::Incidents];
 
     /// The kind's name in addresses and commands (`pupils`).
     pub fn as_str(self) -> &'static str {
         match self {
             ImportKind::Pupils => "pupils",
+            ImportKind::Incidents => "incidents",
         }
     }
 
@@ -45,6 +49,7 @@ impl ImportKind {
     pub fn title(self) -> &'static str {
         match self {
             ImportKind::Pupils => "Pupils from the MIS (CSV)",
+            ImportKind::Incidents => "Behaviour history from the previous system (CSV)",
         }
     }
 
@@ -52,12 +57,18 @@ impl ImportKind {
     pub fn columns(self) -> &'static [ColumnSpec] {
         match self {
             ImportKind::Pupils => crate::domain::roster::PUPIL_COLUMNS,
+            ImportKind::Incidents => crate::domain::history::HISTORY_COLUMNS,
         }
     }
 
     /// Whether the kind can be a whole roll, marking those not in it as left.
     pub fn takes_full(self) -> bool {
         matches!(self, ImportKind::Pupils)
+    }
+
+    /// Whether the kind can place pupils on the ladder from their history.
+    pub fn takes_place(self) -> bool {
+        matches!(self, ImportKind::Incidents)
     }
 }
 
@@ -73,6 +84,7 @@ pub fn run(
 ) -> Result<ImportReport> {
     match kind {
         ImportKind::Pupils => pupils::import(conn, school_id, actor_id, file, options, now),
+        ImportKind::Incidents => history::import(conn, school_id, actor_id, file, options, now),
     }
 }
 
@@ -86,6 +98,9 @@ pub struct ImportOptions {
     /// Headers the person mapped by hand: the file's header and the column key it is read as
     /// (an empty key ignores the column).
     pub mapped: Vec<(String, String)>,
+    /// History only: place each pupil with no level yet on the ladder by replaying the
+    /// school's policy over their incidents.
+    pub place: bool,
 }
 
 /// What an import did, or (on a dry run, or with problems) would do.
@@ -107,6 +122,9 @@ pub struct ImportReport {
     pub details: Vec<ImportDetail>,
     /// Headers of the file that no column is read from.
     pub unrecognised_columns: Vec<String>,
+    /// History with placement only: how many pupils land at each level, 0 (none) to 6.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placed: Option<Vec<usize>>,
 }
 
 impl ImportReport {
@@ -121,10 +139,20 @@ impl ImportReport {
     /// The one-paragraph summary the command line prints and the page heads its preview with.
     pub fn summary(&self) -> String {
         let verb = if self.applied { "" } else { "would be " };
-        format!(
+        let mut summary = format!(
             "{} {verb}added, {} {verb}changed, {} {verb}marked left, {} unchanged",
             self.added, self.changed, self.left, self.unchanged
-        )
+        );
+        if let Some(placed) = &self.placed {
+            let levels: Vec<String> = placed
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(level, n)| format!("{n} at level {level}"))
+                .collect();
+            summary.push_str(&format!("; pupils {verb}placed: {}", levels.join(", ")));
+        }
+        summary
     }
 }
 

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiBody;
 use crate::domain::Role;
 use crate::error::Error;
-use crate::imports::{self, ImportOptions, ImportReport};
+use crate::imports::{self, ImportKind, ImportOptions, ImportReport};
 use crate::web::auth::{require_role, ApiUser};
 use crate::web::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::web::AppState;
@@ -18,15 +18,44 @@ use crate::web::AppState;
 /// Who may bring files in: the school's administrators (and the MIS technician's token).
 pub const IMPORTERS: &[Role] = &[Role::Admin];
 
-/// The options of an import, as query parameters.
+/// The options of an import, as query parameters; each kind reads those that apply to it.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// `true` to say what would change and write nothing (default `false`).
     pub dry_run: Option<String>,
-    /// `true` when the file is the whole roll: pupils not in it are marked as left (pupils
-    /// only; default `false`).
+    /// Pupils: `true` when the file is the whole roll, so pupils not in it are marked as
+    /// left (default `false`).
     pub full: Option<String>,
+    /// Incidents: `true` to place each pupil with no level yet on the ladder by replaying
+    /// the school's policy over their history (default `false`).
+    pub place: Option<String>,
+}
+
+impl ImportQuery {
+    /// The options for `kind`; a flag that does not apply to it is refused, naming it.
+    fn options(&self, kind: ImportKind) -> Result<ImportOptions, Error> {
+        let full = flag("full", self.full.as_deref())?;
+        let place = flag("place", self.place.as_deref())?;
+        if full && !kind.takes_full() {
+            return Err(Error::invalid(
+                "full",
+                format!("full does not apply to a {} import", kind.as_str()),
+            ));
+        }
+        if place && !kind.takes_place() {
+            return Err(Error::invalid(
+                "place",
+                format!("place does not apply to a {} import", kind.as_str()),
+            ));
+        }
+        Ok(ImportOptions {
+            dry_run: flag("dry_run", self.dry_run.as_deref())?,
+            full,
+            place,
+            mapped: Vec::new(),
+        })
+    }
 }
 
 /// A file with problems: the error shape, beside the report naming each problem.
@@ -71,18 +100,59 @@ pub async fn pupils(
     body: ApiBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    run(ImportKind::Pupils, user, query, body, state).await
+}
+
+/// Brings in behaviour history exported from the previous system (Date, Time, UPN,
+/// Behaviour, Staff, and optionally Location, Lesson, Note, Severity, Response), stored as
+/// imported incidents; with `place=true` pupils are placed on the ladder. No email is sent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/incidents",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file as the previous system exports it"),
+    responses(
+        (status = 200, description = "Incidents added and already held, behaviours added, and with placement how many pupils land at each level", body = ImportReport),
+        (status = 400, description = "A query parameter is malformed", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 413, description = "The file is larger than an import reads", body = ErrorBody),
+        (status = 422, description = "The file has problems, each named by line and column; nothing was written", body = RefusedImport)
+    )
+)]
+pub async fn incidents(
+    user: ApiUser,
+    query: web::Query<ImportQuery>,
+    body: ApiBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    run(ImportKind::Incidents, user, query, body, state).await
+}
+
+/// Runs an import of `kind` for an administrator, the file as the body.
+async fn run(
+    kind: ImportKind,
+    user: ApiUser,
+    query: web::Query<ImportQuery>,
+    body: ApiBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     require_role(&user.0, IMPORTERS)?;
-    let options = ImportOptions {
-        dry_run: flag("dry_run", query.dry_run.as_deref())?,
-        full: flag("full", query.full.as_deref())?,
-        mapped: Vec::new(),
-    };
+    let options = query.options(kind)?;
     let (school_id, actor) = (user.0.school_id, user.0.id);
     let file = body.0;
     let report = state
         .db
         .write(move |conn| {
-            imports::pupils::import(conn, school_id, Some(actor), &file, &options, Utc::now())
+            imports::run(
+                kind,
+                conn,
+                school_id,
+                Some(actor),
+                &file,
+                &options,
+                Utc::now(),
+            )
         })
         .await?;
     Ok(answer(report))

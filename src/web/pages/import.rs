@@ -32,6 +32,7 @@ struct Choice {
     kind: ImportKind,
     file: Vec<u8>,
     full: bool,
+    place: bool,
     mapped: Vec<(String, String)>,
 }
 
@@ -59,6 +60,7 @@ impl Choice {
             kind,
             file,
             full: kind.takes_full() && fields.get("full").is_some(),
+            place: kind.takes_place() && fields.get("place").is_some(),
             mapped,
         })
     }
@@ -67,6 +69,7 @@ impl Choice {
         ImportOptions {
             dry_run,
             full: self.full,
+            place: self.place,
             mapped: self.mapped.clone(),
         }
     }
@@ -193,7 +196,11 @@ fn choose_page(
                         (field_problem(problem.as_ref(), "file"))
                         label.choice {
                             input type="checkbox" name="full" value="on";
-                            " The file is the whole roll: pupils not in it are marked as left (their records are kept)"
+                            " Pupils: the file is the whole roll, so pupils not in it are marked as left (their records are kept)"
+                        }
+                        label.choice {
+                            input type="checkbox" name="place" value="on";
+                            " Behaviour history: place each pupil with no level yet on the ladder, as the school's policy would have"
                         }
                         button.primary type="submit" { "Preview" }
                     }
@@ -242,6 +249,7 @@ fn render_report(choice: &Choice, report: &ImportReport, csrf: &str) -> Markup {
                 input type="hidden" name="kind" value=(choice.kind.as_str());
                 input type="hidden" name="file" value=(encoded);
                 @if choice.full { input type="hidden" name="full" value="on"; }
+                @if choice.place { input type="hidden" name="place" value="on"; }
                 @if !headers.is_empty() && !choice.kind.columns().is_empty() {
                     section.card {
                         h2 { "Columns" }
