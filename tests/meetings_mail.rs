@@ -667,21 +667,35 @@ async fn a_digest_collects_the_notices_at_the_chosen_hour(engine: Engine) {
         .unwrap();
     coaching_time_accepted(&app, &s).await;
     let school_day = next(Weekday::Tue, Utc::now().date_naive());
+    // Other people's reminders may go in the morning, depending on the weekday the move was
+    // accepted on; what counts is what reaches the Head of Year, who chose 16:00.
+    let to_head_of_year = |app: &TestApp| -> Vec<String> {
+        std::fs::read_dir(app.data_dir.join("outbox"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+                    .filter(|text| {
+                        text.contains("To: hoy9@oak.example") || text.contains("<hoy9@oak.example>")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let morning_report = run_jobs(&app, morning(school_day)).await;
     assert_eq!(
-        (morning_report.digests, morning_report.delivery.sent),
-        (0, 0),
+        morning_report.digests, 0,
         "held until the chosen hour: {morning_report}"
     );
+    assert!(
+        to_head_of_year(&app).is_empty(),
+        "nothing for the Head of Year before 16:00"
+    );
     let report = run_jobs(&app, morning(school_day) + TimeDelta::hours(7)).await;
-    assert_eq!((report.digests, report.delivery.sent), (1, 1), "{report}");
+    assert_eq!(report.digests, 1, "{report}");
     let again = run_jobs(&app, morning(school_day) + TimeDelta::hours(8)).await;
     assert_eq!((again.digests, again.delivery.sent), (0, 0), "{again}");
-    let files: Vec<String> = std::fs::read_dir(app.data_dir.join("outbox"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
-        .collect();
+    let files = to_head_of_year(&app);
     assert_eq!(files.len(), 1);
     assert!(files[0].contains("Coaching Time"), "{}", files[0]);
 }
