@@ -6,6 +6,7 @@
 //! second time. The command line, the admin page and the API all call these functions.
 
 pub mod pupils;
+pub mod staff;
 
 use serde::Serialize;
 
@@ -22,6 +23,11 @@ pub struct ImportOptions {
     /// Headers the person mapped by hand: the file's header and the column key it is read as
     /// (an empty key ignores the column).
     pub mapped: Vec<(String, String)>,
+    /// Staff only: email each new person an invitation to choose a password (a link valid
+    /// 7 days), queued in the same transaction.
+    pub invite: bool,
+    /// Where links in emails point (the `public_url` setting); needed with `invite`.
+    pub public_url: String,
 }
 
 /// What an import did, or (on a dry run, or with problems) would do.

@@ -75,7 +75,7 @@ pub async fn pupils(
     let options = ImportOptions {
         dry_run: flag("dry_run", query.dry_run.as_deref())?,
         full: flag("full", query.full.as_deref())?,
-        mapped: Vec::new(),
+        ..ImportOptions::default()
     };
     let (school_id, actor) = (user.0.school_id, user.0.id);
     let file = body.0;
@@ -85,6 +85,63 @@ pub async fn pupils(
             imports::pupils::import(conn, school_id, Some(actor), &file, &options, Utc::now())
         })
         .await?;
+    Ok(answer(report))
+}
+
+/// The options of a staff import, as query parameters (`full` is not offered: an import
+/// never closes an account).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StaffImportQuery {
+    /// `true` to say what would change and write nothing (default `false`).
+    pub dry_run: Option<String>,
+    /// `true` to email each new person an invitation to choose a password, a single-use
+    /// link valid 7 days (default `false`).
+    pub invite: Option<String>,
+}
+
+/// Brings in staff from a CSV file (email; name, or title, forename and surname; roles;
+/// year groups; houses), matched by email. Nobody is deleted or closed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/staff",
+    params(StaffImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file: a header line, then one person a line"),
+    responses(
+        (status = 200, description = "What was (or, on a dry run, would be) added, changed and left unchanged", body = ImportReport),
+        (status = 400, description = "A query parameter is malformed or unknown", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 413, description = "The file is larger than an import reads", body = ErrorBody),
+        (status = 422, description = "The file has problems, each named by line and column; nothing was written", body = RefusedImport)
+    )
+)]
+pub async fn staff(
+    user: ApiUser,
+    query: web::Query<StaffImportQuery>,
+    body: ApiBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_role(&user.0, IMPORTERS)?;
+    let options = ImportOptions {
+        dry_run: flag("dry_run", query.dry_run.as_deref())?,
+        invite: flag("invite", query.invite.as_deref())?,
+        public_url: state.settings.public_url.clone(),
+        ..ImportOptions::default()
+    };
+    let (school_id, actor) = (user.0.school_id, user.0.id);
+    let file = body.0;
+    let applied = !options.dry_run;
+    let report = state
+        .db
+        .write(move |conn| {
+            imports::staff::import(conn, school_id, Some(actor), &file, &options, Utc::now())
+        })
+        .await?;
+    if applied && report.changed > 0 {
+        // Roles may have changed: tokens' owners are read again.
+        state.db.token_owners().forget_all();
+    }
     Ok(answer(report))
 }
 
