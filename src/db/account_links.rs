@@ -357,7 +357,8 @@ fn school_for_unknown_address(conn: &mut DbConnection, email: &str) -> Result<Op
     })
 }
 
-/// For each of these staff with an unused invitation that still works, when it expires.
+/// For each member of the school's staff with an unused invitation that still works, when
+/// it expires.
 pub fn open_invitations(
     conn: &mut DbConnection,
     school_id: i64,

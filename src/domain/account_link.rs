@@ -102,7 +102,9 @@ impl LinkState {
             }
             LinkState::Used => "This link has been used already: each link works once.",
             LinkState::Expired => "This link has expired.",
-            LinkState::Replaced => "This link no longer works: a newer one has been sent since.",
+            LinkState::Replaced => {
+                "This link no longer works: a newer one has been sent since, or the account has been closed."
+            }
         }
     }
 }

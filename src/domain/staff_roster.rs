@@ -122,7 +122,8 @@ pub fn read_staff(
 ) -> Result<(Vec<StaffRecord>, ColumnMap), Vec<RowError>> {
     let table = CsvTable::parse(text).map_err(|e| vec![e])?;
     let map = ColumnMap::recognise(STAFF_COLUMNS, &table.headers, mapped)?;
-    if !map.has("name") && !(map.has("given_name") && map.has("family_name")) {
+    let named = map.has("name") || (map.has("given_name") && map.has("family_name"));
+    if !named {
         return Err(vec![RowError::new(
             1,
             "Name",
