@@ -29,6 +29,66 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
 }
 
+/// The longest password accepted: far beyond any passphrase, short enough to hash quickly.
+pub const MAX_PASSWORD_LENGTH: usize = 256;
+
+/// The least zxcvbn score a new password chosen through a link needs: 2 means it would take
+/// more than a million guesses, so common passwords, keyboard runs, repeated characters and
+/// the person's own name or email are refused.
+const MIN_PASSWORD_SCORE: u8 = 2;
+
+/// Checks a password a person has just chosen: at least [`MIN_PASSWORD_LENGTH`] characters,
+/// not all spaces, at most [`MAX_PASSWORD_LENGTH`], and not trivially guessable by zxcvbn,
+/// which is also given `about_them` (their name and email, so a password made of them is
+/// refused). A refusal names the `password` field and says how to do better.
+pub fn check_new_password(password: &str, about_them: &[&str]) -> Result<()> {
+    let length = password.chars().count();
+    if password.trim().is_empty() || length < MIN_PASSWORD_LENGTH {
+        return Err(Error::invalid(
+            "password",
+            format!("a password needs at least {MIN_PASSWORD_LENGTH} characters (spaces alone do not count): a few unrelated words make a good one"),
+        ));
+    }
+    if length > MAX_PASSWORD_LENGTH {
+        return Err(Error::invalid(
+            "password",
+            format!("a password is at most {MAX_PASSWORD_LENGTH} characters"),
+        ));
+    }
+    // zxcvbn's time grows with the length; its authors advise checking the first 100
+    // characters, which decide the score of any password anyway.
+    let checked: String = password.chars().take(100).collect();
+    let mut hints: Vec<&str> = Vec::new();
+    for about in about_them {
+        hints.push(about);
+        if let Some((local, _)) = about.split_once('@') {
+            hints.push(local);
+        }
+        hints.extend(
+            about
+                .split(['@', '.', ' ', '\'', '-'])
+                .filter(|p| p.len() > 2),
+        );
+    }
+    let estimate = zxcvbn::zxcvbn(&checked, &hints);
+    if u8::from(estimate.score()) >= MIN_PASSWORD_SCORE {
+        return Ok(());
+    }
+    let mut message = "this password would be easy to guess".to_string();
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            message.push_str(&format!(" ({})", warning.to_string().trim_end_matches('.')));
+        }
+        message.push('.');
+        for suggestion in feedback.suggestions() {
+            message.push_str(&format!(" {suggestion}"));
+        }
+    } else {
+        message.push_str(". Add another word or two.");
+    }
+    Err(Error::invalid("password", message))
+}
+
 /// Whether `password` matches a stored argon2 hash.
 pub fn verify_password(password: &str, stored_hash: &str) -> bool {
     PasswordHash::new(stored_hash)
@@ -92,6 +152,38 @@ mod tests {
     fn short_passwords_are_refused() {
         let err = hash_password("short").unwrap_err();
         assert_eq!(err.field(), Some("password"));
+    }
+
+    #[test]
+    fn trivially_weak_passwords_are_refused_with_a_reason() {
+        for weak in [
+            "password123",
+            "aaaaaaaaaaaa",
+            "qwertyuiop",
+            "          x",
+            "short",
+        ] {
+            let refused = check_new_password(weak, &[]).unwrap_err();
+            assert_eq!(refused.field(), Some("password"), "{weak}");
+        }
+        let own = check_new_password(
+            "sian.oneill2026",
+            &["Siân O'Neill", "sian.oneill@school.example"],
+        );
+        assert!(own.is_err(), "a password made of the person's own address");
+        assert!(check_new_password("correct horse battery staple", &[]).is_ok());
+        assert!(check_new_password("plum kettle orbit", &["Ann Smith"]).is_ok());
+        let message = check_new_password("password123", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("this password would be easy to guess"),
+            "{message}"
+        );
+        assert!(
+            check_new_password(&"ab9!".repeat(70), &[]).is_err(),
+            "too long"
+        );
     }
 
     #[test]

@@ -74,6 +74,21 @@ pub enum ImportCommand {
         #[arg(long)]
         full: bool,
     },
+    /// Staff from a CSV file: email, name (or title, forename and surname), roles, year
+    /// groups and houses; matched by email, never deleted.
+    Staff {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// The school's code; may be left out when the database holds one school.
+        #[arg(long)]
+        school: Option<String>,
+        /// Say what would change, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Email each new person an invitation to choose a password (a link valid 7 days).
+        #[arg(long)]
+        invite: bool,
+    },
     /// Behaviour history exported from the previous system, stored as imported incidents.
     Incidents {
         /// The CSV file.
@@ -255,6 +270,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         ..ImportOptions::default()
                     },
                 ),
+                ImportCommand::Staff {
+                    file,
+                    school,
+                    dry_run,
+                    invite,
+                } => (
+                    ImportKind::Staff,
+                    file,
+                    school,
+                    ImportOptions {
+                        dry_run,
+                        invite,
+                        public_url: settings.public_url.clone(),
+                        ..ImportOptions::default()
+                    },
+                ),
                 ImportCommand::Incidents {
                     file,
                     school,
@@ -273,11 +304,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let db = open(&settings)?;
             let bytes = read_import_file(&file)?;
+            let invited = options.invite;
             let report = in_transaction(&db, move |conn| {
                 let school = school_named(conn, school)?;
                 crate::imports::run(kind, conn, school.id, None, &bytes, &options, Utc::now())
             })?;
-            print_import(&report)
+            print_import(&report)?;
+            if invited && report.applied && report.added > 0 {
+                println!(
+                    "{} invitation(s) queued: `steadfast serve` (or `steadfast jobs run --once`) sends them",
+                    report.added
+                );
+            }
+            Ok(())
         }
         Command::Jobs(JobsCommand::Run { once, at }) => {
             if !once {

@@ -1,6 +1,7 @@
 //! Storage: one codebase over SQLite (embedded, the default) and PostgreSQL, chosen by the
 //! scheme of `DATABASE_URL`. Each submodule holds the queries of one aggregate.
 
+pub mod account_links;
 pub mod audit;
 pub mod behaviours;
 pub mod conversations;
@@ -26,6 +27,7 @@ pub mod roster;
 pub mod schema;
 pub mod schools;
 pub mod staff;
+pub mod staff_roster;
 pub mod timeline;
 pub mod writer;
 

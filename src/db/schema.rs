@@ -445,6 +445,20 @@ diesel::table! {
 
 diesel::joinable!(year_groups -> schools (school_id));
 diesel::joinable!(houses -> schools (school_id));
+diesel::table! {
+    account_links (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        staff_id -> BigInt,
+        purpose -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(staff -> schools (school_id));
 diesel::joinable!(staff_roles -> staff (staff_id));
 diesel::joinable!(staff_roles -> schools (school_id));
@@ -500,6 +514,8 @@ diesel::joinable!(programme_sessions -> pupils (pupil_id));
 diesel::joinable!(provision_items -> pupils (pupil_id));
 diesel::joinable!(provision_reviews -> provision_items (item_id));
 diesel::joinable!(pupil_day_incidents -> pupils (pupil_id));
+diesel::joinable!(account_links -> staff (staff_id));
+diesel::joinable!(account_links -> schools (school_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     schools,
@@ -533,4 +549,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     provision_items,
     provision_reviews,
     pupil_day_incidents,
+    account_links,
 );

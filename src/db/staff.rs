@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::models::StaffRow;
-use super::schema::{api_tokens, staff, staff_roles, staff_year_groups, year_groups};
+use super::schema::{
+    api_tokens, houses, staff, staff_houses, staff_roles, staff_year_groups, year_groups,
+};
 use super::{schools, to_db_time, DbConnection};
 use crate::domain::details::{EmailAddress, PersonName, YearNumber};
 use crate::domain::Role;
@@ -312,6 +314,21 @@ impl TokenOwnerCache {
     pub fn keep(&self, token_hash: String, owner: TokenOwner) {
         self.entries.insert(token_hash, owner);
     }
+
+    /// Forgets the tokens of one member of staff, whose account was just closed or whose
+    /// roles changed: their next request reads them again.
+    pub fn forget_staff(&self, staff_id: i64) {
+        for (token_hash, owner) in self.entries.iter() {
+            if owner.member.id == staff_id {
+                self.entries.invalidate(token_hash.as_str());
+            }
+        }
+    }
+
+    /// Forgets every token's owner (after an import that may change many people).
+    pub fn forget_all(&self) {
+        self.entries.invalidate_all();
+    }
 }
 
 /// Notes that a token was used now.
@@ -319,5 +336,237 @@ pub fn touch_token(conn: &mut DbConnection, token_id: i64, now: DateTime<Utc>) -
     diesel::update(api_tokens::table.find(token_id))
         .set(api_tokens::last_used_at.eq(to_db_time(now)))
         .execute(conn)?;
+    Ok(())
+}
+
+/// A staff account as the staff page shows it: open or closed, with every responsibility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffAccount {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    /// Sorted.
+    pub roles: Vec<Role>,
+    /// The year groups they lead, sorted.
+    pub year_groups: Vec<i16>,
+    /// The houses they lead, sorted by name.
+    pub houses: Vec<String>,
+    /// Whether the account may sign in and use its tokens.
+    pub active: bool,
+    /// Whether a password has been chosen.
+    pub has_password: bool,
+}
+
+/// Every account of the school, open and closed, by name.
+pub fn accounts(conn: &mut DbConnection, school_id: i64) -> Result<Vec<StaffAccount>> {
+    let rows: Vec<StaffRow> = staff::table
+        .filter(staff::school_id.eq(school_id))
+        .order((staff::name.asc(), staff::id.asc()))
+        .select(StaffRow::as_select())
+        .load(conn)?;
+    let active: HashMap<i64, (bool, bool)> = rows
+        .iter()
+        .map(|r| (r.id, (r.active, r.password_hash.is_some())))
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut house_names: HashMap<i64, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for (staff_id, house) in staff_houses::table
+            .inner_join(houses::table)
+            .filter(staff_houses::staff_id.eq_any(chunk))
+            .select((staff_houses::staff_id, houses::name))
+            .load::<(i64, String)>(conn)?
+        {
+            house_names.entry(staff_id).or_default().push(house);
+        }
+    }
+    Ok(with_responsibilities(conn, rows)?
+        .into_iter()
+        .map(|member| {
+            let (active, has_password) = active.get(&member.id).copied().unwrap_or_default();
+            let mut houses = house_names.remove(&member.id).unwrap_or_default();
+            houses.sort();
+            StaffAccount {
+                id: member.id,
+                email: member.email,
+                name: member.name,
+                roles: member.roles,
+                year_groups: member.year_groups,
+                houses,
+                active,
+                has_password,
+            }
+        })
+        .collect())
+}
+
+/// One account of the school, open or closed.
+pub fn account(conn: &mut DbConnection, school_id: i64, staff_id: i64) -> Result<StaffAccount> {
+    let belongs: i64 = staff::table
+        .filter(staff::id.eq(staff_id))
+        .filter(staff::school_id.eq(school_id))
+        .count()
+        .get_result(conn)?;
+    if belongs == 0 {
+        return Err(Error::NotFound("staff member"));
+    }
+    accounts(conn, school_id)?
+        .into_iter()
+        .find(|a| a.id == staff_id)
+        .ok_or(Error::NotFound("staff member"))
+}
+
+/// Creates an open account without a password (one is chosen through an invitation) and
+/// without responsibilities yet; answers its id. An address already used by any account of
+/// the deployment is refused.
+pub fn insert_account(
+    conn: &mut DbConnection,
+    school_id: i64,
+    email: &EmailAddress,
+    name: &PersonName,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let taken = staff::table
+        .filter(staff::email.eq(email.as_str()))
+        .count()
+        .get_result::<i64>(conn)?;
+    if taken > 0 {
+        return Err(Error::conflict(
+            "email",
+            "an account with this email already exists",
+        ));
+    }
+    Ok(diesel::insert_into(staff::table)
+        .values((
+            staff::school_id.eq(school_id),
+            staff::email.eq(email.as_str()),
+            staff::name.eq(name.as_str()),
+            staff::password_hash.eq(None::<String>),
+            staff::active.eq(true),
+            staff::created_at.eq(to_db_time(now)),
+        ))
+        .returning(staff::id)
+        .get_result(conn)?)
+}
+
+/// Renames a member of staff.
+pub fn set_name(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    name: &PersonName,
+) -> Result<()> {
+    diesel::update(
+        staff::table
+            .filter(staff::id.eq(staff_id))
+            .filter(staff::school_id.eq(school_id)),
+    )
+    .set(staff::name.eq(name.as_str()))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces a member of staff's roles (at least one).
+pub fn set_roles(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    roles: &[Role],
+) -> Result<()> {
+    if roles.is_empty() {
+        return Err(Error::invalid(
+            "roles",
+            "a member of staff needs at least one role",
+        ));
+    }
+    diesel::delete(staff_roles::table.filter(staff_roles::staff_id.eq(staff_id))).execute(conn)?;
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    for role in roles {
+        diesel::insert_into(staff_roles::table)
+            .values((
+                staff_roles::staff_id.eq(staff_id),
+                staff_roles::role.eq(role.as_str()),
+                staff_roles::school_id.eq(school_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Replaces the year groups a member of staff leads (created when the school has none yet).
+pub fn set_year_groups(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    years: &[YearNumber],
+) -> Result<()> {
+    diesel::delete(staff_year_groups::table.filter(staff_year_groups::staff_id.eq(staff_id)))
+        .execute(conn)?;
+    let mut years = years.to_vec();
+    years.sort();
+    years.dedup();
+    for year in years {
+        let group = schools::year_group(conn, school_id, year)?;
+        diesel::insert_into(staff_year_groups::table)
+            .values((
+                staff_year_groups::staff_id.eq(staff_id),
+                staff_year_groups::year_group_id.eq(group.id),
+                staff_year_groups::school_id.eq(school_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Replaces the houses a member of staff leads (created when the school has none of that
+/// name yet).
+pub fn set_houses(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    names: &[String],
+) -> Result<()> {
+    diesel::delete(staff_houses::table.filter(staff_houses::staff_id.eq(staff_id)))
+        .execute(conn)?;
+    let mut names = names.to_vec();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let house_id = schools::house(conn, school_id, &name)?;
+        diesel::insert_into(staff_houses::table)
+            .values((
+                staff_houses::staff_id.eq(staff_id),
+                staff_houses::house_id.eq(house_id),
+                staff_houses::school_id.eq(school_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Opens or closes an account. A closed account cannot sign in or use its API tokens, and
+/// keeps everything it did; its unused password links stop working.
+pub fn set_active(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    active: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let changed = diesel::update(
+        staff::table
+            .filter(staff::id.eq(staff_id))
+            .filter(staff::school_id.eq(school_id)),
+    )
+    .set(staff::active.eq(active))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(Error::NotFound("staff member"));
+    }
+    if !active {
+        super::account_links::revoke_all(conn, staff_id, now)?;
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //!
 //! Nothing here does IO or reads the clock: time is always passed in.
 
+pub mod account_link;
 pub mod calendar;
 pub mod conversation;
 pub mod details;
@@ -20,6 +21,7 @@ pub mod replay;
 pub mod role;
 pub mod roster;
 pub mod rules;
+pub mod staff_roster;
 pub mod transition;
 
 pub use calendar::{CalendarError, Closure, ClosureKind, SchoolCalendar, MAX_SPAN_DAYS, SCHOOL_TZ};

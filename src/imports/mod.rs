@@ -7,6 +7,7 @@
 
 pub mod history;
 pub mod pupils;
+pub mod staff;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -21,18 +22,22 @@ use crate::error::Result;
 pub enum ImportKind {
     /// Pupils from a MIS CSV export.
     Pupils,
+    /// Staff: email, name, roles, year groups and houses.
+    Staff,
     /// Behaviour history from the previous system.
     Incidents,
 }
 
 impl ImportKind {
     /// Every kind, in the order the import page offers them.
-    pub const ALL: &'static [ImportKind] = &[ImportKind::Pupils, ImportKind::Incidents];
+    pub const ALL: &'static [ImportKind] =
+        &[ImportKind::Pupils, ImportKind::Staff, ImportKind::Incidents];
 
     /// The kind's name in addresses and commands (`pupils`).
     pub fn as_str(self) -> &'static str {
         match self {
             ImportKind::Pupils => "pupils",
+            ImportKind::Staff => "staff",
             ImportKind::Incidents => "incidents",
         }
     }
@@ -49,6 +54,7 @@ impl ImportKind {
     pub fn title(self) -> &'static str {
         match self {
             ImportKind::Pupils => "Pupils from the MIS (CSV)",
+            ImportKind::Staff => "Staff (CSV)",
             ImportKind::Incidents => "Behaviour history from the previous system (CSV)",
         }
     }
@@ -57,6 +63,7 @@ impl ImportKind {
     pub fn columns(self) -> &'static [ColumnSpec] {
         match self {
             ImportKind::Pupils => crate::domain::roster::PUPIL_COLUMNS,
+            ImportKind::Staff => crate::domain::staff_roster::STAFF_COLUMNS,
             ImportKind::Incidents => crate::domain::history::HISTORY_COLUMNS,
         }
     }
@@ -64,6 +71,11 @@ impl ImportKind {
     /// Whether the kind can be a whole roll, marking those not in it as left.
     pub fn takes_full(self) -> bool {
         matches!(self, ImportKind::Pupils)
+    }
+
+    /// Whether the kind can email new people an invitation.
+    pub fn takes_invite(self) -> bool {
+        matches!(self, ImportKind::Staff)
     }
 
     /// Whether the kind can place pupils on the ladder from their history.
@@ -84,6 +96,7 @@ pub fn run(
 ) -> Result<ImportReport> {
     match kind {
         ImportKind::Pupils => pupils::import(conn, school_id, actor_id, file, options, now),
+        ImportKind::Staff => staff::import(conn, school_id, actor_id, file, options, now),
         ImportKind::Incidents => history::import(conn, school_id, actor_id, file, options, now),
     }
 }
@@ -101,6 +114,11 @@ pub struct ImportOptions {
     /// History only: place each pupil with no level yet on the ladder by replaying the
     /// school's policy over their incidents.
     pub place: bool,
+    /// Staff only: email each new person an invitation to choose a password (a link valid
+    /// 7 days), queued in the same transaction.
+    pub invite: bool,
+    /// Where links in emails point (the `public_url` setting); needed with `invite`.
+    pub public_url: String,
 }
 
 /// What an import did, or (on a dry run, or with problems) would do.

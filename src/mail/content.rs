@@ -9,6 +9,7 @@ use std::fmt;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use maud::{html, Markup, DOCTYPE};
 
+use crate::domain::account_link::LinkPurpose;
 use crate::domain::{Level, ProgrammeBlock, SCHOOL_TZ};
 use crate::mail::OutgoingEmail;
 
@@ -464,6 +465,76 @@ pub fn digest(input: &Digest) -> EmailContent {
     }
 }
 
+/// What an invitation or a password-reset email shows: whom it is for, the school, and
+/// the single-use link with the time it stops working.
+#[derive(Debug, Clone)]
+pub struct AccountLinkEmail {
+    pub recipient_name: String,
+    /// The address they sign in with.
+    pub email: String,
+    pub school_name: String,
+    pub purpose: LinkPurpose,
+    /// `{public_url}/account/password?token=...`
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The address of the page a link opens: `{public_url}/account/password?token={token}`.
+pub fn account_link_url(public_url: &str, token: &str) -> String {
+    format!(
+        "{}/account/password?token={token}",
+        public_url.trim_end_matches('/')
+    )
+}
+
+/// The invitation to a new account, or the password-reset email: a link to choose a
+/// password, which works once and until it expires.
+pub fn account_link(input: &AccountLinkEmail) -> EmailContent {
+    let until = short_when(input.expires_at);
+    let lasts = input.purpose.lifetime_words();
+    let (subject, lines, label, closing) = match input.purpose {
+        LinkPurpose::Invitation => (
+            format!("Your Steadfast account at {}", input.school_name),
+            [
+                format!(
+                    "{} has made you an account on Steadfast, where staff log and follow pupils' support along the Coaching Sequence.",
+                    input.school_name
+                ),
+                format!(
+                    "To start, choose your password with the link below. It works once, for {lasts} (until {until}, UK time)."
+                ),
+                format!("You will sign in with this email address: {}.", input.email),
+            ],
+            "Choose your password",
+            "If you did not expect this email, you can ignore it.",
+        ),
+        LinkPurpose::Reset => (
+            "Reset your Steadfast password".to_string(),
+            [
+                format!(
+                    "Someone, we hope you, asked to reset the password of your Steadfast account at {} ({}).",
+                    input.school_name, input.email
+                ),
+                format!(
+                    "Choose a new password with the link below. It works once, for {lasts} (until {until}, UK time)."
+                ),
+                "After that, ask for another from the sign-in page (\"Forgotten your password?\").".to_string(),
+            ],
+            "Choose a new password",
+            "If you did not ask for this, ignore this email: your password stays as it is.",
+        ),
+    };
+    Email {
+        subject,
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &[],
+        link: Some((label, &input.url)),
+        closing,
+    }
+    .render()
+}
+
 /// The last line of every email.
 const FOOTER: &str =
     "Sent by Steadfast, your school's pupil support tracker. Replies to this address are not read.";
@@ -877,5 +948,38 @@ mod tests {
         assert_eq!(email.to, "jo@school.example");
         assert_eq!(email.message_key, "meeting-42-invite-0-staff-3");
         assert!(email.calendar.is_some());
+    }
+
+    #[test]
+    fn account_links_say_what_they_are_for_and_how_long_they_last() {
+        let expires_at = Utc.with_ymd_and_hms(2026, 12, 14, 9, 0, 0).unwrap();
+        let input = AccountLinkEmail {
+            recipient_name: "Siân O'Neill".into(),
+            email: "s.oneill@school.example".into(),
+            school_name: "North Park School".into(),
+            purpose: LinkPurpose::Invitation,
+            url: account_link_url("https://s.example/", "abc"),
+            expires_at,
+        };
+        let invitation = account_link(&input);
+        assert_eq!(
+            invitation.subject,
+            "Your Steadfast account at North Park School"
+        );
+        assert!(invitation.text.contains("Hello Siân O'Neill,"));
+        assert!(invitation
+            .text
+            .contains("https://s.example/account/password?token=abc"));
+        assert!(invitation
+            .text
+            .contains("for 7 days (until Monday 14 December 2026 at 09:00"));
+        assert!(invitation.html.contains("O&#39;Neill") || invitation.html.contains("O'Neill"));
+        let reset = account_link(&AccountLinkEmail {
+            purpose: LinkPurpose::Reset,
+            ..input
+        });
+        assert_eq!(reset.subject, "Reset your Steadfast password");
+        assert!(reset.text.contains("for 2 hours"));
+        assert!(reset.text.contains("your password stays as it is"));
     }
 }

@@ -30,13 +30,24 @@ pub struct ImportQuery {
     /// Incidents: `true` to place each pupil with no level yet on the ladder by replaying
     /// the school's policy over their history (default `false`).
     pub place: Option<String>,
+    /// Staff: `true` to email each new person an invitation to choose a password, a
+    /// single-use link valid 7 days (default `false`).
+    pub invite: Option<String>,
 }
 
 impl ImportQuery {
     /// The options for `kind`; a flag that does not apply to it is refused, naming it.
-    fn options(&self, kind: ImportKind) -> Result<ImportOptions, Error> {
+    /// Links in emails point at `public_url`.
+    fn options(&self, kind: ImportKind, public_url: &str) -> Result<ImportOptions, Error> {
         let full = flag("full", self.full.as_deref())?;
         let place = flag("place", self.place.as_deref())?;
+        let invite = flag("invite", self.invite.as_deref())?;
+        if invite && !kind.takes_invite() {
+            return Err(Error::invalid(
+                "invite",
+                format!("invite does not apply to a {} import", kind.as_str()),
+            ));
+        }
         if full && !kind.takes_full() {
             return Err(Error::invalid(
                 "full",
@@ -53,6 +64,8 @@ impl ImportQuery {
             dry_run: flag("dry_run", self.dry_run.as_deref())?,
             full,
             place,
+            invite,
+            public_url: public_url.to_string(),
             mapped: Vec::new(),
         })
     }
@@ -129,6 +142,31 @@ pub async fn incidents(
     run(ImportKind::Incidents, user, query, body, state).await
 }
 
+/// Brings in staff from a CSV file (email; name, or title, forename and surname; roles;
+/// year groups; houses), matched by email. Nobody is deleted or closed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/staff",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file: a header line, then one person a line"),
+    responses(
+        (status = 200, description = "What was (or, on a dry run, would be) added, changed and left unchanged", body = ImportReport),
+        (status = 400, description = "A query parameter is malformed, unknown or does not apply", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 413, description = "The file is larger than an import reads", body = ErrorBody),
+        (status = 422, description = "The file has problems, each named by line and column; nothing was written", body = RefusedImport)
+    )
+)]
+pub async fn staff(
+    user: ApiUser,
+    query: web::Query<ImportQuery>,
+    body: ApiBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    run(ImportKind::Staff, user, query, body, state).await
+}
+
 /// Runs an import of `kind` for an administrator, the file as the body.
 async fn run(
     kind: ImportKind,
@@ -138,7 +176,7 @@ async fn run(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_role(&user.0, IMPORTERS)?;
-    let options = query.options(kind)?;
+    let options = query.options(kind, &state.settings.public_url)?;
     let (school_id, actor) = (user.0.school_id, user.0.id);
     let file = body.0;
     let report = state
@@ -155,6 +193,10 @@ async fn run(
             )
         })
         .await?;
+    if kind == ImportKind::Staff && report.applied && report.changed > 0 {
+        // Roles may have changed: tokens' owners are read again.
+        state.db.token_owners().forget_all();
+    }
     Ok(answer(report))
 }
 

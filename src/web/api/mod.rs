@@ -47,6 +47,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(crate::imports::MAX_IMPORT_BYTES))
                 .route(post().to(imports::incidents)),
         )
+        .service(
+            resource("/imports/staff", "POST")
+                .app_data(web::PayloadConfig::new(crate::imports::MAX_IMPORT_BYTES))
+                .route(post().to(imports::staff)),
+        )
         .service(resource("/meetings", "GET").route(get().to(meetings::list)))
         .service(resource("/meetings/{id}/schedule", "POST").route(post().to(meetings::schedule)))
         .service(resource("/meetings/{id}/cancel", "POST").route(post().to(meetings::cancel)))
@@ -97,7 +102,8 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
         meetings::missed,
         meetings::outcome,
         imports::pupils,
-        imports::incidents
+        imports::incidents,
+        imports::staff
     ),
     components(schemas(ErrorBody, crate::web::Health)),
     modifiers(&BearerAuth),
@@ -295,7 +301,12 @@ mod tests {
     #[test]
     fn the_openapi_document_lists_every_route() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
-        for path in ["/api/v1/staff", "/api/v1/pupils", "/api/v1/pupils/{id}"] {
+        for path in [
+            "/api/v1/staff",
+            "/api/v1/pupils",
+            "/api/v1/pupils/{id}",
+            "/api/v1/imports/staff",
+        ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing");
         }
     }

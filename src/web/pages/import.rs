@@ -33,6 +33,7 @@ struct Choice {
     file: Vec<u8>,
     full: bool,
     place: bool,
+    invite: bool,
     mapped: Vec<(String, String)>,
 }
 
@@ -61,15 +62,19 @@ impl Choice {
             file,
             full: kind.takes_full() && fields.get("full").is_some(),
             place: kind.takes_place() && fields.get("place").is_some(),
+            invite: kind.takes_invite() && fields.get("invite").is_some(),
             mapped,
         })
     }
 
-    fn options(&self, dry_run: bool) -> ImportOptions {
+    /// The options of a run; links in emails point at `public_url`.
+    fn options(&self, dry_run: bool, public_url: &str) -> ImportOptions {
         ImportOptions {
             dry_run,
             full: self.full,
             place: self.place,
+            invite: self.invite,
+            public_url: public_url.to_string(),
             mapped: self.mapped.clone(),
         }
     }
@@ -134,7 +139,7 @@ async fn run_and_show(
     dry_run: bool,
 ) -> Result<HttpResponse, PageError> {
     let (school_id, actor) = (member.school_id, member.id);
-    let options = choice.options(dry_run);
+    let options = choice.options(dry_run, &state.settings.public_url);
     let (kind, file) = (choice.kind, choice.file.clone());
     let report = state
         .db
@@ -199,6 +204,10 @@ fn choose_page(
                             " Pupils: the file is the whole roll, so pupils not in it are marked as left (their records are kept)"
                         }
                         label.choice {
+                            input type="checkbox" name="invite" value="on";
+                            " Staff: email each new person an invitation to choose a password (a link valid 7 days)"
+                        }
+                        label.choice {
                             input type="checkbox" name="place" value="on";
                             " Behaviour history: place each pupil with no level yet on the ladder, as the school's policy would have"
                         }
@@ -250,6 +259,7 @@ fn render_report(choice: &Choice, report: &ImportReport, csrf: &str) -> Markup {
                 input type="hidden" name="file" value=(encoded);
                 @if choice.full { input type="hidden" name="full" value="on"; }
                 @if choice.place { input type="hidden" name="place" value="on"; }
+                @if choice.invite { input type="hidden" name="invite" value="on"; }
                 @if !headers.is_empty() && !choice.kind.columns().is_empty() {
                     section.card {
                         h2 { "Columns" }

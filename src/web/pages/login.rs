@@ -29,6 +29,7 @@ fn login_form(csrf: &str, email: &str, problem: Option<&str>) -> Markup {
                 input #password type="password" name="password" autocomplete="current-password" required;
                 button.primary type="submit" { "Sign in" }
             }
+            p { a href="/login/reset" { "Forgotten your password?" } }
         },
     )
 }

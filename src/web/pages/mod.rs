@@ -16,10 +16,12 @@ pub mod log;
 pub mod login;
 pub mod meetings;
 pub mod outbox;
+pub mod password;
 pub mod policy;
 pub mod programme;
 pub mod provision;
 pub mod pupils;
+pub mod staff_admin;
 
 use actix_session::Session;
 use actix_web::web;
@@ -34,6 +36,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
+        .route("/login/reset", web::get().to(password::reset_show))
+        .route("/login/reset", web::post().to(password::reset_submit))
+        .route("/account/password", web::get().to(password::show))
+        .route("/account/password", web::post().to(password::submit))
         .route("/log", web::get().to(log::show))
         .route("/log/pupils", web::get().to(log::pupils_json))
         .route("/log/prompt", web::post().to(log::prompt))
@@ -106,6 +112,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(import::MAX_PREVIEW_FORM_BYTES))
                 .route(web::get().to(import::show))
                 .route(web::post().to(import::submit)),
+        )
+        .route("/admin/staff", web::get().to(staff_admin::list))
+        .route("/admin/staff", web::post().to(staff_admin::add))
+        .route("/admin/staff/{id}", web::get().to(staff_admin::show))
+        .route("/admin/staff/{id}", web::post().to(staff_admin::update))
+        .route(
+            "/admin/staff/{id}/deactivate",
+            web::post().to(staff_admin::deactivate),
+        )
+        .route(
+            "/admin/staff/{id}/reactivate",
+            web::post().to(staff_admin::reactivate),
+        )
+        .route(
+            "/admin/staff/{id}/invite",
+            web::post().to(staff_admin::invite),
         )
         .route("/admin/outbox", web::get().to(outbox::list))
         .route("/admin/outbox/{id}", web::get().to(outbox::show))

@@ -11,6 +11,7 @@ use maud::{html, Markup};
 use super::form::{html_response, local, see_other, Fields};
 use super::layout::{csrf_field, page};
 use super::with_viewer;
+use crate::db::account_links;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::models::OutboxRow;
 use crate::db::outbox::{self, status};
@@ -127,6 +128,7 @@ pub async fn show(
         .await?;
     let file_name = format!("{}.eml", sanitise_key(&row.message_key));
     let file = transport::read_sent(&state.settings.data_dir, &file_name).ok();
+    let hidden = row.topic == account_links::LINK_EMAIL_TOPIC;
     let markup = with_viewer(&member, &session, |viewer| {
         page(
             "Email",
@@ -149,8 +151,12 @@ pub async fn show(
                     }
                 }
                 h2 { "The email" }
-                pre.prewrap { (row.body_text) }
-                @if let Some(file) = &file {
+                @if hidden {
+                    p.muted { "This email carries a single-use link into someone's account (an invitation or a password reset), so its text is not shown here. The person can ask for a new link at any time." }
+                } @else {
+                    pre.prewrap { (row.body_text) }
+                }
+                @if let (Some(file), false) = (&file, hidden) {
                     h2 { "The file written (" (file_name) ")" }
                     pre.prewrap { (file) }
                 }
