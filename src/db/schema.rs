@@ -441,6 +441,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    school_timetables (school_id) {
+        school_id -> BigInt,
+        week_a_starts -> Nullable<Date>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lesson_periods (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        week -> Nullable<Text>,
+        weekday -> SmallInt,
+        name -> Text,
+        starts_minute -> SmallInt,
+        ends_minute -> SmallInt,
+    }
+}
+
 diesel::joinable!(year_groups -> schools (school_id));
 diesel::joinable!(houses -> schools (school_id));
 diesel::joinable!(staff -> schools (school_id));
@@ -498,6 +518,8 @@ diesel::joinable!(programme_sessions -> pupils (pupil_id));
 diesel::joinable!(provision_items -> pupils (pupil_id));
 diesel::joinable!(provision_reviews -> provision_items (item_id));
 diesel::joinable!(pupil_day_incidents -> pupils (pupil_id));
+diesel::joinable!(school_timetables -> schools (school_id));
+diesel::joinable!(lesson_periods -> schools (school_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     schools,
@@ -531,4 +553,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     provision_items,
     provision_reviews,
     pupil_day_incidents,
+    school_timetables,
+    lesson_periods,
 );

@@ -19,6 +19,7 @@ pub mod replay;
 pub mod role;
 pub mod roster;
 pub mod rules;
+pub mod timetable;
 pub mod transition;
 
 pub use calendar::{CalendarError, Closure, ClosureKind, SchoolCalendar, MAX_SPAN_DAYS, SCHOOL_TZ};

@@ -407,6 +407,7 @@ fn template_pupil() -> PupilView {
         year: 0,
         form: String::new(),
         house: None,
+        house_id: None,
         sen_status: crate::domain::details::SenStatus::None,
         level: Level::None,
         level_since: DateTime::<Utc>::UNIX_EPOCH,
