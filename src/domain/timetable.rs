@@ -77,6 +77,9 @@ impl Week {
     }
 }
 
+/// The days' short names, Monday first, as in [`Day::key`].
+const SHORT_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
 /// One day of the timetable: a weekday, of one week of a two-week timetable or of every week.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Day {
@@ -134,12 +137,28 @@ impl Day {
 
     /// A short key for forms and element ids: "mon", "mon-a".
     pub fn key(self) -> String {
-        let short = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-        let day = short.get(usize::from(self.weekday)).copied().unwrap_or("mon");
+        let day = SHORT_NAMES
+            .get(usize::from(self.weekday))
+            .copied()
+            .unwrap_or("mon");
         match self.week {
             Some(week) => format!("{day}-{}", week.as_str().to_lowercase()),
             None => day.to_string(),
         }
+    }
+
+    /// The day a key names ("mon", "fri-b"), as [`Day::key`] writes it.
+    pub fn parse_key(raw: &str) -> Option<Day> {
+        let raw = raw.trim().to_lowercase();
+        let (day, week) = match raw.split_once('-') {
+            Some((day, week)) => (day.to_string(), Some(Week::parse(week)?)),
+            None => (raw, None),
+        };
+        let weekday = SHORT_NAMES.iter().position(|name| *name == day)?;
+        Some(Day {
+            week,
+            weekday: u8::try_from(weekday).ok()?,
+        })
     }
 }
 
@@ -824,6 +843,13 @@ mod tests {
         assert_eq!(t.all_periods().count(), 2);
         assert_eq!(Day::from_iso(None, monday.iso_number()), Some(monday));
         assert_eq!(Day::from_iso(None, 8), None);
+        let b_friday = Day::new(Some(Week::B), Weekday::Fri);
+        assert_eq!(b_friday.key(), "fri-b");
+        assert_eq!(Day::parse_key("fri-b"), Some(b_friday));
+        assert_eq!(Day::parse_key("mon"), Some(monday));
+        assert_eq!(Day::parse_key("mon-c"), None);
+        assert_eq!(Day::parse_key("someday"), None);
+        assert_eq!(b_friday.title(), "Friday, week B");
         assert_eq!(time_of_minutes(minutes_of(time(13, 50))), Some(time(13, 50)));
         assert_eq!(time_of_minutes(24 * 60), None);
     }
