@@ -9,10 +9,10 @@ use super::audit::{self, AuditEntry};
 use super::evaluation::{pupil_state, SchoolRules};
 use super::models::{LevelChangeRow, MeetingRow, PupilRow, SuggestionRow};
 use super::notices::{self, NoticeContext};
+use super::pastoral::PastoralPlace;
 use super::schema::{
     level_changes, meeting_participants, meetings, pupils, suggestions, year_groups,
 };
-use super::pastoral::PastoralPlace;
 use super::staff::StaffMember;
 use super::{to_db_time, DbConnection};
 use crate::domain::calendar::SchoolCalendar;

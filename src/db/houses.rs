@@ -166,8 +166,8 @@ pub fn remove(conn: &mut DbConnection, school_id: i64, id: i64) -> Result<usize>
             ),
         ));
     }
-    let leads = diesel::delete(staff_houses::table.filter(staff_houses::house_id.eq(id)))
-        .execute(conn)?;
+    let leads =
+        diesel::delete(staff_houses::table.filter(staff_houses::house_id.eq(id))).execute(conn)?;
     diesel::delete(houses::table.find(id)).execute(conn)?;
     Ok(leads)
 }

@@ -16,11 +16,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
 use super::models::{LevelChangeRow, MeetingRow, SuggestionRow};
-use super::pupils::{self, PupilView};
-use super::schema::{
-    incidents, level_changes, meetings, staff, suggestions,
-};
 use super::pastoral::Led;
+use super::pupils::{self, PupilView};
+use super::schema::{incidents, level_changes, meetings, staff, suggestions};
 use super::staff::StaffMember;
 use super::{from_db_time, DbConnection};
 use crate::domain::{Level, Role};

@@ -9,11 +9,11 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
 
 use super::models::{IncidentRow, PupilRow};
+use super::pastoral::PastoralPlace;
 use super::schema::{
     conversations, forms, houses, incident_pupils, incidents, level_changes, programme_blocks,
     pupil_day_incidents, pupils, staff, year_groups,
 };
-use super::pastoral::PastoralPlace;
 use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
 use crate::domain::calendar::{SchoolCalendar, SCHOOL_TZ};

@@ -201,7 +201,11 @@ fn programme_pupil(
     pupil_id: i64,
 ) -> Result<(PupilRow, i16)> {
     let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
-    if !may_run(member, PastoralPlace::of(&pupil, year), Level::Programme.number()) {
+    if !may_run(
+        member,
+        PastoralPlace::of(&pupil, year),
+        Level::Programme.number(),
+    ) {
         return Err(Error::Forbidden(
             "the Coaching Programme is planned and reviewed by the pupil's Head of Year or Head of House, the SENDCO or SLT".into(),
         ));

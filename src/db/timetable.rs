@@ -6,9 +6,7 @@ use diesel::prelude::*;
 
 use super::schema::{lesson_periods, school_timetables, schools};
 use super::{to_db_time, DbConnection};
-use crate::domain::timetable::{
-    minutes_of, time_of_minutes, Day, Period, Timetable, Week,
-};
+use crate::domain::timetable::{minutes_of, time_of_minutes, Day, Period, Timetable, Week};
 use crate::error::Result;
 
 /// A stored period: its week, ISO weekday, name, start and end in minutes.

@@ -114,7 +114,9 @@ impl Day {
 
     /// The day with this ISO weekday number (1 Monday to 7 Sunday).
     pub fn from_iso(week: Option<Week>, number: i16) -> Option<Day> {
-        let weekday = u8::try_from(number.checked_sub(1)?).ok().filter(|d| *d < 7)?;
+        let weekday = u8::try_from(number.checked_sub(1)?)
+            .ok()
+            .filter(|d| *d < 7)?;
         Some(Day { week, weekday })
     }
 
@@ -295,7 +297,11 @@ pub fn parse_day(rows: &[PeriodDraft]) -> Result<Vec<Period>, TimetableError> {
             )
         })?;
         let ends = parse_time(&draft.ends).ok_or_else(|| {
-            row_error(row, PeriodPart::Ends, "enter the time it ends, such as 09:45")
+            row_error(
+                row,
+                PeriodPart::Ends,
+                "enter the time it ends, such as 09:45",
+            )
         })?;
         if ends <= starts {
             return Err(row_error(
@@ -704,8 +710,8 @@ mod tests {
         assert_eq!(err.field(), "starts_1");
         let err = parse_day(&[draft("P1", "10:00", "25:00")]).unwrap_err();
         assert_eq!(err.field(), "ends_1");
-        let err = parse_day(&[draft("P1", "09:00", "10:00"), draft("p1", "10:00", "11:00")])
-            .unwrap_err();
+        let err =
+            parse_day(&[draft("P1", "09:00", "10:00"), draft("p1", "10:00", "11:00")]).unwrap_err();
         assert_eq!(err.field(), "name_2");
     }
 
@@ -732,7 +738,13 @@ mod tests {
     #[test]
     fn a_day_holds_at_most_twelve_periods() {
         let rows: Vec<PeriodDraft> = (0..13)
-            .map(|i| draft(&format!("P{i}"), &format!("{:02}:00", 7 + i), &format!("{:02}:30", 7 + i)))
+            .map(|i| {
+                draft(
+                    &format!("P{i}"),
+                    &format!("{:02}:00", 7 + i),
+                    &format!("{:02}:30", 7 + i),
+                )
+            })
             .collect();
         assert_eq!(parse_day(&rows[..12]).unwrap().len(), 12);
         let err = parse_day(&rows).unwrap_err();
@@ -850,17 +862,17 @@ mod tests {
         assert_eq!(Day::parse_key("mon-c"), None);
         assert_eq!(Day::parse_key("someday"), None);
         assert_eq!(b_friday.title(), "Friday, week B");
-        assert_eq!(time_of_minutes(minutes_of(time(13, 50))), Some(time(13, 50)));
+        assert_eq!(
+            time_of_minutes(minutes_of(time(13, 50))),
+            Some(time(13, 50))
+        );
         assert_eq!(time_of_minutes(24 * 60), None);
     }
 
     #[test]
     fn week_a_is_a_date_when_two_weeks_are_chosen() {
         assert_eq!(parse_week_a(false, "nonsense"), Ok(None));
-        assert_eq!(
-            parse_week_a(true, "2026-09-09"),
-            Ok(Some(date(2026, 9, 7)))
-        );
+        assert_eq!(parse_week_a(true, "2026-09-09"), Ok(Some(date(2026, 9, 7))));
         assert_eq!(parse_week_a(true, "").unwrap_err().field(), "week_a");
         assert_eq!(parse_week_a(true, "soon").unwrap_err().field(), "week_a");
     }

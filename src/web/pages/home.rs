@@ -9,9 +9,9 @@ use maud::{html, Markup};
 
 use super::inbox::with_counted_viewer;
 use super::layout::{level_badge, page, public_page};
+use crate::db::houses;
 use crate::db::inbox;
 use crate::db::models::{IncidentRow, MeetingRow};
-use crate::db::houses;
 use crate::db::overview::{self, MeetingCounts, Scope};
 use crate::db::pastoral::Led;
 use crate::db::pupils::{self, PupilView};
@@ -122,7 +122,11 @@ fn gather(conn: &mut DbConnection, member: &StaffMember) -> Result<HomeData> {
                 .filter_map(|id| names.get(id).map(String::as_str))
                 .collect();
             houses.sort_unstable();
-            let label = if parts.is_empty() { "Your houses" } else { "your houses" };
+            let label = if parts.is_empty() {
+                "Your houses"
+            } else {
+                "your houses"
+            };
             parts.push(format!("{label}: {}", houses.join(", ")));
         }
         let scope = Scope {

@@ -125,7 +125,11 @@ fn show_page(
     values: &Fields,
 ) -> HttpResponse {
     let markup = with_viewer(member, session, |viewer| {
-        page("Houses", viewer, render(listed, problem, values, viewer.csrf))
+        page(
+            "Houses",
+            viewer,
+            render(listed, problem, values, viewer.csrf),
+        )
     });
     html_response(status, markup)
 }
@@ -174,7 +178,11 @@ async fn change(
                 }
                 Target::Remove(id) => {
                     let leads = houses::remove(conn, school_id, id)?;
-                    ("house.remove", id, format!("heads of house released: {leads}"))
+                    (
+                        "house.remove",
+                        id,
+                        format!("heads of house released: {leads}"),
+                    )
                 }
             };
             audit::record(

@@ -22,8 +22,8 @@ use super::provision::years_of;
 use super::with_viewer;
 use crate::db::evaluation;
 use crate::db::insight::{self, Entry, Reach, Scope};
-use crate::db::{houses, DbConnection};
 use crate::db::staff::StaffMember;
+use crate::db::{houses, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::insight::{week_start, weekly_flow, ImpactSummary, Tier, WeekFlow};
 use crate::domain::{Level, Role};
@@ -457,7 +457,11 @@ async fn load_ladder(state: &AppState, member: &StaffMember, choice: Choice) -> 
                     .map(|m| (m.on, m.from, m.to))
                     .collect();
             let groups = choosable(conn, &for_member)?;
-            Ok((counts, weekly_flow(&changes, choice.from, choice.to), groups))
+            Ok((
+                counts,
+                weekly_flow(&changes, choice.from, choice.to),
+                groups,
+            ))
         })
         .await?;
     Ok(Ladder {

@@ -103,7 +103,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/behaviours/{id}", web::post().to(admin::update))
         .route("/admin/timetable", web::get().to(timetable::show))
         .route("/admin/timetable/day", web::post().to(timetable::save_day))
-        .route("/admin/timetable/weeks", web::post().to(timetable::save_weeks))
+        .route(
+            "/admin/timetable/weeks",
+            web::post().to(timetable::save_weeks),
+        )
         .route("/admin/timetable/reset", web::post().to(timetable::reset))
         .route("/admin/houses", web::get().to(houses::show))
         .route("/admin/houses", web::post().to(houses::add))

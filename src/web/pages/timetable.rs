@@ -15,8 +15,7 @@ use crate::db::audit::{self, AuditEntry};
 use crate::db::staff::StaffMember;
 use crate::db::{timetable, to_db_time};
 use crate::domain::timetable::{
-    parse_week_a, Day, PeriodDraft, Timetable, TimetableError, MAX_NAME_CHARS,
-    MAX_PERIODS_PER_DAY,
+    parse_week_a, Day, PeriodDraft, Timetable, TimetableError, MAX_NAME_CHARS, MAX_PERIODS_PER_DAY,
 };
 use crate::domain::Role;
 use crate::error::{Error, Result};
@@ -79,7 +78,9 @@ fn rows_shown(shown: &Timetable, day: Day, typed: Option<&Fields>) -> Vec<Period
             })
             .collect(),
     };
-    let wanted = (rows.len() + SPARE_ROWS).min(MAX_PERIODS_PER_DAY).max(rows.len());
+    let wanted = (rows.len() + SPARE_ROWS)
+        .min(MAX_PERIODS_PER_DAY)
+        .max(rows.len());
     rows.resize(wanted, PeriodDraft::default());
     rows
 }
@@ -97,7 +98,13 @@ fn render_day(
     let rows = rows_shown(shown, day, own.map(|_| values));
     let key = day.key();
     let fields: Vec<String> = (1..=rows.len())
-        .flat_map(|i| [format!("name_{i}"), format!("starts_{i}"), format!("ends_{i}")])
+        .flat_map(|i| {
+            [
+                format!("name_{i}"),
+                format!("starts_{i}"),
+                format!("ends_{i}"),
+            ]
+        })
         .collect();
     let field_names: Vec<&str> = fields.iter().map(String::as_str).collect();
     html! {
@@ -140,11 +147,14 @@ fn render_day(
     }
 }
 
-fn render(shown: &Shown, problem: Option<(Target, &Problem)>, values: &Fields, csrf: &str) -> Markup {
+fn render(
+    shown: &Shown,
+    problem: Option<(Target, &Problem)>,
+    values: &Fields,
+    csrf: &str,
+) -> Markup {
     let timetable = &shown.timetable;
-    let weeks_problem = problem
-        .filter(|(t, _)| *t == Target::Weeks)
-        .map(|(_, p)| p);
+    let weeks_problem = problem.filter(|(t, _)| *t == Target::Weeks).map(|(_, p)| p);
     let two_weeks = match weeks_problem {
         Some(_) => values.get("two_weeks").is_some(),
         None => timetable.is_two_weekly(),
