@@ -667,7 +667,7 @@ async fn the_houses_page_adds_renames_and_removes(engine: Engine) {
     );
 
     // Class staff and pastoral leads do not keep the houses; another school's house is not found.
-    let (teacher, teacher_csrf) = signed_in(&s.app, TEACHER).await;
+    let (teacher, _) = signed_in(&s.app, TEACHER).await;
     let (status, _) = page(&s.app, &teacher, "/admin/houses").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (lead, lead_csrf) = signed_in(&s.app, HEAD_OF_RED).await;
@@ -679,7 +679,6 @@ async fn the_houses_page_adds_renames_and_removes(engine: Engine) {
     )
     .await;
     assert_eq!(renamed.status(), StatusCode::FORBIDDEN);
-    let _ = teacher_csrf;
     let other = s.app.create_school("SOUTH", "South Academy");
     let south =
         steadfast::db::schools::house(&mut s.app.conn(), other.id, "Green").expect("a house");
@@ -738,7 +737,7 @@ fn stored_periods(app: &TestApp, school: &School) -> Vec<(i16, String, i16, i16)
 }
 
 /// Tuesday's own periods: registration, a double science lesson and lunch, with a gap.
-fn tuesday_rows<'a>(csrf: &'a str) -> Vec<(&'a str, &'a str)> {
+fn tuesday_rows(csrf: &str) -> Vec<(&str, &str)> {
     vec![
         ("csrf_token", csrf),
         ("day", "tue"),

@@ -9,7 +9,9 @@
 use diesel::prelude::*;
 
 use super::models::PupilRow;
-use super::schema::{houses, pupils, staff, staff_houses, staff_roles, staff_year_groups, year_groups};
+use super::schema::{
+    houses, pupils, staff, staff_houses, staff_roles, staff_year_groups, year_groups,
+};
 use super::staff::StaffMember;
 use super::DbConnection;
 use crate::domain::Role;

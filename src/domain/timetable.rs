@@ -38,9 +38,12 @@ pub const SCHOOL_WEEKDAYS: [Weekday; 5] = [
     Weekday::Fri,
 ];
 
+/// A time of day as hours and minutes.
+type HourMinute = (u32, u32);
+
 /// The standard periods: a common secondary timetable of six lessons with a break and lunch,
-/// the same every weekday. Each is (name, start, end) in hours and minutes.
-const STANDARD: [(&str, (u32, u32), (u32, u32)); 8] = [
+/// the same every weekday. Each is (name, start, end).
+const STANDARD: [(&str, HourMinute, HourMinute); 8] = [
     ("Period 1", (8, 45), (9, 45)),
     ("Period 2", (9, 45), (10, 45)),
     ("Break", (10, 45), (11, 5)),
