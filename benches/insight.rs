@@ -130,7 +130,8 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The reads of one pattern report: the facts, every grouping, and the names for two of them.
+/// The reads of one pattern report: the facts, the timetable, every grouping, and the names
+/// for two of them.
 fn patterns(
     conn: &mut DbConnection,
     school_id: i64,
@@ -139,7 +140,11 @@ fn patterns(
 ) -> anyhow::Result<usize> {
     let facts = insight::facts(conn, school_id, scope, from, to)?;
     let pupils = insight::pupils_in(conn, school_id, scope)?;
-    let groups: usize = Dimension::ALL.iter().map(|d| tally(&facts, *d).len()).sum();
+    let timetable = steadfast::db::timetable::load(conn, school_id)?;
+    let groups: usize = Dimension::ALL
+        .iter()
+        .map(|d| tally(&facts, *d, &timetable).len())
+        .sum();
     let pupil_ids: Vec<i64> = facts.iter().map(|f| f.pupil_id).collect();
     let staff_ids: Vec<i64> = facts.iter().map(|f| f.staff_id).collect();
     insight::names(conn, school_id, &pupil_ids, &staff_ids)?;

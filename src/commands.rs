@@ -12,7 +12,7 @@ use crate::accounts;
 use crate::config::Settings;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::models::School;
-use crate::db::{schools, staff, to_db_time, Database, DbConnection};
+use crate::db::{pastoral, schools, staff, to_db_time, Database, DbConnection};
 use crate::demo::scale::{load_scaled, ScaleSpec};
 use crate::domain::details::{EmailAddress, PersonName, SchoolCode, YearNumber};
 use crate::domain::Role;
@@ -174,6 +174,9 @@ pub struct UserAdd {
     /// A year group the member leads (for pastoral leads); repeat for several.
     #[arg(long = "year-group")]
     pub year_groups: Vec<i64>,
+    /// The name of a house the member leads (a Head of House); repeat for several.
+    #[arg(long = "house")]
+    pub houses: Vec<String>,
 }
 
 /// `steadfast token ...`
@@ -411,9 +414,10 @@ pub fn add_user(
     let password_hash =
         accounts::hash_password(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
     let school_code = add.school.clone();
+    let house_names = add.houses.clone();
     in_transaction(db, move |conn| {
         let school = school_named(conn, school_code)?;
-        let member = staff::create(
+        let mut member = staff::create(
             conn,
             staff::NewStaff {
                 school_id: school.id,
@@ -425,6 +429,16 @@ pub fn add_user(
             },
             Utc::now(),
         )?;
+        if !house_names.is_empty() {
+            let houses = house_names
+                .iter()
+                .map(|name| pastoral::house_named(conn, school.id, name))
+                .collect::<Result<Vec<_>, _>>()?;
+            pastoral::set_houses(conn, school.id, member.id, &houses)?;
+            member.houses = houses;
+            member.houses.sort_unstable();
+            member.houses.dedup();
+        }
         audit::record(conn, entry(school.id, "staff.add", "staff", member.id))?;
         Ok(member)
     })

@@ -22,6 +22,7 @@ use steadfast::domain::incident::{IncidentSubmission, NewIncident};
 use steadfast::domain::insight::{
     rate_per_100, school_days_in, summarise_by, tally, Dimension, NOT_RECORDED,
 };
+use steadfast::domain::timetable::Timetable;
 use steadfast::domain::{Closure, ClosureKind, Level};
 
 struct Setting {
@@ -219,13 +220,13 @@ async fn patterns_and_rates_leave_holidays_out(engine: Engine) {
 
     let facts = s.run(|c, _| insight::facts(c, s.school.id, Scope::Year(9), from, to));
     assert_eq!(facts.len(), 4, "one fact per pupil involved, Year 9 only");
-    let by_place = tally(&facts, Dimension::Location);
+    let by_place = tally(&facts, Dimension::Location, &Timetable::standard());
     assert_eq!(by_place[0].key, "Canteen");
     assert_eq!(by_place[0].incidents, 2);
     assert!(by_place
         .iter()
         .any(|g| g.key == NOT_RECORDED && g.incidents == 1));
-    let by_behaviour = tally(&facts, Dimension::Behaviour);
+    let by_behaviour = tally(&facts, Dimension::Behaviour, &Timetable::standard());
     assert_eq!(
         (by_behaviour[0].key.as_str(), by_behaviour[0].incidents),
         ("Rudeness", 3)
@@ -263,7 +264,7 @@ async fn patterns_and_rates_leave_holidays_out(engine: Engine) {
         .id;
     let hidden = {
         let mut conn = s.app.conn();
-        insight::year_of(&mut conn, s.school.id, Scope::Pupil(stranger))
+        insight::reach_of(&mut conn, s.school.id, Scope::Pupil(stranger))
     };
     assert!(hidden.is_err());
 }

@@ -9,6 +9,7 @@ use super::audit::{self, AuditEntry};
 use super::evaluation::{pupil_state, SchoolRules};
 use super::models::{LevelChangeRow, MeetingRow, PupilRow, SuggestionRow};
 use super::notices::{self, NoticeContext};
+use super::pastoral::PastoralPlace;
 use super::schema::{
     level_changes, meeting_participants, meetings, pupils, suggestions, year_groups,
 };
@@ -31,12 +32,13 @@ pub struct Decision {
     pub meeting: Option<MeetingRow>,
 }
 
-/// Whether `member` may decide moves for a pupil in `year` between these levels: SLT always;
-/// the SENDCO for anything touching levels 4-6; a pastoral lead for the year groups they lead.
-pub fn may_decide(member: &StaffMember, year: i16, from: Level, to: Level) -> bool {
+/// Whether `member` may decide moves for a pupil at `place` between these levels: SLT
+/// always; the SENDCO for anything touching levels 4-6; a pastoral lead for the pupils of the
+/// year groups and houses they lead.
+pub fn may_decide(member: &StaffMember, place: PastoralPlace, from: Level, to: Level) -> bool {
     member.has_role(Role::Slt)
         || (member.has_role(Role::Sendco) && from.max(to) >= Level::Plan)
-        || (member.has_role(Role::PastoralLead) && member.year_groups.contains(&year))
+        || member.leads(place)
 }
 
 fn level_of(number: i16) -> Result<Level> {
@@ -389,9 +391,9 @@ fn deciding(conn: &mut DbConnection, member: &StaffMember, suggestion_id: i64) -
         level_of(suggestion.from_level)?,
         level_of(suggestion.to_level)?,
     );
-    if !may_decide(member, year, from, to) {
+    if !may_decide(member, PastoralPlace::of(&pupil, year), from, to) {
         return Err(Error::Forbidden(
-            "this suggestion is for the pupil's Head of Year, the SENDCO (levels 4-6) or SLT to decide"
+            "this suggestion is for the pupil's Head of Year or Head of House, the SENDCO (levels 4-6) or SLT to decide"
                 .into(),
         ));
     }
@@ -574,9 +576,9 @@ pub fn move_pupil(
     let reason = checked_reason("reason", request.reason)?;
     let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
     let before = pupil_state(&pupil);
-    if !may_decide(member, year, before.level, to) {
+    if !may_decide(member, PastoralPlace::of(&pupil, year), before.level, to) {
         return Err(Error::Forbidden(
-            "moving this pupil is for their Head of Year, the SENDCO (levels 4-6) or SLT".into(),
+            "moving this pupil is for their Head of Year or Head of House, the SENDCO (levels 4-6) or SLT".into(),
         ));
     }
     let events = if override_gates {

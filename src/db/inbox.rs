@@ -2,7 +2,7 @@
 //! first, each with its pupil and the incidents behind it.
 //!
 //! Who sees what follows [`super::decisions::may_decide`]: a pastoral lead the pupils of the
-//! year groups they lead; the SENDCO every suggestion to or from levels 4-6; SLT all; a
+//! year groups and houses they lead ([`super::pastoral`]); the SENDCO every suggestion to or from levels 4-6; SLT all; a
 //! member with several roles the union. A suggestion snoozed until a later date is hidden
 //! until then, unless asked for.
 //!
@@ -16,10 +16,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
 use super::models::{LevelChangeRow, MeetingRow, SuggestionRow};
+use super::pastoral::Led;
 use super::pupils::{self, PupilView};
-use super::schema::{
-    incidents, level_changes, meetings, pupils as pupils_table, staff, suggestions, year_groups,
-};
+use super::schema::{incidents, level_changes, meetings, staff, suggestions};
 use super::staff::StaffMember;
 use super::{from_db_time, DbConnection};
 use crate::domain::{Level, Role};
@@ -31,14 +30,14 @@ pub const INBOX_LIMIT: i64 = 200;
 /// Most evidence incidents loaded for one suggestion.
 pub const EVIDENCE_PER_SUGGESTION: usize = 10;
 
-/// Which suggestions a member may see: everything (SLT), or the union of some year groups
-/// (a pastoral lead's) and the upper levels (the SENDCO's).
+/// Which suggestions a member may see: everything (SLT), or the union of the pupils of some
+/// year groups and houses (a pastoral lead's) and the upper levels (the SENDCO's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxScope {
     /// Every suggestion of the school.
     pub all: bool,
-    /// The year groups led, when any.
-    pub years: Vec<i16>,
+    /// The year groups and houses led, when any.
+    pub led: Led,
     /// Suggestions to or from levels 4-6.
     pub upper_levels: bool,
 }
@@ -48,18 +47,15 @@ impl InboxScope {
     pub fn of(member: &StaffMember) -> InboxScope {
         InboxScope {
             all: member.has_role(Role::Slt),
-            years: if member.has_role(Role::PastoralLead) {
-                member.year_groups.clone()
-            } else {
-                Vec::new()
-            },
+            led: Led::of(member),
             upper_levels: member.has_role(Role::Sendco),
         }
     }
 
-    /// Whether the scope covers nothing at all (a pastoral lead with no year group yet).
+    /// Whether the scope covers nothing at all (a pastoral lead with no year group or house
+    /// yet).
     pub fn is_empty(&self) -> bool {
-        !self.all && self.years.is_empty() && !self.upper_levels
+        !self.all && self.led.is_empty() && !self.upper_levels
     }
 }
 
@@ -164,27 +160,20 @@ pub fn visible_to(
     school_id: i64,
     scope: &InboxScope,
 ) -> suggestions::BoxedQuery<'static, crate::db::MultiBackend> {
-    let in_years = year_groups::table
-        .select(year_groups::id)
-        .filter(year_groups::school_id.eq(school_id))
-        .filter(year_groups::year.eq_any(scope.years.clone()));
-    let pupils_in_years = pupils_table::table
-        .select(pupils_table::id)
-        .filter(pupils_table::school_id.eq(school_id))
-        .filter(pupils_table::year_group_id.eq_any(in_years));
+    let led_pupils = scope.led.pupil_ids(school_id);
     let upper = Level::Plan.number();
     let query = suggestions::table
         .filter(suggestions::school_id.eq(school_id))
         .into_boxed();
-    match (scope.all, !scope.years.is_empty(), scope.upper_levels) {
+    match (scope.all, !scope.led.is_empty(), scope.upper_levels) {
         (true, _, _) => query,
         (false, true, true) => query.filter(
             suggestions::pupil_id
-                .eq_any(pupils_in_years)
+                .eq_any(led_pupils)
                 .or(suggestions::to_level.ge(upper))
                 .or(suggestions::from_level.ge(upper)),
         ),
-        (false, true, false) => query.filter(suggestions::pupil_id.eq_any(pupils_in_years)),
+        (false, true, false) => query.filter(suggestions::pupil_id.eq_any(led_pupils)),
         (false, false, true) => query.filter(
             suggestions::to_level
                 .ge(upper)

@@ -1,7 +1,7 @@
-//! What the insight reports read: incidents of a scope (school, year group, form or pupil)
-//! over a date range, the per-pupil per-day incident counts kept alongside every incident,
-//! the pupils on each level and the level changes, and each pupil's entries to a level with
-//! the incidents before and after. The arithmetic is the domain's ([`crate::domain::insight`]).
+//! What the insight reports read: incidents of a scope (school, year group, form, house or
+//! pupil) over a date range, the per-pupil per-day incident counts kept alongside every
+//! incident, the pupils on each level and the level changes, and each pupil's entries to a
+//! level with the incidents before and after. The arithmetic is the domain's ([`crate::domain::insight`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,8 +9,9 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
 
 use super::models::{IncidentRow, PupilRow};
+use super::pastoral::PastoralPlace;
 use super::schema::{
-    conversations, forms, incident_pupils, incidents, level_changes, programme_blocks,
+    conversations, forms, houses, incident_pupils, incidents, level_changes, programme_blocks,
     pupil_day_incidents, pupils, staff, year_groups,
 };
 use super::staff::StaffMember;
@@ -115,6 +116,8 @@ pub enum Scope {
     School,
     Year(i16),
     Form(i64),
+    /// The pupils of a house, by its id.
+    House(i64),
     Pupil(i64),
 }
 
@@ -131,26 +134,49 @@ macro_rules! within_scope {
             Scope::Form(form_id) => $query
                 .filter(pupils::form_id.eq(form_id))
                 .filter(pupils::left_on.is_null()),
+            Scope::House(house_id) => $query
+                .filter(pupils::house_id.eq(house_id))
+                .filter(pupils::left_on.is_null()),
             Scope::Pupil(pupil_id) => $query.filter($pupil_id.eq(pupil_id)),
         }
     };
 }
 
-/// Who may see reports of a scope: SLT, the SENDCO and administrators the whole school; a
-/// Head of Year their year groups (and their forms and pupils); a Head of Department the whole
-/// school's patterns (their subject is among them).
-pub fn may_see(member: &StaffMember, scope_year: Option<i16>) -> bool {
-    member.has_any_role(&[Role::Slt, Role::Sendco, Role::Hod])
-        || (member.has_role(Role::PastoralLead)
-            && scope_year.is_some_and(|y| member.year_groups.contains(&y)))
+/// Whose pupils a scope covers, as far as who may see its reports goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The whole school.
+    School,
+    /// A year group, or a form of it.
+    Year(i16),
+    /// A house.
+    House(i64),
+    /// One pupil, in their year group and house.
+    Pupil(PastoralPlace),
 }
 
-/// The year a scope belongs to (a form's or a pupil's year), checked against the school:
-/// another school's form or pupil is not found.
-pub fn year_of(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Result<Option<i16>> {
+/// Who may see reports of a scope: SLT, the SENDCO and Heads of Department the whole school
+/// (a Head of Department's subject is among its patterns); a Head of Year their year groups
+/// (with their forms and pupils); a Head of House their houses (with their pupils).
+pub fn may_see(member: &StaffMember, reach: Reach) -> bool {
+    member.has_any_role(&[Role::Slt, Role::Sendco, Role::Hod])
+        || match reach {
+            Reach::School => false,
+            Reach::Year(year) => member.leads(PastoralPlace {
+                year,
+                house_id: None,
+            }),
+            Reach::House(house_id) => member.leads_house(house_id),
+            Reach::Pupil(place) => member.leads(place),
+        }
+}
+
+/// Whose pupils a scope covers, checked against the school: another school's form, house or
+/// pupil is not found.
+pub fn reach_of(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Result<Reach> {
     match scope {
-        Scope::School => Ok(None),
-        Scope::Year(year) => Ok(Some(year)),
+        Scope::School => Ok(Reach::School),
+        Scope::Year(year) => Ok(Reach::Year(year)),
         Scope::Form(form_id) => forms::table
             .inner_join(year_groups::table)
             .filter(forms::id.eq(form_id))
@@ -158,16 +184,24 @@ pub fn year_of(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Result<
             .select(year_groups::year)
             .first(conn)
             .optional()?
-            .map(Some)
+            .map(Reach::Year)
             .ok_or(Error::NotFound("form")),
+        Scope::House(house_id) => houses::table
+            .filter(houses::id.eq(house_id))
+            .filter(houses::school_id.eq(school_id))
+            .select(houses::id)
+            .first(conn)
+            .optional()?
+            .map(Reach::House)
+            .ok_or(Error::NotFound("house")),
         Scope::Pupil(pupil_id) => pupils::table
             .inner_join(year_groups::table)
             .filter(pupils::id.eq(pupil_id))
             .filter(pupils::school_id.eq(school_id))
-            .select(year_groups::year)
-            .first(conn)
+            .select((year_groups::year, pupils::house_id))
+            .first::<(i16, Option<i64>)>(conn)
             .optional()?
-            .map(Some)
+            .map(|(year, house_id)| Reach::Pupil(PastoralPlace { year, house_id }))
             .ok_or(Error::NotFound("pupil")),
     }
 }

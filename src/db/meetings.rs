@@ -13,6 +13,7 @@ use super::decisions::checked_reason;
 use super::evaluation::{self, SchoolRules};
 use super::models::{MeetingGuestRow, MeetingRow, PupilRow, SuggestionRow};
 use super::notices::{self, NoticeContext};
+use super::pastoral::{Led, PastoralPlace};
 use super::schema::{meeting_guests, meeting_participants, meetings, pupils, staff, year_groups};
 use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
@@ -29,12 +30,12 @@ pub const PLANNING_SESSION_SCHOOL_DAYS: u32 = 5;
 /// Longest text of each part of a meeting record.
 const MAX_RECORD_CHARS: usize = 4000;
 
-/// Whether `member` runs meetings for a pupil of `year` at `level`: the Head of Year, the
-/// SENDCO (levels 4 to 6, where a Coaching Plan or more is in place) and SLT.
-pub fn may_run(member: &StaffMember, year: i16, level: i16) -> bool {
+/// Whether `member` runs meetings for a pupil at `place` at `level`: the Head of Year or Head
+/// of House, the SENDCO (levels 4 to 6, where a Coaching Plan or more is in place) and SLT.
+pub fn may_run(member: &StaffMember, place: PastoralPlace, level: i16) -> bool {
     member.has_role(Role::Slt)
         || (member.has_role(Role::Sendco) && level >= Level::Plan.number())
-        || (member.has_role(Role::PastoralLead) && member.year_groups.contains(&year))
+        || member.leads(place)
 }
 
 /// A meeting with its pupil and the pupil's year.
@@ -46,6 +47,11 @@ pub struct MeetingView {
 }
 
 impl MeetingView {
+    /// Where the meeting's pupil sits for pastoral care.
+    pub fn place(&self) -> PastoralPlace {
+        PastoralPlace::of(&self.pupil, self.year)
+    }
+
     /// Whether the meeting's due day has passed without it being held, as of `today`.
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
         ["due", "scheduled"].contains(&self.meeting.status.as_str()) && today > self.meeting.due_on
@@ -71,9 +77,9 @@ pub fn load_for(
         .get_result(conn)
         .optional()?;
     let (meeting, pupil, year) = found.ok_or(Error::NotFound("meeting"))?;
-    if !may_run(member, year, meeting.level) {
+    if !may_run(member, PastoralPlace::of(&pupil, year), meeting.level) {
         return Err(Error::Forbidden(
-            "meetings are run by the pupil's Head of Year, the SENDCO (from level 4) and SLT"
+            "meetings are run by the pupil's Head of Year or Head of House, the SENDCO (from level 4) and SLT"
                 .into(),
         ));
     }
@@ -148,19 +154,12 @@ pub fn list_for(
         query = query.filter(meetings::pupil_id.eq(pupil_id));
     }
     if !member.has_role(Role::Slt) {
-        let sendco = member.has_role(Role::Sendco);
-        let years = member.year_groups.clone();
-        query = match (sendco, years.is_empty()) {
-            (true, true) => query.filter(meetings::level.ge(Level::Plan.number())),
-            (true, false) => query.filter(
-                meetings::level
-                    .ge(Level::Plan.number())
-                    .or(year_groups::year.eq_any(years)),
-            ),
-            (false, _) if member.has_role(Role::PastoralLead) => {
-                query.filter(year_groups::year.eq_any(years))
-            }
-            (false, _) => return Ok(Vec::new()),
+        let led = Led::of(member).joined_condition();
+        query = match (member.has_role(Role::Sendco), member.leads_anyone()) {
+            (true, false) => query.filter(meetings::level.ge(Level::Plan.number())),
+            (true, true) => query.filter(meetings::level.ge(Level::Plan.number()).or(led)),
+            (false, true) => query.filter(led),
+            (false, false) => return Ok(Vec::new()),
         };
     }
     let rows: Vec<(MeetingRow, PupilRow, i16)> = query.load(conn)?;
@@ -171,7 +170,7 @@ pub fn list_for(
             pupil,
             year,
         })
-        .filter(|view| may_run(member, view.year, view.meeting.level))
+        .filter(|view| may_run(member, view.place(), view.meeting.level))
         .collect())
 }
 

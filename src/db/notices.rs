@@ -1,5 +1,5 @@
 //! The emails a meeting causes, queued in the outbox in the caller's transaction: *due* to
-//! the pupil's Head of Year (and from level 4 the SENDCO), invitations, updates and
+//! the pupil's Head of Year and Head of House (and from level 4 the SENDCO), invitations, updates and
 //! cancellations with their calendar entries to everyone taking part, and the time-driven
 //! reminders and overdue notices. Each has a stable message key, so queueing it again (a
 //! job run twice, two instances at once) never makes a second email.
@@ -9,9 +9,9 @@ use diesel::prelude::*;
 
 use super::models::{MeetingGuestRow, MeetingRow, PupilRow};
 use super::outbox::{self, Recipient};
+use super::pastoral;
 use super::schema::{
-    meeting_guests, meeting_participants, meetings, pupils, staff, staff_roles, staff_year_groups,
-    year_groups,
+    meeting_guests, meeting_participants, meetings, pupils, staff, staff_roles, year_groups,
 };
 use super::{from_db_time, DbConnection};
 use crate::config::Settings;
@@ -93,19 +93,11 @@ fn staff_recipient((id, name, email): (i64, String, String)) -> Recipient {
     }
 }
 
-/// The pupil's Heads of Year: pastoral leads of the pupil's year group. A year group nobody
-/// leads falls to SLT, so that no meeting goes unannounced.
+/// The pupil's pastoral leads: the Heads of their year group and of their house
+/// ([`pastoral::leads_of`]). A pupil nobody leads falls to SLT, so that no meeting goes
+/// unannounced.
 fn heads_of_year(conn: &mut DbConnection, pupil: &PupilRow) -> Result<Vec<Recipient>> {
-    let rows: Vec<(i64, String, String)> = staff::table
-        .inner_join(staff_roles::table)
-        .inner_join(staff_year_groups::table)
-        .filter(staff::school_id.eq(pupil.school_id))
-        .filter(staff::active.eq(true))
-        .filter(staff_roles::role.eq(Role::PastoralLead.as_str()))
-        .filter(staff_year_groups::year_group_id.eq(pupil.year_group_id))
-        .order(staff::id)
-        .select((staff::id, staff::name, staff::email))
-        .load(conn)?;
+    let rows = pastoral::leads_of(conn, pupil)?;
     if rows.is_empty() {
         return with_role(conn, pupil.school_id, Role::Slt);
     }

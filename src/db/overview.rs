@@ -4,15 +4,17 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::models::{IncidentRow, MeetingRow};
+use super::pastoral::Led;
 use super::schema::{incident_pupils, incidents, meetings, pupils, suggestions, year_groups};
 use super::DbConnection;
 use crate::domain::Level;
 use crate::error::Result;
 
-/// Which pupils a summary covers: some year groups (a Head of Year's), and from a level up.
+/// Which pupils a summary covers: those a pastoral lead leads (their year groups and
+/// houses), and from a level up.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
-    pub years: Option<Vec<i16>>,
+    pub led: Option<Led>,
     pub min_level: Option<Level>,
 }
 
@@ -40,8 +42,8 @@ pub fn meeting_counts(
         .filter(meetings::status.eq_any(["due", "scheduled"]))
         .select((meetings::status, meetings::due_on))
         .into_boxed();
-    if let Some(years) = &scope.years {
-        query = query.filter(year_groups::year.eq_any(years.clone()));
+    if let Some(led) = &scope.led {
+        query = query.filter(led.joined_condition());
     }
     if let Some(level) = scope.min_level {
         query = query.filter(meetings::level.ge(level.number()));
@@ -72,8 +74,8 @@ pub fn open_meetings(
         .limit(limit)
         .select(MeetingRow::as_select())
         .into_boxed();
-    if let Some(years) = &scope.years {
-        query = query.filter(year_groups::year.eq_any(years.clone()));
+    if let Some(led) = &scope.led {
+        query = query.filter(led.joined_condition());
     }
     if let Some(level) = scope.min_level {
         query = query.filter(meetings::level.ge(level.number()));
@@ -93,8 +95,8 @@ pub fn open_suggestion_count(
         .filter(suggestions::status.eq("open"))
         .select(diesel::dsl::count_star())
         .into_boxed();
-    if let Some(years) = &scope.years {
-        query = query.filter(year_groups::year.eq_any(years.clone()));
+    if let Some(led) = &scope.led {
+        query = query.filter(led.joined_condition());
     }
     if let Some(level) = scope.min_level {
         query = query.filter(suggestions::to_level.ge(level.number()));

@@ -8,6 +8,7 @@ use super::audit::{self, AuditEntry};
 use super::decisions::lock_pupil;
 use super::meetings::may_run;
 use super::models::{CoachingPlanRow, PupilRow};
+use super::pastoral::PastoralPlace;
 use super::schema::{coaching_plans, meetings, pupils, year_groups};
 use super::staff::StaffMember;
 use super::{to_db_time, DbConnection};
@@ -63,9 +64,13 @@ pub fn pupil_for_plan(
     pupil_id: i64,
 ) -> Result<(PupilRow, i16)> {
     let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
-    if !may_run(member, year, Level::Plan.number().max(pupil.level)) {
+    if !may_run(
+        member,
+        PastoralPlace::of(&pupil, year),
+        Level::Plan.number().max(pupil.level),
+    ) {
         return Err(Error::Forbidden(
-            "Coaching Plans are written by the pupil's Head of Year, the SENDCO or SLT".into(),
+            "Coaching Plans are written by the pupil's Head of Year or Head of House, the SENDCO or SLT".into(),
         ));
     }
     if pupil.level < Level::Plan.number() {

@@ -12,6 +12,7 @@ use super::evaluation::{pupil_state, SchoolRules};
 use super::meetings::may_run;
 use super::models::{MeetingRow, ProgrammeBlockRow, ProgrammeSessionRow, PupilRow};
 use super::notices::NoticeContext;
+use super::pastoral::PastoralPlace;
 use super::schema::{meetings, programme_blocks, programme_sessions, pupils};
 use super::staff::{self, StaffMember};
 use super::{plans, to_db_time, DbConnection};
@@ -200,9 +201,13 @@ fn programme_pupil(
     pupil_id: i64,
 ) -> Result<(PupilRow, i16)> {
     let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
-    if !may_run(member, year, Level::Programme.number()) {
+    if !may_run(
+        member,
+        PastoralPlace::of(&pupil, year),
+        Level::Programme.number(),
+    ) {
         return Err(Error::Forbidden(
-            "the Coaching Programme is planned and reviewed by the pupil's Head of Year, the SENDCO or SLT".into(),
+            "the Coaching Programme is planned and reviewed by the pupil's Head of Year or Head of House, the SENDCO or SLT".into(),
         ));
     }
     if pupil.level != Level::Programme.number() {
@@ -407,8 +412,8 @@ pub struct SessionView {
 
 /// Whether `member` may see and record a block's sessions: the practitioner who runs them,
 /// or those who run the pupil's programme.
-fn may_record(member: &StaffMember, block: &ProgrammeBlockRow, year: i16) -> bool {
-    block.practitioner_id == Some(member.id) || may_run(member, year, Level::Programme.number())
+fn may_record(member: &StaffMember, block: &ProgrammeBlockRow, place: PastoralPlace) -> bool {
+    block.practitioner_id == Some(member.id) || may_run(member, place, Level::Programme.number())
 }
 
 /// Loads a session of the member's school that they may record.
@@ -429,9 +434,9 @@ pub fn session_for(
         .optional()?;
     let (session, block) = found.ok_or(Error::NotFound("session"))?;
     let (pupil, year) = lock_pupil(conn, member.school_id, session.pupil_id)?;
-    if !may_record(member, &block, year) {
+    if !may_record(member, &block, PastoralPlace::of(&pupil, year)) {
         return Err(Error::Forbidden(
-            "sessions are recorded by the practitioner who runs them, the Head of Year, the SENDCO or SLT".into(),
+            "sessions are recorded by the practitioner who runs them, the Head of Year or Head of House, the SENDCO or SLT".into(),
         ));
     }
     Ok(SessionView {

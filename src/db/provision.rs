@@ -14,6 +14,7 @@ use super::models::{
     CoachingPlanRow, MeetingRow, ProgrammeBlockRow, ProgrammeSessionRow, ProvisionItemRow,
     ProvisionReviewRow, PupilRow,
 };
+use super::pastoral::PastoralPlace;
 use super::programmes::fidelity_of;
 use super::schema::{
     coaching_plans, forms, meetings, programme_blocks, programme_sessions, provision_items,
@@ -43,9 +44,13 @@ pub fn pupil_for_support(
     pupil_id: i64,
 ) -> Result<(PupilRow, i16)> {
     let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
-    if !may_run(member, year, pupil.level.max(Level::Plan.number())) {
+    if !may_run(
+        member,
+        PastoralPlace::of(&pupil, year),
+        pupil.level.max(Level::Plan.number()),
+    ) {
         return Err(Error::Forbidden(
-            "a pupil's plan, programme and provision are for their Head of Year, the SENDCO or SLT"
+            "a pupil's plan, programme and provision are for their Head of Year or Head of House, the SENDCO or SLT"
                 .into(),
         ));
     }

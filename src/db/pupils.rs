@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::models::PupilRow;
+use super::pastoral::{Led, PastoralPlace};
 use super::schema::{forms, houses, pupils, year_groups};
 use super::{from_db_time, schools, to_db_time, DbConnection};
 use crate::domain::details::{NewPupil, SenStatus};
@@ -21,6 +22,8 @@ pub struct PupilView {
     pub year: i16,
     pub form: String,
     pub house: Option<String>,
+    /// The house's id, when the pupil is in one.
+    pub house_id: Option<i64>,
     pub sen_status: SenStatus,
     pub level: Level,
     pub level_since: DateTime<Utc>,
@@ -31,6 +34,14 @@ pub struct PupilView {
 }
 
 impl PupilView {
+    /// Where the pupil sits for pastoral care: their year group and house.
+    pub fn place(&self) -> PastoralPlace {
+        PastoralPlace {
+            year: self.year,
+            house_id: self.house_id,
+        }
+    }
+
     /// "Given Family", for display.
     pub fn full_name(&self) -> String {
         format!("{} {}", self.given_name, self.family_name)
@@ -92,6 +103,7 @@ fn to_view((row, year, form, house): PupilJoined) -> PupilView {
         year,
         form,
         house,
+        house_id: row.house_id,
         sen_status: SenStatus::parse(&row.sen_status).unwrap_or(SenStatus::None),
         level: Level::from_number(i64::from(row.level)).unwrap_or(Level::None),
         level_since: from_db_time(row.level_since),
@@ -263,11 +275,12 @@ pub fn tutored_by(
         .collect())
 }
 
-/// How many of the school's pupils are at each level 0-6.
+/// How many of the school's pupils are at each level 0-6, optionally only of those a pastoral
+/// lead leads.
 pub fn count_by_level(
     conn: &mut DbConnection,
     school_id: i64,
-    years: Option<&[i16]>,
+    led: Option<&Led>,
 ) -> Result<[i64; 7]> {
     let mut query = pupils::table
         .inner_join(year_groups::table)
@@ -276,8 +289,8 @@ pub fn count_by_level(
         .group_by(pupils::level)
         .select((pupils::level, diesel::dsl::count_star()))
         .into_boxed();
-    if let Some(years) = years {
-        query = query.filter(year_groups::year.eq_any(years.to_vec()));
+    if let Some(led) = led {
+        query = query.filter(led.joined_condition());
     }
     let mut counts = [0i64; 7];
     for (level, count) in query.load::<(i16, i64)>(conn)? {
@@ -288,12 +301,13 @@ pub fn count_by_level(
     Ok(counts)
 }
 
-/// Pupils of the school at or above `min_level`, highest level first, optionally in some years.
+/// Pupils of the school at or above `min_level`, highest level first, optionally only those a
+/// pastoral lead leads.
 pub fn at_levels(
     conn: &mut DbConnection,
     school_id: i64,
     min_level: Level,
-    years: Option<&[i16]>,
+    led: Option<&Led>,
     limit: i64,
 ) -> Result<Vec<PupilView>> {
     let mut query = pupils_of(school_id)
@@ -305,8 +319,8 @@ pub fn at_levels(
             pupils::id.asc(),
         ))
         .limit(limit);
-    if let Some(years) = years {
-        query = query.filter(year_groups::year.eq_any(years.to_vec()));
+    if let Some(led) = led {
+        query = query.filter(led.joined_condition());
     }
     Ok(query
         .load::<PupilJoined>(conn)?

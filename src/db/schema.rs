@@ -443,6 +443,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    school_timetables (school_id) {
+        school_id -> BigInt,
+        week_a_starts -> Nullable<Date>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lesson_periods (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        week -> Nullable<Text>,
+        weekday -> SmallInt,
+        name -> Text,
+        starts_minute -> SmallInt,
+        ends_minute -> SmallInt,
+    }
+}
+
 diesel::joinable!(year_groups -> schools (school_id));
 diesel::joinable!(houses -> schools (school_id));
 diesel::table! {
@@ -516,6 +536,8 @@ diesel::joinable!(provision_reviews -> provision_items (item_id));
 diesel::joinable!(pupil_day_incidents -> pupils (pupil_id));
 diesel::joinable!(account_links -> staff (staff_id));
 diesel::joinable!(account_links -> schools (school_id));
+diesel::joinable!(school_timetables -> schools (school_id));
+diesel::joinable!(lesson_periods -> schools (school_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     schools,
@@ -550,4 +572,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     provision_reviews,
     pupil_day_incidents,
     account_links,
+    school_timetables,
+    lesson_periods,
 );

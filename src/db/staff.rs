@@ -14,7 +14,7 @@ use crate::domain::details::{EmailAddress, PersonName, YearNumber};
 use crate::domain::Role;
 use crate::error::{Error, Result};
 
-/// A staff member with their roles and the year groups they lead.
+/// A staff member with their roles and the year groups and houses they lead.
 #[derive(Debug, Clone)]
 pub struct StaffMember {
     pub id: i64,
@@ -23,6 +23,8 @@ pub struct StaffMember {
     pub name: String,
     pub roles: Vec<Role>,
     pub year_groups: Vec<i16>,
+    /// The ids of the houses they lead (a Head of House); see [`super::pastoral`].
+    pub houses: Vec<i64>,
 }
 
 impl StaffMember {
@@ -119,6 +121,7 @@ pub fn create(
         name: row.name,
         roles,
         year_groups: years,
+        houses: Vec::new(),
     })
 }
 
@@ -176,7 +179,8 @@ pub fn list(
     with_responsibilities(conn, rows)
 }
 
-/// Attaches roles and led year groups to staff rows, in two queries whatever their number.
+/// Attaches roles and led year groups and houses to staff rows, in three queries whatever
+/// their number.
 fn with_responsibilities(conn: &mut DbConnection, rows: Vec<StaffRow>) -> Result<Vec<StaffMember>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut roles: HashMap<i64, Vec<Role>> = HashMap::new();
@@ -198,6 +202,14 @@ fn with_responsibilities(conn: &mut DbConnection, rows: Vec<StaffRow>) -> Result
     {
         years.entry(staff_id).or_default().push(year);
     }
+    let mut houses: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (staff_id, house_id) in staff_houses::table
+        .filter(staff_houses::staff_id.eq_any(&ids))
+        .select((staff_houses::staff_id, staff_houses::house_id))
+        .load::<(i64, i64)>(conn)?
+    {
+        houses.entry(staff_id).or_default().push(house_id);
+    }
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -205,6 +217,8 @@ fn with_responsibilities(conn: &mut DbConnection, rows: Vec<StaffRow>) -> Result
             member_roles.sort();
             let mut member_years = years.remove(&row.id).unwrap_or_default();
             member_years.sort_unstable();
+            let mut member_houses = houses.remove(&row.id).unwrap_or_default();
+            member_houses.sort_unstable();
             StaffMember {
                 id: row.id,
                 school_id: row.school_id,
@@ -212,6 +226,7 @@ fn with_responsibilities(conn: &mut DbConnection, rows: Vec<StaffRow>) -> Result
                 name: row.name,
                 roles: member_roles,
                 year_groups: member_years,
+                houses: member_houses,
             }
         })
         .collect())
@@ -286,7 +301,7 @@ pub fn find_by_token(conn: &mut DbConnection, token_hash: &str) -> Result<Option
 const TOKEN_OWNERS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Tokens' owners, kept briefly by token hash: every API request is authenticated, and
-/// reading an owner with their roles and year groups is four queries. One cache belongs to
+/// reading an owner with their roles, year groups and houses is five queries. One cache belongs to
 /// one [`super::Database`].
 #[derive(Clone)]
 pub struct TokenOwnerCache {

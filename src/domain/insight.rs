@@ -8,40 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::domain::calendar::{SchoolCalendar, SCHOOL_TZ};
+use crate::domain::calendar::SchoolCalendar;
 use crate::domain::level::Level;
-
-// ---------------------------------------------------------------------------------------------
-// Lesson periods
-// ---------------------------------------------------------------------------------------------
-
-/// The parts of the school day incidents are grouped by, with the local time each starts:
-/// a common secondary timetable of five lessons with a break and lunch.
-pub const PERIODS: [(&str, u32, u32); 10] = [
-    ("Before school", 0, 0),
-    ("Period 1", 8, 45),
-    ("Period 2", 9, 45),
-    ("Break", 10, 45),
-    ("Period 3", 11, 5),
-    ("Period 4", 12, 5),
-    ("Lunch", 13, 5),
-    ("Period 5", 13, 50),
-    ("Period 6", 14, 50),
-    ("After school", 15, 50),
-];
-
-/// The part of the school day an instant falls in (school time zone).
-pub fn period_of(at: DateTime<Utc>) -> &'static str {
-    let local = at.with_timezone(&SCHOOL_TZ).time();
-    PERIODS
-        .iter()
-        .rev()
-        .find(|(_, h, m)| NaiveTime::from_hms_opt(*h, *m, 0).is_some_and(|start| local >= start))
-        .map_or(PERIODS[0].0, |(name, _, _)| name)
-}
+use crate::domain::timetable::Timetable;
 
 // ---------------------------------------------------------------------------------------------
 // Grouping incidents
@@ -140,9 +112,10 @@ const WEEKDAY_NAMES: [&str; 7] = [
     "Sunday",
 ];
 
-/// The group an incident falls in. Pupils and staff are grouped by id (the caller turns ids
-/// into names); free text is trimmed, and blank is [`NOT_RECORDED`].
-pub fn group_of(fact: &IncidentFact, dimension: Dimension) -> String {
+/// The group an incident falls in. Lesson periods are the school's own (`timetable`); pupils
+/// and staff are grouped by id (the caller turns ids into names); free text is trimmed, and
+/// blank is [`NOT_RECORDED`].
+pub fn group_of(fact: &IncidentFact, dimension: Dimension, timetable: &Timetable) -> String {
     let text = |value: &Option<String>| {
         value
             .as_deref()
@@ -155,7 +128,7 @@ pub fn group_of(fact: &IncidentFact, dimension: Dimension) -> String {
         Dimension::Behaviour => fact.behaviour.clone(),
         Dimension::Location => text(&fact.location),
         Dimension::Subject => text(&fact.lesson),
-        Dimension::Period => period_of(fact.at).to_string(),
+        Dimension::Period => timetable.label_at(fact.at).to_string(),
         Dimension::Weekday => {
             let day = SchoolCalendar::local_date(fact.at).weekday();
             WEEKDAY_NAMES[day.num_days_from_monday() as usize].to_string()
@@ -172,13 +145,15 @@ pub struct Group {
     pub incidents: u32,
 }
 
-/// Counts incidents per group. Periods and weekdays come in the day's and the week's order
-/// (every school weekday and every period with incidents shown); everything else most
-/// incidents first, ties by name.
-pub fn tally(facts: &[IncidentFact], dimension: Dimension) -> Vec<Group> {
+/// Counts incidents per group. Periods (the school's own, from `timetable`) and weekdays
+/// come in the day's and the week's order (every school weekday and every period with
+/// incidents shown); everything else most incidents first, ties by name.
+pub fn tally(facts: &[IncidentFact], dimension: Dimension, timetable: &Timetable) -> Vec<Group> {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for fact in facts {
-        *counts.entry(group_of(fact, dimension)).or_default() += 1;
+        *counts
+            .entry(group_of(fact, dimension, timetable))
+            .or_default() += 1;
     }
     if dimension == Dimension::Weekday {
         for day in &WEEKDAY_NAMES[..5] {
@@ -191,10 +166,13 @@ pub fn tally(facts: &[IncidentFact], dimension: Dimension) -> Vec<Group> {
         .collect();
     if dimension.ordered_by_time() {
         let position = |key: &str| match dimension {
-            Dimension::Period => PERIODS.iter().position(|(name, ..)| *name == key),
-            _ => WEEKDAY_NAMES.iter().position(|name| *name == key),
+            Dimension::Period => timetable.position(key),
+            _ => WEEKDAY_NAMES
+                .iter()
+                .position(|name| *name == key)
+                .unwrap_or(usize::MAX),
         };
-        groups.sort_by_key(|g| position(&g.key).unwrap_or(usize::MAX));
+        groups.sort_by_key(|g| position(&g.key));
     } else {
         groups.sort_by(|a, b| b.incidents.cmp(&a.incidents).then(a.key.cmp(&b.key)));
     }
@@ -501,18 +479,24 @@ mod tests {
     }
 
     #[test]
-    fn periods_follow_london_time_across_the_clock_change() {
-        // 09:00 London is 08:00 UTC in summer and 09:00 UTC in winter: Period 1 both times.
-        let summer = Utc.with_ymd_and_hms(2025, 10, 20, 8, 0, 0).unwrap();
-        let winter = Utc.with_ymd_and_hms(2025, 11, 3, 9, 0, 0).unwrap();
-        assert_eq!(period_of(summer), "Period 1");
-        assert_eq!(period_of(winter), "Period 1");
-        let lunch = Utc.with_ymd_and_hms(2025, 11, 3, 13, 10, 0).unwrap();
-        assert_eq!(period_of(lunch), "Lunch");
-        let early = Utc.with_ymd_and_hms(2025, 11, 3, 7, 30, 0).unwrap();
-        assert_eq!(period_of(early), "Before school");
-        let edge = Utc.with_ymd_and_hms(2025, 11, 3, 15, 50, 0).unwrap();
-        assert_eq!(period_of(edge), "After school");
+    fn periods_are_the_schools_own() {
+        use crate::domain::timetable::{Day, PeriodDraft};
+        // Tuesday 4 November 2025, 10:15 London (GMT): Period 2 on the standard timetable.
+        let at = Utc.with_ymd_and_hms(2025, 11, 4, 10, 15, 0).unwrap();
+        let f = fact(at, "Off task", None);
+        let standard = Timetable::standard();
+        assert_eq!(group_of(&f, Dimension::Period, &standard), "Period 2");
+        let own = standard
+            .with_day(
+                Day::new(None, chrono::Weekday::Tue),
+                &[PeriodDraft {
+                    name: "Double science".into(),
+                    starts: "09:00".into(),
+                    ends: "11:00".into(),
+                }],
+            )
+            .unwrap();
+        assert_eq!(group_of(&f, Dimension::Period, &own), "Double science");
     }
 
     #[test]
@@ -524,7 +508,8 @@ mod tests {
             fact(wednesday, "Rudeness", Some(" Canteen ")),
             fact(wednesday, "Rudeness", None),
         ];
-        let by_behaviour = tally(&facts, Dimension::Behaviour);
+        let standard = Timetable::standard();
+        let by_behaviour = tally(&facts, Dimension::Behaviour, &standard);
         assert_eq!(
             by_behaviour[0],
             Group {
@@ -532,11 +517,11 @@ mod tests {
                 incidents: 2
             }
         );
-        let by_place = tally(&facts, Dimension::Location);
+        let by_place = tally(&facts, Dimension::Location, &standard);
         assert_eq!(by_place.len(), 3);
         assert!(by_place.iter().any(|g| g.key == "Canteen"));
         assert!(by_place.iter().any(|g| g.key == NOT_RECORDED));
-        let by_day = tally(&facts, Dimension::Weekday);
+        let by_day = tally(&facts, Dimension::Weekday, &standard);
         let days: Vec<_> = by_day
             .iter()
             .map(|g| (g.key.as_str(), g.incidents))
@@ -551,7 +536,7 @@ mod tests {
                 ("Friday", 0)
             ]
         );
-        let by_period = tally(&facts, Dimension::Period);
+        let by_period = tally(&facts, Dimension::Period, &standard);
         assert_eq!(by_period[0].key, "Period 1");
         assert_eq!(by_period[1].key, "Lunch");
     }

@@ -22,6 +22,7 @@ pub mod role;
 pub mod roster;
 pub mod rules;
 pub mod staff_roster;
+pub mod timetable;
 pub mod transition;
 
 pub use calendar::{CalendarError, Closure, ClosureKind, SchoolCalendar, MAX_SPAN_DAYS, SCHOOL_TZ};

@@ -9,9 +9,11 @@ use maud::{html, Markup};
 
 use super::inbox::with_counted_viewer;
 use super::layout::{level_badge, page, public_page};
+use crate::db::houses;
 use crate::db::inbox;
 use crate::db::models::{IncidentRow, MeetingRow};
 use crate::db::overview::{self, MeetingCounts, Scope};
+use crate::db::pastoral::Led;
 use crate::db::pupils::{self, PupilView};
 use crate::db::staff::StaffMember;
 use crate::db::{schools, DbConnection};
@@ -33,7 +35,8 @@ struct HomeData {
 
 /// One block of the home page.
 enum Section {
-    /// Pupils needing support in some year groups (a Head of Year's), or the whole school.
+    /// Pupils needing support in some year groups and houses (a Head of Year's or House's),
+    /// or the whole school.
     Overview {
         heading: String,
         levels: [i64; 7],
@@ -86,15 +89,15 @@ fn overview_section(
     scope: Scope,
 ) -> Result<Section> {
     let today = SchoolCalendar::local_date(Utc::now());
-    let years = scope.years.as_deref();
+    let led = scope.led.as_ref();
     let min_level = scope.min_level.unwrap_or(Level::Conversation);
     Ok(Section::Overview {
         heading,
-        levels: pupils::count_by_level(conn, member.school_id, years)?,
+        levels: pupils::count_by_level(conn, member.school_id, led)?,
         meetings: overview::meeting_counts(conn, member.school_id, &scope, today)?,
         open_suggestions: overview::open_suggestion_count(conn, member.school_id, &scope)?,
         upcoming: overview::open_meetings(conn, member.school_id, &scope, 8)?,
-        highest: pupils::at_levels(conn, member.school_id, min_level, years, 12)?
+        highest: pupils::at_levels(conn, member.school_id, min_level, led, 12)?
             .into_iter()
             .map(|p| p.id)
             .collect(),
@@ -104,22 +107,37 @@ fn overview_section(
 fn gather(conn: &mut DbConnection, member: &StaffMember) -> Result<HomeData> {
     let school = schools::get(conn, member.school_id)?;
     let mut sections = Vec::new();
-    if member.has_role(Role::PastoralLead) && !member.year_groups.is_empty() {
-        let years: Vec<String> = member.year_groups.iter().map(|y| y.to_string()).collect();
+    if member.leads_anyone() {
+        let led = Led::of(member);
+        let mut parts = Vec::new();
+        if !led.years.is_empty() {
+            let years: Vec<String> = led.years.iter().map(|y| y.to_string()).collect();
+            parts.push(format!("Your year groups: {}", years.join(", ")));
+        }
+        if !led.houses.is_empty() {
+            let names = houses::names(conn, member.school_id)?;
+            let mut houses: Vec<&str> = led
+                .houses
+                .iter()
+                .filter_map(|id| names.get(id).map(String::as_str))
+                .collect();
+            houses.sort_unstable();
+            let label = if parts.is_empty() {
+                "Your houses"
+            } else {
+                "your houses"
+            };
+            parts.push(format!("{label}: {}", houses.join(", ")));
+        }
         let scope = Scope {
-            years: Some(member.year_groups.clone()),
+            led: Some(led),
             min_level: None,
         };
-        sections.push(overview_section(
-            conn,
-            member,
-            format!("Your year groups: {}", years.join(", ")),
-            scope,
-        )?);
+        sections.push(overview_section(conn, member, parts.join("; "), scope)?);
     }
     if member.has_role(Role::Sendco) {
         let scope = Scope {
-            years: None,
+            led: None,
             min_level: Some(Level::Plan),
         };
         sections.push(overview_section(
@@ -131,7 +149,7 @@ fn gather(conn: &mut DbConnection, member: &StaffMember) -> Result<HomeData> {
     }
     if member.has_role(Role::Specialist) {
         let scope = Scope {
-            years: None,
+            led: None,
             min_level: Some(Level::Programme),
         };
         sections.push(overview_section(

@@ -4,7 +4,7 @@
 //! before a pupil entered a level against the same number after), each with its CSV.
 //!
 //! SLT, the SENDCO and Heads of Department see the whole school; a Head of Year their year
-//! groups. Every figure about impact comes with the number of pupils behind it.
+//! groups, a Head of House their houses. Every figure about impact comes with the number of pupils behind it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,8 +21,9 @@ use super::layout::page;
 use super::provision::years_of;
 use super::with_viewer;
 use crate::db::evaluation;
-use crate::db::insight::{self, Entry, Scope};
+use crate::db::insight::{self, Entry, Reach, Scope};
 use crate::db::staff::StaffMember;
+use crate::db::{houses, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::insight::{week_start, weekly_flow, ImpactSummary, Tier, WeekFlow};
 use crate::domain::{Level, Role};
@@ -88,15 +89,35 @@ impl Choice {
         }
     }
 
+    fn house(&self) -> Option<i64> {
+        match self.scope {
+            Scope::House(house) => Some(house),
+            _ => None,
+        }
+    }
+
+    /// Whose pupils the choice covers, for who may see it.
+    fn reach(&self) -> Reach {
+        match (self.year(), self.house()) {
+            (Some(year), _) => Reach::Year(year),
+            (None, Some(house)) => Reach::House(house),
+            (None, None) => Reach::School,
+        }
+    }
+
     /// The query string that asks for this choice again (for links and the CSV).
     fn query(&self, level: Option<Level>) -> String {
         let mut pairs: Vec<(&str, String)> = Vec::new();
-        match self.year() {
-            Some(year) => {
+        match (self.year(), self.house()) {
+            (Some(year), _) => {
                 pairs.push(("scope", "year".into()));
                 pairs.push(("year", year.to_string()));
             }
-            None => pairs.push(("scope", "school".into())),
+            (None, Some(house)) => {
+                pairs.push(("scope", "house".into()));
+                pairs.push(("house", house.to_string()));
+            }
+            (None, None) => pairs.push(("scope", "school".into())),
         }
         pairs.push(("from", self.from.to_string()));
         pairs.push(("to", self.to.to_string()));
@@ -106,26 +127,45 @@ impl Choice {
         serde_urlencoded::to_string(&pairs).unwrap_or_default()
     }
 
-    /// Words for the pupils covered: "the whole school" or "Year 9".
-    fn who(&self) -> String {
-        match self.year() {
-            Some(year) => format!("Year {year}"),
-            None => "the whole school".into(),
+    /// Words for the pupils covered: "the whole school", "Year 9" or "house Red".
+    fn who(&self, groups: &Groups) -> String {
+        match (self.year(), self.house()) {
+            (Some(year), _) => format!("Year {year}"),
+            (None, Some(house)) => format!("house {}", groups.house_name(house)),
+            (None, None) => "the whole school".into(),
         }
     }
 
-    /// A part of a file name: "school" or "year-9".
+    /// A part of a file name: "school", "year-9" or "house-3".
     fn file_part(&self) -> String {
-        match self.year() {
-            Some(year) => format!("year-{year}"),
-            None => "school".into(),
+        match (self.year(), self.house()) {
+            (Some(year), _) => format!("year-{year}"),
+            (None, Some(house)) => format!("house-{house}"),
+            (None, None) => "school".into(),
         }
+    }
+}
+
+/// The year groups and houses a member may choose between.
+#[derive(Debug, Clone, Default)]
+struct Groups {
+    years: Vec<i16>,
+    /// Houses by name.
+    houses: Vec<(i64, String)>,
+}
+
+impl Groups {
+    fn house_name(&self, id: i64) -> &str {
+        self.houses
+            .iter()
+            .find(|(h, _)| *h == id)
+            .map_or("", |(_, name)| name.as_str())
     }
 }
 
 /// Whether the member sees the whole school's reports.
 fn sees_school(member: &StaffMember) -> bool {
-    insight::may_see(member, None)
+    insight::may_see(member, Reach::School)
 }
 
 fn date_field(query: &Fields, name: &str) -> Result<Option<NaiveDate>> {
@@ -152,9 +192,21 @@ fn read_choice(
                 .map_err(|_| Error::invalid("year", "choose a year group from the list"))
         })
         .transpose()?;
+    let house = query
+        .get("house")
+        .map(|raw| {
+            raw.parse::<i64>()
+                .map_err(|_| Error::invalid("house", "choose a house from the list"))
+        })
+        .transpose()?;
     let own_year = || {
         (member.has_role(Role::PastoralLead))
             .then(|| member.year_groups.iter().min().copied())
+            .flatten()
+    };
+    let own_house = || {
+        (member.has_role(Role::PastoralLead))
+            .then(|| member.houses.iter().min().copied())
             .flatten()
     };
     let scope = match query.get("scope") {
@@ -163,16 +215,26 @@ fn read_choice(
             year.or_else(own_year)
                 .ok_or_else(|| Error::invalid("year", "choose a year group from the list"))?,
         ),
+        Some("house") => Scope::House(
+            house
+                .or_else(own_house)
+                .ok_or_else(|| Error::invalid("house", "choose a house from the list"))?,
+        ),
         Some(_) => {
             return Err(Error::invalid(
                 "scope",
-                "choose the whole school or a year group",
+                "choose the whole school, a year group or a house",
             ))
         }
-        None => match year {
-            Some(year) => Scope::Year(year),
-            None if sees_school(member) => Scope::School,
-            None => own_year().map_or(Scope::School, Scope::Year),
+        None => match (year, house) {
+            (Some(year), _) => Scope::Year(year),
+            (None, Some(house)) => Scope::House(house),
+            (None, None) if sees_school(member) => Scope::School,
+            (None, None) => match (own_year(), own_house()) {
+                (Some(year), _) => Scope::Year(year),
+                (None, Some(house)) => Scope::House(house),
+                (None, None) => Scope::School,
+            },
         },
     };
     let to = date_field(query, "to")?.unwrap_or(today);
@@ -205,24 +267,29 @@ fn read_choice(
         to,
         level,
     };
-    if !insight::may_see(member, choice.year()) {
-        return Err(Error::Forbidden(match choice.year() {
-            Some(_) => "this year group's reports are for its Head of Year, the SENDCO, heads of department and SLT".into(),
-            None => "the whole school's reports are for the SENDCO, heads of department and SLT".into(),
+    if !insight::may_see(member, choice.reach()) {
+        return Err(Error::Forbidden(match choice.reach() {
+            Reach::School => "the whole school's reports are for the SENDCO, heads of department and SLT".into(),
+            Reach::House(_) => "this house's reports are for its Head of House, the SENDCO, heads of department and SLT".into(),
+            _ => "this year group's reports are for its Head of Year, the SENDCO, heads of department and SLT".into(),
         }));
     }
     Ok(choice)
 }
 
-/// The year groups the member may choose between.
-fn choosable_years(member: &StaffMember, all: Vec<i16>) -> Vec<i16> {
-    if sees_school(member) {
-        all
-    } else {
-        all.into_iter()
-            .filter(|y| member.year_groups.contains(y))
-            .collect()
-    }
+/// The year groups and houses of the school the member may choose between, read in the
+/// caller's transaction.
+fn choosable(conn: &mut DbConnection, member: &StaffMember) -> Result<Groups> {
+    let years = years_of(conn, member.school_id)?
+        .into_iter()
+        .filter(|y| insight::may_see(member, Reach::Year(*y)))
+        .collect();
+    let mut houses: Vec<(i64, String)> = houses::names(conn, member.school_id)?
+        .into_iter()
+        .filter(|(id, _)| insight::may_see(member, Reach::House(*id)))
+        .collect();
+    houses.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    Ok(Groups { years, houses })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,21 +315,34 @@ fn subnav(current: &str) -> Markup {
 }
 
 /// The form that chooses the pupils and dates (and, for impact, the level by year group).
-fn chooser(report: Report, choice: &Choice, years: &[i16], can_see_school: bool) -> Markup {
+fn chooser(report: Report, choice: &Choice, groups: &Groups, can_see_school: bool) -> Markup {
     html! {
         form.filters method="get" action=(report.path()) {
             div.row {
                 label for="scope" { "Pupils" }
                 select #scope name="scope" {
                     @if can_see_school {
-                        option value="school" selected[choice.year().is_none()] { "Whole school" }
+                        option value="school" selected[choice.reach() == Reach::School] { "Whole school" }
                     }
-                    option value="year" selected[choice.year().is_some()] { "One year group" }
+                    @if !groups.years.is_empty() || groups.houses.is_empty() {
+                        option value="year" selected[choice.year().is_some()] { "One year group" }
+                    }
+                    @if !groups.houses.is_empty() {
+                        option value="house" selected[choice.house().is_some()] { "One house" }
+                    }
                 }
                 label for="year" { "Year group" }
                 select #year name="year" {
-                    @for year in years {
+                    @for year in &groups.years {
                         option value=(year) selected[choice.year() == Some(*year)] { "Year " (year) }
+                    }
+                }
+                @if !groups.houses.is_empty() {
+                    label for="house" { "House" }
+                    select #house name="house" {
+                        @for (id, name) in &groups.houses {
+                            option value=(id) selected[choice.house() == Some(*id)] { (name) }
+                        }
                     }
                 }
                 label for="from" { "From" }
@@ -322,7 +402,7 @@ fn level_label(level: Level) -> String {
 struct Ladder {
     counts: [u32; 7],
     flow: Vec<WeekFlow>,
-    years: Vec<i16>,
+    groups: Groups,
 }
 
 impl Ladder {
@@ -366,7 +446,8 @@ impl Ladder {
 
 async fn load_ladder(state: &AppState, member: &StaffMember, choice: Choice) -> Result<Ladder> {
     let school_id = member.school_id;
-    let (counts, flow, years) = state
+    let for_member = member.clone();
+    let (counts, flow, groups) = state
         .db
         .transaction(move |conn| {
             let counts = insight::pupils_per_level(conn, school_id, choice.scope)?;
@@ -375,14 +456,18 @@ async fn load_ladder(state: &AppState, member: &StaffMember, choice: Choice) -> 
                     .into_iter()
                     .map(|m| (m.on, m.from, m.to))
                     .collect();
-            let years = years_of(conn, school_id)?;
-            Ok((counts, weekly_flow(&changes, choice.from, choice.to), years))
+            let groups = choosable(conn, &for_member)?;
+            Ok((
+                counts,
+                weekly_flow(&changes, choice.from, choice.to),
+                groups,
+            ))
         })
         .await?;
     Ok(Ladder {
         counts,
         flow,
-        years: choosable_years(member, years),
+        groups,
     })
 }
 
@@ -392,9 +477,9 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
     html! {
         (subnav("/insight/ladder"))
         h1 { "The ladder at a glance" }
-        p.hint { "Pupils of " (choice.who()) " on each level now, and how pupils moved from "
+        p.hint { "Pupils of " (choice.who(&ladder.groups)) " on each level now, and how pupils moved from "
             (choice.from.format("%-d %B %Y").to_string()) " to " (choice.to.format("%-d %B %Y").to_string()) "." }
-        (chooser(Report::Ladder, choice, &ladder.years, can_see_school))
+        (chooser(Report::Ladder, choice, &ladder.groups, can_see_school))
         p { a.button href=(csv) { "Download these figures (CSV)" } }
 
         section #levels {
@@ -657,7 +742,7 @@ struct Impact {
     by_year: Vec<GroupRow>,
     by_staff: Vec<GroupRow>,
     waiting: u32,
-    years: Vec<i16>,
+    groups: Groups,
 }
 
 /// Sums the judged entries by a key and counts those still waiting, keys in order.
@@ -687,7 +772,8 @@ async fn load_impact(
     today: NaiveDate,
 ) -> Result<Impact> {
     let school_id = member.school_id;
-    let (entries, n, staff_names, years) = state
+    let for_member = member.clone();
+    let (entries, n, staff_names, groups) = state
         .db
         .transaction(move |conn| {
             let rules = evaluation::load_rules(conn, school_id)?;
@@ -704,7 +790,7 @@ async fn load_impact(
             staff_ids.sort_unstable();
             staff_ids.dedup();
             let (_, staff_names) = insight::names(conn, school_id, &[], &staff_ids)?;
-            Ok((entries, n, staff_names, years_of(conn, school_id)?))
+            Ok((entries, n, staff_names, choosable(conn, &for_member)?))
         })
         .await?;
     Ok(summarise_impact(
@@ -713,7 +799,7 @@ async fn load_impact(
         &staff_names,
         choice,
         today,
-        choosable_years(member, years),
+        groups,
     ))
 }
 
@@ -723,7 +809,7 @@ fn summarise_impact(
     staff_names: &HashMap<i64, String>,
     choice: Choice,
     today: NaiveDate,
-    years: Vec<i16>,
+    groups: Groups,
 ) -> Impact {
     let mut levels = group_entries(entries, today, |e| Some(e.impact.level));
     let by_level = Level::ALL[1..]
@@ -756,7 +842,10 @@ fn summarise_impact(
             label: format!("Year {year}"),
             summary,
             waiting,
-            href: Some(format!("/insight/impact?{}", scoped.query(choice.level))),
+            href: groups
+                .years
+                .contains(&year)
+                .then(|| format!("/insight/impact?{}", scoped.query(choice.level))),
         }
     })
     .collect();
@@ -783,7 +872,7 @@ fn summarise_impact(
         by_year,
         by_staff,
         waiting: u32::try_from(waiting).unwrap_or(u32::MAX),
-        years,
+        groups,
     }
 }
 
@@ -887,9 +976,9 @@ fn render_impact(impact: &Impact, choice: &Choice, can_see_school: bool) -> Mark
     html! {
         (subnav("/insight/impact"))
         h1 { "Does each step work?" }
-        p.hint { "Pupils of " (choice.who()) " who entered a level from "
+        p.hint { "Pupils of " (choice.who(&impact.groups)) " who entered a level from "
             (choice.from.format("%-d %B %Y").to_string()) " to " (choice.to.format("%-d %B %Y").to_string()) "." }
-        (chooser(Report::Impact, choice, &impact.years, can_see_school))
+        (chooser(Report::Impact, choice, &impact.groups, can_see_school))
         p #method {
             "Each figure compares a pupil's incidents in the " (n) " school days before they entered a level with the "
             (n) " school days after, leaving out the day of the step itself and skipping holidays; rates are incidents per pupil per school day."

@@ -210,7 +210,7 @@ fn gather(
                 o.suggestion.as_ref().is_some_and(|s| {
                     decisions::may_decide(
                         member,
-                        o.pupil.year,
+                        o.pupil.place(),
                         level_of(s.from_level),
                         level_of(s.to_level),
                     )
@@ -615,7 +615,7 @@ fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
 fn render(member: &StaffMember, data: &InboxPage, csrf: &str) -> Markup {
     let inbox = &data.inbox;
     let leads_nothing = member.has_role(crate::domain::Role::PastoralLead)
-        && member.year_groups.is_empty()
+        && !member.leads_anyone()
         && !member.has_any_role(&[crate::domain::Role::Sendco, crate::domain::Role::Slt]);
     html! {
         h1 { "Decisions" }
@@ -646,7 +646,7 @@ fn render(member: &StaffMember, data: &InboxPage, csrf: &str) -> Markup {
             }
         }
         @if leads_nothing {
-            p.hint { "You lead no year group yet: ask an administrator to add yours." }
+            p.hint { "You lead no year group or house yet: ask an administrator to add yours." }
         }
         @for item in &inbox.items {
             (render_card(item, data, csrf))

@@ -1,5 +1,5 @@
 //! Insight pages. The pattern report: a scope's incidents over any date range grouped by
-//! lesson period, place, behaviour, day of the week, subject, pupil and member of staff, each
+//! lesson period (the school's own timetable), place, behaviour, day of the week, subject, pupil and member of staff, each
 //! group with its rate per 100 pupils per school day, every bar leading to the incidents
 //! behind it; the same figures as CSV. On the pupil page, a pupil's weekly incidents with
 //! their level changes marked, and whether each step up helped.
@@ -20,11 +20,11 @@ use super::form::{
 };
 use super::layout::page;
 use super::with_viewer;
-use crate::db::insight::{self, may_see, Scope};
+use crate::db::insight::{self, may_see, Reach, Scope};
 use crate::db::pupils::PupilView;
 use crate::db::schema::{forms, year_groups};
 use crate::db::staff::StaffMember;
-use crate::db::{evaluation, from_db_time, DbConnection};
+use crate::db::{evaluation, from_db_time, houses, timetable, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::insight::{
     group_of, rate_per_100, school_days_in, tally, weekly, Dimension, IncidentFact, StepImpact,
@@ -54,7 +54,7 @@ const TREND_WEEKS: i64 = 12;
 const STEPS_DAYS: i64 = 365;
 
 /// The fields of the report's form.
-const FORM_FIELDS: [&str; 6] = ["scope", "year", "form", "pupil", "from", "to"];
+const FORM_FIELDS: [&str; 7] = ["scope", "year", "form", "house", "pupil", "from", "to"];
 
 fn today() -> NaiveDate {
     SchoolCalendar::local_date(Utc::now())
@@ -97,6 +97,10 @@ impl Ask {
                 pairs.push(("scope", "form".into()));
                 pairs.push(("form", id.to_string()));
             }
+            Scope::House(id) => {
+                pairs.push(("scope", "house".into()));
+                pairs.push(("house", id.to_string()));
+            }
             Scope::Pupil(id) => {
                 pairs.push(("scope", "pupil".into()));
                 pairs.push(("pupil", id.to_string()));
@@ -115,12 +119,14 @@ impl Ask {
     }
 }
 
-/// The scope a member sees first: a Head of Year their first year group, others the school.
+/// The scope a member sees first: a Head of Year their first year group, a Head of House
+/// their first house, others the school.
 fn default_scope(member: &StaffMember) -> Scope {
     let leads_only = member.has_role(Role::PastoralLead)
         && !member.has_any_role(&[Role::Slt, Role::Sendco, Role::Hod]);
-    match member.year_groups.iter().min() {
-        Some(year) if leads_only => Scope::Year(*year),
+    match (member.year_groups.iter().min(), member.houses.iter().min()) {
+        (Some(year), _) if leads_only => Scope::Year(*year),
+        (None, Some(house)) if leads_only => Scope::House(*house),
         _ => Scope::School,
     }
 }
@@ -147,6 +153,13 @@ fn read_ask(member: &StaffMember, query: &Fields, today: NaiveDate) -> (Ask, Opt
                 default_scope(member)
             }
         },
+        Some("house") => match id_of("house") {
+            Some(id) => Scope::House(id),
+            None => {
+                problem = Some(refuse("house", "choose a house"));
+                default_scope(member)
+            }
+        },
         Some("pupil") => match id_of("pupil") {
             Some(id) => Scope::Pupil(id),
             None => {
@@ -157,7 +170,7 @@ fn read_ask(member: &StaffMember, query: &Fields, today: NaiveDate) -> (Ask, Opt
         Some(_) => {
             problem = Some(refuse(
                 "scope",
-                "choose the school, a year group, a form or a pupil",
+                "choose the school, a year group, a form, a house or a pupil",
             ));
             default_scope(member)
         }
@@ -185,15 +198,15 @@ fn read_ask(member: &StaffMember, query: &Fields, today: NaiveDate) -> (Ask, Opt
     (ask, problem)
 }
 
-/// Checks the member may see the scope's reports (another school's form or pupil is not
-/// found), returning the scope's year.
-fn permit(conn: &mut DbConnection, member: &StaffMember, scope: Scope) -> Result<Option<i16>> {
-    let year = insight::year_of(conn, member.school_id, scope)?;
-    if may_see(member, year) {
-        Ok(year)
+/// Checks the member may see the scope's reports (another school's form, house or pupil is
+/// not found).
+fn permit(conn: &mut DbConnection, member: &StaffMember, scope: Scope) -> Result<()> {
+    let reach = insight::reach_of(conn, member.school_id, scope)?;
+    if may_see(member, reach) {
+        Ok(())
     } else {
         Err(Error::Forbidden(
-            "these patterns are for the year's Head of Year, heads of department, the SENDCO and SLT"
+            "these patterns are for the pupils' Head of Year or Head of House, heads of department, the SENDCO and SLT"
                 .into(),
         ))
     }
@@ -241,6 +254,8 @@ struct Choices {
     school: bool,
     years: Vec<i16>,
     forms: Vec<(i64, String, i16)>,
+    /// The houses the member may see, by name.
+    houses: Vec<(i64, String)>,
 }
 
 /// Everything a pattern report shows.
@@ -267,6 +282,10 @@ fn scope_name(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Result<S
                 .optional()?;
             format!("form {}", name.unwrap_or_default())
         }
+        Scope::House(id) => {
+            let names = houses::names(conn, school_id)?;
+            format!("house {}", names.get(&id).cloned().unwrap_or_default())
+        }
         Scope::Pupil(id) => {
             let (pupils, _) = insight::names(conn, school_id, &[id], &[])?;
             pupils.get(&id).cloned().unwrap_or_default()
@@ -281,7 +300,7 @@ fn choices(conn: &mut DbConnection, member: &StaffMember) -> Result<Choices> {
         .order(year_groups::year)
         .load::<i16>(conn)?
         .into_iter()
-        .filter(|y| may_see(member, Some(*y)))
+        .filter(|y| may_see(member, Reach::Year(*y)))
         .collect();
     let forms: Vec<(i64, String, i16)> = forms::table
         .inner_join(year_groups::table)
@@ -290,12 +309,18 @@ fn choices(conn: &mut DbConnection, member: &StaffMember) -> Result<Choices> {
         .order((year_groups::year, forms::name))
         .load::<(i64, String, i16)>(conn)?
         .into_iter()
-        .filter(|(_, _, y)| may_see(member, Some(*y)))
+        .filter(|(_, _, y)| may_see(member, Reach::Year(*y)))
         .collect();
+    let mut houses: Vec<(i64, String)> = houses::names(conn, member.school_id)?
+        .into_iter()
+        .filter(|(id, _)| may_see(member, Reach::House(*id)))
+        .collect();
+    houses.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
     Ok(Choices {
-        school: may_see(member, None),
+        school: may_see(member, Reach::School),
         years,
         forms,
+        houses,
     })
 }
 
@@ -303,6 +328,7 @@ fn choices(conn: &mut DbConnection, member: &StaffMember) -> Result<Choices> {
 /// dimensions (for the CSV), otherwise the top [`TOP_GROUPS`].
 fn build_report(conn: &mut DbConnection, school_id: i64, ask: Ask, all: bool) -> Result<Report> {
     let calendar = evaluation::load_rules(conn, school_id)?.calendar;
+    let timetable = timetable::load(conn, school_id)?;
     let pupils = insight::pupils_in(conn, school_id, ask.scope)?.len() as u64;
     let school_days = school_days_in(&calendar, ask.from, ask.to);
     let facts = insight::facts(conn, school_id, ask.scope, ask.from, ask.to)?;
@@ -310,7 +336,7 @@ fn build_report(conn: &mut DbConnection, school_id: i64, ask: Ask, all: bool) ->
     let mut pupil_ids = BTreeSet::new();
     let mut staff_ids = BTreeSet::new();
     for dimension in Dimension::ALL {
-        let mut groups = tally(&facts, dimension);
+        let mut groups = tally(&facts, dimension, &timetable);
         let total_groups = groups.len();
         if !all && matches!(dimension, Dimension::Pupil | Dimension::Staff) {
             groups.truncate(TOP_GROUPS);
@@ -372,11 +398,12 @@ fn build_report(conn: &mut DbConnection, school_id: i64, ask: Ask, all: bool) ->
 }
 
 fn render_form(ask: &Ask, query: &Fields, problem: Option<&Problem>, choices: &Choices) -> Markup {
-    let (scope, year, form) = match ask.scope {
-        Scope::School => ("school", None, None),
-        Scope::Year(y) => ("year", Some(y), None),
-        Scope::Form(f) => ("form", None, Some(f)),
-        Scope::Pupil(_) => ("pupil", None, None),
+    let (scope, year, form, house) = match ask.scope {
+        Scope::School => ("school", None, None, None),
+        Scope::Year(y) => ("year", Some(y), None, None),
+        Scope::Form(f) => ("form", None, Some(f), None),
+        Scope::House(h) => ("house", None, None, Some(h)),
+        Scope::Pupil(_) => ("pupil", None, None, None),
     };
     let shown = |name: &str, fallback: String| {
         if problem.is_some() && !query.raw(name).is_empty() {
@@ -394,6 +421,9 @@ fn render_form(ask: &Ask, query: &Fields, problem: Option<&Problem>, choices: &C
                     @if choices.school { option value="school" selected[scope == "school"] { "The whole school" } }
                     option value="year" selected[scope == "year"] { "A year group" }
                     option value="form" selected[scope == "form"] { "A form" }
+                    @if !choices.houses.is_empty() {
+                        option value="house" selected[scope == "house"] { "A house" }
+                    }
                     @if matches!(ask.scope, Scope::Pupil(_)) {
                         option value="pupil" selected { "This pupil" }
                     }
@@ -410,6 +440,15 @@ fn render_form(ask: &Ask, query: &Fields, problem: Option<&Problem>, choices: &C
                     option value="" { "Choose a form" }
                     @for (id, name, _) in &choices.forms {
                         option value=(id) selected[form == Some(*id)] { (name) }
+                    }
+                }
+                @if !choices.houses.is_empty() {
+                    label for="house" { "House" }
+                    select #house name="house" {
+                        option value="" { "Choose a house" }
+                        @for (id, name) in &choices.houses {
+                            option value=(id) selected[house == Some(*id)] { (name) }
+                        }
                     }
                 }
                 label for="from" { "From" }
@@ -543,9 +582,10 @@ fn build_drill(
     key: &str,
 ) -> Result<Drill> {
     let facts = insight::facts(conn, school_id, ask.scope, ask.from, ask.to)?;
+    let timetable = timetable::load(conn, school_id)?;
     let matching: Vec<&IncidentFact> = facts
         .iter()
-        .filter(|fact| group_of(fact, dimension) == key)
+        .filter(|fact| group_of(fact, dimension, &timetable) == key)
         .collect();
     // Facts come oldest first: keep the newest distinct incidents.
     let mut seen = BTreeSet::new();
@@ -753,7 +793,7 @@ pub fn pupil_section(
     pupil: &PupilView,
     today: NaiveDate,
 ) -> Result<Markup> {
-    if !may_see(member, Some(pupil.year)) {
+    if !may_see(member, Reach::Pupil(pupil.place())) {
         return Ok(html! {});
     }
     let school_id = member.school_id;

@@ -53,6 +53,8 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                         @if viewer.member.has_any_role(&[Role::Admin, Role::Slt]) {
                             a href="/admin/behaviours" { "Behaviours" }
                             a href="/admin/policy" { "Policy" }
+                            a href="/admin/timetable" { "Timetable" }
+                            a href="/admin/houses" { "Houses" }
                             a href="/admin/outbox" { "Emails" }
                         }
                         @if viewer.member.has_any_role(crate::web::api::imports::IMPORTERS) { a href="/admin/import" { "Import" } }

@@ -29,10 +29,11 @@ use crate::db::models::{IncidentRow, SuggestionRow};
 use crate::db::pupils::{self, PupilSearch, PupilView};
 use crate::db::staff::StaffMember;
 use crate::db::timeline::{self, EventDetail, EventKind, TimelineFilter};
-use crate::db::{from_db_time, overview, DbConnection};
+use crate::db::{from_db_time, overview, timetable, DbConnection};
 use crate::domain::details::DetailError;
 use crate::domain::details::MAX_BACKDATE_DAYS;
 use crate::domain::incident::{IncidentSubmission, NewIncident};
+use crate::domain::timetable::{Moment, Timetable};
 use crate::domain::Level;
 use crate::error::{Error, Result};
 use crate::web::api::incidents::{log_once, IncidentCreated};
@@ -407,6 +408,7 @@ fn template_pupil() -> PupilView {
         year: 0,
         form: String::new(),
         house: None,
+        house_id: None,
         sen_status: crate::domain::details::SenStatus::None,
         level: Level::None,
         level_since: DateTime::<Utc>::UNIX_EPOCH,
@@ -625,6 +627,17 @@ struct DetailsData {
     behaviours: Vec<Behaviour>,
     /// Pupils found to add, when searched.
     results: Option<Vec<PupilView>>,
+    /// The school's timetable, to say which lesson period the incident falls in.
+    timetable: Timetable,
+}
+
+/// The lesson period a moment falls in, as the form says it: "Period 3, 11:05 to 12:05", or
+/// "Before school" and the like.
+fn period_words(timetable: &Timetable, at: DateTime<Utc>) -> String {
+    match timetable.moment_at(at) {
+        Moment::Period(period) => format!("{}, {}", period.name, period.span()),
+        other => other.label().to_string(),
+    }
 }
 
 /// The fields of the details form, as rendered.
@@ -657,6 +670,11 @@ fn render_details(
 ) -> Markup {
     let chosen_behaviour = values.get("behaviour").unwrap_or_default();
     let listed = data.behaviours.iter().any(|b| b.name == chosen_behaviour);
+    // The period of the time in the form (now, when the form is new).
+    let period_time = parse_local_time("occurred_at", values.get("occurred_at"))
+        .ok()
+        .flatten()
+        .unwrap_or_else(Utc::now);
     let add_link = |extra: i64| {
         let mut link = String::from("/log/new?");
         for pupil in &data.chosen {
@@ -714,7 +732,10 @@ fn render_details(
                     (field_problem(problem, "response"))
                 }
                 label for="occurred_at" { "When (London time)" }
-                input #occurred_at type="datetime-local" name="occurred_at" value=(values.raw("occurred_at")) data-now-unless-changed;
+                input #occurred_at type="datetime-local" name="occurred_at" value=(values.raw("occurred_at")) data-now-unless-changed aria-describedby="current-period";
+                p.hint #current-period {
+                    "Lesson period: " strong.period { (period_words(&data.timetable, period_time)) }
+                }
                 (field_problem(problem, "occurred_at"))
                 label for="location" { "Where (optional)" }
                 input #location type="text" name="location" maxlength="100" value=(values.raw("location")) placeholder="Room, corridor, field…";
@@ -819,6 +840,7 @@ pub async fn details_form(
                 chosen,
                 behaviours,
                 results,
+                timetable: timetable::load(conn, school_id)?,
             })
         })
         .await?;
@@ -894,14 +916,20 @@ pub async fn details_submit(
         return finish_logging(&state, &member, &session, json, outcome).await;
     };
     let chosen = fields.ids_lenient("pupil_ids");
-    let chosen = state
+    let (chosen, timetable) = state
         .db
-        .transaction(move |conn| pupils_in_order(conn, school_id, &chosen))
+        .transaction(move |conn| {
+            Ok((
+                pupils_in_order(conn, school_id, &chosen)?,
+                timetable::load(conn, school_id)?,
+            ))
+        })
         .await?;
     let data = DetailsData {
         chosen,
         behaviours: listed,
         results: None,
+        timetable,
     };
     Ok(html_response(
         StatusCode::BAD_REQUEST,

@@ -7,6 +7,7 @@ pub mod charts;
 pub mod conversation;
 pub mod form;
 pub mod home;
+pub mod houses;
 pub mod impact;
 pub mod import;
 pub mod inbox;
@@ -22,6 +23,7 @@ pub mod programme;
 pub mod provision;
 pub mod pupils;
 pub mod staff_admin;
+pub mod timetable;
 
 use actix_session::Session;
 use actix_web::web;
@@ -129,6 +131,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/staff/{id}/invite",
             web::post().to(staff_admin::invite),
         )
+        .route("/admin/timetable", web::get().to(timetable::show))
+        .route("/admin/timetable/day", web::post().to(timetable::save_day))
+        .route(
+            "/admin/timetable/weeks",
+            web::post().to(timetable::save_weeks),
+        )
+        .route("/admin/timetable/reset", web::post().to(timetable::reset))
+        .route("/admin/houses", web::get().to(houses::show))
+        .route("/admin/houses", web::post().to(houses::add))
+        .route("/admin/houses/{id}", web::post().to(houses::rename))
+        .route("/admin/houses/{id}/remove", web::post().to(houses::remove))
         .route("/admin/outbox", web::get().to(outbox::list))
         .route("/admin/outbox/{id}", web::get().to(outbox::show))
         .route("/admin/outbox/{id}/resend", web::post().to(outbox::resend))

@@ -20,6 +20,7 @@ use super::with_viewer;
 use crate::db::meetings::may_run;
 use crate::db::models::{ProgrammeBlockRow, ProgrammeSessionRow};
 use crate::db::notices::NoticeContext;
+use crate::db::pastoral::PastoralPlace;
 use crate::db::plans::{self, Agreement, PlanVersion};
 use crate::db::programmes::{
     self, BlockRequest, BlockView, PractitionerSession, ReviewInput, SessionInput, SessionView,
@@ -61,24 +62,24 @@ const ROWS_OPEN: usize = 3;
 // ---------------------------------------------------------------------------------------------
 
 /// Whether `member` may see a pupil's Coaching Plan and Coaching Programme pages (and write
-/// them while the pupil is at those levels): the Head of Year of the pupil's year, the SENDCO
-/// or SLT.
-pub fn may_see(member: &StaffMember, year: i16) -> bool {
-    may_run(member, year, Level::Plan.number())
+/// them while the pupil is at those levels): the Head of Year of the pupil's year or of their
+/// house, the SENDCO or SLT.
+pub fn may_see(member: &StaffMember, place: PastoralPlace) -> bool {
+    may_run(member, place, Level::Plan.number())
 }
 
 /// Whether the pupil page links to the Coaching Plan and Programme pages: for pupils at
 /// levels 4 to 6, shown to those who may see them.
 pub fn links_shown(member: &StaffMember, pupil: &PupilView) -> bool {
-    (Level::Plan..=Level::Provision).contains(&pupil.level) && may_see(member, pupil.year)
+    (Level::Plan..=Level::Provision).contains(&pupil.level) && may_see(member, pupil.place())
 }
 
 /// Loads a pupil of the member's school whose plan and programme the member may see.
 fn pupil_seen_by(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<PupilView> {
     let pupil = pupils::get(conn, member.school_id, id)?;
-    if !may_see(member, pupil.year) {
+    if !may_see(member, pupil.place()) {
         return Err(Error::Forbidden(
-            "a pupil's Coaching Plan and Programme are for their Head of Year, the SENDCO and SLT"
+            "a pupil's Coaching Plan and Programme are for their Head of Year or Head of House, the SENDCO and SLT"
                 .into(),
         ));
     }
@@ -1519,7 +1520,7 @@ fn load_session_page(
     let pupil = pupils::get(conn, member.school_id, view.pupil.id)?;
     Ok(SessionPage {
         plan: plans::current(conn, member.school_id, pupil.id)?,
-        sees_programme: may_see(member, pupil.year),
+        sees_programme: may_see(member, pupil.place()),
         names: staff_names(conn, member.school_id)?,
         view,
         pupil,

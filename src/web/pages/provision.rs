@@ -86,7 +86,7 @@ fn item_id_of(path: &str) -> Result<i64> {
 pub fn linked_from_pupil(member: &StaffMember, pupil: &PupilView) -> bool {
     let level = pupil.level.number();
     (Level::Plan.number()..=Level::Provision.number()).contains(&level)
-        && may_run(member, pupil.year, level)
+        && may_run(member, pupil.place(), level)
 }
 
 fn date(on: NaiveDate) -> String {

@@ -598,8 +598,8 @@ struct LevelChoices {
 }
 
 fn level_choices(member: &StaffMember, pupil: &PupilView) -> LevelChoices {
-    let (year, at) = (pupil.year, pupil.level);
-    let may = |to: Level| decisions::may_decide(member, year, at, to);
+    let (place, at) = (pupil.place(), pupil.level);
+    let may = |to: Level| decisions::may_decide(member, place, at, to);
     LevelChoices {
         up: at.next().filter(|to| may(*to)),
         down: at.previous().filter(|to| *to != Level::None && may(*to)),
