@@ -28,6 +28,57 @@ pub enum ClosureKind {
     Inset,
 }
 
+impl ClosureKind {
+    /// The kind as stored and as forms send it: `holiday` or `inset`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosureKind::Holiday => "holiday",
+            ClosureKind::Inset => "inset",
+        }
+    }
+
+    /// The kind as pages name it.
+    pub fn title(self) -> &'static str {
+        match self {
+            ClosureKind::Holiday => "Holiday",
+            ClosureKind::Inset => "INSET day",
+        }
+    }
+
+    /// Reads `holiday` or `inset` (any case); anything else is `None`.
+    pub fn parse(raw: &str) -> Option<ClosureKind> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "holiday" => Some(ClosureKind::Holiday),
+            "inset" => Some(ClosureKind::Inset),
+            _ => None,
+        }
+    }
+}
+
+/// A date counted in school days from another: how a meeting's due date is made ("within 3
+/// school days of acceptance"), and made again from the same two figures when the school's
+/// calendar changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SchoolDayCount {
+    /// The day counting starts from (not itself counted).
+    pub from: NaiveDate,
+    /// How many school days after `from`.
+    pub school_days: u32,
+}
+
+impl SchoolDayCount {
+    /// `school_days` school days after `from`.
+    pub fn new(from: NaiveDate, school_days: u32) -> Self {
+        SchoolDayCount { from, school_days }
+    }
+
+    /// The date the count reaches under `calendar`: the one way a due date counted in
+    /// school days is worked out, first and after every change of the calendar.
+    pub fn date(&self, calendar: &SchoolCalendar) -> NaiveDate {
+        calendar.add_school_days(self.from, self.school_days)
+    }
+}
+
 /// A run of dates, first and last included, on which the school is closed to pupils.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Closure {
@@ -342,6 +393,20 @@ mod tests {
             closure(d(2025, 10, 27), d(2025, 10, 31), "October half-term"),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn a_count_of_school_days_follows_the_calendar() {
+        let count = SchoolDayCount::new(d(2025, 10, 22), 3);
+        assert_eq!(
+            count.date(&SchoolCalendar::weekdays_only()),
+            d(2025, 10, 27)
+        );
+        assert_eq!(count.date(&autumn()), d(2025, 11, 4));
+        assert_eq!(ClosureKind::parse(" INSET "), Some(ClosureKind::Inset));
+        assert_eq!(ClosureKind::parse("holiday"), Some(ClosureKind::Holiday));
+        assert_eq!(ClosureKind::parse("party"), None);
+        assert_eq!(ClosureKind::Inset.as_str(), "inset");
     }
 
     #[test]

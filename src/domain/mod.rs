@@ -19,9 +19,12 @@ pub mod replay;
 pub mod role;
 pub mod roster;
 pub mod rules;
+pub mod term_dates;
 pub mod transition;
 
-pub use calendar::{CalendarError, Closure, ClosureKind, SchoolCalendar, MAX_SPAN_DAYS, SCHOOL_TZ};
+pub use calendar::{
+    CalendarError, Closure, ClosureKind, SchoolCalendar, SchoolDayCount, MAX_SPAN_DAYS, SCHOOL_TZ,
+};
 pub use level::{Level, LevelError, LevelFacts, ProgrammeBlock};
 pub use plan::{
     format_pounds, ActionStep, CoachingPlan, Goal, PlanSubmission, Provider, ProvisionItem,
