@@ -74,6 +74,19 @@ pub enum ImportCommand {
         #[arg(long)]
         full: bool,
     },
+    /// Term dates from an iCalendar (.ics) file, such as a local authority publishes:
+    /// whole-day holidays, half terms, bank holidays and INSET days become closures, other
+    /// events are listed as skipped; due dates the new closures move are moved and listed.
+    Calendar {
+        /// The .ics file.
+        file: std::path::PathBuf,
+        /// The school's code.
+        #[arg(long)]
+        school: String,
+        /// Say what would change, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// The options of `steadfast demo`; without any, the demo school as the README describes it.
@@ -242,6 +255,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             print_import(&report)
         }
+        Command::Import(ImportCommand::Calendar {
+            file,
+            school,
+            dry_run,
+        }) => {
+            let db = open(&settings)?;
+            let bytes = read_import_file(&file)?;
+            let options = ImportOptions {
+                dry_run,
+                ..ImportOptions::default()
+            };
+            let report = in_transaction(&db, move |conn| {
+                let school = school_named(conn, Some(school))?;
+                crate::imports::calendar::import(
+                    conn,
+                    school.id,
+                    None,
+                    &bytes,
+                    &options,
+                    Utc::now(),
+                )
+            })?;
+            print_import(&report)
+        }
         Command::Jobs(JobsCommand::Run { once, at }) => {
             if !once {
                 bail!(
@@ -405,6 +442,15 @@ fn print_import(report: &ImportReport) -> anyhow::Result<()> {
     }
     for column in &report.unrecognised_columns {
         println!("column not read: {column}");
+    }
+    for skipped in &report.skipped {
+        println!(
+            "skipped   line {}: {:?}: {}",
+            skipped.line, skipped.name, skipped.reason
+        );
+    }
+    for moved in &report.moved {
+        println!("moved     {moved}");
     }
     if !report.errors.is_empty() {
         for error in &report.errors {

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod behaviours;
+pub mod calendar;
 pub mod conversations;
 pub mod decisions;
 pub mod evaluation;

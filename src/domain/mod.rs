@@ -23,7 +23,8 @@ pub mod term_dates;
 pub mod transition;
 
 pub use calendar::{
-    CalendarError, Closure, ClosureKind, SchoolCalendar, SchoolDayCount, MAX_SPAN_DAYS, SCHOOL_TZ,
+    CalendarError, Closure, ClosureKind, CountedDate, MovedDueDate, SchoolCalendar, SchoolDayCount,
+    MAX_SPAN_DAYS, SCHOOL_TZ,
 };
 pub use level::{Level, LevelError, LevelFacts, ProgrammeBlock};
 pub use plan::{

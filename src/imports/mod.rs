@@ -5,10 +5,12 @@
 //! so a failed import writes nothing; the same file applied twice changes nothing the
 //! second time. The command line, the admin page and the API all call these functions.
 
+pub mod calendar;
 pub mod pupils;
 
 use serde::Serialize;
 
+use crate::domain::calendar::MovedDueDate;
 use crate::domain::import::RowError;
 use crate::domain::roster::FieldChange;
 
@@ -43,6 +45,14 @@ pub struct ImportReport {
     pub details: Vec<ImportDetail>,
     /// Headers of the file that no column is read from.
     pub unrecognised_columns: Vec<String>,
+    /// Entries of the file read and not imported, each with why (a term-dates file's term
+    /// starts, timed and repeating events). Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedEntry>,
+    /// Due dates the import moves (or, not applied, would move): new closures move the
+    /// meetings due across them. Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<MovedDueDate>,
 }
 
 impl ImportReport {
@@ -57,11 +67,29 @@ impl ImportReport {
     /// The one-paragraph summary the command line prints and the page heads its preview with.
     pub fn summary(&self) -> String {
         let verb = if self.applied { "" } else { "would be " };
-        format!(
+        let mut summary = format!(
             "{} {verb}added, {} {verb}changed, {} {verb}marked left, {} unchanged",
             self.added, self.changed, self.left, self.unchanged
-        )
+        );
+        if !self.skipped.is_empty() {
+            summary.push_str(&format!(", {} skipped", self.skipped.len()));
+        }
+        if !self.moved.is_empty() {
+            summary.push_str(&format!(", {} due date(s) {verb}moved", self.moved.len()));
+        }
+        summary
     }
+}
+
+/// An entry of a file that an import reads and leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SkippedEntry {
+    /// The line of the file it starts on.
+    pub line: usize,
+    /// What the file calls it (an event's SUMMARY); blank when it says nothing.
+    pub name: String,
+    /// Why it is not imported.
+    pub reason: String,
 }
 
 /// One record an import adds, changes or marks as left.

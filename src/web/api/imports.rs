@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiBody;
+use crate::db::calendar::CALENDAR_KEEPERS;
 use crate::domain::Role;
 use crate::error::Error;
 use crate::imports::{self, ImportOptions, ImportReport};
@@ -27,6 +28,14 @@ pub struct ImportQuery {
     /// `true` when the file is the whole roll: pupils not in it are marked as left (pupils
     /// only; default `false`).
     pub full: Option<String>,
+}
+
+/// The options of an import that only adds (term dates), as query parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunQuery {
+    /// `true` to say what would change and write nothing (default `false`).
+    pub dry_run: Option<String>,
 }
 
 /// A file with problems: the error shape, beside the report naming each problem.
@@ -85,6 +94,51 @@ pub async fn pupils(
             imports::pupils::import(conn, school_id, Some(actor), &file, &options, Utc::now())
         })
         .await?;
+    Ok(answer(report))
+}
+
+/// Brings in term dates from an iCalendar file such as a local authority publishes:
+/// whole-day holidays, half terms, bank holidays and INSET days become the school's closures
+/// (matched on first day, last day and kind; nothing is taken away), other events are listed
+/// in `skipped` with why, and the due dates not yet passed that the new closures move are
+/// moved and listed in `moved`. For administrators and SLT.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/calendar",
+    params(DryRunQuery),
+    request_body(content = String, content_type = "text/calendar", description = "The .ics file (RFC 5545)"),
+    responses(
+        (status = 200, description = "What was (or, on a dry run, would be) added and renamed, left unchanged and skipped, and the due dates moved", body = ImportReport),
+        (status = 400, description = "A query parameter is malformed", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Neither an administrator nor SLT", body = ErrorBody),
+        (status = 413, description = "The file is larger than an import reads", body = ErrorBody),
+        (status = 422, description = "The file has problems, each named by line and property; nothing was written", body = RefusedImport)
+    )
+)]
+pub async fn calendar(
+    user: ApiUser,
+    query: web::Query<DryRunQuery>,
+    body: ApiBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_role(&user.0, &CALENDAR_KEEPERS)?;
+    let options = ImportOptions {
+        dry_run: flag("dry_run", query.dry_run.as_deref())?,
+        ..ImportOptions::default()
+    };
+    let (school_id, actor) = (user.0.school_id, user.0.id);
+    let file = body.0;
+    let report = state
+        .db
+        .write(move |conn| {
+            imports::calendar::import(conn, school_id, Some(actor), &file, &options, Utc::now())
+        })
+        .await?;
+    if report.applied && report.errors.is_empty() {
+        // Logging reads the calendar through a short-lived cache: the new closures count now.
+        state.db.rules().forget(school_id);
+    }
     Ok(answer(report))
 }
 
