@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, AuditEntry};
 use super::models::{ClosureRow, MeetingRow};
-use super::schema::{meetings, school_closures};
+use super::schema::{meetings, pupils, school_closures};
 use super::{schools, to_db_time, DbConnection};
 use crate::domain::calendar::{
     moved_due_dates, Closure, ClosureKind, CountedDate, MovedDueDate, SchoolCalendar,
@@ -359,4 +359,57 @@ pub fn apply_import(
         now,
     )?;
     Ok(moved)
+}
+
+/// A meeting as the calendar page lists it after its due date moved: pages may name the
+/// pupil.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingNamed {
+    /// The meeting.
+    pub meeting_id: i64,
+    /// Its level (3, 4, 5 for a block review, 6).
+    pub level: i16,
+    /// `level` or `planning` (see [`MeetingRow::purpose`]).
+    pub purpose: String,
+    /// Its due date now.
+    pub due_on: NaiveDate,
+    /// "Given Family".
+    pub pupil_name: String,
+}
+
+/// The school's meetings among `ids`, with their pupils' names, in id order.
+pub fn meetings_named(
+    conn: &mut DbConnection,
+    school_id: i64,
+    ids: &[i64],
+) -> Result<Vec<MeetingNamed>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, i16, String, NaiveDate, String, String)> = meetings::table
+        .inner_join(pupils::table)
+        .filter(meetings::school_id.eq(school_id))
+        .filter(meetings::id.eq_any(ids))
+        .order(meetings::id)
+        .select((
+            meetings::id,
+            meetings::level,
+            meetings::purpose,
+            meetings::due_on,
+            pupils::given_name,
+            pupils::family_name,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(meeting_id, level, purpose, due_on, given, family)| MeetingNamed {
+                meeting_id,
+                level,
+                purpose,
+                due_on,
+                pupil_name: format!("{given} {family}"),
+            },
+        )
+        .collect())
 }

@@ -52,6 +52,7 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                         @if viewer.member.has_any_role(&[Role::Admin, Role::Slt]) {
                             a href="/admin/behaviours" { "Behaviours" }
                             a href="/admin/policy" { "Policy" }
+                            a href="/admin/calendar" { "Calendar" }
                             a href="/admin/outbox" { "Emails" }
                         }
                     }
