@@ -16,8 +16,13 @@ use super::details::{refuse, DetailError};
 use super::import::RowError;
 use super::roster::FieldChange;
 
-/// How far from today, in years either way, a closure may lie.
+/// How far from today, in years either way, a closure typed on the calendar page may lie;
+/// a file's events further ahead than this are skipped.
 pub const MAX_YEARS_AWAY: i32 = 5;
+
+/// How long ago, in years, a file's closures may have ended (a file may keep the dates of
+/// years gone by, which still count for the reports over them).
+pub const MAX_YEARS_PAST_IN_FILE: i32 = 20;
 
 /// The longest closure, in calendar days: a summer holiday is about 45.
 pub const MAX_CLOSURE_DAYS: i64 = 100;
@@ -631,8 +636,15 @@ fn read_event(event: &Event, today: NaiveDate) -> Result<Reading, Vec<RowError>>
             format!("the closure {message}"),
         )]);
     }
-    if let Err((_, message)) = distance_problem(starts_on, ends_on, today) {
-        return skip(format!("it {message}"));
+    if starts_on > years_from(today, MAX_YEARS_AWAY) {
+        return skip(format!(
+            "it starts on {starts_on}, more than {MAX_YEARS_AWAY} years from today"
+        ));
+    }
+    if ends_on < years_from(today, -MAX_YEARS_PAST_IN_FILE) {
+        return skip(format!(
+            "it ended on {ends_on}, more than {MAX_YEARS_PAST_IN_FILE} years ago"
+        ));
     }
     Ok(Reading::Closure(DatedClosure {
         line: event.line,
@@ -654,8 +666,9 @@ fn shift(d: NaiveDate, days: i64) -> NaiveDate {
 
 /// Reads a term-dates iCalendar text (already decoded): its closures and the events skipped,
 /// or every problem with the file by line and property. `today` bounds how far away a
-/// closure may be (events further than [`MAX_YEARS_AWAY`] years are skipped). Two events
-/// with the same dates and kind are read once.
+/// closure may be (events more than [`MAX_YEARS_AWAY`] years ahead or
+/// [`MAX_YEARS_PAST_IN_FILE`] years ago are skipped). Two events with the same dates and
+/// kind are read once.
 pub fn read_term_dates(text: &str, today: NaiveDate) -> Result<TermDates, Vec<RowError>> {
     let events = events_of(text)?;
     let mut read = TermDates::default();

@@ -67,10 +67,7 @@ impl Done {
             })
             .take(LISTED_MOVES)
             .collect();
-        let more = fields
-            .get("more")
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0);
+        let more = fields.get("more").and_then(|m| m.parse().ok()).unwrap_or(0);
         Done { what, moved, more }
     }
 
