@@ -153,7 +153,7 @@ fn assert_consistent(app: &TestApp) {
     let mut calendars: HashMap<i64, SchoolCalendar> = HashMap::new();
     for meeting in &counted {
         let calendar = calendars.entry(meeting.school_id).or_insert_with(|| {
-            steadfast::db::schools::calendar(&mut *conn, meeting.school_id).expect("a calendar")
+            steadfast::db::schools::calendar(&mut conn, meeting.school_id).expect("a calendar")
         });
         let count = meeting.due_count().expect("a count");
         assert_eq!(

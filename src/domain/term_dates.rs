@@ -191,11 +191,13 @@ fn events_of(text: &str) -> Result<Vec<Event>, Vec<RowError>> {
             "END" => {
                 let component = property.value.trim().to_ascii_uppercase();
                 match open.pop() {
-                    Some((begun, _)) if begun == component => {
-                        if component == "VEVENT" && open.len() == 1 {
-                            events.extend(event.take());
-                        }
+                    // An event of the calendar itself (not one nested deeper) is complete.
+                    Some((begun, _))
+                        if begun == component && begun == "VEVENT" && open.len() == 1 =>
+                    {
+                        events.extend(event.take());
                     }
+                    Some((begun, _)) if begun == component => {}
                     Some((begun, begun_on)) => {
                         problems.push(RowError::new(
                             line.number,
