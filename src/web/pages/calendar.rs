@@ -259,7 +259,7 @@ async fn load(state: &AppState, school_id: i64, done: &Done) -> Result<CalendarP
             let stored = closures::stored(conn, school_id)?;
             let ids: Vec<i64> = pairs.iter().map(|(id, _)| *id).collect();
             let named = closures::meetings_named(conn, school_id, &ids)?;
-            let moved = pairs
+            let mut moved: Vec<(MeetingNamed, NaiveDate)> = pairs
                 .iter()
                 .filter_map(|(id, from)| {
                     named
@@ -268,6 +268,7 @@ async fn load(state: &AppState, school_id: i64, done: &Done) -> Result<CalendarP
                         .map(|m| (m.clone(), *from))
                 })
                 .collect();
+            moved.sort_by_key(|(m, from)| (*from, m.meeting_id));
             Ok(CalendarPage {
                 closures: stored,
                 moved,
