@@ -104,6 +104,19 @@ pub enum ImportCommand {
         #[arg(long)]
         place: bool,
     },
+    /// Term dates from an iCalendar (.ics) file, such as a local authority publishes:
+    /// whole-day holidays, half terms, bank holidays and INSET days become closures, other
+    /// events are listed as skipped; due dates the new closures move are moved and listed.
+    Calendar {
+        /// The .ics file.
+        file: std::path::PathBuf,
+        /// The school's code.
+        #[arg(long)]
+        school: String,
+        /// Say what would change, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// The options of `steadfast demo`; without any, the demo school as the README describes it.
@@ -286,6 +299,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         dry_run,
                         invite,
                         public_url: settings.public_url.clone(),
+                        ..ImportOptions::default()
+                    },
+                ),
+                ImportCommand::Calendar {
+                    file,
+                    school,
+                    dry_run,
+                } => (
+                    ImportKind::Calendar,
+                    file,
+                    Some(school),
+                    ImportOptions {
+                        dry_run,
                         ..ImportOptions::default()
                     },
                 ),
@@ -495,6 +521,15 @@ fn print_import(report: &ImportReport) -> anyhow::Result<()> {
     }
     for column in &report.unrecognised_columns {
         println!("column not read: {column}");
+    }
+    for skipped in &report.skipped {
+        println!(
+            "skipped   line {}: {:?}: {}",
+            skipped.line, skipped.name, skipped.reason
+        );
+    }
+    for moved in &report.moved {
+        println!("moved     {moved}");
     }
     if !report.errors.is_empty() {
         for error in &report.errors {

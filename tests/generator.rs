@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use common::{both_engines, page_client, spawn_app, Engine, TestApp};
+use steadfast::db::models::MeetingRow;
 use steadfast::db::schema::{
     incident_pupils, incidents, level_changes, meetings, pupil_day_incidents, pupils, schools,
     staff, suggestions,
@@ -140,6 +141,28 @@ fn assert_consistent(app: &TestApp) {
         .get_result(&mut *conn)
         .expect("meetings");
     assert_eq!((wrong_suggestions, wrong_meetings), (0, 0));
+
+    // Every due date counted in school days is that count under the school's calendar, so
+    // the first change of the calendar moves only the dates it should.
+    let counted: Vec<MeetingRow> = meetings::table
+        .filter(meetings::due_from.is_not_null())
+        .select(MeetingRow::as_select())
+        .load(&mut *conn)
+        .expect("meetings");
+    assert!(!counted.is_empty(), "no meeting keeps its count");
+    let mut calendars: HashMap<i64, SchoolCalendar> = HashMap::new();
+    for meeting in &counted {
+        let calendar = calendars.entry(meeting.school_id).or_insert_with(|| {
+            steadfast::db::schools::calendar(&mut conn, meeting.school_id).expect("a calendar")
+        });
+        let count = meeting.due_count().expect("a count");
+        assert_eq!(
+            count.date(calendar),
+            meeting.due_on,
+            "meeting {} is not due as counted",
+            meeting.id
+        );
+    }
 }
 
 /// The staff id and school of a login.

@@ -15,7 +15,7 @@ use super::schema::{
 };
 use super::staff::StaffMember;
 use super::{to_db_time, DbConnection};
-use crate::domain::calendar::SchoolCalendar;
+use crate::domain::calendar::{SchoolCalendar, SchoolDayCount};
 use crate::domain::transition::{apply, events_for_target, Event, PupilState};
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
@@ -240,7 +240,7 @@ fn store_move(
         rules,
         SchoolCalendar::local_date(now),
     )
-    .map(|(level, due_on)| create_meeting(conn, step.pupil, level, due_on, now))
+    .map(|(level, due)| create_meeting(conn, step.pupil, level, due, &rules.calendar, now))
     .transpose()?;
     if let Some(meeting) = &meeting {
         notices::meeting_due(conn, context, meeting, now)?;
@@ -248,22 +248,26 @@ fn store_move(
     Ok((change, meeting))
 }
 
-/// The meeting a move calls for, and its due date: the level's meeting for Coaching Time,
-/// Coaching Plan and Bespoke Provision Map; the block review for each programme block.
+/// The meeting a move calls for, and how its due date is counted: the level's meeting for
+/// Coaching Time, Coaching Plan and Bespoke Provision Map; the block review for each
+/// programme block.
 fn meeting_needed(
     before: &PupilState,
     after: &PupilState,
     rules: &SchoolRules,
     today: NaiveDate,
-) -> Option<(Level, NaiveDate)> {
+) -> Option<(Level, SchoolDayCount)> {
     if after.level == Level::Programme {
         let block = after.programme_block?;
         if before.level == Level::Programme && before.programme_block == after.programme_block {
             return None;
         }
-        // A block of N weeks is reviewed at its end: N school weeks of five days.
-        let due = rules.calendar.add_school_days(today, block.weeks() * 5);
-        return Some((Level::Programme, due));
+        // A block of N weeks is reviewed at its end: N school weeks of five days (until the
+        // block is planned, when the review moves to its final session).
+        return Some((
+            Level::Programme,
+            SchoolDayCount::new(today, block.weeks() * 5),
+        ));
     }
     // Moving up into a level with a meeting books it; stepping down into Coaching Plan or a
     // Bespoke Provision Map books the review that decides the next step down.
@@ -273,16 +277,19 @@ fn meeting_needed(
     }
     rules
         .policy
-        .meeting_due_on(&rules.calendar, today, after.level)
+        .meeting_due(today, after.level)
         .map(|due| (after.level, due))
 }
 
-/// Creates the meeting a level needs as due, with the staff it needs as participants.
+/// Creates the meeting a level needs as due, with the staff it needs as participants. The
+/// due date is `due` counted under `calendar`, and the count is kept so the date follows
+/// later changes of the calendar (`db::calendar`).
 pub(crate) fn create_meeting(
     conn: &mut DbConnection,
     pupil: &PupilRow,
     level: Level,
-    due_on: NaiveDate,
+    due: SchoolDayCount,
+    calendar: &SchoolCalendar,
     now: DateTime<Utc>,
 ) -> Result<MeetingRow> {
     let meeting: MeetingRow = diesel::insert_into(meetings::table)
@@ -290,7 +297,9 @@ pub(crate) fn create_meeting(
             meetings::school_id.eq(pupil.school_id),
             meetings::pupil_id.eq(pupil.id),
             meetings::level.eq(level.number()),
-            meetings::due_on.eq(due_on),
+            meetings::due_on.eq(due.date(calendar)),
+            meetings::due_from.eq(Some(due.from)),
+            meetings::due_school_days.eq(i32::try_from(due.school_days).ok()),
             meetings::status.eq("due"),
             meetings::parent_invited.eq(level >= Level::Plan),
             meetings::created_at.eq(to_db_time(now)),

@@ -315,15 +315,12 @@ pub fn store_placement(
         ))
         .execute(conn)?;
     let today = SchoolCalendar::local_date(now);
-    if let Some(due) = rules
-        .policy
-        .meeting_due_on(&rules.calendar, today, state.level)
-    {
+    if let Some(due) = rules.policy.meeting_due(today, state.level) {
         let placed: PupilRow = pupils::table
             .find(pupil_id)
             .select(PupilRow::as_select())
             .first(conn)?;
-        create_meeting(conn, &placed, state.level, due, now)?;
+        create_meeting(conn, &placed, state.level, due, &rules.calendar, now)?;
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use super::schema::{meeting_guests, meeting_participants, meetings, pupils, staf
 use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
 use crate::domain::details::{optional_text, EmailAddress};
-use crate::domain::{Level, Role};
+use crate::domain::{Level, Role, SchoolDayCount};
 use crate::error::{Error, Result};
 
 /// Longest meeting that can be booked, in minutes.
@@ -562,11 +562,12 @@ pub fn record_missed(
     let level =
         Level::from_number(i64::from(before.level)).map_err(|e| Error::Internal(e.to_string()))?;
     let today = crate::domain::calendar::SchoolCalendar::local_date(now);
-    let due_on = rules
+    let due = rules
         .policy
-        .meeting_due_on(&rules.calendar, today, level)
-        .unwrap_or_else(|| rules.calendar.add_school_days(today, 3));
-    let again = super::decisions::create_meeting(conn, &view.pupil, level, due_on, now)?;
+        .meeting_due(today, level)
+        .unwrap_or(SchoolDayCount::new(today, 3));
+    let again =
+        super::decisions::create_meeting(conn, &view.pupil, level, due, &rules.calendar, now)?;
     notices::meeting_due(conn, context, &again, now)?;
     audit::record(
         conn,
@@ -664,12 +665,15 @@ pub fn record_outcome(
         },
     )?;
     let today = crate::domain::calendar::SchoolCalendar::local_date(now);
-    let planning_due = rules
-        .calendar
-        .add_school_days(today, PLANNING_SESSION_SCHOOL_DAYS);
-    if let Some(planning) =
-        super::provision::plan_after_team_meeting(conn, &held, &view.pupil, planning_due, now)?
-    {
+    let planning_due = SchoolDayCount::new(today, PLANNING_SESSION_SCHOOL_DAYS);
+    if let Some(planning) = super::provision::plan_after_team_meeting(
+        conn,
+        &held,
+        &view.pupil,
+        planning_due,
+        &rules.calendar,
+        now,
+    )? {
         notices::meeting_due(conn, context, &planning, now)?;
     }
     let suggested = evaluation::suggest_for_pupil(conn, &view.pupil, rules, now)?;

@@ -4,6 +4,7 @@
 pub mod account_links;
 pub mod audit;
 pub mod behaviours;
+pub mod calendar;
 pub mod conversations;
 pub mod decisions;
 pub mod evaluation;

@@ -180,6 +180,21 @@ pub struct MeetingRow {
     /// `level` for the level's own meeting (or a block review), `planning` for the planning
     /// session that follows the level-6 team meeting.
     pub purpose: String,
+    /// The day the due date is counted from, when it is counted in school days.
+    pub due_from: Option<NaiveDate>,
+    /// How many school days after `due_from` the meeting is due (see
+    /// [`MeetingRow::due_count`]).
+    pub due_school_days: Option<i32>,
+}
+
+impl MeetingRow {
+    /// How the due date is counted in school days, when it is (a block review on its final
+    /// session's day is not, nor a meeting made before counts were kept).
+    pub fn due_count(&self) -> Option<crate::domain::SchoolDayCount> {
+        let from = self.due_from?;
+        let days = u32::try_from(self.due_school_days?).ok()?;
+        Some(crate::domain::SchoolDayCount::new(from, days))
+    }
 }
 
 /// Someone without a staff account taking part in a meeting: a parent or carer, or an

@@ -357,6 +357,8 @@ pub fn plan_block(
             .execute(conn)?;
     }
     // The review falls on the final session's day; a review already booked keeps its time.
+    // The date is now the session's, no longer counted in school days: sessions stay where
+    // they are when the calendar changes, and so does the review.
     if let Some(final_session) = schedule.final_session() {
         diesel::update(
             meetings::table
@@ -364,7 +366,11 @@ pub fn plan_block(
                 .filter(meetings::level.eq(Level::Programme.number()))
                 .filter(meetings::status.eq("due")),
         )
-        .set(meetings::due_on.eq(final_session.on))
+        .set((
+            meetings::due_on.eq(final_session.on),
+            meetings::due_from.eq(None::<NaiveDate>),
+            meetings::due_school_days.eq(None::<i32>),
+        ))
         .execute(conn)?;
     }
     audit::record(

@@ -22,7 +22,7 @@ use super::schema::{
 };
 use super::staff::StaffMember;
 use super::{to_db_time, DbConnection};
-use crate::domain::calendar::SchoolCalendar;
+use crate::domain::calendar::{SchoolCalendar, SchoolDayCount};
 use crate::domain::plan::{
     term_cost_pence, ProvisionDecision, ProvisionItem, ProvisionProgress, ProvisionReview,
     ProvisionReviewSubmission, ProvisionSubmission, DEFAULT_TERM_WEEKS,
@@ -281,7 +281,8 @@ pub(crate) fn plan_after_team_meeting(
     conn: &mut DbConnection,
     held: &MeetingRow,
     pupil: &PupilRow,
-    due_on: NaiveDate,
+    due: SchoolDayCount,
+    calendar: &SchoolCalendar,
     now: DateTime<Utc>,
 ) -> Result<Option<MeetingRow>> {
     let team_meeting = held.level == Level::Provision.number() && held.purpose == "level";
@@ -297,7 +298,8 @@ pub(crate) fn plan_after_team_meeting(
     if planned_already > 0 {
         return Ok(None);
     }
-    let planning = super::decisions::create_meeting(conn, pupil, Level::Provision, due_on, now)?;
+    let planning =
+        super::decisions::create_meeting(conn, pupil, Level::Provision, due, calendar, now)?;
     let planning: MeetingRow = diesel::update(meetings::table.find(planning.id))
         .set(meetings::purpose.eq("planning"))
         .returning(meetings::all_columns)

@@ -220,6 +220,8 @@ diesel::table! {
         action_steps -> Nullable<Text>,
         next_step -> Nullable<Text>,
         purpose -> Text,
+        due_from -> Nullable<Date>,
+        due_school_days -> Nullable<Integer>,
     }
 }
 

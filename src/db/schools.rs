@@ -172,18 +172,11 @@ pub fn add_closure(conn: &mut DbConnection, school_id: i64, closure: &Closure) -
             school_closures::school_id.eq(school_id),
             school_closures::starts_on.eq(closure.starts_on),
             school_closures::ends_on.eq(closure.ends_on),
-            school_closures::kind.eq(closure_kind_name(closure.kind)),
+            school_closures::kind.eq(closure.kind.as_str()),
             school_closures::name.eq(&closure.name),
         ))
         .execute(conn)?;
     Ok(())
-}
-
-fn closure_kind_name(kind: ClosureKind) -> &'static str {
-    match kind {
-        ClosureKind::Holiday => "holiday",
-        ClosureKind::Inset => "inset",
-    }
 }
 
 /// The school's calendar: weekends plus its holidays and INSET days.
@@ -198,11 +191,7 @@ pub fn calendar(conn: &mut DbConnection, school_id: i64) -> Result<SchoolCalenda
         .map(|row| Closure {
             starts_on: row.starts_on,
             ends_on: row.ends_on,
-            kind: if row.kind == "inset" {
-                ClosureKind::Inset
-            } else {
-                ClosureKind::Holiday
-            },
+            kind: ClosureKind::parse(&row.kind).unwrap_or(ClosureKind::Holiday),
             name: row.name,
         })
         .collect();

@@ -121,7 +121,8 @@ pub const LEVEL_CHANGES: BulkTable = BulkTable {
 
 /// Meetings: id, school_id, pupil_id, level, due_on, status, starts_at, duration_minutes,
 /// location, parent_invited, held_at, summary, goals_met, created_at, sequence, cancel_reason,
-/// follow_up, successes, challenges, focus, action_steps, next_step, purpose.
+/// follow_up, successes, challenges, focus, action_steps, next_step, purpose, due_from,
+/// due_school_days.
 pub const MEETINGS: BulkTable = BulkTable {
     name: "meetings",
     columns: &[
@@ -148,6 +149,8 @@ pub const MEETINGS: BulkTable = BulkTable {
         "action_steps",
         "next_step",
         "purpose",
+        "due_from",
+        "due_school_days",
     ],
 };
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::domain::calendar::{Closure, ClosureKind, SchoolCalendar, SCHOOL_TZ};
+use crate::domain::calendar::{Closure, ClosureKind, SchoolCalendar, SchoolDayCount, SCHOOL_TZ};
 use crate::domain::policy::EscalationPolicy;
 use crate::domain::rules::{
     evaluate, DecidedSuggestion, IncidentFact, MeetingFact, PupilHistory, Response, RuleId,
@@ -339,6 +339,8 @@ pub struct DemoMeeting {
     pub created_at: DateTime<Utc>,
     /// The date it is due by.
     pub due_on: NaiveDate,
+    /// How that date was counted in school days (none for meetings of last year).
+    pub due_count: Option<SchoolDayCount>,
     /// Its status.
     pub status: MeetingStatus,
     /// When it is (or was) booked for.
@@ -1715,7 +1717,8 @@ impl Builder {
         kind: MeetingKind,
     ) -> usize {
         let from = SchoolCalendar::local_date(created_at);
-        let due_on = self.calendar.add_school_days(from, due_days);
+        let due_count = SchoolDayCount::new(from, due_days);
+        let due_on = due_count.date(&self.calendar);
         let r: f64 = self.rng.random();
         let missed = r < 0.07;
         let late = !missed && r < 0.3;
@@ -1760,6 +1763,7 @@ impl Builder {
             level,
             created_at,
             due_on,
+            due_count: Some(due_count),
             status: MeetingStatus::Due,
             starts_at: None,
             duration_minutes: None,
@@ -1985,6 +1989,7 @@ impl Builder {
             level,
             created_at,
             due_on,
+            due_count: None,
             status: MeetingStatus::Held,
             starts_at: None,
             duration_minutes: None,

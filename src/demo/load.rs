@@ -341,6 +341,12 @@ fn insert_history(
             Cell::OptText(None),
             Cell::OptText(None),
             Cell::Text("level"),
+            Cell::OptDate(meeting.due_count.map(|c| c.from)),
+            Cell::OptInt32(
+                meeting
+                    .due_count
+                    .and_then(|c| i32::try_from(c.school_days).ok()),
+            ),
         ]);
         let mut people = meeting.participants.clone();
         people.sort_unstable();

@@ -28,6 +28,121 @@ pub enum ClosureKind {
     Inset,
 }
 
+impl ClosureKind {
+    /// The kind as stored and as forms send it: `holiday` or `inset`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosureKind::Holiday => "holiday",
+            ClosureKind::Inset => "inset",
+        }
+    }
+
+    /// The kind as pages name it.
+    pub fn title(self) -> &'static str {
+        match self {
+            ClosureKind::Holiday => "Holiday",
+            ClosureKind::Inset => "INSET day",
+        }
+    }
+
+    /// Reads `holiday` or `inset` (any case); anything else is `None`.
+    pub fn parse(raw: &str) -> Option<ClosureKind> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "holiday" => Some(ClosureKind::Holiday),
+            "inset" => Some(ClosureKind::Inset),
+            _ => None,
+        }
+    }
+}
+
+/// A date counted in school days from another: how a meeting's due date is made ("within 3
+/// school days of acceptance"), and made again from the same two figures when the school's
+/// calendar changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SchoolDayCount {
+    /// The day counting starts from (not itself counted).
+    pub from: NaiveDate,
+    /// How many school days after `from`.
+    pub school_days: u32,
+}
+
+impl SchoolDayCount {
+    /// `school_days` school days after `from`.
+    pub fn new(from: NaiveDate, school_days: u32) -> Self {
+        SchoolDayCount { from, school_days }
+    }
+
+    /// The date the count reaches under `calendar`: the one way a due date counted in
+    /// school days is worked out, first and after every change of the calendar.
+    pub fn date(&self, calendar: &SchoolCalendar) -> NaiveDate {
+        calendar.add_school_days(self.from, self.school_days)
+    }
+}
+
+/// A stored due date counted in school days (a meeting's), as a change of the calendar
+/// sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountedDate {
+    /// The meeting it is the due date of.
+    pub meeting_id: i64,
+    /// The meeting's pupil.
+    pub pupil_id: i64,
+    /// The date stored now.
+    pub on: NaiveDate,
+    /// How it is counted.
+    pub count: SchoolDayCount,
+}
+
+/// A due date that a change of the school's calendar moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MovedDueDate {
+    /// The meeting whose due date moves.
+    pub meeting_id: i64,
+    /// The meeting's pupil (an id: reports and audit entries never name pupils).
+    pub pupil_id: i64,
+    /// The due date until now.
+    pub from: NaiveDate,
+    /// The due date from now on.
+    pub to: NaiveDate,
+}
+
+impl std::fmt::Display for MovedDueDate {
+    /// "Meeting for pupil id 12: due 3 Nov → 10 Nov".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Meeting for pupil id {}: due {} → {}",
+            self.pupil_id,
+            self.from.format("%-d %b"),
+            self.to.format("%-d %b")
+        )
+    }
+}
+
+/// The due dates not yet passed (on or after `today`) that `calendar` moves, each counted
+/// again with [`SchoolDayCount::date`], the way it was first counted. A date is never
+/// moved before `today`: a correction of the calendar does not make a meeting overdue at
+/// once.
+pub fn moved_due_dates(
+    dates: &[CountedDate],
+    calendar: &SchoolCalendar,
+    today: NaiveDate,
+) -> Vec<MovedDueDate> {
+    dates
+        .iter()
+        .filter(|d| d.on >= today)
+        .filter_map(|d| {
+            let to = d.count.date(calendar).max(today);
+            (to != d.on).then_some(MovedDueDate {
+                meeting_id: d.meeting_id,
+                pupil_id: d.pupil_id,
+                from: d.on,
+                to,
+            })
+        })
+        .collect()
+}
+
 /// A run of dates, first and last included, on which the school is closed to pupils.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Closure {
@@ -342,6 +457,58 @@ mod tests {
             closure(d(2025, 10, 27), d(2025, 10, 31), "October half-term"),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn a_count_of_school_days_follows_the_calendar() {
+        let count = SchoolDayCount::new(d(2025, 10, 22), 3);
+        assert_eq!(
+            count.date(&SchoolCalendar::weekdays_only()),
+            d(2025, 10, 27)
+        );
+        assert_eq!(count.date(&autumn()), d(2025, 11, 4));
+        assert_eq!(ClosureKind::parse(" INSET "), Some(ClosureKind::Inset));
+        assert_eq!(ClosureKind::parse("holiday"), Some(ClosureKind::Holiday));
+        assert_eq!(ClosureKind::parse("party"), None);
+        assert_eq!(ClosureKind::Inset.as_str(), "inset");
+    }
+
+    #[test]
+    fn due_dates_not_yet_passed_follow_a_new_closure() {
+        let counted = |meeting_id, from, days, on| CountedDate {
+            meeting_id,
+            pupil_id: 7,
+            on,
+            count: SchoolDayCount::new(from, days),
+        };
+        let week = SchoolCalendar::weekdays_only();
+        let dates = [
+            // Made due on Wednesday 22 October: 3 school days on is Monday 27 October.
+            counted(1, d(2025, 10, 22), 3, d(2025, 10, 27)),
+            // Already passed: stays.
+            counted(2, d(2025, 10, 13), 3, d(2025, 10, 16)),
+            // After the half term either way.
+            counted(3, d(2025, 11, 10), 5, d(2025, 11, 17)),
+        ];
+        assert!(moved_due_dates(&dates, &week, d(2025, 10, 22)).is_empty());
+        let moved = moved_due_dates(&dates, &autumn(), d(2025, 10, 22));
+        assert_eq!(
+            moved,
+            vec![MovedDueDate {
+                meeting_id: 1,
+                pupil_id: 7,
+                from: d(2025, 10, 27),
+                to: d(2025, 11, 4),
+            }]
+        );
+        assert_eq!(
+            moved[0].to_string(),
+            "Meeting for pupil id 7: due 27 Oct → 4 Nov"
+        );
+        // Taking a closure away never moves a date before today.
+        let back = [counted(1, d(2025, 10, 1), 10, d(2025, 10, 29))];
+        let moved = moved_due_dates(&back, &week, d(2025, 10, 20));
+        assert_eq!(moved[0].to, d(2025, 10, 20));
     }
 
     #[test]

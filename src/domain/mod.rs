@@ -22,10 +22,14 @@ pub mod role;
 pub mod roster;
 pub mod rules;
 pub mod staff_roster;
+pub mod term_dates;
 pub mod timetable;
 pub mod transition;
 
-pub use calendar::{CalendarError, Closure, ClosureKind, SchoolCalendar, MAX_SPAN_DAYS, SCHOOL_TZ};
+pub use calendar::{
+    CalendarError, Closure, ClosureKind, CountedDate, MovedDueDate, SchoolCalendar, SchoolDayCount,
+    MAX_SPAN_DAYS, SCHOOL_TZ,
+};
 pub use level::{Level, LevelError, LevelFacts, ProgrammeBlock};
 pub use plan::{
     format_pounds, ActionStep, CoachingPlan, Goal, PlanSubmission, Provider, ProvisionItem,

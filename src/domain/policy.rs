@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::domain::calendar::SchoolCalendar;
+use crate::domain::calendar::{SchoolCalendar, SchoolDayCount};
 use crate::domain::level::Level;
 
 /// A school's escalation figures. The defaults are the ones in the domain description.
@@ -366,6 +366,13 @@ impl EscalationPolicy {
         }
     }
 
+    /// How the meeting for `level` is counted when the move was accepted on `accepted_on`:
+    /// the policy's school days from that day, for the levels that have a meeting.
+    pub fn meeting_due(&self, accepted_on: NaiveDate, level: Level) -> Option<SchoolDayCount> {
+        self.meeting_due_days(level)
+            .map(|days| SchoolDayCount::new(accepted_on, days))
+    }
+
     /// The date the meeting for `level` is due when the move was accepted on `accepted_on`.
     pub fn meeting_due_on(
         &self,
@@ -373,8 +380,8 @@ impl EscalationPolicy {
         accepted_on: NaiveDate,
         level: Level,
     ) -> Option<NaiveDate> {
-        self.meeting_due_days(level)
-            .map(|days| calendar.add_school_days(accepted_on, days))
+        self.meeting_due(accepted_on, level)
+            .map(|count| count.date(calendar))
     }
 
     /// The date a reminder goes out for a meeting due on `due_on` (it may fall before the

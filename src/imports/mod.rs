@@ -5,6 +5,7 @@
 //! so a failed import writes nothing; the same file applied twice changes nothing the
 //! second time. The command line, the admin page and the API all call these functions.
 
+pub mod calendar;
 pub mod history;
 pub mod pupils;
 pub mod staff;
@@ -13,9 +14,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::DbConnection;
+use crate::domain::calendar::MovedDueDate;
 use crate::domain::import::{ColumnSpec, RowError};
 use crate::domain::roster::FieldChange;
 use crate::error::Result;
+
+/// Who brings files in: the school's administrators (and the MIS technician's token).
+pub const IMPORTERS: &[crate::domain::Role] = &[crate::domain::Role::Admin];
 
 /// The kinds of file a school can bring in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +29,8 @@ pub enum ImportKind {
     Pupils,
     /// Staff: email, name, roles, year groups and houses.
     Staff,
+    /// Term dates and closures from an iCalendar file.
+    Calendar,
     /// Behaviour history from the previous system.
     Incidents,
 }
@@ -38,6 +45,7 @@ impl ImportKind {
         match self {
             ImportKind::Pupils => "pupils",
             ImportKind::Staff => "staff",
+            ImportKind::Calendar => "calendar",
             ImportKind::Incidents => "incidents",
         }
     }
@@ -55,6 +63,7 @@ impl ImportKind {
         match self {
             ImportKind::Pupils => "Pupils from the MIS (CSV)",
             ImportKind::Staff => "Staff (CSV)",
+            ImportKind::Calendar => "Term dates and closures (iCalendar .ics)",
             ImportKind::Incidents => "Behaviour history from the previous system (CSV)",
         }
     }
@@ -64,6 +73,7 @@ impl ImportKind {
         match self {
             ImportKind::Pupils => crate::domain::roster::PUPIL_COLUMNS,
             ImportKind::Staff => crate::domain::staff_roster::STAFF_COLUMNS,
+            ImportKind::Calendar => &[],
             ImportKind::Incidents => crate::domain::history::HISTORY_COLUMNS,
         }
     }
@@ -71,6 +81,15 @@ impl ImportKind {
     /// Whether the kind can be a whole roll, marking those not in it as left.
     pub fn takes_full(self) -> bool {
         matches!(self, ImportKind::Pupils)
+    }
+
+    /// Who may bring this kind of file in: administrators, and for the calendar SLT too.
+    pub fn importers(self) -> &'static [crate::domain::Role] {
+        use crate::domain::Role;
+        match self {
+            ImportKind::Calendar => &[Role::Admin, Role::Slt],
+            _ => IMPORTERS,
+        }
     }
 
     /// Whether the kind can email new people an invitation.
@@ -97,6 +116,7 @@ pub fn run(
     match kind {
         ImportKind::Pupils => pupils::import(conn, school_id, actor_id, file, options, now),
         ImportKind::Staff => staff::import(conn, school_id, actor_id, file, options, now),
+        ImportKind::Calendar => calendar::import(conn, school_id, actor_id, file, options, now),
         ImportKind::Incidents => history::import(conn, school_id, actor_id, file, options, now),
     }
 }
@@ -143,6 +163,14 @@ pub struct ImportReport {
     /// History with placement only: how many pupils land at each level, 0 (none) to 6.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub placed: Option<Vec<usize>>,
+    /// Entries of the file read and not imported, each with why (a term-dates file's term
+    /// starts, timed and repeating events). Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedEntry>,
+    /// Due dates the import moves (or, not applied, would move): new closures move the
+    /// meetings due across them. Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<MovedDueDate>,
 }
 
 impl ImportReport {
@@ -170,8 +198,25 @@ impl ImportReport {
                 .collect();
             summary.push_str(&format!("; pupils {verb}placed: {}", levels.join(", ")));
         }
+        if !self.skipped.is_empty() {
+            summary.push_str(&format!(", {} skipped", self.skipped.len()));
+        }
+        if !self.moved.is_empty() {
+            summary.push_str(&format!(", {} due date(s) {verb}moved", self.moved.len()));
+        }
         summary
     }
+}
+
+/// An entry of a file that an import reads and leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SkippedEntry {
+    /// The line of the file it starts on.
+    pub line: usize,
+    /// What the file calls it (an event's SUMMARY); blank when it says nothing.
+    pub name: String,
+    /// Why it is not imported.
+    pub reason: String,
 }
 
 /// One record an import adds, changes or marks as left.

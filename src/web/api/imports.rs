@@ -8,15 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiBody;
-use crate::domain::Role;
 use crate::error::Error;
 use crate::imports::{self, ImportKind, ImportOptions, ImportReport};
 use crate::web::auth::{require_role, ApiUser};
 use crate::web::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::web::AppState;
-
-/// Who may bring files in: the school's administrators (and the MIS technician's token).
-pub const IMPORTERS: &[Role] = &[Role::Admin];
 
 /// The options of an import, as query parameters; each kind reads those that apply to it.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -175,7 +171,7 @@ async fn run(
     body: ApiBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_role(&user.0, IMPORTERS)?;
+    require_role(&user.0, kind.importers())?;
     let options = query.options(kind, &state.settings.public_url)?;
     let (school_id, actor) = (user.0.school_id, user.0.id);
     let file = body.0;
@@ -197,7 +193,39 @@ async fn run(
         // Roles may have changed: tokens' owners are read again.
         state.db.token_owners().forget_all();
     }
+    if kind == ImportKind::Calendar && report.applied {
+        // Logging reads the calendar through a short-lived cache: the new closures count now.
+        state.db.rules().forget(school_id);
+    }
     Ok(answer(report))
+}
+
+/// Brings in term dates from an iCalendar file such as a local authority publishes:
+/// whole-day holidays, half terms, bank holidays and INSET days become the school's closures
+/// (matched on first day, last day and kind; nothing is taken away), other events are listed
+/// in `skipped` with why, and the due dates not yet passed that the new closures move are
+/// moved and listed in `moved`. For administrators and SLT.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/calendar",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/calendar", description = "The .ics file (RFC 5545)"),
+    responses(
+        (status = 200, description = "What was (or, on a dry run, would be) added and renamed, left unchanged and skipped, and the due dates moved", body = ImportReport),
+        (status = 400, description = "A query parameter is malformed", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Neither an administrator nor SLT", body = ErrorBody),
+        (status = 413, description = "The file is larger than an import reads", body = ErrorBody),
+        (status = 422, description = "The file has problems, each named by line and property; nothing was written", body = RefusedImport)
+    )
+)]
+pub async fn calendar(
+    user: ApiUser,
+    query: web::Query<ImportQuery>,
+    body: ApiBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    run(ImportKind::Calendar, user, query, body, state).await
 }
 
 /// 200 with the report, or 422 with the error shape beside it when the file had problems.

@@ -52,6 +52,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(crate::imports::MAX_IMPORT_BYTES))
                 .route(post().to(imports::staff)),
         )
+        .service(
+            resource("/imports/calendar", "POST")
+                .app_data(web::PayloadConfig::new(crate::imports::MAX_IMPORT_BYTES))
+                .route(post().to(imports::calendar)),
+        )
         .service(resource("/meetings", "GET").route(get().to(meetings::list)))
         .service(resource("/meetings/{id}/schedule", "POST").route(post().to(meetings::schedule)))
         .service(resource("/meetings/{id}/cancel", "POST").route(post().to(meetings::cancel)))
@@ -103,7 +108,8 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
         meetings::outcome,
         imports::pupils,
         imports::incidents,
-        imports::staff
+        imports::staff,
+        imports::calendar
     ),
     components(schemas(ErrorBody, crate::web::Health)),
     modifiers(&BearerAuth),

@@ -19,7 +19,6 @@ use super::with_viewer;
 use crate::db::staff::StaffMember;
 use crate::error::{Error, Result};
 use crate::imports::{self, ImportKind, ImportOptions, ImportReport};
-use crate::web::api::imports::IMPORTERS;
 use crate::web::auth::{require_role, CsrfForm, CsrfUpload, SignedIn};
 use crate::web::error::PageError;
 use crate::web::AppState;
@@ -86,8 +85,8 @@ pub async fn show(
     session: Session,
     query: web::Query<Fields>,
 ) -> Result<HttpResponse, PageError> {
-    require_role(&member, IMPORTERS)?;
     let kind = query.get("kind").and_then(ImportKind::parse);
+    require_role(&member, kind.unwrap_or(ImportKind::Pupils).importers())?;
     Ok(choose_page(&member, &session, StatusCode::OK, kind, None))
 }
 
@@ -98,8 +97,8 @@ pub async fn preview(
     upload: CsrfUpload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    require_role(&member, IMPORTERS)?;
     let kind = upload.fields.get("kind").and_then(ImportKind::parse);
+    require_role(&member, kind.unwrap_or(ImportKind::Pupils).importers())?;
     match Choice::read(&upload.fields, upload.file) {
         Ok(choice) => run_and_show(member, session, state, choice, true).await,
         Err(error) => Ok(choose_page(
@@ -120,8 +119,9 @@ pub async fn submit(
     form: CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    require_role(&member, IMPORTERS)?;
     let fields = form.0;
+    let kind = fields.get("kind").and_then(ImportKind::parse);
+    require_role(&member, kind.unwrap_or(ImportKind::Pupils).importers())?;
     let file = base64::engine::general_purpose::STANDARD
         .decode(fields.raw("file").trim())
         .map_err(|_| Error::bad_request("the previewed file could not be read: choose it again"))?;
@@ -300,6 +300,25 @@ fn render_report(choice: &Choice, report: &ImportReport, csrf: &str) -> Markup {
                                     }
                                 }
                             }
+                        }
+                    }
+                }
+            }
+        }
+        @if !report.moved.is_empty() {
+            section.card {
+                h2 { @if report.applied { "Due dates moved" } @else { "Due dates that would move" } }
+                ul { @for moved in &report.moved { li { (moved.to_string()) } } }
+            }
+        }
+        @if !report.skipped.is_empty() {
+            section.card {
+                h2 { "Left out" }
+                table {
+                    thead { tr { th { "Line" } th { "Entry" } th { "Why" } } }
+                    tbody {
+                        @for skipped in &report.skipped {
+                            tr { td { (skipped.line) } td { (skipped.name) } td { (skipped.reason) } }
                         }
                     }
                 }

@@ -55,9 +55,10 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                             a href="/admin/policy" { "Policy" }
                             a href="/admin/timetable" { "Timetable" }
                             a href="/admin/houses" { "Houses" }
+                            a href="/admin/calendar" { "Calendar" }
                             a href="/admin/outbox" { "Emails" }
                         }
-                        @if viewer.member.has_any_role(crate::web::api::imports::IMPORTERS) { a href="/admin/import" { "Import" } }
+                        @if viewer.member.has_any_role(crate::imports::IMPORTERS) { a href="/admin/import" { "Import" } }
                     }
                     form.signout method="post" action="/logout" {
                         (csrf_field(viewer.csrf))

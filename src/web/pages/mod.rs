@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod calendar;
 pub mod charts;
 pub mod conversation;
 pub mod form;
@@ -142,6 +143,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/houses", web::post().to(houses::add))
         .route("/admin/houses/{id}", web::post().to(houses::rename))
         .route("/admin/houses/{id}/remove", web::post().to(houses::remove))
+        .route("/admin/calendar", web::get().to(calendar::show))
+        .route("/admin/calendar", web::post().to(calendar::add))
+        .route("/admin/calendar/{id}", web::post().to(calendar::update))
+        .route(
+            "/admin/calendar/{id}/remove",
+            web::post().to(calendar::remove),
+        )
         .route("/admin/outbox", web::get().to(outbox::list))
         .route("/admin/outbox/{id}", web::get().to(outbox::show))
         .route("/admin/outbox/{id}/resend", web::post().to(outbox::resend))

@@ -1,0 +1,2 @@
+ALTER TABLE meetings DROP COLUMN due_school_days;
+ALTER TABLE meetings DROP COLUMN due_from;
