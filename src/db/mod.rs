@@ -25,6 +25,7 @@ pub mod roster;
 pub mod schema;
 pub mod schools;
 pub mod staff;
+pub mod teaching_groups;
 pub mod timeline;
 pub mod writer;
 

@@ -441,6 +441,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    teaching_groups (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        source_id -> Text,
+        name -> Text,
+        subject -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    teaching_group_members (group_id, pupil_id) {
+        group_id -> BigInt,
+        pupil_id -> BigInt,
+        school_id -> BigInt,
+    }
+}
+
 diesel::joinable!(year_groups -> schools (school_id));
 diesel::joinable!(houses -> schools (school_id));
 diesel::joinable!(staff -> schools (school_id));
@@ -498,6 +516,9 @@ diesel::joinable!(programme_sessions -> pupils (pupil_id));
 diesel::joinable!(provision_items -> pupils (pupil_id));
 diesel::joinable!(provision_reviews -> provision_items (item_id));
 diesel::joinable!(pupil_day_incidents -> pupils (pupil_id));
+diesel::joinable!(teaching_groups -> schools (school_id));
+diesel::joinable!(teaching_group_members -> teaching_groups (group_id));
+diesel::joinable!(teaching_group_members -> pupils (pupil_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     schools,
@@ -531,4 +552,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     provision_items,
     provision_reviews,
     pupil_day_incidents,
+    teaching_groups,
+    teaching_group_members,
 );

@@ -433,7 +433,12 @@ fn table(
 }
 
 /// The trimmed cell of a row in a file's column.
-fn cell<'a>(problems: &Problems, file: &'static str, row: &'a CsvRow, key: &str) -> Option<&'a str> {
+fn cell<'a>(
+    problems: &Problems,
+    file: &'static str,
+    row: &'a CsvRow,
+    key: &str,
+) -> Option<&'a str> {
     problems.maps.get(file).and_then(|map| map.cell(row, key))
 }
 
@@ -701,7 +706,10 @@ pub fn read_bundle(
                     ORGS,
                     org.line,
                     "identifier",
-                    format!("the school's identifier, its code in Steadfast, is missing ({})", error.message),
+                    format!(
+                        "the school's identifier, its code in Steadfast, is missing ({})",
+                        error.message
+                    ),
                 );
                 continue;
             }
@@ -736,7 +744,12 @@ pub fn read_bundle(
     for (org, code) in schools {
         let name = org.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            problems.at(ORGS, org.line, "name", "a school name is 1 to 200 characters");
+            problems.at(
+                ORGS,
+                org.line,
+                "name",
+                "a school name is 1 to 200 characters",
+            );
         }
         let school = build_school(&index, org, code, grade_offset, &mut problems);
         for member in &school.staff {
@@ -791,7 +804,8 @@ impl<'a> Index<'a> {
             .collect();
         let mut staff_school: HashMap<&str, (&str, bool)> = HashMap::new();
         for a in &rows.assignments {
-            if !matches!(kind_of(&a.role), Some(Kind::Staff(_))) || !schools.contains(a.org.as_str())
+            if !matches!(kind_of(&a.role), Some(Kind::Staff(_)))
+                || !schools.contains(a.org.as_str())
             {
                 continue;
             }
@@ -1011,7 +1025,12 @@ fn names(user: &User, problems: &mut Problems) -> Option<(PersonName, PersonName
     let given = match given.map(|name| PersonName::parse("name", name)) {
         Some(Ok(name)) => Some(name),
         Some(Err(error)) => {
-            problems.at(USERS, user.line, given_column, format!("the given name {}", error.message));
+            problems.at(
+                USERS,
+                user.line,
+                given_column,
+                format!("the given name {}", error.message),
+            );
             None
         }
         None => {
@@ -1019,10 +1038,19 @@ fn names(user: &User, problems: &mut Problems) -> Option<(PersonName, PersonName
             None
         }
     };
-    let family = match user.family.as_deref().map(|name| PersonName::parse("name", name)) {
+    let family = match user
+        .family
+        .as_deref()
+        .map(|name| PersonName::parse("name", name))
+    {
         Some(Ok(name)) => Some(name),
         Some(Err(error)) => {
-            problems.at(USERS, user.line, "familyName", format!("the family name {}", error.message));
+            problems.at(
+                USERS,
+                user.line,
+                "familyName",
+                format!("the family name {}", error.message),
+            );
             None
         }
         None => {
@@ -1039,7 +1067,12 @@ fn person_name(user: &User, problems: &mut Problems) -> Option<PersonName> {
     match PersonName::parse("name", &format!("{} {}", given.as_str(), family.as_str())) {
         Ok(name) => Some(name),
         Err(error) => {
-            problems.at(USERS, user.line, "familyName", format!("the name {}", error.message));
+            problems.at(
+                USERS,
+                user.line,
+                "familyName",
+                format!("the name {}", error.message),
+            );
             None
         }
     }
@@ -1195,7 +1228,10 @@ fn read_group(
 fn holidays(sessions: &[Session]) -> Vec<Holiday> {
     let mut years: BTreeMap<&str, Vec<&Session>> = BTreeMap::new();
     for session in sessions {
-        years.entry(session.year.as_str()).or_default().push(session);
+        years
+            .entry(session.year.as_str())
+            .or_default()
+            .push(session);
     }
     let mut found: Vec<Holiday> = Vec::new();
     for mut terms in years.into_values() {
@@ -1512,7 +1548,11 @@ mod tests {
         assert_eq!(tess.roles, vec![Role::ClassStaff]);
         assert_eq!(tess.tutor_of, vec![FormName::parse("7A").unwrap()]);
         let tom = &school.staff[1];
-        assert_eq!(tom.email.as_str(), "t.two@meadowbank.example", "from the username");
+        assert_eq!(
+            tom.email.as_str(),
+            "t.two@meadowbank.example",
+            "from the username"
+        );
         assert_eq!(tom.roles, vec![Role::ClassStaff, Role::Admin]);
 
         assert_eq!(
@@ -1529,7 +1569,13 @@ mod tests {
         let holidays: Vec<(NaiveDate, NaiveDate, &str)> = school
             .holidays
             .iter()
-            .map(|h| (h.closure.starts_on, h.closure.ends_on, h.closure.name.as_str()))
+            .map(|h| {
+                (
+                    h.closure.starts_on,
+                    h.closure.ends_on,
+                    h.closure.name.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             holidays,
@@ -1572,7 +1618,12 @@ mod tests {
                 &format!("\n{user},active,,true,org1,{role},"),
             );
         }
-        set(&mut files, "users.csv", "s3,tobedeleted,,true,", "s3,tobedeleted,,true,org1,student,");
+        set(
+            &mut files,
+            "users.csv",
+            "s3,tobedeleted,,true,",
+            "s3,tobedeleted,,true,org1,student,",
+        );
         let bundle = read_bundle(&files, DEFAULT_GRADE_OFFSET, None).unwrap();
         let school = &bundle.schools[0];
         assert_eq!(school.pupils.len(), 2);
@@ -1607,7 +1658,12 @@ mod tests {
             "{UPN:A820200126001}",
         );
         set(&mut files, "users.csv", ",,\"07\",Mai", ",,\"Y8\",Mai");
-        set(&mut files, "users.csv", "T.Teacher@Meadowbank.example", "tess");
+        set(
+            &mut files,
+            "users.csv",
+            "T.Teacher@Meadowbank.example",
+            "tess",
+        );
         let problems = read_bundle(&files, 1, None).unwrap_err();
         let at: Vec<(usize, &str)> = problems
             .iter()
@@ -1629,7 +1685,12 @@ mod tests {
     #[test]
     fn a_pupil_needs_exactly_one_homeroom() {
         let mut files = bundle();
-        set(&mut files, "enrollments.csv", "e2,active,,h8,org1,s2", "e2,active,,m1,org1,s2");
+        set(
+            &mut files,
+            "enrollments.csv",
+            "e2,active,,h8,org1,s2",
+            "e2,active,,m1,org1,s2",
+        );
         set(
             &mut files,
             "enrollments.csv",
@@ -1649,7 +1710,9 @@ mod tests {
             ],
             "{problems:?}"
         );
-        assert!(problems[0].message.contains("also in the homeroom class 7A (line 2)"));
+        assert!(problems[0]
+            .message
+            .contains("also in the homeroom class 7A (line 2)"));
         assert!(problems[1].message.contains("no homeroom"));
     }
 
@@ -1704,7 +1767,12 @@ mod tests {
     #[test]
     fn a_delta_manifest_is_noted() {
         let mut files = bundle();
-        set(&mut files, "manifest.csv", "file.users,bulk", "file.users,delta");
+        set(
+            &mut files,
+            "manifest.csv",
+            "file.users,bulk",
+            "file.users,delta",
+        );
         let bundle = read_bundle(&files, 1, None).unwrap();
         assert_eq!(bundle.delta_files, vec![(4, "users.csv".to_string())]);
     }

@@ -5,11 +5,13 @@
 //! so a failed import writes nothing; the same file applied twice changes nothing the
 //! second time. The command line, the admin page and the API all call these functions.
 
+pub mod oneroster;
 pub mod pupils;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::config::Settings;
 use crate::db::DbConnection;
 use crate::domain::import::{ColumnSpec, RowError};
 use crate::domain::roster::FieldChange;
@@ -20,16 +22,19 @@ use crate::error::Result;
 pub enum ImportKind {
     /// Pupils from a MIS CSV export.
     Pupils,
+    /// A OneRoster 1.1 or 1.2 bundle (`.zip`): pupils, staff, forms, teaching groups, terms.
+    OneRoster,
 }
 
 impl ImportKind {
     /// Every kind, in the order the import page offers them.
-    pub const ALL: &'static [ImportKind] = &[ImportKind::Pupils];
+    pub const ALL: &'static [ImportKind] = &[ImportKind::Pupils, ImportKind::OneRoster];
 
     /// The kind's name in addresses and commands (`pupils`).
     pub fn as_str(self) -> &'static str {
         match self {
             ImportKind::Pupils => "pupils",
+            ImportKind::OneRoster => "oneroster",
         }
     }
 
@@ -45,6 +50,7 @@ impl ImportKind {
     pub fn title(self) -> &'static str {
         match self {
             ImportKind::Pupils => "Pupils from the MIS (CSV)",
+            ImportKind::OneRoster => "OneRoster bundle (.zip)",
         }
     }
 
@@ -52,16 +58,19 @@ impl ImportKind {
     pub fn columns(self) -> &'static [ColumnSpec] {
         match self {
             ImportKind::Pupils => crate::domain::roster::PUPIL_COLUMNS,
+            ImportKind::OneRoster => &[],
         }
     }
 
     /// Whether the kind can be a whole roll, marking those not in it as left.
     pub fn takes_full(self) -> bool {
-        matches!(self, ImportKind::Pupils)
+        matches!(self, ImportKind::Pupils | ImportKind::OneRoster)
     }
 }
 
-/// Runs an import of `kind` in the caller's transaction (see the module documentation).
+/// Runs an import of `kind` in the caller's transaction (see the module documentation);
+/// `settings` carries what a kind reads them for (the OneRoster grade offset).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     kind: ImportKind,
     conn: &mut DbConnection,
@@ -69,10 +78,20 @@ pub fn run(
     actor_id: Option<i64>,
     file: &[u8],
     options: &ImportOptions,
+    settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<ImportReport> {
     match kind {
         ImportKind::Pupils => pupils::import(conn, school_id, actor_id, file, options, now),
+        ImportKind::OneRoster => oneroster::import(
+            conn,
+            school_id,
+            actor_id,
+            file,
+            options,
+            settings.oneroster_grade_offset,
+            now,
+        ),
     }
 }
 

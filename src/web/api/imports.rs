@@ -25,7 +25,7 @@ pub struct ImportQuery {
     /// `true` to say what would change and write nothing (default `false`).
     pub dry_run: Option<String>,
     /// `true` when the file is the whole roll: pupils not in it are marked as left (pupils
-    /// only; default `false`).
+    /// and OneRoster bundles; default `false`).
     pub full: Option<String>,
 }
 
@@ -83,6 +83,56 @@ pub async fn pupils(
         .db
         .write(move |conn| {
             imports::pupils::import(conn, school_id, Some(actor), &file, &options, Utc::now())
+        })
+        .await?;
+    Ok(answer(report))
+}
+
+/// Brings in the signed-in school from a OneRoster 1.1 or 1.2 CSV bundle (the `.zip` a MIS
+/// publishes for School Data Sync or Apple School Manager): the org whose `identifier` is
+/// the school's code gives its pupils (by UPN), staff (by email), forms and their tutors,
+/// teaching groups (by `sourcedId`) and the holidays between its terms.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/oneroster",
+    params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/zip", description = "The OneRoster bundle: a .zip of orgs.csv, users.csv (and roles.csv in 1.2), classes.csv, enrollments.csv and academicSessions.csv"),
+    responses(
+        (status = 200, description = "What was (or, on a dry run, would be) added, changed, marked left and left unchanged, keyed by school code and UPN, email, class or holiday", body = ImportReport),
+        (status = 400, description = "A query parameter is malformed", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 413, description = "The file is larger than an import reads", body = ErrorBody),
+        (status = 422, description = "The bundle has problems, each named by file, line and column (`users.csv: grades`); nothing was written", body = RefusedImport)
+    )
+)]
+pub async fn oneroster(
+    user: ApiUser,
+    query: web::Query<ImportQuery>,
+    body: ApiBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_role(&user.0, IMPORTERS)?;
+    let options = ImportOptions {
+        dry_run: flag("dry_run", query.dry_run.as_deref())?,
+        full: flag("full", query.full.as_deref())?,
+        mapped: Vec::new(),
+    };
+    let (school_id, actor) = (user.0.school_id, user.0.id);
+    let grade_offset = state.settings.oneroster_grade_offset;
+    let file = body.0;
+    let report = state
+        .db
+        .write(move |conn| {
+            imports::oneroster::import(
+                conn,
+                school_id,
+                Some(actor),
+                &file,
+                &options,
+                grade_offset,
+                Utc::now(),
+            )
         })
         .await?;
     Ok(answer(report))

@@ -42,6 +42,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(crate::imports::MAX_IMPORT_BYTES))
                 .route(post().to(imports::pupils)),
         )
+        .service(
+            resource("/imports/oneroster", "POST")
+                .app_data(web::PayloadConfig::new(crate::imports::MAX_IMPORT_BYTES))
+                .route(post().to(imports::oneroster)),
+        )
         .service(resource("/meetings", "GET").route(get().to(meetings::list)))
         .service(resource("/meetings/{id}/schedule", "POST").route(post().to(meetings::schedule)))
         .service(resource("/meetings/{id}/cancel", "POST").route(post().to(meetings::cancel)))
@@ -91,7 +96,8 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
         meetings::cancel,
         meetings::missed,
         meetings::outcome,
-        imports::pupils
+        imports::pupils,
+        imports::oneroster
     ),
     components(schemas(ErrorBody, crate::web::Health)),
     modifiers(&BearerAuth),

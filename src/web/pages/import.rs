@@ -133,6 +133,7 @@ async fn run_and_show(
     let (school_id, actor) = (member.school_id, member.id);
     let options = choice.options(dry_run);
     let (kind, file) = (choice.kind, choice.file.clone());
+    let settings = state.settings.clone();
     let report = state
         .db
         .write(move |conn| {
@@ -143,6 +144,7 @@ async fn run_and_show(
                 Some(actor),
                 &file,
                 &options,
+                &settings,
                 Utc::now(),
             )
         })
