@@ -427,6 +427,25 @@ async fn the_api_brings_in_the_signed_in_school_and_refuses_a_bad_bundle(engine:
     };
     let good = zipped(&bundle_files(|_, text| Some(text)));
 
+    // The route is in the OpenAPI document, its body a zip.
+    let doc: serde_json::Value = reqwest::get(app.url("/api/v1/openapi.json"))
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("the document");
+    let body = &doc["paths"]["/api/v1/imports/oneroster"]["post"]["requestBody"]["content"];
+    assert_eq!(
+        body["application/zip"]["schema"]["$ref"], "#/components/schemas/BinaryFile",
+        "{body}"
+    );
+    let binary = &doc["components"]["schemas"]["BinaryFile"];
+    assert_eq!(
+        (&binary["type"], &binary["format"]),
+        (&json!("string"), &json!("binary")),
+        "{binary}"
+    );
+
     let (status, preview) = common::json_of(
         post("?dry_run=true", &token, good.clone())
             .await

@@ -37,6 +37,11 @@ pub struct RefusedImport {
     pub report: ImportReport,
 }
 
+/// A file sent byte for byte as the request body (a `.zip`), as the OpenAPI document shows it.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct BinaryFile(pub Vec<u8>);
+
 /// Reads a `true`/`false` query parameter, naming it when it is neither.
 fn flag(field: &str, raw: Option<&str>) -> Result<bool, Error> {
     match raw.map(str::trim) {
@@ -96,7 +101,7 @@ pub async fn pupils(
     post,
     path = "/api/v1/imports/oneroster",
     params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/zip", description = "The OneRoster bundle: a .zip of orgs.csv, users.csv (and roles.csv in 1.2), classes.csv, enrollments.csv and academicSessions.csv"),
+    request_body(content = BinaryFile, content_type = "application/zip", description = "The OneRoster bundle: a .zip of orgs.csv, users.csv (and roles.csv in 1.2), classes.csv, enrollments.csv and academicSessions.csv"),
     responses(
         (status = 200, description = "What was (or, on a dry run, would be) added, changed, marked left and left unchanged, keyed by school code and UPN, email, class or holiday", body = ImportReport),
         (status = 400, description = "A query parameter is malformed", body = ErrorBody),
