@@ -581,3 +581,24 @@ async fn the_import_page_offers_and_previews_a_bundle(engine: Engine) {
 }
 
 both_engines!(the_import_page_offers_and_previews_a_bundle);
+
+async fn an_email_held_by_another_school_is_a_problem(engine: Engine) {
+    let app = common::spawn_app(engine).await;
+    let other = app.create_school("OTHER", "Other School");
+    app.create_staff(
+        &other,
+        "e.nibhriain@meadowbank.example",
+        "Eleanor Ní Bhriain",
+        &[Role::ClassStaff],
+        None,
+    );
+    let (ok, out, err) = import(&app, &bundle_folder(), &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("line 8, column users.csv: email: e.nibhriain@meadowbank.example is the email of an account of another school"),
+        "{err}"
+    );
+    assert_eq!(counts(&app), [1, 0, 1, 0, 0, 0], "nothing written");
+}
+
+both_engines!(an_email_held_by_another_school_is_a_problem);
