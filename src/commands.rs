@@ -1,5 +1,5 @@
 //! The command line of `steadfast` (see `API.md`): serve, migrate, demo, school add,
-//! user add, token create and jobs run.
+//! user add, token create, jobs run and the imports.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -15,9 +15,11 @@ use crate::db::models::School;
 use crate::db::{pastoral, schools, staff, to_db_time, Database, DbConnection};
 use crate::demo::scale::{load_scaled, ScaleSpec};
 use crate::domain::details::{EmailAddress, PersonName, SchoolCode, YearNumber};
+use crate::domain::import::decode_text;
+use crate::domain::oneroster::BundleFiles;
 use crate::domain::Role;
 use crate::error::Error;
-use crate::imports::{ImportKind, ImportOptions, ImportReport};
+use crate::imports::{oneroster, ImportKind, ImportOptions, ImportReport};
 use crate::web;
 
 /// Steadfast: pupil support along the Coaching Sequence.
@@ -116,6 +118,19 @@ pub enum ImportCommand {
         /// Say what would change, and write nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// A OneRoster 1.1 or 1.2 CSV bundle, as a .zip or a folder of its CSV files: every
+    /// school of orgs.csv (matched by identifier, created when new) with its pupils, staff,
+    /// forms and tutors, teaching groups and the holidays between its terms.
+    Oneroster {
+        /// The bundle's .zip, or the folder holding orgs.csv, users.csv and the rest.
+        path: std::path::PathBuf,
+        /// Say what would change, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The bundle is each school's whole roll: pupils not in it are marked as left.
+        #[arg(long)]
+        full: bool,
     },
 }
 
@@ -271,6 +286,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(command) => {
             let (kind, file, school, options) = match command {
+                ImportCommand::Oneroster {
+                    path,
+                    dry_run,
+                    full,
+                } => return import_oneroster(&settings, path, dry_run, full),
                 ImportCommand::Pupils {
                     file,
                     school,
@@ -298,8 +318,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     ImportOptions {
                         dry_run,
                         invite,
-                        public_url: settings.public_url.clone(),
-                        ..ImportOptions::default()
+                        ..ImportOptions::for_settings(&settings)
                     },
                 ),
                 ImportCommand::Calendar {
@@ -470,6 +489,40 @@ pub fn add_user(
     })
 }
 
+/// `steadfast import oneroster`: every school of a bundle, from its `.zip` or its folder.
+fn import_oneroster(
+    settings: &Settings,
+    path: std::path::PathBuf,
+    dry_run: bool,
+    full: bool,
+) -> anyhow::Result<()> {
+    let db = open(settings)?;
+    let files = if path.is_dir() {
+        read_bundle_folder(&path)?
+    } else {
+        match oneroster::bundle_files(&read_import_file(&path)?) {
+            Ok(files) => files,
+            Err(problem) => return print_import(&ImportReport::refused(vec![problem])),
+        }
+    };
+    let options = ImportOptions {
+        dry_run,
+        full,
+        ..ImportOptions::for_settings(settings)
+    };
+    let report = in_transaction(&db, move |conn| {
+        oneroster::import_files(
+            conn,
+            oneroster::Scope::Every,
+            None,
+            &files,
+            &options,
+            Utc::now(),
+        )
+    })?;
+    print_import(&report)
+}
+
 /// The school a command names with `--school`, or the only one when it names none.
 fn school_named(conn: &mut DbConnection, code: Option<String>) -> Result<School, Error> {
     match code {
@@ -502,6 +555,42 @@ fn read_import_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
         );
     }
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The CSV files of a OneRoster bundle's folder (`*.csv`, not its subfolders) by file name,
+/// as a bundle's .zip gives them.
+fn read_bundle_folder(folder: &std::path::Path) -> anyhow::Result<BundleFiles> {
+    let mut files = BundleFiles::new();
+    let mut total = 0u64;
+    let entries =
+        std::fs::read_dir(folder).with_context(|| format!("reading {}", folder.display()))?;
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("reading {}", folder.display()))?
+            .path();
+        let is_csv = path
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("csv"));
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !is_csv || !path.is_file() {
+            continue;
+        }
+        total += std::fs::metadata(&path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        if total > crate::imports::MAX_IMPORT_BYTES as u64 {
+            bail!(
+                "the CSV files of {} add up to more than {} bytes, more than an import reads",
+                folder.display(),
+                crate::imports::MAX_IMPORT_BYTES
+            );
+        }
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        files.insert(name.to_string(), decode_text(&bytes));
+    }
+    Ok(files)
 }
 
 /// Prints what an import did (or would do), and fails when the file had problems.

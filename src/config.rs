@@ -21,6 +21,14 @@ pub struct Settings {
     pub pool_size: u32,
     pub secure_cookies: bool,
     pub log: String,
+    /// The UK year of OneRoster grade 0: a pupil's year is their OneRoster grade plus this
+    /// (by default 1, so grade `06` is Year 7). `STEADFAST_ONEROSTER_GRADE_OFFSET`.
+    #[serde(default = "default_grade_offset")]
+    pub oneroster_grade_offset: i64,
+}
+
+fn default_grade_offset() -> i64 {
+    crate::domain::oneroster::DEFAULT_GRADE_OFFSET
 }
 
 /// Why the settings could not be loaded.
@@ -63,5 +71,6 @@ mod tests {
         assert_eq!(settings.bind, "127.0.0.1:8080");
         assert_eq!(settings.smtp_url, "file");
         assert_eq!(settings.mail_from, "steadfast@localhost");
+        assert_eq!(settings.oneroster_grade_offset, 1);
     }
 }

@@ -31,6 +31,7 @@ pub mod schema;
 pub mod schools;
 pub mod staff;
 pub mod staff_roster;
+pub mod teaching_groups;
 pub mod timeline;
 pub mod timetable;
 pub mod writer;

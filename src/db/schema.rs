@@ -465,6 +465,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    teaching_groups (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        source_id -> Text,
+        name -> Text,
+        subject -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    teaching_group_members (group_id, pupil_id) {
+        group_id -> BigInt,
+        pupil_id -> BigInt,
+        school_id -> BigInt,
+    }
+}
+
 diesel::joinable!(year_groups -> schools (school_id));
 diesel::joinable!(houses -> schools (school_id));
 diesel::table! {
@@ -540,6 +558,9 @@ diesel::joinable!(account_links -> staff (staff_id));
 diesel::joinable!(account_links -> schools (school_id));
 diesel::joinable!(school_timetables -> schools (school_id));
 diesel::joinable!(lesson_periods -> schools (school_id));
+diesel::joinable!(teaching_groups -> schools (school_id));
+diesel::joinable!(teaching_group_members -> teaching_groups (group_id));
+diesel::joinable!(teaching_group_members -> pupils (pupil_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     schools,
@@ -576,4 +597,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_links,
     school_timetables,
     lesson_periods,
+    teaching_groups,
+    teaching_group_members,
 );

@@ -165,6 +165,32 @@ pub fn house(conn: &mut DbConnection, school_id: i64, name: &str) -> Result<i64>
     find(conn)?.ok_or(Error::NotFound("house"))
 }
 
+/// The school's forms by name, with the id of each one's tutor.
+pub fn form_tutors(conn: &mut DbConnection, school_id: i64) -> Result<Vec<(String, Option<i64>)>> {
+    Ok(forms::table
+        .filter(forms::school_id.eq(school_id))
+        .order(forms::name)
+        .select((forms::name, forms::tutor_id))
+        .load(conn)?)
+}
+
+/// Makes a member of staff the tutor of the school's form with this name.
+pub fn set_form_tutor(
+    conn: &mut DbConnection,
+    school_id: i64,
+    form: &FormName,
+    staff_id: i64,
+) -> Result<()> {
+    diesel::update(
+        forms::table
+            .filter(forms::school_id.eq(school_id))
+            .filter(forms::name.eq(form.as_str())),
+    )
+    .set(forms::tutor_id.eq(Some(staff_id)))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Adds a holiday or INSET closure to the school's calendar.
 pub fn add_closure(conn: &mut DbConnection, school_id: i64, closure: &Closure) -> Result<()> {
     diesel::insert_into(school_closures::table)

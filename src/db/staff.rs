@@ -125,6 +125,34 @@ pub fn create(
     })
 }
 
+/// The account with this email in any school, active or not, with its roles: an import
+/// matches people by email.
+pub fn by_email(conn: &mut DbConnection, email: &EmailAddress) -> Result<Option<StaffMember>> {
+    let row: Option<StaffRow> = staff::table
+        .filter(staff::email.eq(email.as_str()))
+        .select(StaffRow::as_select())
+        .first(conn)
+        .optional()?;
+    match row {
+        Some(row) => Ok(with_responsibilities(conn, vec![row])?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// Gives a member of staff roles they do not hold yet (none is taken away).
+pub fn add_roles(conn: &mut DbConnection, member: &StaffMember, roles: &[Role]) -> Result<()> {
+    for role in roles.iter().filter(|r| !member.has_role(**r)) {
+        diesel::insert_into(staff_roles::table)
+            .values((
+                staff_roles::staff_id.eq(member.id),
+                staff_roles::role.eq(role.as_str()),
+                staff_roles::school_id.eq(member.school_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// The active account with this email, with its password hash, for signing in.
 pub fn find_for_login(conn: &mut DbConnection, email: &str) -> Result<Option<StaffRow>> {
     Ok(staff::table

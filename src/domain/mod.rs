@@ -14,6 +14,7 @@ pub mod import;
 pub mod incident;
 pub mod insight;
 pub mod level;
+pub mod oneroster;
 pub mod plan;
 pub mod policy;
 pub mod programme;

@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod history;
+pub mod oneroster;
 pub mod pupils;
 pub mod staff;
 
@@ -33,12 +34,19 @@ pub enum ImportKind {
     Calendar,
     /// Behaviour history from the previous system.
     Incidents,
+    /// A OneRoster 1.1 or 1.2 bundle (`.zip`): pupils, staff, forms, teaching groups, terms.
+    OneRoster,
 }
 
 impl ImportKind {
     /// Every kind, in the order the import page offers them.
-    pub const ALL: &'static [ImportKind] =
-        &[ImportKind::Pupils, ImportKind::Staff, ImportKind::Incidents];
+    pub const ALL: &'static [ImportKind] = &[
+        ImportKind::Pupils,
+        ImportKind::OneRoster,
+        ImportKind::Staff,
+        ImportKind::Calendar,
+        ImportKind::Incidents,
+    ];
 
     /// The kind's name in addresses and commands (`pupils`).
     pub fn as_str(self) -> &'static str {
@@ -47,6 +55,7 @@ impl ImportKind {
             ImportKind::Staff => "staff",
             ImportKind::Calendar => "calendar",
             ImportKind::Incidents => "incidents",
+            ImportKind::OneRoster => "oneroster",
         }
     }
 
@@ -65,6 +74,7 @@ impl ImportKind {
             ImportKind::Staff => "Staff (CSV)",
             ImportKind::Calendar => "Term dates and closures (iCalendar .ics)",
             ImportKind::Incidents => "Behaviour history from the previous system (CSV)",
+            ImportKind::OneRoster => "OneRoster bundle (.zip)",
         }
     }
 
@@ -75,12 +85,13 @@ impl ImportKind {
             ImportKind::Staff => crate::domain::staff_roster::STAFF_COLUMNS,
             ImportKind::Calendar => &[],
             ImportKind::Incidents => crate::domain::history::HISTORY_COLUMNS,
+            ImportKind::OneRoster => &[],
         }
     }
 
     /// Whether the kind can be a whole roll, marking those not in it as left.
     pub fn takes_full(self) -> bool {
-        matches!(self, ImportKind::Pupils)
+        matches!(self, ImportKind::Pupils | ImportKind::OneRoster)
     }
 
     /// Who may bring this kind of file in: administrators, and for the calendar SLT too.
@@ -118,6 +129,7 @@ pub fn run(
         ImportKind::Staff => staff::import(conn, school_id, actor_id, file, options, now),
         ImportKind::Calendar => calendar::import(conn, school_id, actor_id, file, options, now),
         ImportKind::Incidents => history::import(conn, school_id, actor_id, file, options, now),
+        ImportKind::OneRoster => oneroster::import(conn, school_id, actor_id, file, options, now),
     }
 }
 
@@ -139,6 +151,21 @@ pub struct ImportOptions {
     pub invite: bool,
     /// Where links in emails point (the `public_url` setting); needed with `invite`.
     pub public_url: String,
+    /// OneRoster only: what to add to a US grade for the UK year (the
+    /// `oneroster_grade_offset` setting; grade 06 is Year 7 with 1).
+    pub grade_offset: i64,
+}
+
+impl ImportOptions {
+    /// The options every import takes from the settings (links' address, grade offset),
+    /// nothing else chosen yet.
+    pub fn for_settings(settings: &crate::config::Settings) -> ImportOptions {
+        ImportOptions {
+            public_url: settings.public_url.clone(),
+            grade_offset: settings.oneroster_grade_offset,
+            ..ImportOptions::default()
+        }
+    }
 }
 
 /// What an import did, or (on a dry run, or with problems) would do.

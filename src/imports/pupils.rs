@@ -39,7 +39,7 @@ pub fn import(
 }
 
 /// The report of a plan: its counts and one detail a pupil added, changed or leaving.
-fn report_of(plan: &RosterPlan) -> ImportReport {
+pub(crate) fn report_of(plan: &RosterPlan) -> ImportReport {
     let mut details = Vec::new();
     for record in &plan.added {
         details.push(ImportDetail {

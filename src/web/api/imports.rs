@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiBody;
+use crate::config::Settings;
 use crate::error::Error;
 use crate::imports::{self, ImportKind, ImportOptions, ImportReport};
 use crate::web::auth::{require_role, ApiUser};
@@ -20,8 +21,8 @@ use crate::web::AppState;
 pub struct ImportQuery {
     /// `true` to say what would change and write nothing (default `false`).
     pub dry_run: Option<String>,
-    /// Pupils: `true` when the file is the whole roll, so pupils not in it are marked as
-    /// left (default `false`).
+    /// `true` when the file is the whole roll: pupils not in it are marked as left (pupils
+    /// and OneRoster bundles; default `false`).
     pub full: Option<String>,
     /// Incidents: `true` to place each pupil with no level yet on the ladder by replaying
     /// the school's policy over their history (default `false`).
@@ -33,8 +34,7 @@ pub struct ImportQuery {
 
 impl ImportQuery {
     /// The options for `kind`; a flag that does not apply to it is refused, naming it.
-    /// Links in emails point at `public_url`.
-    fn options(&self, kind: ImportKind, public_url: &str) -> Result<ImportOptions, Error> {
+    fn options(&self, kind: ImportKind, settings: &Settings) -> Result<ImportOptions, Error> {
         let full = flag("full", self.full.as_deref())?;
         let place = flag("place", self.place.as_deref())?;
         let invite = flag("invite", self.invite.as_deref())?;
@@ -61,8 +61,7 @@ impl ImportQuery {
             full,
             place,
             invite,
-            public_url: public_url.to_string(),
-            mapped: Vec::new(),
+            ..ImportOptions::for_settings(settings)
         })
     }
 }
@@ -74,6 +73,11 @@ pub struct RefusedImport {
     #[serde(flatten)]
     pub report: ImportReport,
 }
+
+/// A file sent byte for byte as the request body (a `.zip`), as the OpenAPI document shows it.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct BinaryFile(pub Vec<u8>);
 
 /// Reads a `true`/`false` query parameter, naming it when it is neither.
 fn flag(field: &str, raw: Option<&str>) -> Result<bool, Error> {
@@ -163,6 +167,33 @@ pub async fn staff(
     run(ImportKind::Staff, user, query, body, state).await
 }
 
+/// Brings in the signed-in school from a OneRoster 1.1 or 1.2 CSV bundle (the `.zip` a MIS
+/// publishes for School Data Sync or Apple School Manager): the org whose `identifier` is
+/// the school's code gives its pupils (by UPN), staff (by email), forms and their tutors,
+/// teaching groups (by `sourcedId`) and the holidays between its terms.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/oneroster",
+    params(ImportQuery),
+    request_body(content = BinaryFile, content_type = "application/zip", description = "The OneRoster bundle: a .zip of orgs.csv, users.csv (and roles.csv in 1.2), classes.csv, enrollments.csv and academicSessions.csv"),
+    responses(
+        (status = 200, description = "What was (or, on a dry run, would be) added, changed, marked left and left unchanged, keyed by school code and UPN, email, class or holiday", body = ImportReport),
+        (status = 400, description = "A query parameter is malformed", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 413, description = "The file is larger than an import reads", body = ErrorBody),
+        (status = 422, description = "The bundle has problems, each named by file, line and column (`users.csv: grades`); nothing was written", body = RefusedImport)
+    )
+)]
+pub async fn oneroster(
+    user: ApiUser,
+    query: web::Query<ImportQuery>,
+    body: ApiBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    run(ImportKind::OneRoster, user, query, body, state).await
+}
+
 /// Runs an import of `kind` for an administrator, the file as the body.
 async fn run(
     kind: ImportKind,
@@ -172,7 +203,7 @@ async fn run(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_role(&user.0, kind.importers())?;
-    let options = query.options(kind, &state.settings.public_url)?;
+    let options = query.options(kind, &state.settings)?;
     let (school_id, actor) = (user.0.school_id, user.0.id);
     let file = body.0;
     let report = state

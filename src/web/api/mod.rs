@@ -57,6 +57,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(crate::imports::MAX_IMPORT_BYTES))
                 .route(post().to(imports::calendar)),
         )
+        .service(
+            resource("/imports/oneroster", "POST")
+                .app_data(web::PayloadConfig::new(crate::imports::MAX_IMPORT_BYTES))
+                .route(post().to(imports::oneroster)),
+        )
         .service(resource("/meetings", "GET").route(get().to(meetings::list)))
         .service(resource("/meetings/{id}/schedule", "POST").route(post().to(meetings::schedule)))
         .service(resource("/meetings/{id}/cancel", "POST").route(post().to(meetings::cancel)))
@@ -109,7 +114,8 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
         imports::pupils,
         imports::incidents,
         imports::staff,
-        imports::calendar
+        imports::calendar,
+        imports::oneroster
     ),
     components(schemas(ErrorBody, crate::web::Health)),
     modifiers(&BearerAuth),

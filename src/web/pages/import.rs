@@ -66,15 +66,15 @@ impl Choice {
         })
     }
 
-    /// The options of a run; links in emails point at `public_url`.
-    fn options(&self, dry_run: bool, public_url: &str) -> ImportOptions {
+    /// The options of a run, with those the settings give.
+    fn options(&self, dry_run: bool, settings: &crate::config::Settings) -> ImportOptions {
         ImportOptions {
             dry_run,
             full: self.full,
             place: self.place,
             invite: self.invite,
-            public_url: public_url.to_string(),
             mapped: self.mapped.clone(),
+            ..ImportOptions::for_settings(settings)
         }
     }
 }
@@ -139,7 +139,7 @@ async fn run_and_show(
     dry_run: bool,
 ) -> Result<HttpResponse, PageError> {
     let (school_id, actor) = (member.school_id, member.id);
-    let options = choice.options(dry_run, &state.settings.public_url);
+    let options = choice.options(dry_run, &state.settings);
     let (kind, file) = (choice.kind, choice.file.clone());
     let report = state
         .db

@@ -1,0 +1,3 @@
+DROP INDEX teaching_group_members_pupil;
+DROP TABLE teaching_group_members;
+DROP TABLE teaching_groups;
