@@ -134,6 +134,41 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
+/// The file in the data folder holding the one-time token that opens `/setup` on an
+/// installation with no school yet.
+const SETUP_TOKEN_FILE: &str = "setup.token";
+
+/// The setup token of an installation with no school, made (readable by its owner only)
+/// when there is none yet. `steadfast serve` prints the link that carries it.
+pub fn setup_token(data_dir: &std::path::Path) -> std::io::Result<String> {
+    let path = data_dir.join(SETUP_TOKEN_FILE);
+    if let Ok(stored) = std::fs::read_to_string(&path) {
+        if stored.trim().len() == 64 {
+            return Ok(stored.trim().to_string());
+        }
+    }
+    let token = random_token();
+    std::fs::create_dir_all(data_dir)?;
+    crate::web::write_private_file(&path, token.as_bytes())?;
+    Ok(token)
+}
+
+/// Whether `sent` is the installation's setup token (compared in constant time).
+pub fn setup_token_matches(data_dir: &std::path::Path, sent: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    match std::fs::read_to_string(data_dir.join(SETUP_TOKEN_FILE)) {
+        Ok(stored) if stored.trim().len() == 64 => {
+            bool::from(stored.trim().as_bytes().ct_eq(sent.trim().as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+/// Removes the setup token once the first school exists.
+pub fn forget_setup_token(data_dir: &std::path::Path) {
+    let _ = std::fs::remove_file(data_dir.join(SETUP_TOKEN_FILE));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -691,6 +691,20 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let mut conn = db.connection()?;
         schools::count(&mut conn)? == 0
     };
+    let setup_link = if empty {
+        let token = accounts::setup_token(&settings.data_dir).with_context(|| {
+            format!(
+                "writing the set-up token in {}",
+                settings.data_dir.display()
+            )
+        })?;
+        Some(format!(
+            "{}/setup?token={token}",
+            settings.public_url.trim_end_matches('/')
+        ))
+    } else {
+        None
+    };
     let jobs = crate::jobs::JobContext::from_settings(&settings)?;
     println!("Email goes to {}.", jobs.mailer.describe());
     let state = web::AppState {
@@ -705,8 +719,9 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         ));
         actix_web::rt::spawn(crate::jobs::run_forever(db, jobs));
         println!("Steadfast is serving on http://{address}");
-        if empty {
-            println!("The database holds no school yet: run `steadfast demo`, or `steadfast school add` then `steadfast user add`.");
+        if let Some(link) = setup_link {
+            println!("The database holds no school yet. Set up your school at {link}");
+            println!("(or run `steadfast demo` to try the demo school).");
         }
         server.await?;
         Ok(())

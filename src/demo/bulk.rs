@@ -46,7 +46,7 @@ pub struct BulkTable {
 }
 
 /// Incidents: id, school_id, reported_by, occurred_at, behaviour, severity, response,
-/// location, lesson, note, created_at, voided_at, edited_at.
+/// location, lesson, note, created_at, voided_at, edited_at, imported, import_key.
 pub const INCIDENTS: BulkTable = BulkTable {
     name: "incidents",
     columns: &[
@@ -63,6 +63,8 @@ pub const INCIDENTS: BulkTable = BulkTable {
         "created_at",
         "voided_at",
         "edited_at",
+        "imported",
+        "import_key",
     ],
 };
 

@@ -230,6 +230,9 @@ fn insert_history(
             Cell::Time(at),
             Cell::OptTime(None),
             Cell::OptTime(None),
+            // Logged here, not imported from another system.
+            Cell::Bool(false),
+            Cell::OptText(None),
         ]);
     }
     bulk::write(conn, bulk::INCIDENTS, rows)?;

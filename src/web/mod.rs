@@ -100,7 +100,7 @@ pub fn session_key(settings: &Settings) -> anyhow::Result<Key> {
 }
 
 /// Writes a file readable by its owner only.
-fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+pub fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -69,8 +69,14 @@ pub async fn home(
         .db
         .transaction(move |conn| gather(conn, &for_member))
         .await?;
+    let progress = super::setup::progress_for(&state, &member).await?;
     let markup = with_counted_viewer(&member, &session, data.decisions, |viewer| {
-        page("Home", viewer, render(&member, &data))
+        let checklist = progress.map(|p| super::setup::checklist(&p, viewer.csrf));
+        page(
+            "Home",
+            viewer,
+            html! { (checklist.unwrap_or_default()) (render(&member, &data)) },
+        )
     });
     Ok(html(markup))
 }
@@ -318,13 +324,12 @@ fn getting_started() -> Markup {
         "Getting started",
         html! {
             h1 { "Welcome to Steadfast" }
-            p { "This Steadfast has no school yet. Begin in one of two ways, from a terminal beside it:" }
-            h2 { "Try it with the demo school" }
+            p { "This Steadfast has no school yet." }
+            h2 { "Set up your school" }
+            p { "Open the set-up link " code { "steadfast serve" } " printed when it started: it creates your school and your administrator account, then walks you through bringing in staff, pupils, the calendar and the timetable from the files your MIS exports." }
+            h2 { "Or try it with the demo school" }
             pre { code { "steadfast demo" } }
             p { "This loads a realistic school of about 1,000 pupils with a term of records, and prints the demo logins." }
-            h2 { "Or set up your own school" }
-            pre { code { "steadfast school add --code CODE --name \"Your School\"\nsteadfast user add --school CODE --email you@school.org --name \"Your Name\" --role admin" } }
-            p { "The second command asks for a password. Then reload this page and sign in." }
         },
     )
 }

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod programme;
 pub mod provision;
 pub mod pupils;
+pub mod setup;
 pub mod staff_admin;
 pub mod timetable;
 
@@ -36,6 +37,9 @@ use crate::web::auth::csrf_token;
 /// Registers the page routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
+        .route("/setup", web::get().to(setup::show))
+        .route("/setup", web::post().to(setup::submit))
+        .route("/setup/reviewed", web::post().to(setup::reviewed))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
