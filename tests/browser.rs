@@ -488,3 +488,147 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
     assert_eq!(quick_prompts(&app, pupil.id), 1);
     browser.close().await;
 }
+
+/// Types `text` into the field `css` of the page.
+async fn fill(browser: &Browser, css: &str, text: &str) {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("the field {css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+}
+
+/// Clicks the element `css` and waits for the page it leads to.
+async fn click_and_wait(browser: &Browser, css: &str, then: &str) -> String {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("the button {css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(then))
+        .await
+        .unwrap_or_else(|e| panic!("{then} after clicking {css}: {e}"));
+    browser.client.source().await.expect("the page")
+}
+
+/// Chooses a file on the import page, previews it and applies it; answers the final page.
+async fn import_on_the_page(
+    browser: &Browser,
+    address: &str,
+    kind: &str,
+    file: &str,
+    tick: &[&str],
+) -> String {
+    let client = &browser.client;
+    client
+        .goto(&format!("{address}/admin/import?kind={kind}"))
+        .await
+        .expect("the import page");
+    let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
+    fill(browser, "input[type=file][name=file]", &path).await;
+    for name in tick {
+        client
+            .find(Locator::Css(&format!("input[name={name}]")))
+            .await
+            .expect("a box to tick")
+            .click()
+            .await
+            .expect("ticking it");
+    }
+    let preview = click_and_wait(
+        browser,
+        "form[action='/admin/import/preview'] button.primary",
+        "button[value=apply]",
+    )
+    .await;
+    assert!(
+        preview.contains("Nothing has been written yet"),
+        "{preview}"
+    );
+    click_and_wait(browser, "button[value=apply]", "h1.applied").await
+}
+
+#[tokio::test]
+async fn a_new_school_moves_in_from_its_files_and_an_invited_teacher_signs_in() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app(Engine::Sqlite).await;
+    let token = steadfast::accounts::setup_token(&app.data_dir).expect("a set-up token");
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // The administrator sets the school up from the one-time link.
+    client
+        .goto(&format!("{}/setup?token={token}", app.address))
+        .await
+        .expect("the set-up page");
+    for (field, text) in [
+        ("code", "NORTHPARK"),
+        ("school", "Northpark School"),
+        ("name", "Ada Okafor"),
+        ("email", "ada@northpark.example"),
+        ("password", "kettle orbit lantern meadow"),
+        ("again", "kettle orbit lantern meadow"),
+    ] {
+        fill(&browser, &format!("input[name={field}]"), text).await;
+    }
+    let home = click_and_wait(&browser, "button[type=submit]", "section.getting-started").await;
+    assert!(home.contains("Northpark School"), "{home}");
+
+    // Staff, with invitations; then the roll from the MIS.
+    let staff = import_on_the_page(&browser, &app.address, "staff", "staff.csv", &["invite"]).await;
+    assert!(staff.contains("5 added"), "{staff}");
+    let pupils = import_on_the_page(&browser, &app.address, "pupils", "sims-pupils.csv", &[]).await;
+    assert!(pupils.contains("6 added"), "{pupils}");
+    assert!(pupils.contains("O&#39;Connor") || pupils.contains("O'Connor"));
+    assert_eq!(app.pupil_count(), 6);
+
+    // The invited teacher follows the emailed link, chooses a password and is signed in.
+    let link_text: String = {
+        use diesel::prelude::*;
+        use steadfast::db::schema::outbox;
+        outbox::table
+            .filter(outbox::recipient.eq("k.mensah@northpark.example"))
+            .select(outbox::body_text)
+            .first(&mut *app.conn())
+            .expect("the invitation")
+    };
+    let start = link_text
+        .find("/account/password?token=")
+        .expect("a link in the invitation");
+    let path: String = link_text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    click_and_wait(&browser, "form.signout button", "input[name=email]").await;
+    client
+        .goto(&format!("{}{path}", app.address))
+        .await
+        .expect("the invitation's page");
+    fill(
+        &browser,
+        "input[name=password]",
+        "violet harbour pencil drum",
+    )
+    .await;
+    fill(
+        &browser,
+        "input[name=confirm]",
+        "violet harbour pencil drum",
+    )
+    .await;
+    let signed_in = click_and_wait(&browser, "button[type=submit]", "form.signout").await;
+    assert!(signed_in.contains("Kwame Mensah"), "{signed_in}");
+    browser.close().await;
+}

@@ -233,7 +233,7 @@ fn render_report(choice: &Choice, report: &ImportReport, csrf: &str) -> Markup {
     );
     let can_apply = !report.applied && report.errors.is_empty();
     html! {
-        h1 { @if report.applied { "Brought in" } @else { "Preview" } ": " (choice.kind.title()) }
+        h1.applied[report.applied] { @if report.applied { "Brought in" } @else { "Preview" } ": " (choice.kind.title()) }
         p.notice role="status" {
             @if report.applied { (report.summary()) "." }
             @else if report.errors.is_empty() { "Nothing has been written yet: " (report.summary()) "." }
