@@ -297,3 +297,66 @@ async fn prompts_logged_late_are_judged_when_they_happened(engine: Engine) {
 }
 
 both_engines!(prompts_logged_late_are_judged_when_they_happened);
+
+async fn the_import_page_maps_a_new_behaviour_to_one_on_the_list(engine: Engine) {
+    let app = common::spawn_app(engine).await;
+    let school = school_with_roll(&app);
+    app.create_staff(
+        &school,
+        "head@north.example",
+        "Hana Head",
+        &[Role::Admin],
+        Some(common::PASSWORD),
+    );
+    let client = common::page_client();
+    app.login(&client, "head@north.example", common::PASSWORD)
+        .await;
+    let bytes = std::fs::read(fixture("previous-system-history.csv")).expect("the fixture");
+    let (status, preview) =
+        common::upload_import(&app, &client, "incidents", bytes, &["place"]).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(
+        preview.contains("Behaviours not on the school"),
+        "{preview}"
+    );
+    assert!(preview.contains("pupils would be placed"), "{preview}");
+    let mapping = [
+        ("behaviour0", "Défiance"),
+        ("as0", "Refusal to follow instruction"),
+    ];
+    let (status, again) = common::submit_import(&app, &client, &preview, "preview", &mapping).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert!(
+        !again.contains("behaviour added"),
+        "mapped, not added: {again}"
+    );
+    let (status, done) = common::submit_import(&app, &client, &again, "apply", &mapping).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let stored: Vec<String> = incidents::table
+        .select(incidents::behaviour)
+        .distinct()
+        .order(incidents::behaviour)
+        .load(&mut *app.conn())
+        .expect("the behaviours");
+    assert_eq!(
+        stored,
+        vec![
+            "Off task".to_string(),
+            "Physical aggression".to_string(),
+            "Refusal to follow instruction".to_string()
+        ]
+    );
+    let added: i64 = behaviours::table
+        .filter(behaviours::name.eq("Défiance"))
+        .count()
+        .get_result(&mut *app.conn())
+        .expect("the list");
+    assert_eq!(added, 0, "a mapped behaviour is not added to the list");
+    assert_eq!(
+        level_of(&app, "T820200126001"),
+        4,
+        "placed from the page too"
+    );
+}
+
+both_engines!(the_import_page_maps_a_new_behaviour_to_one_on_the_list);

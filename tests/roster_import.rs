@@ -321,75 +321,6 @@ async fn the_api_previews_then_imports_for_administrators_only(engine: Engine) {
 
 both_engines!(the_api_previews_then_imports_for_administrators_only);
 
-/// The value of the hidden field `name` of a page.
-fn hidden_value(html: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field in the page:\n{html}"))
-        + marker.len();
-    let length = html[start..].find('"').expect("the end of the value");
-    html[start..start + length].to_string()
-}
-
-/// Uploads `bytes` on the import page as a browser does; answers the status and the page.
-async fn upload(
-    app: &TestApp,
-    client: &reqwest::Client,
-    bytes: Vec<u8>,
-    whole_roll: bool,
-) -> (StatusCode, String) {
-    let page = app
-        .get_page(client, "/admin/import?kind=pupils")
-        .await
-        .text()
-        .await
-        .expect("the import page");
-    let mut form = reqwest::multipart::Form::new()
-        .text("csrf_token", common::csrf_token_in(&page))
-        .text("kind", "pupils")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name("roll.csv"),
-        );
-    if whole_roll {
-        form = form.text("full", "on");
-    }
-    let response = client
-        .post(app.url("/admin/import/preview"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("an answer");
-    let status = response.status();
-    (status, response.text().await.expect("a page"))
-}
-
-/// Posts the preview page's form back with `step` and extra fields.
-async fn submit(
-    app: &TestApp,
-    client: &reqwest::Client,
-    preview: &str,
-    step: &str,
-    extra: &[(&str, &str)],
-) -> (StatusCode, String) {
-    let mut fields = vec![
-        ("csrf_token".to_string(), common::csrf_token_in(preview)),
-        ("kind".to_string(), "pupils".to_string()),
-        ("file".to_string(), hidden_value(preview, "file")),
-        ("step".to_string(), step.to_string()),
-    ];
-    fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let response = client
-        .post(app.url("/admin/import"))
-        .form(&fields)
-        .send()
-        .await
-        .expect("an answer");
-    let status = response.status();
-    (status, response.text().await.expect("a page"))
-}
-
 async fn the_import_page_previews_maps_columns_and_applies(engine: Engine) {
     let app = common::spawn_app(engine).await;
     let school = app.create_school("NORTH", "North Academy");
@@ -406,23 +337,24 @@ async fn the_import_page_previews_maps_columns_and_applies(engine: Engine) {
 
     // The preview writes nothing and lists each pupil; applying writes them all.
     let bytes = std::fs::read(fixture("sims-pupils.csv")).expect("the fixture");
-    let (status, preview) = upload(&app, &client, bytes, false).await;
+    let (status, preview) = common::upload_import(&app, &client, "pupils", bytes, &[]).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert!(preview.contains("6 would be added"), "{preview}");
     assert!(preview.contains("O&#39;Connor") || preview.contains("O'Connor"));
     assert_eq!(app.pupil_count(), 0);
-    let (status, done) = submit(&app, &client, &preview, "apply", &[]).await;
+    let (status, done) = common::submit_import(&app, &client, &preview, "apply", &[]).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert!(done.contains("6 added, 0 changed"), "{done}");
     assert_eq!(app.pupil_count(), 6);
 
     // Headers the page does not know: problems at line 1, then mapped by hand.
     let text = "UPN,Surname,Forename,Yr,Tutor Set\nC820200126007,Françoise,Zoë,7,7B\n";
-    let (status, preview) = upload(&app, &client, text.as_bytes().to_vec(), false).await;
+    let (status, preview) =
+        common::upload_import(&app, &client, "pupils", text.as_bytes().to_vec(), &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{preview}");
     assert!(preview.contains("no column for Year"), "{preview}");
     assert!(!preview.contains(r#"value="apply""#), "nothing to apply");
-    let (status, preview) = submit(
+    let (status, preview) = common::submit_import(
         &app,
         &client,
         &preview,
@@ -437,7 +369,7 @@ async fn the_import_page_previews_maps_columns_and_applies(engine: Engine) {
     .await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert!(preview.contains("1 would be added"), "{preview}");
-    let (status, done) = submit(
+    let (status, done) = common::submit_import(
         &app,
         &client,
         &preview,

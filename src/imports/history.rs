@@ -16,7 +16,9 @@ use super::{ImportDetail, ImportOptions, ImportReport};
 use crate::db::evaluation::load_rules;
 use crate::db::history::{self, ResolvedRecord, StaffIndex};
 use crate::db::{behaviours, DbConnection};
-use crate::domain::history::{landing_counts, place, read_history, unknown_behaviours};
+use crate::domain::history::{
+    landing_counts, place, read_history, unknown_behaviours, HistoryRecord,
+};
 use crate::domain::import::{decode_text, RowError};
 use crate::error::{Error, Result};
 
@@ -59,6 +61,9 @@ pub fn import(
     Ok(report)
 }
 
+/// The action of a report's detail for a behaviour the import adds to the school's list.
+pub const BEHAVIOUR_ADDED: &str = "behaviour added";
+
 /// Marks the savepoint of a preview as undone on purpose.
 const UNDONE: &str = "the preview's writes are undone";
 
@@ -67,7 +72,7 @@ fn write(
     conn: &mut DbConnection,
     school_id: i64,
     actor_id: Option<i64>,
-    records: &[crate::domain::history::HistoryRecord],
+    records: &[HistoryRecord],
     options: &ImportOptions,
     now: DateTime<Utc>,
 ) -> Result<ImportReport> {
@@ -125,8 +130,13 @@ fn write(
             unchanged += 1;
             continue;
         }
-        let behaviour = spelled
-            .get(&record.behaviour.to_lowercase())
+        let mapped = options
+            .behaviours
+            .iter()
+            .find(|(from, _)| from.to_lowercase() == record.behaviour.to_lowercase())
+            .and_then(|(_, to)| spelled.get(&to.to_lowercase()));
+        let behaviour = mapped
+            .or_else(|| spelled.get(&record.behaviour.to_lowercase()))
             .cloned()
             .unwrap_or_else(|| record.behaviour.clone());
         resolved.push(ResolvedRecord {
@@ -140,12 +150,18 @@ fn write(
         return Ok(ImportReport::refused(errors));
     }
 
-    let new_records: Vec<_> = resolved.iter().map(|r| r.record.clone()).collect();
-    let added_behaviours = unknown_behaviours(&new_records, &known);
+    let as_stored: Vec<_> = resolved
+        .iter()
+        .map(|r| HistoryRecord {
+            behaviour: r.behaviour.clone(),
+            ..r.record.clone()
+        })
+        .collect();
+    let added_behaviours = unknown_behaviours(&as_stored, &known);
     let mut details: Vec<ImportDetail> = added_behaviours
         .iter()
         .map(|(name, line)| ImportDetail {
-            action: "behaviour added",
+            action: BEHAVIOUR_ADDED,
             key: name.clone(),
             name: "a behaviour not yet on the school's list".to_string(),
             line: Some(*line),

@@ -146,6 +146,9 @@ pub struct ImportOptions {
     /// History only: place each pupil with no level yet on the ladder by replaying the
     /// school's policy over their incidents.
     pub place: bool,
+    /// History only: behaviours of the file the person mapped to one on the school's list
+    /// (the file's name, the list's); a behaviour not mapped and not on the list is added.
+    pub behaviours: Vec<(String, String)>,
     /// Staff only: email each new person an invitation to choose a password (a link valid
     /// 7 days), queued in the same transaction.
     pub invite: bool,

@@ -616,3 +616,83 @@ pub async fn json_of(response: Response) -> (StatusCode, Value) {
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     (status, body)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The import page
+// ---------------------------------------------------------------------------------------------
+
+/// The value of the hidden field `name` of a page.
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in the page:\n{html}"))
+        + marker.len();
+    let length = html[start..].find('"').expect("the end of the value");
+    html[start..start + length].to_string()
+}
+
+/// Uploads `bytes` as a file of `kind` on the import page as a browser does, with the boxes
+/// `ticked`; answers the status and the page (the preview).
+pub async fn upload_import(
+    app: &TestApp,
+    client: &reqwest::Client,
+    kind: &str,
+    bytes: Vec<u8>,
+    ticked: &[&str],
+) -> (StatusCode, String) {
+    let page = app
+        .get_page(client, &format!("/admin/import?kind={kind}"))
+        .await
+        .text()
+        .await
+        .expect("the import page");
+    let mut form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf_token_in(&page))
+        .text("kind", kind.to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("roll.csv"),
+        );
+    for name in ticked {
+        form = form.text(name.to_string(), "on");
+    }
+    let response = client
+        .post(app.url("/admin/import/preview"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("an answer");
+    let status = response.status();
+    (status, response.text().await.expect("a page"))
+}
+
+/// Posts a preview page's form back with `step` (`preview` or `apply`) and extra fields.
+pub async fn submit_import(
+    app: &TestApp,
+    client: &reqwest::Client,
+    preview: &str,
+    step: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut fields = vec![
+        ("csrf_token".to_string(), csrf_token_in(preview)),
+        ("kind".to_string(), hidden_value(preview, "kind")),
+        ("file".to_string(), hidden_value(preview, "file")),
+        ("step".to_string(), step.to_string()),
+    ];
+    for ticked in ["full", "place", "invite"] {
+        if preview.contains(&format!(r#"type="hidden" name="{ticked}" value="on""#)) {
+            fields.push((ticked.to_string(), "on".to_string()));
+        }
+    }
+    fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let response = client
+        .post(app.url("/admin/import"))
+        .form(&fields)
+        .send()
+        .await
+        .expect("an answer");
+    let status = response.status();
+    (status, response.text().await.expect("a page"))
+}

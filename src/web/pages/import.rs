@@ -34,6 +34,8 @@ struct Choice {
     place: bool,
     invite: bool,
     mapped: Vec<(String, String)>,
+    /// History: behaviours of the file mapped to one on the school's list.
+    behaviours: Vec<(String, String)>,
 }
 
 impl Choice {
@@ -56,9 +58,19 @@ impl Choice {
                 mapped.push((header.to_string(), column.to_string()));
             }
         }
+        let mut behaviours = Vec::new();
+        for index in 0.. {
+            let Some(named) = fields.get(&format!("behaviour{index}")) else {
+                break;
+            };
+            if let Some(to) = fields.get(&format!("as{index}")) {
+                behaviours.push((named.to_string(), to.to_string()));
+            }
+        }
         Ok(Choice {
             kind,
             file,
+            behaviours,
             full: kind.takes_full() && fields.get("full").is_some(),
             place: kind.takes_place() && fields.get("place").is_some(),
             invite: kind.takes_invite() && fields.get("invite").is_some(),
@@ -74,6 +86,7 @@ impl Choice {
             place: self.place,
             invite: self.invite,
             mapped: self.mapped.clone(),
+            behaviours: self.behaviours.clone(),
             ..ImportOptions::for_settings(settings)
         }
     }
@@ -155,6 +168,17 @@ async fn run_and_show(
             )
         })
         .await?;
+    let listed: Vec<String> = if kind == ImportKind::Incidents {
+        state
+            .db
+            .transaction(move |conn| crate::db::behaviours::list(conn, school_id, false))
+            .await?
+            .into_iter()
+            .map(|b| b.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let status = if report.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -164,7 +188,7 @@ async fn run_and_show(
         page(
             "Bring in a file",
             viewer,
-            render_report(&choice, &report, viewer.csrf),
+            render_report(&choice, &report, &listed, viewer.csrf),
         )
     });
     Ok(html_response(status, markup))
@@ -221,7 +245,17 @@ fn choose_page(
 }
 
 /// A preview (or what was done), with the form to map columns and apply.
-fn render_report(choice: &Choice, report: &ImportReport, csrf: &str) -> Markup {
+fn render_report(choice: &Choice, report: &ImportReport, listed: &[String], csrf: &str) -> Markup {
+    // Behaviours already mapped, then those the import would add: each can be mapped.
+    let mut behaviours: Vec<(String, String)> = choice.behaviours.clone();
+    behaviours.extend(
+        report
+            .details
+            .iter()
+            .filter(|d| d.action == imports::history::BEHAVIOUR_ADDED)
+            .filter(|d| !choice.behaviours.iter().any(|(b, _)| *b == d.key))
+            .map(|d| (d.key.clone(), String::new())),
+    );
     let encoded = base64::engine::general_purpose::STANDARD.encode(&choice.file);
     let mut headers: Vec<(String, String)> = choice.mapped.clone();
     headers.extend(
@@ -271,6 +305,23 @@ fn render_report(choice: &Choice, report: &ImportReport, csrf: &str) -> Markup {
                                 option value="" selected[chosen.is_empty()] { "Not used" }
                                 @for column in choice.kind.columns() {
                                     option value=(column.key) selected[chosen == column.key] { (column.label) }
+                                }
+                            }
+                        }
+                        button type="submit" name="step" value="preview" { "Preview again" }
+                    }
+                }
+                @if !behaviours.is_empty() && !report.applied {
+                    section.card {
+                        h2 { "Behaviours not on the school's list" }
+                        p.muted { "Each is added to the list unless you choose one of the list's behaviours for it; then preview again." }
+                        @for (index, (named, chosen)) in behaviours.iter().enumerate() {
+                            input type="hidden" name={ "behaviour" (index) } value=(named);
+                            label for={ "as" (index) } { "“" (named) "”" }
+                            select id={ "as" (index) } name={ "as" (index) } {
+                                option value="" selected[chosen.is_empty()] { "Add it to the list" }
+                                @for name in listed {
+                                    option value=(name) selected[chosen == name] { (name) }
                                 }
                             }
                         }
