@@ -7,7 +7,7 @@
 
 mod common;
 
-use chrono::{NaiveDate, TimeDelta, Utc, Weekday};
+use chrono::{Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use diesel::prelude::*;
 use reqwest::{header, StatusCode};
 
@@ -507,8 +507,15 @@ async fn the_support_page_shows_the_plan_and_programme(engine: Engine) {
     let app = spawn_app(engine).await;
     let s = scene(&app);
     set_level(&app, s.pupil, 5);
-    // The plan was agreed and the 2-week block started a fortnight ago.
-    let then = Utc::now() - TimeDelta::days(14);
+    // The plan was agreed and the 2-week block started a fortnight ago (on the school day at
+    // or before it, whatever weekday the test runs on).
+    let mut then = Utc::now() - TimeDelta::days(14);
+    while matches!(
+        SchoolCalendar::local_date(then).weekday(),
+        Weekday::Sat | Weekday::Sun
+    ) {
+        then -= TimeDelta::days(1);
+    }
     let goals = [("Arrive at lessons on time", "On time to 4 lessons out of 5")];
     let steps = [("Meet at the gate each morning", "Mr Patel", Some(days(-10)))];
     let plan = PlanSubmission {
