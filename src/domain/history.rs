@@ -186,7 +186,7 @@ fn read_record(
             .map(|l| label("lesson", l, MAX_LABEL_CHARS))
             .transpose(),
     );
-    let note = problems.check("note", cell("note").map(|n| note_text(n)).transpose());
+    let note = problems.check("note", cell("note").map(note_text).transpose());
     let severity = problems.check("severity", parse_severity(cell("severity")));
     let response = problems.check("response", parse_response(cell("response")));
     let (Some((day, time_in_date)), Some(time), Some(upn), Some(behaviour), Some(staff)) =
