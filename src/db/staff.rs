@@ -563,30 +563,19 @@ pub fn set_year_groups(
     Ok(())
 }
 
-/// Replaces the houses a member of staff leads (created when the school has none of that
-/// name yet).
+/// Replaces the houses a member of staff leads, by name (created when the school has none
+/// of that name yet).
 pub fn set_houses(
     conn: &mut DbConnection,
     school_id: i64,
     staff_id: i64,
     names: &[String],
 ) -> Result<()> {
-    diesel::delete(staff_houses::table.filter(staff_houses::staff_id.eq(staff_id)))
-        .execute(conn)?;
-    let mut names = names.to_vec();
-    names.sort();
-    names.dedup();
-    for name in names {
-        let house_id = schools::house(conn, school_id, &name)?;
-        diesel::insert_into(staff_houses::table)
-            .values((
-                staff_houses::staff_id.eq(staff_id),
-                staff_houses::house_id.eq(house_id),
-                staff_houses::school_id.eq(school_id),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    let house_ids = names
+        .iter()
+        .map(|name| schools::house(conn, school_id, name))
+        .collect::<Result<Vec<i64>>>()?;
+    super::pastoral::set_houses(conn, school_id, staff_id, &house_ids)
 }
 
 /// Opens or closes an account. A closed account cannot sign in or use its API tokens, and
