@@ -427,7 +427,7 @@ async fn the_api_brings_in_the_signed_in_school_and_refuses_a_bad_bundle(engine:
     };
     let good = zipped(&bundle_files(|_, text| Some(text)));
 
-    // The route is in the OpenAPI document, its body a zip.
+    // The route is in the OpenAPI document, its body the zip's bytes.
     let doc: serde_json::Value = reqwest::get(app.url("/api/v1/openapi.json"))
         .await
         .expect("an answer")
@@ -436,7 +436,7 @@ async fn the_api_brings_in_the_signed_in_school_and_refuses_a_bad_bundle(engine:
         .expect("the document");
     let body = &doc["paths"]["/api/v1/imports/oneroster"]["post"]["requestBody"]["content"];
     assert_eq!(
-        body["application/zip"]["schema"]["$ref"], "#/components/schemas/BinaryFile",
+        body["application/octet-stream"]["schema"]["$ref"], "#/components/schemas/BinaryFile",
         "{body}"
     );
     let binary = &doc["components"]["schemas"]["BinaryFile"];

@@ -175,7 +175,7 @@ pub async fn staff(
     post,
     path = "/api/v1/imports/oneroster",
     params(ImportQuery),
-    request_body(content = BinaryFile, content_type = "application/zip", description = "The OneRoster bundle: a .zip of orgs.csv, users.csv (and roles.csv in 1.2), classes.csv, enrollments.csv and academicSessions.csv"),
+    request_body(content = BinaryFile, content_type = "application/octet-stream", description = "The OneRoster bundle as a .zip file (sent as application/zip or application/octet-stream): a .zip of orgs.csv, users.csv (and roles.csv in 1.2), classes.csv, enrollments.csv and academicSessions.csv"),
     responses(
         (status = 200, description = "What was (or, on a dry run, would be) added, changed, marked left and left unchanged, keyed by school code and UPN, email, class or holiday", body = ImportReport),
         (status = 400, description = "A query parameter is malformed", body = ErrorBody),

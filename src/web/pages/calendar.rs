@@ -370,10 +370,7 @@ async fn change(
             Ok(see_other(&Done::location(what, &moved)))
         }
         Err(error) => {
-            let Some(problem) = Problem::of(&error) else {
-                return Err(PageError(error));
-            };
-            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let (status, problem) = Problem::to_show_again(error)?;
             let done = Done::default();
             let data = load(&state, school_id, &done).await?;
             Ok(show_page(

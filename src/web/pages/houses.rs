@@ -202,10 +202,7 @@ async fn change(
     match outcome {
         Ok(()) => Ok(see_other("/admin/houses")),
         Err(error) => {
-            let Some(problem) = Problem::of(&error) else {
-                return Err(PageError(error));
-            };
-            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let (status, problem) = Problem::to_show_again(error)?;
             let all = listed(&state, member.school_id).await?;
             Ok(show_page(
                 &member,

@@ -482,10 +482,7 @@ pub async fn submit(
         Ok((before, saved)) if saved == before => Ok(see_other("/admin/policy?unchanged=1")),
         Ok((_, saved)) => Ok(see_other(&format!("/admin/policy?saved={saved}"))),
         Err(error) => {
-            let Some(problem) = Problem::of(&error) else {
-                return Err(PageError(error));
-            };
-            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let (status, problem) = Problem::to_show_again(error)?;
             let current = load_current(&state, school_id).await?;
             let problems = [problem];
             let extras = Extras {

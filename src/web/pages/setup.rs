@@ -74,10 +74,7 @@ pub async fn submit(
             Ok(see_other("/"))
         }
         Err(error) => {
-            let Some(problem) = Problem::of(&error) else {
-                return Err(PageError(error));
-            };
-            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let (status, problem) = Problem::to_show_again(error)?;
             Ok(html_response(
                 status,
                 form(&csrf_token(&session), &token, &values, Some(&problem)),

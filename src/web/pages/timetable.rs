@@ -336,10 +336,7 @@ async fn change(
             Target::Weeks => "/admin/timetable#weeks".to_string(),
         })),
         Err(error) => {
-            let Some(problem) = Problem::of(&error) else {
-                return Err(PageError(error));
-            };
-            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let (status, problem) = Problem::to_show_again(error)?;
             let shown = load(&state, member.school_id).await?;
             Ok(show_page(
                 &member,
