@@ -317,8 +317,10 @@ const NOTES: [&str; 6] = [
     "Phone confiscated, returned at the end of the day",
     "Pushed in the queue",
 ];
+/// A day as (year, month, day).
+type Ymd = (i32, u32, u32);
 /// Holidays (inclusive) between 2 September 2024 and 22 July 2026, roughly an English LA's.
-const HOLIDAYS: [((i32, u32, u32), (i32, u32, u32)); 11] = [
+const HOLIDAYS: [(Ymd, Ymd); 11] = [
     ((2024, 10, 28), (2024, 11, 1)),
     ((2024, 12, 23), (2025, 1, 3)),
     ((2025, 2, 17), (2025, 2, 21)),
@@ -887,11 +889,11 @@ fn baselines(
         let mut forms = HashMap::new();
         let mut houses = HashMap::new();
         for p in &files.pupil_rows {
-            if !years.contains_key(&p.year) {
+            if let std::collections::hash_map::Entry::Vacant(entry) = years.entry(p.year) {
                 let number = YearNumber::new(i64::from(p.year)).map_err(|e| {
                     steadfast::error::Error::Internal(format!("year: {}", e.message))
                 })?;
-                years.insert(p.year, schools::year_group(conn, school_id, number)?);
+                entry.insert(schools::year_group(conn, school_id, number)?);
             }
             if !forms.contains_key(&p.form) {
                 let name = FormName::parse(&p.form).map_err(|e| {
@@ -1114,7 +1116,7 @@ fn print_table(plan: &Plan, files: &Files, rounds: &[Round]) {
     let row =
         |what: &str, rows: usize, secs: f64, base: Option<f64>, statements: u64, target: String| {
             println!(
-                "{:<44} {:>8} {:>9.2} {:>10.0} {:>9} {:>11}  {}",
+                "{:<44} {:>8} {:>9.3} {:>10.0} {:>9} {:>11}  {}",
                 what,
                 rows,
                 secs,
@@ -1270,10 +1272,8 @@ impl std::fmt::Write for SqlOnly {
 impl Instrumentation for Probe {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         match event {
-            InstrumentationEvent::StartQuery { .. } => {
-                if PROFILING.load(Ordering::Relaxed) {
-                    self.started = Some(Instant::now());
-                }
+            InstrumentationEvent::StartQuery { .. } if PROFILING.load(Ordering::Relaxed) => {
+                self.started = Some(Instant::now());
             }
             InstrumentationEvent::FinishQuery { query, .. } => {
                 STATEMENT_COUNT.fetch_add(1, Ordering::Relaxed);
