@@ -483,5 +483,11 @@
     });
   }
 
+  // Print buttons (the provision maps): the page's security policy allows no inline script.
+  document.addEventListener('click', function (event) {
+    var target = event.target;
+    if (target && target.closest && target.closest('[data-print]')) window.print();
+  });
+
   flush(); // anything left from before, on every page load
 })();

@@ -292,7 +292,7 @@ async fn a_sendco_adds_provision_and_sees_its_costs(engine: Engine) {
         "£520.00",
         "Reads 20 words a minute",
         "The provision is added.",
-        "window.print()",
+        "data-print",
     ] {
         assert!(page.contains(expected), "no {expected:?} in {page}");
     }

@@ -494,7 +494,7 @@ fn render_support(
     };
     html! {
         div.print-bar.no-print {
-            button type="button" onclick="window.print()" { "Print" }
+            button type="button" data-print { "Print" }
             noscript { span.hint { "To print, use your browser's Print command." } }
             a.button href={ "/pupils/" (pupil.id) "/provision.csv" } { "Download provision (CSV)" }
             a href={ "/pupils/" (pupil.id) } { "Back to the pupil page" }
@@ -1154,7 +1154,7 @@ fn render_filters(filter: &MapFilter, problem: Option<&Problem>, years: &[i16]) 
             p {
                 a.button href=(csv_link) { "Download this map (CSV)" }
                 " "
-                button type="button" onclick="window.print()" { "Print" }
+                button type="button" data-print { "Print" }
             }
         }
     }
