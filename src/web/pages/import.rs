@@ -48,25 +48,16 @@ impl Choice {
         if file.is_empty() {
             return Err(Error::invalid("file", "choose a file to bring in"));
         }
-        let mut mapped = Vec::new();
-        for index in 0.. {
-            let Some(header) = fields.get(&format!("header{index}")) else {
-                break;
-            };
-            let column = fields.raw(&format!("column{index}")).trim();
-            if column.is_empty() || kind.columns().iter().any(|c| c.key == column) {
-                mapped.push((header.to_string(), column.to_string()));
-            }
-        }
-        let mut behaviours = Vec::new();
-        for index in 0.. {
-            let Some(named) = fields.get(&format!("behaviour{index}")) else {
-                break;
-            };
-            if let Some(to) = fields.get(&format!("as{index}")) {
-                behaviours.push((named.to_string(), to.to_string()));
-            }
-        }
+        let mapped = numbered_pairs(fields, "header", "column")
+            .into_iter()
+            .filter(|(_, column)| {
+                column.is_empty() || kind.columns().iter().any(|c| c.key == *column)
+            })
+            .collect();
+        let behaviours = numbered_pairs(fields, "behaviour", "as")
+            .into_iter()
+            .filter(|(_, to)| !to.is_empty())
+            .collect();
         Ok(Choice {
             kind,
             file,
@@ -90,6 +81,19 @@ impl Choice {
             ..ImportOptions::for_settings(settings)
         }
     }
+}
+
+/// The choices a preview form carries in numbered pairs of fields (`header0` with `column0`,
+/// `behaviour0` with `as0`, …): each name the file uses with what the person chose for it
+/// (blank when nothing), up to the first number missing.
+fn numbered_pairs(fields: &Fields, named: &str, chosen: &str) -> Vec<(String, String)> {
+    (0..)
+        .map_while(|index| {
+            let name = fields.get(&format!("{named}{index}"))?;
+            let choice = fields.raw(&format!("{chosen}{index}")).trim();
+            Some((name.to_string(), choice.to_string()))
+        })
+        .collect()
 }
 
 /// `GET /admin/import`: choose a file (`?kind=` preselects what it holds).
