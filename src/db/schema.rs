@@ -7,6 +7,13 @@ diesel::table! {
         code -> Text,
         name -> Text,
         created_at -> Timestamp,
+        session_idle_minutes -> Integer,
+        session_lifetime_hours -> Integer,
+        mfa_roles -> Text,
+        password_login -> Bool,
+        oidc_issuer -> Nullable<Text>,
+        oidc_client_id -> Nullable<Text>,
+        oidc_client_secret -> Nullable<Text>,
     }
 }
 
@@ -106,6 +113,31 @@ diesel::table! {
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        name -> Text,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        key_hash -> Text,
+        state -> Text,
+        staff_id -> Nullable<BigInt>,
+        school_id -> Nullable<BigInt>,
+        device -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (key_hash) {
+        key_hash -> Text,
+        failures -> Integer,
+        last_failed_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
     }
 }
 
@@ -500,6 +532,7 @@ diesel::table! {
 }
 
 diesel::joinable!(staff -> schools (school_id));
+diesel::joinable!(sessions -> schools (school_id));
 diesel::joinable!(staff_roles -> staff (staff_id));
 diesel::joinable!(staff_roles -> schools (school_id));
 diesel::joinable!(staff_year_groups -> staff (staff_id));
@@ -573,6 +606,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     forms,
     pupils,
     api_tokens,
+    sessions,
+    login_failures,
     school_closures,
     policies,
     incidents,

@@ -18,9 +18,16 @@ use crate::db::staff::{self, StaffMember};
 use crate::domain::Role;
 use crate::error::Error;
 
-const SESSION_STAFF_ID: &str = "staff_id";
-const SESSION_SCHOOL_ID: &str = "school_id";
+/// The signed-in staff member's id.
+pub const SESSION_STAFF_ID: &str = "staff_id";
+/// Their school's id.
+pub const SESSION_SCHOOL_ID: &str = "school_id";
 const SESSION_CSRF: &str = "csrf";
+/// The browser (user agent) a session was signed in from, as shown on the sessions page.
+pub const SESSION_DEVICE: &str = "device";
+/// A random reference that tells a person's sessions apart, so the sessions page knows which
+/// one is "this device" without handling the secret key.
+pub const SESSION_REFERENCE: &str = "reference";
 
 /// Name of the hidden field that carries the CSRF token in every form.
 pub const CSRF_FIELD: &str = "csrf_token";
@@ -78,13 +85,32 @@ impl FromRequest for SignedIn {
     }
 }
 
-/// Starts a fresh session for a staff member who has just proved who they are.
-pub fn sign_in(session: &Session, member_id: i64, school_id: i64) -> Result<(), Error> {
+/// The longest device description kept with a session (a browser's user agent).
+const MAX_DEVICE_CHARS: usize = 200;
+
+/// Starts a fresh session (with a new key) for a staff member who has just proved who they
+/// are, noting the device they signed in from.
+pub fn sign_in(
+    session: &Session,
+    request: &HttpRequest,
+    member_id: i64,
+    school_id: i64,
+) -> Result<(), Error> {
+    let device: String = request
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_DEVICE_CHARS)
+        .collect();
     session.renew();
     session.clear();
     let stored = session
         .insert(SESSION_STAFF_ID, member_id)
         .and_then(|_| session.insert(SESSION_SCHOOL_ID, school_id))
+        .and_then(|_| session.insert(SESSION_DEVICE, device))
+        .and_then(|_| session.insert(SESSION_REFERENCE, random_token()))
         .and_then(|_| session.insert(SESSION_CSRF, random_token()));
     stored.map_err(|e| Error::Internal(format!("session could not be written: {e}")))
 }

@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use actix_session::Session;
-use actix_web::{http::header, web, HttpResponse};
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -66,6 +66,7 @@ pub struct LoginForm {
 /// `POST /login`: checks the password and starts a session.
 pub async fn submit(
     session: Session,
+    request: HttpRequest,
     form: CsrfForm<LoginForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
@@ -84,7 +85,7 @@ pub async fn submit(
         .map_err(|e| Error::Internal(format!("password check failed: {e}")))?;
     match account {
         Some(account) if verified => {
-            sign_in(&session, account.id, account.school_id)?;
+            sign_in(&session, &request, account.id, account.school_id)?;
             tracing::info!(staff_id = account.id, "signed in");
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/"))

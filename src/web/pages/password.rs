@@ -127,6 +127,7 @@ pub async fn show(
 /// is not trivially weak, marks the link used (audited), and signs the person in.
 pub async fn submit(
     session: Session,
+    request: HttpRequest,
     form: CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
@@ -164,7 +165,7 @@ pub async fn submit(
         .await?;
     match used {
         Ok(link) => {
-            sign_in(&session, link.staff_id, link.school_id)?;
+            sign_in(&session, &request, link.staff_id, link.school_id)?;
             tracing::info!(
                 staff_id = link.staff_id,
                 purpose = link.purpose.as_str(),

@@ -5,7 +5,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 
@@ -47,6 +47,7 @@ pub async fn show(
 /// to their home page; the form again with the problem at its field otherwise.
 pub async fn submit(
     session: Session,
+    request: HttpRequest,
     form_fields: CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
@@ -70,7 +71,7 @@ pub async fn submit(
     match outcome {
         Ok((school, admin)) => {
             accounts::forget_setup_token(&state.settings.data_dir);
-            sign_in(&session, admin.id, school.id)?;
+            sign_in(&session, &request, admin.id, school.id)?;
             Ok(see_other("/"))
         }
         Err(error) => {

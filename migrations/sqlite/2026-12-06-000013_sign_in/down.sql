@@ -1,0 +1,11 @@
+ALTER TABLE schools DROP COLUMN oidc_client_secret;
+ALTER TABLE schools DROP COLUMN oidc_client_id;
+ALTER TABLE schools DROP COLUMN oidc_issuer;
+ALTER TABLE schools DROP COLUMN password_login;
+ALTER TABLE schools DROP COLUMN mfa_roles;
+ALTER TABLE schools DROP COLUMN session_lifetime_hours;
+ALTER TABLE schools DROP COLUMN session_idle_minutes;
+ALTER TABLE api_tokens DROP COLUMN expires_at;
+ALTER TABLE api_tokens DROP COLUMN name;
+DROP TABLE login_failures;
+DROP TABLE sessions;
