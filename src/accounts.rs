@@ -118,12 +118,13 @@ pub fn new_api_token() -> NewToken {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
-    let hash = hash_api_token(&secret);
+    let hash = hash_secret(&secret);
     NewToken { secret, hash }
 }
 
-/// The stored form of an API token. Tokens are long and random, so a plain SHA-256 suffices.
-pub fn hash_api_token(secret: &str) -> String {
+/// The stored form of a long random secret (an API token, a session key, a link's token):
+/// being long and random, a plain SHA-256 suffices.
+pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
@@ -227,7 +228,7 @@ mod tests {
         let b = new_api_token();
         assert_ne!(a.secret, b.secret);
         assert!(a.secret.starts_with("sf_"));
-        assert_eq!(hash_api_token(&a.secret), a.hash);
+        assert_eq!(hash_secret(&a.secret), a.hash);
         assert_ne!(a.hash, a.secret);
     }
 }

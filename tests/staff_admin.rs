@@ -408,7 +408,7 @@ async fn an_invitation_link_sets_a_password_once(engine: Engine) {
     let tomas = latest_token_for(&app, "t.obriain@northpark.example");
     diesel::update(
         account_links::table
-            .filter(account_links::token_hash.eq(steadfast::accounts::hash_api_token(&tomas))),
+            .filter(account_links::token_hash.eq(steadfast::accounts::hash_secret(&tomas))),
     )
     .set(account_links::expires_at.eq((Utc::now() - TimeDelta::minutes(1)).naive_utc()))
     .execute(&mut *app.conn())

@@ -12,7 +12,7 @@ use super::audit::{self, AuditEntry};
 use super::outbox::{self, Recipient};
 use super::schema::{account_links, schools, staff};
 use super::{to_db_time, DbConnection};
-use crate::accounts::{hash_api_token, random_token};
+use crate::accounts::{hash_secret, random_token};
 use crate::domain::account_link::{LinkFacts, LinkPurpose, LinkState};
 use crate::error::{Error, Result};
 use crate::mail::content::{self, AccountLinkEmail};
@@ -59,7 +59,7 @@ pub fn issue(
             account_links::school_id.eq(school_id),
             account_links::staff_id.eq(staff_id),
             account_links::purpose.eq(purpose.as_str()),
-            account_links::token_hash.eq(hash_api_token(&token)),
+            account_links::token_hash.eq(hash_secret(&token)),
             account_links::created_at.eq(at),
             account_links::expires_at.eq(to_db_time(expires_at)),
         ))
@@ -172,7 +172,7 @@ pub fn find(conn: &mut DbConnection, token: &str, now: DateTime<Utc>) -> Result<
     }
     let row: Option<Row> = account_links::table
         .inner_join(staff::table)
-        .filter(account_links::token_hash.eq(hash_api_token(token)))
+        .filter(account_links::token_hash.eq(hash_secret(token)))
         .select((
             account_links::id,
             account_links::school_id,

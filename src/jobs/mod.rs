@@ -53,6 +53,8 @@ pub struct JobReport {
     pub overdue_notices: usize,
     /// Daily digests queued.
     pub digests: usize,
+    /// Sessions cleared out for being idle or too old.
+    pub sessions_cleared: usize,
     /// What the outbox delivery did.
     pub delivery: DeliveryReport,
 }
@@ -63,7 +65,7 @@ impl std::fmt::Display for JobReport {
             f,
             "{} pupils checked, {} suggestions made, {} suggestions waiting too long for a decision; \
              {} reminders, {} overdue notices and {} digests queued; \
-             {} emails sent, {} to retry, {} failed",
+             {} emails sent, {} to retry, {} failed; {} expired sessions cleared",
             self.pupils_checked,
             self.suggestions_made,
             self.suggestions_overdue,
@@ -72,7 +74,8 @@ impl std::fmt::Display for JobReport {
             self.digests,
             self.delivery.sent,
             self.delivery.retrying,
-            self.delivery.failed
+            self.delivery.failed,
+            self.sessions_cleared
         )
     }
 }
@@ -131,6 +134,9 @@ pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) ->
         report.overdue_notices += follow_ups.overdue;
         report.digests += digests;
     }
+    report.sessions_cleared = db
+        .write(move |conn| crate::db::sign_in::clear_expired(conn, to_db_time(at)))
+        .await?;
     report.delivery = delivery::deliver_due(db, &context.mailer, at).await?;
     Ok(report)
 }

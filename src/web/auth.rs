@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::{body_error, ApiError, PageError};
 use super::AppState;
-use crate::accounts::{hash_api_token, random_token};
+use crate::accounts::{hash_secret, random_token};
 use crate::db::staff::{self, StaffMember};
 use crate::domain::Role;
 use crate::error::Error;
@@ -134,7 +134,7 @@ impl FromRequest for ApiUser {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| hash_api_token(token.trim()));
+            .map(|(_, token)| hash_secret(token.trim()));
         let state = app_state(req);
         Box::pin(async move {
             let state = state?;

@@ -5,12 +5,12 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod pages;
+pub mod session_store;
 pub mod telemetry;
 
 use std::sync::Arc;
 
-use actix_session::config::{CookieContentSecurity, PersistentSession};
-use actix_session::storage::CookieSessionStore;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::middleware::DefaultHeaders;
@@ -31,8 +31,9 @@ pub struct AppState {
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "steadfast_session";
 
-/// How long a signed-in session lasts without use.
-const SESSION_IDLE_HOURS: i64 = 12;
+/// How long a session row is kept at most; each school's own limits (idle and absolute) end
+/// signed-in sessions sooner. The cookie itself lasts until the browser closes.
+const SESSION_ROW_HOURS: i64 = *crate::domain::sign_in::SessionLimits::LIFETIME_HOURS.end() as i64;
 
 /// Registers every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -50,20 +51,19 @@ pub fn start(
     session_key: Key,
 ) -> std::io::Result<Server> {
     let secure = state.settings.secure_cookies;
+    let store = session_store::DatabaseSessionStore::new(state.db.clone());
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
-        let sessions =
-            SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
-                .cookie_name(SESSION_COOKIE.to_string())
-                .cookie_http_only(true)
-                .cookie_same_site(SameSite::Lax)
-                .cookie_secure(secure)
-                .cookie_content_security(CookieContentSecurity::Signed)
-                .session_lifecycle(
-                    PersistentSession::default()
-                        .session_ttl(CookieDuration::hours(SESSION_IDLE_HOURS)),
-                )
-                .build();
+        let sessions = SessionMiddleware::builder(store.clone(), session_key.clone())
+            .cookie_name(SESSION_COOKIE.to_string())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_secure(secure)
+            .cookie_content_security(CookieContentSecurity::Signed)
+            .session_lifecycle(
+                BrowserSession::default().state_ttl(CookieDuration::hours(SESSION_ROW_HOURS)),
+            )
+            .build();
         App::new()
             .app_data(data.clone())
             .app_data(api::query_config())
@@ -106,7 +106,7 @@ fn security_headers(secure: bool) -> DefaultHeaders {
     }
 }
 
-/// The key that signs session cookies: from the settings, or kept in the data folder.
+/// The key that signs session cookies (which carry only a session's random key): from the settings, or kept in the data folder.
 pub fn session_key(settings: &Settings) -> anyhow::Result<Key> {
     let secret = settings.session_secret.trim();
     if !secret.is_empty() {
