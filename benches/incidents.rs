@@ -745,7 +745,14 @@ fn arrange(db: &Database) -> anyhow::Result<(Vec<i64>, String, String)> {
     let member =
         staff::get_member(&mut conn, school.id, row.id)?.context("the class staff member")?;
     let token = steadfast::accounts::new_api_token();
-    staff::add_token(&mut conn, &member, &token.hash, Utc::now())?;
+    steadfast::db::tokens::add(
+        &mut conn,
+        &member,
+        &token.hash,
+        "benchmark",
+        None,
+        Utc::now(),
+    )?;
     let pupil_ids: Vec<i64> = pupils::table
         .filter(pupils::school_id.eq(school.id))
         .select(pupils::id)

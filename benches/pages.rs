@@ -417,7 +417,7 @@ fn arrange(db: &Database, load: bool) -> anyhow::Result<Arranged> {
     let row = staff::find_for_login(conn, HEAD_OF_YEAR)?.context("the Head of Year 9")?;
     let member = staff::get_member(conn, school.id, row.id)?.context("the Head of Year 9")?;
     let token = steadfast::accounts::new_api_token();
-    staff::add_token(conn, &member, &token.hash, Utc::now())?;
+    steadfast::db::tokens::add(conn, &member, &token.hash, "benchmark", None, Utc::now())?;
     let engine = db.engine();
     Ok(Arranged {
         engine,

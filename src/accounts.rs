@@ -9,19 +9,14 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 /// Shortest password accepted for a staff account.
-pub const MIN_PASSWORD_LENGTH: usize = 10;
+pub const MIN_PASSWORD_LENGTH: usize = 12;
 
 /// Prefix of every API token, so a leaked one is recognisable.
 const TOKEN_PREFIX: &str = "sf_";
 
-/// Hashes a new password with argon2 and a random salt, refusing one that is too short.
+/// Hashes a password with argon2 and a random salt. A password a person has just chosen is
+/// first checked with [`check_new_password`].
 pub fn hash_password(password: &str) -> Result<String> {
-    if password.chars().count() < MIN_PASSWORD_LENGTH {
-        return Err(Error::invalid(
-            "password",
-            format!("a password needs at least {MIN_PASSWORD_LENGTH} characters"),
-        ));
-    }
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -38,7 +33,8 @@ pub const MAX_PASSWORD_LENGTH: usize = 256;
 const MIN_PASSWORD_SCORE: u8 = 2;
 
 /// Checks a password a person has just chosen: at least [`MIN_PASSWORD_LENGTH`] characters,
-/// not all spaces, at most [`MAX_PASSWORD_LENGTH`], and not trivially guessable by zxcvbn,
+/// not beginning or ending with spaces (a copy-and-paste slip the person would not see),
+/// at most [`MAX_PASSWORD_LENGTH`], and not trivially guessable by zxcvbn,
 /// which is also given `about_them` (their name and email, so a password made of them is
 /// refused). A refusal names the `password` field and says how to do better.
 pub fn check_new_password(password: &str, about_them: &[&str]) -> Result<()> {
@@ -47,6 +43,12 @@ pub fn check_new_password(password: &str, about_them: &[&str]) -> Result<()> {
         return Err(Error::invalid(
             "password",
             format!("a password needs at least {MIN_PASSWORD_LENGTH} characters (spaces alone do not count): a few unrelated words make a good one"),
+        ));
+    }
+    if password.trim() != password {
+        return Err(Error::invalid(
+            "password",
+            "a password cannot begin or end with a space",
         ));
     }
     if length > MAX_PASSWORD_LENGTH {
@@ -185,9 +187,18 @@ mod tests {
     }
 
     #[test]
-    fn short_passwords_are_refused() {
-        let err = hash_password("short").unwrap_err();
-        assert_eq!(err.field(), Some("password"));
+    fn short_or_padded_passwords_are_refused() {
+        for refused in [
+            "short",
+            "          ",
+            "plum kettle",
+            " plum kettle orbit",
+            "plum kettle orbit ",
+        ] {
+            let err = check_new_password(refused, &[]).unwrap_err();
+            assert_eq!(err.field(), Some("password"), "{refused:?}");
+        }
+        assert!(check_new_password("plum kettle orbit", &[]).is_ok());
     }
 
     #[test]
@@ -209,7 +220,7 @@ mod tests {
         assert!(own.is_err(), "a password made of the person's own address");
         assert!(check_new_password("correct horse battery staple", &[]).is_ok());
         assert!(check_new_password("plum kettle orbit", &["Ann Smith"]).is_ok());
-        let message = check_new_password("password123", &[])
+        let message = check_new_password("password1234", &[])
             .unwrap_err()
             .to_string();
         assert!(

@@ -12,7 +12,7 @@ use crate::accounts;
 use crate::config::Settings;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::models::School;
-use crate::db::{pastoral, schools, staff, to_db_time, Database, DbConnection};
+use crate::db::{pastoral, schools, staff, to_db_time, tokens, Database, DbConnection};
 use crate::demo::scale::{load_scaled, ScaleSpec};
 use crate::domain::details::{EmailAddress, PersonName, SchoolCode, YearNumber};
 use crate::domain::import::decode_text;
@@ -214,6 +214,25 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         email: String,
+        /// A name for the token, to tell it apart when listing or revoking.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Days until the token stops working (without it, it works until revoked).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=3650))]
+        expires_in_days: Option<u16>,
+    },
+    /// List a user's API tokens: name, created, last used, expiry and whether each works.
+    List {
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke a user's API tokens: those with `--name`, or all of them without it. Takes
+    /// effect at once, in every instance.
+    Revoke {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -266,22 +285,87 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("user {} added (id {})", member.email, member.id);
             Ok(())
         }
-        Command::Token(TokenCommand::Create { email }) => {
+        Command::Token(TokenCommand::Create {
+            email,
+            name,
+            expires_in_days,
+        }) => {
             let db = open(&settings)?;
             let token = accounts::new_api_token();
+            let now = Utc::now();
+            let expires_at =
+                expires_in_days.map(|days| now + chrono::TimeDelta::days(i64::from(days)));
             in_transaction(&db, |conn| {
                 let account = staff::find_for_login(conn, &email)?.ok_or_else(|| {
                     Error::invalid("email", format!("no active account has the email {email}"))
                 })?;
                 let member = staff::get_member(conn, account.school_id, account.id)?
                     .ok_or(Error::NotFound("user"))?;
-                staff::add_token(conn, &member, &token.hash, Utc::now())?;
+                tokens::add(conn, &member, &token.hash, &name, expires_at, now)?;
                 audit::record(
                     conn,
                     entry(member.school_id, "token.create", "staff", member.id),
                 )
             })?;
             println!("{}", token.secret);
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { email }) => {
+            let db = open(&settings)?;
+            let now = Utc::now();
+            let listed = in_transaction(&db, |conn| {
+                let (school_id, staff_id) = account_by_email(conn, &email)?;
+                tokens::list_for(conn, school_id, staff_id)
+            })?;
+            if listed.is_empty() {
+                println!("{email} has no API tokens");
+            }
+            for token in listed {
+                let shown = |at: Option<chrono::NaiveDateTime>, none: &str| {
+                    at.map_or(none.to_string(), |at| at.and_utc().to_rfc3339())
+                };
+                let state = if token.revoked_at.is_some() {
+                    "revoked"
+                } else if token.works(now) {
+                    "works"
+                } else {
+                    "expired"
+                };
+                println!(
+                    "{}\tcreated {}\tlast used {}\texpires {}\t{state}",
+                    if token.name.is_empty() {
+                        "(no name)"
+                    } else {
+                        &token.name
+                    },
+                    token.created_at.and_utc().to_rfc3339(),
+                    shown(token.last_used_at, "never"),
+                    shown(token.expires_at, "never"),
+                );
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { email, name }) => {
+            let db = open(&settings)?;
+            let revoked = in_transaction(&db, |conn| {
+                let (school_id, staff_id) = account_by_email(conn, &email)?;
+                let which = match &name {
+                    Some(name) => tokens::Revoke::Named(name),
+                    None => tokens::Revoke::All,
+                };
+                let revoked = tokens::revoke(conn, school_id, staff_id, which, Utc::now())?;
+                if revoked > 0 {
+                    audit::record(conn, entry(school_id, "token.revoke", "staff", staff_id))?;
+                }
+                Ok(revoked)
+            })?;
+            if revoked == 0 {
+                bail!(
+                    "{email} has no working API token{}",
+                    name.map(|n| format!(" named {n}")).unwrap_or_default()
+                );
+            }
+            println!("{revoked} token(s) of {email} revoked");
             Ok(())
         }
         Command::Import(command) => {
@@ -405,6 +489,18 @@ fn redact(url: &str) -> String {
 }
 
 /// An audit entry for an action taken from the command line.
+/// The school and id of the account (open or closed) with this email.
+fn account_by_email(conn: &mut DbConnection, email: &str) -> crate::error::Result<(i64, i64)> {
+    use crate::db::schema::staff as columns;
+    use diesel::prelude::*;
+    columns::table
+        .filter(columns::email.eq(email.trim().to_lowercase()))
+        .select((columns::school_id, columns::id))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| Error::invalid("email", format!("no account has the email {email}")))
+}
+
 fn entry(
     school_id: i64,
     action: &'static str,
@@ -456,6 +552,8 @@ pub fn add_user(
         .map(|y| YearNumber::new(*y))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("--year-group: {}", e.message))?;
+    accounts::check_new_password(password, &[add.name.as_str(), add.email.as_str()])
+        .map_err(|e| anyhow::anyhow!("password: {e}"))?;
     let password_hash =
         accounts::hash_password(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
     let school_code = add.school.clone();

@@ -26,6 +26,12 @@ pub enum Error {
         message: String,
         field: Option<String>,
     },
+    /// Too many failed attempts to sign in: the next may come after this many seconds.
+    #[error(
+        "too many failed attempts to sign in: wait {}, then try again",
+        crate::domain::sign_in::wait_in_words(*retry_after_seconds)
+    )]
+    TooManyAttempts { retry_after_seconds: i64 },
     /// A fault of the database; details are logged, never shown.
     #[error("database error")]
     Database(diesel::result::Error),
@@ -125,6 +131,7 @@ impl Error {
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
             Error::Conflict { .. } => 409,
+            Error::TooManyAttempts { .. } => 429,
             Error::Database(diesel::result::Error::NotFound) => 404,
             Error::Pool(_) | Error::Unavailable(_) => 503,
             Error::Database(_) | Error::Internal(_) => 500,
@@ -139,6 +146,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) | Error::Database(diesel::result::Error::NotFound) => "not_found",
             Error::Conflict { .. } => "conflict",
+            Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::Pool(_) | Error::Unavailable(_) => "database_unavailable",
             Error::Database(_) | Error::Internal(_) => "internal",
         }

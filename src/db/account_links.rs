@@ -248,9 +248,7 @@ pub fn use_link(
     if marked != 1 {
         return Ok(Err(LinkState::Used));
     }
-    diesel::update(staff::table.filter(staff::id.eq(link.staff_id)))
-        .set(staff::password_hash.eq(Some(password_hash)))
-        .execute(conn)?;
+    super::staff::set_password(conn, link.school_id, link.staff_id, password_hash, None)?;
     revoke_all(conn, link.staff_id, now)?;
     audit::record(
         conn,

@@ -36,6 +36,7 @@ pub mod staff_roster;
 pub mod teaching_groups;
 pub mod timeline;
 pub mod timetable;
+pub mod tokens;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -257,7 +258,7 @@ pub struct Database {
     /// On SQLite, the one thread that writes, committing concurrent writes together.
     sqlite_writer: Option<writer::SqliteWriter>,
     rules: evaluation::RulesCache,
-    token_owners: staff::TokenOwnerCache,
+    members: staff::MemberCache,
 }
 
 impl Database {
@@ -301,7 +302,7 @@ impl Database {
             engine,
             sqlite_writer,
             rules: evaluation::RulesCache::default(),
-            token_owners: staff::TokenOwnerCache::default(),
+            members: staff::MemberCache::default(),
         };
         let mut conn = database.pool.checkout()?;
         run_migrations(&mut conn)?;
@@ -313,9 +314,9 @@ impl Database {
         self.rules.clone()
     }
 
-    /// API tokens' owners, kept briefly for authenticating requests.
-    pub fn token_owners(&self) -> staff::TokenOwnerCache {
-        self.token_owners.clone()
+    /// Staff members, kept briefly for authenticating API requests.
+    pub fn members(&self) -> staff::MemberCache {
+        self.members.clone()
     }
 
     /// The engine in use.

@@ -6,9 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::models::StaffRow;
-use super::schema::{
-    api_tokens, houses, staff, staff_houses, staff_roles, staff_year_groups, year_groups,
-};
+use super::schema::{houses, staff, staff_houses, staff_roles, staff_year_groups, year_groups};
 use super::{schools, to_db_time, DbConnection};
 use crate::domain::details::{EmailAddress, PersonName, YearNumber};
 use crate::domain::Role;
@@ -260,125 +258,88 @@ fn with_responsibilities(conn: &mut DbConnection, rows: Vec<StaffRow>) -> Result
         .collect())
 }
 
-/// Stores a new API token's hash for a staff member.
-pub fn add_token(
-    conn: &mut DbConnection,
-    member: &StaffMember,
-    token_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    diesel::insert_into(api_tokens::table)
-        .values((
-            api_tokens::school_id.eq(member.school_id),
-            api_tokens::staff_id.eq(member.id),
-            api_tokens::token_hash.eq(token_hash),
-            api_tokens::created_at.eq(to_db_time(now)),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
+/// How long a staff member, with their roles, year groups and houses, is kept once read for
+/// an API request. Whether their token and account still work is checked on every request;
+/// a change of roles made through another instance shows within this time.
+const MEMBERS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// How stale a token's "last used" time may get before it is written again: keeps reads
-/// from turning into writes on every request.
-const TOKEN_USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
-
-/// The owner of an API token, and when the token was last noted as used.
-#[derive(Debug, Clone)]
-pub struct TokenOwner {
-    pub member: StaffMember,
-    pub token_id: i64,
-    pub last_used: Option<chrono::NaiveDateTime>,
-}
-
-impl TokenOwner {
-    /// Whether the token's "last used" time is stale enough to write again.
-    pub fn needs_touch(&self, now: DateTime<Utc>) -> bool {
-        let now = to_db_time(now);
-        self.last_used
-            .is_none_or(|used| now - used > TOKEN_USE_PRECISION)
-    }
-}
-
-/// The owner of an unrevoked API token, given the token's hash. Only reads.
-pub fn find_by_token(conn: &mut DbConnection, token_hash: &str) -> Result<Option<TokenOwner>> {
-    let owner: Option<(i64, i64, i64, Option<chrono::NaiveDateTime>)> = api_tokens::table
-        .filter(api_tokens::token_hash.eq(token_hash))
-        .filter(api_tokens::revoked_at.is_null())
-        .select((
-            api_tokens::id,
-            api_tokens::school_id,
-            api_tokens::staff_id,
-            api_tokens::last_used_at,
-        ))
-        .get_result(conn)
-        .optional()?;
-    let Some((token_id, school_id, staff_id, last_used)) = owner else {
-        return Ok(None);
-    };
-    Ok(
-        get_member(conn, school_id, staff_id)?.map(|member| TokenOwner {
-            member,
-            token_id,
-            last_used,
-        }),
-    )
-}
-
-/// How long a token's owner is kept once read. An account closed or a token revoked
-/// through another instance stops working within this time.
-const TOKEN_OWNERS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Tokens' owners, kept briefly by token hash: every API request is authenticated, and
-/// reading an owner with their roles, year groups and houses is five queries. One cache belongs to
-/// one [`super::Database`].
+/// Staff members kept briefly by id: every API request is authenticated, and reading a
+/// member with their responsibilities is four queries. One cache belongs to one
+/// [`super::Database`].
 #[derive(Clone)]
-pub struct TokenOwnerCache {
-    entries: moka::sync::Cache<String, TokenOwner>,
+pub struct MemberCache {
+    entries: moka::sync::Cache<i64, StaffMember>,
 }
 
-impl Default for TokenOwnerCache {
+impl Default for MemberCache {
     fn default() -> Self {
-        TokenOwnerCache {
+        MemberCache {
             entries: moka::sync::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(TOKEN_OWNERS_KEPT_FOR)
+                .time_to_live(MEMBERS_KEPT_FOR)
                 .build(),
         }
     }
 }
 
-impl TokenOwnerCache {
-    /// The owner of the token with this hash, when read lately.
-    pub fn get(&self, token_hash: &str) -> Option<TokenOwner> {
-        self.entries.get(token_hash)
+impl MemberCache {
+    /// The member with this id, when read lately.
+    pub fn get(&self, staff_id: i64) -> Option<StaffMember> {
+        self.entries.get(&staff_id)
     }
 
-    /// Keeps a token's owner as just read (or touched).
-    pub fn keep(&self, token_hash: String, owner: TokenOwner) {
-        self.entries.insert(token_hash, owner);
+    /// Keeps a member as just read.
+    pub fn keep(&self, member: StaffMember) {
+        self.entries.insert(member.id, member);
     }
 
-    /// Forgets the tokens of one member of staff, whose account was just closed or whose
-    /// roles changed: their next request reads them again.
+    /// Forgets one member of staff, whose account or roles just changed.
     pub fn forget_staff(&self, staff_id: i64) {
-        for (token_hash, owner) in self.entries.iter() {
-            if owner.member.id == staff_id {
-                self.entries.invalidate(token_hash.as_str());
-            }
-        }
+        self.entries.invalidate(&staff_id);
     }
 
-    /// Forgets every token's owner (after an import that may change many people).
+    /// Forgets every member (after an import that may change many people).
     pub fn forget_all(&self) {
         self.entries.invalidate_all();
     }
 }
 
-/// Notes that a token was used now.
-pub fn touch_token(conn: &mut DbConnection, token_id: i64, now: DateTime<Utc>) -> Result<()> {
-    diesel::update(api_tokens::table.find(token_id))
-        .set(api_tokens::last_used_at.eq(to_db_time(now)))
-        .execute(conn)?;
+/// The stored password hash of an active account, when it has one.
+pub fn password_hash_of(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+) -> Result<Option<String>> {
+    Ok(staff::table
+        .filter(staff::id.eq(staff_id))
+        .filter(staff::school_id.eq(school_id))
+        .filter(staff::active.eq(true))
+        .select(staff::password_hash)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Sets a person's password (its argon2 hash) and ends their sessions, all but the session
+/// `keep` (their own, when they change it themselves).
+pub fn set_password(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    password_hash: &str,
+    keep: Option<i64>,
+) -> Result<()> {
+    let changed = diesel::update(
+        staff::table
+            .filter(staff::id.eq(staff_id))
+            .filter(staff::school_id.eq(school_id)),
+    )
+    .set(staff::password_hash.eq(Some(password_hash)))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(Error::NotFound("staff member"));
+    }
+    super::sign_in::end_all(conn, school_id, staff_id, keep)?;
     Ok(())
 }
 
@@ -599,6 +560,7 @@ pub fn set_active(
     }
     if !active {
         super::account_links::revoke_all(conn, staff_id, now)?;
+        super::sign_in::end_all(conn, school_id, staff_id, None)?;
     }
     Ok(())
 }

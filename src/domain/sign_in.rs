@@ -143,6 +143,16 @@ pub fn retry_after_seconds(wait: TimeDelta) -> i64 {
     (millis + 999) / 1000
 }
 
+/// A wait in plain words: "30 seconds", "2 minutes".
+pub fn wait_in_words(seconds: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if seconds < 90 {
+        plural(seconds.max(1), "second")
+    } else {
+        plural((seconds + 59) / 60, "minute")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +238,8 @@ mod tests {
         assert_eq!(retry_after_seconds(TimeDelta::milliseconds(1)), 1);
         assert_eq!(retry_after_seconds(TimeDelta::seconds(30)), 30);
         assert_eq!(retry_after_seconds(TimeDelta::seconds(-3)), 0);
+        assert_eq!(wait_in_words(1), "1 second");
+        assert_eq!(wait_in_words(30), "30 seconds");
+        assert_eq!(wait_in_words(900), "15 minutes");
     }
 }

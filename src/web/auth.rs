@@ -12,9 +12,11 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::error::{body_error, ApiError, PageError};
+use super::throttle::Attempt;
 use super::AppState;
 use crate::accounts::{hash_secret, random_token};
 use crate::db::staff::{self, StaffMember};
+use crate::db::tokens;
 use crate::domain::Role;
 use crate::error::Error;
 
@@ -120,7 +122,10 @@ pub fn sign_out(session: &Session) {
     session.purge();
 }
 
-/// A staff member presenting a valid `Authorization: Bearer` API token.
+/// A staff member presenting a valid `Authorization: Bearer` API token. Whether the token
+/// still works is read on every request, so a revoked or expired token, or a closed account,
+/// is refused at once. Failed attempts count against the client's address like failed
+/// sign-ins: after five, a wrong token is answered `429` with `Retry-After`.
 pub struct ApiUser(pub StaffMember);
 
 impl FromRequest for ApiUser {
@@ -136,36 +141,43 @@ impl FromRequest for ApiUser {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| hash_secret(token.trim()));
         let state = app_state(req);
+        let attempt = Attempt::new(req, None, None);
         Box::pin(async move {
             let state = state?;
-            let Some(token_hash) = token else {
+            let now = Utc::now();
+            let valid = match token {
+                Some(token_hash) => {
+                    state
+                        .db
+                        .transaction(move |conn| tokens::find_valid(conn, &token_hash, now))
+                        .await?
+                }
+                None => None,
+            };
+            let Some(valid) = valid else {
+                attempt.refuse_if_waiting(&state.db, now).await?;
+                attempt.failed(&state.db, now).await?;
                 return Err(ApiError(Error::Unauthenticated));
             };
-            let known_owners = state.db.token_owners();
-            let mut owner = match known_owners.get(&token_hash) {
-                Some(owner) => owner,
-                None => {
-                    let key = token_hash.clone();
-                    let owner = state
-                        .db
-                        .transaction(move |conn| staff::find_by_token(conn, &key))
-                        .await?
-                        .ok_or(ApiError(Error::Unauthenticated))?;
-                    known_owners.keep(token_hash.clone(), owner.clone());
-                    owner
-                }
-            };
-            let now = Utc::now();
-            if owner.needs_touch(now) {
-                let token_id = owner.token_id;
+            if valid.needs_touch(now) {
+                let token_id = valid.token_id;
                 state
                     .db
-                    .write(move |conn| staff::touch_token(conn, token_id, now))
+                    .write(move |conn| tokens::touch(conn, token_id, now))
                     .await?;
-                owner.last_used = Some(crate::db::to_db_time(now));
-                known_owners.keep(token_hash, owner.clone());
             }
-            Ok(ApiUser(owner.member))
+            let members = state.db.members();
+            if let Some(member) = members.get(valid.staff_id) {
+                return Ok(ApiUser(member));
+            }
+            let (school_id, staff_id) = (valid.school_id, valid.staff_id);
+            let member = state
+                .db
+                .transaction(move |conn| staff::get_member(conn, school_id, staff_id))
+                .await?
+                .ok_or(ApiError(Error::Unauthenticated))?;
+            members.keep(member.clone());
+            Ok(ApiUser(member))
         })
     }
 }

@@ -87,6 +87,12 @@ impl ResponseError for ApiError {
         if matches!(self.0, Error::Unauthenticated) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        if let Error::TooManyAttempts {
+            retry_after_seconds,
+        } = self.0
+        {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        }
         response.json(ErrorBody::from_error(&self.0))
     }
 }
@@ -130,6 +136,7 @@ impl ResponseError for PageError {
             404 => "Not found",
             409 => "Already there",
             413 => "Too much to send",
+            429 => "Wait a moment",
             503 => "Try again shortly",
             _ => "Something went wrong",
         };
@@ -142,7 +149,14 @@ impl ResponseError for PageError {
             self.0.to_string()
         };
         let body = crate::web::pages::layout::error_page(title, &message);
-        HttpResponse::build(status)
+        let mut response = HttpResponse::build(status);
+        if let Error::TooManyAttempts {
+            retry_after_seconds,
+        } = self.0
+        {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        }
+        response
             .content_type("text/html; charset=utf-8")
             .body(body.into_string())
     }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod pages;
 pub mod session_store;
 pub mod telemetry;
+pub mod throttle;
 
 use std::sync::Arc;
 

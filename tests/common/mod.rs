@@ -348,8 +348,15 @@ impl TestApp {
     /// Issues a new API token for `member`, returning the secret.
     pub fn create_token(&self, member: &StaffMember) -> String {
         let token = accounts::new_api_token();
-        staff::add_token(&mut self.conn(), member, &token.hash, Utc::now())
-            .expect("storing a token");
+        steadfast::db::tokens::add(
+            &mut self.conn(),
+            member,
+            &token.hash,
+            "tests",
+            None,
+            Utc::now(),
+        )
+        .expect("storing a token");
         token.secret
     }
 

@@ -222,7 +222,7 @@ async fn run(
         .await?;
     if kind == ImportKind::Staff && report.applied && report.changed > 0 {
         // Roles may have changed: tokens' owners are read again.
-        state.db.token_owners().forget_all();
+        state.db.members().forget_all();
     }
     if kind == ImportKind::Calendar && report.applied {
         // Logging reads the calendar through a short-lived cache: the new closures count now.

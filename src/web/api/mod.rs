@@ -132,6 +132,41 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // Every route answers wrong tokens the same way: after five from one address, 429.
+        let waiting = utoipa::openapi::ResponseBuilder::new()
+            .description(
+                "Too many wrong tokens from this address: wait the seconds in `Retry-After`",
+            )
+            .header(
+                "Retry-After",
+                utoipa::openapi::header::HeaderBuilder::new()
+                    .schema(utoipa::openapi::schema::Object::with_type(
+                        utoipa::openapi::schema::Type::Integer,
+                    ))
+                    .build(),
+            )
+            .content(
+                "application/json",
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .insert("429".to_string(), waiting.clone().into());
+            }
+        }
     }
 }
 

@@ -45,6 +45,7 @@ pub async fn show(
             "Email",
             viewer,
             html! {
+                (super::own_account::account_nav("/account/email"))
                 h1 { "How you get email" }
                 @if saved { p.notice role="status" { "Saved." } }
                 form.stack method="post" action="/account/email" {

@@ -2,6 +2,7 @@
 
 use actix_session::Session;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use chrono::Utc;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -11,6 +12,7 @@ use crate::db::{schools, staff};
 use crate::error::Error;
 use crate::web::auth::{csrf_token, sign_in, sign_out, CsrfForm};
 use crate::web::error::PageError;
+use crate::web::throttle::Attempt;
 use crate::web::AppState;
 
 fn login_form(csrf: &str, email: &str, problem: Option<&str>) -> Markup {
@@ -63,7 +65,9 @@ pub struct LoginForm {
     password: String,
 }
 
-/// `POST /login`: checks the password and starts a session.
+/// `POST /login`: checks the password and starts a session. After repeated failures for the
+/// address typed or from the client's network address, attempts wait (429), and the answer
+/// and its timing are the same whether or not an account has the address.
 pub async fn submit(
     session: Session,
     request: HttpRequest,
@@ -71,11 +75,20 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let LoginForm { email, password } = form.0;
+    let now = Utc::now();
     let lookup = email.clone();
     let account = state
         .db
         .transaction(move |conn| staff::find_for_login(conn, &lookup))
         .await?;
+    let attempt = Attempt::new(
+        &request,
+        Some(&email),
+        account.as_ref().map(|a| (a.school_id, a.id)),
+    );
+    if let Err(waiting) = attempt.refuse_if_waiting(&state.db, now).await {
+        return Ok(refused(&session, &email, &waiting));
+    }
     let stored_hash = account
         .as_ref()
         .and_then(|a| a.password_hash.clone())
@@ -85,6 +98,7 @@ pub async fn submit(
         .map_err(|e| Error::Internal(format!("password check failed: {e}")))?;
     match account {
         Some(account) if verified => {
+            attempt.succeeded(&state.db).await?;
             sign_in(&session, &request, account.id, account.school_id)?;
             tracing::info!(staff_id = account.id, "signed in");
             Ok(HttpResponse::SeeOther()
@@ -92,17 +106,51 @@ pub async fn submit(
                 .finish())
         }
         _ => {
+            attempt.failed(&state.db, now).await?;
             tracing::info!("sign-in refused");
-            Ok(html_response(
-                actix_web::http::StatusCode::UNAUTHORIZED,
-                login_form(
-                    &csrf_token(&session),
-                    &email,
-                    Some("That email and password do not match an account. Check both and try again."),
-                ),
-            ))
+            let wrong = Error::Unauthenticated;
+            Ok(refused(&session, &email, &wrong))
         }
     }
+}
+
+/// The sign-in form again after a refusal: a wrong email or password (401), or a wait after
+/// too many failures (429, with `Retry-After`).
+fn refused(session: &Session, email: &str, why: &Error) -> HttpResponse {
+    let problem = match why {
+        Error::TooManyAttempts { .. } => format!(
+            "{}. If you have forgotten your password, ask for a new one below.",
+            capitalised(&why.to_string())
+        ),
+        _ => {
+            "That email and password do not match an account. Check both and try again.".to_string()
+        }
+    };
+    let status = actix_web::http::StatusCode::from_u16(why.status())
+        .unwrap_or(actix_web::http::StatusCode::UNAUTHORIZED);
+    let mut response = html_response(
+        status,
+        login_form(&csrf_token(session), email, Some(&problem)),
+    );
+    if let Error::TooManyAttempts {
+        retry_after_seconds,
+    } = why
+    {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(*retry_after_seconds),
+        );
+    }
+    response
+}
+
+/// A sentence's first letter made a capital.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// `POST /logout`: ends the session.

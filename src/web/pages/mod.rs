@@ -18,6 +18,7 @@ pub mod log;
 pub mod login;
 pub mod meetings;
 pub mod outbox;
+pub mod own_account;
 pub mod password;
 pub mod policy;
 pub mod programme;
@@ -64,6 +65,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/inbox/{id}/snooze", web::post().to(inbox::snooze))
         .route("/account/email", web::get().to(account::show))
         .route("/account/email", web::post().to(account::save))
+        .route("/account/sessions", web::get().to(own_account::sessions))
+        .route(
+            "/account/sessions/end-others",
+            web::post().to(own_account::end_other_sessions),
+        )
+        .route(
+            "/account/sessions/{id}/end",
+            web::post().to(own_account::end_session),
+        )
+        .route("/account/tokens", web::get().to(own_account::tokens))
+        .route("/account/tokens", web::post().to(own_account::create_token))
+        .route(
+            "/account/tokens/{id}/revoke",
+            web::post().to(own_account::revoke_token),
+        )
         .route("/meetings", web::get().to(meetings::list))
         .route("/meetings/{id}", web::get().to(meetings::show))
         .route(
@@ -124,6 +140,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/staff", web::post().to(staff_admin::add))
         .route("/admin/staff/{id}", web::get().to(staff_admin::show))
         .route("/admin/staff/{id}", web::post().to(staff_admin::update))
+        .route(
+            "/admin/staff/{id}/sign-out",
+            web::post().to(staff_admin::sign_out_everywhere),
+        )
         .route(
             "/admin/staff/{id}/deactivate",
             web::post().to(staff_admin::deactivate),

@@ -10,11 +10,12 @@ use maud::{html, Markup};
 
 use super::form::{field_problem, problem_summary, see_other, Fields, Problem};
 use super::layout::{csrf_field, public_page};
+use super::own_account;
 use crate::accounts::{check_new_password, hash_password, MIN_PASSWORD_LENGTH};
 use crate::db::account_links::{self, FoundLink};
 use crate::domain::account_link::{LinkPurpose, LinkState};
 use crate::error::Error;
-use crate::web::auth::{csrf_token, sign_in, CsrfForm};
+use crate::web::auth::{csrf_token, sign_in, CsrfForm, SignedIn};
 use crate::web::error::PageError;
 use crate::web::AppState;
 
@@ -101,16 +102,24 @@ async fn find_link(state: &AppState, token: String) -> Result<Option<FoundLink>,
 }
 
 /// `GET /account/password?token=...`: the form to choose a password, or why the link does
-/// not work.
+/// not work; without a token, a signed-in person's form to change theirs.
 pub async fn show(
     session: Session,
+    signed_in: Option<SignedIn>,
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let token = Fields::from_query(request.query_string())
-        .get("token")
-        .unwrap_or_default()
-        .to_string();
+    let query = Fields::from_query(request.query_string());
+    let token = query.get("token").unwrap_or_default().to_string();
+    if token.is_empty() {
+        return match signed_in {
+            Some(SignedIn(member)) => {
+                let saved = query.get("saved").is_some();
+                Ok(own_account::password_form(member, session, saved).await)
+            }
+            None => Err(PageError(Error::Unauthenticated)),
+        };
+    }
     let Some(link) = find_link(&state, token.clone()).await? else {
         return Ok(refused(LinkState::Unknown));
     };
@@ -124,15 +133,25 @@ pub async fn show(
 }
 
 /// `POST /account/password`: sets the password when the link still works and the password
-/// is not trivially weak, marks the link used (audited), and signs the person in.
+/// is not trivially weak, marks the link used (audited), ends the person's other sessions and
+/// signs them in; without a token, a signed-in person changing theirs.
 pub async fn submit(
     session: Session,
+    signed_in: Option<SignedIn>,
     request: HttpRequest,
     form: CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let fields = form.0;
     let token = fields.get("token").unwrap_or_default().to_string();
+    if token.is_empty() {
+        return match signed_in {
+            Some(SignedIn(member)) => {
+                own_account::change_password(member, session, &request, fields, &state).await
+            }
+            None => Err(PageError(Error::Unauthenticated)),
+        };
+    }
     let Some(link) = find_link(&state, token.clone()).await? else {
         return Ok(refused(LinkState::Unknown));
     };

@@ -257,6 +257,11 @@ fn edit_page(
                 } @else {
                     p.muted { "They have a password. If they forget it, \"Forgotten your password?\" on the sign-in page emails them a link to choose a new one." }
                 }
+                p { "Signing them out everywhere ends every session they have open, on every device, at once (their API tokens keep working)." }
+                form method="post" action={ (action) "/sign-out" } {
+                    (csrf_field(csrf))
+                    button type="submit" { "Sign out everywhere" }
+                }
                 @if account.id != viewer.id {
                     p { "Deactivating stops them signing in and their API tokens working at once. Everything they recorded is kept, and they can be reactivated." }
                     form method="post" action={ (action) "/deactivate" } {
@@ -295,6 +300,10 @@ fn notice_of(request: &HttpRequest) -> Option<&'static str> {
             "Deactivated: they can no longer sign in or use their API tokens.",
         ),
         ("reactivated", "Reactivated: they can sign in again."),
+        (
+            "signed_out",
+            "Signed out everywhere: each of their devices must sign in again.",
+        ),
     ]
     .into_iter()
     .find(|(key, _)| query.get(key).is_some())
@@ -579,7 +588,7 @@ pub async fn update(
             )
         })
         .await?;
-    state.db.token_owners().forget_staff(id);
+    state.db.members().forget_staff(id);
     Ok(see_other(&format!("/admin/staff/{id}?saved=1")))
 }
 
@@ -639,7 +648,7 @@ async fn set_active(
             )
         })
         .await?;
-    state.db.token_owners().forget_staff(id);
+    state.db.members().forget_staff(id);
     let done = if active { "reactivated" } else { "deactivated" };
     Ok(see_other(&format!("/admin/staff/{id}?{done}=1")))
 }
@@ -654,6 +663,39 @@ pub async fn deactivate(
     state: web::Data<AppState>,
 ) -> std::result::Result<HttpResponse, PageError> {
     set_active(member, session, state, &path, false).await
+}
+
+/// `POST /admin/staff/{id}/sign-out`: ends every session the person has open, at once.
+/// Audited.
+pub async fn sign_out_everywhere(
+    SignedIn(member): SignedIn,
+    path: web::Path<String>,
+    _form: CsrfForm<Fields>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    require_role(&member, &KEEPERS)?;
+    let id = staff_id(&path)?;
+    let (school_id, actor) = (member.school_id, member.id);
+    state
+        .db
+        .write(move |conn| {
+            staff::account(conn, school_id, id)?;
+            let ended = crate::db::sign_in::end_all(conn, school_id, id, None)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    school_id,
+                    actor_id: Some(actor),
+                    action: "session.end",
+                    entity: "staff",
+                    entity_id: Some(id),
+                    detail: format!("signed out everywhere by an administrator ({ended} sessions)"),
+                    at: to_db_time(Utc::now()),
+                },
+            )
+        })
+        .await?;
+    Ok(see_other(&format!("/admin/staff/{id}?signed_out=1")))
 }
 
 /// `POST /admin/staff/{id}/reactivate`: opens a deactivated account again.
