@@ -333,8 +333,8 @@ async fn an_invitation_link_sets_a_password_once(engine: Engine) {
         "/account/password",
         &[
             ("token", &link[24..]),
-            ("password", "password123"),
-            ("confirm", "password123"),
+            ("password", "password1234"),
+            ("confirm", "password1234"),
         ],
     )
     .await;

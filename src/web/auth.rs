@@ -141,7 +141,7 @@ impl FromRequest for ApiUser {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| hash_secret(token.trim()));
         let state = app_state(req);
-        let attempt = Attempt::new(req, None, None);
+        let request = req.clone();
         Box::pin(async move {
             let state = state?;
             let now = Utc::now();
@@ -155,6 +155,7 @@ impl FromRequest for ApiUser {
                 None => None,
             };
             let Some(valid) = valid else {
+                let attempt = Attempt::new(&request, None, None);
                 attempt.refuse_if_waiting(&state.db, now).await?;
                 attempt.failed(&state.db, now).await?;
                 return Err(ApiError(Error::Unauthenticated));
