@@ -104,10 +104,12 @@ pub fn build_message(
         source,
     })?;
     let sender = Mailbox::new(Some(format!("{school_name} (Steadfast)")), sender.email);
-    let recipient: Mailbox = email.to.parse().map_err(|source| MailError::Address {
-        which: "recipient",
-        source,
-    })?;
+    let recipient = Mailbox::from(crate::domain::details::mail_address(&email.to).map_err(
+        |source| MailError::Address {
+            which: "recipient",
+            source,
+        },
+    )?);
     let key = sanitise_key(&email.message_key);
     if key.is_empty() {
         return Err(MailError::EmptyKey);
