@@ -263,15 +263,24 @@ mod tests {
 
     #[test]
     fn bad_addresses_and_keys_are_errors() {
-        let mut bad = email(None);
-        bad.to = "not an address".into();
-        assert!(matches!(
-            build_message(&bad, "steadfast@localhost", "School"),
-            Err(MailError::Address {
-                which: "recipient",
-                ..
-            })
-        ));
+        for to in [
+            "not an address",
+            "\"<b>x</b>\"@example.com",
+            "a<script>@x.y",
+        ] {
+            let mut bad = email(None);
+            bad.to = to.into();
+            assert!(
+                matches!(
+                    build_message(&bad, "steadfast@localhost", "School"),
+                    Err(MailError::Address {
+                        which: "recipient",
+                        ..
+                    })
+                ),
+                "{to}"
+            );
+        }
         assert!(matches!(
             build_message(&email(None), "nobody", "School"),
             Err(MailError::Address {
