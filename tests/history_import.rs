@@ -245,7 +245,9 @@ both_engines!(the_api_brings_history_in_for_administrators);
 
 async fn prompts_logged_late_are_judged_when_they_happened(engine: Engine) {
     let app = common::spawn_app(engine).await;
-    let (school, _, admin_token) = app.school_with_admin("NORTH");
+    let (school, _, _) = app.school_with_admin("NORTH");
+    let slt = app.create_staff(&school, "slt@north.example", "Sal Lead", &[Role::Slt], None);
+    let slt_token = app.create_token(&slt);
     let (token, pupils) = app.teacher_and_pupils(&school, 1);
     // Monday to Wednesday of last week, 10:00 in school; logged today.
     let today = Utc::now().with_timezone(&SCHOOL_TZ).date_naive();
@@ -277,7 +279,7 @@ async fn prompts_logged_late_are_judged_when_they_happened(engine: Engine) {
     let (_, suggestions) = app
         .api_get(
             &format!("/api/v1/suggestions?pupil_id={}", pupils[0]),
-            &admin_token,
+            &slt_token,
         )
         .await;
     let open: Vec<i64> = suggestions["suggestions"]

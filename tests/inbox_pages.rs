@@ -17,7 +17,7 @@ use steadfast::db::pupils::PupilView;
 use steadfast::db::schema;
 use steadfast::db::staff::StaffMember;
 use steadfast::domain::calendar::SchoolCalendar;
-use steadfast::domain::Level;
+use steadfast::domain::{EscalationPolicy, Level};
 
 const TEACHER: &str = "tess@north.example";
 const HEAD_OF_YEAR_8: &str = "hana@north.example";
@@ -875,7 +875,188 @@ async fn the_most_urgent_come_first(engine: Engine) {
     );
 }
 
+/// The suggestion ids of the cards an inbox page shows.
+fn cards_on(html: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = html
+        .split(r#"id="suggestion-"#)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+async fn snooze_is_at_most_the_policys_longest_snooze(engine: Engine) {
+    let s = arrange(engine).await;
+    let (open, _) = serious_incident_for_amira(&s).await;
+    let (client, csrf) = signed_in(&s.app, HEAD_OF_YEAR_8).await;
+    let path = format!("/inbox/{}/snooze", open.id);
+    let today = SchoolCalendar::local_date(Utc::now());
+    let calendar = SchoolCalendar::weekdays_only();
+    let latest = EscalationPolicy::default().latest_snooze(&calendar, today);
+    assert_eq!(calendar.school_days_between(today, latest), 20);
+
+    let (_, inbox) = page(&s.app, &client, "/inbox").await;
+    assert!(
+        inbox.contains(&format!(r#"max="{latest}""#)),
+        "the date field offers no later date: {inbox}"
+    );
+    let day_after = latest.succ_opt().expect("a later date").to_string();
+    for until in ["9999-12-31", day_after.as_str()] {
+        let refused = post_form(
+            &s.app,
+            &client,
+            &path,
+            &[("csrf_token", &csrf), ("until", until)],
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{until}");
+        let shown = refused.text().await.expect("the inbox");
+        assert!(
+            shown.contains(&format!(
+                r#"id="error-until-{}" role="alert">snooze until {latest} at the latest: the school's policy allows 20 school days"#,
+                open.id
+            )),
+            "{until}: {shown}"
+        );
+        assert_eq!(suggestion(&s.app, open.id).snoozed_until, None);
+    }
+
+    // A shorter longest snooze, set on the policy page, counts at once.
+    let (slt, slt_csrf) = signed_in(&s.app, SLT).await;
+    let mut fields = vec![
+        ("csrf_token".to_string(), slt_csrf),
+        ("version".to_string(), "1".to_string()),
+        ("weeks".to_string(), "6".to_string()),
+        ("action".to_string(), "save".to_string()),
+    ];
+    let defaults = EscalationPolicy::default();
+    for field in EscalationPolicy::fields() {
+        let value = match field.name {
+            "longest_snooze_days" => 5,
+            name => defaults.get(name).expect("a figure"),
+        };
+        fields.push((field.name.to_string(), value.to_string()));
+    }
+    let saved = slt
+        .post(s.app.url("/admin/policy"))
+        .form(&fields)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER, "the policy is saved");
+    let shorter = calendar.add_school_days(today, 5);
+    let refused = post_form(
+        &s.app,
+        &client,
+        &path,
+        &[("csrf_token", &csrf), ("until", &latest.to_string())],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let shown = refused.text().await.expect("the inbox");
+    assert!(
+        shown.contains(&format!("snooze until {shorter} at the latest")),
+        "{shown}"
+    );
+
+    let snoozed = post_form(
+        &s.app,
+        &client,
+        &path,
+        &[("csrf_token", &csrf), ("until", &shorter.to_string())],
+    )
+    .await;
+    assert_eq!(snoozed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(suggestion(&s.app, open.id).snoozed_until, Some(shorter));
+}
+
+async fn the_api_lists_the_suggestions_the_inbox_shows(engine: Engine) {
+    let s = arrange(engine).await;
+    set_level(&s.app, &s.amira, Level::Prompt);
+    set_level(&s.app, &s.yusuf, Level::Plan);
+    let mut everything = vec![
+        suggest(
+            &s.app,
+            &s.school,
+            &s.amira,
+            Level::Prompt,
+            Level::Conversation,
+        ),
+        suggest(&s.app, &s.school, &s.yusuf, Level::Plan, Level::Programme),
+    ];
+    everything.sort_unstable();
+    let admin = s.app.create_staff(
+        &s.school,
+        "ada@north.example",
+        "Ada Admin",
+        &[Role::Admin],
+        Some(PASSWORD),
+    );
+    let admin_hoy = s.app.create_staff(
+        &s.school,
+        "abe@north.example",
+        "Abe Admin",
+        &[Role::Admin, Role::PastoralLead],
+        Some(PASSWORD),
+    );
+    lead_year(&s.app, &s.school, &admin_hoy, 8);
+
+    let mut seen = Vec::new();
+    for email in [
+        HEAD_OF_YEAR_8,
+        SENDCO,
+        SLT,
+        "abe@north.example",
+        "ada@north.example",
+    ] {
+        let address = steadfast::domain::details::EmailAddress::parse(email).expect("an email");
+        let member = steadfast::db::staff::by_email(&mut s.app.conn(), &address)
+            .expect("reading staff")
+            .expect("the member");
+        let token = s.app.create_token(&member);
+        let (client, _) = signed_in(&s.app, email).await;
+        let (page_status, html) = page(&s.app, &client, "/inbox").await;
+        let (api_status, body) = s
+            .app
+            .api_get("/api/v1/suggestions?status=open", &token)
+            .await;
+        assert_eq!(page_status, api_status, "{email}: {body}");
+        if page_status != StatusCode::OK {
+            seen.push((email, None));
+            continue;
+        }
+        let mut listed: Vec<i64> = body["suggestions"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|s| s["id"].as_i64())
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(
+            listed,
+            cards_on(&html),
+            "{email}: the API lists what the inbox shows"
+        );
+        seen.push((email, Some(listed)));
+    }
+    let (amira, yusuf) = (everything[0], everything[1]);
+    assert_eq!(
+        seen,
+        vec![
+            (HEAD_OF_YEAR_8, Some(vec![amira])),
+            (SENDCO, Some(vec![yusuf])),
+            (SLT, Some(everything.clone())),
+            ("abe@north.example", Some(vec![amira])),
+            ("ada@north.example", None),
+        ]
+    );
+    assert_eq!(admin.roles, vec![Role::Admin]);
+}
+
 both_engines!(
+    snooze_is_at_most_the_policys_longest_snooze,
+    the_api_lists_the_suggestions_the_inbox_shows,
     a_head_of_year_sees_only_their_year_groups,
     the_sendco_sees_suggestions_to_levels_4_to_6_only,
     class_staff_get_403,

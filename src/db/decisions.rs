@@ -524,19 +524,32 @@ pub fn decline(
     record_decision(conn, member, &suggestion, "declined", Some(&reason), now)
 }
 
-/// Puts an open suggestion aside until `until` (a later date); it stays open.
+/// Puts an open suggestion aside until `until` (a later date, at most the policy's longest
+/// snooze ahead); it stays open.
 pub fn snooze(
     conn: &mut DbConnection,
     member: &StaffMember,
     suggestion_id: i64,
     until: NaiveDate,
+    rules: &SchoolRules,
     now: DateTime<Utc>,
 ) -> Result<SuggestionRow> {
     let Deciding {
         suggestion, pupil, ..
     } = deciding(conn, member, suggestion_id)?;
-    if until <= SchoolCalendar::local_date(now) {
+    let today = SchoolCalendar::local_date(now);
+    if until <= today {
         return Err(Error::invalid("until", "snooze until a later date"));
+    }
+    let latest = rules.policy.latest_snooze(&rules.calendar, today);
+    if until > latest {
+        return Err(Error::invalid(
+            "until",
+            format!(
+                "snooze until {latest} at the latest: the school's policy allows {} school days",
+                rules.policy.longest_snooze_days
+            ),
+        ));
     }
     diesel::update(suggestions::table.find(suggestion.id))
         .set(suggestions::snoozed_until.eq(Some(until)))

@@ -17,7 +17,7 @@ use super::pastoral::{Led, PastoralPlace};
 use super::schema::{meeting_guests, meeting_participants, meetings, pupils, staff, year_groups};
 use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
-use crate::domain::details::{optional_text, EmailAddress};
+use crate::domain::details::{optional_text, DetailError, EmailAddress, PersonName};
 use crate::domain::{Level, Role, SchoolDayCount};
 use crate::error::{Error, Result};
 
@@ -303,7 +303,7 @@ pub struct Booking {
 
 /// A checked guest.
 struct Guest {
-    name: String,
+    name: PersonName,
     email: Option<EmailAddress>,
     role: GuestRole,
 }
@@ -359,10 +359,16 @@ fn check_booking(
     let guests = booking
         .guests
         .iter()
-        .map(|guest| {
-            let name = optional_text("guests", Some(&guest.name), 120)
-                .map_err(|e| Error::invalid("guests", format!("guest name: {}", e.message)))?
-                .ok_or_else(|| Error::invalid("guests", "each guest needs a name"))?;
+        .enumerate()
+        .map(|(i, guest)| {
+            let refused = |part: &str, e: DetailError| {
+                let who = guest.role.title();
+                Error::invalid(
+                    &format!("guests[{i}].{part}"),
+                    format!("{who}'s {part}: {}", e.message),
+                )
+            };
+            let name = PersonName::parse("name", &guest.name).map_err(|e| refused("name", e))?;
             let email = guest
                 .email
                 .as_deref()
@@ -370,7 +376,7 @@ fn check_booking(
                 .filter(|e| !e.is_empty())
                 .map(EmailAddress::parse)
                 .transpose()
-                .map_err(|e| Error::invalid("guests", format!("guest email: {}", e.message)))?;
+                .map_err(|e| refused("email", e))?;
             Ok(Guest {
                 name,
                 email,
@@ -425,7 +431,7 @@ pub fn schedule(
             .values((
                 meeting_guests::meeting_id.eq(meeting_id),
                 meeting_guests::school_id.eq(member.school_id),
-                meeting_guests::name.eq(&guest.name),
+                meeting_guests::name.eq(guest.name.as_str()),
                 meeting_guests::email.eq(guest.email.as_ref().map(EmailAddress::as_str)),
                 meeting_guests::role.eq(guest.role.as_str()),
             ))

@@ -112,12 +112,34 @@ impl Upn {
     }
 }
 
-/// A given or family name: trimmed, 1 to 100 characters, no control characters.
+/// Whether a character changes how the text around it is shown without being seen itself:
+/// the bidirectional embeddings, overrides, isolates and marks (U+202A-U+202E,
+/// U+2066-U+2069, U+200E, U+200F, U+061C) and the zero-width characters (U+200B-U+200D,
+/// U+2060, U+FEFF). In a name they can make it read as someone else's.
+fn is_hidden_formatting(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{061C}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+    )
+}
+
+/// A person's name (a pupil's given or family name, a member of staff's, a meeting guest's):
+/// trimmed, 1 to 100 characters, no control characters and no hidden formatting characters
+/// (see [`is_hidden_formatting`]).
+///
+/// The zero-width joiner and non-joiner (U+200D, U+200C) are refused too, although some
+/// Persian and Indic names use them to choose a letter's form: a name still reads correctly
+/// without them, and with them two names that look the same can differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
 impl PersonName {
-    /// Reads a name for the named field.
+    /// Reads a name for the named field: the one check of every person's name stored.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, DetailError> {
         let name = raw.trim();
         if name.is_empty() {
@@ -128,6 +150,12 @@ impl PersonName {
         }
         if name.chars().any(char::is_control) {
             return Err(refuse(field, "must not contain control characters"));
+        }
+        if name.chars().any(is_hidden_formatting) {
+            return Err(refuse(
+                field,
+                "must not contain invisible characters (text direction or zero-width)",
+            ));
         }
         Ok(PersonName(name.to_string()))
     }
@@ -231,7 +259,19 @@ impl SenStatus {
     }
 }
 
-/// A staff member's email address, lower-cased: one `@` with text on both sides, no spaces.
+/// An address as the mailer reads a recipient: lettre's parse of a bare address (no display
+/// name), kept only when it reads back as exactly the text given. Every address Steadfast
+/// stores passes this, so what is accepted at a form is what can be sent to.
+pub fn mail_address(address: &str) -> Result<lettre::Address, lettre::address::AddressError> {
+    let mailbox: lettre::message::Mailbox = address.parse()?;
+    if mailbox.name.is_some() || mailbox.email.to_string() != address {
+        return Err(lettre::address::AddressError::InvalidInput);
+    }
+    Ok(mailbox.email)
+}
+
+/// A staff member's or guest's email address, lower-cased: one `@` with text on both sides,
+/// no spaces, and one the mailer can send to ([`mail_address`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(String);
 
@@ -248,6 +288,7 @@ impl EmailAddress {
                     && !domain.contains('@')
                     && email.len() <= 254
                     && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                    && mail_address(&email).is_ok()
             }
             None => false,
         };
@@ -390,8 +431,38 @@ mod tests {
             "a@b",
             "a b@school.org",
             "a@@school.org",
+            "\"<b>x</b>\"@example.com",
+            "a<script>@x.y",
+            "Jo <jo@school.org>",
+            "jo@school.org>",
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_accepted_email_is_one_the_mailer_sends_to() {
+        for raw in ["jo@school.org", "o'neill@school.org", "jo+pta@school.org"] {
+            let email = EmailAddress::parse(raw).unwrap();
+            let sent = mail_address(email.as_str()).unwrap();
+            assert_eq!(sent.to_string(), email.as_str());
+        }
+    }
+
+    #[test]
+    fn names_with_hidden_formatting_are_refused() {
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}',
+            '\u{200D}', '\u{2060}', '\u{FEFF}',
+        ] {
+            let err = PersonName::parse("family_name", &format!("Ok{c}afor")).unwrap_err();
+            assert_eq!(err.field, "family_name", "U+{:04X}", u32::from(c));
+            assert!(err.message.contains("invisible"), "{}", err.message);
+        }
+        // Letters of every script are names.
+        for name in ["Zoë", "O'Neill", "Nguyễn", "محمد", "Łukasz", "佐藤"] {
+            assert_eq!(PersonName::parse("name", name).unwrap().as_str(), name);
         }
     }
 

@@ -1683,6 +1683,29 @@ mod tests {
     }
 
     #[test]
+    fn invisible_characters_in_names_are_named_by_file_line_and_column() {
+        let mut files = bundle();
+        set(&mut files, "users.csv", "O'Connor", "O'Con\u{202E}nor");
+        set(
+            &mut files,
+            "users.csv",
+            "Tess,Teacher",
+            "Te\u{FEFF}ss,Teacher",
+        );
+        let problems = read_bundle(&files, 1, None).unwrap_err();
+        let at: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.column.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            vec![(2, "users.csv: familyName"), (5, "users.csv: givenName")],
+            "{problems:?}"
+        );
+        assert!(problems[0].message.contains("invisible"));
+    }
+
+    #[test]
     fn a_pupil_needs_exactly_one_homeroom() {
         let mut files = bundle();
         set(

@@ -44,6 +44,8 @@ pub struct EscalationPolicy {
     /// School days before and after a pupil enters a level over which the impact of that step
     /// is measured (incidents per school day before against after).
     pub impact_window_days: u32,
+    /// School days ahead a suggestion may be snoozed at most.
+    pub longest_snooze_days: u32,
 }
 
 impl Default for EscalationPolicy {
@@ -66,6 +68,7 @@ impl Default for EscalationPolicy {
             coaching_time_minutes: 30,
             suggestion_stale_days: 5,
             impact_window_days: 15,
+            longest_snooze_days: 20,
         }
     }
 }
@@ -159,7 +162,7 @@ const fn spec(
 }
 
 /// Every policy figure, in the order a form shows them.
-static FIELDS: [PolicyField; 16] = [
+static FIELDS: [PolicyField; 17] = [
     spec(
         "prompts_for_conversation",
         "Prompts before a Coaching Conversation",
@@ -270,6 +273,13 @@ static FIELDS: [PolicyField; 16] = [
         "Impact window",
         "How many school days before and after a pupil enters a level are compared to see whether that step reduced incidents.",
         (5, 60, 15),
+        PolicyUnit::SchoolDays,
+    ),
+    spec(
+        "longest_snooze_days",
+        "Longest snooze",
+        "How many school days ahead a suggestion may be snoozed at most.",
+        (1, 60, 20),
         PolicyUnit::SchoolDays,
     ),
 ];
@@ -390,6 +400,12 @@ impl EscalationPolicy {
         calendar.sub_school_days(due_on, self.reminder_days_before)
     }
 
+    /// The latest date a suggestion may be snoozed until on `today`: the policy's longest
+    /// snooze, counted in school days.
+    pub fn latest_snooze(&self, calendar: &SchoolCalendar, today: NaiveDate) -> NaiveDate {
+        calendar.add_school_days(today, self.longest_snooze_days)
+    }
+
     /// Every editable figure, in form order.
     pub fn fields() -> &'static [PolicyField] {
         &FIELDS
@@ -419,6 +435,7 @@ impl EscalationPolicy {
             "coaching_time_minutes" => self.coaching_time_minutes,
             "suggestion_stale_days" => self.suggestion_stale_days,
             "impact_window_days" => self.impact_window_days,
+            "longest_snooze_days" => self.longest_snooze_days,
             _ => return None,
         };
         Some(i64::from(n))
@@ -445,6 +462,7 @@ impl EscalationPolicy {
             "coaching_time_minutes" => Slot::Number(&mut self.coaching_time_minutes),
             "suggestion_stale_days" => Slot::Number(&mut self.suggestion_stale_days),
             "impact_window_days" => Slot::Number(&mut self.impact_window_days),
+            "longest_snooze_days" => Slot::Number(&mut self.longest_snooze_days),
             _ => return None,
         };
         Some(slot)
@@ -496,6 +514,7 @@ mod tests {
         assert_eq!(p.programme_sessions_per_week, 2);
         assert_eq!(p.coaching_time_minutes, 30);
         assert_eq!(p.suggestion_stale_days, 5);
+        assert_eq!(p.longest_snooze_days, 20);
         assert_eq!(p.validate(), Ok(()));
     }
 
@@ -649,6 +668,28 @@ mod tests {
         assert_eq!(p.meeting_due_on(&cal, friday, Level::Conversation), None);
     }
 
+    #[test]
+    fn the_longest_snooze_is_counted_in_school_days() {
+        let friday = NaiveDate::from_ymd_opt(2025, 10, 17).unwrap();
+        let half_term = SchoolCalendar::new(vec![crate::domain::Closure {
+            starts_on: NaiveDate::from_ymd_opt(2025, 10, 20).unwrap(),
+            ends_on: NaiveDate::from_ymd_opt(2025, 10, 24).unwrap(),
+            kind: crate::domain::ClosureKind::Holiday,
+            name: "Half term".into(),
+        }])
+        .unwrap();
+        let p = EscalationPolicy::default();
+        // 20 school days: four weeks, and the week of half term on top.
+        assert_eq!(
+            p.latest_snooze(&SchoolCalendar::weekdays_only(), friday),
+            NaiveDate::from_ymd_opt(2025, 11, 14).unwrap()
+        );
+        assert_eq!(
+            p.latest_snooze(&half_term, friday),
+            NaiveDate::from_ymd_opt(2025, 11, 21).unwrap()
+        );
+    }
+
     fn arb_policy() -> impl Strategy<Value = EscalationPolicy> {
         let ranges: Vec<_> = EscalationPolicy::fields()
             .iter()
@@ -672,7 +713,7 @@ mod tests {
 
         #[test]
         fn out_of_range_figures_are_rejected_by_name(
-            index in 0usize..15,
+            index in 0usize..17,
             below in any::<bool>(),
             distance in 1i64..1000,
         ) {

@@ -612,6 +612,21 @@ mod tests {
     }
 
     #[test]
+    fn names_with_invisible_characters_are_named_by_line_and_column() {
+        let text = file(&[
+            format!("{},Smith\u{202E},Ann,,7,7A,,,", upn(1)),
+            format!("{},Jones,B\u{200B}ob,,7,7A,,,", upn(2)),
+        ]);
+        let problems = read_pupils(&text, &[]).unwrap_err();
+        let at: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.column.as_str()))
+            .collect();
+        assert_eq!(at, vec![(2, "Legal Surname"), (3, "Legal Forename")]);
+        assert!(problems[0].message.contains("invisible"), "{problems:?}");
+    }
+
+    #[test]
     fn an_unrecognised_header_can_be_mapped_by_hand() {
         let text = format!(
             "UPN,Surname,Forename,Yr,Tutor Set\n{},Lee,Kim,9,9C\n",

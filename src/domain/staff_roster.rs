@@ -595,6 +595,25 @@ mod tests {
         assert!(problems[4].message.contains("also on line 2"));
     }
 
+    #[test]
+    fn invisible_characters_and_markup_are_named_by_line_and_column() {
+        let text = file(&[
+            "Mr,Ann,Smith\u{2067},ann@school.example,Teacher,,",
+            "Mr,Bob,Jones,a<script>@x.y,Teacher,,",
+            "Ms,Cat,Lee,\"\"\"<b>x</b>\"\"@example.com\",Teacher,,",
+        ]);
+        let problems = read_staff(&text, &[]).unwrap_err();
+        let at: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.column.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            vec![(2, "Forename"), (3, "Work Email"), (4, "Work Email")]
+        );
+        assert!(problems[0].message.contains("invisible"), "{problems:?}");
+    }
+
     fn held(id: i64, email: &str, roles: &[Role], years: &[i16]) -> StoredStaff {
         StoredStaff {
             id,

@@ -104,10 +104,12 @@ pub fn build_message(
         source,
     })?;
     let sender = Mailbox::new(Some(format!("{school_name} (Steadfast)")), sender.email);
-    let recipient: Mailbox = email.to.parse().map_err(|source| MailError::Address {
-        which: "recipient",
-        source,
-    })?;
+    let recipient = Mailbox::from(crate::domain::details::mail_address(&email.to).map_err(
+        |source| MailError::Address {
+            which: "recipient",
+            source,
+        },
+    )?);
     let key = sanitise_key(&email.message_key);
     if key.is_empty() {
         return Err(MailError::EmptyKey);
@@ -261,15 +263,24 @@ mod tests {
 
     #[test]
     fn bad_addresses_and_keys_are_errors() {
-        let mut bad = email(None);
-        bad.to = "not an address".into();
-        assert!(matches!(
-            build_message(&bad, "steadfast@localhost", "School"),
-            Err(MailError::Address {
-                which: "recipient",
-                ..
-            })
-        ));
+        for to in [
+            "not an address",
+            "\"<b>x</b>\"@example.com",
+            "a<script>@x.y",
+        ] {
+            let mut bad = email(None);
+            bad.to = to.into();
+            assert!(
+                matches!(
+                    build_message(&bad, "steadfast@localhost", "School"),
+                    Err(MailError::Address {
+                        which: "recipient",
+                        ..
+                    })
+                ),
+                "{to}"
+            );
+        }
         assert!(matches!(
             build_message(&email(None), "nobody", "School"),
             Err(MailError::Address {

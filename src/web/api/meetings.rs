@@ -197,7 +197,10 @@ pub async fn list(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuestInput {
+    /// A person's name: at most 100 characters, no invisible (text direction or zero-width)
+    /// characters. A refusal names the field `guests[i].name`.
     pub name: String,
+    /// An address the mailer can send to; a refusal names the field `guests[i].email`.
     pub email: Option<String>,
     /// parent_carer or external.
     pub role: String,

@@ -8,12 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::meetings::MeetingJson;
 use super::pupils::PupilJson;
 use super::{optional_number, read_json, ApiBody, ApiJson};
-use crate::db::inbox::{self, InboxScope};
+use crate::db::inbox::{self, InboxScope, INBOX_ROLES};
 use crate::db::models::SuggestionRow;
 use crate::db::notices::NoticeContext;
 use crate::db::staff::StaffMember;
 use crate::db::{decisions, evaluation, from_db_time, pupils, DbConnection};
-use crate::domain::Role;
 use crate::error::Error;
 use crate::web::auth::{require_role, ApiUser};
 use crate::web::error::{ApiError, ErrorBody};
@@ -67,8 +66,9 @@ pub struct SuggestionQuery {
     pub pupil_id: Option<String>,
 }
 
-/// Lists the suggestions the caller may decide or oversee: a Head of Year's year groups,
-/// the SENDCO's levels 4-6, the whole school for SLT and administrators; newest first.
+/// Lists the suggestions the caller's inbox covers: a Head of Year's year groups and
+/// houses, the SENDCO's levels 4-6, the whole school for SLT; newest first. Other roles
+/// (administrators among them) have no inbox and are refused.
 #[utoipa::path(
     get,
     path = "/api/v1/suggestions",
@@ -85,7 +85,7 @@ pub async fn list(
     query: web::Query<SuggestionQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_role(&user.0, DECIDERS)?;
+    require_role(&user.0, &INBOX_ROLES)?;
     let status = match query
         .status
         .as_deref()
@@ -115,11 +115,8 @@ pub async fn list(
     }))
 }
 
-/// Roles that decide or oversee suggestions.
-const DECIDERS: &[Role] = &[Role::PastoralLead, Role::Sendco, Role::Slt, Role::Admin];
-
-/// The suggestions `member` may see, filtered, newest first (at most 500): the inbox's
-/// scope, and the whole school for administrators.
+/// The suggestions `member` may see, filtered, newest first (at most 500): their inbox's
+/// scope, whatever the status.
 fn suggestion_list(
     conn: &mut DbConnection,
     member: &StaffMember,
@@ -128,9 +125,7 @@ fn suggestion_list(
 ) -> crate::error::Result<Vec<SuggestionRow>> {
     use crate::db::schema::suggestions;
     use diesel::prelude::*;
-    let mut scope = InboxScope::of(member);
-    scope.all |= member.has_role(Role::Admin);
-    let mut query = inbox::visible_to(member.school_id, &scope)
+    let mut query = inbox::visible_to(member.school_id, &InboxScope::of(member))
         .order((suggestions::created_at.desc(), suggestions::id.desc()))
         .limit(500);
     if let Some(status) = status {

@@ -444,7 +444,10 @@ pub async fn snooze(
             let by = member.clone();
             state
                 .db
-                .write(move |conn| decisions::snooze(conn, &by, id, date, Utc::now()).map(|_| None))
+                .write(move |conn| {
+                    let rules = evaluation::load_rules(conn, by.school_id)?;
+                    decisions::snooze(conn, &by, id, date, &rules, Utc::now()).map(|_| None)
+                })
                 .await
         }
         Err(_) if until.is_empty() => Err(Error::invalid("until", "choose a date to snooze until")),
@@ -532,7 +535,11 @@ fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
     let snooze_open = problem_here.is_some_and(|p| p.field == "until");
     let timeline = format!("/pupils/{}", pupil.id);
     let tomorrow = data.today.succ_opt().unwrap_or(data.today);
-    let default_until = snooze_default(data.today).to_string();
+    let latest = data
+        .rules
+        .policy
+        .latest_snooze(&data.rules.calendar, data.today);
+    let default_until = snooze_default(data.today).min(latest).to_string();
     html! {
         article.card.decision id={ "suggestion-" (s.id) } data-suggestion=(s.id) {
             h2 {
@@ -601,6 +608,7 @@ fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
                         label for={ "until-" (s.id) } { "Until" }
                         input id={ "until-" (s.id) } type="date" name="until" required
                             min=(tomorrow.to_string())
+                            max=(latest.to_string())
                             value=(typed(s.id, "until", problem, &default_until))
                             aria-describedby={ "error-until-" (s.id) };
                         (card_problem(s.id, "until", problem))

@@ -281,7 +281,7 @@ fn render(
                 }
             }
         }
-        (problem_summary(problem, &["starts_at", "duration_minutes", "location", "participant_ids", "guests", "reason", "held_at", "summary", "follow_up", "successes", "challenges", "focus", "action_steps", "next_step"]))
+        (problem_summary(problem, &["starts_at", "duration_minutes", "location", "participant_ids", "guests", "parent_name", "parent_email", "external_name", "external_email", "social_worker_name", "social_worker_email", "reason", "held_at", "summary", "follow_up", "successes", "challenges", "focus", "action_steps", "next_step"]))
         @if open {
             h2 { @if meeting.status == "scheduled" { "Move the meeting" } @else { "Book the meeting" } }
             form.stack method="post" action={ "/meetings/" (meeting.id) "/schedule" } {
@@ -315,18 +315,24 @@ fn render(
                         " A parent or carer is invited"
                     }
                     label for="parent_name" { "Parent or carer's name" }
-                    input #parent_name type="text" name="parent_name" maxlength="120" value=(values.raw("parent_name"));
+                    input #parent_name type="text" name="parent_name" maxlength="100" value=(values.raw("parent_name"));
+                    (field_problem(problem, "parent_name"))
                     label for="parent_email" { "Their email, for the invitation" }
                     input #parent_email type="email" name="parent_email" maxlength="254" value=(values.raw("parent_email"));
+                    (field_problem(problem, "parent_email"))
                     label for="external_name" { "External professional's name" }
-                    input #external_name type="text" name="external_name" maxlength="120" value=(values.raw("external_name"));
+                    input #external_name type="text" name="external_name" maxlength="100" value=(values.raw("external_name"));
+                    (field_problem(problem, "external_name"))
                     label for="external_email" { "Their email" }
                     input #external_email type="email" name="external_email" maxlength="254" value=(values.raw("external_email"));
+                    (field_problem(problem, "external_email"))
                     @if meeting.level == Level::Provision.number() {
                         label for="social_worker_name" { "Social worker's name" }
-                        input #social_worker_name type="text" name="social_worker_name" maxlength="120" value=(values.raw("social_worker_name"));
+                        input #social_worker_name type="text" name="social_worker_name" maxlength="100" value=(values.raw("social_worker_name"));
+                        (field_problem(problem, "social_worker_name"))
                         label for="social_worker_email" { "Their email" }
                         input #social_worker_email type="email" name="social_worker_email" maxlength="254" value=(values.raw("social_worker_email"));
+                        (field_problem(problem, "social_worker_email"))
                     }
                     (field_problem(problem, "guests"))
                 }
@@ -486,6 +492,33 @@ const GUEST_FIELDS: [(GuestRole, &str, &str); 3] = [
     ),
 ];
 
+/// A refusal of a booking's `guests[i].name` or `guests[i].email` moved to the field of this
+/// form it is about: the name or email field of that guest's kind.
+fn at_guest_field(error: Error, guests: &[GuestRole]) -> Error {
+    let Error::Invalid {
+        field: Some(field), ..
+    } = &error
+    else {
+        return error;
+    };
+    let on_form = field
+        .strip_prefix("guests[")
+        .and_then(|rest| rest.split_once("]."))
+        .and_then(|(index, part)| {
+            let role = guests.get(index.parse::<usize>().ok()?)?;
+            let (_, name, email) = GUEST_FIELDS.iter().find(|(kind, ..)| kind == role)?;
+            match part {
+                "name" => Some(*name),
+                "email" => Some(*email),
+                _ => None,
+            }
+        });
+    match on_form {
+        Some(field) => Error::invalid(field, error.to_string()),
+        None => error,
+    }
+}
+
 fn guests_of(fields: &Fields) -> Vec<NewGuest> {
     GUEST_FIELDS
         .into_iter()
@@ -565,6 +598,7 @@ pub async fn schedule(
             return again_with(member, &session, &state, id, &fields, Error::from(&problem)).await
         }
     };
+    let kinds: Vec<GuestRole> = booking.guests.iter().map(|guest| guest.role).collect();
     change_then_show(
         member,
         &session,
@@ -572,7 +606,8 @@ pub async fn schedule(
         id,
         &fields,
         move |conn, by, context| {
-            meetings::schedule(conn, by, context, id, &booking, Utc::now())?;
+            meetings::schedule(conn, by, context, id, &booking, Utc::now())
+                .map_err(|error| at_guest_field(error, &kinds))?;
             Ok(format!("/meetings/{id}?done=booked"))
         },
     )
