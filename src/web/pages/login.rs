@@ -6,10 +6,11 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{csrf_field, public_page};
+use super::second_factor;
 use crate::accounts::{dummy_password_hash, verify_password};
 use crate::db::{schools, staff};
 use crate::error::Error;
-use crate::web::auth::{csrf_token, sign_in, sign_out, CsrfForm};
+use crate::web::auth::{csrf_token, sign_out, CsrfForm};
 use crate::web::error::PageError;
 use crate::web::AppState;
 
@@ -85,11 +86,8 @@ pub async fn submit(
         .map_err(|e| Error::Internal(format!("password check failed: {e}")))?;
     match account {
         Some(account) if verified => {
-            sign_in(&session, &request, account.id, account.school_id)?;
-            tracing::info!(staff_id = account.id, "signed in");
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/"))
-                .finish())
+            second_factor::after_password(&session, &request, &state, account.id, account.school_id)
+                .await
         }
         _ => {
             tracing::info!("sign-in refused");
