@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
-use common::{both_engines, csrf_token_in, location, page_client, spawn_app, Engine, Role, TestApp, PASSWORD};
+use common::{
+    both_engines, csrf_token_in, location, page_client, spawn_app, Engine, Role, TestApp, PASSWORD,
+};
 use steadfast::db::schema::{schools, second_factors};
 
 both_engines!(
@@ -72,7 +74,11 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
 
 /// The recovery codes listed on a page.
 fn recovery_codes_in(html: &str) -> Vec<String> {
-    let list = between(html, r#"<ol class="recovery-codes" id="recovery-codes">"#, "</ol>");
+    let list = between(
+        html,
+        r#"<ol class="recovery-codes" id="recovery-codes">"#,
+        "</ol>",
+    );
     list.split("<li><code>")
         .skip(1)
         .map(|item| item.split("</code>").next().unwrap_or_default().to_string())
@@ -130,11 +136,17 @@ async fn enrol(app: &TestApp, client: &reqwest::Client) -> (String, Vec<String>)
     assert_eq!(status, StatusCode::OK);
     assert!(start.contains("Set up an authenticator app"), "{start}");
     let (status, to, _) = post(app, client, &start, "/account/security/start", &[]).await;
-    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/account/security"));
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/account/security")
+    );
 
     let (_, _, enrolling) = page(app, client, "/account/security").await;
     let qr = between(&enrolling, r#"<figure class="qr">"#, "</figure>");
-    assert!(qr.starts_with("<svg ") && qr.ends_with("</svg>"), "an SVG QR code: {qr}");
+    assert!(
+        qr.starts_with("<svg ") && qr.ends_with("</svg>"),
+        "an SVG QR code: {qr}"
+    );
     assert!(qr.contains("<path"), "drawn on the server");
     let secret: String = between(&enrolling, r#"<code id="secret">"#, "</code>")
         .split_whitespace()
@@ -143,19 +155,36 @@ async fn enrol(app: &TestApp, client: &reqwest::Client) -> (String, Vec<String>)
 
     // A wrong first code leaves it off.
     let wrong = wrong_code(&secret).await;
-    let (status, _, refused) =
-        post(app, client, &enrolling, "/account/security/confirm", &[("code", &wrong)]).await;
+    let (status, _, refused) = post(
+        app,
+        client,
+        &enrolling,
+        "/account/security/confirm",
+        &[("code", &wrong)],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(refused.contains(r#"data-error-for="code""#), "{refused}");
 
     // The code of the step before now: later sign-ins use later steps.
     let code = oathtool(&secret, -30).await;
-    let (status, _, done) =
-        post(app, client, &refused, "/account/security/confirm", &[("code", &code)]).await;
+    let (status, _, done) = post(
+        app,
+        client,
+        &refused,
+        "/account/security/confirm",
+        &[("code", &code)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     let codes = recovery_codes_in(&done);
     assert_eq!(codes.len(), 10, "{done}");
-    assert!(codes.iter().all(|c| c.len() == 14 && c.matches('-').count() == 2), "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.len() == 14 && c.matches('-').count() == 2),
+        "{codes:?}"
+    );
     (secret, codes)
 }
 
@@ -163,7 +192,13 @@ async fn codes_guard_password_sign_in(engine: Engine) {
     let app = spawn_app(engine).await;
     let school = app.create_school("NORTH", "North Academy");
     let email = "tess@north.example";
-    let teacher = app.create_staff(&school, email, "Tess Teacher", &[Role::ClassStaff], Some(PASSWORD));
+    let teacher = app.create_staff(
+        &school,
+        email,
+        "Tess Teacher",
+        &[Role::ClassStaff],
+        Some(PASSWORD),
+    );
 
     // Without a second factor, the password alone signs in.
     let client = page_client();
@@ -206,11 +241,21 @@ async fn codes_guard_password_sign_in(engine: Engine) {
     // A recovery code works once, in either case and without its dashes.
     let typed = recovery[0].replace('-', "").to_uppercase();
     let (rescued, status, to, _) = sign_in_with_code(&app, email, &typed).await;
-    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/account/security?recovery=used"));
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/account/security?recovery=used")
+    );
     let (_, _, security) = page(&app, &rescued, &to).await;
-    assert!(security.contains("9 of 10 recovery codes left"), "{security}");
+    assert!(
+        security.contains("9 of 10 recovery codes left"),
+        "{security}"
+    );
     let (_, status, _, _) = sign_in_with_code(&app, email, &recovery[0]).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "a recovery code works once");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a recovery code works once"
+    );
 
     // New recovery codes replace the old ones.
     let (status, _, renewed) = post(
@@ -239,7 +284,10 @@ async fn codes_guard_password_sign_in(engine: Engine) {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(refused.contains(r#"data-error-for="off_code""#), "{refused}");
+    assert!(
+        refused.contains(r#"data-error-for="off_code""#),
+        "{refused}"
+    );
     let still_on = second_factors::table
         .filter(second_factors::staff_id.eq(teacher.id))
         .count()
@@ -255,21 +303,43 @@ async fn codes_guard_password_sign_in(engine: Engine) {
         &[("off_code", &next)],
     )
     .await;
-    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/account/security?off=1"));
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/account/security?off=1")
+    );
     let answer = app.login(&page_client(), email, PASSWORD).await;
-    assert_eq!(location(&answer), "/", "off: the password alone signs in again");
+    assert_eq!(
+        location(&answer),
+        "/",
+        "off: the password alone signs in again"
+    );
 }
 
 async fn required_roles_keep_members_on_the_security_page(engine: Engine) {
     let app = spawn_app(engine).await;
     let school = app.create_school("NORTH", "North Academy");
-    app.create_staff(&school, "head@north.example", "Ada Head", &[Role::Admin], Some(PASSWORD));
+    app.create_staff(
+        &school,
+        "head@north.example",
+        "Ada Head",
+        &[Role::Admin],
+        Some(PASSWORD),
+    );
     let sendco = "sen@north.example";
-    app.create_staff(&school, sendco, "Sam Sendco", &[Role::Sendco], Some(PASSWORD));
+    app.create_staff(
+        &school,
+        sendco,
+        "Sam Sendco",
+        &[Role::Sendco],
+        Some(PASSWORD),
+    );
 
     // The administrator requires it of the SENDCO.
     let admin = page_client();
-    assert_eq!(location(&app.login(&admin, "head@north.example", PASSWORD).await), "/");
+    assert_eq!(
+        location(&app.login(&admin, "head@north.example", PASSWORD).await),
+        "/"
+    );
     let (status, _, settings) = page(&app, &admin, "/admin/sign-in").await;
     assert_eq!(status, StatusCode::OK);
     assert!(settings.contains(r#"value="sendco""#), "{settings}");
@@ -281,7 +351,10 @@ async fn required_roles_keep_members_on_the_security_page(engine: Engine) {
         &[("mfa_roles", "sendco"), ("mfa_roles", "slt")],
     )
     .await;
-    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/admin/sign-in?saved=1"));
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/sign-in?saved=1")
+    );
     let stored: String = schools::table
         .find(school.id)
         .select(schools::mfa_roles)
@@ -290,8 +363,19 @@ async fn required_roles_keep_members_on_the_security_page(engine: Engine) {
     assert_eq!(stored, "sendco,slt");
     let (_, _, settings) = page(&app, &admin, "/admin/sign-in").await;
     assert!(settings.contains(r#"value="sendco" checked"#), "{settings}");
-    let (status, _, _) = post(&app, &admin, &settings, "/admin/sign-in", &[("mfa_roles", "wizard")]).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "an unknown role is refused");
+    let (status, _, _) = post(
+        &app,
+        &admin,
+        &settings,
+        "/admin/sign-in",
+        &[("mfa_roles", "wizard")],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an unknown role is refused"
+    );
 
     // Signed in, the SENDCO can reach nothing but the security page (and signing out).
     let client = page_client();
@@ -299,15 +383,37 @@ async fn required_roles_keep_members_on_the_security_page(engine: Engine) {
     assert_eq!(location(&answer), "/account/security");
     for path in ["/", "/pupils", "/account/email", "/admin/sign-in"] {
         let (status, to, _) = page(&app, &client, path).await;
-        assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/account/security"), "{path}");
+        assert_eq!(
+            (status, to.as_str()),
+            (StatusCode::SEE_OTHER, "/account/security"),
+            "{path}"
+        );
     }
     let (status, _, security) = page(&app, &client, "/account/security").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(security.contains("Your school asks everyone with your role"), "{security}");
-    let (status, to, _) = post(&app, &client, &security, "/account/email", &[("digest_hour", "")]).await;
-    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/account/security"), "no form either");
+    assert!(
+        security.contains("Your school asks everyone with your role"),
+        "{security}"
+    );
+    let (status, to, _) = post(
+        &app,
+        &client,
+        &security,
+        "/account/email",
+        &[("digest_hour", "")],
+    )
+    .await;
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/account/security"),
+        "no form either"
+    );
     let (status, to, _) = post(&app, &client, &security, "/logout", &[]).await;
-    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/login"), "signing out works");
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/login"),
+        "signing out works"
+    );
 
     // Once set up, everything opens.
     let client = page_client();

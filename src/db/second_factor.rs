@@ -210,7 +210,13 @@ pub fn check(
             if used == 0 {
                 return Ok(None);
             }
-            record(conn, school_id, staff_id, "second_factor.recovery_used", now)?;
+            record(
+                conn,
+                school_id,
+                staff_id,
+                "second_factor.recovery_used",
+                now,
+            )?;
             Ok(Some(Accepted::Recovery))
         }
         None => Ok(None),
@@ -240,7 +246,13 @@ pub fn renew_recovery_codes(
         return Ok(false);
     }
     store_recovery_codes(conn, staff_id, codes, now)?;
-    record(conn, school_id, staff_id, "second_factor.recovery_codes", now)?;
+    record(
+        conn,
+        school_id,
+        staff_id,
+        "second_factor.recovery_codes",
+        now,
+    )?;
     Ok(true)
 }
 

@@ -87,13 +87,15 @@ impl Authenticator {
     /// The step whose code `code` is, among the steps accepted at `now_unix` after
     /// `last_used` (see [`candidate_steps`]); `None` when it is none of them.
     pub fn matching_step(&self, code: &str, now_unix: i64, last_used: Option<i64>) -> Option<i64> {
-        candidate_steps(now_unix, last_used).into_iter().find(|step| {
-            bool::from(
-                self.code_at_step(*step)
-                    .as_bytes()
-                    .ct_eq(code.trim().as_bytes()),
-            )
-        })
+        candidate_steps(now_unix, last_used)
+            .into_iter()
+            .find(|step| {
+                bool::from(
+                    self.code_at_step(*step)
+                        .as_bytes()
+                        .ct_eq(code.trim().as_bytes()),
+                )
+            })
     }
 }
 
@@ -215,7 +217,10 @@ mod tests {
             (20_000_000_000, "65353130"),
         ] {
             assert_eq!(app.code_at_step(step_of(time)), code[2..], "T = {time}");
-            assert_eq!(app.matching_step(&code[2..], time, None), Some(step_of(time)));
+            assert_eq!(
+                app.matching_step(&code[2..], time, None),
+                Some(step_of(time))
+            );
         }
     }
 
@@ -226,9 +231,18 @@ mod tests {
         let again = Authenticator::from_base32(&app.secret_base32(), "a@b.example").unwrap();
         assert_eq!(again.code_at_step(1), app.code_at_step(1));
         let url = app.otpauth_url();
-        assert!(url.starts_with("otpauth://totp/Steadfast:a%40b.example?"), "{url}");
-        assert!(url.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"), "{url}");
-        assert!(Authenticator::new(vec![1; 10], "short").is_err(), "too short");
+        assert!(
+            url.starts_with("otpauth://totp/Steadfast:a%40b.example?"),
+            "{url}"
+        );
+        assert!(
+            url.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+            "{url}"
+        );
+        assert!(
+            Authenticator::new(vec![1; 10], "short").is_err(),
+            "too short"
+        );
         assert!(Authenticator::from_base32("not base32!", "x").is_err());
         assert_eq!(display_secret("GEZDGNBVGY"), "GEZD GNBV GY");
     }
@@ -268,7 +282,14 @@ mod tests {
             Some(TypedCode::Recovery("0110abcdwxyz".into())),
             "o, i and l read as 0, 1 and 1"
         );
-        for bad in ["", "12345", "1234567", "abcd-efgh-jkm", "abcd-efgh-jkmu", "12345x"] {
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "abcd-efgh-jkm",
+            "abcd-efgh-jkmu",
+            "12345x",
+        ] {
             assert_eq!(TypedCode::parse(bad), None, "{bad:?}");
         }
     }

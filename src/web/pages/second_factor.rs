@@ -91,8 +91,7 @@ fn write<T: Serialize>(session: &Session, key: &str, value: &T) -> Result<(), Er
 /// Refuses every page but [`SECURITY_PAGE`] (and the addresses under it) to a member who
 /// must set up a second factor first. Called where the signed-in member is read.
 pub fn enrolment_gate(session: &Session, path: &str) -> Result<(), Error> {
-    let on_security_page =
-        path == SECURITY_PAGE || path.starts_with(&format!("{SECURITY_PAGE}/"));
+    let on_security_page = path == SECURITY_PAGE || path.starts_with(&format!("{SECURITY_PAGE}/"));
     if must_enrol(session) && !on_security_page {
         return Err(Error::SecondFactorNeeded);
     }

@@ -16,9 +16,9 @@ use super::form::{
 use super::layout::{csrf_field, page};
 use super::second_factor::{set_must_enrol, SECURITY_PAGE};
 use super::with_viewer;
+use crate::db::from_db_time;
 use crate::db::second_factor::{self, FactorRow};
 use crate::db::staff::StaffMember;
-use crate::db::from_db_time;
 use crate::domain::second_factor::{
     display_recovery_code, display_secret, recovery_code, Authenticator, RECOVERY_CODE_COUNT,
     SECRET_BYTES,
@@ -76,10 +76,7 @@ enum View {
     /// An authenticator awaiting its first code: the QR code, the key, the box for the code.
     Enrolling { qr: String, key: String },
     /// On: when, recovery codes left, new recovery codes, turning it off.
-    On {
-        since: String,
-        recovery_left: i64,
-    },
+    On { since: String, recovery_left: i64 },
 }
 
 fn view(status: &Status, member: &StaffMember) -> Result<View, Error> {
@@ -179,7 +176,11 @@ fn render(
 }
 
 /// The page showing new recovery codes, once.
-fn recovery_codes_page(viewer: &super::layout::Viewer<'_>, title: &str, codes: &[String]) -> Markup {
+fn recovery_codes_page(
+    viewer: &super::layout::Viewer<'_>,
+    title: &str,
+    codes: &[String],
+) -> Markup {
     page(
         title,
         viewer,
@@ -281,7 +282,15 @@ pub async fn confirm(
     let turned_on = state
         .db
         .write(move |conn| {
-            second_factor::confirm(conn, school_id, staff_id, &email, &code, &stored, Utc::now())
+            second_factor::confirm(
+                conn,
+                school_id,
+                staff_id,
+                &email,
+                &code,
+                &stored,
+                Utc::now(),
+            )
         })
         .await?;
     if !turned_on {
@@ -289,7 +298,15 @@ pub async fn confirm(
             "code",
             "that is not the code your app shows now: check it added Steadfast from this page, then type the code it shows",
         );
-        return show_page(&member, &session, &state, StatusCode::BAD_REQUEST, None, Some(&wrong)).await;
+        return show_page(
+            &member,
+            &session,
+            &state,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some(&wrong),
+        )
+        .await;
     }
     set_must_enrol(&session, false)?;
     tracing::info!(staff_id, "second factor turned on");
@@ -314,7 +331,14 @@ pub async fn renew(
     let renewed = state
         .db
         .write(move |conn| {
-            second_factor::renew_recovery_codes(conn, school_id, staff_id, &typed, &stored, Utc::now())
+            second_factor::renew_recovery_codes(
+                conn,
+                school_id,
+                staff_id,
+                &typed,
+                &stored,
+                Utc::now(),
+            )
         })
         .await?;
     if !renewed {
@@ -322,7 +346,15 @@ pub async fn renew(
             "renew_code",
             "that code did not work: type the one your app shows now (each works once)",
         );
-        return show_page(&member, &session, &state, StatusCode::BAD_REQUEST, None, Some(&wrong)).await;
+        return show_page(
+            &member,
+            &session,
+            &state,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some(&wrong),
+        )
+        .await;
     }
     let markup = with_viewer(&member, &session, |viewer| {
         recovery_codes_page(viewer, "New recovery codes", &codes)
@@ -344,7 +376,10 @@ pub async fn turn_off(
         .db
         .write(move |conn| {
             let off = second_factor::turn_off(conn, school_id, staff_id, &typed, Utc::now())?;
-            Ok((off, off && second_factor::must_enrol(conn, school_id, staff_id)?))
+            Ok((
+                off,
+                off && second_factor::must_enrol(conn, school_id, staff_id)?,
+            ))
         })
         .await?;
     match outcome {
@@ -358,7 +393,15 @@ pub async fn turn_off(
                 "off_code",
                 "that code did not work: type the one your app shows now, or an unused recovery code",
             );
-            show_page(&member, &session, &state, StatusCode::BAD_REQUEST, None, Some(&wrong)).await
+            show_page(
+                &member,
+                &session,
+                &state,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(&wrong),
+            )
+            .await
         }
     }
 }

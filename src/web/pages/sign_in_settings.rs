@@ -75,9 +75,7 @@ pub async fn save(
     let roles = form
         .0
         .all(ROLES_FIELD)
-        .map(|name| {
-            Role::parse(name).map_err(|e| Error::invalid(ROLES_FIELD, e.to_string()))
-        })
+        .map(|name| Role::parse(name).map_err(|e| Error::invalid(ROLES_FIELD, e.to_string())))
         .collect::<Result<Vec<Role>, Error>>()?;
     let (school_id, actor) = (member.school_id, member.id);
     state
