@@ -124,12 +124,20 @@ pub fn confirm(
     let Some(step) = app.matching_step(code, now.timestamp(), None) else {
         return Ok(false);
     };
-    diesel::update(second_factors::table.filter(second_factors::staff_id.eq(staff_id)))
-        .set((
-            second_factors::confirmed_at.eq(Some(to_db_time(now))),
-            second_factors::last_used_step.eq(Some(step)),
-        ))
-        .execute(conn)?;
+    // Only while still unconfirmed: of two confirmations at once, one turns it on.
+    let confirmed = diesel::update(
+        second_factors::table
+            .filter(second_factors::staff_id.eq(staff_id))
+            .filter(second_factors::confirmed_at.is_null()),
+    )
+    .set((
+        second_factors::confirmed_at.eq(Some(to_db_time(now))),
+        second_factors::last_used_step.eq(Some(step)),
+    ))
+    .execute(conn)?;
+    if confirmed == 0 {
+        return Ok(false);
+    }
     store_recovery_codes(conn, staff_id, recovery, now)?;
     record(conn, school_id, staff_id, "second_factor.on", now)?;
     Ok(true)
