@@ -227,6 +227,24 @@ async fn codes_guard_password_sign_in(engine: Engine) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("That code did not work"), "{body}");
 
+    // Five wrong codes for one password: the password is asked for again.
+    let guesser = page_client();
+    app.login(&guesser, email, PASSWORD).await;
+    let (_, _, mut form) = page(&app, &guesser, "/login/code").await;
+    for attempt in 1..=5 {
+        let (status, _, body) =
+            post(&app, &guesser, &form, "/login/code", &[("code", &wrong)]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            body.contains("Too many wrong codes"),
+            attempt == 5,
+            "attempt {attempt}"
+        );
+        form = body;
+    }
+    let (status, to, _) = page(&app, &guesser, "/login/code").await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/login"));
+
     // The current code signs in.
     let code = oathtool(&secret, 0).await;
     let (signed_in, status, to, _) = sign_in_with_code(&app, email, &code).await;
