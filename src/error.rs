@@ -14,6 +14,10 @@ pub enum Error {
     /// No valid credentials were presented.
     #[error("sign in first")]
     Unauthenticated,
+    /// The signed-in member must set up a second factor before anything else (their role
+    /// requires one); pages send them to do so.
+    #[error("set up your second factor (an authenticator app) first")]
+    SecondFactorNeeded,
     /// The user is known but their role does not allow this.
     #[error("{0}")]
     Forbidden(String),
@@ -128,7 +132,7 @@ impl Error {
             Error::Invalid { code, .. } if *code == "too_large" => 413,
             Error::Invalid { .. } => 400,
             Error::Unauthenticated => 401,
-            Error::Forbidden(_) => 403,
+            Error::Forbidden(_) | Error::SecondFactorNeeded => 403,
             Error::NotFound(_) => 404,
             Error::Conflict { .. } => 409,
             Error::TooManyAttempts { .. } => 429,
@@ -143,7 +147,7 @@ impl Error {
         match self {
             Error::Invalid { code, .. } => code,
             Error::Unauthenticated => "unauthenticated",
-            Error::Forbidden(_) => "forbidden",
+            Error::Forbidden(_) | Error::SecondFactorNeeded => "forbidden",
             Error::NotFound(_) | Error::Database(diesel::result::Error::NotFound) => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::TooManyAttempts { .. } => "too_many_attempts",

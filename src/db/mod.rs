@@ -29,6 +29,7 @@ pub mod pupils;
 pub mod roster;
 pub mod schema;
 pub mod schools;
+pub mod second_factor;
 pub mod setup;
 pub mod sign_in;
 pub mod staff;

@@ -142,6 +142,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    second_factors (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        staff_id -> BigInt,
+        secret -> Text,
+        created_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+        last_used_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        staff_id -> BigInt,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     school_closures (id) {
         id -> BigInt,
         school_id -> BigInt,
@@ -608,6 +630,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     sessions,
     login_failures,
+    second_factors,
+    recovery_codes,
     school_closures,
     policies,
     incidents,

@@ -76,6 +76,9 @@ pub(crate) fn insert(
 ) -> Result<String> {
     let code = checked(SchoolCode::parse(&demo.code))?;
     let school = schools::create(conn, &code, &demo.name, now)?;
+    // The demo logins sign in with their password alone, for trying each role at once; an
+    // administrator can require an authenticator app of roles on /admin/sign-in.
+    crate::db::second_factor::set_required_roles(conn, school.id, &[], None, now)?;
     for closure in &demo.closures {
         schools::add_closure(conn, school.id, closure)?;
     }

@@ -22,6 +22,7 @@ pub mod replay;
 pub mod role;
 pub mod roster;
 pub mod rules;
+pub mod second_factor;
 pub mod sign_in;
 pub mod staff_roster;
 pub mod term_dates;

@@ -63,6 +63,7 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let session = req.get_session();
         let state = app_state(req);
+        let path = req.path().to_string();
         Box::pin(async move {
             let state = state?;
             let ids = (
@@ -77,7 +78,10 @@ impl FromRequest for SignedIn {
                 .transaction(move |conn| staff::get_member(conn, school_id, staff_id))
                 .await?;
             match member {
-                Some(member) => Ok(SignedIn(member)),
+                Some(member) => {
+                    crate::web::pages::second_factor::enrolment_gate(&session, &path)?;
+                    Ok(SignedIn(member))
+                }
                 None => {
                     session.purge();
                     Err(PageError(Error::Unauthenticated))

@@ -97,7 +97,8 @@ impl ResponseError for ApiError {
     }
 }
 
-/// An error answered with a page; a request that is not signed in goes to the login page.
+/// An error answered with a page; a request that is not signed in goes to the login page, and
+/// one from a member who must first set up a second factor to `/account/security`.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 pub struct PageError(#[from] pub Error);
@@ -117,7 +118,7 @@ impl From<diesel::result::Error> for ApiError {
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self.0 {
-            Error::Unauthenticated => StatusCode::SEE_OTHER,
+            Error::Unauthenticated | Error::SecondFactorNeeded => StatusCode::SEE_OTHER,
             _ => status_of(&self.0),
         }
     }
@@ -127,6 +128,11 @@ impl ResponseError for PageError {
         if matches!(self.0, Error::Unauthenticated) {
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/login"))
+                .finish();
+        }
+        if matches!(self.0, Error::SecondFactorNeeded) {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/account/security"))
                 .finish();
         }
         let status = self.status_code();

@@ -299,10 +299,17 @@ impl TestApp {
         self.db.connection().expect("a database connection")
     }
 
-    /// Creates a school.
+    /// Creates a school. Unlike a real one, it requires no role to use a second factor, so
+    /// tests sign in with a password alone (tests/second_factor.rs turns it on).
     pub fn create_school(&self, code: &str, name: &str) -> School {
         let code = SchoolCode::parse(code).expect("a valid school code");
-        schools::create(&mut self.conn(), &code, name, Utc::now()).expect("creating a school")
+        let school =
+            schools::create(&mut self.conn(), &code, name, Utc::now()).expect("creating a school");
+        diesel::update(schema::schools::table.find(school.id))
+            .set(schema::schools::mfa_roles.eq(""))
+            .execute(&mut *self.conn())
+            .expect("requiring no second factor");
+        school
     }
 
     /// Creates a staff member with `roles`, and a password when one is given.

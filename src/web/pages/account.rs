@@ -60,6 +60,7 @@ pub async fn show(
                     p.hint { "Calendar invitations always come on their own, so your calendar can take them." }
                     button.primary type="submit" { "Save" }
                 }
+                p { a href="/account/security" { "Sign-in security: your authenticator app and recovery codes" } }
             },
         )
     });

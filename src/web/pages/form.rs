@@ -224,6 +224,36 @@ pub fn wants_json(request: &HttpRequest) -> bool {
         .is_some_and(|accept| accept.contains("application/json"))
 }
 
+/// A page answering a refused step of signing in: the error's status, with `Retry-After` when
+/// the refusal is a wait after too many failures.
+pub fn refusal_page(why: &Error, markup: Markup) -> HttpResponse {
+    let status = StatusCode::from_u16(why.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    let mut response = html_response(status, markup);
+    if let Error::TooManyAttempts {
+        retry_after_seconds,
+    } = why
+    {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(*retry_after_seconds),
+        );
+    }
+    response
+}
+
+/// A message made a sentence: its first letter a capital, a full stop at its end.
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut made: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !made.ends_with('.') {
+        made.push('.');
+    }
+    made
+}
+
 /// A page with a status.
 pub fn html_response(status: StatusCode, markup: Markup) -> HttpResponse {
     HttpResponse::build(status)

@@ -56,6 +56,9 @@ pub async fn home(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let Some(SignedIn(member)) = user else {
+        if super::second_factor::must_enrol(&session) {
+            return Ok(super::form::see_other(super::second_factor::SECURITY_PAGE));
+        }
         let schools = state.db.transaction(schools::count).await?;
         if schools > 0 {
             return Ok(HttpResponse::SeeOther()

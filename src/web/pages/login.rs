@@ -6,11 +6,13 @@ use chrono::Utc;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::form::{html_response, refusal_page, sentence};
 use super::layout::{csrf_field, public_page};
+use super::second_factor;
 use crate::accounts::{dummy_password_hash, verify_password};
 use crate::db::{schools, staff};
 use crate::error::Error;
-use crate::web::auth::{csrf_token, sign_in, sign_out, CsrfForm};
+use crate::web::auth::{csrf_token, sign_out, CsrfForm};
 use crate::web::error::PageError;
 use crate::web::throttle::Attempt;
 use crate::web::AppState;
@@ -34,12 +36,6 @@ fn login_form(csrf: &str, email: &str, problem: Option<&str>) -> Markup {
             p { a href="/login/reset" { "Forgotten your password?" } }
         },
     )
-}
-
-fn html_response(status: actix_web::http::StatusCode, markup: Markup) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(markup.into_string())
 }
 
 /// `GET /login`: the sign-in form (or the getting-started page on an empty deployment).
@@ -99,11 +95,8 @@ pub async fn submit(
     match account {
         Some(account) if verified => {
             attempt.succeeded(&state.db).await?;
-            sign_in(&session, &request, account.id, account.school_id)?;
-            tracing::info!(staff_id = account.id, "signed in");
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/"))
-                .finish())
+            second_factor::after_password(&session, &request, &state, account.id, account.school_id)
+                .await
         }
         _ => {
             attempt.failed(&state.db, now).await?;
@@ -119,38 +112,14 @@ pub async fn submit(
 fn refused(session: &Session, email: &str, why: &Error) -> HttpResponse {
     let problem = match why {
         Error::TooManyAttempts { .. } => format!(
-            "{}. If you have forgotten your password, ask for a new one below.",
-            capitalised(&why.to_string())
+            "{} If you have forgotten your password, ask for a new one below.",
+            sentence(&why.to_string())
         ),
         _ => {
             "That email and password do not match an account. Check both and try again.".to_string()
         }
     };
-    let status = actix_web::http::StatusCode::from_u16(why.status())
-        .unwrap_or(actix_web::http::StatusCode::UNAUTHORIZED);
-    let mut response = html_response(
-        status,
-        login_form(&csrf_token(session), email, Some(&problem)),
-    );
-    if let Error::TooManyAttempts {
-        retry_after_seconds,
-    } = why
-    {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(*retry_after_seconds),
-        );
-    }
-    response
-}
-
-/// A sentence's first letter made a capital.
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    refusal_page(why, login_form(&csrf_token(session), email, Some(&problem)))
 }
 
 /// `POST /logout`: ends the session.

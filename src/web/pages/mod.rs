@@ -24,7 +24,10 @@ pub mod policy;
 pub mod programme;
 pub mod provision;
 pub mod pupils;
+pub mod second_factor;
+pub mod security;
 pub mod setup;
+pub mod sign_in_settings;
 pub mod staff_admin;
 pub mod timetable;
 
@@ -44,6 +47,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
+        .route("/login/code", web::get().to(second_factor::show))
+        .route("/login/code", web::post().to(second_factor::submit))
+        .route("/account/security", web::get().to(security::show))
+        .route("/account/security/start", web::post().to(security::start))
+        .route(
+            "/account/security/confirm",
+            web::post().to(security::confirm),
+        )
+        .route(
+            "/account/security/recovery-codes",
+            web::post().to(security::renew),
+        )
+        .route("/account/security/off", web::post().to(security::turn_off))
+        .route("/admin/sign-in", web::get().to(sign_in_settings::show))
+        .route("/admin/sign-in", web::post().to(sign_in_settings::save))
         .route("/login/reset", web::get().to(password::reset_show))
         .route("/login/reset", web::post().to(password::reset_submit))
         .route("/account/password", web::get().to(password::show))

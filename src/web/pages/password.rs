@@ -8,14 +8,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::form::{field_problem, problem_summary, see_other, Fields, Problem};
+use super::form::{field_problem, problem_summary, Fields, Problem};
 use super::layout::{csrf_field, public_page};
 use super::own_account;
 use crate::accounts::{check_new_password, hash_password, MIN_PASSWORD_LENGTH};
 use crate::db::account_links::{self, FoundLink};
 use crate::domain::account_link::{LinkPurpose, LinkState};
 use crate::error::Error;
-use crate::web::auth::{csrf_token, sign_in, CsrfForm, SignedIn};
+use crate::web::auth::{csrf_token, CsrfForm, SignedIn};
 use crate::web::error::PageError;
 use crate::web::AppState;
 
@@ -184,13 +184,20 @@ pub async fn submit(
         .await?;
     match used {
         Ok(link) => {
-            sign_in(&session, &request, link.staff_id, link.school_id)?;
             tracing::info!(
                 staff_id = link.staff_id,
                 purpose = link.purpose.as_str(),
                 "password chosen through a link"
             );
-            Ok(see_other("/"))
+            // Like a password sign-in: an authenticator that is on still asks for its code.
+            super::second_factor::after_password(
+                &session,
+                &request,
+                &state,
+                link.staff_id,
+                link.school_id,
+            )
+            .await
         }
         Err(state) => Ok(refused(state)),
     }
