@@ -30,6 +30,7 @@ pub mod roster;
 pub mod schema;
 pub mod schools;
 pub mod setup;
+pub mod sso;
 pub mod staff;
 pub mod staff_roster;
 pub mod teaching_groups;

@@ -22,6 +22,7 @@ pub mod replay;
 pub mod role;
 pub mod roster;
 pub mod rules;
+pub mod sso;
 pub mod staff_roster;
 pub mod term_dates;
 pub mod timetable;

@@ -6,6 +6,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{csrf_field, public_page};
+use super::oidc;
 use crate::accounts::{dummy_password_hash, verify_password};
 use crate::db::{schools, staff};
 use crate::error::Error;
@@ -13,7 +14,7 @@ use crate::web::auth::{csrf_token, sign_in, sign_out, CsrfForm};
 use crate::web::error::PageError;
 use crate::web::AppState;
 
-fn login_form(csrf: &str, email: &str, problem: Option<&str>) -> Markup {
+fn login_form(csrf: &str, email: &str, problem: Option<&str>, sso_links: &Markup) -> Markup {
     public_page(
         "Sign in",
         html! {
@@ -30,6 +31,7 @@ fn login_form(csrf: &str, email: &str, problem: Option<&str>) -> Markup {
                 button.primary type="submit" { "Sign in" }
             }
             p { a href="/login/reset" { "Forgotten your password?" } }
+            (sso_links)
         },
     )
 }
@@ -50,7 +52,12 @@ pub async fn show(session: Session, state: web::Data<AppState>) -> Result<HttpRe
     }
     Ok(html_response(
         actix_web::http::StatusCode::OK,
-        login_form(&csrf_token(&session), "", None),
+        login_form(
+            &csrf_token(&session),
+            "",
+            None,
+            &oidc::sign_in_links(&state).await?,
+        ),
     ))
 }
 
@@ -85,6 +92,17 @@ pub async fn submit(
         .map_err(|e| Error::Internal(format!("password check failed: {e}")))?;
     match account {
         Some(account) if verified => {
+            if let Some(refusal) = oidc::password_refusal(&state, account.school_id).await? {
+                return Ok(html_response(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    login_form(
+                        &csrf_token(&session),
+                        &email,
+                        Some(&refusal),
+                        &oidc::sign_in_links(&state).await?,
+                    ),
+                ));
+            }
             sign_in(&session, &request, account.id, account.school_id)?;
             tracing::info!(staff_id = account.id, "signed in");
             Ok(HttpResponse::SeeOther()
@@ -99,6 +117,7 @@ pub async fn submit(
                     &csrf_token(&session),
                     &email,
                     Some("That email and password do not match an account. Check both and try again."),
+                    &oidc::sign_in_links(&state).await?,
                 ),
             ))
         }

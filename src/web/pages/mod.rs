@@ -17,6 +17,7 @@ pub mod layout;
 pub mod log;
 pub mod login;
 pub mod meetings;
+pub mod oidc;
 pub mod outbox;
 pub mod password;
 pub mod policy;
@@ -43,6 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
+        .route("/auth/oidc/callback", web::get().to(oidc::callback))
+        .route("/auth/oidc/{code}", web::get().to(oidc::start))
         .route("/login/reset", web::get().to(password::reset_show))
         .route("/login/reset", web::post().to(password::reset_submit))
         .route("/account/password", web::get().to(password::show))
