@@ -491,7 +491,7 @@ fn school_sso(settings: &Settings, args: SchoolSso) -> anyhow::Result<()> {
         Some(client)
     };
     let code = args.code;
-    let chosen = in_transaction(&db, move |conn| {
+    let (code, chosen) = in_transaction(&db, move |conn| {
         let school = school_named(conn, Some(code))?;
         let stored = sso::get(conn, school.id)?;
         let password_login = args
@@ -502,7 +502,6 @@ fn school_sso(settings: &Settings, args: SchoolSso) -> anyhow::Result<()> {
         audit::record(conn, entry(school.id, "school.sso", "school", school.id))?;
         Ok((school.code, chosen))
     })?;
-    let (code, chosen) = chosen;
     match chosen.oidc() {
         Some(oidc) => println!(
             "school {code} signs in with school accounts from {} (client id {})",

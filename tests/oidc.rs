@@ -1,8 +1,8 @@
 //! Signing in with a school account, end to end against a real OpenID Connect provider on
 //! loopback: `tests/oidc-provider` runs the certified `oidc-provider` on Node, whose
 //! development sign-in and consent pages the tests fill in. Also what must be refused
-//! (forged, tampered, expired and wrong-audience ID tokens, a wrong `state`, unverified and
-//! unknown email addresses, passwords where a school turned them off) and
+//! (forged, tampered, expired and wrong-audience ID tokens, a wrong `state`, unverified,
+//! unknown and deactivated email addresses, passwords where a school turned them off) and
 //! `steadfast school sso`, on both engines.
 //!
 //! Needs Node.js and the provider's packages: `npm ci --prefix tests/oidc-provider`.
@@ -20,7 +20,7 @@ use reqwest::{Response, StatusCode, Url};
 
 use common::{both_engines, location, page_client, spawn_app_on, Engine, Role, TestApp, PASSWORD};
 use steadfast::db::models::School;
-use steadfast::db::schema::audit_log;
+use steadfast::db::schema::{audit_log, staff};
 
 /// The client the provider knows Steadfast as.
 const CLIENT_ID: &str = "steadfast";
@@ -211,7 +211,7 @@ async fn a_member_of_staff_signs_in_with_their_school_account(engine: Engine) {
     let Fixture {
         app,
         school,
-        provider: _provider,
+        provider,
     } = fixture(engine).await;
     let head = app.create_staff(
         &school,
@@ -224,6 +224,7 @@ async fn a_member_of_staff_signs_in_with_their_school_account(engine: Engine) {
 
     // Act
     let login_page = app.get_page(&client, "/login").await.text().await.unwrap();
+    let start = app.get_page(&page_client(), "/auth/oidc/NORTH").await;
     // The provider's address differs in case from the stored one.
     let answer = sign_in_with(&app, &client, "ok:Head@North.Example", |_| {}).await;
 
@@ -233,6 +234,21 @@ async fn a_member_of_staff_signs_in_with_their_school_account(engine: Engine) {
             && login_page.contains("Sign in with your school account"),
         "{login_page}"
     );
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let to_provider = Url::parse(&location(&start)).unwrap();
+    assert!(to_provider.as_str().starts_with(&provider.issuer));
+    let asked: std::collections::HashMap<_, _> = to_provider.query_pairs().collect();
+    assert_eq!(asked["response_type"], "code");
+    assert_eq!(asked["client_id"], CLIENT_ID);
+    assert_eq!(asked["scope"], "openid email profile");
+    assert_eq!(asked["code_challenge_method"], "S256");
+    assert_eq!(
+        asked["redirect_uri"],
+        app.url("/auth/oidc/callback").as_str()
+    );
+    assert!(["state", "nonce", "code_challenge"]
+        .iter()
+        .all(|name| asked[*name].len() >= 20));
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&answer), "/");
     let home = app.get_page(&client, "/").await;
@@ -353,19 +369,26 @@ async fn unverified_and_unknown_email_addresses_are_refused(engine: Engine) {
         &[Role::Slt],
         None,
     );
+    let gone = app.create_staff(
+        &school,
+        "gone@north.example",
+        "Gil Gone",
+        &[Role::Slt],
+        None,
+    );
+    diesel::update(staff::table.find(gone.id))
+        .set(staff::active.eq(false))
+        .execute(&mut *app.conn())
+        .unwrap();
     let south = app.create_school("SOUTH", "South School");
     app.create_staff(&south, "sam@south.example", "Sam South", &[Role::Slt], None);
+    let unknown = "not that of an active member of staff";
     let cases = [
         ("unverified:head@north.example", "not verified"),
-        (
-            "ok:stranger@north.example",
-            "not that of an active member of staff",
-        ),
+        ("ok:stranger@north.example", unknown),
+        ("ok:gone@north.example", unknown),
         // A member of staff of another school is no member of this one.
-        (
-            "ok:sam@south.example",
-            "not that of an active member of staff",
-        ),
+        ("ok:sam@south.example", unknown),
     ];
     for (login, problem) in cases {
         let client = page_client();
@@ -381,7 +404,10 @@ async fn unverified_and_unknown_email_addresses_are_refused(engine: Engine) {
         .into_iter()
         .map(|(_, detail)| detail)
         .collect();
-    assert_eq!(details, ["email_unverified", "no_staff", "no_staff"]);
+    assert_eq!(
+        details,
+        ["email_unverified", "no_staff", "no_staff", "no_staff"]
+    );
 }
 
 async fn password_sign_in_can_be_turned_off(engine: Engine) {

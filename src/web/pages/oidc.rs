@@ -80,10 +80,7 @@ impl Refusal {
         Refusal::new(
             StatusCode::BAD_GATEWAY,
             "provider_unavailable",
-            format!(
-                "Steadfast could not {what} with your school's sign-in provider: {}",
-                error_chain(error)
-            ),
+            format!("Steadfast could not {what}: {}", error_chain(error)),
         )
     }
 
@@ -185,7 +182,7 @@ fn http_client() -> Result<reqwest::Client, Refusal> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(PROVIDER_TIMEOUT)
         .build()
-        .map_err(|e| Refusal::provider("open a connection", &e))
+        .map_err(|e| Refusal::provider("open a connection to your school's sign-in provider", &e))
 }
 
 /// The school's client of its provider, from the provider's discovery document and keys.
@@ -194,16 +191,27 @@ async fn provider_client(
     public_url: &str,
     oidc: &OidcClient,
 ) -> Result<ProviderClient, Refusal> {
-    let issuer = IssuerUrl::new(oidc.issuer().to_string())
-        .map_err(|e| Refusal::provider("read the issuer URL", &e))?;
+    let issuer = IssuerUrl::new(oidc.issuer().to_string()).map_err(|e| {
+        Refusal::provider("read the issuer URL of your school's sign-in provider", &e)
+    })?;
     let metadata = CoreProviderMetadata::discover_async(issuer, http)
         .await
-        .map_err(|e| Refusal::provider("read the discovery document", &e))?;
+        .map_err(|e| {
+            Refusal::provider(
+                "read the discovery document of your school's sign-in provider",
+                &e,
+            )
+        })?;
     let redirect = RedirectUrl::new(format!(
         "{}/auth/oidc/callback",
         public_url.trim_end_matches('/')
     ))
-    .map_err(|e| Refusal::provider("build the return address", &e))?;
+    .map_err(|e| {
+        Refusal::provider(
+            "build the address your school's sign-in provider returns to",
+            &e,
+        )
+    })?;
     Ok(CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(oidc.client_id().to_string()),
@@ -337,7 +345,12 @@ async fn finish(
     let client = provider_client(&http, public_url, &oidc).await?;
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
-        .map_err(|e| Refusal::provider("find the token endpoint", &e))?
+        .map_err(|e| {
+            Refusal::provider(
+                "find the token endpoint of your school's sign-in provider",
+                &e,
+            )
+        })?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
         .request_async(&http)
         .await
