@@ -1,5 +1,5 @@
 //! The command line of `steadfast` (see `API.md`): serve, migrate, demo, school add,
-//! user add, token create, jobs run and the imports.
+//! school sso, user add, token create, jobs run and the imports.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -12,11 +12,12 @@ use crate::accounts;
 use crate::config::Settings;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::models::School;
-use crate::db::{pastoral, schools, staff, to_db_time, tokens, Database, DbConnection};
+use crate::db::{pastoral, schools, sso, staff, to_db_time, tokens, Database, DbConnection};
 use crate::demo::scale::{load_scaled, ScaleSpec};
 use crate::domain::details::{EmailAddress, PersonName, SchoolCode, YearNumber};
 use crate::domain::import::decode_text;
 use crate::domain::oneroster::BundleFiles;
+use crate::domain::sso::{OidcClient, SignInSettings};
 use crate::domain::Role;
 use crate::error::Error;
 use crate::imports::{oneroster, ImportKind, ImportOptions, ImportReport};
@@ -177,6 +178,35 @@ pub enum SchoolCommand {
         #[arg(long)]
         name: String,
     },
+    /// Set how the school's staff sign in: with their school account through the school's
+    /// OpenID Connect provider; the client secret is read from standard input.
+    Sso(SchoolSso),
+}
+
+/// The details of `steadfast school sso`.
+#[derive(Debug, Args)]
+pub struct SchoolSso {
+    /// The school's code.
+    #[arg(long)]
+    pub code: String,
+    /// The provider's issuer URL, such as https://login.microsoftonline.com/TENANT/v2.0 or
+    /// https://accounts.google.com; empty to stop signing in with school accounts.
+    #[arg(long)]
+    pub issuer: String,
+    /// The client id the school registered Steadfast with at its provider.
+    #[arg(long)]
+    pub client_id: String,
+    /// Whether staff may also sign in with a password; unchanged when left out. It can be
+    /// turned off only while the school has an issuer.
+    #[arg(long, value_enum)]
+    pub password_login: Option<Switch>,
+}
+
+/// A setting turned on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// `steadfast user ...`
@@ -274,13 +304,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("school {} added (id {})", school.code, school.id);
             Ok(())
         }
+        Command::School(SchoolCommand::Sso(sso)) => school_sso(&settings, sso),
         Command::User(UserCommand::Add(add)) => {
             let db = open(&settings)?;
-            let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .context("reading the password from standard input")?;
-            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let password = read_secret("the password")?;
             let member = add_user(&db, &add, &password)?;
             println!("user {} added (id {})", member.email, member.id);
             Ok(())
@@ -528,6 +555,60 @@ fn in_transaction<T>(
         Some(field) => anyhow::anyhow!("--{}: {e}", field.replace('_', "-")),
         None => anyhow::anyhow!("{e}"),
     })
+}
+
+/// Reads a secret (a password, a client secret) from standard input, without its final
+/// line break.
+fn read_secret(what: &str) -> anyhow::Result<String> {
+    let mut secret = String::new();
+    std::io::stdin()
+        .read_to_string(&mut secret)
+        .with_context(|| format!("reading {what} from standard input"))?;
+    Ok(secret.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// `steadfast school sso`: sets (or, with an empty issuer, clears) a school's OpenID Connect
+/// client and whether its staff may sign in with a password.
+fn school_sso(settings: &Settings, args: SchoolSso) -> anyhow::Result<()> {
+    let db = open(settings)?;
+    let oidc = if args.issuer.trim().is_empty() {
+        None
+    } else {
+        let secret = read_secret("the client secret")?;
+        let client =
+            OidcClient::parse(&args.issuer, &args.client_id, &secret).map_err(|e| {
+                match e.field {
+                    "client_secret" => {
+                        anyhow::anyhow!("the client secret (standard input) {}", e.message)
+                    }
+                    field => anyhow::anyhow!("--{}: {}", field.replace('_', "-"), e.message),
+                }
+            })?;
+        Some(client)
+    };
+    let code = args.code;
+    let (code, chosen) = in_transaction(&db, move |conn| {
+        let school = school_named(conn, Some(code))?;
+        let stored = sso::get(conn, school.id)?;
+        let password_login = args
+            .password_login
+            .map_or(stored.password_login, |switch| switch == Switch::On);
+        let chosen = SignInSettings::new(oidc, password_login)?;
+        sso::set(conn, school.id, &chosen)?;
+        audit::record(conn, entry(school.id, "school.sso", "school", school.id))?;
+        Ok((school.code, chosen))
+    })?;
+    match chosen.oidc() {
+        Some(oidc) => println!(
+            "school {code} signs in with school accounts from {} (client id {})",
+            oidc.issuer(),
+            oidc.client_id()
+        ),
+        None => println!("school {code} does not sign in with school accounts"),
+    }
+    let password = if chosen.password_login() { "on" } else { "off" };
+    println!("password sign-in: {password}");
+    Ok(())
 }
 
 /// Creates a staff account from `steadfast user add`.

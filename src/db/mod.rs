@@ -32,6 +32,7 @@ pub mod schools;
 pub mod second_factor;
 pub mod setup;
 pub mod sign_in;
+pub mod sso;
 pub mod staff;
 pub mod staff_roster;
 pub mod teaching_groups;

@@ -24,6 +24,7 @@ pub mod roster;
 pub mod rules;
 pub mod second_factor;
 pub mod sign_in;
+pub mod sso;
 pub mod staff_roster;
 pub mod term_dates;
 pub mod timetable;

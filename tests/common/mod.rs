@@ -166,6 +166,17 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 
 /// Like [`spawn_app`], with settings changed by `adjust` first (an SMTP server, say).
 pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    spawn_app_on(engine, listener, adjust).await
+}
+
+/// Like [`spawn_app_with`], on a listener the test bound first (to know the service's address
+/// before it starts, for its public URL, say).
+pub async fn spawn_app_on(
+    engine: Engine,
+    listener: TcpListener,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let database = TestDatabase::create(engine, dir.path());
     let data_dir = dir.path().join("data");
@@ -176,7 +187,6 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
     adjust(&mut settings);
     let db = Database::open(&settings.database_url, 4).expect("opening the test database");
     let key = web::session_key(&settings).expect("a session key");
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let bound = listener.local_addr().expect("a bound port");
     let address = format!("http://{bound}");
     let settings = Arc::new(settings);

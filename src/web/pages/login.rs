@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::form::{html_response, refusal_page, sentence};
 use super::layout::{csrf_field, public_page};
+use super::oidc;
 use super::second_factor;
 use crate::accounts::{dummy_password_hash, verify_password};
 use crate::db::{schools, staff};
@@ -17,7 +18,7 @@ use crate::web::error::PageError;
 use crate::web::throttle::Attempt;
 use crate::web::AppState;
 
-fn login_form(csrf: &str, email: &str, problem: Option<&str>) -> Markup {
+fn login_form(csrf: &str, email: &str, problem: Option<&str>, sso_links: &Markup) -> Markup {
     public_page(
         "Sign in",
         html! {
@@ -34,6 +35,7 @@ fn login_form(csrf: &str, email: &str, problem: Option<&str>) -> Markup {
                 button.primary type="submit" { "Sign in" }
             }
             p { a href="/login/reset" { "Forgotten your password?" } }
+            (sso_links)
         },
     )
 }
@@ -48,7 +50,12 @@ pub async fn show(session: Session, state: web::Data<AppState>) -> Result<HttpRe
     }
     Ok(html_response(
         actix_web::http::StatusCode::OK,
-        login_form(&csrf_token(&session), "", None),
+        login_form(
+            &csrf_token(&session),
+            "",
+            None,
+            &oidc::sign_in_links(&state).await?,
+        ),
     ))
 }
 
@@ -83,7 +90,8 @@ pub async fn submit(
         account.as_ref().map(|a| (a.school_id, a.id)),
     );
     if let Err(waiting) = attempt.refuse_if_waiting(&state.db, now).await {
-        return Ok(refused(&session, &email, &waiting));
+        let links = oidc::sign_in_links(&state).await?;
+        return Ok(refused(&session, &email, &waiting, &links));
     }
     let stored_hash = account
         .as_ref()
@@ -94,6 +102,17 @@ pub async fn submit(
         .map_err(|e| Error::Internal(format!("password check failed: {e}")))?;
     match account {
         Some(account) if verified => {
+            if let Some(refusal) = oidc::password_refusal(&state, account.school_id).await? {
+                return Ok(html_response(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    login_form(
+                        &csrf_token(&session),
+                        &email,
+                        Some(&refusal),
+                        &oidc::sign_in_links(&state).await?,
+                    ),
+                ));
+            }
             attempt.succeeded(&state.db).await?;
             second_factor::after_password(&session, &request, &state, account.id, account.school_id)
                 .await
@@ -102,14 +121,15 @@ pub async fn submit(
             attempt.failed(&state.db, now).await?;
             tracing::info!("sign-in refused");
             let wrong = Error::Unauthenticated;
-            Ok(refused(&session, &email, &wrong))
+            let links = oidc::sign_in_links(&state).await?;
+            Ok(refused(&session, &email, &wrong, &links))
         }
     }
 }
 
 /// The sign-in form again after a refusal: a wrong email or password (401), or a wait after
 /// too many failures (429, with `Retry-After`).
-fn refused(session: &Session, email: &str, why: &Error) -> HttpResponse {
+fn refused(session: &Session, email: &str, why: &Error, sso_links: &Markup) -> HttpResponse {
     let problem = match why {
         Error::TooManyAttempts { .. } => format!(
             "{} If you have forgotten your password, ask for a new one below.",
@@ -119,7 +139,10 @@ fn refused(session: &Session, email: &str, why: &Error) -> HttpResponse {
             "That email and password do not match an account. Check both and try again.".to_string()
         }
     };
-    refusal_page(why, login_form(&csrf_token(session), email, Some(&problem)))
+    refusal_page(
+        why,
+        login_form(&csrf_token(session), email, Some(&problem), sso_links),
+    )
 }
 
 /// `POST /logout`: ends the session.

@@ -17,6 +17,7 @@ pub mod layout;
 pub mod log;
 pub mod login;
 pub mod meetings;
+pub mod oidc;
 pub mod outbox;
 pub mod own_account;
 pub mod password;
@@ -62,6 +63,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/security/off", web::post().to(security::turn_off))
         .route("/admin/sign-in", web::get().to(sign_in_settings::show))
         .route("/admin/sign-in", web::post().to(sign_in_settings::save))
+        .route("/auth/oidc/callback", web::get().to(oidc::callback))
+        .route("/auth/oidc/{code}", web::get().to(oidc::start))
         .route("/login/reset", web::get().to(password::reset_show))
         .route("/login/reset", web::post().to(password::reset_submit))
         .route("/account/password", web::get().to(password::show))
