@@ -112,6 +112,14 @@ async fn post(
     (status, to, response.text().await.expect("a page"))
 }
 
+/// Forgets every run of failed sign-ins, as the wait after them running out would.
+fn forget_failures(app: &TestApp) {
+    use diesel::prelude::*;
+    diesel::delete(steadfast::db::schema::login_failures::table)
+        .execute(&mut *app.conn())
+        .expect("forgetting failures");
+}
+
 /// Signs in with the password, then types `code` on `/login/code`; answers the answer to the
 /// code.
 async fn sign_in_with_code(
@@ -227,7 +235,9 @@ async fn codes_guard_password_sign_in(engine: Engine) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("That code did not work"), "{body}");
 
-    // Five wrong codes for one password: the password is asked for again.
+    // Five wrong codes for one password: the password is asked for again, and wrong codes
+    // count like wrong passwords, so the account then waits.
+    forget_failures(&app);
     let guesser = page_client();
     app.login(&guesser, email, PASSWORD).await;
     let (_, _, mut form) = page(&app, &guesser, "/login/code").await;
@@ -244,6 +254,10 @@ async fn codes_guard_password_sign_in(engine: Engine) {
     }
     let (status, to, _) = page(&app, &guesser, "/login/code").await;
     assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/login"));
+    let waiting = app.login(&page_client(), email, PASSWORD).await;
+    assert_eq!(waiting.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(waiting.headers().contains_key(reqwest::header::RETRY_AFTER));
+    forget_failures(&app);
 
     // The current code signs in.
     let code = oathtool(&secret, 0).await;

@@ -314,6 +314,65 @@ async fn idle_and_old_sessions_end_by_the_school_limits(engine: Engine) {
     assert_eq!(signed_in_rows, 1, "the jobs clear out the expired sessions");
 }
 
+async fn administrators_set_how_long_sessions_last(engine: Engine) {
+    let app = common::spawn_app(engine).await;
+    let (school, _) = setup(&app);
+    let (admin, _) = signed_in(&app, "admin@north.example").await;
+    let (teacher, _) = signed_in(&app, "tess@north.example").await;
+    let refused = post_form(
+        &app,
+        &admin,
+        "/admin/sign-in",
+        "/admin/sign-in/sessions",
+        &[
+            ("session_idle_minutes", "4"),
+            ("session_lifetime_hours", "8"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let page = refused.text().await.expect("the form again");
+    assert!(
+        page.contains(r#"data-error-for="session_idle_minutes" role="alert">an idle timeout"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="4""#), "what was typed is kept");
+
+    let saved = post_form(
+        &app,
+        &admin,
+        "/admin/sign-in",
+        "/admin/sign-in/sessions",
+        &[
+            ("session_idle_minutes", "30"),
+            ("session_lifetime_hours", "8"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let stored: (i32, i32) = schools::table
+        .find(school.id)
+        .select((
+            schools::session_idle_minutes,
+            schools::session_lifetime_hours,
+        ))
+        .first(&mut *app.conn())
+        .expect("the school");
+    assert_eq!(stored, (30, 8));
+    let forbidden = post_form(
+        &app,
+        &teacher,
+        "/account/sessions",
+        "/admin/sign-in/sessions",
+        &[
+            ("session_idle_minutes", "480"),
+            ("session_lifetime_hours", "168"),
+        ],
+    )
+    .await;
+    assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
+}
+
 async fn the_sessions_page_lists_devices_and_ends_one(engine: Engine) {
     let app = common::spawn_app(engine).await;
     setup(&app);
@@ -669,6 +728,7 @@ both_engines!(
     changing_the_password_signs_out_the_other_devices,
     idle_and_old_sessions_end_by_the_school_limits,
     the_sessions_page_lists_devices_and_ends_one,
+    administrators_set_how_long_sessions_last,
     repeated_failures_make_sign_in_wait_whoever_the_address_is,
     an_unknown_address_is_answered_like_a_wrong_password,
     one_address_trying_many_accounts_waits_too,

@@ -251,6 +251,52 @@ pub fn clear_expired(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usiz
     Ok(ended)
 }
 
+/// A school's session limits.
+pub fn session_limits(conn: &mut DbConnection, school_id: i64) -> Result<SessionLimits> {
+    let (idle_minutes, lifetime_hours) = schools::table
+        .find(school_id)
+        .select((
+            schools::session_idle_minutes,
+            schools::session_lifetime_hours,
+        ))
+        .first::<(i32, i32)>(conn)?;
+    Ok(SessionLimits {
+        idle_minutes,
+        lifetime_hours,
+    })
+}
+
+/// Sets a school's session limits (already checked), audited as `actor`'s.
+pub fn set_session_limits(
+    conn: &mut DbConnection,
+    school_id: i64,
+    limits: SessionLimits,
+    actor: i64,
+    now: NaiveDateTime,
+) -> Result<()> {
+    diesel::update(schools::table.find(school_id))
+        .set((
+            schools::session_idle_minutes.eq(limits.idle_minutes),
+            schools::session_lifetime_hours.eq(limits.lifetime_hours),
+        ))
+        .execute(conn)?;
+    super::audit::record(
+        conn,
+        super::audit::AuditEntry {
+            school_id,
+            actor_id: Some(actor),
+            action: "school.session_limits",
+            entity: "school",
+            entity_id: Some(school_id),
+            detail: format!(
+                "idle {} minutes, at most {} hours",
+                limits.idle_minutes, limits.lifetime_hours
+            ),
+            at: now,
+        },
+    )
+}
+
 /// The stored run of failures under a key hash.
 pub fn failure_run(conn: &mut DbConnection, key_hash: &str) -> Result<Option<FailureRun>> {
     Ok(login_failures::table

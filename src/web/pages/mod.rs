@@ -63,6 +63,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/security/off", web::post().to(security::turn_off))
         .route("/admin/sign-in", web::get().to(sign_in_settings::show))
         .route("/admin/sign-in", web::post().to(sign_in_settings::save))
+        .route(
+            "/admin/sign-in/sessions",
+            web::post().to(sign_in_settings::save_sessions),
+        )
         .route("/auth/oidc/callback", web::get().to(oidc::callback))
         .route("/auth/oidc/{code}", web::get().to(oidc::start))
         .route("/login/reset", web::get().to(password::reset_show))
