@@ -11,7 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use common::{
-    both_engines, csrf_token_in, page_client, spawn_app, Engine, Role, TestApp, PASSWORD,
+    both_engines, csrf_token_in, page_client, problem_at, spawn_app, Engine, Role, TestApp,
+    PASSWORD,
 };
 use steadfast::db::models::School;
 use steadfast::db::schema::meeting_guests;
@@ -93,35 +94,9 @@ async fn submit(
     to: &str,
     fields: &[(&str, &str)],
 ) -> (StatusCode, String) {
-    let html = app
-        .get_page(client, from)
-        .await
-        .text()
-        .await
-        .expect("the form");
-    let csrf = csrf_token_in(&html);
-    let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
-    form.extend_from_slice(fields);
-    let response = client
-        .post(app.url(to))
-        .form(&form)
-        .send()
-        .await
-        .expect("the form to be answered");
+    let response = app.submit_form(client, from, to, fields).await;
     let status = response.status();
     (status, response.text().await.expect("a page"))
-}
-
-/// The problem shown next to a field of a page ("" when none).
-fn problem_at(html: &str, field: &str) -> String {
-    let marker = format!("id=\"error-{field}\"");
-    let Some(start) = html.find(&marker) else {
-        return String::new();
-    };
-    let rest = &html[start..];
-    let open = rest.find('>').expect("the end of the tag") + 1;
-    let close = rest.find("</p>").expect("the end of the problem");
-    rest[open..close].to_string()
 }
 
 /// Posts a file to an import route; answers the status and the JSON body.

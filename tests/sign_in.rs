@@ -65,31 +65,6 @@ async fn with_cookie(app: &TestApp, cookie: &str, path: &str) -> StatusCode {
         .status()
 }
 
-/// Posts a form on `path` (its CSRF token read from `form_page`) with a signed-in client.
-async fn post_form(
-    app: &TestApp,
-    client: &reqwest::Client,
-    form_page: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = app
-        .get_page(client, form_page)
-        .await
-        .text()
-        .await
-        .expect("a page");
-    let csrf = csrf_token_in(&page);
-    let mut form = vec![("csrf_token", csrf.as_str())];
-    form.extend_from_slice(fields);
-    client
-        .post(app.url(path))
-        .form(&form)
-        .send()
-        .await
-        .expect("an answer")
-}
-
 fn setup(
     app: &TestApp,
 ) -> (
@@ -120,7 +95,7 @@ async fn signing_out_ends_the_session_for_a_copied_cookie_too(engine: Engine) {
     let (client, cookie) = signed_in(&app, "tess@north.example").await;
     assert_eq!(with_cookie(&app, &cookie, "/pupils").await, StatusCode::OK);
 
-    let out = post_form(&app, &client, "/", "/logout", &[]).await;
+    let out = app.submit_form(&client, "/", "/logout", &[]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
 
     assert_eq!(
@@ -144,14 +119,9 @@ async fn deactivating_or_signing_out_everywhere_ends_every_session(engine: Engin
     let (_, laptop) = signed_in(&app, "tess@north.example").await;
     let staff_page = format!("/admin/staff/{}", teacher.id);
 
-    let everywhere = post_form(
-        &app,
-        &admin,
-        &staff_page,
-        &format!("{staff_page}/sign-out"),
-        &[],
-    )
-    .await;
+    let everywhere = app
+        .submit_form(&admin, &staff_page, &format!("{staff_page}/sign-out"), &[])
+        .await;
     assert_eq!(everywhere.status(), StatusCode::SEE_OTHER);
     for cookie in [&phone, &laptop] {
         assert_eq!(
@@ -162,14 +132,14 @@ async fn deactivating_or_signing_out_everywhere_ends_every_session(engine: Engin
 
     let (_, again) = signed_in(&app, "tess@north.example").await;
     assert_eq!(with_cookie(&app, &again, "/pupils").await, StatusCode::OK);
-    let closed = post_form(
-        &app,
-        &admin,
-        &staff_page,
-        &format!("{staff_page}/deactivate"),
-        &[],
-    )
-    .await;
+    let closed = app
+        .submit_form(
+            &admin,
+            &staff_page,
+            &format!("{staff_page}/deactivate"),
+            &[],
+        )
+        .await;
     assert_eq!(closed.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         with_cookie(&app, &again, "/pupils").await,
@@ -197,18 +167,18 @@ async fn changing_the_password_signs_out_the_other_devices(engine: Engine) {
         (" plum kettle orbit lantern", "password"),
         ("password1234", "password"),
     ] {
-        let refused = post_form(
-            &app,
-            &laptop,
-            "/account/password",
-            "/account/password",
-            &[
-                ("current", PASSWORD),
-                ("password", padded),
-                ("confirm", padded),
-            ],
-        )
-        .await;
+        let refused = app
+            .submit_form(
+                &laptop,
+                "/account/password",
+                "/account/password",
+                &[
+                    ("current", PASSWORD),
+                    ("password", padded),
+                    ("confirm", padded),
+                ],
+            )
+            .await;
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{padded:?}");
         let page = refused.text().await.expect("the form again");
         assert!(
@@ -216,32 +186,32 @@ async fn changing_the_password_signs_out_the_other_devices(engine: Engine) {
             "{padded:?}: {page}"
         );
     }
-    let wrong = post_form(
-        &app,
-        &laptop,
-        "/account/password",
-        "/account/password",
-        &[
-            ("current", "not my password at all"),
-            ("password", new_password),
-            ("confirm", new_password),
-        ],
-    )
-    .await;
+    let wrong = app
+        .submit_form(
+            &laptop,
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", "not my password at all"),
+                ("password", new_password),
+                ("confirm", new_password),
+            ],
+        )
+        .await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
 
-    let changed = post_form(
-        &app,
-        &laptop,
-        "/account/password",
-        "/account/password",
-        &[
-            ("current", PASSWORD),
-            ("password", new_password),
-            ("confirm", new_password),
-        ],
-    )
-    .await;
+    let changed = app
+        .submit_form(
+            &laptop,
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("password", new_password),
+                ("confirm", new_password),
+            ],
+        )
+        .await;
     assert_eq!(changed.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         app.get_page(&laptop, "/pupils").await.status(),
@@ -319,17 +289,17 @@ async fn administrators_set_how_long_sessions_last(engine: Engine) {
     let (school, _) = setup(&app);
     let (admin, _) = signed_in(&app, "admin@north.example").await;
     let (teacher, _) = signed_in(&app, "tess@north.example").await;
-    let refused = post_form(
-        &app,
-        &admin,
-        "/admin/sign-in",
-        "/admin/sign-in/sessions",
-        &[
-            ("session_idle_minutes", "4"),
-            ("session_lifetime_hours", "8"),
-        ],
-    )
-    .await;
+    let refused = app
+        .submit_form(
+            &admin,
+            "/admin/sign-in",
+            "/admin/sign-in/sessions",
+            &[
+                ("session_idle_minutes", "4"),
+                ("session_lifetime_hours", "8"),
+            ],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let page = refused.text().await.expect("the form again");
     assert!(
@@ -338,17 +308,17 @@ async fn administrators_set_how_long_sessions_last(engine: Engine) {
     );
     assert!(page.contains(r#"value="4""#), "what was typed is kept");
 
-    let saved = post_form(
-        &app,
-        &admin,
-        "/admin/sign-in",
-        "/admin/sign-in/sessions",
-        &[
-            ("session_idle_minutes", "30"),
-            ("session_lifetime_hours", "8"),
-        ],
-    )
-    .await;
+    let saved = app
+        .submit_form(
+            &admin,
+            "/admin/sign-in",
+            "/admin/sign-in/sessions",
+            &[
+                ("session_idle_minutes", "30"),
+                ("session_lifetime_hours", "8"),
+            ],
+        )
+        .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let stored: (i32, i32) = schools::table
         .find(school.id)
@@ -359,17 +329,17 @@ async fn administrators_set_how_long_sessions_last(engine: Engine) {
         .first(&mut *app.conn())
         .expect("the school");
     assert_eq!(stored, (30, 8));
-    let forbidden = post_form(
-        &app,
-        &teacher,
-        "/account/sessions",
-        "/admin/sign-in/sessions",
-        &[
-            ("session_idle_minutes", "480"),
-            ("session_lifetime_hours", "168"),
-        ],
-    )
-    .await;
+    let forbidden = app
+        .submit_form(
+            &teacher,
+            "/account/sessions",
+            "/admin/sign-in/sessions",
+            &[
+                ("session_idle_minutes", "480"),
+                ("session_lifetime_hours", "168"),
+            ],
+        )
+        .await;
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
 }
 
@@ -410,14 +380,14 @@ async fn the_sessions_page_lists_devices_and_ends_one(engine: Engine) {
         .collect();
     assert_eq!(ends.iter().filter(|s| s.contains("/end\"")).count(), 2);
 
-    let ended = post_form(
-        &app,
-        &laptop,
-        "/account/sessions",
-        "/account/sessions/end-others",
-        &[],
-    )
-    .await;
+    let ended = app
+        .submit_form(
+            &laptop,
+            "/account/sessions",
+            "/account/sessions/end-others",
+            &[],
+        )
+        .await;
     assert_eq!(ended.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         app.get_page(&phone, "/pupils").await.status(),
@@ -635,23 +605,23 @@ async fn a_person_makes_and_revokes_their_own_tokens(engine: Engine) {
     let app = common::spawn_app(engine).await;
     setup(&app);
     let (client, _) = signed_in(&app, "tess@north.example").await;
-    let empty = post_form(
-        &app,
-        &client,
-        "/account/tokens",
-        "/account/tokens",
-        &[("name", " "), ("expires_in_days", "30")],
-    )
-    .await;
+    let empty = app
+        .submit_form(
+            &client,
+            "/account/tokens",
+            "/account/tokens",
+            &[("name", " "), ("expires_in_days", "30")],
+        )
+        .await;
     assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
-    let made = post_form(
-        &app,
-        &client,
-        "/account/tokens",
-        "/account/tokens",
-        &[("name", "my script"), ("expires_in_days", "30")],
-    )
-    .await;
+    let made = app
+        .submit_form(
+            &client,
+            "/account/tokens",
+            "/account/tokens",
+            &[("name", "my script"), ("expires_in_days", "30")],
+        )
+        .await;
     assert_eq!(made.status(), StatusCode::CREATED);
     let html = made.text().await.expect("a page");
     let start = html.find("sf_").expect("the new token shown once");
@@ -682,7 +652,9 @@ async fn a_person_makes_and_revokes_their_own_tokens(engine: Engine) {
                 .to_string()
         })
         .expect("a revoke form");
-    let revoked = post_form(&app, &client, "/account/tokens", &revoke, &[]).await;
+    let revoked = app
+        .submit_form(&client, "/account/tokens", &revoke, &[])
+        .await;
     assert_eq!(
         revoked.status(),
         StatusCode::SEE_OTHER,

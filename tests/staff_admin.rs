@@ -10,7 +10,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use common::{
-    both_engines, csrf_token_in, location, page_client, spawn_app, Engine, Role, TestApp, PASSWORD,
+    both_engines, csrf_token_in, location, page_client, problem_at, spawn_app, Engine, Role,
+    TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
 use steadfast::db::schema::{account_links, audit_log, outbox, staff, staff_roles};
@@ -56,18 +57,6 @@ fn latest_token_for(app: &TestApp, email: &str) -> String {
     token_in(&text)
 }
 
-/// The problem shown next to a field of a page ("" when none).
-fn problem_at(html: &str, field: &str) -> String {
-    let marker = format!("id=\"error-{field}\"");
-    let Some(start) = html.find(&marker) else {
-        return String::new();
-    };
-    let rest = &html[start..];
-    let open = rest.find('>').expect("the end of the tag") + 1;
-    let close = rest.find("</p>").expect("the end of the problem");
-    rest[open..close].to_string()
-}
-
 fn staff_named(app: &TestApp, email: &str) -> (i64, String, bool, Option<String>) {
     staff::table
         .filter(staff::email.eq(email))
@@ -102,26 +91,6 @@ async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> (StatusCod
     let response = app.get_page(client, path).await;
     let status = response.status();
     (status, response.text().await.expect("the page"))
-}
-
-/// Posts a form from the page at `from` (taking its CSRF token) to `to`.
-async fn submit(
-    app: &TestApp,
-    client: &reqwest::Client,
-    from: &str,
-    to: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let (_, html) = page(app, client, from).await;
-    let csrf = csrf_token_in(&html);
-    let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
-    form.extend_from_slice(fields);
-    client
-        .post(app.url(to))
-        .form(&form)
-        .send()
-        .await
-        .expect("the form to be answered")
 }
 
 /// A school with an administrator who signs in with a password.
@@ -326,18 +295,18 @@ async fn an_invitation_link_sets_a_password_once(engine: Engine) {
         "{html}"
     );
 
-    let weak = submit(
-        &app,
-        &client,
-        &link,
-        "/account/password",
-        &[
-            ("token", &link[24..]),
-            ("password", "password1234"),
-            ("confirm", "password1234"),
-        ],
-    )
-    .await;
+    let weak = app
+        .submit_form(
+            &client,
+            &link,
+            "/account/password",
+            &[
+                ("token", &link[24..]),
+                ("password", "password1234"),
+                ("confirm", "password1234"),
+            ],
+        )
+        .await;
     assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
     let html = weak.text().await.expect("the page");
     assert!(
@@ -345,33 +314,33 @@ async fn an_invitation_link_sets_a_password_once(engine: Engine) {
         "{html}"
     );
 
-    let mismatch = submit(
-        &app,
-        &client,
-        &link,
-        "/account/password",
-        &[
-            ("token", &link[24..]),
-            ("password", "plum kettle orbit"),
-            ("confirm", "plum kettle orbits"),
-        ],
-    )
-    .await;
+    let mismatch = app
+        .submit_form(
+            &client,
+            &link,
+            "/account/password",
+            &[
+                ("token", &link[24..]),
+                ("password", "plum kettle orbit"),
+                ("confirm", "plum kettle orbits"),
+            ],
+        )
+        .await;
     assert_eq!(mismatch.status(), StatusCode::BAD_REQUEST);
     assert!(problem_at(&mismatch.text().await.expect("page"), "confirm").contains("not the same"));
 
-    let chosen = submit(
-        &app,
-        &client,
-        &link,
-        "/account/password",
-        &[
-            ("token", &link[24..]),
-            ("password", "plum kettle orbit"),
-            ("confirm", "plum kettle orbit"),
-        ],
-    )
-    .await;
+    let chosen = app
+        .submit_form(
+            &client,
+            &link,
+            "/account/password",
+            &[
+                ("token", &link[24..]),
+                ("password", "plum kettle orbit"),
+                ("confirm", "plum kettle orbit"),
+            ],
+        )
+        .await;
     assert_eq!(chosen.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&chosen), "/");
     let (status, _) = page(&app, &client, "/").await;
@@ -391,18 +360,18 @@ async fn an_invitation_link_sets_a_password_once(engine: Engine) {
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("used already"), "{html}");
     assert!(html.contains("/login/reset"), "says how to get a new one");
-    let reused = submit(
-        &app,
-        &fresh,
-        "/login/reset",
-        "/account/password",
-        &[
-            ("token", &link[24..]),
-            ("password", "another fine phrase"),
-            ("confirm", "another fine phrase"),
-        ],
-    )
-    .await;
+    let reused = app
+        .submit_form(
+            &fresh,
+            "/login/reset",
+            "/account/password",
+            &[
+                ("token", &link[24..]),
+                ("password", "another fine phrase"),
+                ("confirm", "another fine phrase"),
+            ],
+        )
+        .await;
     assert_eq!(reused.status(), StatusCode::GONE, "a used link is refused");
 
     let tomas = latest_token_for(&app, "t.obriain@northpark.example");
@@ -452,24 +421,24 @@ async fn reset_answers_the_same_for_known_and_unknown_addresses(engine: Engine) 
         "the sign-in page links to the reset"
     );
 
-    let known = submit(
-        &app,
-        &client,
-        "/login/reset",
-        "/login/reset",
-        &[("email", "Kim@NorthPark.example")],
-    )
-    .await;
+    let known = app
+        .submit_form(
+            &client,
+            "/login/reset",
+            "/login/reset",
+            &[("email", "Kim@NorthPark.example")],
+        )
+        .await;
     assert_eq!(known.status(), StatusCode::OK);
     let known = known.text().await.expect("page");
-    let unknown = submit(
-        &app,
-        &client,
-        "/login/reset",
-        "/login/reset",
-        &[("email", "nobody@northpark.example")],
-    )
-    .await;
+    let unknown = app
+        .submit_form(
+            &client,
+            "/login/reset",
+            "/login/reset",
+            &[("email", "nobody@northpark.example")],
+        )
+        .await;
     assert_eq!(unknown.status(), StatusCode::OK);
     let unknown = unknown.text().await.expect("page");
     assert_eq!(known, unknown, "the same answer either way");
@@ -494,14 +463,14 @@ async fn reset_answers_the_same_for_known_and_unknown_addresses(engine: Engine) 
         "the typed address is not kept"
     );
 
-    let again = submit(
-        &app,
-        &client,
-        "/login/reset",
-        "/login/reset",
-        &[("email", "kim@northpark.example")],
-    )
-    .await;
+    let again = app
+        .submit_form(
+            &client,
+            "/login/reset",
+            "/login/reset",
+            &[("email", "kim@northpark.example")],
+        )
+        .await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(
         link_emails(&app).len(),
@@ -511,18 +480,18 @@ async fn reset_answers_the_same_for_known_and_unknown_addresses(engine: Engine) 
 
     let token = latest_token_for(&app, "kim@northpark.example");
     let link = format!("/account/password?token={token}");
-    let chosen = submit(
-        &app,
-        &client,
-        &link,
-        "/account/password",
-        &[
-            ("token", token.as_str()),
-            ("password", "quiet lantern harbour"),
-            ("confirm", "quiet lantern harbour"),
-        ],
-    )
-    .await;
+    let chosen = app
+        .submit_form(
+            &client,
+            &link,
+            "/account/password",
+            &[
+                ("token", token.as_str()),
+                ("password", "quiet lantern harbour"),
+                ("confirm", "quiet lantern harbour"),
+            ],
+        )
+        .await;
     assert_eq!(chosen.status(), StatusCode::SEE_OTHER);
     let old = app
         .login(&page_client(), "kim@northpark.example", PASSWORD)
@@ -575,7 +544,9 @@ async fn a_deactivated_person_cannot_sign_in_or_use_tokens(engine: Engine) {
         StatusCode::SEE_OTHER
     );
     let path = format!("/admin/staff/{}", kim.id);
-    let done = submit(&app, &admin, &path, &format!("{path}/deactivate"), &[]).await;
+    let done = app
+        .submit_form(&admin, &path, &format!("{path}/deactivate"), &[])
+        .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
 
     let (status, body) = app.api_get("/api/v1/staff", &kim_token).await;
@@ -596,7 +567,9 @@ async fn a_deactivated_person_cannot_sign_in_or_use_tokens(engine: Engine) {
 
     let (_, html) = page(&app, &admin, "/admin/staff").await;
     assert!(html.contains("deactivated"), "the list says so");
-    let done = submit(&app, &admin, &path, &format!("{path}/reactivate"), &[]).await;
+    let done = app
+        .submit_form(&admin, &path, &format!("{path}/reactivate"), &[])
+        .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let (status, _) = app.api_get("/api/v1/staff", &kim_token).await;
     assert_eq!(status, StatusCode::OK, "reactivated: the token works again");
@@ -627,18 +600,18 @@ async fn the_staff_page_adds_edits_and_deactivates(engine: Engine) {
     );
     assert!(html.contains("Hana Head"));
 
-    let bad = submit(
-        &app,
-        &admin,
-        "/admin/staff",
-        "/admin/staff",
-        &[
-            ("email", "siân at school"),
-            ("name", "Siân O'Neill"),
-            ("roles", "class_staff"),
-        ],
-    )
-    .await;
+    let bad = app
+        .submit_form(
+            &admin,
+            "/admin/staff",
+            "/admin/staff",
+            &[
+                ("email", "siân at school"),
+                ("name", "Siân O'Neill"),
+                ("roles", "class_staff"),
+            ],
+        )
+        .await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let html = bad.text().await.expect("page");
     assert!(
@@ -650,53 +623,53 @@ async fn the_staff_page_adds_edits_and_deactivates(engine: Engine) {
         "typed values kept"
     );
 
-    let taken = submit(
-        &app,
-        &admin,
-        "/admin/staff",
-        "/admin/staff",
-        &[
-            ("email", "HEAD@northpark.example"),
-            ("name", "Another Head"),
-            ("roles", "slt"),
-        ],
-    )
-    .await;
+    let taken = app
+        .submit_form(
+            &admin,
+            "/admin/staff",
+            "/admin/staff",
+            &[
+                ("email", "HEAD@northpark.example"),
+                ("name", "Another Head"),
+                ("roles", "slt"),
+            ],
+        )
+        .await;
     assert_eq!(taken.status(), StatusCode::CONFLICT);
     assert!(problem_at(&taken.text().await.expect("page"), "email").contains("already exists"));
 
-    let no_role = submit(
-        &app,
-        &admin,
-        "/admin/staff",
-        "/admin/staff",
-        &[
-            ("email", "s.oneill@northpark.example"),
-            ("name", "Siân O'Neill"),
-            ("year_groups", "Year 15"),
-        ],
-    )
-    .await;
+    let no_role = app
+        .submit_form(
+            &admin,
+            "/admin/staff",
+            "/admin/staff",
+            &[
+                ("email", "s.oneill@northpark.example"),
+                ("name", "Siân O'Neill"),
+                ("year_groups", "Year 15"),
+            ],
+        )
+        .await;
     assert_eq!(no_role.status(), StatusCode::BAD_REQUEST);
     assert!(problem_at(&no_role.text().await.expect("page"), "roles").contains("at least one role"));
     let before = app.staff_count();
 
-    let added = submit(
-        &app,
-        &admin,
-        "/admin/staff",
-        "/admin/staff",
-        &[
-            ("email", "S.ONeill@northpark.example"),
-            ("name", "Siân O'Neill"),
-            ("roles", "class_staff"),
-            ("roles", "pastoral_lead"),
-            ("year_groups", "9, 10"),
-            ("houses", "Brontë"),
-            ("invite", "on"),
-        ],
-    )
-    .await;
+    let added = app
+        .submit_form(
+            &admin,
+            "/admin/staff",
+            "/admin/staff",
+            &[
+                ("email", "S.ONeill@northpark.example"),
+                ("name", "Siân O'Neill"),
+                ("roles", "class_staff"),
+                ("roles", "pastoral_lead"),
+                ("year_groups", "9, 10"),
+                ("houses", "Brontë"),
+                ("invite", "on"),
+            ],
+        )
+        .await;
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.staff_count(), before + 1);
     let (sian, name, _, _) = staff_named(&app, "s.oneill@northpark.example");
@@ -705,38 +678,38 @@ async fn the_staff_page_adds_edits_and_deactivates(engine: Engine) {
     assert_eq!(link_emails(&app).len(), 1, "invited");
 
     let path = format!("/admin/staff/{sian}");
-    let bad_year = submit(
-        &app,
-        &admin,
-        &path,
-        &path,
-        &[
-            ("name", "Siân O'Neill"),
-            ("roles", "pastoral_lead"),
-            ("year_groups", "Year 15"),
-        ],
-    )
-    .await;
+    let bad_year = app
+        .submit_form(
+            &admin,
+            &path,
+            &path,
+            &[
+                ("name", "Siân O'Neill"),
+                ("roles", "pastoral_lead"),
+                ("year_groups", "Year 15"),
+            ],
+        )
+        .await;
     assert_eq!(bad_year.status(), StatusCode::BAD_REQUEST);
     assert!(
         problem_at(&bad_year.text().await.expect("page"), "year_groups")
             .contains("not a year group")
     );
 
-    let saved = submit(
-        &app,
-        &admin,
-        &path,
-        &path,
-        &[
-            ("name", "Siân O'Neill-Price"),
-            ("roles", "pastoral_lead"),
-            ("roles", "sendco"),
-            ("year_groups", "11"),
-            ("houses", ""),
-        ],
-    )
-    .await;
+    let saved = app
+        .submit_form(
+            &admin,
+            &path,
+            &path,
+            &[
+                ("name", "Siân O'Neill-Price"),
+                ("roles", "pastoral_lead"),
+                ("roles", "sendco"),
+                ("year_groups", "11"),
+                ("houses", ""),
+            ],
+        )
+        .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         staff_named(&app, "s.oneill@northpark.example").1,
@@ -749,7 +722,9 @@ async fn the_staff_page_adds_edits_and_deactivates(engine: Engine) {
         (vec![11], Vec::<String>::new())
     );
 
-    let resent = submit(&app, &admin, &path, &format!("{path}/invite"), &[]).await;
+    let resent = app
+        .submit_form(&admin, &path, &format!("{path}/invite"), &[])
+        .await;
     assert_eq!(resent.status(), StatusCode::SEE_OTHER);
     assert_eq!(link_emails(&app).len(), 2, "the invitation sent again");
     let live: i64 = account_links::table
@@ -761,24 +736,23 @@ async fn the_staff_page_adds_edits_and_deactivates(engine: Engine) {
     assert_eq!(live, 1, "the newer invitation replaces the older one");
 
     let me = format!("/admin/staff/{admin_id}");
-    let demote = submit(
-        &app,
-        &admin,
-        &me,
-        &me,
-        &[("name", "Hana Head"), ("roles", "slt")],
-    )
-    .await;
+    let demote = app
+        .submit_form(&admin, &me, &me, &[("name", "Hana Head"), ("roles", "slt")])
+        .await;
     assert_eq!(demote.status(), StatusCode::BAD_REQUEST);
     assert!(problem_at(&demote.text().await.expect("page"), "roles").contains("from yourself"));
-    let myself = submit(&app, &admin, &me, &format!("{me}/deactivate"), &[]).await;
+    let myself = app
+        .submit_form(&admin, &me, &format!("{me}/deactivate"), &[])
+        .await;
     assert_eq!(myself.status(), StatusCode::BAD_REQUEST);
     assert!(
         staff_named(&app, "head@northpark.example").2,
         "still active"
     );
 
-    let gone = submit(&app, &admin, &path, &format!("{path}/deactivate"), &[]).await;
+    let gone = app
+        .submit_form(&admin, &path, &format!("{path}/deactivate"), &[])
+        .await;
     assert_eq!(gone.status(), StatusCode::SEE_OTHER);
     assert!(!staff_named(&app, "s.oneill@northpark.example").2);
 

@@ -242,6 +242,18 @@ pub fn csrf_token_in(html: &str) -> String {
     html[start..start + length].to_string()
 }
 
+/// The problem shown next to a field of a page ("" when none).
+pub fn problem_at(html: &str, field: &str) -> String {
+    let marker = format!("id=\"error-{field}\"");
+    let Some(start) = html.find(&marker) else {
+        return String::new();
+    };
+    let rest = &html[start..];
+    let open = rest.find('>').expect("the end of the tag") + 1;
+    let close = rest.find("</p>").expect("the end of the problem");
+    rest[open..close].to_string()
+}
+
 /// The `Location` header of a response, or "" when there is none.
 pub fn location(response: &Response) -> String {
     response
@@ -481,6 +493,32 @@ impl TestApp {
             .send()
             .await
             .expect("the page to be answered")
+    }
+
+    /// Posts a form from the page at `from` (taking its CSRF token) to `to`, as a browser
+    /// does.
+    pub async fn submit_form(
+        &self,
+        client: &reqwest::Client,
+        from: &str,
+        to: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let html = self
+            .get_page(client, from)
+            .await
+            .text()
+            .await
+            .expect("the form");
+        let csrf = csrf_token_in(&html);
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
+        form.extend_from_slice(fields);
+        client
+            .post(self.url(to))
+            .form(&form)
+            .send()
+            .await
+            .expect("the form to be answered")
     }
 
     /// Signs in through the login form, as a browser does: loads it, then posts it with its

@@ -13,9 +13,7 @@ use super::form::{
 };
 use super::layout::{csrf_field, page, Viewer};
 use super::with_viewer;
-use crate::accounts::{
-    check_new_password, hash_password, new_api_token, verify_password, MIN_PASSWORD_LENGTH,
-};
+use crate::accounts::{hash_password, new_api_token, verify_password, MIN_PASSWORD_LENGTH};
 use crate::db::audit::{self, AuditEntry};
 use crate::db::sign_in::{self, SessionListing};
 use crate::db::staff::{self, StaffMember};
@@ -133,15 +131,8 @@ pub async fn change_password(
             field: Some("current".into()),
             message: "that is not your current password".into(),
         })
-    } else if password != fields.raw("confirm") {
-        Some(Problem {
-            field: Some("confirm".into()),
-            message: "the two new passwords are not the same: type it again in both boxes".into(),
-        })
     } else {
-        check_new_password(&password, &[&member.name, &member.email])
-            .err()
-            .and_then(|e| Problem::of(&e))
+        super::password::new_password_problem(&fields, &[&member.name, &member.email])
     };
     if let Some(problem) = problem {
         let markup = with_viewer(&member, &session, |viewer| {
@@ -157,8 +148,7 @@ pub async fn change_password(
     state
         .db
         .write(move |conn| {
-            let listed = sign_in::list_for(conn, school_id, id)?;
-            let keep = current_session(&listed, reference.as_deref());
+            let keep = this_session(conn, school_id, id, reference.as_deref())?;
             staff::set_password(conn, school_id, id, &hash, keep)?;
             audit::record(conn, entry)
         })
@@ -182,6 +172,17 @@ fn current_session(listed: &[SessionListing], reference: Option<&str>) -> Option
                 .is_some_and(|stored| stored == reference)
         })
         .map(|listing| listing.id)
+}
+
+/// The id of the person's session that carries `reference` (the one making this request).
+fn this_session(
+    conn: &mut crate::db::DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    reference: Option<&str>,
+) -> crate::error::Result<Option<i64>> {
+    let listed = sign_in::list_for(conn, school_id, staff_id)?;
+    Ok(current_session(&listed, reference))
 }
 
 /// A device in words, from its browser's user agent: "Chrome on Android".
@@ -287,8 +288,7 @@ pub async fn end_session(
     let was_current = state
         .db
         .write(move |conn| {
-            let listed = sign_in::list_for(conn, school_id, staff_id)?;
-            let current = current_session(&listed, reference.as_deref());
+            let current = this_session(conn, school_id, staff_id, reference.as_deref())?;
             if !sign_in::end_one(conn, school_id, staff_id, id)? {
                 return Err(Error::NotFound("session"));
             }
@@ -316,8 +316,7 @@ pub async fn end_other_sessions(
     state
         .db
         .write(move |conn| {
-            let listed = sign_in::list_for(conn, school_id, staff_id)?;
-            let current = current_session(&listed, reference.as_deref());
+            let current = this_session(conn, school_id, staff_id, reference.as_deref())?;
             sign_in::end_all(conn, school_id, staff_id, current)?;
             audit::record(conn, entry)
         })

@@ -94,6 +94,22 @@ fn choose_form(link: &FoundLink, token: &str, csrf: &str, problem: Option<&Probl
     )
 }
 
+/// What is wrong with a new password typed in a form's `password` and `confirm` boxes: the
+/// two differ, or the password breaks the rules of [`check_new_password`] (given what is
+/// known about the person, `about_them`).
+pub fn new_password_problem(fields: &Fields, about_them: &[&str]) -> Option<Problem> {
+    let password = fields.raw("password");
+    if password != fields.raw("confirm") {
+        return Some(Problem {
+            field: Some("confirm".into()),
+            message: "the two passwords are not the same: type it again in both boxes".into(),
+        });
+    }
+    check_new_password(password, about_them)
+        .err()
+        .and_then(|e| Problem::of(&e))
+}
+
 async fn find_link(state: &AppState, token: String) -> Result<Option<FoundLink>, Error> {
     state
         .db
@@ -159,16 +175,7 @@ pub async fn submit(
         return Ok(refused(link.state));
     }
     let password = fields.raw("password").to_string();
-    let problem = if password != fields.raw("confirm") {
-        Some(Problem {
-            field: Some("confirm".into()),
-            message: "the two passwords are not the same: type it again in both boxes".into(),
-        })
-    } else {
-        check_new_password(&password, &[&link.name, &link.email])
-            .err()
-            .and_then(|e| Problem::of(&e))
-    };
+    let problem = new_password_problem(&fields, &[&link.name, &link.email]);
     if let Some(problem) = problem {
         return Ok(private_page(
             StatusCode::BAD_REQUEST,
