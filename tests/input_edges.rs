@@ -10,10 +10,7 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use common::{
-    both_engines, csrf_token_in, page_client, problem_at, spawn_app, Engine, Role, TestApp,
-    PASSWORD,
-};
+use common::{both_engines, page_client, problem_at, spawn_app, Engine, Role, TestApp, PASSWORD};
 use steadfast::db::models::School;
 use steadfast::db::schema::meeting_guests;
 use steadfast::domain::roster::upn_check_letter;
