@@ -25,6 +25,7 @@ use crate::domain::programme::{
     SessionEntry, SessionLead, SessionOutcome, SessionPlace, SessionPlanRequest, SessionRecord,
     SessionSetting,
 };
+use crate::domain::visibility::Record;
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
 
@@ -419,7 +420,7 @@ pub struct SessionView {
 /// Whether `member` may see and record a block's sessions: the practitioner who runs them,
 /// or those who run the pupil's programme.
 fn may_record(member: &StaffMember, block: &ProgrammeBlockRow, place: PastoralPlace) -> bool {
-    block.practitioner_id == Some(member.id) || may_run(member, place, Level::Programme.number())
+    member.may_read_of_programme(place, Record::Session, block.practitioner_id)
 }
 
 /// Loads a session of the member's school that they may record.

@@ -235,12 +235,12 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.filter()?;
-    let (school_id, pupil_id) = (user.0.school_id, path.into_inner());
+    let (reader, pupil_id) = (user.0, path.into_inner());
     let events = state
         .db
         .transaction(move |conn| {
-            pupils::get(conn, school_id, pupil_id)?;
-            timeline::for_pupil(conn, school_id, pupil_id, &filter)
+            let pupil = pupils::get(conn, reader.school_id, pupil_id)?;
+            timeline::for_pupil(conn, &reader, &pupil, &filter)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Timeline {

@@ -16,7 +16,6 @@ use super::form::{
 };
 use super::layout::{csrf_field, fidelity_summary, level_badge, level_chip, page};
 use super::with_viewer;
-use crate::db::meetings::may_run;
 use crate::db::plans::{self, PlanVersion};
 use crate::db::programmes::{self, BlockView};
 use crate::db::provision::{self, ItemView, MapFilter, MapRow, ReviewDue, ReviewKind, SchoolMap};
@@ -32,6 +31,7 @@ use crate::domain::plan::{
     MAX_PROVISION_MINUTES, MAX_PROVISION_PER_WEEK, MAX_PROVISION_TEXT_CHARS,
 };
 use crate::domain::programme::{Fidelity, ReviewDecision};
+use crate::domain::visibility::Record;
 use crate::domain::Level;
 use crate::error::{Error, Result};
 use crate::web::auth::{CsrfForm, SignedIn};
@@ -84,9 +84,8 @@ fn item_id_of(path: &str) -> Result<i64> {
 /// Whether the pupil page links to the pupil's provision page: for pupils at levels 4 to 6,
 /// shown to those who may see their support (their Head of Year, the SENDCO and SLT).
 pub fn linked_from_pupil(member: &StaffMember, pupil: &PupilView) -> bool {
-    let level = pupil.level.number();
-    (Level::Plan.number()..=Level::Provision.number()).contains(&level)
-        && may_run(member, pupil.place(), level)
+    (Level::Plan..=Level::Provision).contains(&pupil.level)
+        && member.may_read(pupil.place(), Record::Provision)
 }
 
 fn date(on: NaiveDate) -> String {
