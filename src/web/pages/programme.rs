@@ -17,6 +17,7 @@ use super::form::{
 };
 use super::layout::{csrf_field, fidelity_summary, level_chip, page};
 use super::with_viewer;
+use crate::db::audit::{self, Read};
 use crate::db::models::{ProgrammeBlockRow, ProgrammeSessionRow};
 use crate::db::notices::NoticeContext;
 use crate::db::pastoral::PastoralPlace;
@@ -600,7 +601,11 @@ pub async fn show_plan(
     let viewer = member.clone();
     let data = state
         .db
-        .transaction(move |conn| load_plan_page(conn, &viewer, pupil_id))
+        .write(move |conn| {
+            let data = load_plan_page(conn, &viewer, pupil_id)?;
+            audit::record_read(conn, &viewer, Read::Plan, Some(pupil_id), String::new())?;
+            Ok(data)
+        })
         .await?;
     let values = plan_values(data.versions.first(), meeting);
     let markup = with_viewer(&member, &session, |viewer| {
@@ -1256,7 +1261,17 @@ pub async fn show_programme(
     let viewer = member.clone();
     let data = state
         .db
-        .transaction(move |conn| load_programme_page(conn, &viewer, pupil_id))
+        .write(move |conn| {
+            let data = load_programme_page(conn, &viewer, pupil_id)?;
+            audit::record_read(
+                conn,
+                &viewer,
+                Read::Programme,
+                Some(pupil_id),
+                String::new(),
+            )?;
+            Ok(data)
+        })
         .await?;
     let values = programme_values(&data);
     let markup = with_viewer(&member, &session, |viewer| {
@@ -1682,7 +1697,12 @@ pub async fn show_session(
     let viewer = member.clone();
     let data = state
         .db
-        .transaction(move |conn| load_session_page(conn, &viewer, id))
+        .write(move |conn| {
+            let data = load_session_page(conn, &viewer, id)?;
+            let detail = format!("session {id}");
+            audit::record_read(conn, &viewer, Read::Session, Some(data.pupil.id), detail)?;
+            Ok(data)
+        })
         .await?;
     let values = session_values(&data, query.get("back"));
     let notice = (query.get("done") == Some("recorded")).then_some("The session is recorded.");

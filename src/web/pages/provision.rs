@@ -16,6 +16,7 @@ use super::form::{
 };
 use super::layout::{csrf_field, fidelity_summary, level_badge, level_chip, page};
 use super::with_viewer;
+use crate::db::audit::{self, Read};
 use crate::db::plans::{self, PlanVersion};
 use crate::db::programmes::{self, BlockView};
 use crate::db::provision::{self, ItemView, MapFilter, MapRow, ReviewDue, ReviewKind, SchoolMap};
@@ -577,7 +578,17 @@ pub async fn show(
     let viewer = member.clone();
     let data = state
         .db
-        .transaction(move |conn| load_support(conn, &viewer, pupil_id, today))
+        .write(move |conn| {
+            let data = load_support(conn, &viewer, pupil_id, today)?;
+            audit::record_read(
+                conn,
+                &viewer,
+                Read::Provision,
+                Some(pupil_id),
+                String::new(),
+            )?;
+            Ok(data)
+        })
         .await?;
     let query = Fields::from_query(request.query_string());
     Ok(support_response(
@@ -992,10 +1003,12 @@ pub async fn pupil_csv(
     let pupil_id = pupil_id_of(&path)?;
     let (upn, body) = state
         .db
-        .transaction(move |conn| {
+        .write(move |conn| {
             let (pupil, _) = provision::pupil_for_support(conn, &member, pupil_id)?;
             let items = provision::items_for(conn, member.school_id, pupil_id)?;
             let body = csv_bytes(&item_csv_rows(&pupil.upn, &items))?;
+            let detail = format!("{} items", items.len());
+            audit::record_read(conn, &member, Read::ProvisionExport, Some(pupil_id), detail)?;
             Ok((pupil.upn, body))
         })
         .await?;
@@ -1005,6 +1018,25 @@ pub async fn pupil_csv(
 // ---------------------------------------------------------------------------------------------
 // The whole-school provision map
 // ---------------------------------------------------------------------------------------------
+
+/// The map's filters as audit detail: only the chosen year, level and SEN status.
+fn map_detail(filter: &MapFilter) -> String {
+    let mut parts = Vec::new();
+    if let Some(year) = filter.year {
+        parts.push(format!("year {year}"));
+    }
+    if let Some(level) = filter.level {
+        parts.push(format!("level {level}"));
+    }
+    if let Some(sen) = &filter.sen_status {
+        parts.push(format!("SEN {sen}"));
+    }
+    if parts.is_empty() {
+        "all pupils".into()
+    } else {
+        parts.join(", ")
+    }
+}
 
 fn require_map(member: &StaffMember) -> Result<()> {
     if provision::may_see_school_map(member) {
@@ -1287,10 +1319,11 @@ pub async fn map(
     let today = today();
     let school_id = member.school_id;
     let wanted = filter.clone();
+    let reader = member.clone();
     let data = state
         .db
-        .transaction(move |conn| {
-            Ok(MapPage {
+        .write(move |conn| {
+            let data = MapPage {
                 map: provision::school_map(conn, school_id, &wanted, today)?,
                 due: provision::reviews_due(
                     conn,
@@ -1298,7 +1331,9 @@ pub async fn map(
                     today + TimeDelta::days(REVIEWS_AHEAD_DAYS),
                 )?,
                 years: years_of(conn, school_id)?,
-            })
+            };
+            audit::record_read(conn, &reader, Read::ProvisionMap, None, map_detail(&wanted))?;
+            Ok(data)
         })
         .await?;
     let status = if problem.is_some() {
@@ -1425,9 +1460,12 @@ pub async fn map_csv(
     let school_id = member.school_id;
     let body = state
         .db
-        .transaction(move |conn| {
+        .write(move |conn| {
             let map = provision::school_map(conn, school_id, &filter, today)?;
-            csv_bytes(&map_csv_rows(&map, today))
+            let body = csv_bytes(&map_csv_rows(&map, today))?;
+            let detail = map_detail(&filter);
+            audit::record_read(conn, &member, Read::ProvisionMapExport, None, detail)?;
+            Ok(body)
         })
         .await?;
     Ok(csv_response(&format!("provision-map-{today}.csv"), body))

@@ -18,6 +18,7 @@ use super::inbox::{meeting_sentence, with_counted_viewer};
 use super::layout::{csrf_field, level_badge, page};
 use super::log::prompt_form;
 use super::with_viewer;
+use crate::db::audit;
 use crate::db::decisions::{self, ManualMove, MAX_REASON_CHARS};
 use crate::db::inbox::{self, Outcome};
 use crate::db::models::{IncidentRow, SuggestionRow};
@@ -297,6 +298,7 @@ pub async fn show(
         .db
         .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, moved))
         .await?;
+    audit::record_sen_read(&state.db, &member, &data.pupil).await?;
     let status = if filters.problem.is_some() {
         StatusCode::BAD_REQUEST
     } else {
