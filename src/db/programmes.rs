@@ -9,7 +9,6 @@ use diesel::prelude::*;
 use super::audit::{self, AuditEntry};
 use super::decisions::{self, lock_pupil};
 use super::evaluation::{pupil_state, SchoolRules};
-use super::meetings::may_run;
 use super::models::{MeetingRow, ProgrammeBlockRow, ProgrammeSessionRow, PupilRow};
 use super::notices::NoticeContext;
 use super::pastoral::PastoralPlace;
@@ -202,11 +201,7 @@ fn programme_pupil(
     pupil_id: i64,
 ) -> Result<(PupilRow, i16)> {
     let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
-    if !may_run(
-        member,
-        PastoralPlace::of(&pupil, year),
-        Level::Programme.number(),
-    ) {
+    if !member.may_read(PastoralPlace::of(&pupil, year), Record::Programme) {
         return Err(Error::Forbidden(
             "the Coaching Programme is planned and reviewed by the pupil's Head of Year or Head of House, the SENDCO or SLT".into(),
         ));
