@@ -69,7 +69,7 @@ fn set_level(app: &TestApp, pupil: i64, level: i16) {
 async fn scene(engine: Engine) -> Scene {
     let app = spawn_app(engine).await;
     let school = app.create_school("OAK", "Oakfield Academy");
-    let mut person = |label: &'static str, roles: &[Role], years: &[i64]| {
+    let person = |label: &'static str, roles: &[Role], years: &[i64]| {
         let email = format!("{label}@oak.example");
         let member = app.create_staff_leading(&school, &email, label, roles, years, Some(PASSWORD));
         let token = app.create_token(&member);
