@@ -164,6 +164,8 @@ pub fn list_for(
     if let Some(pupil_id) = filter.pupil_id {
         query = query.filter(meetings::pupil_id.eq(pupil_id));
     }
+    // Narrows the query to the meetings the member might run; `may_run` (the one rule)
+    // decides each below.
     if !member.has_role(Role::Slt) {
         let led = Led::of(member).joined_condition();
         query = match (member.has_role(Role::Sendco), member.leads_anyone()) {

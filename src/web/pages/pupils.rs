@@ -521,7 +521,7 @@ fn render_pupil(
             "Year " (pupil.year) " · form " (pupil.form)
             @if let Some(house) = &pupil.house { " · " (house) }
             " · UPN " span.mono { (pupil.upn) }
-            " · " (pupil.sen_status.title())
+            @if member.may_read(pupil.place(), Record::SenStatus) { " · " (pupil.sen_status.title()) }
         }
         @if let Some(left_on) = pupil.left_on {
             p.notice.left role="status" {
