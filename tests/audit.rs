@@ -1,8 +1,9 @@
 //! Reads of sensitive records are audited, and the audit page shows them, on both engines: a
 //! SENDCO opening a pupil's plan is recorded with the right actor, pupil and action; opening
 //! a pupil on the SEN register is recorded and opening one who is not is not; the audit page
-//! filters by person, pupil, action and dates, pages with a link to older entries, and
-//! downloads the filtered log as formula-safe CSV; class staff are refused.
+//! filters by person, pupil (reads and changes of their records), action and dates, pages
+//! with a link to older entries, and downloads the filtered log as formula-safe CSV; class
+//! staff are refused.
 
 mod common;
 
@@ -191,10 +192,15 @@ async fn reads_are_audited_and_listed(engine: Engine) {
         let (status, page) = get(&app, &slt, &path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(page.matches("<tr>").count(), 2, "{path}");
-        let action = ["provision.export", "sen_status.read", "plan.read"]
-            .into_iter()
-            .find(|a| page.contains(&format!("<td class=\"mono\">{a}</td>")))
-            .unwrap_or("another action");
+        let action = [
+            "provision.export",
+            "sen_status.read",
+            "plan.read",
+            "plan.agreed",
+        ]
+        .into_iter()
+        .find(|a| page.contains(&format!("<td class=\"mono\">{a}</td>")))
+        .unwrap_or("another action");
         seen.push(action);
         let Some(start) = page.find("href=\"/admin/audit?") else {
             break;
@@ -207,8 +213,13 @@ async fn reads_are_audited_and_listed(engine: Engine) {
     }
     assert_eq!(
         seen,
-        ["provision.export", "sen_status.read", "plan.read"],
-        "the pupil's reads, newest first, one a page"
+        [
+            "provision.export",
+            "sen_status.read",
+            "plan.read",
+            "plan.agreed"
+        ],
+        "the pupil's reads and the plan's agreement, newest first, one a page"
     );
 
     // The CSV of the filtered log, with the formula-like name made safe.
@@ -225,7 +236,11 @@ async fn reads_are_audited_and_listed(engine: Engine) {
         .is_some_and(|v| v.starts_with("text/csv")));
     let body = response.text().await.expect("a body");
     let lines: Vec<&str> = body.lines().collect();
-    assert_eq!(lines.len(), 4, "a heading and three reads:\n{body}");
+    assert_eq!(
+        lines.len(),
+        5,
+        "a heading, three reads and the plan:\n{body}"
+    );
     assert!(lines[0].starts_with("When (UTC),Staff id,Staff,Action"));
     assert!(lines[1].contains("'=HYPERLINK(1)") && lines[1].contains("provision.export"));
     assert!(

@@ -4,7 +4,10 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
 
 use super::pupils::PupilView;
-use super::schema::audit_log;
+use super::schema::{
+    audit_log, coaching_plans, conversations, incident_pupils, meetings, programme_blocks,
+    programme_sessions, provision_items, suggestions,
+};
 use super::staff::StaffMember;
 use super::{to_db_time, Database, DbConnection};
 use crate::domain::calendar::SCHOOL_TZ;
@@ -111,7 +114,8 @@ pub struct AuditRow {
 pub struct AuditFilter {
     /// Done by this member of staff.
     pub actor_id: Option<i64>,
-    /// About this pupil (entries whose entity is the pupil).
+    /// About this pupil: their own record, or one of their incidents, suggestions,
+    /// conversations, plans, meetings, programme blocks and sessions, and provision.
     pub pupil_id: Option<i64>,
     pub action: Option<String>,
     pub from: Option<NaiveDate>,
@@ -178,9 +182,68 @@ pub fn list(
         query = query.filter(audit_log::actor_id.eq(actor));
     }
     if let Some(pupil) = filter.pupil_id {
-        query = query
-            .filter(audit_log::entity.eq("pupil"))
-            .filter(audit_log::entity_id.eq(pupil));
+        let of = |entity: &'static str| audit_log::entity.eq(entity);
+        let id = audit_log::entity_id;
+        query = query.filter(
+            of("pupil")
+                .and(id.eq(pupil))
+                .or(of("incident").and(
+                    id.eq_any(
+                        incident_pupils::table
+                            .filter(incident_pupils::pupil_id.eq(pupil))
+                            .select(incident_pupils::incident_id.nullable()),
+                    ),
+                ))
+                .or(of("suggestion").and(
+                    id.eq_any(
+                        suggestions::table
+                            .filter(suggestions::pupil_id.eq(pupil))
+                            .select(suggestions::id.nullable()),
+                    ),
+                ))
+                .or(of("conversation").and(
+                    id.eq_any(
+                        conversations::table
+                            .filter(conversations::pupil_id.eq(pupil))
+                            .select(conversations::id.nullable()),
+                    ),
+                ))
+                .or(of("coaching_plan").and(
+                    id.eq_any(
+                        coaching_plans::table
+                            .filter(coaching_plans::pupil_id.eq(pupil))
+                            .select(coaching_plans::id.nullable()),
+                    ),
+                ))
+                .or(of("meeting").and(
+                    id.eq_any(
+                        meetings::table
+                            .filter(meetings::pupil_id.eq(pupil))
+                            .select(meetings::id.nullable()),
+                    ),
+                ))
+                .or(of("programme_block").and(
+                    id.eq_any(
+                        programme_blocks::table
+                            .filter(programme_blocks::pupil_id.eq(pupil))
+                            .select(programme_blocks::id.nullable()),
+                    ),
+                ))
+                .or(of("programme_session").and(
+                    id.eq_any(
+                        programme_sessions::table
+                            .filter(programme_sessions::pupil_id.eq(pupil))
+                            .select(programme_sessions::id.nullable()),
+                    ),
+                ))
+                .or(of("provision_item").and(
+                    id.eq_any(
+                        provision_items::table
+                            .filter(provision_items::pupil_id.eq(pupil))
+                            .select(provision_items::id.nullable()),
+                    ),
+                )),
+        );
     }
     if let Some(action) = &filter.action {
         query = query.filter(audit_log::action.eq(action.clone()));

@@ -262,7 +262,7 @@ fn render(listing: &Listing, wanted: &Wanted, problem: Option<&Problem>) -> Mark
     });
     html! {
         h1 { "Audit log" }
-        p.muted { "Who changed or opened what, and when, newest first. Entries name records by number and pupils by UPN, never by name." }
+        p.muted { "Who changed or opened what, and when, newest first. Entries name records by number and pupils by UPN, never by name. A pupil filter finds their own record and every record of theirs." }
         form.filters method="get" action="/admin/audit" {
             label for="staff" { "Member of staff" }
             select #staff name="staff" {
