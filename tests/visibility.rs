@@ -1,9 +1,10 @@
 //! Who sees what, on both engines: every role walks every kind of record about one pupil
 //! through every route that shows it (the pupil page and its timeline API, the plan,
 //! programme, session, meeting and provision pages, the meetings API, the whole-school
-//! provision map and the audit log) and gets what the one rule of `domain::visibility` says:
-//! the record shown or hidden, or the 403 the route answers. Each record carries a marker
-//! text, so "shown" means its words reach the answer.
+//! provision map and the audit log; SEN status on the pupil page and in the pupils API) and
+//! gets what the one rule of `domain::visibility` says: the record shown or hidden, or the
+//! 403 the route answers. Each record carries a marker text, so "shown" means its words reach
+//! the answer.
 
 mod common;
 
@@ -58,6 +59,9 @@ struct Scene {
 fn today() -> NaiveDate {
     SchoolCalendar::local_date(Utc::now())
 }
+
+/// The pupil's SEN status as titled on the pupil page.
+const SEN_TITLE: &str = "EHC plan";
 
 fn set_level(app: &TestApp, pupil: i64, level: i16) {
     diesel::update(pupils::table.find(pupil))
@@ -142,6 +146,10 @@ async fn scene(engine: Engine) -> Scene {
     let pupil = app
         .create_pupil(&school, "A123456789012", "Amira", "Okafor", 9, "9B")
         .id;
+    diesel::update(pupils::table.find(pupil))
+        .set(pupils::sen_status.eq("ehcp"))
+        .execute(&mut *app.conn())
+        .expect("an EHC plan");
 
     // An incident, logged by the teacher.
     let (status, _) = app
@@ -323,6 +331,7 @@ async fn every_role_sees_what_the_rule_allows(engine: Engine) {
         // everyone, its record and the session notes only for those allowed.
         let (status, body) = page(app, &client, &format!("/pupils/{pupil}")).await;
         assert_eq!(status, StatusCode::OK, "{who} pupil page");
+        assert!(body.contains(SEN_TITLE), "{who} pupil page: SEN status");
         assert!(body.contains(INCIDENT), "{who} pupil page: incident");
         assert!(
             body.contains(LEVEL_CHANGE),
@@ -368,6 +377,13 @@ async fn every_role_sees_what_the_rule_allows(engine: Engine) {
             "{who} timeline API: sessions"
         );
         assert_eq!(has(&timeline, SESSION_NOTE), expected.sessions);
+
+        // So does the pupil's record in the API.
+        let (status, record) = app
+            .api_get(&format!("/api/v1/pupils/{pupil}"), &person.token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{who} pupil API");
+        assert_eq!(record["sen_status"], "ehcp", "{who} pupil API: SEN status");
 
         // The meetings API lists the meeting with its outcome to those who run it only.
         let (status, listed) = app
