@@ -295,10 +295,11 @@ async fn a_pupil_walks_the_whole_ladder_and_back(engine: Engine) {
     // Every move is on the timeline and in the audit log.
     let moves = 13;
     let changes = story.in_transaction(|c, _| {
+        let seen = steadfast::db::pupils::get(c, school.id, pupil.id)?;
         timeline::for_pupil(
             c,
-            school.id,
-            pupil.id,
+            &people.slt,
+            &seen,
             &TimelineFilter {
                 kinds: vec![EventKind::LevelChange],
                 limit: 100,

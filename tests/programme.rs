@@ -497,10 +497,11 @@ async fn a_pupil_goes_from_a_plan_through_two_blocks_to_a_provision_map(engine: 
 
     // Every recorded session is on the pupil's timeline: 6 in the first block, 18 in the second.
     let sessions_on_timeline = setting.run(|c, _| {
+        let seen = steadfast::db::pupils::get(c, setting.school.id, pupil)?;
         timeline::for_pupil(
             c,
-            setting.school.id,
-            pupil,
+            sendco,
+            &seen,
             &TimelineFilter {
                 kinds: vec![EventKind::Session],
                 limit: 100,

@@ -18,6 +18,7 @@ use super::schema::{meeting_guests, meeting_participants, meetings, pupils, staf
 use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
 use crate::domain::details::{optional_text, DetailError, EmailAddress, PersonName};
+use crate::domain::visibility::Record;
 use crate::domain::{Level, Role, SchoolDayCount};
 use crate::error::{Error, Result};
 
@@ -32,10 +33,20 @@ const MAX_RECORD_CHARS: usize = 4000;
 
 /// Whether `member` runs meetings for a pupil at `place` at `level`: the Head of Year or Head
 /// of House, the SENDCO (levels 4 to 6, where a Coaching Plan or more is in place) and SLT.
+/// Those who run a meeting are those who may read its record.
 pub fn may_run(member: &StaffMember, place: PastoralPlace, level: i16) -> bool {
-    member.has_role(Role::Slt)
-        || (member.has_role(Role::Sendco) && level >= Level::Plan.number())
-        || member.leads(place)
+    member.may_read(
+        place,
+        Record::MeetingRecord {
+            level: level_of(level),
+        },
+    )
+}
+
+/// The level of a stored level number; an unknown number counts as no level, which widens
+/// nothing.
+pub fn level_of(number: i16) -> Level {
+    Level::from_number(i64::from(number)).unwrap_or(Level::None)
 }
 
 /// A meeting with its pupil and the pupil's year.
@@ -153,6 +164,8 @@ pub fn list_for(
     if let Some(pupil_id) = filter.pupil_id {
         query = query.filter(meetings::pupil_id.eq(pupil_id));
     }
+    // Narrows the query to the meetings the member might run; `may_run` (the one rule)
+    // decides each below.
     if !member.has_role(Role::Slt) {
         let led = Led::of(member).joined_condition();
         query = match (member.has_role(Role::Sendco), member.leads_anyone()) {

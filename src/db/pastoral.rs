@@ -14,6 +14,7 @@ use super::schema::{
 };
 use super::staff::StaffMember;
 use super::DbConnection;
+use crate::domain::visibility::{self, Record, Viewer};
 use crate::domain::Role;
 use crate::error::{Error, Result};
 
@@ -98,6 +99,43 @@ impl StaffMember {
     /// house).
     pub fn leads_anyone(&self) -> bool {
         !Led::of(self).is_empty()
+    }
+
+    /// Whether the member may read `record` about a pupil at `place`, by the one rule of
+    /// [`visibility::may_read`].
+    pub fn may_read(&self, place: PastoralPlace, record: Record) -> bool {
+        self.may_read_of_programme(place, record, None)
+    }
+
+    /// [`StaffMember::may_read`] for a record of a programme whose sessions are delivered
+    /// by the practitioner `practitioner_id`.
+    pub fn may_read_of_programme(
+        &self,
+        place: PastoralPlace,
+        record: Record,
+        practitioner_id: Option<i64>,
+    ) -> bool {
+        visibility::may_read(
+            &Viewer {
+                roles: &self.roles,
+                leads_pupil: self.leads(place),
+                delivers_sessions: practitioner_id == Some(self.id),
+            },
+            record,
+        )
+    }
+
+    /// Whether the member may read a school-wide record (the provision map, the audit log),
+    /// which no pupil's responsibility widens.
+    pub fn may_read_school(&self, record: Record) -> bool {
+        visibility::may_read(
+            &Viewer {
+                roles: &self.roles,
+                leads_pupil: false,
+                delivers_sessions: false,
+            },
+            record,
+        )
     }
 }
 

@@ -6,7 +6,6 @@ use diesel::prelude::*;
 
 use super::audit::{self, AuditEntry};
 use super::decisions::lock_pupil;
-use super::meetings::may_run;
 use super::models::{CoachingPlanRow, PupilRow};
 use super::pastoral::PastoralPlace;
 use super::schema::{coaching_plans, meetings, pupils, year_groups};
@@ -15,6 +14,7 @@ use super::{to_db_time, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::details::optional_text;
 use crate::domain::plan::{ActionStep, CoachingPlan, Goal, PlanSubmission, MAX_NAME_CHARS};
+use crate::domain::visibility::Record;
 use crate::domain::Level;
 use crate::error::{Error, Result};
 
@@ -64,11 +64,7 @@ pub fn pupil_for_plan(
     pupil_id: i64,
 ) -> Result<(PupilRow, i16)> {
     let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
-    if !may_run(
-        member,
-        PastoralPlace::of(&pupil, year),
-        Level::Plan.number().max(pupil.level),
-    ) {
+    if !member.may_read(PastoralPlace::of(&pupil, year), Record::Plan) {
         return Err(Error::Forbidden(
             "Coaching Plans are written by the pupil's Head of Year or Head of House, the SENDCO or SLT".into(),
         ));

@@ -9,7 +9,6 @@ use diesel::prelude::*;
 use super::audit::{self, AuditEntry};
 use super::decisions::{self, lock_pupil};
 use super::evaluation::{pupil_state, SchoolRules};
-use super::meetings::may_run;
 use super::models::{MeetingRow, ProgrammeBlockRow, ProgrammeSessionRow, PupilRow};
 use super::notices::NoticeContext;
 use super::pastoral::PastoralPlace;
@@ -25,6 +24,7 @@ use crate::domain::programme::{
     SessionEntry, SessionLead, SessionOutcome, SessionPlace, SessionPlanRequest, SessionRecord,
     SessionSetting,
 };
+use crate::domain::visibility::Record;
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
 
@@ -201,11 +201,7 @@ fn programme_pupil(
     pupil_id: i64,
 ) -> Result<(PupilRow, i16)> {
     let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
-    if !may_run(
-        member,
-        PastoralPlace::of(&pupil, year),
-        Level::Programme.number(),
-    ) {
+    if !member.may_read(PastoralPlace::of(&pupil, year), Record::Programme) {
         return Err(Error::Forbidden(
             "the Coaching Programme is planned and reviewed by the pupil's Head of Year or Head of House, the SENDCO or SLT".into(),
         ));
@@ -419,7 +415,7 @@ pub struct SessionView {
 /// Whether `member` may see and record a block's sessions: the practitioner who runs them,
 /// or those who run the pupil's programme.
 fn may_record(member: &StaffMember, block: &ProgrammeBlockRow, place: PastoralPlace) -> bool {
-    block.practitioner_id == Some(member.id) || may_run(member, place, Level::Programme.number())
+    member.may_read_of_programme(place, Record::Session, block.practitioner_id)
 }
 
 /// Loads a session of the member's school that they may record.

@@ -9,7 +9,6 @@ use diesel::prelude::*;
 
 use super::audit::{self, AuditEntry};
 use super::decisions::lock_pupil;
-use super::meetings::may_run;
 use super::models::{
     CoachingPlanRow, MeetingRow, ProgrammeBlockRow, ProgrammeSessionRow, ProvisionItemRow,
     ProvisionReviewRow, PupilRow,
@@ -28,12 +27,13 @@ use crate::domain::plan::{
     ProvisionReviewSubmission, ProvisionSubmission, DEFAULT_TERM_WEEKS,
 };
 use crate::domain::programme::{BlockFidelity, Fidelity, ReviewDecision};
-use crate::domain::{Level, Role};
+use crate::domain::visibility::Record;
+use crate::domain::Level;
 use crate::error::{Error, Result};
 
 /// Whether `member` sees the whole school's provision map: the SENDCO and SLT.
 pub fn may_see_school_map(member: &StaffMember) -> bool {
-    member.has_any_role(&[Role::Sendco, Role::Slt])
+    member.may_read_school(Record::SchoolProvisionMap)
 }
 
 /// Loads a pupil whose support at levels 4 to 6 `member` may see and change: their Head of
@@ -44,11 +44,7 @@ pub fn pupil_for_support(
     pupil_id: i64,
 ) -> Result<(PupilRow, i16)> {
     let (pupil, year) = lock_pupil(conn, member.school_id, pupil_id)?;
-    if !may_run(
-        member,
-        PastoralPlace::of(&pupil, year),
-        pupil.level.max(Level::Plan.number()),
-    ) {
+    if !member.may_read(PastoralPlace::of(&pupil, year), Record::Provision) {
         return Err(Error::Forbidden(
             "a pupil's plan, programme and provision are for their Head of Year or Head of House, the SENDCO or SLT"
                 .into(),

@@ -5,13 +5,17 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
 
+use super::meetings::level_of;
 use super::models::{IncidentRow, LevelChangeRow, MeetingRow, ProgrammeSessionRow, SuggestionRow};
+use super::pupils::PupilView;
 use super::schema::{
-    conversations, incident_pupils, incidents, level_changes, meetings, programme_sessions, staff,
-    suggestions,
+    conversations, incident_pupils, incidents, level_changes, meetings, programme_blocks,
+    programme_sessions, staff, suggestions,
 };
+use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
 use crate::domain::calendar::SCHOOL_TZ;
+use crate::domain::visibility::Record;
 use crate::error::{Error, Result};
 
 /// The kinds of entry on a timeline.
@@ -165,17 +169,23 @@ impl TimelineFilter {
     }
 }
 
-/// The pupil's timeline, newest first. The caller has checked the pupil is of this school.
+/// The pupil's timeline as `reader` may read it, newest first: each kind of entry only when
+/// [`crate::domain::visibility`] lets them read it, meetings without their record and
+/// programme sessions only for those who may read the programme's sessions. The pupil has
+/// been loaded from the reader's school.
 pub fn for_pupil(
     conn: &mut DbConnection,
-    school_id: i64,
-    pupil_id: i64,
+    reader: &StaffMember,
+    pupil: &PupilView,
     filter: &TimelineFilter,
 ) -> Result<Vec<TimelineEvent>> {
+    let (school_id, pupil_id, place) = (reader.school_id, pupil.id, pupil.place());
     let (from, to) = filter.range();
     let limit = filter.limit.clamp(1, 1000);
+    let wants =
+        |kind: EventKind, record: Record| filter.wants(kind) && reader.may_read(place, record);
     let mut events = Vec::new();
-    if filter.wants(EventKind::Incident) {
+    if wants(EventKind::Incident, Record::Incident) {
         let rows: Vec<(IncidentRow, String)> = incidents::table
             .inner_join(incident_pupils::table)
             .inner_join(staff::table)
@@ -195,7 +205,7 @@ pub fn for_pupil(
             detail: EventDetail::Incident(row, by),
         }));
     }
-    if filter.wants(EventKind::Conversation) {
+    if wants(EventKind::Conversation, Record::Conversation) {
         type Row = (
             i64,
             String,
@@ -248,7 +258,7 @@ pub fn for_pupil(
             }
         }));
     }
-    if filter.wants(EventKind::LevelChange) {
+    if wants(EventKind::LevelChange, Record::LevelChange) {
         let rows: Vec<LevelChangeRow> = level_changes::table
             .filter(level_changes::pupil_id.eq(pupil_id))
             .filter(level_changes::school_id.eq(school_id))
@@ -266,7 +276,7 @@ pub fn for_pupil(
             detail: EventDetail::LevelChange(row),
         }));
     }
-    if filter.wants(EventKind::Suggestion) {
+    if wants(EventKind::Suggestion, Record::Suggestion) {
         let rows: Vec<SuggestionRow> = suggestions::table
             .filter(suggestions::pupil_id.eq(pupil_id))
             .filter(suggestions::school_id.eq(school_id))
@@ -297,13 +307,35 @@ pub fn for_pupil(
             .limit(limit)
             .select(MeetingRow::as_select())
             .load(conn)?;
-        events.extend(rows.into_iter().map(|row| TimelineEvent {
-            at: from_db_time(row.held_at.or(row.starts_at).unwrap_or(row.created_at)),
-            detail: EventDetail::Meeting(row),
-        }));
+        events.extend(
+            rows.into_iter()
+                .filter(|row| {
+                    reader.may_read(
+                        place,
+                        Record::Meeting {
+                            level: level_of(row.level),
+                        },
+                    )
+                })
+                .map(|row| {
+                    let record = Record::MeetingRecord {
+                        level: level_of(row.level),
+                    };
+                    let row = if reader.may_read(place, record) {
+                        row
+                    } else {
+                        without_record(row)
+                    };
+                    TimelineEvent {
+                        at: from_db_time(row.held_at.or(row.starts_at).unwrap_or(row.created_at)),
+                        detail: EventDetail::Meeting(row),
+                    }
+                }),
+        );
     }
     if filter.wants(EventKind::Session) {
-        let rows: Vec<ProgrammeSessionRow> = programme_sessions::table
+        let rows: Vec<(ProgrammeSessionRow, Option<i64>)> = programme_sessions::table
+            .inner_join(programme_blocks::table)
             .filter(programme_sessions::pupil_id.eq(pupil_id))
             .filter(programme_sessions::school_id.eq(school_id))
             .filter(programme_sessions::recorded_at.is_not_null())
@@ -314,15 +346,41 @@ pub fn for_pupil(
                 programme_sessions::id.desc(),
             ))
             .limit(limit)
-            .select(ProgrammeSessionRow::as_select())
+            .select((
+                ProgrammeSessionRow::as_select(),
+                programme_blocks::practitioner_id,
+            ))
             .load(conn)?;
-        events.extend(rows.into_iter().map(|row| TimelineEvent {
-            at: session_start(&row),
-            detail: EventDetail::Session(row),
-        }));
+        events.extend(
+            rows.into_iter()
+                .filter(|(_, practitioner)| {
+                    reader.may_read_of_programme(place, Record::Session, *practitioner)
+                })
+                .map(|(row, _)| TimelineEvent {
+                    at: session_start(&row),
+                    detail: EventDetail::Session(row),
+                }),
+        );
     }
     events.sort_by_key(|e| std::cmp::Reverse(e.at));
     Ok(events)
+}
+
+/// A meeting shown to someone who may know of it but not read its record: its level, due
+/// day, status and time stay; what was said at it (or why it was cancelled) goes.
+fn without_record(row: MeetingRow) -> MeetingRow {
+    MeetingRow {
+        summary: None,
+        goals_met: None,
+        cancel_reason: None,
+        follow_up: None,
+        successes: None,
+        challenges: None,
+        focus: None,
+        action_steps: None,
+        next_step: None,
+        ..row
+    }
 }
 
 /// When a session started: its day at its planned local time, or at noon without one.

@@ -29,6 +29,7 @@ pub mod staff_roster;
 pub mod term_dates;
 pub mod timetable;
 pub mod transition;
+pub mod visibility;
 
 pub use calendar::{
     CalendarError, Closure, ClosureKind, CountedDate, MovedDueDate, SchoolCalendar, SchoolDayCount,

@@ -149,6 +149,7 @@ pub async fn get(
         .db
         .transaction(move |conn| pupils::get(conn, school_id, pupil_id))
         .await?;
+    audit::record_sen_read(&state.db, &user.0, &pupil).await?;
     Ok(HttpResponse::Ok().json(PupilJson::from(pupil)))
 }
 

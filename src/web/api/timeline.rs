@@ -222,7 +222,7 @@ impl TimelineQuery {
     path = "/api/v1/pupils/{id}/timeline",
     params(("id" = i64, Path, description = "The pupil's id"), TimelineQuery),
     responses(
-        (status = 200, description = "Incidents, conversations, level changes, suggestions and meetings, newest first", body = Timeline),
+        (status = 200, description = "Incidents, conversations, level changes, suggestions, meetings and programme sessions, newest first: meeting records and sessions only for those who may read them", body = Timeline),
         (status = 400, description = "A filter is malformed", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such pupil in this school", body = ErrorBody)
@@ -235,12 +235,12 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.filter()?;
-    let (school_id, pupil_id) = (user.0.school_id, path.into_inner());
+    let (reader, pupil_id) = (user.0, path.into_inner());
     let events = state
         .db
         .transaction(move |conn| {
-            pupils::get(conn, school_id, pupil_id)?;
-            timeline::for_pupil(conn, school_id, pupil_id, &filter)
+            let pupil = pupils::get(conn, reader.school_id, pupil_id)?;
+            timeline::for_pupil(conn, &reader, &pupil, &filter)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Timeline {

@@ -16,6 +16,7 @@ use super::with_viewer;
 use crate::db::conversations;
 use crate::db::models::IncidentRow;
 use crate::db::pupils::{self, PupilView};
+use crate::db::staff::StaffMember;
 use crate::db::timeline::{self, EventDetail, EventKind, TimelineFilter};
 use crate::db::{from_db_time, DbConnection};
 use crate::domain::conversation::{
@@ -69,15 +70,15 @@ struct FormData {
     incidents: Vec<IncidentRow>,
 }
 
-fn form_data(conn: &mut DbConnection, school_id: i64, pupil_id: i64) -> Result<FormData> {
-    let pupil = pupils::get(conn, school_id, pupil_id)?;
+fn form_data(conn: &mut DbConnection, member: &StaffMember, pupil_id: i64) -> Result<FormData> {
+    let pupil = pupils::get(conn, member.school_id, pupil_id)?;
     let filter = TimelineFilter {
         kinds: vec![EventKind::Incident],
         from: None,
         to: None,
         limit: INCIDENTS_OFFERED,
     };
-    let incidents = timeline::for_pupil(conn, school_id, pupil_id, &filter)?
+    let incidents = timeline::for_pupil(conn, member, &pupil, &filter)?
         .into_iter()
         .filter_map(|event| match event.detail {
             EventDetail::Incident(row, _) if row.voided_at.is_none() => Some(row),
@@ -152,10 +153,10 @@ pub async fn new(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let pupil_id = pupil_id(&path)?;
-    let school_id = member.school_id;
+    let reader = member.clone();
     let data = state
         .db
-        .transaction(move |conn| form_data(conn, school_id, pupil_id))
+        .transaction(move |conn| form_data(conn, &reader, pupil_id))
         .await?;
     let query = Fields::from_query(request.query_string());
     let mut values = vec![("held_at", local_input_value(Utc::now()))];
@@ -232,9 +233,10 @@ pub async fn create(
         }
         Err(Err(error)) => Err(PageError(error)),
         Err(Ok(problem)) => {
+            let reader = member.clone();
             let data = state
                 .db
-                .transaction(move |conn| form_data(conn, school_id, pupil_id))
+                .transaction(move |conn| form_data(conn, &reader, pupil_id))
                 .await?;
             let markup = with_viewer(&member, &session, |viewer| {
                 page(

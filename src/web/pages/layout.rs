@@ -58,6 +58,7 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                             a href="/admin/calendar" { "Calendar" }
                             a href="/admin/outbox" { "Emails" }
                         }
+                        @if viewer.member.may_read_school(crate::domain::visibility::Record::AuditLog) { a href="/admin/audit" { "Audit" } }
                         @if viewer.member.has_any_role(crate::imports::IMPORTERS) { a href="/admin/import" { "Import" } }
                     }
                     form.signout method="post" action="/logout" {

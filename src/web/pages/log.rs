@@ -106,7 +106,7 @@ pub fn confirmation(
             limit: 20,
         };
         for pupil in &pupils {
-            for event in timeline::for_pupil(conn, member.school_id, pupil.id, &filter)? {
+            for event in timeline::for_pupil(conn, member, pupil, &filter)? {
                 if let EventDetail::Suggestion(row) = event.detail {
                     let evidence: Vec<i64> =
                         serde_json::from_str(&row.evidence).unwrap_or_default();

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod calendar;
 pub mod charts;
 pub mod conversation;
@@ -202,6 +203,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/outbox", web::get().to(outbox::list))
         .route("/admin/outbox/{id}", web::get().to(outbox::show))
         .route("/admin/outbox/{id}/resend", web::post().to(outbox::resend))
+        .route("/admin/audit", web::get().to(audit::show))
+        .route("/admin/audit.csv", web::get().to(audit::csv))
         .route("/admin/policy", web::get().to(policy::show))
         .route("/admin/policy", web::post().to(policy::submit))
         .route("/insight/ladder", web::get().to(impact::ladder))

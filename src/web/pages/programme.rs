@@ -17,7 +17,7 @@ use super::form::{
 };
 use super::layout::{csrf_field, fidelity_summary, level_chip, page};
 use super::with_viewer;
-use crate::db::meetings::may_run;
+use crate::db::audit::{self, Read};
 use crate::db::models::{ProgrammeBlockRow, ProgrammeSessionRow};
 use crate::db::notices::NoticeContext;
 use crate::db::pastoral::PastoralPlace;
@@ -39,6 +39,7 @@ use crate::domain::programme::{
     MAX_RECORDED_MINUTES, MAX_SESSIONS_PER_WEEK, MAX_SESSION_MINUTES, MIN_RECORDED_MINUTES,
     MIN_SESSION_MINUTES,
 };
+use crate::domain::visibility::Record;
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
 use crate::web::auth::{require_role, CsrfForm, SignedIn};
@@ -61,23 +62,30 @@ const ROWS_OPEN: usize = 3;
 // Who may see what, and small helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Whether `member` may see a pupil's Coaching Plan and Coaching Programme pages (and write
-/// them while the pupil is at those levels): the Head of Year of the pupil's year or of their
-/// house, the SENDCO or SLT.
-pub fn may_see(member: &StaffMember, place: PastoralPlace) -> bool {
-    may_run(member, place, Level::Plan.number())
+/// Whether `member` may see a pupil's Coaching Plan or Coaching Programme page (`record` says
+/// which), and write it while the pupil is at that level, by the one rule of
+/// [`crate::domain::visibility`].
+pub fn may_see(member: &StaffMember, place: PastoralPlace, record: Record) -> bool {
+    member.may_read(place, record)
 }
 
-/// Whether the pupil page links to the Coaching Plan and Programme pages: for pupils at
-/// levels 4 to 6, shown to those who may see them.
-pub fn links_shown(member: &StaffMember, pupil: &PupilView) -> bool {
-    (Level::Plan..=Level::Provision).contains(&pupil.level) && may_see(member, pupil.place())
+/// Whether the pupil page links to the Coaching Plan or Programme page (`record` says
+/// which): for pupils at levels 4 to 6, shown to those who may see it.
+pub fn links_shown(member: &StaffMember, pupil: &PupilView, record: Record) -> bool {
+    (Level::Plan..=Level::Provision).contains(&pupil.level)
+        && may_see(member, pupil.place(), record)
 }
 
-/// Loads a pupil of the member's school whose plan and programme the member may see.
-fn pupil_seen_by(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<PupilView> {
+/// Loads a pupil of the member's school whose plan or programme (`record`) the member may
+/// see.
+fn pupil_seen_by(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    id: i64,
+    record: Record,
+) -> Result<PupilView> {
     let pupil = pupils::get(conn, member.school_id, id)?;
-    if !may_see(member, pupil.place()) {
+    if !may_see(member, pupil.place(), record) {
         return Err(Error::Forbidden(
             "a pupil's Coaching Plan and Programme are for their Head of Year or Head of House, the SENDCO and SLT"
                 .into(),
@@ -222,7 +230,7 @@ struct PlanPage {
 }
 
 fn load_plan_page(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<PlanPage> {
-    let pupil = pupil_seen_by(conn, member, id)?;
+    let pupil = pupil_seen_by(conn, member, id, Record::Plan)?;
     Ok(PlanPage {
         versions: plans::versions(conn, member.school_id, pupil.id)?,
         names: staff_names(conn, member.school_id)?,
@@ -593,7 +601,11 @@ pub async fn show_plan(
     let viewer = member.clone();
     let data = state
         .db
-        .transaction(move |conn| load_plan_page(conn, &viewer, pupil_id))
+        .write(move |conn| {
+            let data = load_plan_page(conn, &viewer, pupil_id)?;
+            audit::record_read(conn, &viewer, Read::Plan, Some(pupil_id), String::new())?;
+            Ok(data)
+        })
         .await?;
     let values = plan_values(data.versions.first(), meeting);
     let markup = with_viewer(&member, &session, |viewer| {
@@ -773,7 +785,7 @@ fn load_programme_page(
     member: &StaffMember,
     id: i64,
 ) -> Result<ProgrammePage> {
-    let pupil = pupil_seen_by(conn, member, id)?;
+    let pupil = pupil_seen_by(conn, member, id, Record::Programme)?;
     let today = SchoolCalendar::local_date(Utc::now());
     let blocks = programmes::blocks_for(conn, member.school_id, pupil.id, today)?;
     let running = blocks.iter().any(|b| b.block.status == "running");
@@ -1249,7 +1261,17 @@ pub async fn show_programme(
     let viewer = member.clone();
     let data = state
         .db
-        .transaction(move |conn| load_programme_page(conn, &viewer, pupil_id))
+        .write(move |conn| {
+            let data = load_programme_page(conn, &viewer, pupil_id)?;
+            audit::record_read(
+                conn,
+                &viewer,
+                Read::Programme,
+                Some(pupil_id),
+                String::new(),
+            )?;
+            Ok(data)
+        })
         .await?;
     let values = programme_values(&data);
     let markup = with_viewer(&member, &session, |viewer| {
@@ -1520,7 +1542,7 @@ fn load_session_page(
     let pupil = pupils::get(conn, member.school_id, view.pupil.id)?;
     Ok(SessionPage {
         plan: plans::current(conn, member.school_id, pupil.id)?,
-        sees_programme: may_see(member, pupil.place()),
+        sees_programme: may_see(member, pupil.place(), Record::Programme),
         names: staff_names(conn, member.school_id)?,
         view,
         pupil,
@@ -1675,7 +1697,12 @@ pub async fn show_session(
     let viewer = member.clone();
     let data = state
         .db
-        .transaction(move |conn| load_session_page(conn, &viewer, id))
+        .write(move |conn| {
+            let data = load_session_page(conn, &viewer, id)?;
+            let detail = format!("session {id}");
+            audit::record_read(conn, &viewer, Read::Session, Some(data.pupil.id), detail)?;
+            Ok(data)
+        })
         .await?;
     let values = session_values(&data, query.get("back"));
     let notice = (query.get("done") == Some("recorded")).then_some("The session is recorded.");

@@ -16,7 +16,7 @@ use super::form::{
 };
 use super::layout::{csrf_field, fidelity_summary, level_badge, level_chip, page};
 use super::with_viewer;
-use crate::db::meetings::may_run;
+use crate::db::audit::{self, Read};
 use crate::db::plans::{self, PlanVersion};
 use crate::db::programmes::{self, BlockView};
 use crate::db::provision::{self, ItemView, MapFilter, MapRow, ReviewDue, ReviewKind, SchoolMap};
@@ -32,6 +32,7 @@ use crate::domain::plan::{
     MAX_PROVISION_MINUTES, MAX_PROVISION_PER_WEEK, MAX_PROVISION_TEXT_CHARS,
 };
 use crate::domain::programme::{Fidelity, ReviewDecision};
+use crate::domain::visibility::Record;
 use crate::domain::Level;
 use crate::error::{Error, Result};
 use crate::web::auth::{CsrfForm, SignedIn};
@@ -84,9 +85,8 @@ fn item_id_of(path: &str) -> Result<i64> {
 /// Whether the pupil page links to the pupil's provision page: for pupils at levels 4 to 6,
 /// shown to those who may see their support (their Head of Year, the SENDCO and SLT).
 pub fn linked_from_pupil(member: &StaffMember, pupil: &PupilView) -> bool {
-    let level = pupil.level.number();
-    (Level::Plan.number()..=Level::Provision.number()).contains(&level)
-        && may_run(member, pupil.place(), level)
+    (Level::Plan..=Level::Provision).contains(&pupil.level)
+        && member.may_read(pupil.place(), Record::Provision)
 }
 
 fn date(on: NaiveDate) -> String {
@@ -578,7 +578,17 @@ pub async fn show(
     let viewer = member.clone();
     let data = state
         .db
-        .transaction(move |conn| load_support(conn, &viewer, pupil_id, today))
+        .write(move |conn| {
+            let data = load_support(conn, &viewer, pupil_id, today)?;
+            audit::record_read(
+                conn,
+                &viewer,
+                Read::Provision,
+                Some(pupil_id),
+                String::new(),
+            )?;
+            Ok(data)
+        })
         .await?;
     let query = Fields::from_query(request.query_string());
     Ok(support_response(
@@ -993,10 +1003,12 @@ pub async fn pupil_csv(
     let pupil_id = pupil_id_of(&path)?;
     let (upn, body) = state
         .db
-        .transaction(move |conn| {
+        .write(move |conn| {
             let (pupil, _) = provision::pupil_for_support(conn, &member, pupil_id)?;
             let items = provision::items_for(conn, member.school_id, pupil_id)?;
             let body = csv_bytes(&item_csv_rows(&pupil.upn, &items))?;
+            let detail = format!("{} items", items.len());
+            audit::record_read(conn, &member, Read::ProvisionExport, Some(pupil_id), detail)?;
             Ok((pupil.upn, body))
         })
         .await?;
@@ -1006,6 +1018,25 @@ pub async fn pupil_csv(
 // ---------------------------------------------------------------------------------------------
 // The whole-school provision map
 // ---------------------------------------------------------------------------------------------
+
+/// The map's filters as audit detail: only the chosen year, level and SEN status.
+fn map_detail(filter: &MapFilter) -> String {
+    let mut parts = Vec::new();
+    if let Some(year) = filter.year {
+        parts.push(format!("year {year}"));
+    }
+    if let Some(level) = filter.level {
+        parts.push(format!("level {level}"));
+    }
+    if let Some(sen) = &filter.sen_status {
+        parts.push(format!("SEN {sen}"));
+    }
+    if parts.is_empty() {
+        "all pupils".into()
+    } else {
+        parts.join(", ")
+    }
+}
 
 fn require_map(member: &StaffMember) -> Result<()> {
     if provision::may_see_school_map(member) {
@@ -1288,10 +1319,11 @@ pub async fn map(
     let today = today();
     let school_id = member.school_id;
     let wanted = filter.clone();
+    let reader = member.clone();
     let data = state
         .db
-        .transaction(move |conn| {
-            Ok(MapPage {
+        .write(move |conn| {
+            let data = MapPage {
                 map: provision::school_map(conn, school_id, &wanted, today)?,
                 due: provision::reviews_due(
                     conn,
@@ -1299,7 +1331,9 @@ pub async fn map(
                     today + TimeDelta::days(REVIEWS_AHEAD_DAYS),
                 )?,
                 years: years_of(conn, school_id)?,
-            })
+            };
+            audit::record_read(conn, &reader, Read::ProvisionMap, None, map_detail(&wanted))?;
+            Ok(data)
         })
         .await?;
     let status = if problem.is_some() {
@@ -1426,9 +1460,12 @@ pub async fn map_csv(
     let school_id = member.school_id;
     let body = state
         .db
-        .transaction(move |conn| {
+        .write(move |conn| {
             let map = provision::school_map(conn, school_id, &filter, today)?;
-            csv_bytes(&map_csv_rows(&map, today))
+            let body = csv_bytes(&map_csv_rows(&map, today))?;
+            let detail = map_detail(&filter);
+            audit::record_read(conn, &member, Read::ProvisionMapExport, None, detail)?;
+            Ok(body)
         })
         .await?;
     Ok(csv_response(&format!("provision-map-{today}.csv"), body))

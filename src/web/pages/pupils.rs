@@ -18,6 +18,7 @@ use super::inbox::{meeting_sentence, with_counted_viewer};
 use super::layout::{csrf_field, level_badge, page};
 use super::log::prompt_form;
 use super::with_viewer;
+use crate::db::audit;
 use crate::db::decisions::{self, ManualMove, MAX_REASON_CHARS};
 use crate::db::inbox::{self, Outcome};
 use crate::db::models::{IncidentRow, SuggestionRow};
@@ -28,6 +29,7 @@ use crate::db::timeline::{self, EventDetail, EventKind, TimelineEvent, TimelineF
 use crate::db::{conversations, evaluation, from_db_time, incidents, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::programme::SessionOutcome;
+use crate::domain::visibility::Record;
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
 use crate::web::api::timeline::optional_date;
@@ -208,7 +210,7 @@ fn gather(
     };
     let decisions =
         inbox::count_for_nav(conn, member, SchoolCalendar::local_date(chrono::Utc::now()))?;
-    let events = timeline::for_pupil(conn, school_id, pupil_id, filter)?;
+    let events = timeline::for_pupil(conn, member, &pupil, filter)?;
     let insight = super::insight::pupil_section(
         conn,
         member,
@@ -221,14 +223,13 @@ fn gather(
         to: None,
         limit: 50,
     };
-    let open: Vec<SuggestionRow> =
-        timeline::for_pupil(conn, school_id, pupil_id, &suggestions_only)?
-            .into_iter()
-            .filter_map(|event| match event.detail {
-                EventDetail::Suggestion(row) if row.status == "open" => Some(row),
-                _ => None,
-            })
-            .collect();
+    let open: Vec<SuggestionRow> = timeline::for_pupil(conn, member, &pupil, &suggestions_only)?
+        .into_iter()
+        .filter_map(|event| match event.detail {
+            EventDetail::Suggestion(row) if row.status == "open" => Some(row),
+            _ => None,
+        })
+        .collect();
     let mut incidents: HashMap<i64, IncidentRow> = HashMap::new();
     let mut conversation_ids = Vec::new();
     for event in &events {
@@ -297,6 +298,7 @@ pub async fn show(
         .db
         .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, moved))
         .await?;
+    audit::record_sen_read(&state.db, &member, &data.pupil).await?;
     let status = if filters.problem.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -519,7 +521,7 @@ fn render_pupil(
             "Year " (pupil.year) " · form " (pupil.form)
             @if let Some(house) = &pupil.house { " · " (house) }
             " · UPN " span.mono { (pupil.upn) }
-            " · " (pupil.sen_status.title())
+            @if member.may_read(pupil.place(), Record::SenStatus) { " · " (pupil.sen_status.title()) }
         }
         @if let Some(left_on) = pupil.left_on {
             p.notice.left role="status" {
@@ -532,8 +534,8 @@ fn render_pupil(
                 a.button href={ "/log/new?pupil=" (pupil.id) } { "Log with details" }
                 a.button href={ "/pupils/" (pupil.id) "/conversations/new" } { "Record a Coaching Conversation" }
             }
-            @if super::programme::links_shown(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/plan" } { "Coaching Plan" } }
-            @if super::programme::links_shown(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/programme" } { "Programme" } }
+            @if super::programme::links_shown(member, pupil, Record::Plan) { a.button href={ "/pupils/" (pupil.id) "/plan" } { "Coaching Plan" } }
+            @if super::programme::links_shown(member, pupil, Record::Programme) { a.button href={ "/pupils/" (pupil.id) "/programme" } { "Programme" } }
             @if super::provision::linked_from_pupil(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/provision" } { "Provision map" } }
         }
         @if recorded {
