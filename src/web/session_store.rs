@@ -47,8 +47,18 @@ fn now() -> NaiveDateTime {
     to_db_time(Utc::now())
 }
 
-fn expiry(now: NaiveDateTime, ttl: &Duration) -> NaiveDateTime {
-    now + TimeDelta::seconds(ttl.whole_seconds().max(60))
+/// How long a session no one has signed in to is kept (a visitor to the sign-in page).
+const ANONYMOUS_SESSION: TimeDelta = TimeDelta::hours(12);
+
+/// When a session row expires: `ttl` after its last change, sooner for an anonymous one.
+fn expiry(now: NaiveDateTime, ttl: &Duration, record: &SessionRecord) -> NaiveDateTime {
+    let kept = TimeDelta::seconds(ttl.whole_seconds().max(60));
+    let kept = if record.staff_id.is_some() {
+        kept
+    } else {
+        kept.min(ANONYMOUS_SESSION)
+    };
+    now + kept
 }
 
 impl SessionStore for DatabaseSessionStore {
@@ -87,7 +97,7 @@ impl SessionStore for DatabaseSessionStore {
         let key = random_token();
         let key_hash = hash_secret(&key);
         let at = now();
-        let expires_at = expiry(at, ttl);
+        let expires_at = expiry(at, ttl, &record);
         self.db
             .write(move |conn| sign_in::insert(conn, &key_hash, &record, at, expires_at))
             .await
@@ -104,7 +114,7 @@ impl SessionStore for DatabaseSessionStore {
         let record = record_of(&session_state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let key_hash = hash_secret(session_key.as_ref());
         let at = now();
-        let expires_at = expiry(at, ttl);
+        let expires_at = expiry(at, ttl, &record);
         let stored = record.clone();
         let updated = self
             .db
