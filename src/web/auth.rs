@@ -31,6 +31,17 @@ pub const SESSION_DEVICE: &str = "device";
 /// one is "this device" without handling the secret key.
 pub const SESSION_REFERENCE: &str = "reference";
 
+/// Marks a session that could not be loaded because the database is away.
+pub const SESSION_UNAVAILABLE: &str = "unavailable";
+
+/// Refuses, as the database being away (503), a request whose session could not be loaded.
+fn refuse_if_unloaded(session: &Session) -> Result<(), Error> {
+    match session.get::<bool>(SESSION_UNAVAILABLE) {
+        Ok(Some(true)) => Err(Error::Unavailable("the session could not be loaded".into())),
+        _ => Ok(()),
+    }
+}
+
 /// Name of the hidden field that carries the CSRF token in every form.
 pub const CSRF_FIELD: &str = "csrf_token";
 
@@ -66,6 +77,7 @@ impl FromRequest for SignedIn {
         let path = req.path().to_string();
         Box::pin(async move {
             let state = state?;
+            refuse_if_unloaded(&session)?;
             let ids = (
                 session.get::<i64>(SESSION_STAFF_ID).ok().flatten(),
                 session.get::<i64>(SESSION_SCHOOL_ID).ok().flatten(),
@@ -232,6 +244,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 
 /// Refuses a form whose CSRF token is not the session's.
 fn check_csrf(session: &Session, sent: &str) -> Result<(), PageError> {
+    refuse_if_unloaded(session)?;
     let expected = session.get::<String>(SESSION_CSRF).ok().flatten();
     let matches = expected
         .map(|expected| bool::from(expected.as_bytes().ct_eq(sent.as_bytes())))

@@ -9,7 +9,7 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 
-use super::auth::{SESSION_DEVICE, SESSION_SCHOOL_ID, SESSION_STAFF_ID};
+use super::auth::{SESSION_DEVICE, SESSION_SCHOOL_ID, SESSION_STAFF_ID, SESSION_UNAVAILABLE};
 use crate::accounts::{hash_secret, random_token};
 use crate::db::sign_in::{self, SessionRecord};
 use crate::db::{to_db_time, Database};
@@ -68,11 +68,22 @@ impl SessionStore for DatabaseSessionStore {
     ) -> Result<Option<HashMap<String, String>>, LoadError> {
         let key_hash = hash_secret(session_key.as_ref());
         let at = now();
-        let loaded = self
+        let loaded = match self
             .db
             .transaction(move |conn| sign_in::load(conn, &key_hash, at))
             .await
-            .map_err(|e| LoadError::Other(anyhow::anyhow!("{e}")))?;
+        {
+            Ok(loaded) => loaded,
+            // The request goes on without its session; whatever needs the session then answers
+            // 503 like every other request while the database is away (see `auth`).
+            Err(error) if error.is_unavailable() => {
+                return Ok(Some(HashMap::from([(
+                    SESSION_UNAVAILABLE.to_string(),
+                    "true".to_string(),
+                )])))
+            }
+            Err(error) => return Err(LoadError::Other(anyhow::anyhow!("{error}"))),
+        };
         let Some(loaded) = loaded else {
             return Ok(None);
         };
@@ -90,9 +101,10 @@ impl SessionStore for DatabaseSessionStore {
 
     async fn save(
         &self,
-        session_state: HashMap<String, String>,
+        mut session_state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, SaveError> {
+        session_state.remove(SESSION_UNAVAILABLE);
         let record = record_of(&session_state).map_err(|e| SaveError::Serialization(e.into()))?;
         let key = random_token();
         let key_hash = hash_secret(&key);
@@ -111,6 +123,10 @@ impl SessionStore for DatabaseSessionStore {
         session_state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
+        if session_state.contains_key(SESSION_UNAVAILABLE) {
+            // A session that could not be loaded is never written over: it stays as stored.
+            return Ok(session_key);
+        }
         let record = record_of(&session_state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let key_hash = hash_secret(session_key.as_ref());
         let at = now();
