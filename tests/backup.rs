@@ -120,6 +120,10 @@ async fn a_backup_taken_while_incidents_stream_in_restores_every_acknowledged_on
 
     assert_success(&output);
     assert!(stdout(&output).contains("SHA-256"), "{}", stdout(&output));
+    assert!(
+        during > before.len(),
+        "no incident was logged while the backup ran"
+    );
     let spare = spare_database(engine);
     let (url, backup_path) = (spare.url.clone(), file.to_string_lossy().into_owned());
     let restored =
