@@ -52,6 +52,18 @@ pub enum Checked {
     PostgresBackup(Checksum, ArchiveListing),
 }
 
+impl Checked {
+    /// Whether a backup's checksum was verified; `None` for a database.
+    pub fn checksum(&self) -> Option<Checksum> {
+        match self {
+            Checked::Database(_) => None,
+            Checked::SqliteBackup(checksum, _) | Checked::PostgresBackup(checksum, _) => {
+                Some(*checksum)
+            }
+        }
+    }
+}
+
 /// `FILE.sha256`, the checksum file beside a backup.
 pub fn checksum_path(file: &Path) -> PathBuf {
     let mut name = OsString::from(file.as_os_str());

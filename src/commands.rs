@@ -618,30 +618,28 @@ fn read_secret(what: &str) -> anyhow::Result<String> {
 /// `steadfast check`: prints what was checked and found; fails on any problem.
 fn check(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<()> {
     use crate::backup::Checked;
-    let found = match crate::backup::check(&settings.database_url, file)? {
-        Checked::Database(found) => {
-            println!("database {}: {found}", redact(&settings.database_url));
-            found
+    let checked = crate::backup::check(&settings.database_url, file)?;
+    let name = match file {
+        Some(file) => {
+            if let Some(checksum) = checked.checksum() {
+                print_checksum(file, checksum);
+            }
+            format!("backup {}", file.display())
         }
-        Checked::SqliteBackup(checksum, found) => {
-            let file = file.unwrap_or(std::path::Path::new(""));
-            print_checksum(file, checksum);
-            println!("backup {}: {found}", file.display());
-            found
-        }
-        Checked::PostgresBackup(checksum, listing) => {
-            let file = file.unwrap_or(std::path::Path::new(""));
-            print_checksum(file, checksum);
+        None => format!("database {}", redact(&settings.database_url)),
+    };
+    let found = match checked {
+        Checked::Database(found) | Checked::SqliteBackup(_, found) => found,
+        Checked::PostgresBackup(_, listing) => {
             println!(
-                "backup {}: a readable pg_dump archive of {} entries ({} tables' data); \
-                 restore it to check its contents",
-                file.display(),
-                listing.entries,
-                listing.tables
+                "{name}: a readable pg_dump archive of {} entries ({} tables' data); restore \
+                 it into a spare database to check its contents",
+                listing.entries, listing.tables
             );
             return Ok(());
         }
     };
+    println!("{name}: {found}");
     report_problems(&found)?;
     println!("no problems found");
     Ok(())
