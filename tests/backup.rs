@@ -243,3 +243,36 @@ both_engines!(
     a_backup_with_one_byte_changed_fails_its_checksum,
     backup_replaces_a_file_only_with_force,
 );
+
+/// A SQLite backup with a migration unrecorded and a row pointing at nothing: `check FILE`
+/// names both. (PostgreSQL enforces its foreign keys, and its archives are not opened.)
+#[tokio::test]
+async fn check_names_what_is_wrong_with_a_sqlite_backup() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app(Engine::Sqlite).await;
+    let school = app.create_school("NORTH", "North Academy");
+    app.teacher_and_pupils(&school, 1);
+    let folder = tempfile::tempdir().expect("a folder");
+    let file = folder.path().join("steadfast.backup");
+    backup(&app, &file);
+    std::fs::remove_file(folder.path().join("steadfast.backup.sha256")).expect("no checksum");
+    let mut conn = diesel::SqliteConnection::establish(&file.to_string_lossy()).expect("opening");
+    conn.batch_execute(
+        "PRAGMA foreign_keys = OFF;
+         DELETE FROM __diesel_schema_migrations
+           WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations);
+         INSERT INTO incident_pupils (incident_id, pupil_id, school_id) VALUES (9999, 9999, 1);",
+    )
+    .expect("damaging the backup");
+    drop(conn);
+
+    let output = app.cli(&["check", &file.to_string_lossy()], "");
+
+    assert_failure_naming(&output, "1 migration(s) not applied");
+    assert_failure_naming(&output, "refer to rows that do not exist");
+    assert!(
+        stdout(&output).contains("checksum was not verified"),
+        "{}",
+        stdout(&output)
+    );
+}
