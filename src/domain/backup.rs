@@ -96,7 +96,7 @@ impl CheckFindings {
         let pending: Vec<&str> = embedded.difference(&applied).copied().collect();
         if !pending.is_empty() {
             problems.push(format!(
-                "{} migration(s) not applied: {} (run `steadfast migrate`)",
+                "{} migration(s) not applied: {} (`steadfast migrate` or a restore applies them)",
                 pending.len(),
                 join(pending.into_iter())
             ));
