@@ -1,5 +1,5 @@
 //! The command line of `steadfast` (see `API.md`): serve, migrate, demo, school add,
-//! school sso, user add, token create, jobs run and the imports.
+//! school sso, user add, token create, jobs run, the imports, and backup, restore and check.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -58,6 +58,32 @@ pub enum Command {
     /// line and column (then writes nothing and exits non-zero).
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Write a consistent backup of the database while the service runs, and its SHA-256
+    /// beside it (FILE.sha256, which `sha256sum -c` reads). SQLite: a copy of the database
+    /// file; PostgreSQL: a pg_dump archive (custom format).
+    Backup {
+        /// The file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Replace the file when it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a backup into an empty database (one holding no school), checking it against
+    /// FILE.sha256 first when that is there, then run pending migrations. SQLite: stop the
+    /// service first, as the file is put in place of the database; PostgreSQL: restored with
+    /// pg_restore into the database DATABASE_URL names.
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+    },
+    /// Check the database (or a backup FILE): SQLite's integrity and foreign key checks,
+    /// every migration applied, and counts of the main records. A PostgreSQL backup is
+    /// checked against its FILE.sha256 and read through with `pg_restore --list`.
+    Check {
+        /// A backup file to check instead of the database.
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 /// `steadfast import ...`
@@ -395,6 +421,28 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{revoked} token(s) of {email} revoked");
             Ok(())
         }
+        Command::Backup { out, force } => {
+            let written = crate::backup::backup(&settings.database_url, &out, force)?;
+            println!(
+                "backup written to {} ({} bytes), SHA-256 {} (in {})",
+                written.path.display(),
+                written.bytes,
+                written.sha256,
+                written.checksum_path.display()
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let (checksum, found) = crate::backup::restore(&settings.database_url, &file)?;
+            print_checksum(&file, checksum);
+            println!(
+                "restored {} into {}: {found}",
+                file.display(),
+                redact(&settings.database_url)
+            );
+            report_problems(&found)
+        }
+        Command::Check { file } => check(&settings, file.as_deref()),
         Command::Import(command) => {
             let (kind, file, school, options) = match command {
                 ImportCommand::Oneroster {
@@ -565,6 +613,59 @@ fn read_secret(what: &str) -> anyhow::Result<String> {
         .read_to_string(&mut secret)
         .with_context(|| format!("reading {what} from standard input"))?;
     Ok(secret.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// `steadfast check`: prints what was checked and found; fails on any problem.
+fn check(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use crate::backup::Checked;
+    let checked = crate::backup::check(&settings.database_url, file)?;
+    let name = match file {
+        Some(file) => {
+            if let Some(checksum) = checked.checksum() {
+                print_checksum(file, checksum);
+            }
+            format!("backup {}", file.display())
+        }
+        None => format!("database {}", redact(&settings.database_url)),
+    };
+    let found = match checked {
+        Checked::Database(found) | Checked::SqliteBackup(_, found) => found,
+        Checked::PostgresBackup(_, listing) => {
+            println!(
+                "{name}: a readable pg_dump archive of {} entries ({} tables' data); restore \
+                 it into a spare database to check its contents",
+                listing.entries, listing.tables
+            );
+            return Ok(());
+        }
+    };
+    println!("{name}: {found}");
+    report_problems(&found)?;
+    println!("no problems found");
+    Ok(())
+}
+
+/// Says whether a backup's checksum was verified.
+fn print_checksum(file: &std::path::Path, checksum: crate::backup::Checksum) {
+    let sums = crate::backup::checksum_path(file);
+    match checksum {
+        crate::backup::Checksum::Verified => println!("checksum matches {}", sums.display()),
+        crate::backup::Checksum::Absent => {
+            println!("no {}: the checksum was not verified", sums.display())
+        }
+    }
+}
+
+/// Fails with every problem `check` found, one a line.
+fn report_problems(found: &crate::domain::backup::CheckFindings) -> anyhow::Result<()> {
+    let problems = found.problems();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("problem: {problem}");
+    }
+    bail!("{} problem(s) found", problems.len());
 }
 
 /// `steadfast school sso`: sets (or, with an empty issuer, clears) a school's OpenID Connect

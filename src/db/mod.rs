@@ -117,7 +117,8 @@ impl DatabaseTarget {
         }
     }
 
-    fn connect(&self) -> std::result::Result<DbConnection, diesel::ConnectionError> {
+    /// Opens one connection, outside the pool, set up as the pool's are.
+    pub fn connect(&self) -> std::result::Result<DbConnection, diesel::ConnectionError> {
         match self {
             DatabaseTarget::Postgres(url) => {
                 Ok(DbConnection::Postgres(PgConnection::establish(url)?))
@@ -444,6 +445,22 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
         c.batch_execute("SELECT pg_advisory_unlock(7261001)")?;
     }
     filled
+}
+
+/// The versions of the migrations built in for the connection's engine.
+pub fn embedded_migration_versions(conn: &DbConnection) -> anyhow::Result<Vec<String>> {
+    use diesel::migration::MigrationSource;
+    let versions = match conn {
+        DbConnection::Sqlite(_) => {
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map(|all| all.iter().map(|m| m.name().version().to_string()).collect())
+        }
+        DbConnection::Postgres(_) => {
+            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .map(|all| all.iter().map(|m| m.name().version().to_string()).collect())
+        }
+    };
+    versions.map_err(|e| anyhow::anyhow!("reading the built-in migrations: {e}"))
 }
 
 /// The current time as stored in the database (UTC, without offset).

@@ -6,6 +6,7 @@
 //! Nothing here does IO or reads the clock: time is always passed in.
 
 pub mod account_link;
+pub mod backup;
 pub mod calendar;
 pub mod conversation;
 pub mod details;

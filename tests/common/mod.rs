@@ -123,6 +123,27 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A fresh database no service uses, not even migrated (a SQLite path where no file is yet):
+/// somewhere to restore a backup into. Removed when dropped.
+pub struct SpareDatabase {
+    /// Its `DATABASE_URL`.
+    pub url: String,
+    // Field order matters: the database is dropped before the folder holding a SQLite file.
+    database: TestDatabase,
+    dir: TempDir,
+}
+
+/// A [`SpareDatabase`] of `engine`.
+pub fn spare_database(engine: Engine) -> SpareDatabase {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let database = TestDatabase::create(engine, dir.path());
+    SpareDatabase {
+        url: database.url.clone(),
+        database,
+        dir,
+    }
+}
+
 /// An argon2 hash of `password`, computed once per test binary: hashing is slow in debug
 /// builds, and a shared salt does no harm in tests.
 fn password_hash(password: &str) -> String {
