@@ -15,15 +15,20 @@ use crate::domain::sign_in::{retry_after_seconds, SIGN_IN_THROTTLE};
 use crate::error::{Error, Result};
 
 /// The client's network address: the connection's peer, or, when that is a proxy on the same
-/// machine, the address it forwarded.
+/// machine, the address that proxy added last to `X-Forwarded-For` (earlier entries are
+/// whatever the client sent, so they are not trusted).
 pub fn client_address(request: &HttpRequest) -> String {
     let peer = request.peer_addr().map(|addr| addr.ip());
     match peer {
         Some(ip) if ip.is_loopback() => request
-            .connection_info()
-            .realip_remote_addr()
-            .map(|forwarded| forwarded.rsplit_once(':').map_or(forwarded, |(ip, _)| ip))
-            .map(|forwarded| forwarded.trim_matches(['[', ']']).to_string())
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .next_back()
+            .map(str::to_string)
             .unwrap_or_else(|| ip.to_string()),
         Some(ip) => ip.to_string(),
         None => "unknown".to_string(),
