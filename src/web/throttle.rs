@@ -26,8 +26,7 @@ pub fn client_address(request: &HttpRequest) -> String {
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .next_back()
+            .rfind(|entry| !entry.is_empty())
             .map(str::to_string)
             .unwrap_or_else(|| ip.to_string()),
         Some(ip) => ip.to_string(),
