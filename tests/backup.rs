@@ -14,39 +14,11 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use common::{both_engines, run_steadfast, spare_database, spawn_app, Engine, TestApp};
+use common::{
+    assert_failure_naming, assert_success, both_engines, run_steadfast, spare_database, spawn_app,
+    stdout, Engine, TestApp,
+};
 use steadfast::db::{schema, Database};
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "failed ({}):\nstdout: {}\nstderr: {}",
-        output.status,
-        stdout(output),
-        stderr(output)
-    );
-}
-
-fn assert_failure_naming(output: &Output, needle: &str) {
-    assert!(
-        !output.status.success(),
-        "succeeded but should have failed:\nstdout: {}",
-        stdout(output)
-    );
-    let message = stderr(output);
-    assert!(
-        message.contains(needle),
-        "the message does not name {needle:?}: {message}"
-    );
-}
 
 /// Runs `steadfast` against the database `url`.
 fn steadfast_on(url: &str, args: &[&str]) -> Output {

@@ -5,41 +5,11 @@ mod common;
 
 use std::process::Output;
 
-use common::{both_engines, spawn_app, Engine, TestApp, PASSWORD};
+use common::{
+    assert_failure_naming, assert_success, both_engines, spawn_app, stdout, Engine, TestApp,
+    PASSWORD,
+};
 use reqwest::StatusCode;
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Checks that a command succeeded, showing what it printed when it did not.
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "failed ({}):\nstdout: {}\nstderr: {}",
-        output.status,
-        stdout(output),
-        stderr(output)
-    );
-}
-
-/// Checks that a command failed with a message on standard error containing `needle`.
-fn assert_failure_naming(output: &Output, needle: &str) {
-    assert!(
-        !output.status.success(),
-        "succeeded but should have failed:\nstdout: {}",
-        stdout(output)
-    );
-    let message = stderr(output);
-    assert!(
-        message.contains(needle),
-        "the message does not name {needle:?}: {message}"
-    );
-}
 
 /// `school add --code NORTH`, checked.
 fn add_school(app: &TestApp) {

@@ -275,6 +275,41 @@ pub fn problem_at(html: &str, field: &str) -> String {
     rest[open..close].to_string()
 }
 
+/// What a command printed on standard output.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// What a command printed on standard error.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Checks that a command succeeded, showing what it printed when it did not.
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// Checks that a command failed with a message on standard error containing `needle`.
+pub fn assert_failure_naming(output: &Output, needle: &str) {
+    assert!(
+        !output.status.success(),
+        "succeeded but should have failed:\nstdout: {}",
+        stdout(output)
+    );
+    let message = stderr(output);
+    assert!(
+        message.contains(needle),
+        "the message does not name {needle:?}: {message}"
+    );
+}
+
 /// The `Location` header of a response, or "" when there is none.
 pub fn location(response: &Response) -> String {
     response
