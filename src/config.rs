@@ -73,4 +73,52 @@ mod tests {
         assert_eq!(settings.mail_from, "steadfast@localhost");
         assert_eq!(settings.oneroster_grade_offset, 1);
     }
+
+    /// The settings file the Debian package and the container install as
+    /// `/etc/steadfast/config.toml`.
+    const PACKAGED: &str = include_str!("../packaging/debian/config.toml");
+
+    fn parse(text: &str) -> config::Config {
+        config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn packaged_settings_name_every_setting_and_keep_everything_in_var_lib() {
+        let names = |text: &str| -> std::collections::BTreeSet<String> {
+            parse(text)
+                .try_deserialize::<std::collections::BTreeMap<String, config::Value>>()
+                .unwrap()
+                .into_keys()
+                .collect()
+        };
+        assert_eq!(
+            names(PACKAGED),
+            names(DEFAULTS),
+            "packaging/debian/config.toml must name the settings of config/default.toml"
+        );
+
+        let packaged: Settings = parse(PACKAGED).try_deserialize().unwrap();
+        let data_dir = PathBuf::from("/var/lib/steadfast");
+        assert_eq!(packaged.data_dir, data_dir);
+        match crate::db::DatabaseTarget::parse(&packaged.database_url).unwrap() {
+            crate::db::DatabaseTarget::Sqlite(path) => assert!(
+                path.starts_with(&data_dir),
+                "the packaged database {} is outside {}",
+                path.display(),
+                data_dir.display()
+            ),
+            other => panic!("the packaged database is not SQLite: {other:?}"),
+        }
+        assert!(
+            packaged.secure_cookies,
+            "the package runs behind an HTTPS proxy: cookies must be Secure"
+        );
+        assert!(
+            packaged.session_secret.is_empty(),
+            "the session secret belongs in /etc/default/steadfast, not in a file every user can read"
+        );
+    }
 }
