@@ -33,6 +33,7 @@ pub mod second_factor;
 pub mod setup;
 pub mod sign_in;
 pub mod sso;
+pub mod subject_access;
 pub mod staff;
 pub mod staff_roster;
 pub mod teaching_groups;

@@ -26,6 +26,7 @@ pub mod rules;
 pub mod second_factor;
 pub mod sign_in;
 pub mod sso;
+pub mod subject_access;
 pub mod staff_roster;
 pub mod term_dates;
 pub mod timetable;
