@@ -302,7 +302,9 @@ async fn scene(app: &TestApp) -> Scene {
     );
     let elm = app.create_school("ELM", "Elm Park School");
     let elm_slt = app.create_staff(&elm, ELM_SLT, "Eli Lead", &[Role::Slt], Some(PASSWORD));
-    let pupil = app.create_pupil(&school, UPN, "Amira", "Okafor", 9, "9B").id;
+    let pupil = app
+        .create_pupil(&school, UPN, "Amira", "Okafor", 9, "9B")
+        .id;
     let ben = app.create_pupil(&school, BEN_UPN, "Ben", "Ade", 9, "9B").id;
     let teacher_token = app.create_token(&teacher);
 
@@ -405,7 +407,11 @@ async fn api_zip(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode,
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    (status, kind, response.bytes().await.expect("a body").to_vec())
+    (
+        status,
+        kind,
+        response.bytes().await.expect("a body").to_vec(),
+    )
 }
 
 async fn the_export_holds_every_kind_of_record(engine: Engine) {
@@ -428,7 +434,10 @@ async fn the_export_holds_every_kind_of_record(engine: Engine) {
     for (_, text) in EXPECTED {
         assert!(html.contains(text), "no {text:?} on the page");
     }
-    assert!(html.contains("Arrive on time, first version"), "every plan version");
+    assert!(
+        html.contains("Arrive on time, first version"),
+        "every plan version"
+    );
     assert!(html.contains("Emails sent about the pupil"));
     assert!(html.contains("Coaching Time meeting"), "an email's subject");
     assert!(html.contains("For review before release"));
@@ -484,7 +493,10 @@ async fn the_export_holds_every_kind_of_record(engine: Engine) {
             (
                 item["record_type"].as_str().unwrap_or_default().to_string(),
                 item["field"].as_str().unwrap_or_default().to_string(),
-                item["names_pupils"][0].as_str().unwrap_or_default().to_string(),
+                item["names_pupils"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect();
@@ -504,8 +516,7 @@ async fn the_export_holds_every_kind_of_record(engine: Engine) {
     let (status, kind, bytes) = api_zip(&app, &path, Some(&s.slt_token)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(kind, "application/zip");
-    let from_api: Value =
-        serde_json::from_str(file(&unzip(&bytes), "record.json")).expect("JSON");
+    let from_api: Value = serde_json::from_str(file(&unzip(&bytes), "record.json")).expect("JSON");
     assert_eq!(from_api["pupil"], record["pupil"]);
     assert_eq!(from_api["for_review"], record["for_review"]);
     assert_eq!(
@@ -554,7 +565,10 @@ async fn others_are_refused_and_the_transfer_record_is_narrower(engine: Engine) 
             assert!(!body.contains("Okafor"), "{who} {path}");
         }
         let (_, pupil_page) = page(&app, &client, &format!("/pupils/{}", s.pupil)).await;
-        assert!(!pupil_page.contains(&format!(r#"href="{export}""#)), "{who}");
+        assert!(
+            !pupil_page.contains(&format!(r#"href="{export}""#)),
+            "{who}"
+        );
     }
     for (who, status) in [
         (TEACHER, StatusCode::FORBIDDEN),
@@ -577,6 +591,20 @@ async fn others_are_refused_and_the_transfer_record_is_narrower(engine: Engine) 
         let error: Value = serde_json::from_slice(&body).expect("the error shape");
         common::assert_error_shape(&error);
     }
+    // The OpenAPI document describes the route, its ZIP and its refusals.
+    let (status, doc) = app.api_get("/api/v1/openapi.json", &s.slt_token).await;
+    assert_eq!(status, StatusCode::OK);
+    let responses = &doc["paths"]["/api/v1/pupils/{id}/export"]["get"]["responses"];
+    assert!(
+        responses["200"]["content"]["application/zip"].is_object(),
+        "{responses}"
+    );
+    for refusal in ["401", "403", "404"] {
+        assert!(
+            responses[refusal].is_object(),
+            "no {refusal} in {responses}"
+        );
+    }
     let (answer, _, _) = api_zip(&app, "/api/v1/pupils/999999/export", Some(&s.slt_token)).await;
     assert_eq!(answer, StatusCode::NOT_FOUND);
     assert!(exports(&app).is_empty(), "a refusal audits nothing");
@@ -597,7 +625,10 @@ async fn others_are_refused_and_the_transfer_record_is_narrower(engine: Engine) 
         "Coaching Programme sessions, counted",
         "Mentoring with a learning mentor",
     ] {
-        assert!(html.contains(expected), "no {expected:?} in the transfer record");
+        assert!(
+            html.contains(expected),
+            "no {expected:?} in the transfer record"
+        );
     }
     for absent in [
         "Arrive on time, first version",
@@ -640,7 +671,10 @@ async fn the_command_writes_a_zip(engine: Engine) {
     let files = unzip(&std::fs::read(&out).expect("the ZIP written"));
     let record: Value = serde_json::from_str(file(&files, "record.json")).expect("JSON");
     assert_eq!(record["pupil"]["upn"], UPN);
-    assert_eq!(record["records"]["incidents"].as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        record["records"]["incidents"].as_array().map(Vec::len),
+        Some(4)
+    );
     assert!(file(&files, "record.html").contains("Subject access record"));
     assert_eq!(
         exports(&app),
@@ -684,7 +718,10 @@ async fn the_command_writes_a_zip(engine: Engine) {
         ],
         "",
     );
-    assert_failure_naming(&unknown_upn, "--upn: no pupil of OAK has the UPN Z999999999999");
+    assert_failure_naming(
+        &unknown_upn,
+        "--upn: no pupil of OAK has the UPN Z999999999999",
+    );
     // Another school's pupil is not found by the wrong school's code.
     let wrong_school = app.cli(
         &[

@@ -17,8 +17,8 @@ use super::models::{
 };
 use super::pupils::{self, PupilView};
 use super::schema::{
-    audit_log, conversation_incidents, conversations, incident_pupils, incidents,
-    level_changes, meeting_guests, meeting_participants, meetings, outbox, pupil_day_incidents,
+    audit_log, conversation_incidents, conversations, incident_pupils, incidents, level_changes,
+    meeting_guests, meeting_participants, meetings, outbox, pupil_day_incidents,
     pupils as pupils_table, staff, suggestions, teaching_group_members, teaching_groups,
 };
 use super::staff::StaffMember;
@@ -113,9 +113,8 @@ pub fn for_command(
     upn: &str,
     now: DateTime<Utc>,
 ) -> Result<PupilRecord> {
-    let school = schools::find_by_code(conn, school_code)?.ok_or_else(|| {
-        Error::invalid("school", format!("no school has the code {school_code}"))
-    })?;
+    let school = schools::find_by_code(conn, school_code)?
+        .ok_or_else(|| Error::invalid("school", format!("no school has the code {school_code}")))?;
     let wanted = upn.trim().to_ascii_uppercase();
     let pupil_id: i64 = pupils_table::table
         .filter(pupils_table::school_id.eq(school.id))
@@ -516,20 +515,22 @@ fn conversations_of(
     Ok(section(
         RecordType::Conversations,
         rows.into_iter()
-            .map(|(id, held_at, held_by, with, what, way, help, plan, good)| {
-                vec![
-                    id.to_string(),
-                    time(held_at),
-                    names.of(held_by),
-                    with.unwrap_or_default(),
-                    what,
-                    way.unwrap_or_default(),
-                    help.unwrap_or_default(),
-                    plan,
-                    good.unwrap_or_default(),
-                    followed.remove(&id).unwrap_or_default().join(" "),
-                ]
-            })
+            .map(
+                |(id, held_at, held_by, with, what, way, help, plan, good)| {
+                    vec![
+                        id.to_string(),
+                        time(held_at),
+                        names.of(held_by),
+                        with.unwrap_or_default(),
+                        what,
+                        way.unwrap_or_default(),
+                        help.unwrap_or_default(),
+                        plan,
+                        good.unwrap_or_default(),
+                        followed.remove(&id).unwrap_or_default().join(" "),
+                    ]
+                },
+            )
             .collect(),
     ))
 }

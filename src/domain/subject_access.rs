@@ -184,277 +184,280 @@ impl RecordType {
         match self {
             RecordType::Pupil => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("added_on", "On roll in Steadfast since"),
-                fact("upn", "UPN"),
-                fact("given_name", "Given name"),
-                fact("family_name", "Family name"),
-                fact("date_of_birth", "Date of birth"),
-                fact("year", "Year group"),
-                fact("form", "Form"),
-                fact("house", "House"),
-                fact("sen_status", "SEN status"),
-                fact("level", "Current level"),
-                fact("level_name", "Current level, named"),
-                fact("level_since", "At this level since"),
-                fact("programme_block", "Programme block (weeks)"),
-                fact("had_plan", "Has had a Coaching Plan"),
-                fact("programme_without_impact", "Programme without enough impact"),
-                fact("last_incident_at", "Latest incident"),
-                fact("left_on", "Left on"),
-            ];
+                    fact("id", "Id"),
+                    fact("added_on", "On roll in Steadfast since"),
+                    fact("upn", "UPN"),
+                    fact("given_name", "Given name"),
+                    fact("family_name", "Family name"),
+                    fact("date_of_birth", "Date of birth"),
+                    fact("year", "Year group"),
+                    fact("form", "Form"),
+                    fact("house", "House"),
+                    fact("sen_status", "SEN status"),
+                    fact("level", "Current level"),
+                    fact("level_name", "Current level, named"),
+                    fact("level_since", "At this level since"),
+                    fact("programme_block", "Programme block (weeks)"),
+                    fact("had_plan", "Has had a Coaching Plan"),
+                    fact(
+                        "programme_without_impact",
+                        "Programme without enough impact",
+                    ),
+                    fact("last_incident_at", "Latest incident"),
+                    fact("left_on", "Left on"),
+                ];
                 COLUMNS
             }
             RecordType::Incidents => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("occurred_at", "When"),
-                fact("behaviour", "Behaviour"),
-                fact("severity", "Severity"),
-                fact("response", "Response"),
-                text("location", "Place"),
-                text("lesson", "Lesson"),
-                text("note", "Note"),
-                fact("logged_by", "Logged by"),
-                fact("logged_at", "Logged at"),
-                fact("edited_at", "Corrected at"),
-                fact("voided_at", "Undone at"),
-                fact("imported", "Imported"),
-                fact("other_pupils_involved", "Other pupils involved"),
-            ];
+                    fact("id", "Id"),
+                    fact("occurred_at", "When"),
+                    fact("behaviour", "Behaviour"),
+                    fact("severity", "Severity"),
+                    fact("response", "Response"),
+                    text("location", "Place"),
+                    text("lesson", "Lesson"),
+                    text("note", "Note"),
+                    fact("logged_by", "Logged by"),
+                    fact("logged_at", "Logged at"),
+                    fact("edited_at", "Corrected at"),
+                    fact("voided_at", "Undone at"),
+                    fact("imported", "Imported"),
+                    fact("other_pupils_involved", "Other pupils involved"),
+                ];
                 COLUMNS
             }
             RecordType::Conversations => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("held_at", "Held"),
-                fact("held_by", "Held by"),
-                text("with_whom", "With"),
-                text("what_happened", "What happened"),
-                text("what_got_in_the_way", "What got in the way"),
-                text("what_could_help", "What could help"),
-                text("plan_next_time", "Plan for next time"),
-                text("good_for_everyone", "Good for everyone"),
-                fact("incident_ids", "Incidents followed up"),
-            ];
+                    fact("id", "Id"),
+                    fact("held_at", "Held"),
+                    fact("held_by", "Held by"),
+                    text("with_whom", "With"),
+                    text("what_happened", "What happened"),
+                    text("what_got_in_the_way", "What got in the way"),
+                    text("what_could_help", "What could help"),
+                    text("plan_next_time", "Plan for next time"),
+                    text("good_for_everyone", "Good for everyone"),
+                    fact("incident_ids", "Incidents followed up"),
+                ];
                 COLUMNS
             }
             RecordType::LevelChanges => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("occurred_at", "When"),
-                fact("from_level", "From"),
-                fact("to_level", "To"),
-                text("reason", "Reason"),
-                fact("changed_by", "Changed by"),
-                fact("suggestion_id", "Suggestion"),
-                fact("override", "Override"),
-            ];
+                    fact("id", "Id"),
+                    fact("occurred_at", "When"),
+                    fact("from_level", "From"),
+                    fact("to_level", "To"),
+                    text("reason", "Reason"),
+                    fact("changed_by", "Changed by"),
+                    fact("suggestion_id", "Suggestion"),
+                    fact("override", "Override"),
+                ];
                 COLUMNS
             }
             RecordType::Suggestions => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("created_at", "Suggested"),
-                fact("from_level", "From"),
-                fact("to_level", "To"),
-                fact("rule", "Rule"),
-                text("reason", "Reason"),
-                fact("evidence", "Evidence (incidents)"),
-                fact("status", "Status"),
-                fact("decided_by", "Decided by"),
-                fact("decided_at", "Decided at"),
-                text("decision_note", "Decision note"),
-                fact("snoozed_until", "Snoozed until"),
-            ];
+                    fact("id", "Id"),
+                    fact("created_at", "Suggested"),
+                    fact("from_level", "From"),
+                    fact("to_level", "To"),
+                    fact("rule", "Rule"),
+                    text("reason", "Reason"),
+                    fact("evidence", "Evidence (incidents)"),
+                    fact("status", "Status"),
+                    fact("decided_by", "Decided by"),
+                    fact("decided_at", "Decided at"),
+                    text("decision_note", "Decision note"),
+                    fact("snoozed_until", "Snoozed until"),
+                ];
                 COLUMNS
             }
             RecordType::Meetings => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("due_on", "Due"),
-                fact("level", "Level"),
-                fact("purpose", "Purpose"),
-                fact("status", "Status"),
-                fact("starts_at", "Starts"),
-                fact("duration_minutes", "Minutes"),
-                text("location", "Place"),
-                fact("parent_invited", "Parent or carer invited"),
-                fact("held_at", "Held"),
-                text("summary", "Summary"),
-                fact("goals_met", "Goals met"),
-                text("follow_up", "Follow-up on earlier steps"),
-                text("successes", "Successes"),
-                text("challenges", "Challenges"),
-                text("focus", "Focus"),
-                text("action_steps", "Action steps"),
-                text("next_step", "Next step"),
-                text("cancel_reason", "Why cancelled"),
-            ];
+                    fact("id", "Id"),
+                    fact("due_on", "Due"),
+                    fact("level", "Level"),
+                    fact("purpose", "Purpose"),
+                    fact("status", "Status"),
+                    fact("starts_at", "Starts"),
+                    fact("duration_minutes", "Minutes"),
+                    text("location", "Place"),
+                    fact("parent_invited", "Parent or carer invited"),
+                    fact("held_at", "Held"),
+                    text("summary", "Summary"),
+                    fact("goals_met", "Goals met"),
+                    text("follow_up", "Follow-up on earlier steps"),
+                    text("successes", "Successes"),
+                    text("challenges", "Challenges"),
+                    text("focus", "Focus"),
+                    text("action_steps", "Action steps"),
+                    text("next_step", "Next step"),
+                    text("cancel_reason", "Why cancelled"),
+                ];
                 COLUMNS
             }
             RecordType::MeetingParticipants => {
                 const COLUMNS: &[Column] = &[
-                fact("meeting_id", "Meeting"),
-                fact("due_on", "Meeting due"),
-                fact("staff", "Member of staff"),
-            ];
+                    fact("meeting_id", "Meeting"),
+                    fact("due_on", "Meeting due"),
+                    fact("staff", "Member of staff"),
+                ];
                 COLUMNS
             }
             RecordType::MeetingGuests => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("due_on", "Meeting due"),
-                fact("meeting_id", "Meeting"),
-                fact("name", "Name"),
-                fact("email", "Email"),
-                fact("role", "Taking part as"),
-            ];
+                    fact("id", "Id"),
+                    fact("due_on", "Meeting due"),
+                    fact("meeting_id", "Meeting"),
+                    fact("name", "Name"),
+                    fact("email", "Email"),
+                    fact("role", "Taking part as"),
+                ];
                 COLUMNS
             }
             RecordType::Plans => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("agreed_at", "Agreed"),
-                fact("version", "Version"),
-                text("goals", "Goals and success criteria"),
-                text("pathway_to_independence", "Pathway to Independence"),
-                text("action_steps", "Action steps"),
-                fact("review_on", "Review"),
-                text("agreed_with", "Agreed with"),
-                fact("agreed_by", "Recorded by"),
-                fact("meeting_id", "Meeting"),
-            ];
+                    fact("id", "Id"),
+                    fact("agreed_at", "Agreed"),
+                    fact("version", "Version"),
+                    text("goals", "Goals and success criteria"),
+                    text("pathway_to_independence", "Pathway to Independence"),
+                    text("action_steps", "Action steps"),
+                    fact("review_on", "Review"),
+                    text("agreed_with", "Agreed with"),
+                    fact("agreed_by", "Recorded by"),
+                    fact("meeting_id", "Meeting"),
+                ];
                 COLUMNS
             }
             RecordType::ProgrammeBlocks => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("starts_on", "Starts"),
-                fact("ends_on", "Ends"),
-                fact("weeks", "Weeks"),
-                fact("sessions_per_week", "Sessions a week"),
-                fact("weekdays", "Days"),
-                fact("minutes", "Minutes"),
-                fact("session_time", "Time"),
-                fact("place", "Where"),
-                fact("led_by", "Led by"),
-                fact("practitioner", "Practitioner"),
-                fact("status", "Status"),
-                fact("decision", "Review decision"),
-                text("decision_reason", "Review reason"),
-                fact("fidelity_at_review", "Delivered / planned at review"),
-                fact("reviewed_at", "Reviewed"),
-                fact("reviewed_by", "Reviewed by"),
-                fact("plan_id", "Plan"),
-            ];
+                    fact("id", "Id"),
+                    fact("starts_on", "Starts"),
+                    fact("ends_on", "Ends"),
+                    fact("weeks", "Weeks"),
+                    fact("sessions_per_week", "Sessions a week"),
+                    fact("weekdays", "Days"),
+                    fact("minutes", "Minutes"),
+                    fact("session_time", "Time"),
+                    fact("place", "Where"),
+                    fact("led_by", "Led by"),
+                    fact("practitioner", "Practitioner"),
+                    fact("status", "Status"),
+                    fact("decision", "Review decision"),
+                    text("decision_reason", "Review reason"),
+                    fact("fidelity_at_review", "Delivered / planned at review"),
+                    fact("reviewed_at", "Reviewed"),
+                    fact("reviewed_by", "Reviewed by"),
+                    fact("plan_id", "Plan"),
+                ];
                 COLUMNS
             }
             RecordType::ProgrammeSessions => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("on_date", "Date"),
-                fact("block_id", "Block"),
-                fact("session_time", "Time"),
-                fact("final", "Final session"),
-                fact("outcome", "Outcome"),
-                fact("minutes", "Minutes"),
-                text("delivered_by", "Delivered by"),
-                text("note", "Note"),
-                text("reason", "Reason not delivered"),
-                fact("parent_attended", "Parent or carer attended"),
-                fact("recorded_by", "Recorded by"),
-                fact("recorded_at", "Recorded at"),
-            ];
+                    fact("id", "Id"),
+                    fact("on_date", "Date"),
+                    fact("block_id", "Block"),
+                    fact("session_time", "Time"),
+                    fact("final", "Final session"),
+                    fact("outcome", "Outcome"),
+                    fact("minutes", "Minutes"),
+                    text("delivered_by", "Delivered by"),
+                    text("note", "Note"),
+                    text("reason", "Reason not delivered"),
+                    fact("parent_attended", "Parent or carer attended"),
+                    fact("recorded_by", "Recorded by"),
+                    fact("recorded_at", "Recorded at"),
+                ];
                 COLUMNS
             }
             RecordType::ProgrammeSummary => {
                 const COLUMNS: &[Column] = &[
-                fact("block_id", "Block"),
-                fact("starts_on", "Starts"),
-                fact("ends_on", "Ends"),
-                fact("weeks", "Weeks"),
-                fact("status", "Status"),
-                fact("planned", "Sessions planned"),
-                fact("delivered", "Delivered"),
-                fact("absent", "Pupil absent"),
-                fact("not_delivered", "Not delivered"),
-                fact("to_come", "Still to come"),
-            ];
+                    fact("block_id", "Block"),
+                    fact("starts_on", "Starts"),
+                    fact("ends_on", "Ends"),
+                    fact("weeks", "Weeks"),
+                    fact("status", "Status"),
+                    fact("planned", "Sessions planned"),
+                    fact("delivered", "Delivered"),
+                    fact("absent", "Pupil absent"),
+                    fact("not_delivered", "Not delivered"),
+                    fact("to_come", "Still to come"),
+                ];
                 COLUMNS
             }
             RecordType::ProvisionItems => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("starts_on", "Starts"),
-                text("what", "Provision"),
-                fact("external", "External"),
-                text("provider", "Provider"),
-                fact("frequency_per_week", "Sessions a week"),
-                fact("session_minutes", "Minutes"),
-                fact("review_on", "Review"),
-                fact("ends_on", "Ends"),
-                fact("cost_per_session", "Cost a session"),
-                text("entry_data", "Entry data"),
-                text("target", "Target"),
-                text("exit_data", "Exit data"),
-                fact("outcome", "Outcome"),
-                fact("status", "Status"),
-                fact("added_by", "Added by"),
-            ];
+                    fact("id", "Id"),
+                    fact("starts_on", "Starts"),
+                    text("what", "Provision"),
+                    fact("external", "External"),
+                    text("provider", "Provider"),
+                    fact("frequency_per_week", "Sessions a week"),
+                    fact("session_minutes", "Minutes"),
+                    fact("review_on", "Review"),
+                    fact("ends_on", "Ends"),
+                    fact("cost_per_session", "Cost a session"),
+                    text("entry_data", "Entry data"),
+                    text("target", "Target"),
+                    text("exit_data", "Exit data"),
+                    fact("outcome", "Outcome"),
+                    fact("status", "Status"),
+                    fact("added_by", "Added by"),
+                ];
                 COLUMNS
             }
             RecordType::ProvisionReviews => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("reviewed_on", "Reviewed"),
-                fact("item_id", "Provision"),
-                text("assessment", "Assessment"),
-                fact("progress", "Progress"),
-                text("next_plan", "Plan for the next cycle"),
-                fact("decision", "Decision"),
-                fact("next_review_on", "Next review"),
-                fact("reviewed_by", "Reviewed by"),
-            ];
+                    fact("id", "Id"),
+                    fact("reviewed_on", "Reviewed"),
+                    fact("item_id", "Provision"),
+                    text("assessment", "Assessment"),
+                    fact("progress", "Progress"),
+                    text("next_plan", "Plan for the next cycle"),
+                    fact("decision", "Decision"),
+                    fact("next_review_on", "Next review"),
+                    fact("reviewed_by", "Reviewed by"),
+                ];
                 COLUMNS
             }
             RecordType::Emails => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("queued_at", "Queued"),
-                fact("subject", "Subject"),
-                fact("recipient", "To"),
-                fact("status", "Status"),
-                fact("sent_at", "Sent"),
-                fact("meeting_id", "About meeting"),
-            ];
+                    fact("id", "Id"),
+                    fact("queued_at", "Queued"),
+                    fact("subject", "Subject"),
+                    fact("recipient", "To"),
+                    fact("status", "Status"),
+                    fact("sent_at", "Sent"),
+                    fact("meeting_id", "About meeting"),
+                ];
                 COLUMNS
             }
             RecordType::Reads => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("at", "When"),
-                fact("reader", "Who"),
-                fact("action", "What"),
-                fact("detail", "Detail"),
-            ];
+                    fact("id", "Id"),
+                    fact("at", "When"),
+                    fact("reader", "Who"),
+                    fact("action", "What"),
+                    fact("detail", "Detail"),
+                ];
                 COLUMNS
             }
             RecordType::TeachingGroups => {
                 const COLUMNS: &[Column] = &[
-                fact("id", "Id"),
-                fact("source_id", "Source id"),
-                fact("name", "Group"),
-                fact("subject", "Subject"),
-            ];
+                    fact("id", "Id"),
+                    fact("source_id", "Source id"),
+                    fact("name", "Group"),
+                    fact("subject", "Subject"),
+                ];
                 COLUMNS
             }
             RecordType::DailyIncidentCounts => {
                 const COLUMNS: &[Column] = &[
-                fact("day", "Day"),
-                fact("weekday", "Weekday"),
-                fact("incidents", "Incidents"),
-            ];
+                    fact("day", "Day"),
+                    fact("weekday", "Weekday"),
+                    fact("incidents", "Incidents"),
+                ];
                 COLUMNS
             }
         }

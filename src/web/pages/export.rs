@@ -185,8 +185,11 @@ pub fn record_document(record: &PupilRecord) -> Markup {
 pub fn zip_bytes(record: &PupilRecord) -> Result<Vec<u8>> {
     let fault = |e: zip::result::ZipError| Error::Internal(format!("writing the ZIP: {e}"));
     let io_fault = |e: std::io::Error| Error::Internal(format!("writing the ZIP: {e}"));
-    let options = zip::write::SimpleFileOptions::default()
+    let mut options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
+    if let Some(made) = made_at(record) {
+        options = options.last_modified_time(made);
+    }
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let json = serde_json::to_vec_pretty(&record.to_json())
         .map_err(|e| Error::Internal(format!("writing the JSON: {e}")))?;
@@ -205,6 +208,21 @@ pub fn zip_bytes(record: &PupilRecord) -> Result<Vec<u8>> {
         .write_all(record_document(record).into_string().as_bytes())
         .map_err(io_fault)?;
     Ok(writer.finish().map_err(fault)?.into_inner())
+}
+
+/// When the record was made, in school time, as the files in its ZIP are dated.
+fn made_at(record: &PupilRecord) -> Option<zip::DateTime> {
+    use chrono::{Datelike, Timelike};
+    let made = chrono::DateTime::parse_from_rfc3339(&record.heading.generated_at).ok()?;
+    zip::DateTime::from_date_and_time(
+        u16::try_from(made.year()).ok()?,
+        u8::try_from(made.month()).ok()?,
+        u8::try_from(made.day()).ok()?,
+        u8::try_from(made.hour()).ok()?,
+        u8::try_from(made.minute()).ok()?,
+        u8::try_from(made.second()).ok()?,
+    )
+    .ok()
 }
 
 /// The ZIP's file name: by UPN, never by name.
