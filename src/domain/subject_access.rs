@@ -154,6 +154,30 @@ impl RecordType {
         }
     }
 
+    /// One record of this type, named in a sentence or a heading ("Incident 48").
+    pub fn noun(self) -> &'static str {
+        match self {
+            RecordType::Pupil => "Pupil",
+            RecordType::Incidents => "Incident",
+            RecordType::Conversations => "Coaching Conversation",
+            RecordType::LevelChanges => "Level change",
+            RecordType::Suggestions => "Suggestion",
+            RecordType::Meetings => "Meeting",
+            RecordType::MeetingParticipants => "Meeting",
+            RecordType::MeetingGuests => "Guest",
+            RecordType::Plans => "Coaching Plan",
+            RecordType::ProgrammeBlocks => "Programme block",
+            RecordType::ProgrammeSessions => "Programme session",
+            RecordType::ProgrammeSummary => "Programme block",
+            RecordType::ProvisionItems => "Provision",
+            RecordType::ProvisionReviews => "Provision review",
+            RecordType::Emails => "Email",
+            RecordType::Reads => "Audit entry",
+            RecordType::TeachingGroups => "Teaching group",
+            RecordType::DailyIncidentCounts => "Day",
+        }
+    }
+
     /// The section's heading.
     pub fn title(self) -> &'static str {
         match self {

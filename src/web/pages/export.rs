@@ -82,7 +82,7 @@ fn render_section(section: &Section) -> Markup {
             } @else {
                 @for r in 0..section.rows.len() {
                     article.record-entry {
-                        h3 { (columns[0].title) " " (section.rows[r].cells[0]) " · " (section.rows[r].cells[1]) }
+                        h3 { (section.record_type.noun()) " " (section.rows[r].cells[0]) " · " (section.rows[r].cells[1]) }
                         table.record.fields {
                             tbody {
                                 @for c in 2..columns.len() {
@@ -146,7 +146,7 @@ pub fn record_body(record: &PupilRecord) -> Markup {
                             tbody {
                                 @for item in &record.for_review {
                                     tr {
-                                        td { (item.record_type.title()) }
+                                        td { (item.record_type.noun()) }
                                         td { (item.record_id) }
                                         td { (item.date) }
                                         td { (field_title(item.record_type, item.field)) }
