@@ -51,12 +51,15 @@ const ELM_SLT: &str = "slt@elm.example";
 
 /// The note of an incident that names Ben Ade (in another case): withheld.
 const NAMING_NOTE: &str = "Threw a rubber at ben ADE during the starter";
+/// An incident's note naming no one: given out in full.
+const INCIDENT_NOTE: &str = "Kept tapping the desk";
 /// The challenges recorded at the meeting, naming Ben in register order: withheld.
 const NAMING_CHALLENGES: &str = "Sits beside Ade, Ben and gets drawn in";
 
 /// Text that must reach the export, one per kind of record, with the CSV file it belongs in.
-const EXPECTED: [(&str, &str); 15] = [
+const EXPECTED: [(&str, &str); 16] = [
     ("incidents.csv", "Room 4"),
+    ("incidents.csv", INCIDENT_NOTE),
     ("incidents.csv", "Fighting"),
     ("conversations.csv", "Calmer after lunch"),
     ("level_changes.csv", "Coaching Time"),
@@ -136,7 +139,7 @@ async fn coaching_time(app: &TestApp, pupil: i64, ben: i64, teacher: &str, hoy9:
     let prompts = [
         json!({"pupil_ids": [pupil], "behaviour": "Off task", "location": "Room 4", "lesson": "Maths", "note": NAMING_NOTE}),
         json!({"pupil_ids": [pupil, ben], "behaviour": "Off task"}),
-        json!({"pupil_ids": [pupil], "behaviour": "Off task"}),
+        json!({"pupil_ids": [pupil], "behaviour": "Off task", "note": INCIDENT_NOTE}),
     ];
     let mut last = Value::Null;
     for prompt in &prompts {
@@ -631,6 +634,7 @@ async fn others_are_refused_and_the_transfer_record_is_narrower(engine: Engine) 
         );
     }
     for absent in [
+        INCIDENT_NOTE,
         "Arrive on time, first version",
         "Room 4",
         "Fighting",
