@@ -77,12 +77,34 @@ pub enum Command {
         /// The backup file.
         file: std::path::PathBuf,
     },
+    /// Give records out.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Check the database (or a backup FILE): SQLite's integrity and foreign key checks,
     /// every migration applied, and counts of the main records. A PostgreSQL backup is
     /// checked against its FILE.sha256 and read through with `pg_restore --list`.
     Check {
         /// A backup file to check instead of the database.
         file: Option<std::path::PathBuf>,
+    },
+}
+
+/// `steadfast export ...`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Everything held about one pupil, for a subject access request: a ZIP of one JSON file,
+    /// one CSV file per record type and the readable page (`record.html`). Free text naming
+    /// another pupil is withheld and listed in `for_review.csv`. Audited.
+    Pupil {
+        /// The pupil's UPN.
+        #[arg(long)]
+        upn: String,
+        /// The code of the pupil's school.
+        #[arg(long)]
+        school: String,
+        /// The ZIP file to write; an existing file is never replaced.
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
 }
 
@@ -443,6 +465,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             report_problems(&found)
         }
         Command::Check { file } => check(&settings, file.as_deref()),
+        Command::Export(ExportCommand::Pupil { upn, school, out }) => {
+            export_pupil(&settings, &upn, &school, &out)
+        }
         Command::Import(command) => {
             let (kind, file, school, options) = match command {
                 ImportCommand::Oneroster {
@@ -545,6 +570,52 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `steadfast export pupil`: writes the pupil's subject access ZIP to `out`, never over an
+/// existing file. The audit entry is written in the transaction that writes the file, so a
+/// file that could not be written leaves no entry.
+fn export_pupil(
+    settings: &Settings,
+    upn: &str,
+    school: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    if out.exists() {
+        bail!(
+            "--out: {} already exists: choose another file name",
+            out.display()
+        );
+    }
+    let db = open(settings)?;
+    let record = in_transaction(&db, |conn| {
+        let record = crate::db::subject_access::for_command(conn, school, upn, Utc::now())?;
+        let bytes = web::pages::export::zip_bytes(&record)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(out)
+            .map_err(|e| Error::invalid("out", format!("writing {}: {e}", out.display())))?;
+        if let Err(e) = std::io::Write::write_all(&mut file, &bytes).and_then(|()| file.sync_all())
+        {
+            drop(file);
+            // Best effort: a half-written file is no export.
+            let _ = std::fs::remove_file(out);
+            return Err(Error::invalid(
+                "out",
+                format!("writing {}: {e}", out.display()),
+            ));
+        }
+        Ok(record)
+    })?;
+    println!(
+        "subject access record of {} written to {} ({} records, {} fields withheld for review)",
+        record.pupil_detail("upn"),
+        out.display(),
+        record.sections.iter().map(|s| s.rows.len()).sum::<usize>(),
+        record.for_review.len()
+    );
+    Ok(())
 }
 
 fn open(settings: &Settings) -> anyhow::Result<Database> {

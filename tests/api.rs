@@ -76,6 +76,10 @@ fn data_routes(pupil_id: i64) -> Vec<(reqwest::Method, String)> {
         (reqwest::Method::GET, "/api/v1/pupils".into()),
         (reqwest::Method::POST, "/api/v1/pupils".into()),
         (reqwest::Method::GET, format!("/api/v1/pupils/{pupil_id}")),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/pupils/{pupil_id}/export"),
+        ),
     ]
 }
 

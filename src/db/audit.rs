@@ -50,6 +50,10 @@ pub enum Read {
     ProvisionMap,
     /// The whole-school provision map as CSV.
     ProvisionMapExport,
+    /// Everything held about a pupil, given out for a subject access request.
+    SubjectAccess,
+    /// The record sent on to a pupil's next school.
+    Transfer,
 }
 
 impl Read {
@@ -64,8 +68,22 @@ impl Read {
             Read::SenStatus => "sen_status.read",
             Read::ProvisionMap => "provision_map.read",
             Read::ProvisionMapExport => "provision_map.export",
+            Read::SubjectAccess => "subject_access.export",
+            Read::Transfer => "transfer.export",
         }
     }
+
+    /// The reads of one pupil's records, as a subject access record lists them.
+    pub const OF_A_PUPIL: [Read; 8] = [
+        Read::Plan,
+        Read::Programme,
+        Read::Session,
+        Read::Provision,
+        Read::ProvisionExport,
+        Read::SenStatus,
+        Read::SubjectAccess,
+        Read::Transfer,
+    ];
 }
 
 /// Records, inside the caller's transaction, that `reader` opened a sensitive record: about

@@ -35,6 +35,7 @@ pub mod sign_in;
 pub mod sso;
 pub mod staff;
 pub mod staff_roster;
+pub mod subject_access;
 pub mod teaching_groups;
 pub mod timeline;
 pub mod timetable;

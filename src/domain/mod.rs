@@ -27,6 +27,7 @@ pub mod second_factor;
 pub mod sign_in;
 pub mod sso;
 pub mod staff_roster;
+pub mod subject_access;
 pub mod term_dates;
 pub mod timetable;
 pub mod transition;

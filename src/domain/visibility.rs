@@ -40,6 +40,10 @@ pub enum Record {
     SchoolProvisionMap,
     /// The audit log of who did and read what.
     AuditLog,
+    /// Everything held about a pupil, given out for a subject access request.
+    SubjectAccess,
+    /// The record sent on to a pupil's next school: details, level, plan, programme, provision.
+    TransferRecord,
 }
 
 /// Who is asking, as far as the rule cares.
@@ -84,7 +88,12 @@ pub fn may_read(viewer: &Viewer<'_>, record: Record) -> bool {
             viewer.runs_upper_support() || viewer.delivers_sessions
         }
         Record::SchoolProvisionMap => viewer.has(Role::Slt) || viewer.has(Role::Sendco),
-        Record::AuditLog => viewer.has(Role::Admin) || viewer.has(Role::Slt),
+        Record::AuditLog | Record::SubjectAccess => {
+            viewer.has(Role::Admin) || viewer.has(Role::Slt)
+        }
+        Record::TransferRecord => {
+            viewer.has(Role::Admin) || viewer.has(Role::Slt) || viewer.has(Role::Sendco)
+        }
     }
 }
 
@@ -178,6 +187,22 @@ mod tests {
             &viewer(&[Role::PastoralLead], true, false),
             Record::SchoolProvisionMap
         ));
+    }
+
+    #[test]
+    fn records_given_out_of_school() {
+        assert_eq!(readers(Record::SubjectAccess), vec![Role::Slt, Role::Admin]);
+        assert_eq!(
+            readers(Record::TransferRecord),
+            vec![Role::Sendco, Role::Slt, Role::Admin]
+        );
+        // Leading the pupil does not widen who may give their record out.
+        for record in [Record::SubjectAccess, Record::TransferRecord] {
+            assert!(!may_read(
+                &viewer(&[Role::PastoralLead], true, false),
+                record
+            ));
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/pupils/{id}", "GET").route(get().to(pupils::get)))
         .service(resource("/pupils/{id}/timeline", "GET").route(get().to(timeline::get)))
+        .service(resource("/pupils/{id}/export", "GET").route(get().to(pupils::export)))
         .service(resource("/incidents", "POST").route(post().to(incidents::create)))
         .service(resource("/suggestions", "GET").route(get().to(suggestions::list)))
         .service(resource("/suggestions/{id}/accept", "POST").route(post().to(suggestions::accept)))
@@ -101,6 +102,7 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
         pupils::list,
         pupils::create,
         pupils::get,
+        pupils::export,
         timeline::get,
         incidents::create,
         suggestions::list,

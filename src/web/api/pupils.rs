@@ -236,3 +236,38 @@ pub async fn create(
         .await?;
     Ok(HttpResponse::Created().json(PupilJson::from(pupil)))
 }
+
+/// A ZIP file, described in the OpenAPI document as binary (a `Vec<u8>` would read as a list of
+/// numbers).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ZipFile(pub Vec<u8>);
+
+/// `GET /api/v1/pupils/{id}/export`: everything held about the pupil as a ZIP, for a subject
+/// access request (SLT and administrators; audited).
+#[utoipa::path(
+    get,
+    path = "/api/v1/pupils/{id}/export",
+    params(("id" = i64, Path, description = "The pupil's id")),
+    responses(
+        (status = 200, description = "The subject access record as a ZIP: `record.json` holding everything, one CSV file per record type, `for_review.csv` listing the free-text fields withheld because they name another pupil, and the readable page as `record.html`", content_type = "application/zip", body = ZipFile),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The caller is not SLT or an administrator", body = ErrorBody),
+        (status = 404, description = "No such pupil in this school", body = ErrorBody)
+    )
+)]
+pub async fn export(
+    user: ApiUser,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let record = crate::web::pages::export::record_for(
+        &state,
+        user.0,
+        path.into_inner(),
+        crate::domain::subject_access::RecordKind::SubjectAccess,
+        crate::db::subject_access::Form::Api,
+    )
+    .await?;
+    Ok(crate::web::pages::export::zip_response(&record)?)
+}

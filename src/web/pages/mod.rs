@@ -7,6 +7,7 @@ pub mod audit;
 pub mod calendar;
 pub mod charts;
 pub mod conversation;
+pub mod export;
 pub mod form;
 pub mod home;
 pub mod houses;
@@ -118,6 +119,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pupils", web::get().to(pupils::search))
         .route("/pupils/{id}", web::get().to(pupils::show))
         .route("/pupils/{id}/level", web::post().to(pupils::change_level))
+        .route("/pupils/{id}/export", web::get().to(export::show))
+        .route("/pupils/{id}/export.zip", web::get().to(export::download))
+        .route("/pupils/{id}/transfer", web::get().to(export::transfer))
         .route("/pupils/{id}/provision", web::get().to(provision::show))
         .route("/pupils/{id}/provision", web::post().to(provision::add))
         .route(

@@ -537,6 +537,8 @@ fn render_pupil(
             @if super::programme::links_shown(member, pupil, Record::Plan) { a.button href={ "/pupils/" (pupil.id) "/plan" } { "Coaching Plan" } }
             @if super::programme::links_shown(member, pupil, Record::Programme) { a.button href={ "/pupils/" (pupil.id) "/programme" } { "Programme" } }
             @if super::provision::linked_from_pupil(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/provision" } { "Provision map" } }
+            @if member.may_read(pupil.place(), Record::SubjectAccess) { a.button href={ "/pupils/" (pupil.id) "/export" } { "Subject access record" } }
+            @if member.may_read(pupil.place(), Record::TransferRecord) { a.button href={ "/pupils/" (pupil.id) "/transfer" } { "Record for a new school" } }
         }
         @if recorded {
             p.notice role="status" { "Coaching Conversation recorded." }
