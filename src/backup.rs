@@ -259,7 +259,11 @@ fn findings(conn: &mut DbConnection) -> anyhow::Result<CheckFindings> {
             ),
         ];
         // The records are read as this Steadfast writes them: only once every migration ran.
-        if found.embedded_migrations.iter().all(|v| found.applied_migrations.contains(v)) {
+        if found
+            .embedded_migrations
+            .iter()
+            .all(|v| found.applied_migrations.contains(v))
+        {
             found.consistency = db::consistency::check_all(conn)?;
         }
     }

@@ -329,7 +329,11 @@ async fn the_plain_demo_is_consistent_too(engine: Engine) {
              at Coaching Time"
         ),
     );
-    assert!(stderr(&check).contains("problem(s) found"), "{}", stderr(&check));
+    assert!(
+        stderr(&check).contains("problem(s) found"),
+        "{}",
+        stderr(&check)
+    );
 }
 
 async fn a_scaled_run_refuses_a_database_with_a_school(engine: Engine) {

@@ -2541,7 +2541,9 @@ mod tests {
 
     /// The pupils' levels, histories, prompts and meetings as `steadfast check` reads them.
     fn consistency_records(school: &DemoSchool) -> Vec<crate::domain::consistency::PupilRecords> {
-        use crate::domain::consistency::{MadeAt, OpenMeeting, PupilRecords, RecordedChange, StoredLevel};
+        use crate::domain::consistency::{
+            MadeAt, OpenMeeting, PupilRecords, RecordedChange, StoredLevel,
+        };
         let mut records: Vec<PupilRecords> = school
             .pupils
             .iter()
@@ -2584,7 +2586,10 @@ mod tests {
             }
         }
         for (id, meeting) in school.meetings.iter().enumerate() {
-            if matches!(meeting.status, MeetingStatus::Due | MeetingStatus::Scheduled) {
+            if matches!(
+                meeting.status,
+                MeetingStatus::Due | MeetingStatus::Scheduled
+            ) {
                 records[meeting.pupil].open_meetings.push(OpenMeeting {
                     id: id as i64,
                     level: meeting.level.number(),
@@ -2599,12 +2604,22 @@ mod tests {
         use crate::domain::consistency::check_pupils;
         let school = school();
         let problems = check_pupils(&consistency_records(school));
-        assert!(problems.is_empty(), "{} problems: {:?}", problems.len(), &problems[..problems.len().min(5)]);
+        assert!(
+            problems.is_empty(),
+            "{} problems: {:?}",
+            problems.len(),
+            &problems[..problems.len().min(5)]
+        );
         // A prompt leaves its pupil at a level, so some pupils are at Coaching Prompt.
         assert!(school.pupils.iter().any(|p| p.level == Level::Prompt));
         let small = small_school(3);
         let problems = check_pupils(&consistency_records(&small));
-        assert!(problems.is_empty(), "{} problems: {:?}", problems.len(), &problems[..problems.len().min(5)]);
+        assert!(
+            problems.is_empty(),
+            "{} problems: {:?}",
+            problems.len(),
+            &problems[..problems.len().min(5)]
+        );
     }
 
     #[test]

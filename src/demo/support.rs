@@ -174,7 +174,16 @@ pub fn add_support(
                 .get(&(pupil_id, Level::Programme.number()))
                 .map_or(morning(since), |at| *at + TimeDelta::minutes(30))
                 .min(now);
-            let recorded = run_block(conn, &sendco, &specialist, pupil_id, block_at, &rules, now, n)?;
+            let recorded = run_block(
+                conn,
+                &sendco,
+                &specialist,
+                pupil_id,
+                block_at,
+                &rules,
+                now,
+                n,
+            )?;
             counts.blocks += 1;
             counts.sessions_recorded += recorded;
         }

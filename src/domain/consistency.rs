@@ -346,7 +346,11 @@ pub struct PupilProblem {
 }
 
 /// The event that replays a recorded change from `state`, or why the sequence refuses it.
-fn replay_change(state: &PupilState, change: &RecordedChange, to: Level) -> Result<PupilState, String> {
+fn replay_change(
+    state: &PupilState,
+    change: &RecordedChange,
+    to: Level,
+) -> Result<PupilState, String> {
     let events = if change.is_override {
         vec![Event::Override {
             to,
@@ -731,7 +735,9 @@ mod tests {
         );
         // A next block is not a new level: the level is still held since it was reached.
         let mut records = on_programme();
-        records.changes.push(change(9, Level::Programme, Level::Programme, nov(24)));
+        records
+            .changes
+            .push(change(9, Level::Programme, Level::Programme, nov(24)));
         records.stored.programme_block = Some(4);
         records.blocks[0].running = false;
         records.blocks.push(BlockRecord {
@@ -823,7 +829,10 @@ mod tests {
         records.changes.remove(1 + 5);
         let found = check_pupil(&records);
         assert!(
-            matches!(found[..], [Disagreement::MoveNotAllowed { change_id: 8, .. }]),
+            matches!(
+                found[..],
+                [Disagreement::MoveNotAllowed { change_id: 8, .. }]
+            ),
             "{found:?}"
         );
     }
@@ -858,7 +867,9 @@ mod tests {
                 Disagreement::PromptAtNoLevel { incident_id: 12 },
             ]
         );
-        assert!(found[0].to_string().starts_with("incident 11 is a Coaching Prompt"));
+        assert!(found[0]
+            .to_string()
+            .starts_with("incident 11 is a Coaching Prompt"));
     }
 
     #[test]
@@ -959,7 +970,12 @@ mod tests {
         };
         let lines = school.lines();
         assert!(!lines.is_empty());
-        assert!(lines.iter().all(|l| l.starts_with("school NORTH pupil 8: ")), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.starts_with("school NORTH pupil 8: ")),
+            "{lines:?}"
+        );
         assert_eq!(
             lines[0],
             "school NORTH pupil 8: the level is Coaching Plan but the level history ends at Coaching Programme"
