@@ -104,8 +104,9 @@ pub fn load_school(conn: &mut DbConnection, school_id: i64) -> Result<Vec<PupilR
         }
     }
 
-    // Prompts logged here, when they were logged: brought-in history is placed separately.
-    let prompts: Vec<(i64, i64, NaiveDateTime)> = incident_pupils::table
+    // Prompts logged here (brought-in history is placed separately), when they were logged,
+    // or when they happened if that is later: a time a few minutes ahead is accepted.
+    let prompts: Vec<(i64, i64, NaiveDateTime, NaiveDateTime)> = incident_pupils::table
         .inner_join(incidents::table)
         .filter(incidents::school_id.eq(school_id))
         .filter(incidents::response.eq(Response::Prompt.as_str()))
@@ -114,13 +115,14 @@ pub fn load_school(conn: &mut DbConnection, school_id: i64) -> Result<Vec<PupilR
             incident_pupils::pupil_id,
             incidents::id,
             incidents::created_at,
+            incidents::occurred_at,
         ))
         .load(conn)?;
-    for (pupil_id, id, at) in prompts {
+    for (pupil_id, id, logged, happened) in prompts {
         if let Some(i) = of(pupil_id) {
             pupils[i].prompts.push(MadeAt {
                 id,
-                at: from_db_time(at),
+                at: from_db_time(logged.max(happened)),
             });
         }
     }

@@ -104,7 +104,9 @@ pub struct PupilRecords {
     pub stored: StoredLevel,
     /// Every recorded change of their level.
     pub changes: Vec<RecordedChange>,
-    /// Incidents logged in Steadfast (not brought in) with a Coaching Prompt as the response.
+    /// Incidents logged in Steadfast (not brought in) with a Coaching Prompt as the response,
+    /// at the moment they were logged, or when they happened if that is later (an incident
+    /// may be logged a few minutes ahead): the prompt's placement took effect by then.
     pub prompts: Vec<MadeAt>,
     /// Every version of their Coaching Plan.
     pub plans: Vec<MadeAt>,
@@ -904,6 +906,19 @@ mod tests {
         records.prompts = vec![made(21, nov(3)), made(22, nov(12))];
         records.stored.level = Level::Prompt.number();
         records.stored.level_since = nov(5);
+        assert_eq!(check_pupil(&records), vec![]);
+    }
+
+    #[test]
+    fn a_prompt_timed_a_few_minutes_ahead_agrees_at_the_time_it_happened() {
+        // Logged at 10:00 for 10:03: the pupil is placed at Coaching Prompt from 10:03, and
+        // the loader passes the later of the two times.
+        let ahead = nov(3) + TimeDelta::minutes(3);
+        let mut records = unsupported();
+        records.changes = vec![change(1, Level::None, Level::Prompt, ahead)];
+        records.stored.level = Level::Prompt.number();
+        records.stored.level_since = ahead;
+        records.prompts = vec![made(5, ahead)];
         assert_eq!(check_pupil(&records), vec![]);
     }
 
