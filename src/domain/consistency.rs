@@ -997,6 +997,62 @@ mod tests {
         );
     }
 
+    fn arb_event() -> impl proptest::strategy::Strategy<Value = Event> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Event::Escalate),
+            Just(Event::SeriousIncidentJump),
+            Just(Event::StepDown),
+            Just(Event::Close),
+            any::<bool>().prop_map(|goals_met| Event::ProgrammeBlockReviewed { goals_met }),
+            (
+                (0usize..7),
+                prop_oneof![Just(Role::Slt), Just(Role::PastoralLead)]
+            )
+                .prop_map(|(to, by)| Event::Override {
+                    to: Level::ALL[to],
+                    by,
+                    reason: "agreed at panel".into(),
+                }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever moves the state machine allows, recorded as the service records them (one
+        /// change per move, none for a review that changed nothing), agree when replayed.
+        #[test]
+        fn every_history_the_state_machine_allows_agrees(
+            events in proptest::collection::vec(arb_event(), 0..40)
+        ) {
+            let mut records = unsupported();
+            let mut state = PupilState::initial();
+            for (n, event) in events.iter().enumerate() {
+                let Ok(next) = apply(&state, event) else { continue };
+                if next == state {
+                    continue;
+                }
+                let at = nov(1) + TimeDelta::hours(n as i64);
+                records.changes.push(RecordedChange {
+                    id: n as i64 + 1,
+                    from: state.level.number(),
+                    to: next.level.number(),
+                    at,
+                    is_override: matches!(event, Event::Override { .. }),
+                });
+                if next.level != state.level {
+                    records.stored.level_since = at;
+                }
+                state = next;
+            }
+            records.stored.level = state.level.number();
+            records.stored.programme_block = state.programme_block.map(|b| b.weeks() as i16);
+            records.stored.had_plan = state.had_plan;
+            records.stored.programme_without_impact = state.programme_completed_without_impact;
+            let found = check_pupil(&records);
+            proptest::prop_assert!(found.is_empty(), "{:?} -> {:?}", records.changes, found);
+        }
+    }
+
     #[test]
     fn an_unknown_level_number_is_named() {
         let mut records = unsupported();
