@@ -81,7 +81,8 @@ pub enum Command {
     #[command(subcommand)]
     Export(ExportCommand),
     /// Check the database (or a backup FILE): SQLite's integrity and foreign key checks,
-    /// every migration applied, and counts of the main records. A PostgreSQL backup is
+    /// every migration applied, counts of the main records, and that each pupil's level
+    /// agrees with their level history and records. A PostgreSQL backup is
     /// checked against its FILE.sha256 and read through with `pg_restore --list`.
     Check {
         /// A backup file to check instead of the database.
@@ -711,6 +712,13 @@ fn check(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<
         }
     };
     println!("{name}: {found}");
+    let (pupils, schools) = found.levels_checked();
+    if schools > 0 {
+        println!(
+            "levels of {pupils} pupil(s) in {schools} school(s) checked against their level \
+             history and records"
+        );
+    }
     report_problems(&found)?;
     println!("no problems found");
     Ok(())

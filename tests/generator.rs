@@ -11,7 +11,10 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use common::{both_engines, page_client, spawn_app, Engine, TestApp};
+use common::{
+    assert_failure_naming, assert_success, both_engines, page_client, spawn_app, stderr, stdout,
+    Engine, TestApp,
+};
 use steadfast::db::models::MeetingRow;
 use steadfast::db::schema::{
     incident_pupils, incidents, level_changes, meetings, pupil_day_incidents, pupils, schools,
@@ -262,6 +265,13 @@ async fn three_schools_with_a_year_of_history(engine: Engine) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_consistent(&app);
+    let check = app.cli(&["check"], "");
+    assert_success(&check);
+    assert!(
+        stdout(&check).contains("levels of 180 pupil(s) in 3 school(s) checked"),
+        "{}",
+        stdout(&check)
+    );
 }
 
 async fn the_plain_demo_is_consistent_too(engine: Engine) {
@@ -278,6 +288,52 @@ async fn the_plain_demo_is_consistent_too(engine: Engine) {
     assert_eq!(codes, ["DEMO"]);
     assert_eq!(app.pupil_count(), 1000);
     assert_consistent(&app);
+    let check = app.cli(&["check"], "");
+    assert_success(&check);
+    assert!(
+        stdout(&check).contains("levels of 1000 pupil(s) in 1 school(s) checked"),
+        "{}",
+        stdout(&check)
+    );
+
+    // Prompts place a pupil with no level at Coaching Prompt, so each suggestion of a
+    // Coaching Conversation waiting on prompts is for a pupil at Coaching Prompt (the pupil
+    // with three prompts on the last school day among them), never one at no level.
+    let waiting: Vec<i16> = suggestions::table
+        .inner_join(pupils::table)
+        .filter(suggestions::status.eq("open"))
+        .filter(suggestions::rule.eq("prompts_to_conversation"))
+        .select(pupils::level)
+        .load(&mut *app.conn())
+        .expect("open suggestions");
+    assert!(!waiting.is_empty());
+    assert!(waiting.iter().all(|level| *level == 1), "{waiting:?}");
+
+    // A level changed behind the app's back is named, by school, pupil id and what disagrees.
+    let (pupil, level): (i64, i16) = pupils::table
+        .filter(pupils::level.eq(3))
+        .order(pupils::id)
+        .select((pupils::id, pupils::level))
+        .first(&mut *app.conn())
+        .expect("a pupil at Coaching Time");
+    assert_eq!(level, 3);
+    diesel::update(pupils::table.find(pupil))
+        .set(pupils::level.eq(4i16))
+        .execute(&mut *app.conn())
+        .expect("changing the level behind the app's back");
+    let check = app.cli(&["check"], "");
+    assert_failure_naming(
+        &check,
+        &format!(
+            "school DEMO pupil {pupil}: the level is Coaching Plan but the level history ends \
+             at Coaching Time"
+        ),
+    );
+    assert!(
+        stderr(&check).contains("problem(s) found"),
+        "{}",
+        stderr(&check)
+    );
 }
 
 async fn a_scaled_run_refuses_a_database_with_a_school(engine: Engine) {

@@ -5,6 +5,7 @@ pub mod account_links;
 pub mod audit;
 pub mod behaviours;
 pub mod calendar;
+pub mod consistency;
 pub mod conversations;
 pub mod decisions;
 pub mod evaluation;

@@ -511,8 +511,9 @@ struct PupilSim {
 /// direction and an overdue meeting, whatever the seed and the day.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Story {
-    /// A quiet pupil in 9C has three Coaching Prompts on the last school day: a Coaching
-    /// Conversation is suggested and waits for the Head of Year.
+    /// A quiet pupil in 9C has three Coaching Prompts on the last school day: the first
+    /// places them at Coaching Prompt, and after the third a Coaching Conversation is
+    /// suggested and waits for the Head of Year.
     EscalationWaiting,
     /// A pupil in 8B moved to Coaching Conversation two weeks ago and has been quiet since:
     /// a step down is suggested on the last school day and waits.
@@ -1436,6 +1437,9 @@ impl Builder {
         });
         let logged = at + Duration::minutes(1);
         for &p in &draft.pupils {
+            if response == Response::Prompt && self.sims[p].history.state.level == Level::None {
+                self.start_at_prompt(p, at, draft.reporter);
+            }
             self.sims[p].history.incidents.push(IncidentFact {
                 id: index as i64,
                 occurred_at: at,
@@ -1452,6 +1456,28 @@ impl Builder {
             }
             self.evaluate_pupil(p, logged);
         }
+    }
+
+    /// Places a pupil with no level at Coaching Prompt, as logging a prompt does in the
+    /// product (`db::incidents`): the prompt is that support, from the moment it was given.
+    /// Nothing else changes: no suggestion is withdrawn and no meeting is needed.
+    fn start_at_prompt(&mut self, p: usize, at: DateTime<Utc>, by: usize) {
+        let state = self.sims[p].history.state.clone();
+        let Ok(next) = apply(&state, &Event::Escalate) else {
+            return;
+        };
+        self.school.level_changes.push(DemoLevelChange {
+            pupil: p,
+            from: state.level,
+            to: next.level,
+            at,
+            by: Some(by),
+            reason: "A Coaching Prompt was logged.".to_string(),
+            suggestion: None,
+            programme_block: None,
+        });
+        self.sims[p].history.state = next;
+        self.sims[p].history.level_since = at;
     }
 
     /// Runs the rules for a pupil and records (and plans decisions on) what they suggest.
@@ -2513,6 +2539,89 @@ mod tests {
             .any(|c| c.to < c.from && c.at > term_start));
     }
 
+    /// The pupils' levels, histories, prompts and meetings as `steadfast check` reads them.
+    fn consistency_records(school: &DemoSchool) -> Vec<crate::domain::consistency::PupilRecords> {
+        use crate::domain::consistency::{
+            MadeAt, OpenMeeting, PupilRecords, RecordedChange, StoredLevel,
+        };
+        let mut records: Vec<PupilRecords> = school
+            .pupils
+            .iter()
+            .enumerate()
+            .map(|(p, pupil)| PupilRecords {
+                pupil_id: p as i64,
+                stored: StoredLevel {
+                    level: pupil.level.number(),
+                    level_since: pupil.level_since,
+                    programme_block: pupil.programme_block.map(|b| b.weeks() as i16),
+                    had_plan: pupil.had_plan,
+                    programme_without_impact: pupil.programme_without_impact,
+                },
+                changes: Vec::new(),
+                prompts: Vec::new(),
+                plans: Vec::new(),
+                blocks: Vec::new(),
+                provisions: Vec::new(),
+                open_meetings: Vec::new(),
+            })
+            .collect();
+        for (id, change) in school.level_changes.iter().enumerate() {
+            records[change.pupil].changes.push(RecordedChange {
+                id: id as i64,
+                from: change.from.number(),
+                to: change.to.number(),
+                at: change.at,
+                is_override: false,
+            });
+        }
+        for (id, incident) in school.incidents.iter().enumerate() {
+            if incident.response == Response::Prompt {
+                for &p in &incident.pupils {
+                    // The demo logs each incident as it happens.
+                    records[p].prompts.push(MadeAt {
+                        id: id as i64,
+                        at: incident.occurred_at,
+                    });
+                }
+            }
+        }
+        for (id, meeting) in school.meetings.iter().enumerate() {
+            if matches!(
+                meeting.status,
+                MeetingStatus::Due | MeetingStatus::Scheduled
+            ) {
+                records[meeting.pupil].open_meetings.push(OpenMeeting {
+                    id: id as i64,
+                    level: meeting.level.number(),
+                });
+            }
+        }
+        records
+    }
+
+    #[test]
+    fn every_pupil_passes_the_consistency_check() {
+        use crate::domain::consistency::check_pupils;
+        let school = school();
+        let problems = check_pupils(&consistency_records(school));
+        assert!(
+            problems.is_empty(),
+            "{} problems: {:?}",
+            problems.len(),
+            &problems[..problems.len().min(5)]
+        );
+        // A prompt leaves its pupil at a level, so some pupils are at Coaching Prompt.
+        assert!(school.pupils.iter().any(|p| p.level == Level::Prompt));
+        let small = small_school(3);
+        let problems = check_pupils(&consistency_records(&small));
+        assert!(
+            problems.is_empty(),
+            "{} problems: {:?}",
+            problems.len(),
+            &problems[..problems.len().min(5)]
+        );
+    }
+
     #[test]
     fn suggestions_are_consistent() {
         let school = school();
@@ -2620,7 +2729,8 @@ mod tests {
                     .filter(move |s| s.pupil == p && s.status == SuggestionStatus::Open)
             };
             let waiting = pupil_in("9C", 3);
-            assert_eq!(school.pupils[waiting].level, Level::None);
+            // The first prompt placed them at Coaching Prompt, as logging one does.
+            assert_eq!(school.pupils[waiting].level, Level::Prompt);
             let s: Vec<&DemoSuggestion> = open(waiting).collect();
             assert_eq!(s.len(), 1);
             assert_eq!((s[0].to, s[0].evidence.len()), (Level::Conversation, 3));

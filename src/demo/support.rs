@@ -4,6 +4,8 @@
 //! at level 6. They are written through the same functions the pages use, at the times they
 //! would have happened, so the SENDCO's views show what a real term would leave behind.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use diesel::prelude::*;
 
@@ -11,7 +13,7 @@ use crate::db::evaluation::{self, SchoolRules};
 use crate::db::plans::{self, Agreement};
 use crate::db::programmes::{self, BlockRequest, SessionInput};
 use crate::db::provision;
-use crate::db::schema::pupils;
+use crate::db::schema::{level_changes, pupils};
 use crate::db::staff::{self, StaffMember};
 use crate::db::{from_db_time, DbConnection};
 use crate::domain::calendar::{SchoolCalendar, SCHOOL_TZ};
@@ -123,15 +125,17 @@ pub fn add_support(
         .order(pupils::id)
         .select((pupils::id, pupils::level, pupils::level_since))
         .load(conn)?;
+    let reached = last_reached(conn, school_id)?;
     let mut counts = SupportCounts::default();
     for (n, (pupil_id, level, since)) in supported.into_iter().enumerate() {
         let since = SchoolCalendar::local_date(from_db_time(since)).min(today);
-        // The plan was agreed when the pupil reached level 4, some weeks before a programme.
-        let agreed_on = if level == Level::Plan.number() {
-            since
-        } else {
-            since - TimeDelta::days(21)
-        };
+        // The plan was agreed just after the pupil last reached level 4 (a plan is written at
+        // levels 4 to 6 only), some weeks before a programme.
+        let plan_at = reached
+            .get(&(pupil_id, Level::Plan.number()))
+            .map_or(morning(since), |at| *at + TimeDelta::minutes(30))
+            .min(now);
+        let agreed_on = SchoolCalendar::local_date(plan_at);
         let goals = [GOALS[n % GOALS.len()], GOALS[(n + 1) % GOALS.len()]];
         let steps = [
             (
@@ -161,11 +165,25 @@ pub fn add_support(
                 agreed_with: Some("The pupil and their parent or carer"),
                 meeting_id: None,
             },
-            morning(agreed_on),
+            plan_at,
         )?;
         counts.plans += 1;
         if level == Level::Programme.number() {
-            let recorded = run_block(conn, &sendco, &specialist, pupil_id, since, &rules, now, n)?;
+            // The current block began with the last move into the programme or on to the block.
+            let block_at = reached
+                .get(&(pupil_id, Level::Programme.number()))
+                .map_or(morning(since), |at| *at + TimeDelta::minutes(30))
+                .min(now);
+            let recorded = run_block(
+                conn,
+                &sendco,
+                &specialist,
+                pupil_id,
+                block_at,
+                &rules,
+                now,
+                n,
+            )?;
             counts.blocks += 1;
             counts.sessions_recorded += recorded;
         }
@@ -176,21 +194,45 @@ pub fn add_support(
     Ok(counts)
 }
 
-/// Plans the pupil's current block from the first school day after they reached it, three
-/// sessions a week with the specialist, and records every session up to yesterday, mostly
-/// delivered. Returns how many sessions were recorded.
+/// When each pupil of the school last moved to Coaching Plan and to Coaching Programme (a new
+/// programme block included), by pupil and level number.
+fn last_reached(
+    conn: &mut DbConnection,
+    school_id: i64,
+) -> Result<HashMap<(i64, i16), DateTime<Utc>>> {
+    let rows: Vec<(i64, i16, chrono::NaiveDateTime)> = level_changes::table
+        .filter(level_changes::school_id.eq(school_id))
+        .filter(level_changes::to_level.eq_any([Level::Plan.number(), Level::Programme.number()]))
+        .order(level_changes::id)
+        .select((
+            level_changes::pupil_id,
+            level_changes::to_level,
+            level_changes::occurred_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(pupil, level, at)| ((pupil, level), from_db_time(at)))
+        .collect())
+}
+
+/// Plans the pupil's current block at `planned_at` (just after the block began), from the next
+/// school day, three sessions a week with the specialist, and records every session up to
+/// yesterday, mostly delivered. Returns how many sessions were recorded.
 #[allow(clippy::too_many_arguments)]
 fn run_block(
     conn: &mut DbConnection,
     sendco: &StaffMember,
     specialist: &StaffMember,
     pupil_id: i64,
-    since: NaiveDate,
+    planned_at: DateTime<Utc>,
     rules: &SchoolRules,
     now: DateTime<Utc>,
     n: usize,
 ) -> Result<usize> {
-    let starts_on = rules.calendar.add_school_days(since, 1);
+    let starts_on = rules
+        .calendar
+        .add_school_days(SchoolCalendar::local_date(planned_at), 1);
     let weekdays = [Weekday::Mon, Weekday::Wed, Weekday::Fri];
     let block = programmes::plan_block(
         conn,
@@ -208,7 +250,7 @@ fn run_block(
             practitioner_name: None,
         },
         rules,
-        morning(since),
+        planned_at,
     )?;
     let today = SchoolCalendar::local_date(now);
     let mut recorded = 0;

@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use crate::domain::consistency::SchoolConsistency;
+
 /// What kind of backup a file is, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackupKind {
@@ -67,6 +69,9 @@ pub struct CheckFindings {
     pub applied_migrations: Vec<String>,
     /// Rows of the main tables, in the order to print them.
     pub counts: Vec<(&'static str, i64)>,
+    /// Whether each school's pupils' levels agree with their level history and records
+    /// (empty when the tables are not there to check).
+    pub consistency: Vec<SchoolConsistency>,
 }
 
 impl CheckFindings {
@@ -109,7 +114,16 @@ impl CheckFindings {
                 join(unknown.into_iter())
             ));
         }
+        for school in &self.consistency {
+            problems.extend(school.lines());
+        }
         problems
+    }
+
+    /// How many pupils' levels were checked, in how many schools.
+    pub fn levels_checked(&self) -> (usize, usize) {
+        let pupils = self.consistency.iter().map(|s| s.pupils).sum();
+        (pupils, self.consistency.len())
     }
 }
 
@@ -189,6 +203,11 @@ mod tests {
             embedded_migrations: vec!["1".into(), "2".into()],
             applied_migrations: vec!["2".into(), "1".into()],
             counts: vec![("schools", 1), ("pupils", 20)],
+            consistency: vec![SchoolConsistency {
+                code: "NORTH".into(),
+                pupils: 20,
+                problems: vec![],
+            }],
         }
     }
 
@@ -218,6 +237,30 @@ mod tests {
         assert!(problems[1].contains("incidents row 7"));
         assert!(problems[2].contains("not applied: 2"));
         assert!(problems[3].contains("does not know") && problems[3].contains('3'));
+    }
+
+    #[test]
+    fn each_pupil_whose_level_disagrees_is_a_problem() {
+        use crate::domain::consistency::{Disagreement, PupilProblem};
+        let mut found = sound();
+        assert_eq!(found.levels_checked(), (20, 1));
+        found.consistency[0].problems = vec![
+            PupilProblem {
+                pupil_id: 4,
+                disagreement: Disagreement::PromptAtNoLevel { incident_id: 9 },
+            },
+            PupilProblem {
+                pupil_id: 5,
+                disagreement: Disagreement::LevelNotLastChange {
+                    stored: 4,
+                    history: 3,
+                },
+            },
+        ];
+        let problems = found.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("school NORTH pupil 4: incident 9"));
+        assert!(problems[1].starts_with("school NORTH pupil 5: the level is Coaching Plan"));
     }
 
     #[test]

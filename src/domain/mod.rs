@@ -8,6 +8,7 @@
 pub mod account_link;
 pub mod backup;
 pub mod calendar;
+pub mod consistency;
 pub mod conversation;
 pub mod details;
 pub mod history;

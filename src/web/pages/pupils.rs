@@ -559,7 +559,7 @@ fn render_pupil(
                     dt { "Purpose" } dd { (facts.purpose) }
                 }
             } @else {
-                p { "No support level: no Coaching Prompts waiting for a pattern." }
+                p { (facts.purpose) " Logging a Coaching Prompt places them at Coaching Prompt." }
             }
         }
         @if pupil.left_on.is_none() { (render_level_forms(pupil, member, level_form, csrf)) }
