@@ -1,5 +1,6 @@
 //! The command line of `steadfast` (see `API.md`): serve, migrate, demo, school add,
-//! school sso, user add, token create, jobs run, the imports, and backup, restore and check.
+//! school sso, user add, token create, jobs run, the imports, retention, and backup, restore
+//! and check.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -76,6 +77,18 @@ pub enum Command {
     Restore {
         /// The backup file.
         file: std::path::PathBuf,
+    },
+    /// Erase what each school's retention schedule says has expired: the records of pupils
+    /// who have left, past the birthday the schedule keeps each kind until, and audit entries
+    /// and outbox emails past their age. Prints a line per school, pupil (UPN) and kind of
+    /// record with its count. Pupils on roll lose nothing.
+    Retention {
+        /// List what would be erased, and erase nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as if the time were this (RFC 3339).
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Check the database (or a backup FILE): SQLite's integrity and foreign key checks,
     /// every migration applied, and counts of the main records. A PostgreSQL backup is
@@ -443,6 +456,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             report_problems(&found)
         }
         Command::Check { file } => check(&settings, file.as_deref()),
+        Command::Retention { dry_run, at } => retention(&settings, dry_run, at),
         Command::Import(command) => {
             let (kind, file, school, options) = match command {
                 ImportCommand::Oneroster {
@@ -531,12 +545,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     "only `jobs run --once` is available; `steadfast serve` runs jobs continuously"
                 );
             }
-            let at = match at {
-                Some(raw) => DateTime::parse_from_rfc3339(&raw)
-                    .with_context(|| format!("--at must be an RFC 3339 time, got {raw:?}"))?
-                    .with_timezone(&Utc),
-                None => Utc::now(),
-            };
+            let at = time_given(at)?;
             let db = open(&settings)?;
             let context = crate::jobs::JobContext::from_settings(&settings)?;
             let report =
@@ -545,6 +554,42 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Reads `--at`, or the time now.
+fn time_given(at: Option<String>) -> anyhow::Result<DateTime<Utc>> {
+    Ok(match at {
+        Some(raw) => DateTime::parse_from_rfc3339(&raw)
+            .with_context(|| format!("--at must be an RFC 3339 time, got {raw:?}"))?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    })
+}
+
+/// `steadfast retention [--dry-run]`: a line per school, pupil and kind of record, then the
+/// totals.
+fn retention(settings: &Settings, dry_run: bool, at: Option<String>) -> anyhow::Result<()> {
+    let at = time_given(at)?;
+    let db = open(settings)?;
+    let today = crate::domain::calendar::SchoolCalendar::local_date(at);
+    let report = actix_web::rt::System::new()
+        .block_on(crate::jobs::retention::apply(&db, today, at, dry_run))?;
+    let verb = if dry_run { "would erase" } else { "erased" };
+    for line in &report.lines {
+        println!(
+            "{}\t{}\t{}\t{}",
+            line.school_code,
+            line.upn.as_deref().unwrap_or("-"),
+            line.kind.as_str(),
+            line.count
+        );
+    }
+    if dry_run {
+        println!("dry run, nothing erased: {verb} {report} as at {today}");
+    } else {
+        println!("{verb} {report} as at {today}");
+    }
+    Ok(())
 }
 
 fn open(settings: &Settings) -> anyhow::Result<Database> {
