@@ -80,8 +80,12 @@ impl Scene {
             &[Role::ClassStaff],
             Some(PASSWORD),
         );
-        let leaver = app.create_pupil(&school, LEAVER, "Lee", "Leaver", 11, "11A").id;
-        let on_roll = app.create_pupil(&school, ON_ROLL, "Rory", "Roll", 11, "11A").id;
+        let leaver = app
+            .create_pupil(&school, LEAVER, "Lee", "Leaver", 11, "11A")
+            .id;
+        let on_roll = app
+            .create_pupil(&school, ON_ROLL, "Rory", "Roll", 11, "11A")
+            .id;
         let young_leaver = app
             .create_pupil(&school, YOUNG_LEAVER, "Yan", "Young", 11, "11A")
             .id;
@@ -148,7 +152,12 @@ impl Scene {
     /// Then the two leavers are marked left.
     fn term(&self) {
         for day in [10, 11, 12] {
-            self.log(&[self.leaver], at(date(2025, 11, day), 10), "Calling out", None);
+            self.log(
+                &[self.leaver],
+                at(date(2025, 11, day), 10),
+                "Calling out",
+                None,
+            );
         }
         let shared = self.log(
             &[self.leaver, self.on_roll],
@@ -157,7 +166,12 @@ impl Scene {
             None,
         );
         self.log(&[self.on_roll], at(date(2025, 11, 14), 9), "Off task", None);
-        self.log(&[self.young_leaver], at(date(2025, 6, 10), 9), "Off task", None);
+        self.log(
+            &[self.young_leaver],
+            at(date(2025, 6, 10), 9),
+            "Off task",
+            None,
+        );
         self.converse(
             self.leaver,
             at(date(2025, 11, 17), 12),
@@ -237,7 +251,11 @@ impl Scene {
 async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
     let client = page_client();
     let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signing in {email}");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "signing in {email}"
+    );
     client
 }
 
@@ -268,7 +286,10 @@ async fn post_schedule(
     changed: &[(&str, &str)],
 ) -> reqwest::Response {
     let fields = schedule_fields(changed);
-    let pairs: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     app.submit_form(client, "/admin/retention", "/admin/retention", &pairs)
         .await
 }
@@ -299,7 +320,10 @@ async fn the_schedule_page_shows_the_defaults_and_keeps_changes(engine: Engine) 
             "{name} defaults to {years}:\n{page}"
         );
     }
-    assert!(page.contains(r#"id="no-birth-date""#), "the rule without a birth date is said");
+    assert!(
+        page.contains(r#"id="no-birth-date""#),
+        "the rule without a birth date is said"
+    );
 
     // A period out of bounds is shown again at its field, with what was typed.
     let refused = post_schedule(app, &admin, &[("incidents", "17")]).await;
@@ -314,8 +338,8 @@ async fn the_schedule_page_shows_the_defaults_and_keeps_changes(engine: Engine) 
     let saved = post_schedule(app, &admin, &[("incidents", "30"), ("outbox", "2")]).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&saved), "/admin/retention?saved=1");
-    let schedule = steadfast::db::retention::schedule(&mut app.conn(), scene.school.id)
-        .expect("the schedule");
+    let schedule =
+        steadfast::db::retention::schedule(&mut app.conn(), scene.school.id).expect("the schedule");
     assert_eq!(schedule.years(RecordKind::Incidents), 30);
     assert_eq!(schedule.years(RecordKind::Outbox), 2);
     assert_eq!(schedule.years(RecordKind::CoachingPlans), 31);
@@ -331,7 +355,10 @@ async fn the_schedule_page_shows_the_defaults_and_keeps_changes(engine: Engine) 
     let (status, page) = get(app, &slt, "/admin/retention").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(r#"name="incidents" value="30""#), "{page}");
-    assert!(page.contains("Administrators change the schedule."), "{page}");
+    assert!(
+        page.contains("Administrators change the schedule."),
+        "{page}"
+    );
     let csrf = common::csrf_token_in(&page);
     let by_slt = slt
         .post(app.url("/admin/retention"))
@@ -361,23 +388,40 @@ async fn a_leaver_past_25_loses_behaviour_records_and_keeps_sen_records_until_31
     .iter()
     .map(|(kind, n)| format!("ELM\t{LEAVER}\t{kind}\t{n}"))
     .collect();
-    assert_eq!(listed, expected, "only the leaver's behaviour records are due");
-    assert_eq!(scene.incidents_of(scene.leaver), 4, "a dry run erases nothing");
+    assert_eq!(
+        listed, expected,
+        "only the leaver's behaviour records are due"
+    );
+    assert_eq!(
+        scene.incidents_of(scene.leaver),
+        4,
+        "a dry run erases nothing"
+    );
 
     // The page lists the same before anything goes.
     let slt = signed_in(app, SLT).await;
     let (_, page) = get(app, &slt, "/admin/retention").await;
     let listing = &page[page.find(r#"id="expired""#).expect("the listing")..];
     assert!(listing.contains(LEAVER), "{listing}");
-    assert!(!listing.contains(ON_ROLL) && !listing.contains(YOUNG_LEAVER), "{listing}");
+    assert!(
+        !listing.contains(ON_ROLL) && !listing.contains(YOUNG_LEAVER),
+        "{listing}"
+    );
 
     let erased = scene.retention(&[]);
-    assert_eq!(erased, listed, "the real run erases what the dry run listed");
+    assert_eq!(
+        erased, listed,
+        "the real run erases what the dry run listed"
+    );
     assert_eq!(scene.incidents_of(scene.leaver), 0);
     assert_eq!(scene.level_changes_of(scene.leaver), 0);
     assert_eq!(scene.plans_of(scene.leaver), 1, "SEN records stay until 31");
     // The incident shared with the pupil on roll is theirs still; the leaver's alone are gone.
-    assert_eq!(scene.incidents_of(scene.on_roll), 2, "a pupil on roll loses nothing");
+    assert_eq!(
+        scene.incidents_of(scene.on_roll),
+        2,
+        "a pupil on roll loses nothing"
+    );
     assert_eq!(scene.level_changes_of(scene.on_roll), 1);
     assert_eq!(scene.incidents_of(scene.young_leaver), 1);
     let left_incidents: i64 = incidents::table
@@ -392,7 +436,10 @@ async fn a_leaver_past_25_loses_behaviour_records_and_keeps_sen_records_until_31
         .first(&mut *app.conn())
         .expect("the erasure audited");
     assert!(audited.contains("incidents 4"), "{audited}");
-    assert!(scene.retention(&["--dry-run"]).is_empty(), "nothing left to go");
+    assert!(
+        scene.retention(&["--dry-run"]).is_empty(),
+        "nothing left to go"
+    );
 
     // On the 31st birthday the SEN records go too.
     let later = ["--at", "2031-03-01T12:00:00Z"];
@@ -401,8 +448,18 @@ async fn a_leaver_past_25_loses_behaviour_records_and_keeps_sen_records_until_31
         listed.contains(&format!("ELM\t{LEAVER}\tcoaching_plans\t1")),
         "{listed:?}"
     );
-    assert_eq!(scene.retention(&later), listed);
+    // The daily jobs erase it, and say so in their report.
+    let jobs = app.cli(&["jobs", "run", "--once", later[0], later[1]], "");
+    assert_success(&jobs);
+    assert!(
+        stdout(&jobs).contains("erased: 1 records of 1 left pupils"),
+        "{}",
+        stdout(&jobs)
+    );
     assert_eq!(scene.plans_of(scene.leaver), 0);
+    assert!(scene
+        .retention(&[later[0], later[1], "--dry-run"])
+        .is_empty());
     assert_eq!(scene.incidents_of(scene.on_roll), 2);
 }
 
@@ -525,14 +582,25 @@ async fn a_record_erased_on_request_is_gone_everywhere(engine: Engine) {
     let (status, form) = get(app, &slt, &erase).await;
     assert_eq!(status, StatusCode::OK, "{form}");
     assert!(form.contains("Door kicking"), "{form}");
-    let missing = app.submit_form(&slt, &erase, &erase, &[("reason", "  ")]).await;
+    let missing = app
+        .submit_form(&slt, &erase, &erase, &[("reason", "  ")])
+        .await;
     assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let again = missing.text().await.expect("the form again");
     assert!(problem_at(&again, "reason").contains("say why"), "{again}");
-    assert_eq!(scene.incidents_of(pupil), 3, "nothing erased without a reason");
+    assert_eq!(
+        scene.incidents_of(pupil),
+        3,
+        "nothing erased without a reason"
+    );
 
     let done = app
-        .submit_form(&slt, &erase, &erase, &[("reason", "Logged for the wrong pupil")])
+        .submit_form(
+            &slt,
+            &erase,
+            &erase,
+            &[("reason", "Logged for the wrong pupil")],
+        )
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&done), format!("/pupils/{pupil}?erased=1"));
@@ -541,14 +609,20 @@ async fn a_record_erased_on_request_is_gone_everywhere(engine: Engine) {
     // bar's incidents, the counts, evidence lists and the conversation's links.
     let (_, page) = get(app, &slt, &format!("{pupil_page}?erased=1")).await;
     assert!(page.contains(r#"id="erased""#), "{page}");
-    assert!(!page.contains("SECRET-NOTE") && !page.contains("Door kicking"), "{page}");
+    assert!(
+        !page.contains("SECRET-NOTE") && !page.contains("Door kicking"),
+        "{page}"
+    );
     assert!(!page.contains(&format!("incident-{incident}")), "{page}");
     let (status, timeline) = app
         .api_get(&format!("/api/v1/pupils/{pupil}/timeline"), &token)
         .await;
     assert_eq!(status, StatusCode::OK);
     let text = timeline.to_string();
-    assert!(!text.contains("SECRET-NOTE") && !text.contains("Door kicking"), "{text}");
+    assert!(
+        !text.contains("SECRET-NOTE") && !text.contains("Door kicking"),
+        "{text}"
+    );
     let repeat = send().await.expect("answered");
     assert_eq!(repeat.status(), StatusCode::NOT_FOUND);
     let repeat = repeat.text().await.expect("a body");
@@ -560,7 +634,10 @@ async fn a_record_erased_on_request_is_gone_everywhere(engine: Engine) {
         &format!("/insight/incidents?scope=school&from={today}&to={today}&dimension=behaviour&key=Door+kicking"),
     )
     .await;
-    assert!(!drill.contains(&format!(r#"data-incident="{incident}""#)), "{drill}");
+    assert!(
+        !drill.contains(&format!(r#"data-incident="{incident}""#)),
+        "{drill}"
+    );
     assert!(drill.contains("No incidents."), "{drill}");
     assert_eq!(counted(app), 2);
     let evidence: Vec<String> = suggestions::table
@@ -587,7 +664,10 @@ async fn a_record_erased_on_request_is_gone_everywhere(engine: Engine) {
         .expect("the erasure audited");
     assert_eq!(action, "incident.erase");
     assert!(detail.contains("Logged for the wrong pupil"), "{detail}");
-    assert!(!detail.contains("SECRET-NOTE") && !detail.contains("Door"), "{detail}");
+    assert!(
+        !detail.contains("SECRET-NOTE") && !detail.contains("Door"),
+        "{detail}"
+    );
 
     // A conversation, erased by an administrator.
     let admin = signed_in(app, ADMIN).await;
@@ -596,7 +676,12 @@ async fn a_record_erased_on_request_is_gone_everywhere(engine: Engine) {
     let erase = format!("/conversations/{conversation}/erase");
     assert!(page.contains(&erase));
     let done = app
-        .submit_form(&admin, &erase, &erase, &[("reason", "The family asked for it")])
+        .submit_form(
+            &admin,
+            &erase,
+            &erase,
+            &[("reason", "The family asked for it")],
+        )
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let (_, page) = get(app, &admin, &pupil_page).await;

@@ -294,7 +294,10 @@ pub fn facts(
             .filter(erased_incident_facts::school_id.eq(school_id))
             .filter(erased_incident_facts::occurred_at.ge(start))
             .filter(erased_incident_facts::occurred_at.lt(end))
-            .order((erased_incident_facts::occurred_at, erased_incident_facts::id))
+            .order((
+                erased_incident_facts::occurred_at,
+                erased_incident_facts::id,
+            ))
             .select((
                 erased_incident_facts::occurred_at,
                 erased_incident_facts::behaviour,

@@ -14,9 +14,9 @@ use super::insight::{self, ErasedImpactRow, Scope};
 use super::schema::{
     audit_log, coaching_plans, conversations, erased_incident_facts, erased_level_moves,
     erased_step_impacts, incident_pupils, incidents, level_changes, meeting_guests,
-    meeting_participants, meetings, outbox, programme_blocks, programme_sessions,
-    provision_items, provision_reviews, pupil_day_incidents, pupils, retention_periods, schools,
-    suggestions, year_groups,
+    meeting_participants, meetings, outbox, programme_blocks, programme_sessions, provision_items,
+    provision_reviews, pupil_day_incidents, pupils, retention_periods, schools, suggestions,
+    year_groups,
 };
 use super::{evaluation, to_db_time, DbConnection};
 use crate::domain::calendar::{SchoolCalendar, SCHOOL_TZ};
@@ -27,7 +27,10 @@ use crate::error::Result;
 pub fn schedule(conn: &mut DbConnection, school_id: i64) -> Result<Schedule> {
     let stored: Vec<(String, i32)> = retention_periods::table
         .filter(retention_periods::school_id.eq(school_id))
-        .select((retention_periods::record_kind, retention_periods::keep_years))
+        .select((
+            retention_periods::record_kind,
+            retention_periods::keep_years,
+        ))
         .load(conn)?;
     Ok(Schedule::from_stored(stored.into_iter().filter_map(
         |(kind, years)| RecordKind::parse(&kind).map(|k| (k, years)),
@@ -189,9 +192,9 @@ fn count_of(
             .get_result(conn)?,
         RecordKind::ProvisionReviews => provision_reviews::table
             .filter(provision_reviews::school_id.eq(school_id))
-            .filter(provision_reviews::item_id.eq_any(provision_item_ids(
-                conn, school_id, pupil_id,
-            )?))
+            .filter(
+                provision_reviews::item_id.eq_any(provision_item_ids(conn, school_id, pupil_id)?),
+            )
             .count()
             .get_result(conn)?,
         RecordKind::AuditLog | RecordKind::Outbox => 0,
@@ -563,8 +566,10 @@ fn erase_kind(
         }
         RecordKind::ProvisionReviews => {
             let items = provision_item_ids(conn, school_id, pupil_id)?;
-            diesel::delete(provision_reviews::table.filter(provision_reviews::item_id.eq_any(&items)))
-                .execute(conn)?;
+            diesel::delete(
+                provision_reviews::table.filter(provision_reviews::item_id.eq_any(&items)),
+            )
+            .execute(conn)?;
         }
         RecordKind::ProvisionItems => {
             diesel::delete(

@@ -359,7 +359,11 @@ pub fn kept_until(schedule: &Schedule, kind: RecordKind, leaver: &Leaver) -> Opt
 /// erased. A kind is due from the day it expires; a kind that others hang from (a programme
 /// block and its sessions, a provision item and its reviews) waits until they are due too.
 /// A pupil still on roll (`left_on` empty) has nothing due, whatever their age.
-pub fn due_kinds(schedule: &Schedule, leaver: Option<&Leaver>, today: NaiveDate) -> Vec<RecordKind> {
+pub fn due_kinds(
+    schedule: &Schedule,
+    leaver: Option<&Leaver>,
+    today: NaiveDate,
+) -> Vec<RecordKind> {
     let Some(leaver) = leaver else {
         return Vec::new();
     };
@@ -453,7 +457,10 @@ mod tests {
         // Nothing goes before the day after they left, even past every birthday.
         let late = leaver(Some(day(1950, 1, 1)), 13, day(2026, 7, 20));
         assert!(due_kinds(&schedule, Some(&late), day(2026, 7, 20)).is_empty());
-        assert_eq!(due_kinds(&schedule, Some(&late), day(2026, 7, 21)).len(), 11);
+        assert_eq!(
+            due_kinds(&schedule, Some(&late), day(2026, 7, 21)).len(),
+            11
+        );
     }
 
     #[test]
@@ -489,9 +496,7 @@ mod tests {
         for real in [day(2009, 9, 1), day(2010, 8, 31)] {
             let known = leaver(Some(real), 11, day(2026, 7, 20));
             for kind in RecordKind::PUPIL_KINDS {
-                assert!(
-                    kept_until(&schedule, kind, &left) >= kept_until(&schedule, kind, &known)
-                );
+                assert!(kept_until(&schedule, kind, &left) >= kept_until(&schedule, kind, &known));
             }
         }
         // An unknown year group counts from the day they left.
@@ -539,7 +544,10 @@ mod tests {
         for (name, raw) in [("incidents", "17"), ("audit_log", "0"), ("outbox", "one")] {
             let problem = Schedule::parse(&current, |n| (n == name).then_some(raw)).unwrap_err();
             assert_eq!(problem.field, name);
-            assert!(problem.message.contains("whole number of years"), "{problem:?}");
+            assert!(
+                problem.message.contains("whole number of years"),
+                "{problem:?}"
+            );
         }
         // A stored period out of bounds keeps the default.
         let stored = Schedule::from_stored([(RecordKind::Incidents, 3)]);

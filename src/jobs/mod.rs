@@ -142,8 +142,7 @@ pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) ->
     report.sessions_cleared = db
         .write(move |conn| crate::db::sign_in::clear_expired(conn, to_db_time(at)))
         .await?;
-    report.retention =
-        retention::apply(db, SchoolCalendar::local_date(at), at, false).await?;
+    report.retention = retention::apply(db, SchoolCalendar::local_date(at), at, false).await?;
     report.delivery = delivery::deliver_due(db, &context.mailer, at).await?;
     Ok(report)
 }

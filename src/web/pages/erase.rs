@@ -10,7 +10,9 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::form::{field_problem, html_response, local, problem_summary, see_other, Fields, Problem};
+use super::form::{
+    field_problem, html_response, local, problem_summary, see_other, Fields, Problem,
+};
 use super::layout::{csrf_field, page};
 use super::with_viewer;
 use crate::db::schema::conversations;
@@ -67,12 +69,7 @@ struct Summary {
     pupils: Vec<(i64, String)>,
 }
 
-fn summary(
-    conn: &mut DbConnection,
-    school_id: i64,
-    kind: Erasable,
-    id: i64,
-) -> Result<Summary> {
+fn summary(conn: &mut DbConnection, school_id: i64, kind: Erasable, id: i64) -> Result<Summary> {
     let (what, pupil_ids) = match kind {
         Erasable::Incident => {
             let (row, pupil_ids) = incidents::get(conn, school_id, id)?;
@@ -216,7 +213,14 @@ async fn submit(
                 .await?;
             return Ok(html_response(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                render(&member, &session, kind, id, &record, Some((&values, &problem))),
+                render(
+                    &member,
+                    &session,
+                    kind,
+                    id,
+                    &record,
+                    Some((&values, &problem)),
+                ),
             ));
         }
     };
@@ -226,11 +230,9 @@ async fn submit(
         .write(move |conn| {
             let now = Utc::now();
             Ok(match kind {
-                Erasable::Incident => {
-                    incidents::erase(conn, school_id, actor, id, &reason, now)?
-                        .first()
-                        .copied()
-                }
+                Erasable::Incident => incidents::erase(conn, school_id, actor, id, &reason, now)?
+                    .first()
+                    .copied(),
                 Erasable::Conversation => Some(crate::db::conversations::erase(
                     conn, school_id, actor, id, &reason, now,
                 )?),
@@ -284,5 +286,13 @@ pub async fn conversation_submit(
     form: CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> std::result::Result<HttpResponse, PageError> {
-    submit(member, session, form.0, state, Erasable::Conversation, &path).await
+    submit(
+        member,
+        session,
+        form.0,
+        state,
+        Erasable::Conversation,
+        &path,
+    )
+    .await
 }

@@ -208,7 +208,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/retention", web::get().to(retention::show))
         .route("/admin/retention", web::post().to(retention::save))
         .route("/incidents/{id}/erase", web::get().to(erase::incident_form))
-        .route("/incidents/{id}/erase", web::post().to(erase::incident_submit))
+        .route(
+            "/incidents/{id}/erase",
+            web::post().to(erase::incident_submit),
+        )
         .route(
             "/conversations/{id}/erase",
             web::get().to(erase::conversation_form),
