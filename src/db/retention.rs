@@ -101,6 +101,9 @@ struct LeftPupil {
     leaver: Leaver,
 }
 
+/// A pupil's id, UPN, date of birth, year group and day they left, as read.
+type LeftPupilRow = (i64, String, Option<NaiveDate>, i16, Option<NaiveDate>);
+
 fn left_pupils(
     conn: &mut DbConnection,
     school_id: i64,
@@ -122,7 +125,7 @@ fn left_pupils(
     if let Some(pupil_id) = only {
         query = query.filter(pupils::id.eq(pupil_id));
     }
-    let rows: Vec<(i64, String, Option<NaiveDate>, i16, Option<NaiveDate>)> = query.load(conn)?;
+    let rows: Vec<LeftPupilRow> = query.load(conn)?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, upn, date_of_birth, year, left_on)| {
