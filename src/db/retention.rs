@@ -373,6 +373,7 @@ pub fn erase_pupil(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Vec<Expired>> {
+    lock_row(conn, Locked::Pupil(pupil_id))?;
     let schedule = schedule(conn, school_id)?;
     let Some(pupil) = left_pupils(conn, school_id, Some(pupil_id))?.pop() else {
         return Ok(Vec::new());
@@ -428,6 +429,7 @@ pub fn erase_aged(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Vec<Expired>> {
+    lock_row(conn, Locked::School(school_id))?;
     let schedule = schedule(conn, school_id)?;
     let counts = aged_counts(conn, school_id, &schedule, today)?;
     if counts.is_empty() {
@@ -482,6 +484,39 @@ pub fn erase_aged(
             count,
         })
         .collect())
+}
+
+/// The row an erasure holds while it runs.
+enum Locked {
+    Pupil(i64),
+    School(i64),
+}
+
+/// Locks the pupil's (or school's) row on PostgreSQL, so that two instances running the jobs
+/// at once erase, and keep the insight counts of, each record once: the second waits, then
+/// finds nothing left. On SQLite the one writer already runs writes one by one.
+fn lock_row(conn: &mut DbConnection, row: Locked) -> Result<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        match row {
+            Locked::Pupil(id) => {
+                pupils::table
+                    .find(id)
+                    .select(pupils::id)
+                    .for_update()
+                    .first::<i64>(pg)
+                    .optional()?;
+            }
+            Locked::School(id) => {
+                schools::table
+                    .find(id)
+                    .select(schools::id)
+                    .for_update()
+                    .first::<i64>(pg)
+                    .optional()?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Erases one kind of a left pupil's records with everything hanging from them.
