@@ -481,6 +481,9 @@ async fn an_insight_figure_is_unchanged_across_an_erasure(engine: Engine) {
     let (status, before_csv) = get(app, &slt, &csv).await;
     assert_eq!(status, StatusCode::OK, "{before_csv}");
     let (_, before_ladder) = get(app, &slt, &ladder).await;
+    let impact = format!("/insight/impact.csv?scope=school&{TERM}");
+    let (status, before_impact) = get(app, &slt, &impact).await;
+    assert_eq!(status, StatusCode::OK, "{before_impact}");
     let total = |page: &str| -> String {
         let start = page.find(r#"id="total""#).expect("the total") + r#"id="total">"#.len();
         page[start..start + page[start..].find('<').expect("its end")].to_string()
@@ -494,9 +497,12 @@ async fn an_insight_figure_is_unchanged_across_an_erasure(engine: Engine) {
     let (_, after_page) = get(app, &slt, &report).await;
     let (_, after_csv) = get(app, &slt, &csv).await;
     let (_, after_ladder) = get(app, &slt, &ladder).await;
+    let (_, after_impact) = get(app, &slt, &impact).await;
     assert_eq!(total(&after_page), "6", "{after_page}");
     assert_eq!(figures(&after_csv), figures(&before_csv));
     assert_eq!(after_ladder, before_ladder);
+    assert_eq!(after_impact, before_impact);
+    assert!(before_impact.contains("Coaching Prompt"), "{before_impact}");
     // The leaver's own line is now counted without them.
     assert!(
         after_csv.contains("Pupils whose records were erased under the retention schedule,4,"),
