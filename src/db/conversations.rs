@@ -162,7 +162,7 @@ pub fn erase(
             action: "conversation.erase",
             entity: "conversation",
             entity_id: Some(conversation_id),
-            detail: format!("erased on request: {reason}"),
+            detail: format!("pupil {pupil_id}; erased on request: {reason}"),
             at: to_db_time(now),
         },
     )?;

@@ -466,7 +466,14 @@ pub fn erase(
             action: "incident.erase",
             entity: "incident",
             entity_id: Some(incident_id),
-            detail: format!("erased on request: {reason}"),
+            detail: format!(
+                "pupil(s) {}; erased on request: {reason}",
+                pupil_ids
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             at: to_db_time(now),
         },
     )?;
