@@ -1,5 +1,6 @@
 //! The command line of `steadfast` (see `API.md`): serve, migrate, demo, school add,
-//! school sso, user add, token create, jobs run, the imports, and backup, restore and check.
+//! school sso, user add, token create, jobs run, the imports, retention, and backup, restore
+//! and check.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -80,6 +81,18 @@ pub enum Command {
     /// Give records out.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Erase what each school's retention schedule says has expired: the records of pupils
+    /// who have left, past the birthday the schedule keeps each kind until, and audit entries
+    /// and outbox emails past their age. Prints a line per school, pupil (UPN) and kind of
+    /// record with its count. Pupils on roll lose nothing.
+    Retention {
+        /// List what would be erased, and erase nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as if the time were this (RFC 3339).
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Check the database (or a backup FILE): SQLite's integrity and foreign key checks,
     /// every migration applied, counts of the main records, and that each pupil's level
     /// agrees with their level history and records. A PostgreSQL backup is
@@ -469,6 +482,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(ExportCommand::Pupil { upn, school, out }) => {
             export_pupil(&settings, &upn, &school, &out)
         }
+        Command::Retention { dry_run, at } => retention(&settings, dry_run, at),
         Command::Import(command) => {
             let (kind, file, school, options) = match command {
                 ImportCommand::Oneroster {
@@ -557,12 +571,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     "only `jobs run --once` is available; `steadfast serve` runs jobs continuously"
                 );
             }
-            let at = match at {
-                Some(raw) => DateTime::parse_from_rfc3339(&raw)
-                    .with_context(|| format!("--at must be an RFC 3339 time, got {raw:?}"))?
-                    .with_timezone(&Utc),
-                None => Utc::now(),
-            };
+            let at = time_given(at)?;
             let db = open(&settings)?;
             let context = crate::jobs::JobContext::from_settings(&settings)?;
             let report =
@@ -616,6 +625,42 @@ fn export_pupil(
         record.sections.iter().map(|s| s.rows.len()).sum::<usize>(),
         record.for_review.len()
     );
+    Ok(())
+}
+
+/// Reads `--at`, or the time now.
+fn time_given(at: Option<String>) -> anyhow::Result<DateTime<Utc>> {
+    Ok(match at {
+        Some(raw) => DateTime::parse_from_rfc3339(&raw)
+            .with_context(|| format!("--at must be an RFC 3339 time, got {raw:?}"))?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    })
+}
+
+/// `steadfast retention [--dry-run]`: a line per school, pupil and kind of record, then the
+/// totals.
+fn retention(settings: &Settings, dry_run: bool, at: Option<String>) -> anyhow::Result<()> {
+    let at = time_given(at)?;
+    let db = open(settings)?;
+    let today = crate::domain::calendar::SchoolCalendar::local_date(at);
+    let report = actix_web::rt::System::new()
+        .block_on(crate::jobs::retention::apply(&db, today, at, dry_run))?;
+    let verb = if dry_run { "would erase" } else { "erased" };
+    for line in &report.lines {
+        println!(
+            "{}\t{}\t{}\t{}",
+            line.school_code,
+            line.upn.as_deref().unwrap_or("-"),
+            line.kind.as_str(),
+            line.count
+        );
+    }
+    if dry_run {
+        println!("dry run, nothing erased: {verb} {report} as at {today}");
+    } else {
+        println!("{verb} {report} as at {today}");
+    }
     Ok(())
 }
 

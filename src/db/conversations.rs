@@ -109,3 +109,62 @@ pub fn linked_incidents(
     }
     Ok(by_conversation)
 }
+
+/// Deletes conversations of the school with their links to incidents, in the caller's
+/// transaction; answers how many went.
+pub fn delete(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(
+        conversation_incidents::table
+            .filter(conversation_incidents::school_id.eq(school_id))
+            .filter(conversation_incidents::conversation_id.eq_any(ids)),
+    )
+    .execute(conn)?;
+    Ok(diesel::delete(
+        conversations::table
+            .filter(conversations::school_id.eq(school_id))
+            .filter(conversations::id.eq_any(ids)),
+    )
+    .execute(conn)?)
+}
+
+/// The pupil a conversation of the school is with; not found for another school's.
+pub fn pupil_of(conn: &mut DbConnection, school_id: i64, conversation_id: i64) -> Result<i64> {
+    conversations::table
+        .filter(conversations::id.eq(conversation_id))
+        .filter(conversations::school_id.eq(school_id))
+        .select(conversations::pupil_id)
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("conversation"))
+}
+
+/// Erases a conversation on request (SLT, administrator) with its links to incidents; the
+/// audit entry holds who, when, the record and the reason, never its content. In the
+/// caller's transaction; answers the pupil it was with.
+pub fn erase(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    conversation_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let pupil_id = pupil_of(conn, school_id, conversation_id)?;
+    delete(conn, school_id, &[conversation_id])?;
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id,
+            actor_id: Some(staff_id),
+            action: "conversation.erase",
+            entity: "conversation",
+            entity_id: Some(conversation_id),
+            detail: format!("pupil {pupil_id}; erased on request: {reason}"),
+            at: to_db_time(now),
+        },
+    )?;
+    Ok(pupil_id)
+}

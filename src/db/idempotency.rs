@@ -94,6 +94,43 @@ pub fn store(
     Ok(())
 }
 
+/// Replaces the answers kept for keyed requests that logged these incidents (an answer holds
+/// the incident as it was logged) with "not found": a repeat of such a request still writes
+/// nothing, and never shows the erased incident again.
+pub fn forget_answers_about(
+    conn: &mut DbConnection,
+    school_id: i64,
+    incident_ids: &[i64],
+) -> Result<usize> {
+    let erased = Error::NotFound("incident");
+    let answer = serde_json::json!({
+        "error": { "code": erased.code(), "message": erased.to_string() }
+    })
+    .to_string();
+    let mut forgotten = 0;
+    for incident_id in incident_ids {
+        let candidates: Vec<(i64, String)> = idempotency_keys::table
+            .filter(idempotency_keys::school_id.eq(school_id))
+            .filter(idempotency_keys::response_body.like(format!("%\"id\":{incident_id}%")))
+            .select((idempotency_keys::id, idempotency_keys::response_body))
+            .load(conn)?;
+        for (row_id, body) in candidates {
+            let about = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|kept| kept.get("id").and_then(serde_json::Value::as_i64));
+            if about == Some(*incident_id) {
+                forgotten += diesel::update(idempotency_keys::table.find(row_id))
+                    .set((
+                        idempotency_keys::status_code.eq(i32::from(erased.status())),
+                        idempotency_keys::response_body.eq(&answer),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(forgotten)
+}
+
 /// Whether a database error is the unique index refusing a second use of a key.
 pub fn is_key_clash(error: &Error) -> bool {
     matches!(

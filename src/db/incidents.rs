@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use super::audit::{self, AuditEntry};
 use super::evaluation::{self, SchoolRules};
 use super::models::{IncidentRow, LevelChangeRow, PupilRow, SuggestionRow};
-use super::schema::{incident_pupils, incidents, level_changes, pupils, suggestions};
+use super::schema::{
+    conversation_incidents, incident_pupils, incidents, level_changes, pupils, suggestions,
+};
 use super::{to_db_time, DbConnection};
 use crate::domain::incident::NewIncident;
 use crate::domain::rules::Response;
@@ -341,4 +343,139 @@ pub fn edit(
             at: to_db_time(now),
         },
     )
+}
+
+/// Deletes incidents of the school that no pupil is linked to any more, with everything that
+/// points at them: the conversations' links to them, their place in suggestions' evidence
+/// lists, and the answers kept for the keyed requests that logged them. In the caller's
+/// transaction; the caller has removed their pupils and per-day counts.
+pub fn delete_unlinked(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let still_linked: Vec<i64> = incident_pupils::table
+        .filter(incident_pupils::incident_id.eq_any(ids))
+        .select(incident_pupils::incident_id)
+        .distinct()
+        .load(conn)?;
+    let gone: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !still_linked.contains(id))
+        .collect();
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(
+        conversation_incidents::table.filter(conversation_incidents::incident_id.eq_any(&gone)),
+    )
+    .execute(conn)?;
+    drop_from_evidence(conn, school_id, &gone)?;
+    super::idempotency::forget_answers_about(conn, school_id, &gone)?;
+    Ok(diesel::delete(
+        incidents::table
+            .filter(incidents::school_id.eq(school_id))
+            .filter(incidents::id.eq_any(&gone)),
+    )
+    .execute(conn)?)
+}
+
+/// Takes erased incidents out of the evidence lists of the school's suggestions.
+fn drop_from_evidence(conn: &mut DbConnection, school_id: i64, gone: &[i64]) -> Result<()> {
+    let listed: Vec<(i64, String)> = suggestions::table
+        .filter(suggestions::school_id.eq(school_id))
+        .select((suggestions::id, suggestions::evidence))
+        .load(conn)?;
+    for (suggestion_id, evidence) in listed {
+        let ids: Vec<i64> = serde_json::from_str(&evidence).unwrap_or_default();
+        if ids.iter().any(|id| gone.contains(id)) {
+            let kept: Vec<i64> = ids.into_iter().filter(|id| !gone.contains(id)).collect();
+            let kept = serde_json::to_string(&kept)
+                .map_err(|e| Error::Internal(format!("writing an evidence list: {e}")))?;
+            diesel::update(suggestions::table.find(suggestion_id))
+                .set(suggestions::evidence.eq(kept))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets each pupil's time of their last incident from the incidents they still have.
+fn refresh_last_incident(conn: &mut DbConnection, pupil_ids: &[i64]) -> Result<()> {
+    for pupil_id in pupil_ids {
+        let last: Option<chrono::NaiveDateTime> = incident_pupils::table
+            .inner_join(incidents::table)
+            .filter(incident_pupils::pupil_id.eq(pupil_id))
+            .filter(incidents::voided_at.is_null())
+            .select(diesel::dsl::max(incident_pupils::occurred_at))
+            .first(conn)?;
+        diesel::update(pupils::table.find(pupil_id))
+            .set(pupils::last_incident_at.eq(last))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Erases an incident on request (SLT, administrator) with everything hanging from it: its
+/// pupils' links and per-day counts, the conversations' links to it, its place in evidence
+/// lists (an open suggestion that rested on it is withdrawn) and the kept answer to the
+/// request that logged it. The audit entry holds who, when, the record and the reason, never
+/// its content. In the caller's transaction; answers the incident's pupils.
+pub fn erase(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+    incident_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let (incident, pupil_ids) = get(conn, school_id, incident_id)?;
+    if incident.voided_at.is_none() {
+        let at = super::from_db_time(incident.occurred_at);
+        for pupil_id in &pupil_ids {
+            super::insight::count_incident(conn, school_id, *pupil_id, at, -1)?;
+        }
+    }
+    let resting: Vec<(i64, String)> = suggestions::table
+        .filter(suggestions::school_id.eq(school_id))
+        .filter(suggestions::pupil_id.eq_any(&pupil_ids))
+        .filter(suggestions::status.eq("open"))
+        .select((suggestions::id, suggestions::evidence))
+        .load(conn)?;
+    for (suggestion_id, evidence) in resting {
+        let ids: Vec<i64> = serde_json::from_str(&evidence).unwrap_or_default();
+        if ids.contains(&incident_id) {
+            diesel::update(suggestions::table.find(suggestion_id))
+                .set((
+                    suggestions::status.eq("withdrawn"),
+                    suggestions::decided_at.eq(to_db_time(now)),
+                    suggestions::decision_note.eq("An incident it rested on was erased."),
+                ))
+                .execute(conn)?;
+        }
+    }
+    diesel::delete(incident_pupils::table.filter(incident_pupils::incident_id.eq(incident_id)))
+        .execute(conn)?;
+    delete_unlinked(conn, school_id, &[incident_id])?;
+    refresh_last_incident(conn, &pupil_ids)?;
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id,
+            actor_id: Some(staff_id),
+            action: "incident.erase",
+            entity: "incident",
+            entity_id: Some(incident_id),
+            detail: format!(
+                "pupil(s) {}; erased on request: {reason}",
+                pupil_ids
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            at: to_db_time(now),
+        },
+    )?;
+    Ok(pupil_ids)
 }

@@ -11,13 +11,14 @@ use diesel::prelude::*;
 use super::models::{IncidentRow, PupilRow};
 use super::pastoral::PastoralPlace;
 use super::schema::{
-    conversations, forms, houses, incident_pupils, incidents, level_changes, programme_blocks,
-    pupil_day_incidents, pupils, staff, year_groups,
+    conversations, erased_incident_facts, erased_level_moves, erased_step_impacts, forms, houses,
+    incident_pupils, incidents, level_changes, programme_blocks, pupil_day_incidents, pupils,
+    staff, year_groups,
 };
 use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
 use crate::domain::calendar::{SchoolCalendar, SCHOOL_TZ};
-use crate::domain::insight::{impact_windows, IncidentFact, StepImpact};
+use crate::domain::insight::{impact_windows, ImpactWindows, IncidentFact, StepImpact, ERASED};
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
 
@@ -126,8 +127,11 @@ pub enum Scope {
 macro_rules! within_scope {
     ($query:expr, $scope:expr, $pupil_id:expr) => {
         match $scope {
-            // Pupils marked as left are out of a group's figures; their own stay readable.
-            Scope::School => $query.filter(pupils::left_on.is_null()),
+            // The whole school's history holds every pupil's records, those who have left
+            // included, so a past term's figures stay as they were when a pupil leaves. A year
+            // group, form or house is the pupils in it now: those who have left are out of its
+            // figures, their own stay readable.
+            Scope::School => $query,
             Scope::Year(year) => $query
                 .filter(year_groups::year.eq(year))
                 .filter(pupils::left_on.is_null()),
@@ -221,11 +225,20 @@ fn instants(from: NaiveDate, to: NaiveDate) -> (chrono::NaiveDateTime, chrono::N
     (to_db_time(start_of(from)), to_db_time(start_of(end)))
 }
 
-/// The pupils of a scope now: their ids.
+/// The pupil a scope is, or no pupil (ids start at 1): the one left pupil a scope counts now.
+fn pupil_of(scope: Scope) -> i64 {
+    match scope {
+        Scope::Pupil(id) => id,
+        _ => ERASED,
+    }
+}
+
+/// The pupils of a scope now, those who have left out (a pupil's own scope is them): their ids.
 pub fn pupils_in(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Result<Vec<i64>> {
     let mut query = pupils::table
         .inner_join(year_groups::table)
         .filter(pupils::school_id.eq(school_id))
+        .filter(pupils::left_on.is_null().or(pupils::id.eq(pupil_of(scope))))
         .select(pupils::id)
         .into_boxed();
     query = within_scope!(query, scope, pupils::id);
@@ -262,7 +275,7 @@ pub fn facts(
             incidents::reported_by,
         ))
         .load(conn)?;
-    Ok(rows
+    let mut facts: Vec<IncidentFact> = rows
         .into_iter()
         .map(
             |(incident_id, pupil_id, at, behaviour, location, lesson, staff_id)| IncidentFact {
@@ -275,8 +288,49 @@ pub fn facts(
                 staff_id,
             },
         )
-        .collect())
+        .collect();
+    if scope == Scope::School {
+        let erased: Vec<ErasedFactRow> = erased_incident_facts::table
+            .filter(erased_incident_facts::school_id.eq(school_id))
+            .filter(erased_incident_facts::occurred_at.ge(start))
+            .filter(erased_incident_facts::occurred_at.lt(end))
+            .order((
+                erased_incident_facts::occurred_at,
+                erased_incident_facts::id,
+            ))
+            .select((
+                erased_incident_facts::occurred_at,
+                erased_incident_facts::behaviour,
+                erased_incident_facts::location,
+                erased_incident_facts::lesson,
+                erased_incident_facts::reported_by,
+            ))
+            .load(conn)?;
+        facts.extend(
+            erased
+                .into_iter()
+                .map(|(at, behaviour, location, lesson, staff_id)| IncidentFact {
+                    incident_id: ERASED,
+                    pupil_id: ERASED,
+                    at: from_db_time(at),
+                    behaviour,
+                    location,
+                    lesson,
+                    staff_id,
+                }),
+        );
+        facts.sort_by_key(|fact| fact.at);
+    }
+    Ok(facts)
 }
+
+type ErasedFactRow = (
+    chrono::NaiveDateTime,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 type IncidentFactRow = (
     i64,
@@ -380,6 +434,7 @@ pub fn pupils_per_level(conn: &mut DbConnection, school_id: i64, scope: Scope) -
     let mut query = pupils::table
         .inner_join(year_groups::table)
         .filter(pupils::school_id.eq(school_id))
+        .filter(pupils::left_on.is_null().or(pupils::id.eq(pupil_of(scope))))
         .select(pupils::level)
         .into_boxed();
     query = within_scope!(query, scope, pupils::id);
@@ -405,8 +460,54 @@ pub struct LevelMove {
     pub changed_by: Option<i64>,
 }
 
-/// Level changes of the scope's pupils from `from` to `to`, oldest first.
+/// Level changes of the scope's pupils from `from` to `to`, oldest first; for the whole
+/// school, with the moves of pupils whose records the retention schedule erased (pupil id
+/// [`ERASED`]).
 pub fn level_moves(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: Scope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<LevelMove>> {
+    let mut moves = live_level_moves(conn, school_id, scope, from, to)?;
+    if scope == Scope::School {
+        let (start, end) = instants(from, to);
+        let erased: Vec<(chrono::NaiveDateTime, i16, i16, Option<i64>, i16)> =
+            erased_level_moves::table
+                .filter(erased_level_moves::school_id.eq(school_id))
+                .filter(erased_level_moves::occurred_at.ge(start))
+                .filter(erased_level_moves::occurred_at.lt(end))
+                .order((erased_level_moves::occurred_at, erased_level_moves::id))
+                .select((
+                    erased_level_moves::occurred_at,
+                    erased_level_moves::from_level,
+                    erased_level_moves::to_level,
+                    erased_level_moves::changed_by,
+                    erased_level_moves::year,
+                ))
+                .load(conn)?;
+        moves.extend(
+            erased
+                .into_iter()
+                .filter_map(|(at, from, to, changed_by, year)| {
+                    Some(LevelMove {
+                        pupil_id: ERASED,
+                        year,
+                        on: SchoolCalendar::local_date(from_db_time(at)),
+                        from: Level::from_number(i64::from(from)).ok()?,
+                        to: Level::from_number(i64::from(to)).ok()?,
+                        changed_by,
+                    })
+                }),
+        );
+        moves.sort_by_key(|m| m.on);
+    }
+    Ok(moves)
+}
+
+/// Level changes of the scope's pupils still on record from `from` to `to`, oldest first.
+fn live_level_moves(
     conn: &mut DbConnection,
     school_id: i64,
     scope: Scope,
@@ -471,12 +572,17 @@ pub fn entries(
     calendar: &SchoolCalendar,
     n: u32,
 ) -> Result<Vec<Entry>> {
-    let ups: Vec<LevelMove> = level_moves(conn, school_id, scope, from, to)?
+    let ups: Vec<LevelMove> = live_level_moves(conn, school_id, scope, from, to)?
         .into_iter()
         .filter(|m| m.to > m.from)
         .collect();
+    let erased = if scope == Scope::School {
+        erased_entries(conn, school_id, from, to)?
+    } else {
+        Vec::new()
+    };
     if ups.is_empty() {
-        return Ok(Vec::new());
+        return Ok(erased);
     }
     let windows: Vec<_> = ups
         .iter()
@@ -513,7 +619,7 @@ pub fn entries(
                 .sum()
         })
     };
-    Ok(ups
+    let mut live: Vec<Entry> = ups
         .into_iter()
         .zip(windows)
         .map(|(m, windows)| {
@@ -536,7 +642,91 @@ pub fn entries(
                 delivered_by,
             }
         })
+        .collect();
+    live.extend(erased);
+    live.sort_by_key(|e| e.impact.entered_on);
+    Ok(live)
+}
+
+/// The entries to a level, from `from` to `to`, of pupils whose records the retention
+/// schedule erased, as they were counted when the records went (pupil id [`ERASED`]).
+fn erased_entries(
+    conn: &mut DbConnection,
+    school_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Entry>> {
+    let rows: Vec<ErasedImpactRow> = erased_step_impacts::table
+        .filter(erased_step_impacts::school_id.eq(school_id))
+        .filter(erased_step_impacts::entered_on.ge(from))
+        .filter(erased_step_impacts::entered_on.le(to))
+        .order((erased_step_impacts::entered_on, erased_step_impacts::id))
+        .select(ErasedImpactRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let count = |n: i32| u32::try_from(n).unwrap_or(0);
+            Some(Entry {
+                impact: StepImpact {
+                    pupil_id: ERASED,
+                    level: Level::from_number(i64::from(row.level)).ok()?,
+                    entered_on: row.entered_on,
+                    windows: ImpactWindows {
+                        before: (row.before_from, row.before_to),
+                        after: (row.after_from, row.after_to),
+                        school_days: count(row.school_days),
+                    },
+                    before: count(row.incidents_before),
+                    after: count(row.incidents_after),
+                },
+                year: row.year,
+                delivered_by: row.delivered_by,
+            })
+        })
         .collect())
+}
+
+/// A stored entry to a level of a pupil whose records were erased.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = erased_step_impacts)]
+pub struct ErasedImpactRow {
+    pub school_id: i64,
+    pub level: i16,
+    pub entered_on: NaiveDate,
+    pub before_from: NaiveDate,
+    pub before_to: NaiveDate,
+    pub after_from: NaiveDate,
+    pub after_to: NaiveDate,
+    pub school_days: i32,
+    pub incidents_before: i32,
+    pub incidents_after: i32,
+    pub year: i16,
+    pub delivered_by: Option<i64>,
+    pub erased_at: chrono::NaiveDateTime,
+}
+
+impl ErasedImpactRow {
+    /// The row keeping `entry` of a pupil whose records are erased at `erased_at`.
+    pub fn keeping(school_id: i64, entry: &Entry, erased_at: chrono::NaiveDateTime) -> Self {
+        let step = &entry.impact;
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        ErasedImpactRow {
+            school_id,
+            level: step.level.number(),
+            entered_on: step.entered_on,
+            before_from: step.windows.before.0,
+            before_to: step.windows.before.1,
+            after_from: step.windows.after.0,
+            after_to: step.windows.after.1,
+            school_days: count(step.windows.school_days),
+            incidents_before: count(step.before),
+            incidents_after: count(step.after),
+            year: entry.year,
+            delivered_by: entry.delivered_by,
+            erased_at,
+        }
+    }
 }
 
 /// Per pupil, (date, staff id) pairs, oldest first.

@@ -27,6 +27,7 @@ pub mod policy_preview;
 pub mod programmes;
 pub mod provision;
 pub mod pupils;
+pub mod retention;
 pub mod roster;
 pub mod schema;
 pub mod schools;

@@ -537,6 +537,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    retention_periods (school_id, record_kind) {
+        school_id -> BigInt,
+        record_kind -> Text,
+        keep_years -> Integer,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    erased_incident_facts (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        occurred_at -> Timestamp,
+        behaviour -> Text,
+        location -> Nullable<Text>,
+        lesson -> Nullable<Text>,
+        reported_by -> BigInt,
+        erased_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    erased_level_moves (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        occurred_at -> Timestamp,
+        from_level -> SmallInt,
+        to_level -> SmallInt,
+        changed_by -> Nullable<BigInt>,
+        year -> SmallInt,
+        erased_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    erased_step_impacts (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        level -> SmallInt,
+        entered_on -> Date,
+        before_from -> Date,
+        before_to -> Date,
+        after_from -> Date,
+        after_to -> Date,
+        school_days -> Integer,
+        incidents_before -> Integer,
+        incidents_after -> Integer,
+        year -> SmallInt,
+        delivered_by -> Nullable<BigInt>,
+        erased_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(year_groups -> schools (school_id));
 diesel::joinable!(houses -> schools (school_id));
 diesel::table! {
@@ -658,4 +713,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     lesson_periods,
     teaching_groups,
     teaching_group_members,
+    retention_periods,
+    erased_incident_facts,
+    erased_level_moves,
+    erased_step_impacts,
 );

@@ -84,6 +84,13 @@ impl Dimension {
     }
 }
 
+/// The id that counts of erased records carry in place of their incident's and pupil's (ids
+/// start at 1): the retention schedule erased the records, the reports still count them.
+pub const ERASED: i64 = 0;
+
+/// What the pupil group of erased records is called.
+pub const ERASED_PUPILS: &str = "Pupils whose records were erased under the retention schedule";
+
 /// The group key of an unrecorded place or subject.
 pub const NOT_RECORDED: &str = "Not recorded";
 

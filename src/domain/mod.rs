@@ -21,6 +21,7 @@ pub mod plan;
 pub mod policy;
 pub mod programme;
 pub mod replay;
+pub mod retention;
 pub mod role;
 pub mod roster;
 pub mod rules;

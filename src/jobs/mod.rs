@@ -3,6 +3,7 @@
 //! time changes nothing more than running once.
 
 pub mod delivery;
+pub mod retention;
 
 use std::time::Duration;
 
@@ -55,6 +56,8 @@ pub struct JobReport {
     pub digests: usize,
     /// Sessions cleared out for being idle or too old.
     pub sessions_cleared: usize,
+    /// What the retention schedule erased.
+    pub retention: retention::RetentionReport,
     /// What the outbox delivery did.
     pub delivery: DeliveryReport,
 }
@@ -65,7 +68,8 @@ impl std::fmt::Display for JobReport {
             f,
             "{} pupils checked, {} suggestions made, {} suggestions waiting too long for a decision; \
              {} reminders, {} overdue notices and {} digests queued; \
-             {} emails sent, {} to retry, {} failed; {} expired sessions cleared",
+             {} emails sent, {} to retry, {} failed; {} expired sessions cleared; \
+             erased: {}",
             self.pupils_checked,
             self.suggestions_made,
             self.suggestions_overdue,
@@ -75,13 +79,14 @@ impl std::fmt::Display for JobReport {
             self.delivery.sent,
             self.delivery.retrying,
             self.delivery.failed,
-            self.sessions_cleared
+            self.sessions_cleared,
+            self.retention
         )
     }
 }
 
 /// Runs every job once, as if the time were `at`: the rules that depend on time passing,
-/// meeting reminders and overdue notices, digests, then the outbox.
+/// meeting reminders and overdue notices, digests, the retention schedule, then the outbox.
 pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) -> Result<JobReport> {
     let mut report = JobReport::default();
     let school_ids: Vec<i64> = db
@@ -137,6 +142,7 @@ pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) ->
     report.sessions_cleared = db
         .write(move |conn| crate::db::sign_in::clear_expired(conn, to_db_time(at)))
         .await?;
+    report.retention = retention::apply(db, SchoolCalendar::local_date(at), at, false).await?;
     report.delivery = delivery::deliver_due(db, &context.mailer, at).await?;
     Ok(report)
 }

@@ -28,6 +28,7 @@ use crate::db::{evaluation, from_db_time, houses, timetable, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::insight::{
     group_of, rate_per_100, school_days_in, tally, weekly, Dimension, IncidentFact, StepImpact,
+    ERASED, ERASED_PUPILS,
 };
 use crate::domain::Role;
 use crate::error::{Error, Result};
@@ -371,13 +372,14 @@ fn build_report(conn: &mut DbConnection, school_id: i64, ask: Ask, all: bool) ->
                             .unwrap_or_else(|| "Unknown".to_string())
                     };
                     let label = match dimension {
+                        Dimension::Pupil if id == Some(ERASED) => ERASED_PUPILS.to_string(),
                         Dimension::Pupil => named(&pupil_names),
                         Dimension::Staff => named(&staff_names),
                         _ => group.key.clone(),
                     };
                     Row {
                         rate: rate_per_100(u64::from(group.incidents), pupils, school_days),
-                        pupil: id.filter(|_| dimension == Dimension::Pupil),
+                        pupil: id.filter(|id| dimension == Dimension::Pupil && *id != ERASED),
                         key: group.key,
                         label,
                         incidents: group.incidents,
@@ -571,6 +573,8 @@ struct Drill {
     )>,
     staff: HashMap<i64, String>,
     total: usize,
+    /// Incidents counted here whose records the retention schedule has erased.
+    erased: usize,
     group: String,
 }
 
@@ -588,9 +592,13 @@ fn build_drill(
         .filter(|fact| group_of(fact, dimension, &timetable) == key)
         .collect();
     // Facts come oldest first: keep the newest distinct incidents.
+    let erased = matching
+        .iter()
+        .filter(|fact| fact.incident_id == ERASED)
+        .count();
     let mut seen = BTreeSet::new();
     let mut ids = Vec::new();
-    for fact in matching.iter().rev() {
+    for fact in matching.iter().rev().filter(|f| f.incident_id != ERASED) {
         if seen.insert(fact.incident_id) && ids.len() < DRILL_LIMIT {
             ids.push(fact.incident_id);
         }
@@ -609,6 +617,7 @@ fn build_drill(
         .collect();
     let (pupil_names, staff) = insight::names(conn, school_id, &pupil_ids, &staff_ids)?;
     let group = match (dimension, key_id) {
+        (Dimension::Pupil, Some(ERASED)) => ERASED_PUPILS.to_string(),
         (Dimension::Pupil, Some(id)) => pupil_names.get(&id).cloned().unwrap_or_default(),
         (Dimension::Staff, Some(id)) => staff.get(&id).cloned().unwrap_or_default(),
         _ => key.to_string(),
@@ -618,6 +627,7 @@ fn build_drill(
         rows,
         staff,
         total: seen.len(),
+        erased,
         group,
     })
 }
@@ -632,6 +642,11 @@ fn render_drill(ask: &Ask, dimension: Dimension, drill: &Drill) -> Markup {
         @if drill.total > drill.rows.len() {
             p.notice #more role="status" {
                 "Showing the newest " (drill.rows.len()) " of " (drill.total) " incidents. Choose a shorter range to see them all."
+            }
+        }
+        @if drill.erased > 0 {
+            p.muted #erased {
+                "The patterns also count " (drill.erased) " incident(s) of pupils whose records were erased under the school's retention schedule; they cannot be listed."
             }
         }
         @if drill.rows.is_empty() {

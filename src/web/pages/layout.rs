@@ -57,6 +57,7 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                             a href="/admin/houses" { "Houses" }
                             a href="/admin/calendar" { "Calendar" }
                             a href="/admin/outbox" { "Emails" }
+                            a href="/admin/retention" { "Retention" }
                         }
                         @if viewer.member.may_read_school(crate::domain::visibility::Record::AuditLog) { a href="/admin/audit" { "Audit" } }
                         @if viewer.member.has_any_role(crate::imports::IMPORTERS) { a href="/admin/import" { "Import" } }

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod charts;
 pub mod conversation;
 pub mod export;
+pub mod erase;
 pub mod form;
 pub mod home;
 pub mod houses;
@@ -27,6 +28,7 @@ pub mod policy;
 pub mod programme;
 pub mod provision;
 pub mod pupils;
+pub mod retention;
 pub mod second_factor;
 pub mod security;
 pub mod setup;
@@ -207,6 +209,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/outbox", web::get().to(outbox::list))
         .route("/admin/outbox/{id}", web::get().to(outbox::show))
         .route("/admin/outbox/{id}/resend", web::post().to(outbox::resend))
+        .route("/admin/retention", web::get().to(retention::show))
+        .route("/admin/retention", web::post().to(retention::save))
+        .route("/incidents/{id}/erase", web::get().to(erase::incident_form))
+        .route(
+            "/incidents/{id}/erase",
+            web::post().to(erase::incident_submit),
+        )
+        .route(
+            "/conversations/{id}/erase",
+            web::get().to(erase::conversation_form),
+        )
+        .route(
+            "/conversations/{id}/erase",
+            web::post().to(erase::conversation_submit),
+        )
         .route("/admin/audit", web::get().to(audit::show))
         .route("/admin/audit.csv", web::get().to(audit::csv))
         .route("/admin/policy", web::get().to(policy::show))

@@ -189,6 +189,10 @@ struct PupilPage {
     decisions: Option<i64>,
     /// Incidents over time and whether each step helped, for those who may see them.
     insight: Markup,
+    /// Whether the member may erase a record on request.
+    may_erase: bool,
+    /// Whether a record was just erased on request, to confirm.
+    erased: bool,
 }
 
 fn evidence_of(row: &SuggestionRow) -> Vec<i64> {
@@ -272,6 +276,8 @@ fn gather(
         moved,
         decisions,
         insight,
+        may_erase: member.has_any_role(&super::erase::ERASERS),
+        erased: false,
     })
 }
 
@@ -294,10 +300,11 @@ pub async fn show(
         .map(|id| (id, query.get("meeting").and_then(|m| m.parse::<i64>().ok())));
     let filter = filters.filter.clone();
     let for_member = member.clone();
-    let data = state
+    let mut data = state
         .db
         .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, moved))
         .await?;
+    data.erased = query.get("erased").is_some();
     audit::record_sen_read(&state.db, &member, &data.pupil).await?;
     let status = if filters.problem.is_some() {
         StatusCode::BAD_REQUEST
@@ -404,6 +411,7 @@ fn render_event(event: &TimelineEvent, data: &PupilPage) -> Markup {
                         " · logged by " (logged_by)
                     }
                     @if let Some(note) = &row.note { p.note { (note) } }
+                    @if data.may_erase { p.small { a.erase href={ "/incidents/" (row.id) "/erase" } { "Erase this incident…" } } }
                 }
             }
             EventDetail::Conversation(c) => {
@@ -423,6 +431,7 @@ fn render_event(event: &TimelineEvent, data: &PupilPage) -> Markup {
                         p.muted { "Follows up:" }
                         (incident_list(ids, &data.incidents))
                     }
+                    @if data.may_erase { p.small { a.erase href={ "/conversations/" (c.id) "/erase" } { "Erase this conversation…" } } }
                 }
             }
             EventDetail::LevelChange(change) => {
@@ -542,6 +551,9 @@ fn render_pupil(
         }
         @if recorded {
             p.notice role="status" { "Coaching Conversation recorded." }
+        }
+        @if data.erased {
+            p.notice #erased role="status" { "The record was erased. The audit log keeps who erased it, when and why." }
         }
         @if let Some(moved) = &data.moved {
             div.notice #moved role="status" {
