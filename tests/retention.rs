@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use common::{
-    assert_success, both_engines, location, page_client, problem_at, spawn_app, stdout, Engine,
-    Role, TestApp, PASSWORD,
+    assert_success, both_engines, location, page_client, problem_at, spawn_app, stdout, unzip,
+    Engine, Role, TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
 use steadfast::db::schema::{
@@ -646,6 +646,26 @@ async fn a_record_erased_on_request_is_gone_everywhere(engine: Engine) {
     );
     assert!(drill.contains("No incidents."), "{drill}");
     assert_eq!(counted(app), 2);
+    // ... and from the pupil's subject access record, its page and every file of its ZIP.
+    let (_, record) = get(app, &slt, &format!("/pupils/{pupil}/export")).await;
+    assert!(
+        record.contains("Calling out"),
+        "the other incidents stay: {record}"
+    );
+    assert!(
+        !record.contains("SECRET-NOTE") && !record.contains("Door kicking"),
+        "{record}"
+    );
+    let zip = app
+        .get_page(&slt, &format!("/pupils/{pupil}/export.zip"))
+        .await;
+    assert_eq!(zip.status(), StatusCode::OK);
+    for (name, text) in unzip(&zip.bytes().await.expect("the ZIP")) {
+        assert!(
+            !text.contains("SECRET-NOTE") && !text.contains("Door kicking"),
+            "{name}: {text}"
+        );
+    }
     let evidence: Vec<String> = suggestions::table
         .filter(suggestions::pupil_id.eq(pupil))
         .select(suggestions::evidence)

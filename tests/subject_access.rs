@@ -17,16 +17,14 @@
 
 mod common;
 
-use std::io::Read;
-
 use chrono::{Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use diesel::prelude::*;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 use common::{
-    assert_failure_naming, assert_success, both_engines, page_client, spawn_app, Engine, Role,
-    TestApp, PASSWORD,
+    assert_failure_naming, assert_success, both_engines, page_client, spawn_app, unzip, Engine,
+    Role, TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
 use steadfast::db::plans::{self, Agreement};
@@ -355,19 +353,6 @@ async fn scene(app: &TestApp) -> Scene {
         school,
         pupil,
     }
-}
-
-/// Every file of a ZIP, by name.
-fn unzip(bytes: &[u8]) -> Vec<(String, String)> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a ZIP");
-    (0..archive.len())
-        .map(|i| {
-            let mut file = archive.by_index(i).expect("a file in the ZIP");
-            let mut text = String::new();
-            file.read_to_string(&mut text).expect("UTF-8 text");
-            (file.name().to_string(), text)
-        })
-        .collect()
 }
 
 fn file<'a>(files: &'a [(String, String)], name: &str) -> &'a str {

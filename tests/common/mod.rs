@@ -814,3 +814,16 @@ pub async fn submit_import(
     let status = response.status();
     (status, response.text().await.expect("a page"))
 }
+
+/// Every file of a ZIP, by name.
+pub fn unzip(bytes: &[u8]) -> Vec<(String, String)> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a ZIP");
+    (0..archive.len())
+        .map(|i| {
+            let mut file = archive.by_index(i).expect("a file in the ZIP");
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut file, &mut text).expect("UTF-8 text");
+            (file.name().to_string(), text)
+        })
+        .collect()
+}
