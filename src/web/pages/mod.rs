@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod audit;
+pub mod backups;
 pub mod calendar;
 pub mod charts;
 pub mod conversation;
@@ -204,6 +205,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/outbox/{id}", web::get().to(outbox::show))
         .route("/admin/outbox/{id}/resend", web::post().to(outbox::resend))
         .route("/admin/audit", web::get().to(audit::show))
+        .route("/admin/backups", web::get().to(backups::show))
         .route("/admin/audit.csv", web::get().to(audit::csv))
         .route("/admin/policy", web::get().to(policy::show))
         .route("/admin/policy", web::post().to(policy::submit))
