@@ -2,8 +2,11 @@
 //! migrations that release had (those up to `000016_second_factor`, run from a copy of their
 //! folders), filled with a row or more in every table (`tests/fixtures/previous-release.sql`),
 //! then upgraded by the real `steadfast migrate`. A backup is taken first, and every row of
-//! every table of the previous release is still there afterwards, value for value. When the
-//! backup cannot be taken, nothing is migrated.
+//! every table of the previous release is still there afterwards, value for value.
+//!
+//! The backup before an upgrade is also tested on its own, on a database one migration older
+//! still (so there is something to upgrade whatever migrations this build adds): taken, named
+//! as the one from before the upgrade, and, when it cannot be taken, nothing is migrated.
 
 mod common;
 
@@ -26,11 +29,15 @@ use steadfast::db::{schema, Database, DatabaseTarget, DbConnection};
 /// The last migration of the previous release.
 const PREVIOUS_RELEASE_LAST: &str = "2026-12-06-000016_second_factor";
 
+/// The migration before the previous release's last one: a database this old always has a
+/// migration to run.
+const OLDER_LAST: &str = "2026-12-06-000014_audit_reads";
+
 /// The fixture: a school with rows in every table of the previous release.
 const FIXTURE: &str = include_str!("fixtures/previous-release.sql");
 
-/// A copy of the previous release's migration folders for `engine`, chosen by name.
-fn previous_release_migrations(engine: Engine) -> TempDir {
+/// A copy of the migration folders for `engine` up to and including `last`, chosen by name.
+fn migrations_up_to(engine: Engine, last: &str) -> TempDir {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("migrations")
         .join(engine.as_str());
@@ -39,7 +46,7 @@ fn previous_release_migrations(engine: Engine) -> TempDir {
     for entry in std::fs::read_dir(&source).expect("the migrations folder") {
         let entry = entry.expect("a migration folder");
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !entry.path().is_dir() || name.as_str() > PREVIOUS_RELEASE_LAST {
+        if !entry.path().is_dir() || name.as_str() > last {
             continue;
         }
         let target = copy.path().join(&name);
@@ -51,8 +58,8 @@ fn previous_release_migrations(engine: Engine) -> TempDir {
         copied.push(name);
     }
     assert!(
-        copied.iter().any(|name| name == PREVIOUS_RELEASE_LAST),
-        "{PREVIOUS_RELEASE_LAST} is not among the migrations: {copied:?}"
+        copied.iter().any(|name| name == last),
+        "{last} is not among the migrations: {copied:?}"
     );
     copy
 }
@@ -65,9 +72,9 @@ fn connect(url: &str) -> DbConnection {
         .expect("connecting")
 }
 
-/// Builds the previous release's database at `url` and fills it from the fixture.
-fn build_previous_release(engine: Engine, url: &str) {
-    let migrations = previous_release_migrations(engine);
+/// Builds a database at `url` from the migrations up to `last`, and runs `fixture` in it.
+fn build_database(engine: Engine, url: &str, last: &str, fixture: &str) {
+    let migrations = migrations_up_to(engine, last);
     let source = FileBasedMigrations::from_path(migrations.path()).expect("the migrations");
     let mut conn = connect(url);
     match &mut conn {
@@ -80,7 +87,9 @@ fn build_previous_release(engine: Engine, url: &str) {
                 .expect("the previous release's migrations");
         }
     }
-    conn.batch_execute(FIXTURE).expect("loading the fixture");
+    if !fixture.trim().is_empty() {
+        conn.batch_execute(fixture).expect("loading the fixture");
+    }
     if engine == Engine::Postgres {
         // The fixture gives its ids: the sequences carry on after them.
         conn.batch_execute(
@@ -223,11 +232,24 @@ fn upgrade_backups(folder: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// Whether this build has migrations the previous release did not.
+fn newer_migrations_than_the_previous_release(conn: &DbConnection) -> bool {
+    let version: String = PREVIOUS_RELEASE_LAST
+        .split('_')
+        .next()
+        .unwrap_or_default()
+        .replace('-', "");
+    steadfast::db::embedded_migration_versions(conn)
+        .expect("the migrations")
+        .iter()
+        .any(|v| v.as_str() > version.as_str())
+}
+
 async fn a_previous_release_database_upgrades_with_a_backup_first_and_keeps_every_row(
     engine: Engine,
 ) {
     let database = spare_database(engine);
-    build_previous_release(engine, &database.url);
+    build_database(engine, &database.url, PREVIOUS_RELEASE_LAST, FIXTURE);
     let mut conn = connect(&database.url);
     let shape = tables(&mut conn);
     let before = contents(&mut conn, &shape);
@@ -241,6 +263,7 @@ async fn a_previous_release_database_upgrades_with_a_backup_first_and_keeps_ever
         "the fixture leaves tables of the previous release empty: {empty:?}"
     );
     let migrations_before = applied_migrations(&mut conn);
+    let upgrading = newer_migrations_than_the_previous_release(&conn);
     drop(conn);
 
     let data = tempfile::tempdir().expect("a data folder");
@@ -251,35 +274,22 @@ async fn a_previous_release_database_upgrades_with_a_backup_first_and_keeps_ever
     .await
     .expect("migrate to run");
     assert_success(&upgraded);
-    assert!(
-        stdout(&upgraded).contains("a backup was taken first"),
-        "{}",
-        stdout(&upgraded)
-    );
-
-    // The backup from before the upgrade, with its checksum, holds the previous release's rows.
     let backups = upgrade_backups(&data.path().join("backups"));
-    assert_eq!(backups.len(), 1, "{backups:?}");
-    let backup = &backups[0];
-    let name = backup.file_name().unwrap_or_default().to_string_lossy();
-    assert!(name.contains("-from-20261206000016"), "{name}");
-    assert!(steadfast::backup::checksum_path(backup).is_file());
-    match engine {
-        Engine::Sqlite => {
-            let mut saved = connect(&format!("sqlite://{}", backup.display()));
-            assert_eq!(contents(&mut saved, &shape), before);
-            assert_eq!(applied_migrations(&mut saved), migrations_before);
-        }
-        Engine::Postgres => {
-            let listed = steadfast(
-                &database.url,
-                data.path(),
-                &["check", &backup.to_string_lossy()],
-                &[],
-            );
-            assert_success(&listed);
-            assert!(stdout(&listed).contains("checksum matches"), "{}", stdout(&listed));
-        }
+    if !upgrading {
+        // This build adds no migration yet: nothing to upgrade, so no backup either.
+        assert!(
+            !stdout(&upgraded).contains("backup") && backups.is_empty(),
+            "{}",
+            stdout(&upgraded)
+        );
+    } else {
+        assert!(
+            stdout(&upgraded).contains("a backup was taken first"),
+            "{}",
+            stdout(&upgraded)
+        );
+        assert_eq!(backups.len(), 1, "{backups:?}");
+        the_backup_holds_the_rows(engine, &database.url, data.path(), &backups[0], &shape, &before, migrations_before);
     }
 
     // Every row of every table of the previous release survives, value for value.
@@ -329,12 +339,86 @@ async fn a_previous_release_database_upgrades_with_a_backup_first_and_keeps_ever
     let again = steadfast(&database.url, data.path(), &["migrate"], &[]);
     assert_success(&again);
     assert!(!stdout(&again).contains("backup"), "{}", stdout(&again));
-    assert_eq!(upgrade_backups(&data.path().join("backups")).len(), 1);
+    assert_eq!(upgrade_backups(&data.path().join("backups")).len(), backups.len());
+}
+
+/// The backup taken before the upgrade has its checksum and holds the previous release's rows.
+fn the_backup_holds_the_rows(
+    engine: Engine,
+    database_url: &str,
+    data_dir: &Path,
+    backup: &Path,
+    shape: &BTreeMap<String, Vec<String>>,
+    before: &BTreeMap<String, Vec<String>>,
+    migrations_before: i64,
+) {
+    let name = backup.file_name().unwrap_or_default().to_string_lossy();
+    assert!(name.contains("-from-20261206000016"), "{name}");
+    assert!(steadfast::backup::checksum_path(backup).is_file());
+    match engine {
+        Engine::Sqlite => {
+            let mut saved = connect(&format!("sqlite://{}", backup.display()));
+            assert_eq!(&contents(&mut saved, shape), before);
+            assert_eq!(applied_migrations(&mut saved), migrations_before);
+        }
+        Engine::Postgres => {
+            let listed = steadfast(
+                database_url,
+                data_dir,
+                &["check", &backup.to_string_lossy()],
+                &[],
+            );
+            assert_success(&listed);
+            assert!(stdout(&listed).contains("checksum matches"), "{}", stdout(&listed));
+        }
+    }
+}
+
+/// A school as an older release's `schools` table holds it (its other columns have defaults).
+const OLDER_SCHOOL: &str = "INSERT INTO schools (id, code, name, created_at) \
+                            VALUES (1, 'OLD', 'Older Academy', '2026-09-01 08:00:00');";
+
+async fn an_upgrade_takes_a_backup_first_named_for_the_release_it_upgrades_from(engine: Engine) {
+    let database = spare_database(engine);
+    build_database(engine, &database.url, OLDER_LAST, OLDER_SCHOOL);
+    let data = tempfile::tempdir().expect("a data folder");
+    let upgraded = steadfast(&database.url, data.path(), &["migrate"], &[]);
+    assert_success(&upgraded);
+    assert!(
+        stdout(&upgraded).contains("a backup was taken first"),
+        "{}",
+        stdout(&upgraded)
+    );
+    let backups = upgrade_backups(&data.path().join("backups"));
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let name = backups[0].file_name().unwrap_or_default().to_string_lossy().into_owned();
+    assert!(name.contains("-from-20261206000014"), "{name}");
+    assert!(steadfast::backup::checksum_path(&backups[0]).is_file());
+    // The backup is of the database as it was: restored, it upgrades and holds the school.
+    let spare = spare_database(engine);
+    let restored = steadfast(
+        &spare.url,
+        data.path(),
+        &["restore", &backups[0].to_string_lossy()],
+        &[],
+    );
+    assert_success(&restored);
+    assert!(stdout(&restored).contains("schools 1"), "{}", stdout(&restored));
+    let mut conn = connect(&database.url);
+    let embedded = steadfast::db::embedded_migration_versions(&conn).expect("the migrations");
+    assert_eq!(applied_migrations(&mut conn), embedded.len() as i64);
+    // An empty database (a new installation) has nothing to lose: no backup is taken.
+    let empty = spare_database(engine);
+    let fresh = tempfile::tempdir().expect("a data folder");
+    build_database(engine, &empty.url, OLDER_LAST, "");
+    let migrated = steadfast(&empty.url, fresh.path(), &["migrate"], &[]);
+    assert_success(&migrated);
+    assert!(upgrade_backups(&fresh.path().join("backups")).is_empty());
 }
 
 async fn when_the_backup_fails_nothing_is_migrated(engine: Engine) {
     let database = spare_database(engine);
-    build_previous_release(engine, &database.url);
+    build_database(engine, &database.url, OLDER_LAST, OLDER_SCHOOL);
     let mut conn = connect(&database.url);
     let migrations_before = applied_migrations(&mut conn);
     drop(conn);
@@ -368,5 +452,6 @@ async fn when_the_backup_fails_nothing_is_migrated(engine: Engine) {
 
 both_engines!(
     a_previous_release_database_upgrades_with_a_backup_first_and_keeps_every_row,
+    an_upgrade_takes_a_backup_first_named_for_the_release_it_upgrades_from,
     when_the_backup_fails_nothing_is_migrated,
 );
