@@ -101,9 +101,8 @@ pub fn backup(
             // The copy is encrypted as soon as it is complete, and removed whatever happens.
             let plain = sibling(out, ".unencrypted.partial")?;
             remove_if_present(&plain)?;
-            let encrypted = copy_database(database_url, &plain).and_then(|()| {
-                encryption::encrypt_file(&plain, &partial, passphrase)
-            });
+            let encrypted = copy_database(database_url, &plain)
+                .and_then(|()| encryption::encrypt_file(&plain, &partial, passphrase));
             remove_if_present(&plain)?;
             if let Err(e) = encrypted {
                 remove_if_present(&partial)?;

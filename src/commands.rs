@@ -661,10 +661,8 @@ fn read_secret(what: &str) -> anyhow::Result<String> {
 fn read_passphrase(
     file: Option<&std::path::Path>,
 ) -> anyhow::Result<Option<age::secrecy::SecretString>> {
-    file.map(|file| {
-        crate::backup::encryption::read_passphrase(file).context("--passphrase-file")
-    })
-    .transpose()
+    file.map(|file| crate::backup::encryption::read_passphrase(file).context("--passphrase-file"))
+        .transpose()
 }
 
 /// `steadfast check`: prints what was checked and found; fails on any problem.

@@ -28,7 +28,13 @@ fn steadfast_on(url: &str, args: &[&str]) -> Output {
 /// A school with an administrator who signs in with a password, and a class teacher.
 fn school_with_people(app: &TestApp) {
     let school = app.create_school("NIGHT", "Night Academy");
-    app.create_staff(&school, "admin@night.example", "Ada Admin", &[Role::Admin], Some(PASSWORD));
+    app.create_staff(
+        &school,
+        "admin@night.example",
+        "Ada Admin",
+        &[Role::Admin],
+        Some(PASSWORD),
+    );
     app.create_staff(
         &school,
         "teacher@night.example",
@@ -85,10 +91,17 @@ async fn a_nightly_backup_is_written_rotated_and_shown_to_administrators(engine:
     let status = plan.take(tonight);
     assert!(status.succeeded(), "{status:?}");
     let written = folder.join(nightly_file_name(day(2026, 3, 18), postgres, false));
-    assert_eq!(status.file.as_deref(), written.file_name().and_then(|n| n.to_str()));
+    assert_eq!(
+        status.file.as_deref(),
+        written.file_name().and_then(|n| n.to_str())
+    );
     let check = steadfast_on(&app.database_url, &["check", &written.to_string_lossy()]);
     assert_success(&check);
-    assert!(stdout(&check).contains("checksum matches"), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("checksum matches"),
+        "{}",
+        stdout(&check)
+    );
 
     // Kept: the seven newest days (12th to 18th March), the newest of four weeks (the 18th,
     // and Sundays 15th, 8th and 1st) and of twelve months (the 18th, 28th February).
@@ -116,7 +129,10 @@ async fn a_nightly_backup_is_written_rotated_and_shown_to_administrators(engine:
     let (code, page) = backups_page(&app, "admin@night.example").await;
     assert_eq!(code, StatusCode::OK);
     assert!(page.contains("written"), "{page}");
-    assert!(page.contains(status.file.as_deref().unwrap_or("?")), "{page}");
+    assert!(
+        page.contains(status.file.as_deref().unwrap_or("?")),
+        "{page}"
+    );
     assert!(page.contains(others[0]), "{page}");
     assert!(!page.contains("copied-by-hand.db"), "{page}");
     let (code, _) = backups_page(&app, "teacher@night.example").await;
@@ -168,14 +184,27 @@ async fn an_encrypted_backup_needs_its_passphrase_to_be_checked_and_restored(eng
     );
 
     let written = app.cli(
-        &["backup", "--out", &file_arg, "--passphrase-file", &passphrase_arg],
+        &[
+            "backup",
+            "--out",
+            &file_arg,
+            "--passphrase-file",
+            &passphrase_arg,
+        ],
         "",
     );
     assert_success(&written);
-    assert!(stdout(&written).contains("encrypted backup written"), "{}", stdout(&written));
+    assert!(
+        stdout(&written).contains("encrypted backup written"),
+        "{}",
+        stdout(&written)
+    );
     let bytes = std::fs::read(&file).expect("the backup");
     assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
-    assert!(!bytes.windows(9).any(|w| w == b"Night Aca"), "the school's name is readable");
+    assert!(
+        !bytes.windows(9).any(|w| w == b"Night Aca"),
+        "the school's name is readable"
+    );
     // The checksum is of the file as written.
     let recorded = std::fs::read_to_string(steadfast::backup::checksum_path(&file)).expect("sums");
     assert!(recorded.starts_with(&sha256_of(&file)), "{recorded}");
@@ -192,13 +221,23 @@ async fn an_encrypted_backup_needs_its_passphrase_to_be_checked_and_restored(eng
         &app.cli(&["check", &file_arg, "--passphrase-file", &wrong_arg], ""),
         "the passphrase does not open",
     );
-    let checked = app.cli(&["check", &file_arg, "--passphrase-file", &passphrase_arg], "");
+    let checked = app.cli(
+        &["check", &file_arg, "--passphrase-file", &passphrase_arg],
+        "",
+    );
     assert_success(&checked);
-    assert!(stdout(&checked).contains("the passphrase opens it"), "{}", stdout(&checked));
+    assert!(
+        stdout(&checked).contains("the passphrase opens it"),
+        "{}",
+        stdout(&checked)
+    );
 
     let spare = spare_database(engine);
     assert_failure_naming(
-        &steadfast_on(&spare.url, &["restore", &file_arg, "--passphrase-file", &wrong_arg]),
+        &steadfast_on(
+            &spare.url,
+            &["restore", &file_arg, "--passphrase-file", &wrong_arg],
+        ),
         "the passphrase does not open",
     );
     let restored = steadfast_on(
@@ -206,8 +245,16 @@ async fn an_encrypted_backup_needs_its_passphrase_to_be_checked_and_restored(eng
         &["restore", &file_arg, "--passphrase-file", &passphrase_arg],
     );
     assert_success(&restored);
-    assert!(stdout(&restored).contains("checksum matches"), "{}", stdout(&restored));
-    assert!(stdout(&restored).contains("pupils 3"), "{}", stdout(&restored));
+    assert!(
+        stdout(&restored).contains("checksum matches"),
+        "{}",
+        stdout(&restored)
+    );
+    assert!(
+        stdout(&restored).contains("pupils 3"),
+        "{}",
+        stdout(&restored)
+    );
     let check = steadfast_on(&spare.url, &["check"]);
     assert!(stdout(&check).contains("schools 1"), "{}", stdout(&check));
 }
@@ -231,7 +278,12 @@ async fn nightly_backups_are_encrypted_when_a_passphrase_file_is_set(engine: Eng
     assert!(name.ends_with(".age"), "{name}");
     let written = app.settings.backup_folder().join(&name);
     let checked = app.cli(
-        &["check", &written.to_string_lossy(), "--passphrase-file", &passphrase_arg],
+        &[
+            "check",
+            &written.to_string_lossy(),
+            "--passphrase-file",
+            &passphrase_arg,
+        ],
         "",
     );
     assert_success(&checked);
@@ -239,16 +291,26 @@ async fn nightly_backups_are_encrypted_when_a_passphrase_file_is_set(engine: Eng
     // An unreadable passphrase file stops the plan at start, not every night.
     let mut settings = (*app.settings).clone();
     settings.backup_passphrase_file = folder.path().join("missing").to_string_lossy().into_owned();
-    let refused = NightlyPlan::from_settings(&settings).err().map(|e| format!("{e:#}"));
+    let refused = NightlyPlan::from_settings(&settings)
+        .err()
+        .map(|e| format!("{e:#}"));
     assert!(
-        refused.as_deref().unwrap_or_default().contains("STEADFAST_BACKUP_PASSPHRASE_FILE"),
+        refused
+            .as_deref()
+            .unwrap_or_default()
+            .contains("STEADFAST_BACKUP_PASSPHRASE_FILE"),
         "{refused:?}"
     );
     settings.backup_passphrase_file = String::new();
     settings.backup_at = "25:00".into();
-    let refused = NightlyPlan::from_settings(&settings).err().map(|e| format!("{e:#}"));
+    let refused = NightlyPlan::from_settings(&settings)
+        .err()
+        .map(|e| format!("{e:#}"));
     assert!(
-        refused.as_deref().unwrap_or_default().contains("STEADFAST_BACKUP_AT"),
+        refused
+            .as_deref()
+            .unwrap_or_default()
+            .contains("STEADFAST_BACKUP_AT"),
         "{refused:?}"
     );
 }

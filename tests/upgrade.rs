@@ -289,7 +289,15 @@ async fn a_previous_release_database_upgrades_with_a_backup_first_and_keeps_ever
             stdout(&upgraded)
         );
         assert_eq!(backups.len(), 1, "{backups:?}");
-        the_backup_holds_the_rows(engine, &database.url, data.path(), &backups[0], &shape, &before, migrations_before);
+        the_backup_holds_the_rows(
+            engine,
+            &database.url,
+            data.path(),
+            &backups[0],
+            &shape,
+            &before,
+            migrations_before,
+        );
     }
 
     // Every row of every table of the previous release survives, value for value.
@@ -339,7 +347,10 @@ async fn a_previous_release_database_upgrades_with_a_backup_first_and_keeps_ever
     let again = steadfast(&database.url, data.path(), &["migrate"], &[]);
     assert_success(&again);
     assert!(!stdout(&again).contains("backup"), "{}", stdout(&again));
-    assert_eq!(upgrade_backups(&data.path().join("backups")).len(), backups.len());
+    assert_eq!(
+        upgrade_backups(&data.path().join("backups")).len(),
+        backups.len()
+    );
 }
 
 /// The backup taken before the upgrade has its checksum and holds the previous release's rows.
@@ -369,7 +380,11 @@ fn the_backup_holds_the_rows(
                 &[],
             );
             assert_success(&listed);
-            assert!(stdout(&listed).contains("checksum matches"), "{}", stdout(&listed));
+            assert!(
+                stdout(&listed).contains("checksum matches"),
+                "{}",
+                stdout(&listed)
+            );
         }
     }
 }
@@ -391,7 +406,11 @@ async fn an_upgrade_takes_a_backup_first_named_for_the_release_it_upgrades_from(
     );
     let backups = upgrade_backups(&data.path().join("backups"));
     assert_eq!(backups.len(), 1, "{backups:?}");
-    let name = backups[0].file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let name = backups[0]
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
     assert!(name.contains("-from-20261206000014"), "{name}");
     assert!(steadfast::backup::checksum_path(&backups[0]).is_file());
     // The backup is of the database as it was: restored, it upgrades and holds the school.
@@ -403,7 +422,11 @@ async fn an_upgrade_takes_a_backup_first_named_for_the_release_it_upgrades_from(
         &[],
     );
     assert_success(&restored);
-    assert!(stdout(&restored).contains("schools 1"), "{}", stdout(&restored));
+    assert!(
+        stdout(&restored).contains("schools 1"),
+        "{}",
+        stdout(&restored)
+    );
     let mut conn = connect(&database.url);
     let embedded = steadfast::db::embedded_migration_versions(&conn).expect("the migrations");
     assert_eq!(applied_migrations(&mut conn), embedded.len() as i64);

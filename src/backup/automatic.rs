@@ -180,7 +180,9 @@ pub fn rotate(
     retention: crate::domain::backup_rotation::Retention,
 ) -> anyhow::Result<Vec<String>> {
     let mut nightly: Vec<(chrono::NaiveDate, PathBuf, String)> = Vec::new();
-    for entry in std::fs::read_dir(folder).with_context(|| format!("reading {}", folder.display()))? {
+    for entry in
+        std::fs::read_dir(folder).with_context(|| format!("reading {}", folder.display()))?
+    {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(day) = nightly_day(&name) {

@@ -29,8 +29,7 @@ pub fn encrypt_file(plain: &Path, out: &Path, passphrase: &SecretString) -> anyh
     let mut writer = encryptor
         .wrap_output(BufWriter::new(file))
         .with_context(|| format!("encrypting into {}", out.display()))?;
-    let mut input =
-        File::open(plain).with_context(|| format!("reading {}", plain.display()))?;
+    let mut input = File::open(plain).with_context(|| format!("reading {}", plain.display()))?;
     std::io::copy(&mut input, &mut writer)
         .with_context(|| format!("encrypting into {}", out.display()))?;
     let mut buffered = writer

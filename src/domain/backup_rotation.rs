@@ -170,7 +170,11 @@ pub fn upgrade_file_name(
     format!(
         "{UPGRADE_PREFIX}{}-from-{}{}{}",
         at.format("%Y-%m-%dT%H%M%SZ"),
-        if version.is_empty() { "unknown" } else { &version },
+        if version.is_empty() {
+            "unknown"
+        } else {
+            &version
+        },
         engine_suffix(postgres),
         if encrypted { ENCRYPTED_SUFFIX } else { "" }
     )
@@ -323,13 +327,25 @@ mod tests {
     fn the_next_run_is_at_the_hour_school_time() {
         let two = NaiveTime::from_hms_opt(2, 0, 0).unwrap();
         // Winter (GMT): 02:00 London is 02:00 UTC, tonight or tomorrow night.
-        assert_eq!(next_run(utc(2026, 1, 10, 1, 59), two), utc(2026, 1, 10, 2, 0));
-        assert_eq!(next_run(utc(2026, 1, 10, 2, 0), two), utc(2026, 1, 11, 2, 0));
-        assert_eq!(next_run(utc(2026, 1, 10, 14, 0), two), utc(2026, 1, 11, 2, 0));
+        assert_eq!(
+            next_run(utc(2026, 1, 10, 1, 59), two),
+            utc(2026, 1, 10, 2, 0)
+        );
+        assert_eq!(
+            next_run(utc(2026, 1, 10, 2, 0), two),
+            utc(2026, 1, 11, 2, 0)
+        );
+        assert_eq!(
+            next_run(utc(2026, 1, 10, 14, 0), two),
+            utc(2026, 1, 11, 2, 0)
+        );
         // Summer (BST): 02:00 London is 01:00 UTC.
         assert_eq!(next_run(utc(2026, 7, 1, 12, 0), two), utc(2026, 7, 2, 1, 0));
         // 23:30 UTC on 1 July is already 2 July in London: its 02:00 is 90 minutes away.
-        assert_eq!(next_run(utc(2026, 7, 1, 23, 30), two), utc(2026, 7, 2, 1, 0));
+        assert_eq!(
+            next_run(utc(2026, 7, 1, 23, 30), two),
+            utc(2026, 7, 2, 1, 0)
+        );
     }
 
     #[test]
@@ -346,7 +362,10 @@ mod tests {
             utc(2026, 10, 25, 0, 30)
         );
         let two = NaiveTime::from_hms_opt(2, 0, 0).unwrap();
-        assert_eq!(next_run(utc(2026, 3, 28, 12, 0), two), utc(2026, 3, 29, 1, 0));
+        assert_eq!(
+            next_run(utc(2026, 3, 28, 12, 0), two),
+            utc(2026, 3, 29, 1, 0)
+        );
     }
 
     #[test]
