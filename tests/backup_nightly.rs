@@ -321,3 +321,21 @@ both_engines!(
     an_encrypted_backup_needs_its_passphrase_to_be_checked_and_restored,
     nightly_backups_are_encrypted_when_a_passphrase_file_is_set,
 );
+
+#[test]
+fn serve_refuses_a_nightly_time_it_cannot_read_at_start() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let url = format!("sqlite://{}", dir.path().join("steadfast.db").display());
+    let data = dir.path().join("data").to_string_lossy().into_owned();
+    let output = run_steadfast(
+        &["serve"],
+        "",
+        &[
+            ("DATABASE_URL", &url),
+            ("STEADFAST_DATA_DIR", &data),
+            ("STEADFAST_BIND", "127.0.0.1:0"),
+            ("STEADFAST_BACKUP_AT", "25:00"),
+        ],
+    );
+    assert_failure_naming(&output, "STEADFAST_BACKUP_AT");
+}
