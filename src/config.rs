@@ -40,8 +40,10 @@ pub struct Settings {
     /// `STEADFAST_BACKUP_KEEP_DAILY`, `_WEEKLY`, `_MONTHLY`.
     #[serde(default = "default_keep_daily")]
     pub backup_keep_daily: u32,
+    /// Weekly nightly backups kept (see `backup_keep_daily`).
     #[serde(default = "default_keep_weekly")]
     pub backup_keep_weekly: u32,
+    /// Monthly nightly backups kept (see `backup_keep_daily`).
     #[serde(default = "default_keep_monthly")]
     pub backup_keep_monthly: u32,
     /// A file holding the passphrase that encrypts the backups Steadfast takes by itself;
