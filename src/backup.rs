@@ -1,13 +1,19 @@
 //! Backups (`steadfast backup`, `restore` and `check`): a consistent copy of the database
 //! taken while the service runs, with its SHA-256 beside it; restoring one into an empty
 //! database; and checking a database or a backup. The rules without IO (the checksum file,
-//! what counts as a problem) are in [`crate::domain::backup`].
+//! what counts as a problem) are in [`crate::domain::backup`]. A backup may be encrypted
+//! with a passphrase ([`encryption`]); the nightly backups of `steadfast serve` and the one
+//! taken before an upgrade are in [`automatic`].
+
+pub mod automatic;
+pub mod encryption;
 
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use age::secrecy::SecretString;
 use anyhow::{bail, Context};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -71,10 +77,16 @@ pub fn checksum_path(file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Writes a consistent backup of the database `database_url` names to `out`, and its
-/// checksum to `out.sha256`. It is written under a temporary name first, so a failed
-/// backup leaves nothing behind under `out`.
-pub fn backup(database_url: &str, out: &Path, force: bool) -> anyhow::Result<Written> {
+/// Writes a consistent backup of the database `database_url` names to `out`, encrypted
+/// with `passphrase` when one is given, and the checksum of the file as written to
+/// `out.sha256`. It is written under a temporary name first, so a failed backup leaves
+/// nothing behind under `out`.
+pub fn backup(
+    database_url: &str,
+    out: &Path,
+    force: bool,
+    passphrase: Option<&SecretString>,
+) -> anyhow::Result<Written> {
     if out.exists() && !force {
         bail!(
             "{} already exists: choose another file, or pass --force to replace it",
@@ -83,25 +95,21 @@ pub fn backup(database_url: &str, out: &Path, force: bool) -> anyhow::Result<Wri
     }
     let partial = sibling(out, ".partial")?;
     remove_if_present(&partial)?;
-    match DatabaseTarget::parse(database_url)? {
-        DatabaseTarget::Sqlite(path) => {
-            let mut conn = open_sqlite_read_only(&path)?;
-            // A read transaction of its own: a snapshot, whatever the service writes meanwhile.
-            diesel::sql_query("VACUUM INTO ?")
-                .bind::<Text, _>(partial.to_string_lossy())
-                .execute(&mut conn)
-                .with_context(|| format!("copying {} (VACUUM INTO)", path.display()))?;
-        }
-        DatabaseTarget::Postgres(url) => {
-            let mut dump = postgres_command("pg_dump", &url)?;
-            // pg_dump reads every table in one repeatable-read transaction: a snapshot.
-            dump.arg("--format=custom").arg("--file").arg(&partial);
-            run(dump, "pg_dump")?;
+    match passphrase {
+        None => copy_database(database_url, &partial)?,
+        Some(passphrase) => {
+            // The copy is encrypted as soon as it is complete, and removed whatever happens.
+            let plain = sibling(out, ".unencrypted.partial")?;
+            remove_if_present(&plain)?;
+            let encrypted = copy_database(database_url, &plain)
+                .and_then(|()| encryption::encrypt_file(&plain, &partial, passphrase));
+            remove_if_present(&plain)?;
+            if let Err(e) = encrypted {
+                remove_if_present(&partial)?;
+                return Err(e);
+            }
         }
     }
-    std::fs::File::open(&partial)
-        .and_then(|file| file.sync_all())
-        .with_context(|| format!("writing {}", partial.display()))?;
     std::fs::rename(&partial, out)
         .with_context(|| format!("moving {} to {}", partial.display(), out.display()))?;
     let sha256 = sha256_of(out)?;
@@ -121,12 +129,85 @@ pub fn backup(database_url: &str, out: &Path, force: bool) -> anyhow::Result<Wri
     })
 }
 
-/// Restores the backup `file` into the database `database_url` names, which must hold no
-/// school, then runs pending migrations and checks the result. On SQLite the service must
-/// be stopped: the file is put in place of the database.
-pub fn restore(database_url: &str, file: &Path) -> anyhow::Result<(Checksum, CheckFindings)> {
-    let kind = backup_kind(file)?;
+/// Copies the database `database_url` names into the file `partial` (a consistent snapshot),
+/// and waits for the disk.
+fn copy_database(database_url: &str, partial: &Path) -> anyhow::Result<()> {
+    match DatabaseTarget::parse(database_url)? {
+        DatabaseTarget::Sqlite(path) => {
+            let mut conn = open_sqlite_read_only(&path)?;
+            // A read transaction of its own: a snapshot, whatever the service writes meanwhile.
+            diesel::sql_query("VACUUM INTO ?")
+                .bind::<Text, _>(partial.to_string_lossy())
+                .execute(&mut conn)
+                .with_context(|| format!("copying {} (VACUUM INTO)", path.display()))?;
+        }
+        DatabaseTarget::Postgres(url) => {
+            let mut dump = postgres_command("pg_dump", &url)?;
+            // pg_dump reads every table in one repeatable-read transaction: a snapshot.
+            dump.arg("--format=custom").arg("--file").arg(partial);
+            run(dump, "pg_dump")?;
+        }
+    }
+    std::fs::File::open(partial)
+        .and_then(|file| file.sync_all())
+        .with_context(|| format!("writing {}", partial.display()))
+}
+
+/// A backup file ready to read: the file itself, or its decrypted copy.
+struct Opened {
+    kind: BackupKind,
+    decrypted: Option<encryption::Decrypted>,
+}
+
+impl Opened {
+    /// The plain (unencrypted) backup.
+    fn path<'a>(&'a self, file: &'a Path) -> &'a Path {
+        self.decrypted.as_ref().map_or(file, |d| d.path.as_path())
+    }
+}
+
+/// Opens a backup: an encrypted one is decrypted with `passphrase` into a temporary file,
+/// and refused without one.
+fn open_backup(file: &Path, passphrase: Option<&SecretString>) -> anyhow::Result<Opened> {
+    match backup_kind(file)? {
+        BackupKind::Encrypted => {
+            let Some(passphrase) = passphrase else {
+                bail!(
+                    "{} is encrypted: give its passphrase with --passphrase-file FILE",
+                    file.display()
+                );
+            };
+            let decrypted = encryption::Decrypted::new(file, passphrase)?;
+            Ok(Opened {
+                kind: decrypted.kind,
+                decrypted: Some(decrypted),
+            })
+        }
+        kind => Ok(Opened {
+            kind,
+            decrypted: None,
+        }),
+    }
+}
+
+/// Whether the backup `file` is encrypted.
+pub fn is_encrypted(file: &Path) -> anyhow::Result<bool> {
+    Ok(backup_kind(file)? == BackupKind::Encrypted)
+}
+
+/// Restores the backup `file` (decrypted with `passphrase` when it is encrypted) into the
+/// database `database_url` names, which must hold no school, then runs pending migrations
+/// and checks the result. On SQLite the service must be stopped: the file is put in place
+/// of the database.
+pub fn restore(
+    database_url: &str,
+    file: &Path,
+    passphrase: Option<&SecretString>,
+) -> anyhow::Result<(Checksum, CheckFindings)> {
+    backup_kind(file)?;
     let checksum = verify_checksum(file)?;
+    let opened = open_backup(file, passphrase)?;
+    let (kind, plain) = (opened.kind, opened.path(file));
     let target = DatabaseTarget::parse(database_url)?;
     match (&target, kind) {
         (DatabaseTarget::Sqlite(path), BackupKind::Sqlite) => {
@@ -137,7 +218,7 @@ pub fn restore(database_url: &str, file: &Path) -> anyhow::Result<(Checksum, Che
                 std::fs::create_dir_all(parent)?;
             }
             let copy = sibling(path, ".restoring")?;
-            std::fs::copy(file, &copy)
+            std::fs::copy(plain, &copy)
                 .with_context(|| format!("copying {} to {}", file.display(), copy.display()))?;
             std::fs::File::open(&copy).and_then(|f| f.sync_all())?;
             // The old database's write-ahead log must not be replayed into the new file.
@@ -159,7 +240,7 @@ pub fn restore(database_url: &str, file: &Path) -> anyhow::Result<(Checksum, Che
                     "--single-transaction",
                     "--exit-on-error",
                 ])
-                .arg(file);
+                .arg(plain);
             run(restore, "pg_restore")?;
         }
         (DatabaseTarget::Sqlite(_), BackupKind::PostgresArchive) => bail!(
@@ -170,14 +251,20 @@ pub fn restore(database_url: &str, file: &Path) -> anyhow::Result<(Checksum, Che
             "{} is a SQLite backup, but DATABASE_URL names a PostgreSQL database",
             file.display()
         ),
+        (_, BackupKind::Encrypted) => bail!("{} could not be decrypted", file.display()),
     }
     let mut conn = target.connect()?;
     db::run_migrations(&mut conn)?;
     Ok((checksum, findings(&mut conn)?))
 }
 
-/// Checks the database `database_url` names, or the backup `file` when one is given.
-pub fn check(database_url: &str, file: Option<&Path>) -> anyhow::Result<Checked> {
+/// Checks the database `database_url` names, or the backup `file` when one is given
+/// (decrypted with `passphrase` when it is encrypted).
+pub fn check(
+    database_url: &str,
+    file: Option<&Path>,
+    passphrase: Option<&SecretString>,
+) -> anyhow::Result<Checked> {
     let Some(file) = file else {
         let mut conn = match DatabaseTarget::parse(database_url)? {
             DatabaseTarget::Sqlite(path) => open_sqlite_read_only(&path)?,
@@ -185,13 +272,16 @@ pub fn check(database_url: &str, file: Option<&Path>) -> anyhow::Result<Checked>
         };
         return Ok(Checked::Database(findings(&mut conn)?));
     };
-    let kind = backup_kind(file)?;
+    backup_kind(file)?;
     let checksum = verify_checksum(file)?;
-    Ok(match kind {
+    let opened = open_backup(file, passphrase)?;
+    let plain = opened.path(file);
+    Ok(match opened.kind {
         BackupKind::Sqlite => {
-            Checked::SqliteBackup(checksum, findings(&mut open_sqlite_read_only(file)?)?)
+            Checked::SqliteBackup(checksum, findings(&mut open_sqlite_read_only(plain)?)?)
         }
-        BackupKind::PostgresArchive => Checked::PostgresBackup(checksum, list_archive(file)?),
+        BackupKind::PostgresArchive => Checked::PostgresBackup(checksum, list_archive(plain)?),
+        BackupKind::Encrypted => bail!("{} could not be decrypted", file.display()),
     })
 }
 
@@ -358,7 +448,8 @@ fn backup_kind(file: &Path) -> anyhow::Result<BackupKind> {
         .with_context(|| format!("reading {}", file.display()))?;
     BackupKind::sniff(&head).with_context(|| {
         format!(
-            "{} is not a Steadfast backup (neither a SQLite database nor a pg_dump archive)",
+            "{} is not a Steadfast backup (neither a SQLite database nor a pg_dump archive, \
+             encrypted or not)",
             file.display()
         )
     })

@@ -61,7 +61,8 @@ pub enum Command {
     Import(ImportCommand),
     /// Write a consistent backup of the database while the service runs, and its SHA-256
     /// beside it (FILE.sha256, which `sha256sum -c` reads). SQLite: a copy of the database
-    /// file; PostgreSQL: a pg_dump archive (custom format).
+    /// file; PostgreSQL: a pg_dump archive (custom format). With --passphrase-file, the
+    /// backup is encrypted (age format, scrypt).
     Backup {
         /// The file to write.
         #[arg(long)]
@@ -69,6 +70,10 @@ pub enum Command {
         /// Replace the file when it exists.
         #[arg(long)]
         force: bool,
+        /// Encrypt the backup with the passphrase in this file (a final line break is
+        /// ignored).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<std::path::PathBuf>,
     },
     /// Restore a backup into an empty database (one holding no school), checking it against
     /// FILE.sha256 first when that is there, then run pending migrations. SQLite: stop the
@@ -77,6 +82,9 @@ pub enum Command {
     Restore {
         /// The backup file.
         file: std::path::PathBuf,
+        /// The file holding the passphrase of an encrypted backup.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<std::path::PathBuf>,
     },
     /// Give records out.
     #[command(subcommand)]
@@ -100,6 +108,9 @@ pub enum Command {
     Check {
         /// A backup file to check instead of the database.
         file: Option<std::path::PathBuf>,
+        /// The file holding the passphrase of an encrypted backup.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -457,10 +468,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{revoked} token(s) of {email} revoked");
             Ok(())
         }
-        Command::Backup { out, force } => {
-            let written = crate::backup::backup(&settings.database_url, &out, force)?;
+        Command::Backup {
+            out,
+            force,
+            passphrase_file,
+        } => {
+            let passphrase = read_passphrase(passphrase_file.as_deref())?;
+            let written =
+                crate::backup::backup(&settings.database_url, &out, force, passphrase.as_ref())?;
             println!(
-                "backup written to {} ({} bytes), SHA-256 {} (in {})",
+                "{} written to {} ({} bytes), SHA-256 {} (in {})",
+                if passphrase.is_some() {
+                    "encrypted backup"
+                } else {
+                    "backup"
+                },
                 written.path.display(),
                 written.bytes,
                 written.sha256,
@@ -468,8 +490,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Restore { file } => {
-            let (checksum, found) = crate::backup::restore(&settings.database_url, &file)?;
+        Command::Restore {
+            file,
+            passphrase_file,
+        } => {
+            let passphrase = read_passphrase(passphrase_file.as_deref())?;
+            let (checksum, found) =
+                crate::backup::restore(&settings.database_url, &file, passphrase.as_ref())?;
             print_checksum(&file, checksum);
             println!(
                 "restored {} into {}: {found}",
@@ -478,7 +505,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             report_problems(&found)
         }
-        Command::Check { file } => check(&settings, file.as_deref()),
+        Command::Check {
+            file,
+            passphrase_file,
+        } => {
+            let passphrase = read_passphrase(passphrase_file.as_deref())?;
+            check(&settings, file.as_deref(), passphrase.as_ref())
+        }
         Command::Export(ExportCommand::Pupil { upn, school, out }) => {
             export_pupil(&settings, &upn, &school, &out)
         }
@@ -664,7 +697,16 @@ fn retention(settings: &Settings, dry_run: bool, at: Option<String>) -> anyhow::
     Ok(())
 }
 
+/// Opens the database, running pending migrations; when they would upgrade a database that
+/// holds a school, a backup is taken first (and nothing is migrated if it fails).
 fn open(settings: &Settings) -> anyhow::Result<Database> {
+    if let Some(written) = crate::backup::automatic::before_upgrade(settings, Utc::now())? {
+        println!(
+            "the database is being upgraded: a backup was taken first, {} ({} bytes)",
+            written.path.display(),
+            written.bytes
+        );
+    }
     Database::open(&settings.database_url, settings.pool_size)
         .with_context(|| format!("opening the database ({})", redact(&settings.database_url)))
 }
@@ -732,14 +774,29 @@ fn read_secret(what: &str) -> anyhow::Result<String> {
     Ok(secret.trim_end_matches(['\r', '\n']).to_string())
 }
 
+/// The passphrase in `--passphrase-file`, when one is given.
+fn read_passphrase(
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<age::secrecy::SecretString>> {
+    file.map(|file| crate::backup::encryption::read_passphrase(file).context("--passphrase-file"))
+        .transpose()
+}
+
 /// `steadfast check`: prints what was checked and found; fails on any problem.
-fn check(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn check(
+    settings: &Settings,
+    file: Option<&std::path::Path>,
+    passphrase: Option<&age::secrecy::SecretString>,
+) -> anyhow::Result<()> {
     use crate::backup::Checked;
-    let checked = crate::backup::check(&settings.database_url, file)?;
+    let checked = crate::backup::check(&settings.database_url, file, passphrase)?;
     let name = match file {
         Some(file) => {
             if let Some(checksum) = checked.checksum() {
                 print_checksum(file, checksum);
+            }
+            if passphrase.is_some() && crate::backup::is_encrypted(file)? {
+                println!("encrypted: the passphrase opens it");
             }
             format!("backup {}", file.display())
         }
@@ -1111,6 +1168,15 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let jobs = crate::jobs::JobContext::from_settings(&settings)?;
     println!("Email goes to {}.", jobs.mailer.describe());
+    let nightly = crate::backup::automatic::NightlyPlan::from_settings(&settings)?.map(Arc::new);
+    match &nightly {
+        Some(plan) => println!(
+            "Nightly backups go to {}; the next at {}.",
+            settings.backup_folder().display(),
+            plan.next_after(Utc::now()).to_rfc3339()
+        ),
+        None => println!("Nightly backups are off (backup_nightly)."),
+    }
     let state = web::AppState {
         db: db.clone(),
         settings: Arc::new(settings),
@@ -1122,6 +1188,9 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
             jobs.mailer.clone(),
         ));
         actix_web::rt::spawn(crate::jobs::run_forever(db, jobs));
+        if let Some(plan) = nightly {
+            actix_web::rt::spawn(crate::backup::automatic::run_forever(plan));
+        }
         println!("Steadfast is serving on http://{address}");
         if let Some(link) = setup_link {
             println!("The database holds no school yet. Set up your school at {link}");

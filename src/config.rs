@@ -25,6 +25,51 @@ pub struct Settings {
     /// (by default 1, so grade `06` is Year 7). `STEADFAST_ONEROSTER_GRADE_OFFSET`.
     #[serde(default = "default_grade_offset")]
     pub oneroster_grade_offset: i64,
+    /// The folder of the backups Steadfast takes by itself (nightly, and before an upgrade);
+    /// empty: `backups` in `data_dir`. `STEADFAST_BACKUP_DIR`.
+    #[serde(default)]
+    pub backup_dir: String,
+    /// Whether `steadfast serve` takes a backup every night. `STEADFAST_BACKUP_NIGHTLY`.
+    #[serde(default = "default_true")]
+    pub backup_nightly: bool,
+    /// When the nightly backup is taken, `HH:MM` school time (Europe/London).
+    /// `STEADFAST_BACKUP_AT`.
+    #[serde(default = "default_backup_at")]
+    pub backup_at: String,
+    /// Nightly backups kept: the newest of each of this many days, weeks and months.
+    /// `STEADFAST_BACKUP_KEEP_DAILY`, `_WEEKLY`, `_MONTHLY`.
+    #[serde(default = "default_keep_daily")]
+    pub backup_keep_daily: u32,
+    /// Weekly nightly backups kept (see `backup_keep_daily`).
+    #[serde(default = "default_keep_weekly")]
+    pub backup_keep_weekly: u32,
+    /// Monthly nightly backups kept (see `backup_keep_daily`).
+    #[serde(default = "default_keep_monthly")]
+    pub backup_keep_monthly: u32,
+    /// A file holding the passphrase that encrypts the backups Steadfast takes by itself;
+    /// empty: they are not encrypted. `STEADFAST_BACKUP_PASSPHRASE_FILE`.
+    #[serde(default)]
+    pub backup_passphrase_file: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_backup_at() -> String {
+    "02:00".into()
+}
+
+fn default_keep_daily() -> u32 {
+    crate::domain::backup_rotation::Retention::default().daily
+}
+
+fn default_keep_weekly() -> u32 {
+    crate::domain::backup_rotation::Retention::default().weekly
+}
+
+fn default_keep_monthly() -> u32 {
+    crate::domain::backup_rotation::Retention::default().monthly
 }
 
 fn default_grade_offset() -> i64 {
@@ -51,6 +96,24 @@ impl Settings {
         Ok(settings.try_deserialize()?)
     }
 
+    /// The folder of automatic backups: `backup_dir`, or `backups` in `data_dir`.
+    pub fn backup_folder(&self) -> PathBuf {
+        if self.backup_dir.trim().is_empty() {
+            self.data_dir.join("backups")
+        } else {
+            PathBuf::from(self.backup_dir.trim())
+        }
+    }
+
+    /// How many nightly backups rotation keeps.
+    pub fn backup_retention(&self) -> crate::domain::backup_rotation::Retention {
+        crate::domain::backup_rotation::Retention {
+            daily: self.backup_keep_daily,
+            weekly: self.backup_keep_weekly,
+            monthly: self.backup_keep_monthly,
+        }
+    }
+
     /// The built-in defaults alone, for tests and tools that must not read the environment.
     pub fn defaults() -> Result<Self, ConfigError> {
         let settings = config::Config::builder()
@@ -72,6 +135,14 @@ mod tests {
         assert_eq!(settings.smtp_url, "file");
         assert_eq!(settings.mail_from, "steadfast@localhost");
         assert_eq!(settings.oneroster_grade_offset, 1);
+        assert_eq!(settings.backup_folder(), PathBuf::from("data/backups"));
+        assert!(settings.backup_nightly);
+        assert_eq!(settings.backup_at, "02:00");
+        assert_eq!(
+            settings.backup_retention(),
+            crate::domain::backup_rotation::Retention::default()
+        );
+        assert_eq!(settings.backup_passphrase_file, "");
     }
 
     /// The settings file the Debian package and the container install as

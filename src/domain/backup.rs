@@ -14,6 +14,8 @@ pub enum BackupKind {
     Sqlite,
     /// A PostgreSQL custom-format archive (`pg_dump -Fc`).
     PostgresArchive,
+    /// Either of those, encrypted with a passphrase (the `age` format).
+    Encrypted,
 }
 
 impl BackupKind {
@@ -23,14 +25,19 @@ impl BackupKind {
             Some(BackupKind::Sqlite)
         } else if head.starts_with(b"PGDMP") {
             Some(BackupKind::PostgresArchive)
+        } else if head.starts_with(AGE_HEADER) {
+            Some(BackupKind::Encrypted)
         } else {
             None
         }
     }
 
     /// How many bytes [`BackupKind::sniff`] needs.
-    pub const HEAD_LEN: usize = 16;
+    pub const HEAD_LEN: usize = AGE_HEADER.len();
 }
+
+/// The first line of a file in the `age` format.
+const AGE_HEADER: &[u8] = b"age-encryption.org/v1\n";
 
 /// The checksum file's line for a file named `file_name` whose SHA-256 is `hex`, as
 /// `sha256sum` writes it (two spaces: text mode), so `sha256sum -c` verifies it from the
@@ -192,6 +199,11 @@ mod tests {
             BackupKind::sniff(b"PGDMP\x01\x0e\x00"),
             Some(BackupKind::PostgresArchive)
         );
+        assert_eq!(
+            BackupKind::sniff(b"age-encryption.org/v1\n-> scrypt"),
+            Some(BackupKind::Encrypted)
+        );
+        assert_eq!(BackupKind::sniff(b"age-encryption.org/v2\n"), None);
         assert_eq!(BackupKind::sniff(b"PK\x03\x04"), None);
         assert_eq!(BackupKind::sniff(b""), None);
     }

@@ -7,6 +7,7 @@
 
 pub mod account_link;
 pub mod backup;
+pub mod backup_rotation;
 pub mod calendar;
 pub mod consistency;
 pub mod conversation;

@@ -49,7 +49,7 @@ pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
                         @if viewer.member.has_any_role(&[Role::Specialist, Role::Sendco]) { a href="/practitioner" { "Sessions" } }
                         @if crate::db::provision::may_see_school_map(viewer.member) { a href="/provision" { "Provision" } }
                         @if viewer.member.has_any_role(&[Role::Slt, Role::Sendco, Role::Hod, Role::PastoralLead]) { a href="/insight" { "Insight" } }
-                        @if viewer.member.has_role(Role::Admin) { a href="/admin/staff" { "Staff" } a href="/admin/sign-in" { "Sign-in" } }
+                        @if viewer.member.has_role(Role::Admin) { a href="/admin/staff" { "Staff" } a href="/admin/sign-in" { "Sign-in" } a href="/admin/backups" { "Backups" } }
                         @if viewer.member.has_any_role(&[Role::Admin, Role::Slt]) {
                             a href="/admin/behaviours" { "Behaviours" }
                             a href="/admin/policy" { "Policy" }

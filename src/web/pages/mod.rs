@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod audit;
+pub mod backups;
 pub mod calendar;
 pub mod charts;
 pub mod conversation;
@@ -225,6 +226,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(erase::conversation_submit),
         )
         .route("/admin/audit", web::get().to(audit::show))
+        .route("/admin/backups", web::get().to(backups::show))
         .route("/admin/audit.csv", web::get().to(audit::csv))
         .route("/admin/policy", web::get().to(policy::show))
         .route("/admin/policy", web::post().to(policy::submit))
