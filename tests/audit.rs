@@ -11,30 +11,13 @@ use chrono::{TimeDelta, Utc};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
-use common::{both_engines, page_client, spawn_app, Engine, Role, TestApp, PASSWORD};
+use common::{both_engines, page as get, signed_in, spawn_app, Engine, Role, TestApp, PASSWORD};
 use steadfast::db::plans::{self, Agreement};
 use steadfast::db::schema::{audit_log, pupils};
 use steadfast::domain::calendar::SchoolCalendar;
 use steadfast::domain::plan::PlanSubmission;
 
 const UPN: &str = "A123456789012";
-
-async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = page_client();
-    let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "signing in {email}"
-    );
-    client
-}
-
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let response = app.get_page(client, path).await;
-    let status = response.status();
-    (status, response.text().await.expect("a body"))
-}
 
 /// The reads recorded in the audit log: (actor, action, entity, entity id).
 fn reads(app: &TestApp) -> Vec<(Option<i64>, String, String, Option<i64>)> {

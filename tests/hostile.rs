@@ -15,8 +15,8 @@ use reqwest::{header, Client, Method, StatusCode};
 use serde_json::{json, Value};
 
 use common::{
-    assert_error_shape, both_engines, csrf_token_in, location, page_client, spawn_app, Engine,
-    Role, TestApp, PASSWORD,
+    assert_error_shape, both_engines, csrf_token_in, location, signed_in, spawn_app, Engine, Role,
+    TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
 use steadfast::db::schema::{programme_blocks, programme_sessions, provision_items, pupils};
@@ -731,18 +731,6 @@ fn assert_escaped(path: &str, html: &str) {
         !html.contains("alert(1)>"),
         "{path}: an injected attribute: {html}"
     );
-}
-
-/// A client signed in to the pages as `email`.
-async fn signed_in(app: &TestApp, email: &str) -> Client {
-    let client = page_client();
-    let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "signing in {email}"
-    );
-    client
 }
 
 /// Opens a page; answers its status and HTML, checked for anything unescaped.

@@ -10,7 +10,9 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use common::{both_engines, page_client, problem_at, spawn_app, Engine, Role, TestApp, PASSWORD};
+use common::{
+    both_engines, page_client, problem_at, signed_in, spawn_app, Engine, Role, TestApp, PASSWORD,
+};
 use steadfast::db::models::School;
 use steadfast::db::schema::meeting_guests;
 use steadfast::domain::roster::upn_check_letter;
@@ -72,14 +74,6 @@ async fn arrange(engine: Engine) -> Scene {
 fn upn(serial: u32) -> String {
     let rest = format!("{:012}", 820_200_126_000u64 + u64::from(serial));
     format!("{}{rest}", upn_check_letter(&rest).expect("a check letter"))
-}
-
-/// A client signed in as `email`.
-async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = page_client();
-    let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signing in");
-    client
 }
 
 /// Loads `from`, then posts `fields` to `to` with the page's CSRF token; answers the status

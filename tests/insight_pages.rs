@@ -10,7 +10,7 @@ mod common;
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use reqwest::{header, StatusCode};
 
-use common::{both_engines, page_client, spawn_app, Engine, Role, TestApp, PASSWORD};
+use common::{both_engines, page as get, signed_in, spawn_app, Engine, Role, TestApp, PASSWORD};
 use steadfast::db::decisions::{self, ManualMove};
 use steadfast::db::models::School;
 use steadfast::db::notices::NoticeContext;
@@ -131,23 +131,6 @@ impl Scene {
             self.log(self.year10, at(day, 10, 0), "Rough play", "Room 12");
         }
     }
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = page_client();
-    let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "signing in {email}"
-    );
-    client
-}
-
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let response = app.get_page(client, path).await;
-    let status = response.status();
-    (status, response.text().await.expect("a body"))
 }
 
 /// The text inside the element with this id (up to its first child or end tag).

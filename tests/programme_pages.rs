@@ -11,7 +11,9 @@ use chrono::{Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use diesel::prelude::*;
 use reqwest::{Client, Response, StatusCode};
 
-use common::{both_engines, csrf_token_in, location, page_client, spawn_app, Engine, Role};
+use common::{
+    both_engines, csrf_token_in, location, page as get, signed_in, spawn_app, Engine, Role,
+};
 use common::{TestApp, PASSWORD};
 use steadfast::db::models::School;
 use steadfast::db::schema::{
@@ -71,19 +73,6 @@ async fn scene(engine: Engine) -> Scene {
         specialist_id: specialist.id,
         pupil,
     }
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> Client {
-    let client = page_client();
-    let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signing in");
-    client
-}
-
-async fn get(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String) {
-    let response = app.get_page(client, path).await;
-    let status = response.status();
-    (status, response.text().await.expect("a page body"))
 }
 
 /// Posts a form with the session's CSRF token (read from the home page).

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use reqwest::{header, StatusCode};
 
 use common::{
-    both_engines, csrf_token_in, location, page_client, spawn_app, Engine, Role, TestApp, PASSWORD,
+    both_engines, csrf_token_in, location, signed_in, spawn_app, Engine, Role, TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
 use steadfast::db::plans::{self, Agreement};
@@ -77,17 +77,6 @@ fn scene(app: &TestApp) -> Scene {
         sendco,
         pupil,
     }
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = page_client();
-    let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "signing in {email}"
-    );
-    client
 }
 
 async fn body_of(response: reqwest::Response) -> String {

@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use common::{
-    assert_success, both_engines, location, page_client, problem_at, spawn_app, stdout, unzip,
-    Engine, Role, TestApp, PASSWORD,
+    assert_success, both_engines, location, page as get, problem_at, signed_in, spawn_app, stdout,
+    unzip, Engine, Role, TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
 use steadfast::db::schema::{
@@ -246,23 +246,6 @@ impl Scene {
             .map(str::to_string)
             .collect()
     }
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = page_client();
-    let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "signing in {email}"
-    );
-    client
-}
-
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let response = app.get_page(client, path).await;
-    let status = response.status();
-    (status, response.text().await.expect("a body"))
 }
 
 /// The schedule form's fields with every period at its default, `changed` over them.

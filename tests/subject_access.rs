@@ -23,7 +23,7 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 use common::{
-    assert_failure_naming, assert_success, both_engines, page_client, spawn_app, unzip, Engine,
+    assert_failure_naming, assert_success, both_engines, page, signed_in, spawn_app, unzip, Engine,
     Role, TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
@@ -95,23 +95,6 @@ fn set_level(app: &TestApp, pupil: i64, level: i16) {
         .set(pupils::level.eq(level))
         .execute(&mut *app.conn())
         .expect("setting the level");
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = page_client();
-    let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "signing in {email}"
-    );
-    client
-}
-
-async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let response = app.get_page(client, path).await;
-    let status = response.status();
-    (status, response.text().await.expect("a body"))
 }
 
 async fn accept(app: &TestApp, token: &str, logged: &Value) -> Value {

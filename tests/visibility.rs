@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use common::{both_engines, page_client, spawn_app, Engine, Role, TestApp, PASSWORD};
+use common::{both_engines, page, signed_in, spawn_app, Engine, Role, TestApp, PASSWORD};
 use steadfast::db::plans::{self, Agreement};
 use steadfast::db::programmes::{self, BlockRequest, SessionInput};
 use steadfast::db::schema::{level_changes, meetings, programme_sessions, pupils};
@@ -277,23 +277,6 @@ async fn scene(engine: Engine) -> Scene {
         meeting,
         session,
     }
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = page_client();
-    let response = app.login(&client, email, PASSWORD).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "signing in {email}"
-    );
-    client
-}
-
-async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let response = app.get_page(client, path).await;
-    let status = response.status();
-    (status, response.text().await.expect("a body"))
 }
 
 /// A page a role either opens (200, showing `marker`) or is refused (403, not showing it).

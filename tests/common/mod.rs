@@ -827,3 +827,26 @@ pub fn unzip(bytes: &[u8]) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A browser-like client signed in as `email` (with the shared test password).
+pub async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
+    let client = page_client();
+    let response = app.login(&client, email, PASSWORD).await;
+    assert_eq!(
+        response.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "signing in {email}"
+    );
+    client
+}
+
+/// The status and text of the page at `path`, as `client` sees it.
+pub async fn page(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+) -> (reqwest::StatusCode, String) {
+    let response = app.get_page(client, path).await;
+    let status = response.status();
+    (status, response.text().await.expect("a page body"))
+}
