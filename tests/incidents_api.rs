@@ -171,6 +171,40 @@ async fn a_repeated_key_returns_the_first_answer_and_writes_nothing(engine: Engi
     assert_eq!(incident_count(&app), 1);
 }
 
+async fn a_kept_answer_is_forgotten_after_its_days(engine: Engine) {
+    use steadfast::db::idempotency::ANSWERS_KEPT_DAYS;
+    use steadfast::jobs::{self, JobContext};
+    let app = spawn_app(engine).await;
+    let class = classroom(&app, "NORTH");
+    let key = "queued-on-a-phone-0001";
+    let (status, first) =
+        post_incident(&app, &class.token, Some(key), &prompt_for(class.pupil)).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let context = JobContext::from_settings(&app.settings).expect("a job context");
+    let kept = || {
+        schema::idempotency_keys::table
+            .count()
+            .get_result::<i64>(&mut *app.conn())
+            .expect("counting kept answers")
+    };
+
+    let within = chrono::Utc::now() + chrono::TimeDelta::days(ANSWERS_KEPT_DAYS - 1);
+    let report = jobs::run_once(&app.db, &context, within)
+        .await
+        .expect("the jobs");
+    assert_eq!(report.answers_cleared, 0, "{report}");
+    let (_, again) = post_incident(&app, &class.token, Some(key), &prompt_for(class.pupil)).await;
+    assert_eq!(again, first, "still answered from what was kept");
+    assert_eq!(incident_count(&app), 1);
+
+    let after = chrono::Utc::now() + chrono::TimeDelta::days(ANSWERS_KEPT_DAYS + 1);
+    let report = jobs::run_once(&app.db, &context, after)
+        .await
+        .expect("the jobs");
+    assert_eq!(report.answers_cleared, 1, "{report}");
+    assert_eq!(kept(), 0);
+}
+
 async fn a_key_reused_for_another_request_is_refused(engine: Engine) {
     let app = spawn_app(engine).await;
     let class = classroom(&app, "NORTH");
@@ -337,6 +371,7 @@ both_engines!(
     a_serious_incident_suggests_coaching_time,
     a_repeated_key_returns_the_first_answer_and_writes_nothing,
     a_key_reused_for_another_request_is_refused,
+    a_kept_answer_is_forgotten_after_its_days,
     the_same_key_sent_at_once_logs_one_incident,
     one_wrong_pupil_among_several_writes_nothing,
     malformed_incidents_name_the_field_at_fault,

@@ -10,6 +10,11 @@ use super::schema::idempotency_keys;
 use super::{to_db_time, DbConnection};
 use crate::error::{Error, Result};
 
+/// How long the answer to a keyed request is kept. A phone that queued a Prompt while offline
+/// sends it again within this time and logs it once; after it the key is forgotten (the answer
+/// holds the incident as logged, personal data the school need not keep).
+pub const ANSWERS_KEPT_DAYS: i64 = 30;
+
 /// A checked idempotency key: 8 to 200 visible ASCII characters (a UUID fits).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
@@ -129,6 +134,15 @@ pub fn forget_answers_about(
         }
     }
     Ok(forgotten)
+}
+
+/// Deletes the answers kept longer than [`ANSWERS_KEPT_DAYS`] before `now`; answers how many.
+pub fn clear_expired(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize> {
+    let oldest_kept = now - chrono::TimeDelta::days(ANSWERS_KEPT_DAYS);
+    Ok(diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.lt(to_db_time(oldest_kept))),
+    )
+    .execute(conn)?)
 }
 
 /// Whether a database error is the unique index refusing a second use of a key.

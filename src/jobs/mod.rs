@@ -56,6 +56,8 @@ pub struct JobReport {
     pub digests: usize,
     /// Sessions cleared out for being idle or too old.
     pub sessions_cleared: usize,
+    /// Answers to keyed requests forgotten for being older than they are kept.
+    pub answers_cleared: usize,
     /// What the retention schedule erased.
     pub retention: retention::RetentionReport,
     /// What the outbox delivery did.
@@ -68,8 +70,8 @@ impl std::fmt::Display for JobReport {
             f,
             "{} pupils checked, {} suggestions made, {} suggestions waiting too long for a decision; \
              {} reminders, {} overdue notices and {} digests queued; \
-             {} emails sent, {} to retry, {} failed; {} expired sessions cleared; \
-             erased: {}",
+             {} emails sent, {} to retry, {} failed; {} expired sessions and {} old answers to \
+             keyed requests cleared; erased: {}",
             self.pupils_checked,
             self.suggestions_made,
             self.suggestions_overdue,
@@ -80,6 +82,7 @@ impl std::fmt::Display for JobReport {
             self.delivery.retrying,
             self.delivery.failed,
             self.sessions_cleared,
+            self.answers_cleared,
             self.retention
         )
     }
@@ -141,6 +144,9 @@ pub async fn run_once(db: &Database, context: &JobContext, at: DateTime<Utc>) ->
     }
     report.sessions_cleared = db
         .write(move |conn| crate::db::sign_in::clear_expired(conn, to_db_time(at)))
+        .await?;
+    report.answers_cleared = db
+        .write(move |conn| crate::db::idempotency::clear_expired(conn, at))
         .await?;
     report.retention = retention::apply(db, SchoolCalendar::local_date(at), at, false).await?;
     report.delivery = delivery::deliver_due(db, &context.mailer, at).await?;
