@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod erase;
 pub mod export;
 pub mod form;
+pub mod form_page;
 pub mod home;
 pub mod houses;
 pub mod impact;
