@@ -240,9 +240,7 @@ impl Problem {
     /// A refused change, for showing its form again: the status (400, 409 or 422) and the
     /// problem, without the field's name at the start of the message (the form shows it at
     /// the field). The error itself when it is not one the person can put right in the form.
-    pub fn of_refusal(
-        error: Error,
-    ) -> Result<(StatusCode, Problem), crate::web::error::PageError> {
+    pub fn of_refusal(error: Error) -> Result<(StatusCode, Problem), crate::web::error::PageError> {
         let status = error.status();
         match Problem::of(&error).filter(|_| [400, 409, 422].contains(&status)) {
             Some(mut problem) => {

@@ -501,11 +501,7 @@ fn booking_of(fields: &Fields) -> std::result::Result<Booking, Problem> {
 }
 
 /// `POST /meetings/{id}/schedule`: books or moves the meeting; invitations go out.
-pub async fn schedule(
-    visit: Visit,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-) -> PageResult {
+pub async fn schedule(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
     let id = meeting_id(&path)?;
     let booking = booking_of(&form.0);
     visit
