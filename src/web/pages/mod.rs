@@ -30,6 +30,7 @@ pub mod policy;
 pub mod programme;
 pub mod provision;
 pub mod pupils;
+pub mod report_scope;
 pub mod retention;
 pub mod second_factor;
 pub mod security;
