@@ -198,6 +198,8 @@ pub struct Form {
     pub values: Fields,
     /// What was wrong with the last submission, when it was refused.
     pub problem: Option<Problem>,
+    /// Which of the page's forms was sent, on a page with several (its name on the page).
+    pub sent: Option<String>,
 }
 
 impl Form {
@@ -206,6 +208,7 @@ impl Form {
         Form {
             values,
             problem: None,
+            sent: None,
         }
     }
 
@@ -214,7 +217,13 @@ impl Form {
         Form {
             values: typed,
             problem: Some(problem),
+            sent: None,
         }
+    }
+
+    /// Whether this is the form named `name` sent back, on a page with several forms.
+    pub fn is_sent(&self, name: &str) -> bool {
+        self.sent.as_deref() == Some(name)
     }
 
     /// The problem, when there is one.

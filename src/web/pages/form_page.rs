@@ -36,6 +36,11 @@ pub trait FormPage: Sized + Send + 'static {
     /// The page's title.
     const TITLE: &'static str;
 
+    /// The page's title when it names the record; [`FormPage::TITLE`] unless said otherwise.
+    fn title(&self) -> String {
+        Self::TITLE.to_string()
+    }
+
     /// The audit entry reading the page records, when reading it is recorded.
     const READ: Option<Read> = None;
 
@@ -117,12 +122,11 @@ impl Visit {
         Ok(self.render(&data, &form, notice, StatusCode::OK))
     }
 
-    /// The page shown again with what was typed and the problem at its field.
+    /// The page shown again with `form`: what was typed and the problem at its field.
     pub async fn again<P: FormPage>(
         self,
         key: P::Key,
-        typed: Fields,
-        problem: Problem,
+        form: Form,
         status: StatusCode,
     ) -> PageResult {
         let viewer = self.member.clone();
@@ -131,7 +135,7 @@ impl Visit {
             .db
             .transaction(move |conn| P::load(conn, &viewer, key))
             .await?;
-        Ok(self.render(&data, &Form::again(typed, problem), None, status))
+        Ok(self.render(&data, &form, None, status))
     }
 
     /// Handles a submitted form: `read` is the form as read (a problem shows the page again,
@@ -152,12 +156,37 @@ impl Visit {
             + Send
             + 'static,
     {
+        self.submit_to::<P, T, F>(key, None, typed, read, change)
+            .await
+    }
+
+    /// [`Visit::submit`] for a page with several forms: `sent` names the one sent, so that
+    /// it alone is shown again with what was typed.
+    pub async fn submit_to<P, T, F>(
+        self,
+        key: P::Key,
+        sent: Option<String>,
+        typed: Fields,
+        read: std::result::Result<T, Problem>,
+        change: F,
+    ) -> PageResult
+    where
+        P: FormPage,
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String>
+            + Send
+            + 'static,
+    {
+        let refused = |problem: Problem| Form {
+            values: typed.clone(),
+            problem: Some(problem),
+            sent: sent.clone(),
+        };
         let asked = match read {
             Ok(asked) => asked,
             Err(problem) => {
-                return self
-                    .again::<P>(key, typed, problem, StatusCode::BAD_REQUEST)
-                    .await
+                let form = refused(problem);
+                return self.again::<P>(key, form, StatusCode::BAD_REQUEST).await;
             }
         };
         let context = NoticeContext::from_settings(&self.state.settings);
@@ -171,7 +200,8 @@ impl Visit {
             Ok(location) => Ok(see_other(&location)),
             Err(error) => {
                 let (status, problem) = Problem::of_refusal(error)?;
-                self.again::<P>(key, typed, problem, status).await
+                let form = refused(problem);
+                self.again::<P>(key, form, status).await
             }
         }
     }
@@ -196,6 +226,8 @@ impl Visit {
         notice: Option<&str>,
         status: StatusCode,
     ) -> HttpResponse {
-        self.page(P::TITLE, status, |csrf| data.render(form, notice, csrf))
+        self.page(&data.title(), status, |csrf| {
+            data.render(form, notice, csrf)
+        })
     }
 }
