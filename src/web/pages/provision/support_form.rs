@@ -165,3 +165,49 @@ impl NewProvision {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pounds_are_read_as_exact_pence() {
+        for (typed, pence) in [
+            ("12.50", 1250),
+            ("12.5", 1250),
+            ("12", 1200),
+            (" £12.05 ", 1205),
+            ("0", 0),
+            ("0.01", 1),
+            (".75", 75),
+            ("1,250.00", 125_000),
+            ("5000", 500_000),
+            ("0.10", 10),
+        ] {
+            assert_eq!(pence_of(typed), Ok(pence), "{typed}");
+        }
+    }
+
+    #[test]
+    fn bad_amounts_are_refused_at_the_field() {
+        for typed in [
+            "",
+            " ",
+            "12.505",
+            "-3",
+            "abc",
+            "12,50",
+            "1,2500",
+            "12.",
+            "1e3",
+            "£",
+            "5000.01",
+            "99999999999999999999",
+            "12.5.0",
+            "+4",
+        ] {
+            let problem = pence_of(typed).expect_err(typed);
+            assert!(problem.is_about(COST_FIELD), "{typed}: {problem:?}");
+        }
+    }
+}
