@@ -45,7 +45,7 @@ fn refuse_if_unloaded(session: &Session) -> Result<(), Error> {
 /// Name of the hidden field that carries the CSRF token in every form.
 pub const CSRF_FIELD: &str = "csrf_token";
 
-fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, Error> {
+pub(crate) fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, Error> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| Error::Internal("application state missing".into()))

@@ -190,6 +190,84 @@ impl From<&Problem> for Error {
     }
 }
 
+/// A form on a page: the values shown in its fields (the record's own the first time, what
+/// was typed when it comes back refused) and the problem to show at its field.
+#[derive(Debug, Clone, Default)]
+pub struct Form {
+    /// The values the fields show.
+    pub values: Fields,
+    /// What was wrong with the last submission, when it was refused.
+    pub problem: Option<Problem>,
+    /// Which of the page's forms was sent, on a page with several (its name on the page).
+    pub sent: Option<String>,
+}
+
+impl Form {
+    /// A form shown for the first time, filled with `values`.
+    pub fn first(values: Fields) -> Form {
+        Form {
+            values,
+            problem: None,
+            sent: None,
+        }
+    }
+
+    /// A refused form shown again: what was typed, and the problem.
+    pub fn again(typed: Fields, problem: Problem) -> Form {
+        Form {
+            values: typed,
+            problem: Some(problem),
+            sent: None,
+        }
+    }
+
+    /// Whether this is the form named `name` sent back, on a page with several forms.
+    pub fn is_sent(&self, name: &str) -> bool {
+        self.sent.as_deref() == Some(name)
+    }
+
+    /// The problem, when there is one.
+    pub fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
+    }
+
+    /// The slot next to `field` for its problem (see [`field_problem`]).
+    pub fn problem_at(&self, field: &str) -> Markup {
+        field_problem(self.problem(), field)
+    }
+}
+
+impl Problem {
+    /// A problem with `field`.
+    pub fn at(field: &str, message: impl Into<String>) -> Problem {
+        Problem {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// A refused change, for showing its form again: the status (400, 409 or 422) and the
+    /// problem, without the field's name at the start of the message (the form shows it at
+    /// the field). The error itself when it is not one the person can put right in the form.
+    pub fn of_refusal(error: Error) -> Result<(StatusCode, Problem), crate::web::error::PageError> {
+        let status = error.status();
+        match Problem::of(&error).filter(|_| [400, 409, 422].contains(&status)) {
+            Some(mut problem) => {
+                if let Some(field) = &problem.field {
+                    if let Some(rest) = problem.message.strip_prefix(&format!("{field}: ")) {
+                        problem.message = rest.to_string();
+                    }
+                }
+                Ok((
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                    problem,
+                ))
+            }
+            None => Err(crate::web::error::PageError(error)),
+        }
+    }
+}
+
 /// The slot next to a field where its problem is shown (empty when the field is fine). The
 /// page's script fills the same slot when it sends the form itself.
 pub fn field_problem(problem: Option<&Problem>, field: &str) -> Markup {

@@ -19,6 +19,7 @@ use super::form::{csv_bytes, csv_response, text_cell};
 use super::form::{html_response, Fields};
 use super::layout::page;
 use super::provision::years_of;
+use super::report_scope::{read_report_ask, ReportAsk, ReportRules, ScopeKind};
 use super::with_viewer;
 use crate::db::evaluation;
 use crate::db::insight::{self, Entry, Reach, Scope};
@@ -26,14 +27,14 @@ use crate::db::staff::StaffMember;
 use crate::db::{houses, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::insight::{week_start, weekly_flow, ImpactSummary, Tier, WeekFlow};
-use crate::domain::{Level, Role};
+use crate::domain::Level;
 use crate::error::{Error, Result};
 use crate::web::auth::SignedIn;
 use crate::web::error::PageError;
 use crate::web::AppState;
 
 /// The longest date range a report covers, in days (about three school years).
-const MAX_RANGE_DAYS: u64 = 3 * 366;
+const MAX_RANGE_DAYS: i64 = 3 * 366;
 
 /// Weeks of flow shown when no range is chosen.
 const DEFAULT_WEEKS: u64 = 12;
@@ -61,12 +62,20 @@ impl Report {
         }
     }
 
-    /// The range shown when none is chosen: the last twelve weeks for the ladder's flow, the
-    /// last year for impact.
-    fn default_from(self, today: NaiveDate) -> NaiveDate {
-        match self {
-            Report::Ladder => week_start(today) - Days::new(7 * (DEFAULT_WEEKS - 1)),
-            Report::Impact => today.checked_sub_months(Months::new(12)).unwrap_or(today),
+    /// The scopes and ranges the report accepts: the whole school, a year group or a house;
+    /// when no range is chosen, the last twelve weeks for the ladder's flow, the last year
+    /// for impact.
+    fn rules(self) -> ReportRules {
+        const SCOPES: &[ScopeKind] = &[ScopeKind::School, ScopeKind::Year, ScopeKind::House];
+        ReportRules {
+            scopes: SCOPES,
+            default_from: match self {
+                Report::Ladder => |to| week_start(to) - Days::new(7 * (DEFAULT_WEEKS - 1)),
+                Report::Impact => {
+                    |to: NaiveDate| to.checked_sub_months(Months::new(12)).unwrap_or(to)
+                }
+            },
+            max_days: MAX_RANGE_DAYS,
         }
     }
 }
@@ -107,20 +116,12 @@ impl Choice {
 
     /// The query string that asks for this choice again (for links and the CSV).
     fn query(&self, level: Option<Level>) -> String {
-        let mut pairs: Vec<(&str, String)> = Vec::new();
-        match (self.year(), self.house()) {
-            (Some(year), _) => {
-                pairs.push(("scope", "year".into()));
-                pairs.push(("year", year.to_string()));
-            }
-            (None, Some(house)) => {
-                pairs.push(("scope", "house".into()));
-                pairs.push(("house", house.to_string()));
-            }
-            (None, None) => pairs.push(("scope", "school".into())),
-        }
-        pairs.push(("from", self.from.to_string()));
-        pairs.push(("to", self.to.to_string()));
+        let ask = ReportAsk {
+            scope: self.scope,
+            from: self.from,
+            to: self.to,
+        };
+        let mut pairs = ask.query_pairs();
         if let Some(level) = level {
             pairs.push(("level", level.number().to_string()));
         }
@@ -168,89 +169,19 @@ fn sees_school(member: &StaffMember) -> bool {
     insight::may_see(member, Reach::School)
 }
 
-fn date_field(query: &Fields, name: &str) -> Result<Option<NaiveDate>> {
-    query
-        .get(name)
-        .map(|raw| {
-            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .map_err(|_| Error::invalid(name, "enter a date as YYYY-MM-DD"))
-        })
-        .transpose()
-}
-
-/// Reads the choice from the query, with its defaults, and checks the member may see it.
+/// Reads the choice from the query (the scope and range by [`read_report_ask`]), with its
+/// defaults, and checks the member may see it.
 fn read_choice(
     member: &StaffMember,
     query: &Fields,
     report: Report,
     today: NaiveDate,
 ) -> Result<Choice> {
-    let year = query
-        .get("year")
-        .map(|raw| {
-            raw.parse::<i16>()
-                .map_err(|_| Error::invalid("year", "choose a year group from the list"))
-        })
-        .transpose()?;
-    let house = query
-        .get("house")
-        .map(|raw| {
-            raw.parse::<i64>()
-                .map_err(|_| Error::invalid("house", "choose a house from the list"))
-        })
-        .transpose()?;
-    let own_year = || {
-        (member.has_role(Role::PastoralLead))
-            .then(|| member.year_groups.iter().min().copied())
-            .flatten()
-    };
-    let own_house = || {
-        (member.has_role(Role::PastoralLead))
-            .then(|| member.houses.iter().min().copied())
-            .flatten()
-    };
-    let scope = match query.get("scope") {
-        Some("school") => Scope::School,
-        Some("year") => Scope::Year(
-            year.or_else(own_year)
-                .ok_or_else(|| Error::invalid("year", "choose a year group from the list"))?,
-        ),
-        Some("house") => Scope::House(
-            house
-                .or_else(own_house)
-                .ok_or_else(|| Error::invalid("house", "choose a house from the list"))?,
-        ),
-        Some(_) => {
-            return Err(Error::invalid(
-                "scope",
-                "choose the whole school, a year group or a house",
-            ))
-        }
-        None => match (year, house) {
-            (Some(year), _) => Scope::Year(year),
-            (None, Some(house)) => Scope::House(house),
-            (None, None) if sees_school(member) => Scope::School,
-            (None, None) => match (own_year(), own_house()) {
-                (Some(year), _) => Scope::Year(year),
-                (None, Some(house)) => Scope::House(house),
-                (None, None) => Scope::School,
-            },
-        },
-    };
-    let to = date_field(query, "to")?.unwrap_or(today);
-    let from = date_field(query, "from")?.unwrap_or_else(|| report.default_from(to));
-    if from > to {
-        return Err(Error::invalid(
-            "from",
-            "the start date must come before the end date",
-        ));
+    let (ask, problem) = read_report_ask(member, query, &report.rules(), today);
+    if let Some(problem) = problem {
+        return Err(Error::from(&problem));
     }
-    if to - from > chrono::TimeDelta::days(MAX_RANGE_DAYS as i64) {
-        return Err(Error::invalid(
-            "from",
-            "choose a range of three years at most",
-        ));
-    }
+    let ReportAsk { scope, from, to } = ask;
     let level = match query.get("level") {
         None | Some("all") => None,
         Some(raw) => Some(

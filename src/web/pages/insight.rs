@@ -19,6 +19,7 @@ use super::form::{
     Fields, Problem,
 };
 use super::layout::page;
+use super::report_scope::{read_report_ask, ReportAsk, ReportRules, ScopeKind};
 use super::with_viewer;
 use crate::db::insight::{self, may_see, Reach, Scope};
 use crate::db::pupils::PupilView;
@@ -30,7 +31,6 @@ use crate::domain::insight::{
     group_of, rate_per_100, school_days_in, tally, weekly, Dimension, IncidentFact, StepImpact,
     ERASED, ERASED_PUPILS,
 };
-use crate::domain::Role;
 use crate::error::{Error, Result};
 use crate::web::auth::SignedIn;
 use crate::web::error::PageError;
@@ -65,53 +65,27 @@ fn date(on: NaiveDate) -> String {
     on.format("%a %-d %b %Y").to_string()
 }
 
-fn refuse(field: &str, message: &str) -> Problem {
-    Problem {
-        field: Some(field.to_string()),
-        message: message.to_string(),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The request: scope and range
 // ---------------------------------------------------------------------------------------------
 
-/// What a report is asked for: whose incidents, and from when to when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Ask {
-    scope: Scope,
-    from: NaiveDate,
-    to: NaiveDate,
-}
+/// What a pattern report is asked for: whose incidents, and from when to when.
+type Ask = ReportAsk;
 
-impl Ask {
-    /// The query string that asks for this report again.
-    fn query(&self) -> String {
-        let mut pairs: Vec<(&str, String)> = Vec::new();
-        match self.scope {
-            Scope::School => pairs.push(("scope", "school".into())),
-            Scope::Year(year) => {
-                pairs.push(("scope", "year".into()));
-                pairs.push(("year", year.to_string()));
-            }
-            Scope::Form(id) => {
-                pairs.push(("scope", "form".into()));
-                pairs.push(("form", id.to_string()));
-            }
-            Scope::House(id) => {
-                pairs.push(("scope", "house".into()));
-                pairs.push(("house", id.to_string()));
-            }
-            Scope::Pupil(id) => {
-                pairs.push(("scope", "pupil".into()));
-                pairs.push(("pupil", id.to_string()));
-            }
-        }
-        pairs.push(("from", self.from.to_string()));
-        pairs.push(("to", self.to.to_string()));
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
-    }
+/// The scopes and ranges the pattern report accepts.
+const RULES: ReportRules = ReportRules {
+    scopes: &[
+        ScopeKind::School,
+        ScopeKind::Year,
+        ScopeKind::Form,
+        ScopeKind::House,
+        ScopeKind::Pupil,
+    ],
+    default_from: |to| to - TimeDelta::days(DEFAULT_DAYS),
+    max_days: MAX_RANGE_DAYS,
+};
 
+impl ReportAsk {
     /// The link to the incidents behind one group.
     fn drill_link(&self, dimension: Dimension, key: &str) -> String {
         let extra = serde_urlencoded::to_string([("dimension", dimension.as_str()), ("key", key)])
@@ -120,83 +94,9 @@ impl Ask {
     }
 }
 
-/// The scope a member sees first: a Head of Year their first year group, a Head of House
-/// their first house, others the school.
-fn default_scope(member: &StaffMember) -> Scope {
-    let leads_only = member.has_role(Role::PastoralLead)
-        && !member.has_any_role(&[Role::Slt, Role::Sendco, Role::Hod]);
-    match (member.year_groups.iter().min(), member.houses.iter().min()) {
-        (Some(year), _) if leads_only => Scope::Year(*year),
-        (None, Some(house)) if leads_only => Scope::House(*house),
-        _ => Scope::School,
-    }
-}
-
-/// Reads the scope and range, with the first problem in them; a part with a problem falls
-/// back to its default.
+/// Reads the scope and range, with the first problem in them (see [`read_report_ask`]).
 fn read_ask(member: &StaffMember, query: &Fields, today: NaiveDate) -> (Ask, Option<Problem>) {
-    let mut problem: Option<Problem> = None;
-    let id_of = |name: &str| query.get(name).and_then(|raw| raw.parse::<i64>().ok());
-    let scope = match query.get("scope") {
-        None => default_scope(member),
-        Some("school") => Scope::School,
-        Some("year") => match query.get("year").and_then(|raw| raw.parse::<i16>().ok()) {
-            Some(year) => Scope::Year(year),
-            None => {
-                problem = Some(refuse("year", "choose a year group"));
-                default_scope(member)
-            }
-        },
-        Some("form") => match id_of("form") {
-            Some(id) => Scope::Form(id),
-            None => {
-                problem = Some(refuse("form", "choose a form"));
-                default_scope(member)
-            }
-        },
-        Some("house") => match id_of("house") {
-            Some(id) => Scope::House(id),
-            None => {
-                problem = Some(refuse("house", "choose a house"));
-                default_scope(member)
-            }
-        },
-        Some("pupil") => match id_of("pupil") {
-            Some(id) => Scope::Pupil(id),
-            None => {
-                problem = Some(refuse("pupil", "choose a pupil"));
-                default_scope(member)
-            }
-        },
-        Some(_) => {
-            problem = Some(refuse(
-                "scope",
-                "choose the school, a year group, a form, a house or a pupil",
-            ));
-            default_scope(member)
-        }
-    };
-    let mut date_of = |name: &str, fallback: NaiveDate| match query.get(name) {
-        None => fallback,
-        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d").unwrap_or_else(|_| {
-            problem.get_or_insert(refuse(name, "must be a date, such as 2026-03-02"));
-            fallback
-        }),
-    };
-    let to = date_of("to", today);
-    let from = date_of("from", to - TimeDelta::days(DEFAULT_DAYS));
-    let mut ask = Ask { scope, from, to };
-    if to < from {
-        problem.get_or_insert(refuse("to", "must be on or after the start date"));
-        ask.from = to - TimeDelta::days(DEFAULT_DAYS);
-    } else if (to - from).num_days() >= MAX_RANGE_DAYS {
-        problem.get_or_insert(refuse(
-            "to",
-            &format!("a report covers at most {MAX_RANGE_DAYS} days"),
-        ));
-        ask.from = to - TimeDelta::days(DEFAULT_DAYS);
-    }
-    (ask, problem)
+    read_report_ask(member, query, &RULES, today)
 }
 
 /// Checks the member may see the scope's reports (another school's form, house or pupil is

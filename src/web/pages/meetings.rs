@@ -2,31 +2,27 @@
 //! overdue, due and booked meetings, and one meeting's page, where it is booked or moved,
 //! cancelled, or recorded as held (in the six parts of a coaching conversation) or missed.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
 use maud::{html, Markup};
 
 use super::form::{
-    field_problem, html_response, local, local_input_value, parse_local_time, problem_summary,
-    see_other, Fields, Problem,
+    field_problem, local, local_input_value, parse_local_time, problem_summary, Fields, Form,
+    Problem,
 };
-use super::layout::{csrf_field, level_chip, page};
-use super::with_viewer;
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::{csrf_field, level_chip};
 use crate::db::meetings::{
     self, Booking, GuestRole, MeetingFilter, MeetingView, NewGuest, Outcome,
 };
 use crate::db::models::MeetingGuestRow;
-use crate::db::notices::NoticeContext;
 use crate::db::staff::{self, StaffMember};
 use crate::db::{evaluation, from_db_time, programmes, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::Level;
 use crate::error::{Error, Result};
-use crate::web::auth::{require_role, CsrfForm, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::web::auth::{require_role, CsrfForm};
 
 /// Roles that run meetings (each sees only the meetings they run): the people who decide
 /// suggestions.
@@ -104,15 +100,12 @@ fn meeting_row(view: &MeetingView, today: NaiveDate) -> Markup {
 }
 
 /// `GET /meetings`: the meetings the viewer runs, overdue first, then due, then booked.
-pub async fn list(
-    SignedIn(member): SignedIn,
-    session: Session,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &MEETING_ROLES)?;
+pub async fn list(visit: Visit) -> PageResult {
+    require_role(&visit.member, &MEETING_ROLES)?;
     let today = SchoolCalendar::local_date(Utc::now());
-    let viewer = member.clone();
-    let open = state
+    let viewer = visit.member.clone();
+    let open = visit
+        .state
         .db
         .transaction(move |conn| {
             let mut open = Vec::new();
@@ -129,11 +122,8 @@ pub async fn list(
     let (overdue, waiting): (Vec<_>, Vec<_>) = open.into_iter().partition(|v| v.is_overdue(today));
     let (due, booked): (Vec<_>, Vec<_>) =
         waiting.into_iter().partition(|v| v.meeting.status == "due");
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Meetings",
-            viewer,
-            html! {
+    Ok(visit.page("Meetings", StatusCode::OK, |_| {
+        html! {
                 h1 { "Meetings" }
                 p.muted { "The meetings you run: overdue first, then those to book, then those booked." }
                 @for (title, views, empty) in [
@@ -145,10 +135,8 @@ pub async fn list(
                     @if views.is_empty() { p.muted { (empty) } }
                     ul.cards { @for view in views { (meeting_row(view, today)) } }
                 }
-            },
-        )
-    });
-    Ok(html_response(StatusCode::OK, markup))
+        }
+    }))
 }
 
 /// What the meeting page shows.
@@ -229,13 +217,8 @@ fn booking_defaults(data: &MeetingPage, member: &StaffMember) -> Fields {
     Fields::from_pairs(values)
 }
 
-fn render(
-    data: &MeetingPage,
-    values: &Fields,
-    problem: Option<&Problem>,
-    notice: Option<&str>,
-    csrf: &str,
-) -> Markup {
+fn render(data: &MeetingPage, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
+    let (values, problem) = (&form.values, form.problem());
     let view = &data.view;
     let meeting = &view.meeting;
     let open = ["due", "scheduled"].contains(&meeting.status.as_str());
@@ -409,8 +392,8 @@ fn record_part<'a>(meeting: &'a crate::db::models::MeetingRow, field: &str) -> O
 }
 
 /// What a redirect after a change says on the page.
-fn notice_for(done: Option<&str>) -> Option<&'static str> {
-    match done? {
+fn notice_for(done: &str) -> Option<&'static str> {
+    match done {
         "booked" => Some("Booked. Everyone taking part is being emailed an invitation."),
         "cancelled" => Some("Cancelled. Everyone invited is being told."),
         "missed" => Some("Recorded as missed. A new meeting is due in its place."),
@@ -419,65 +402,30 @@ fn notice_for(done: Option<&str>) -> Option<&'static str> {
     }
 }
 
-/// `GET /meetings/{id}`: one meeting, with its forms while it is open.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let id = meeting_id(&path)?;
-    let viewer = member.clone();
-    let data = state
-        .db
-        .transaction(move |conn| load_page(conn, &viewer, id))
-        .await?;
-    let query = Fields::from_query(request.query_string());
-    let values = booking_defaults(&data, &member);
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Meeting",
-            viewer,
-            render(
-                &data,
-                &values,
-                None,
-                notice_for(query.get("done")),
-                viewer.csrf,
-            ),
-        )
-    });
-    Ok(html_response(StatusCode::OK, markup))
+impl FormPage for MeetingPage {
+    type Key = i64;
+    const TITLE: &'static str = "Meeting";
+
+    fn load(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<MeetingPage> {
+        load_page(conn, member, id)
+    }
+
+    fn first_values(&self, member: &StaffMember, _query: &Fields) -> Fields {
+        booking_defaults(self, member)
+    }
+
+    fn notice(done: &str) -> Option<&'static str> {
+        notice_for(done)
+    }
+
+    fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
+        render(self, form, notice, csrf)
+    }
 }
 
-/// Shows the meeting page again with the problem (400), or passes on any other error.
-async fn again_with(
-    member: StaffMember,
-    session: &Session,
-    state: &web::Data<AppState>,
-    id: i64,
-    fields: &Fields,
-    error: Error,
-) -> std::result::Result<HttpResponse, PageError> {
-    let Some(problem) = Problem::of(&error).filter(|_| [400, 409, 422].contains(&error.status()))
-    else {
-        return Err(PageError(error));
-    };
-    let viewer = member.clone();
-    let data = state
-        .db
-        .transaction(move |conn| load_page(conn, &viewer, id))
-        .await?;
-    let markup = with_viewer(&member, session, |viewer| {
-        page(
-            "Meeting",
-            viewer,
-            render(&data, fields, Some(&problem), None, viewer.csrf),
-        )
-    });
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    Ok(html_response(status, markup))
+/// `GET /meetings/{id}`: one meeting, with its forms while it is open.
+pub async fn show(visit: Visit, path: web::Path<String>) -> PageResult {
+    visit.show::<MeetingPage>(meeting_id(&path)?).await
 }
 
 /// The guests a meeting form names, one of each kind: role, name field and email field (the
@@ -534,19 +482,14 @@ fn guests_of(fields: &Fields) -> Vec<NewGuest> {
 }
 
 fn booking_of(fields: &Fields) -> std::result::Result<Booking, Problem> {
-    let starts_at = parse_local_time("starts_at", fields.get("starts_at"))?.ok_or(Problem {
-        field: Some("starts_at".into()),
-        message: "say when the meeting starts".into(),
-    })?;
+    let starts_at = parse_local_time("starts_at", fields.get("starts_at"))?
+        .ok_or_else(|| Problem::at("starts_at", "say when the meeting starts"))?;
     let duration_minutes = fields
         .get("duration_minutes")
         .map(str::trim)
         .unwrap_or_default()
         .parse()
-        .map_err(|_| Problem {
-            field: Some("duration_minutes".into()),
-            message: "the length is a number of minutes".into(),
-        })?;
+        .map_err(|_| Problem::at("duration_minutes", "the length is a number of minutes"))?;
     Ok(Booking {
         starts_at,
         duration_minutes,
@@ -557,157 +500,84 @@ fn booking_of(fields: &Fields) -> std::result::Result<Booking, Problem> {
     })
 }
 
-/// Runs a change to a meeting in one transaction, then sends the browser where `change`
-/// says, or shows the meeting page again with the problem.
-async fn change_then_show<F>(
-    member: StaffMember,
-    session: &Session,
-    state: &web::Data<AppState>,
-    id: i64,
-    fields: &Fields,
-    change: F,
-) -> std::result::Result<HttpResponse, PageError>
-where
-    F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext) -> Result<String> + Send + 'static,
-{
-    let context = NoticeContext::from_settings(&state.settings);
-    let by = member.clone();
-    let outcome = state
-        .db
-        .write(move |conn| change(conn, &by, &context))
-        .await;
-    match outcome {
-        Ok(location) => Ok(see_other(&location)),
-        Err(error) => again_with(member, session, state, id, fields, error).await,
-    }
-}
-
 /// `POST /meetings/{id}/schedule`: books or moves the meeting; invitations go out.
-pub async fn schedule(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
+pub async fn schedule(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
     let id = meeting_id(&path)?;
-    let fields = form.0;
-    let booking = match booking_of(&fields) {
-        Ok(booking) => booking,
-        Err(problem) => {
-            return again_with(member, &session, &state, id, &fields, Error::from(&problem)).await
-        }
-    };
-    let kinds: Vec<GuestRole> = booking.guests.iter().map(|guest| guest.role).collect();
-    change_then_show(
-        member,
-        &session,
-        &state,
-        id,
-        &fields,
-        move |conn, by, context| {
+    let booking = booking_of(&form.0);
+    visit
+        .submit::<MeetingPage, _, _>(id, form.0, booking, move |conn, by, context, booking| {
+            let kinds: Vec<GuestRole> = booking.guests.iter().map(|guest| guest.role).collect();
             meetings::schedule(conn, by, context, id, &booking, Utc::now())
                 .map_err(|error| at_guest_field(error, &kinds))?;
             Ok(format!("/meetings/{id}?done=booked"))
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// `POST /meetings/{id}/cancel`: cancels the meeting with a reason.
-pub async fn cancel(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
+pub async fn cancel(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
     let id = meeting_id(&path)?;
     let reason = form.0.raw("reason").to_string();
-    change_then_show(
-        member,
-        &session,
-        &state,
-        id,
-        &form.0,
-        move |conn, by, context| {
+    visit
+        .submit::<MeetingPage, _, _>(id, form.0, Ok(reason), move |conn, by, context, reason| {
             meetings::cancel(conn, by, context, id, &reason, Utc::now())?;
             Ok(format!("/meetings/{id}?done=cancelled"))
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// `POST /meetings/{id}/missed`: records that it did not happen; a new one becomes due.
-pub async fn missed(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
+pub async fn missed(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
     let id = meeting_id(&path)?;
-    change_then_show(
-        member,
-        &session,
-        &state,
-        id,
-        &form.0,
-        move |conn, by, context| {
+    visit
+        .submit::<MeetingPage, _, _>(id, form.0, Ok(()), move |conn, by, context, ()| {
             let rules = evaluation::load_rules(conn, by.school_id)?;
             let (_, again) = meetings::record_missed(conn, by, context, id, &rules, Utc::now())?;
             Ok(format!("/meetings/{}?done=missed", again.id))
+        })
+        .await
+}
+
+/// The record of a held meeting as typed; the record itself is checked by the domain.
+struct HeldForm {
+    held_at: chrono::DateTime<Utc>,
+    goals_met: Option<bool>,
+    typed: Fields,
+}
+
+fn held_of(fields: &Fields) -> std::result::Result<HeldForm, Problem> {
+    Ok(HeldForm {
+        held_at: parse_local_time("held_at", fields.get("held_at"))?.unwrap_or_else(Utc::now),
+        goals_met: match fields.raw("goals_met") {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
         },
-    )
-    .await
+        typed: fields.clone(),
+    })
 }
 
 /// `POST /meetings/{id}/outcome`: records the meeting as held.
-pub async fn outcome(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
+pub async fn outcome(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
     let id = meeting_id(&path)?;
-    let fields = form.0;
-    let held_at = match parse_local_time("held_at", fields.get("held_at")) {
-        Ok(Some(at)) => at,
-        Ok(None) => Utc::now(),
-        Err(problem) => {
-            let error = Error::from(&Problem::from(problem));
-            return again_with(member, &session, &state, id, &fields, error).await;
-        }
-    };
-    let goals_met = match fields.raw("goals_met") {
-        "yes" => Some(true),
-        "no" => Some(false),
-        _ => None,
-    };
-    let submitted = fields.clone();
-    change_then_show(
-        member,
-        &session,
-        &state,
-        id,
-        &fields,
-        move |conn, by, context| {
+    let held = held_of(&form.0);
+    visit
+        .submit::<MeetingPage, _, _>(id, form.0, held, move |conn, by, context, held| {
             let rules = evaluation::load_rules(conn, by.school_id)?;
+            let typed = &held.typed;
             let outcome = Outcome {
-                held_at,
-                summary: submitted.raw("summary"),
-                goals_met,
-                follow_up: submitted.get("follow_up"),
-                successes: submitted.get("successes"),
-                challenges: submitted.get("challenges"),
-                focus: submitted.get("focus"),
-                action_steps: submitted.get("action_steps"),
-                next_step: submitted.get("next_step"),
+                held_at: held.held_at,
+                summary: typed.raw("summary"),
+                goals_met: held.goals_met,
+                follow_up: typed.get("follow_up"),
+                successes: typed.get("successes"),
+                challenges: typed.get("challenges"),
+                focus: typed.get("focus"),
+                action_steps: typed.get("action_steps"),
+                next_step: typed.get("next_step"),
             };
             meetings::record_outcome(conn, by, context, id, &outcome, &rules, Utc::now())?;
             Ok(format!("/meetings/{id}?done=held"))
-        },
-    )
-    .await
+        })
+        .await
 }

@@ -1,0 +1,233 @@
+//! The one way a page with forms is built: load the record in one transaction, let the domain
+//! decide on a submitted form in one write, then render. A page says what it loads, what its
+//! forms show first and how it renders ([`FormPage`]); a handler says how a form is read and
+//! what the domain is asked to do ([`Visit::submit`]). Showing the page, sending the browser
+//! on after a change and showing the page again with what was typed and the problem at its
+//! field are written once, here.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use maud::Markup;
+
+use super::form::{html_response, see_other, Fields, Form, Problem};
+use super::layout::page;
+use super::with_viewer;
+use crate::db::audit::{self, Read};
+use crate::db::notices::NoticeContext;
+use crate::db::staff::StaffMember;
+use crate::db::DbConnection;
+use crate::error::Result;
+use crate::web::auth::{app_state, SignedIn};
+use crate::web::error::PageError;
+use crate::web::AppState;
+
+/// What a page handler answers: the page, a redirect, or an error page.
+pub type PageResult = std::result::Result<HttpResponse, PageError>;
+
+/// A page showing one record with its forms.
+pub trait FormPage: Sized + Send + 'static {
+    /// What names the record in the address: a pupil's id, a meeting's id.
+    type Key: Copy + Send + 'static;
+
+    /// The page's title.
+    const TITLE: &'static str;
+
+    /// The page's title when it names the record; [`FormPage::TITLE`] unless said otherwise.
+    fn title(&self) -> String {
+        Self::TITLE.to_string()
+    }
+
+    /// The audit entry reading the page records, when reading it is recorded.
+    const READ: Option<Read> = None;
+
+    /// Loads the record and all the page shows, checking that `member` may see it.
+    fn load(conn: &mut DbConnection, member: &StaffMember, key: Self::Key) -> Result<Self>;
+
+    /// The pupil and detail of the audit entry for reading the page.
+    fn read_about(&self, _key: Self::Key) -> (Option<i64>, String) {
+        (None, String::new())
+    }
+
+    /// What the page's forms show the first time: the record's own values.
+    fn first_values(&self, member: &StaffMember, query: &Fields) -> Fields;
+
+    /// What the page says after a change sent the browser back with `?done=...`.
+    fn notice(done: &str) -> Option<&'static str>;
+
+    /// The page's body.
+    fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup;
+}
+
+/// A signed-in staff member's request for a page: who asks, their session, the application
+/// and the query string. Taken first by a handler, so signing in is checked before anything
+/// else.
+pub struct Visit {
+    pub member: StaffMember,
+    pub session: Session,
+    pub state: web::Data<AppState>,
+    pub query: Fields,
+}
+
+impl FromRequest for Visit {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let signed_in = SignedIn::from_request(req, payload);
+        let session = req.get_session();
+        let state = app_state(req);
+        let query = Fields::from_query(req.query_string());
+        Box::pin(async move {
+            let SignedIn(member) = signed_in.await?;
+            Ok(Visit {
+                member,
+                session,
+                state: state?,
+                query,
+            })
+        })
+    }
+}
+
+impl Visit {
+    /// `GET`: the page with its forms filled from the record, and the notice `?done=` asks
+    /// for; the read is recorded in the audit log when the page's reads are.
+    pub async fn show<P: FormPage>(self, key: P::Key) -> PageResult {
+        let viewer = self.member.clone();
+        let data = match P::READ {
+            Some(read) => {
+                self.state
+                    .db
+                    .write(move |conn| {
+                        let data = P::load(conn, &viewer, key)?;
+                        let (pupil_id, detail) = data.read_about(key);
+                        audit::record_read(conn, &viewer, read, pupil_id, detail)?;
+                        Ok(data)
+                    })
+                    .await?
+            }
+            None => {
+                self.state
+                    .db
+                    .transaction(move |conn| P::load(conn, &viewer, key))
+                    .await?
+            }
+        };
+        let form = Form::first(data.first_values(&self.member, &self.query));
+        let notice = self.query.get("done").and_then(P::notice);
+        Ok(self.render(&data, &form, notice, StatusCode::OK))
+    }
+
+    /// The page shown again with `form`: what was typed and the problem at its field.
+    pub async fn again<P: FormPage>(
+        self,
+        key: P::Key,
+        form: Form,
+        status: StatusCode,
+    ) -> PageResult {
+        let viewer = self.member.clone();
+        let data = self
+            .state
+            .db
+            .transaction(move |conn| P::load(conn, &viewer, key))
+            .await?;
+        Ok(self.render(&data, &form, None, status))
+    }
+
+    /// Handles a submitted form: `read` is the form as read (a problem shows the page again,
+    /// 400); `change` asks the domain to decide in one write and says where the browser goes
+    /// next. A refusal the person can put right shows the page again with it at its field;
+    /// any other error is the error page.
+    pub async fn submit<P, T, F>(
+        self,
+        key: P::Key,
+        typed: Fields,
+        read: std::result::Result<T, Problem>,
+        change: F,
+    ) -> PageResult
+    where
+        P: FormPage,
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String>
+            + Send
+            + 'static,
+    {
+        self.submit_to::<P, T, F>(key, None, typed, read, change)
+            .await
+    }
+
+    /// [`Visit::submit`] for a page with several forms: `sent` names the one sent, so that
+    /// it alone is shown again with what was typed.
+    pub async fn submit_to<P, T, F>(
+        self,
+        key: P::Key,
+        sent: Option<String>,
+        typed: Fields,
+        read: std::result::Result<T, Problem>,
+        change: F,
+    ) -> PageResult
+    where
+        P: FormPage,
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String>
+            + Send
+            + 'static,
+    {
+        let refused = |problem: Problem| Form {
+            values: typed.clone(),
+            problem: Some(problem),
+            sent: sent.clone(),
+        };
+        let asked = match read {
+            Ok(asked) => asked,
+            Err(problem) => {
+                let form = refused(problem);
+                return self.again::<P>(key, form, StatusCode::BAD_REQUEST).await;
+            }
+        };
+        let context = NoticeContext::from_settings(&self.state.settings);
+        let by = self.member.clone();
+        let outcome = self
+            .state
+            .db
+            .write(move |conn| change(conn, &by, &context, asked))
+            .await;
+        match outcome {
+            Ok(location) => Ok(see_other(&location)),
+            Err(error) => {
+                let (status, problem) = Problem::of_refusal(error)?;
+                let form = refused(problem);
+                self.again::<P>(key, form, status).await
+            }
+        }
+    }
+
+    /// A page of the layout with `status`; `body` is given the CSRF token for its forms.
+    pub fn page(
+        &self,
+        title: &str,
+        status: StatusCode,
+        body: impl FnOnce(&str) -> Markup,
+    ) -> HttpResponse {
+        let markup = with_viewer(&self.member, &self.session, |viewer| {
+            page(title, viewer, body(viewer.csrf))
+        });
+        html_response(status, markup)
+    }
+
+    fn render<P: FormPage>(
+        &self,
+        data: &P,
+        form: &Form,
+        notice: Option<&str>,
+        status: StatusCode,
+    ) -> HttpResponse {
+        self.page(&data.title(), status, |csrf| {
+            data.render(form, notice, csrf)
+        })
+    }
+}
