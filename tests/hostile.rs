@@ -8,19 +8,18 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use reqwest::{header, Client, Method, StatusCode};
 use serde_json::{json, Value};
 
 use common::{
-    assert_error_shape, both_engines, csrf_token_in, location, signed_in, spawn_app, Engine, Role,
-    TestApp, PASSWORD,
+    assert_error_shape, both_engines, csrf_token_in, location, set_level, signed_in, spawn_app,
+    today, Engine, Role, TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
-use steadfast::db::schema::{programme_blocks, programme_sessions, provision_items, pupils};
-use steadfast::domain::calendar::SchoolCalendar;
+use steadfast::db::schema::{programme_blocks, programme_sessions, provision_items};
 
 /// Script a browser would run if it were not escaped.
 const SCRIPT: &str = "<script>alert(1)</script>";
@@ -982,13 +981,6 @@ async fn pages_showing_it(app: &TestApp, client: &Client, mut paths: Vec<String>
     shown
 }
 
-fn set_level(app: &TestApp, pupil: i64, level: i16) {
-    diesel::update(pupils::table.find(pupil))
-        .set(pupils::level.eq(level))
-        .execute(&mut *app.conn())
-        .expect("setting the level");
-}
-
 async fn another_schools_ids_are_not_found_and_nothing_is_written(engine: Engine) {
     let s = arrange(engine).await;
     let (n, south) = (&s.north, &s.south);
@@ -1136,10 +1128,6 @@ async fn assert_saved(what: &str, response: reqwest::Response) {
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     assert_eq!(status, StatusCode::SEE_OTHER, "{what}: {body}");
-}
-
-fn today() -> NaiveDate {
-    SchoolCalendar::local_date(Utc::now())
 }
 
 fn date_in(days: i64) -> String {

@@ -10,7 +10,7 @@ mod common;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use reqwest::StatusCode;
 
-use common::{both_engines, page_client, spawn_app, Engine, Role, TestApp, PASSWORD};
+use common::{both_engines, page_client, spawn_app, today, Engine, Role, TestApp, PASSWORD};
 use steadfast::db::decisions::{self, ManualMove};
 use steadfast::db::evaluation::{self, SchoolRules};
 use steadfast::db::incidents;
@@ -18,7 +18,6 @@ use steadfast::db::models::School;
 use steadfast::db::notices::NoticeContext;
 use steadfast::db::staff::StaffMember;
 use steadfast::db::{schools, write_transaction, DbConnection};
-use steadfast::domain::calendar::SchoolCalendar;
 use steadfast::domain::incident::{IncidentSubmission, NewIncident};
 use steadfast::domain::{Closure, ClosureKind, Level};
 
@@ -43,10 +42,6 @@ fn ten_am(day: NaiveDate) -> DateTime<Utc> {
         .from_local_datetime(&day.and_hms_opt(10, 0, 0).unwrap())
         .unwrap()
         .with_timezone(&Utc)
-}
-
-fn today() -> NaiveDate {
-    SchoolCalendar::local_date(Utc::now())
 }
 
 impl Scene {

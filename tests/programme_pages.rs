@@ -7,19 +7,18 @@
 
 mod common;
 
-use chrono::{Datelike, NaiveDate, TimeDelta, Utc, Weekday};
+use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
 use diesel::prelude::*;
 use reqwest::{Client, Response, StatusCode};
 
 use common::{
-    both_engines, csrf_token_in, location, page as get, signed_in, spawn_app, Engine, Role,
+    both_engines, csrf_token_in, location, page as get, signed_in, spawn_app, today, Engine, Role,
 };
 use common::{TestApp, PASSWORD};
 use steadfast::db::models::School;
 use steadfast::db::schema::{
     coaching_plans, meetings, programme_blocks, programme_sessions, pupils,
 };
-use steadfast::domain::calendar::SchoolCalendar;
 
 const SENDCO: &str = "sendco@oak.example";
 const SPECIALIST: &str = "pat@oak.example";
@@ -97,10 +96,6 @@ fn field_message(page: &str, field: &str) -> String {
     let from = start + page[start..].find('>').expect("the slot's tag to end") + 1;
     let to = from + page[from..].find("</p>").expect("the slot to close");
     page[from..to].to_string()
-}
-
-fn today() -> NaiveDate {
-    SchoolCalendar::local_date(Utc::now())
 }
 
 /// Today if it is a weekday (test schools have no holidays), else the Monday after.

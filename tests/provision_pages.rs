@@ -12,7 +12,8 @@ use diesel::prelude::*;
 use reqwest::{header, StatusCode};
 
 use common::{
-    both_engines, csrf_token_in, location, signed_in, spawn_app, Engine, Role, TestApp, PASSWORD,
+    both_engines, csrf_token_in, location, set_level, signed_in, spawn_app, today, Engine, Role,
+    TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
 use steadfast::db::plans::{self, Agreement};
@@ -35,19 +36,8 @@ struct Scene {
     pupil: i64,
 }
 
-fn today() -> NaiveDate {
-    SchoolCalendar::local_date(Utc::now())
-}
-
 fn days(n: i64) -> NaiveDate {
     today() + TimeDelta::days(n)
-}
-
-fn set_level(app: &TestApp, pupil: i64, level: i16) {
-    diesel::update(pupils::table.find(pupil))
-        .set(pupils::level.eq(level))
-        .execute(&mut *app.conn())
-        .expect("setting the level");
 }
 
 fn scene(app: &TestApp) -> Scene {

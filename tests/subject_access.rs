@@ -23,13 +23,13 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 use common::{
-    assert_failure_naming, assert_success, both_engines, page, signed_in, spawn_app, unzip, Engine,
-    Role, TestApp, PASSWORD,
+    assert_failure_naming, assert_success, both_engines, page, set_level, signed_in, spawn_app,
+    today, unzip, Engine, Role, TestApp, PASSWORD,
 };
 use steadfast::db::models::School;
 use steadfast::db::plans::{self, Agreement};
 use steadfast::db::programmes::{self, BlockRequest, SessionInput};
-use steadfast::db::schema::{audit_log, programme_sessions, pupils};
+use steadfast::db::schema::{audit_log, programme_sessions};
 use steadfast::db::staff::StaffMember;
 use steadfast::db::{conversations, evaluation, provision, teaching_groups};
 use steadfast::domain::calendar::SchoolCalendar;
@@ -82,19 +82,8 @@ struct Scene {
     elm_token: String,
 }
 
-fn today() -> NaiveDate {
-    SchoolCalendar::local_date(Utc::now())
-}
-
 fn days(n: i64) -> NaiveDate {
     today() + TimeDelta::days(n)
-}
-
-fn set_level(app: &TestApp, pupil: i64, level: i16) {
-    diesel::update(pupils::table.find(pupil))
-        .set(pupils::level.eq(level))
-        .execute(&mut *app.conn())
-        .expect("setting the level");
 }
 
 async fn accept(app: &TestApp, token: &str, logged: &Value) -> Value {

@@ -8,12 +8,14 @@
 
 mod common;
 
-use chrono::{Datelike, NaiveDate, TimeDelta, Utc, Weekday};
+use chrono::{Datelike, TimeDelta, Utc, Weekday};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use common::{both_engines, page, signed_in, spawn_app, Engine, Role, TestApp, PASSWORD};
+use common::{
+    both_engines, page, set_level, signed_in, spawn_app, today, Engine, Role, TestApp, PASSWORD,
+};
 use steadfast::db::plans::{self, Agreement};
 use steadfast::db::programmes::{self, BlockRequest, SessionInput};
 use steadfast::db::schema::{level_changes, meetings, programme_sessions, pupils};
@@ -56,19 +58,8 @@ struct Scene {
     session: i64,
 }
 
-fn today() -> NaiveDate {
-    SchoolCalendar::local_date(Utc::now())
-}
-
 /// The pupil's SEN status as titled on the pupil page.
 const SEN_TITLE: &str = "EHC plan";
-
-fn set_level(app: &TestApp, pupil: i64, level: i16) {
-    diesel::update(pupils::table.find(pupil))
-        .set(pupils::level.eq(level))
-        .execute(&mut *app.conn())
-        .expect("setting the level");
-}
 
 async fn scene(engine: Engine) -> Scene {
     let app = spawn_app(engine).await;

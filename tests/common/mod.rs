@@ -850,3 +850,18 @@ pub async fn page(
     let status = response.status();
     (status, response.text().await.expect("a page body"))
 }
+
+/// Today in the school's time zone.
+pub fn today() -> chrono::NaiveDate {
+    steadfast::domain::calendar::SchoolCalendar::local_date(chrono::Utc::now())
+}
+
+/// Puts a pupil at `level` behind the app's back, to arrange a test.
+pub fn set_level(app: &TestApp, pupil: i64, level: i16) {
+    use diesel::prelude::*;
+    use steadfast::db::schema::pupils;
+    diesel::update(pupils::table.find(pupil))
+        .set(pupils::level.eq(level))
+        .execute(&mut *app.conn())
+        .expect("setting the level");
+}
