@@ -245,54 +245,35 @@ async fn submit(
     }))
 }
 
-/// `GET /incidents/{id}/erase`: the confirmation form.
-pub async fn incident_form(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    confirm(member, session, state, Erasable::Incident, &path).await
+/// Reads the record's kind from the route's first segment (`incidents` or `conversations`).
+fn erasable(segment: &str) -> std::result::Result<Erasable, PageError> {
+    match segment {
+        "incidents" => Ok(Erasable::Incident),
+        "conversations" => Ok(Erasable::Conversation),
+        _ => Err(Error::NotFound("page").into()),
+    }
 }
 
-/// `POST /incidents/{id}/erase`: erases the incident (with a reason), or shows the form again
-/// with the problem at the reason.
-pub async fn incident_submit(
+/// `GET /incidents/{id}/erase` and `GET /conversations/{id}/erase`: the confirmation form.
+pub async fn form(
     SignedIn(member): SignedIn,
     session: Session,
-    path: web::Path<String>,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    let (kind, id) = path.into_inner();
+    confirm(member, session, state, erasable(&kind)?, &id).await
+}
+
+/// `POST /incidents/{id}/erase` and `POST /conversations/{id}/erase`: erases the record (with
+/// a reason), or shows the form again with the problem at the reason.
+pub async fn erase(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<(String, String)>,
     form: CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> std::result::Result<HttpResponse, PageError> {
-    submit(member, session, form.0, state, Erasable::Incident, &path).await
-}
-
-/// `GET /conversations/{id}/erase`: the confirmation form.
-pub async fn conversation_form(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    confirm(member, session, state, Erasable::Conversation, &path).await
-}
-
-/// `POST /conversations/{id}/erase`: erases the conversation (with a reason), or shows the
-/// form again with the problem at the reason.
-pub async fn conversation_submit(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    submit(
-        member,
-        session,
-        form.0,
-        state,
-        Erasable::Conversation,
-        &path,
-    )
-    .await
+    let (kind, id) = path.into_inner();
+    submit(member, session, form.0, state, erasable(&kind)?, &id).await
 }

@@ -214,18 +214,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/outbox/{id}/resend", web::post().to(outbox::resend))
         .route("/admin/retention", web::get().to(retention::show))
         .route("/admin/retention", web::post().to(retention::save))
-        .route("/incidents/{id}/erase", web::get().to(erase::incident_form))
         .route(
-            "/incidents/{id}/erase",
-            web::post().to(erase::incident_submit),
+            "/{kind:incidents|conversations}/{id}/erase",
+            web::get().to(erase::form),
         )
         .route(
-            "/conversations/{id}/erase",
-            web::get().to(erase::conversation_form),
-        )
-        .route(
-            "/conversations/{id}/erase",
-            web::post().to(erase::conversation_submit),
+            "/{kind:incidents|conversations}/{id}/erase",
+            web::post().to(erase::erase),
         )
         .route("/admin/audit", web::get().to(audit::show))
         .route("/admin/backups", web::get().to(backups::show))
