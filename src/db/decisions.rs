@@ -569,6 +569,27 @@ pub fn snooze(
         .first(conn)?)
 }
 
+/// The open suggestion, if one waits, that moves the pupil from the level they are at now
+/// to `to`: making that move by hand is accepting it.
+pub fn open_suggestion_to(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_id: i64,
+    to: Level,
+) -> Result<Option<i64>> {
+    Ok(suggestions::table
+        .inner_join(pupils::table)
+        .filter(suggestions::school_id.eq(school_id))
+        .filter(suggestions::pupil_id.eq(pupil_id))
+        .filter(suggestions::status.eq("open"))
+        .filter(suggestions::to_level.eq(to.number()))
+        .filter(suggestions::from_level.eq(pupils::level))
+        .order(suggestions::id.desc())
+        .select(suggestions::id)
+        .first(conn)
+        .optional()?)
+}
+
 /// A move by hand: to which level, why, and whether it overrides the sequence's gates.
 #[derive(Debug, Clone)]
 pub struct ManualMove<'a> {

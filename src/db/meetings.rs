@@ -19,7 +19,7 @@ use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
 use crate::domain::details::{optional_text, DetailError, EmailAddress, PersonName};
 use crate::domain::visibility::Record;
-use crate::domain::{Level, Role, SchoolDayCount};
+use crate::domain::{Level, MeetingState, Role, SchoolDayCount};
 use crate::error::{Error, Result};
 
 /// Longest meeting that can be booked, in minutes.
@@ -65,7 +65,12 @@ impl MeetingView {
 
     /// Whether the meeting's due day has passed without it being held, as of `today`.
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
-        ["due", "scheduled"].contains(&self.meeting.status.as_str()) && today > self.meeting.due_on
+        self.state(today).is_overdue()
+    }
+
+    /// Where the meeting stands on `today` (due, booked, overdue, held...).
+    pub fn state(&self, today: NaiveDate) -> MeetingState {
+        MeetingState::of_stored(&self.meeting.status, self.meeting.due_on, today)
     }
 }
 

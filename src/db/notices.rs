@@ -16,7 +16,7 @@ use super::schema::{
 use super::{from_db_time, DbConnection};
 use crate::config::Settings;
 use crate::domain::calendar::SchoolCalendar;
-use crate::domain::{Level, ProgrammeBlock, Role};
+use crate::domain::{Level, MeetingState, ProgrammeBlock, Role};
 use crate::error::{Error, Result};
 use crate::mail::content::{self, MeetingKind, MeetingSlot, PupilLabel};
 use crate::mail::{ics, OutgoingEmail};
@@ -405,7 +405,7 @@ pub fn follow_ups(
         .load(conn)?;
     for meeting in open {
         let target = target_day(&meeting);
-        let overdue = today > meeting.due_on;
+        let overdue = MeetingState::of_stored(&meeting.status, meeting.due_on, today).is_overdue();
         let reminder_day = calendar.sub_school_days(target, 1);
         if !overdue && today >= reminder_day && today < target {
             done.reminders += remind(conn, context, &meeting, target, at)?;

@@ -5,27 +5,47 @@ use diesel::prelude::*;
 
 use super::models::{IncidentRow, MeetingRow};
 use super::pastoral::Led;
-use super::schema::{incident_pupils, incidents, meetings, pupils, suggestions, year_groups};
+use super::schema::{
+    incident_pupils, incidents, meetings, programme_blocks, pupils, suggestions, year_groups,
+};
 use super::DbConnection;
-use crate::domain::Level;
+use crate::domain::{Level, MeetingState};
 use crate::error::Result;
 
 /// Which pupils a summary covers: those a pastoral lead leads (their year groups and
-/// houses), and from a level up.
+/// houses), those named (a practitioner's programme pupils), and from a level up.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub led: Option<Led>,
     pub min_level: Option<Level>,
+    /// Only these pupils, when some are named.
+    pub pupils: Option<Vec<i64>>,
 }
 
-/// Meetings waiting to happen.
+/// The pupils whose running Coaching Programme block `staff_id` delivers, by id.
+pub fn programme_pupils_of(
+    conn: &mut DbConnection,
+    school_id: i64,
+    staff_id: i64,
+) -> Result<Vec<i64>> {
+    Ok(programme_blocks::table
+        .filter(programme_blocks::school_id.eq(school_id))
+        .filter(programme_blocks::practitioner_id.eq(staff_id))
+        .filter(programme_blocks::status.eq("running"))
+        .select(programme_blocks::pupil_id)
+        .distinct()
+        .order(programme_blocks::pupil_id)
+        .load(conn)?)
+}
+
+/// Meetings waiting to happen, each counted once by its [`MeetingState`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MeetingCounts {
-    /// Due and not yet past their due date.
+    /// Due, not booked, and not yet past their due date.
     pub due: i64,
-    /// Due, and the due date has passed.
+    /// Past their due date and not held, booked or not.
     pub overdue: i64,
-    /// Booked for a time.
+    /// Booked, and not yet past their due date.
     pub scheduled: i64,
 }
 
@@ -48,11 +68,14 @@ pub fn meeting_counts(
     if let Some(level) = scope.min_level {
         query = query.filter(meetings::level.ge(level.number()));
     }
+    if let Some(ids) = &scope.pupils {
+        query = query.filter(meetings::pupil_id.eq_any(ids.clone()));
+    }
     let mut counts = MeetingCounts::default();
     for (status, due_on) in query.load::<(String, NaiveDate)>(conn)? {
-        match status.as_str() {
-            "scheduled" => counts.scheduled += 1,
-            _ if due_on < today => counts.overdue += 1,
+        match MeetingState::of_stored(&status, due_on, today) {
+            MeetingState::Booked => counts.scheduled += 1,
+            MeetingState::Overdue { .. } => counts.overdue += 1,
             _ => counts.due += 1,
         }
     }
@@ -80,6 +103,9 @@ pub fn open_meetings(
     if let Some(level) = scope.min_level {
         query = query.filter(meetings::level.ge(level.number()));
     }
+    if let Some(ids) = &scope.pupils {
+        query = query.filter(meetings::pupil_id.eq_any(ids.clone()));
+    }
     Ok(query.load(conn)?)
 }
 
@@ -100,6 +126,9 @@ pub fn open_suggestion_count(
     }
     if let Some(level) = scope.min_level {
         query = query.filter(suggestions::to_level.ge(level.number()));
+    }
+    if let Some(ids) = &scope.pupils {
+        query = query.filter(suggestions::pupil_id.eq_any(ids.clone()));
     }
     Ok(query.first(conn)?)
 }

@@ -35,6 +35,7 @@ pub mod term_dates;
 pub mod timetable;
 pub mod transition;
 pub mod visibility;
+pub mod words;
 
 pub use calendar::{
     CalendarError, Closure, ClosureKind, CountedDate, MovedDueDate, SchoolCalendar, SchoolDayCount,
@@ -59,3 +60,4 @@ pub use rules::{
 pub use transition::{
     apply, event_for_target, events_for_target, Event, PupilState, TransitionError,
 };
+pub use words::{MeetingState, MeetingStatus, Move};

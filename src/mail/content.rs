@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use maud::{html, Markup, DOCTYPE};
 
 use crate::domain::account_link::LinkPurpose;
-use crate::domain::{Level, ProgrammeBlock, SCHOOL_TZ};
+use crate::domain::SCHOOL_TZ;
 use crate::mail::OutgoingEmail;
 
 /// The subject and both bodies of one email.
@@ -86,38 +86,13 @@ impl fmt::Display for PupilLabel {
     }
 }
 
-/// Which meeting an email is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MeetingKind {
-    /// The meeting a level calls for: Coaching Time (3), Coaching Plan (4) or the Bespoke
-    /// Provision Map team meeting (6).
-    Level(Level),
-    /// The review at the end of a Coaching Programme block (level 5).
-    BlockReview(ProgrammeBlock),
-    /// The session after the Bespoke Provision Map team meeting where the provision is planned
-    /// with the pupil and their parent or carer (level 6).
-    PlanningSession,
-}
+pub use crate::domain::words::MeetingKind;
 
-impl MeetingKind {
-    /// The meeting's name in a sentence, e.g. "Coaching Time meeting".
-    pub fn name(self) -> String {
-        match self {
-            MeetingKind::Level(Level::Provision) => "Bespoke Provision Map team meeting".into(),
-            MeetingKind::Level(level) => format!("{} meeting", level.title()),
-            MeetingKind::BlockReview(block) => {
-                format!("Coaching Programme review ({}-week block)", block.weeks())
-            }
-            MeetingKind::PlanningSession => "Bespoke Provision Map planning session".into(),
-        }
-    }
-
-    /// Why the meeting is needed, in one sentence about the pupil.
-    fn reason(self, pupil: &PupilLabel) -> String {
-        match self {
+/// Why the meeting is needed, in one sentence about the pupil.
+fn reason(kind: MeetingKind, pupil: &PupilLabel) -> String {
+    match kind {
             MeetingKind::Level(level) => format!(
-                "{pupil} has moved up to {}{} (level {}).",
-                if level == Level::Provision { "the " } else { "" },
+                "{pupil} has stepped up to {} (level {}).",
                 level.title(),
                 level.number()
             ),
@@ -129,7 +104,6 @@ impl MeetingKind {
                 "The team has met about the Bespoke Provision Map for {pupil} (level 6); the provision is now planned with the pupil and their parent or carer."
             ),
         }
-    }
 }
 
 /// When and where a booked meeting takes place.
@@ -246,7 +220,7 @@ pub fn event_summary(kind: MeetingKind, pupil: &PupilLabel) -> String {
 pub fn meeting_due(input: &MeetingDue) -> EmailContent {
     let due = long_date(input.due_on);
     let lines = [
-        input.kind.reason(&input.pupil),
+        reason(input.kind, &input.pupil),
         format!("A {} is needed by {due}.", input.kind.name()),
         "Please pick a calm time that suits everyone and book it on the meeting page.".into(),
     ];
@@ -677,6 +651,7 @@ fn length(minutes: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Level, ProgrammeBlock};
     use chrono::TimeZone;
 
     fn sam() -> PupilLabel {
@@ -757,7 +732,7 @@ mod tests {
         );
         assert_eq!(
             MeetingKind::BlockReview(ProgrammeBlock::FourWeek).name(),
-            "Coaching Programme review (4-week block)"
+            "Coaching Programme block review (4-week block)"
         );
         assert_eq!(
             event_summary(MeetingKind::Level(Level::Time), &sam()),

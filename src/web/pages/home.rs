@@ -18,7 +18,9 @@ use crate::db::pupils::{self, PupilView};
 use crate::db::staff::StaffMember;
 use crate::db::{schools, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
-use crate::domain::{Level, Role};
+use crate::domain::visibility::Record;
+use crate::domain::words::{level_of, MeetingKind};
+use crate::domain::{Level, MeetingState, Role};
 use crate::error::Result;
 use crate::web::auth::SignedIn;
 use crate::web::error::PageError;
@@ -90,6 +92,9 @@ fn html(markup: Markup) -> HttpResponse {
         .body(markup.into_string())
 }
 
+/// How many pupils the section lists at the highest levels.
+const HIGHEST_SHOWN: usize = 12;
+
 /// Builds the overview of one scope.
 fn overview_section(
     conn: &mut DbConnection,
@@ -100,17 +105,53 @@ fn overview_section(
     let today = SchoolCalendar::local_date(Utc::now());
     let led = scope.led.as_ref();
     let min_level = scope.min_level.unwrap_or(Level::Conversation);
+    let (levels, highest) = match &scope.pupils {
+        Some(ids) => named_pupils_by_level(conn, member.school_id, ids)?,
+        None => (
+            pupils::count_by_level(conn, member.school_id, led)?,
+            pupils::at_levels(conn, member.school_id, min_level, led, HIGHEST_SHOWN as i64)?
+                .into_iter()
+                .map(|p| p.id)
+                .collect(),
+        ),
+    };
     Ok(Section::Overview {
         heading,
-        levels: pupils::count_by_level(conn, member.school_id, led)?,
+        levels,
         meetings: overview::meeting_counts(conn, member.school_id, &scope, today)?,
         open_suggestions: overview::open_suggestion_count(conn, member.school_id, &scope)?,
         upcoming: overview::open_meetings(conn, member.school_id, &scope, 8)?,
-        highest: pupils::at_levels(conn, member.school_id, min_level, led, 12)?
-            .into_iter()
-            .map(|p| p.id)
-            .collect(),
+        highest,
     })
+}
+
+/// The named pupils (still at the school) counted by level, and the highest of them.
+fn named_pupils_by_level(
+    conn: &mut DbConnection,
+    school_id: i64,
+    ids: &[i64],
+) -> Result<([i64; 7], Vec<i64>)> {
+    let mut named: Vec<PupilView> = pupils::by_ids(conn, school_id, ids)?
+        .into_values()
+        .filter(|p| p.left_on.is_none())
+        .collect();
+    let mut levels = [0; 7];
+    for pupil in &named {
+        levels[pupil.level.number() as usize] += 1;
+    }
+    named.sort_by_key(|p| (std::cmp::Reverse(p.level), p.level_since, p.id));
+    let highest = named.iter().take(HIGHEST_SHOWN).map(|p| p.id).collect();
+    Ok((levels, highest))
+}
+
+/// The pupils whose Coaching Programme sessions the member delivers and may read, by id.
+fn programme_pupils(conn: &mut DbConnection, member: &StaffMember) -> Result<Vec<i64>> {
+    let ids = overview::programme_pupils_of(conn, member.school_id, member.id)?;
+    Ok(pupils::by_ids(conn, member.school_id, &ids)?
+        .into_values()
+        .filter(|p| member.may_read_of_programme(p.place(), Record::Session, Some(member.id)))
+        .map(|p| p.id)
+        .collect())
 }
 
 fn gather(conn: &mut DbConnection, member: &StaffMember) -> Result<HomeData> {
@@ -140,14 +181,14 @@ fn gather(conn: &mut DbConnection, member: &StaffMember) -> Result<HomeData> {
         }
         let scope = Scope {
             led: Some(led),
-            min_level: None,
+            ..Scope::default()
         };
         sections.push(overview_section(conn, member, parts.join("; "), scope)?);
     }
     if member.has_role(Role::Sendco) {
         let scope = Scope {
-            led: None,
             min_level: Some(Level::Plan),
+            ..Scope::default()
         };
         sections.push(overview_section(
             conn,
@@ -158,13 +199,13 @@ fn gather(conn: &mut DbConnection, member: &StaffMember) -> Result<HomeData> {
     }
     if member.has_role(Role::Specialist) {
         let scope = Scope {
-            led: None,
-            min_level: Some(Level::Programme),
+            pupils: Some(programme_pupils(conn, member)?),
+            ..Scope::default()
         };
         sections.push(overview_section(
             conn,
             member,
-            "Pupils on a Coaching Programme".into(),
+            "Your Coaching Programme pupils".into(),
             scope,
         )?);
     }
@@ -271,15 +312,10 @@ fn render(member: &StaffMember, data: &HomeData) -> Markup {
                                 @for meeting in upcoming {
                                     li {
                                         (pupil_link(&data.pupils, meeting.pupil_id)) " · "
-                                        (Level::from_number(i64::from(meeting.level)).map(|l| l.title()).unwrap_or("Meeting"))
+                                        (MeetingKind::of_stored(level_of(meeting.level), &meeting.purpose).name())
                                         " · "
-                                        @if meeting.status == "scheduled" {
-                                            span.tag { "booked" }
-                                        } @else if meeting.due_on < today {
-                                            span.tag.alert { "overdue since " (meeting.due_on.format("%-d %b")) }
-                                        } @else {
-                                            span.tag { "due by " (meeting.due_on.format("%-d %b")) }
-                                        }
+                                        @let state = MeetingState::of_stored(&meeting.status, meeting.due_on, today);
+                                        span class=(state.tag_class()) { (state.phrase()) }
                                     }
                                 }
                             }

@@ -20,11 +20,13 @@ use super::layout::{csrf_field, level_badge, page, Viewer};
 use crate::db::decisions::{self, MAX_REASON_CHARS};
 use crate::db::evaluation::{self, SchoolRules};
 use crate::db::inbox::{self, Inbox, InboxItem, InboxQuery, Outcome, INBOX_LIMIT, INBOX_ROLES};
+use crate::db::models::LevelChangeRow;
 use crate::db::notices::NoticeContext;
 use crate::db::staff::StaffMember;
 use crate::db::DbConnection;
 use crate::domain::calendar::SchoolCalendar;
-use crate::domain::Level;
+use crate::domain::words::{self, level_of, MeetingKind};
+use crate::domain::Move;
 use crate::error::{Error, Result};
 use crate::web::auth::{csrf_token, require_role, CsrfForm, SignedIn};
 use crate::web::error::PageError;
@@ -51,37 +53,21 @@ fn today() -> NaiveDate {
     SchoolCalendar::local_date(Utc::now())
 }
 
-/// A date for people to read: "Thu 26 Nov 2026".
-pub fn long_date(on: NaiveDate) -> String {
-    on.format("%a %-d %b %Y").to_string()
-}
-
-fn level_of(number: i16) -> Level {
-    Level::from_number(i64::from(number)).unwrap_or(Level::None)
-}
-
-/// The move a suggestion or decision makes, in a few words.
-pub fn move_words(from: Level, to: Level) -> String {
-    if to == from && to == Level::Programme {
-        "the next Coaching Programme block".to_string()
-    } else if to == Level::None {
-        "closing support (no support level)".to_string()
-    } else if to < from {
-        format!("a step down to {}", to.title())
+/// The sentence confirming a move: "Amira Okafor: stepped up from Coaching Conversation to
+/// Coaching Time." (with "(an override)" for an SLT or SENDCO override).
+pub fn move_sentence(name: &str, change: &LevelChangeRow) -> String {
+    let made = Move::between_numbers(change.from_level, change.to_level).made();
+    let marked = if change.is_override {
+        " (an override)"
     } else {
-        format!("a move up to {}", to.title())
-    }
+        ""
+    };
+    format!("{name}: {}{marked}.", words::mid_sentence(&made))
 }
 
 /// The sentence confirming a meeting created by a move.
 pub fn meeting_sentence(meeting: &crate::db::models::MeetingRow) -> String {
-    let level = level_of(meeting.level);
-    let what = if level == Level::Programme {
-        "The Coaching Programme block review".to_string()
-    } else {
-        format!("A {} meeting", level.title())
-    };
-    format!("{what} is now due, by {}.", long_date(meeting.due_on))
+    words::meeting_now_due(level_of(meeting.level), meeting.due_on)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -123,16 +109,12 @@ fn done_sentences(outcome: &Outcome) -> Vec<String> {
     let mut said = Vec::new();
     match (&outcome.suggestion, &outcome.change) {
         (Some(s), Some(change)) if s.status == "accepted" => {
-            said.push(format!(
-                "Accepted for {name}: {} to {}.",
-                level_of(change.from_level).title(),
-                level_of(change.to_level).title()
-            ));
+            said.push(format!("Accepted for {}", move_sentence(&name, change)));
         }
         (Some(s), _) if s.status == "declined" => {
             said.push(format!(
                 "Declined for {name}: {} was not made; they stay at {}.",
-                move_words(level_of(s.from_level), level_of(s.to_level)),
+                Move::between_numbers(s.from_level, s.to_level).suggested(),
                 outcome.pupil.level.title()
             ));
         }
@@ -140,17 +122,11 @@ fn done_sentences(outcome: &Outcome) -> Vec<String> {
             if let Some(until) = s.snoozed_until {
                 said.push(format!(
                     "Snoozed for {name} until {}: the suggestion comes back to the inbox then.",
-                    long_date(until)
+                    words::long_date(until)
                 ));
             }
         }
-        (None, Some(change)) => {
-            said.push(format!(
-                "{name} moved from {} to {}.",
-                level_of(change.from_level).title(),
-                level_of(change.to_level).title()
-            ));
-        }
+        (None, Some(change)) => said.push(move_sentence(&name, change)),
         _ => {}
     }
     if let Some(meeting) = &outcome.meeting {
@@ -492,36 +468,15 @@ fn typed<'a>(
         .unwrap_or(default)
 }
 
-fn headline(item: &InboxItem) -> String {
-    let words = move_words(item.from, item.to);
-    let mut chars = words.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}", first.to_uppercase(), chars.as_str()),
-        None => words,
-    }
-}
-
-fn accept_label(item: &InboxItem) -> String {
-    if item.to == item.from {
-        "Accept: next block".to_string()
-    } else if item.to == Level::None {
-        "Accept: close support".to_string()
-    } else if item.to < item.from {
-        format!("Accept: step down to {}", item.to.title())
-    } else {
-        format!("Accept: move to {}", item.to.title())
-    }
-}
-
 /// What accepting will set in motion, when the new level needs a meeting.
 fn accept_hint(item: &InboxItem, rules: &SchoolRules) -> Option<String> {
-    if item.to <= item.from {
+    if !Move::between(item.from, item.to).is_up() {
         return None;
     }
     let days = rules.policy.meeting_due_days(item.to)?;
     Some(format!(
-        "Accepting creates the {} meeting, due within {days} school {}.",
-        item.to.title(),
+        "Accepting creates the {}, due within {days} school {}.",
+        MeetingKind::Level(item.to).name(),
         if days == 1 { "day" } else { "days" }
     ))
 }
@@ -549,9 +504,9 @@ fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
                 "Year " (pupil.year) " · form " (pupil.form) " · now " (level_badge(pupil.level))
             }
             p.move {
-                strong { (headline(item)) }
+                strong { (words::sentence_case(&Move::between(item.from, item.to).suggested())) }
                 @if item.has_serious_evidence() { " " span.tag.alert { "serious incident" } }
-                @if let Some(until) = item.snoozed_until { " " span.tag { "snoozed until " (long_date(until)) } }
+                @if let Some(until) = item.snoozed_until { " " span.tag { "snoozed until " (words::long_date(until)) } }
             }
             p.reason { (s.reason) }
             @if item.evidence_count > 0 {
@@ -586,7 +541,7 @@ fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
                     }
                     (card_problem(s.id, "note", problem))
                     @if let Some(hint) = accept_hint(item, &data.rules) { p.hint { (hint) } }
-                    button.primary type="submit" { (accept_label(item)) }
+                    button.primary type="submit" { (Move::between(item.from, item.to).accept_action()) }
                 }
                 details.decline open[decline_open] {
                     summary { "Decline" }

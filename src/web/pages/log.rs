@@ -34,7 +34,7 @@ use crate::domain::details::DetailError;
 use crate::domain::details::MAX_BACKDATE_DAYS;
 use crate::domain::incident::{IncidentSubmission, NewIncident};
 use crate::domain::timetable::{Moment, Timetable};
-use crate::domain::Level;
+use crate::domain::{Level, Move};
 use crate::error::{Error, Result};
 use crate::web::api::incidents::{log_once, IncidentCreated};
 use crate::web::auth::{csrf_token, CsrfForm, SignedIn};
@@ -136,30 +136,9 @@ fn what_was_logged(response: &str) -> &'static str {
     }
 }
 
-/// A level's title as the subject of a sentence: "A Coaching Conversation", "Coaching Time".
-fn with_article(level: Level) -> String {
-    match level {
-        Level::Time | Level::None => level.title().to_string(),
-        other => format!("A {}", other.title()),
-    }
-}
-
 /// The sentence announcing a suggestion, e.g. "A Coaching Conversation is now suggested for Sam".
 pub fn suggestion_sentence(row: &SuggestionRow, pupil: &PupilView) -> String {
-    let to = Level::from_number(i64::from(row.to_level)).unwrap_or(Level::None);
-    if row.to_level < row.from_level {
-        format!(
-            "A step down to {} is now suggested for {}",
-            to.title(),
-            pupil.given_name
-        )
-    } else {
-        format!(
-            "{} is now suggested for {}",
-            with_article(to),
-            pupil.given_name
-        )
-    }
+    Move::between_numbers(row.from_level, row.to_level).suggested_for(&pupil.given_name)
 }
 
 fn names(pupils: &[PupilView]) -> String {

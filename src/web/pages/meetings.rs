@@ -20,6 +20,7 @@ use crate::db::models::MeetingGuestRow;
 use crate::db::staff::{self, StaffMember};
 use crate::db::{evaluation, from_db_time, programmes, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
+use crate::domain::words::MeetingKind;
 use crate::domain::Level;
 use crate::error::{Error, Result};
 use crate::web::auth::{require_role, CsrfForm};
@@ -67,14 +68,7 @@ fn level_of(meeting_level: i16) -> Level {
 }
 
 fn meeting_name(view: &MeetingView) -> String {
-    match level_of(view.meeting.level) {
-        Level::Programme => "Coaching Programme block review".to_string(),
-        Level::Provision if view.meeting.purpose == "planning" => {
-            "Bespoke Provision Map planning session".to_string()
-        }
-        Level::Provision => "Bespoke Provision Map team meeting".to_string(),
-        level => format!("{} meeting", level.title()),
-    }
+    MeetingKind::of_stored(level_of(view.meeting.level), &view.meeting.purpose).name()
 }
 
 fn due_text(due_on: NaiveDate) -> String {

@@ -1,0 +1,337 @@
+//! The pupil page: who they are, their current level and what it means, what waits for a
+//! decision, the level forms, incidents over time and the timeline.
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use maud::{html, Markup};
+
+use super::level::{moved_sentences, render_level_forms, LevelForm};
+use super::timeline::{render_event, render_filters, suggestion_body};
+use crate::db::audit;
+use crate::db::inbox::{self, Outcome};
+use crate::db::models::{IncidentRow, SuggestionRow};
+use crate::db::pupils::{self, PupilView};
+use crate::db::staff::StaffMember;
+use crate::db::timeline::{self, EventDetail, EventKind, TimelineEvent, TimelineFilter};
+use crate::db::{conversations, from_db_time, incidents, DbConnection};
+use crate::domain::calendar::SchoolCalendar;
+use crate::domain::visibility::Record;
+use crate::domain::words;
+use crate::domain::{Level, Move};
+use crate::error::{Error, Result};
+use crate::web::api::timeline::optional_date;
+use crate::web::auth::SignedIn;
+use crate::web::error::PageError;
+use crate::web::pages::form::{html_response, local, Fields};
+use crate::web::pages::inbox::with_counted_viewer;
+use crate::web::pages::layout::{level_badge, page};
+use crate::web::pages::log::prompt_form;
+use crate::web::AppState;
+
+/// How many entries of each kind the timeline shows.
+const TIMELINE_LIMIT: i64 = 200;
+
+/// Most incidents shown as the evidence of one suggestion, or as followed up by one conversation.
+pub(super) const EVIDENCE_SHOWN: usize = 10;
+
+/// The timeline's filters as chosen on the page, with a problem in them if any.
+pub(super) struct Filters {
+    pub(super) filter: TimelineFilter,
+    pub(super) problem: Option<Error>,
+    pub(super) from: String,
+    pub(super) to: String,
+}
+
+pub(super) fn read_filters(query: &Fields) -> Filters {
+    let kinds: Vec<EventKind> = query
+        .all("type")
+        .filter_map(|k| EventKind::parse(k).ok())
+        .collect();
+    let from_raw = query.get("from").unwrap_or_default().to_string();
+    let to_raw = query.get("to").unwrap_or_default().to_string();
+    let mut problem = None;
+    let mut date = |field: &str, raw: &str| match optional_date(field, Some(raw)) {
+        Ok(date) => date,
+        Err(error) => {
+            problem.get_or_insert(error);
+            None
+        }
+    };
+    let mut from = date("from", &from_raw);
+    let mut to = date("to", &to_raw);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            problem.get_or_insert(Error::invalid(
+                "to",
+                "the end date is before the start date",
+            ));
+            (from, to) = (None, None);
+        }
+    }
+    Filters {
+        filter: TimelineFilter {
+            kinds,
+            from,
+            to,
+            limit: TIMELINE_LIMIT,
+        },
+        problem,
+        from: from_raw,
+        to: to_raw,
+    }
+}
+
+/// Everything the pupil page shows, read in one transaction.
+pub(super) struct PupilPage {
+    pub(super) pupil: PupilView,
+    pub(super) events: Vec<TimelineEvent>,
+    /// Suggestions waiting for a decision, whatever the filters.
+    pub(super) open: Vec<SuggestionRow>,
+    /// Incidents named as evidence or followed up, by id.
+    pub(super) incidents: HashMap<i64, IncidentRow>,
+    /// The incidents each conversation on the timeline follows up.
+    pub(super) followed_up: HashMap<i64, Vec<i64>>,
+    /// A move just made by hand, to confirm.
+    pub(super) moved: Option<Outcome>,
+    /// Open suggestions waiting for the member, for members with an inbox.
+    pub(super) decisions: Option<i64>,
+    /// Incidents over time and whether each step helped, for those who may see them.
+    pub(super) insight: Markup,
+    /// Whether the member may erase a record on request.
+    pub(super) may_erase: bool,
+    /// Whether a record was just erased on request, to confirm.
+    pub(super) erased: bool,
+    /// The school's date today, for the meetings' states.
+    pub(super) today: NaiveDate,
+}
+
+pub(super) fn evidence_of(row: &SuggestionRow) -> Vec<i64> {
+    serde_json::from_str(&row.evidence).unwrap_or_default()
+}
+
+pub(super) fn gather(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    pupil_id: i64,
+    filter: &TimelineFilter,
+    moved: Option<(i64, Option<i64>)>,
+) -> Result<PupilPage> {
+    let school_id = member.school_id;
+    let pupil = pupils::get(conn, school_id, pupil_id)?;
+    let moved = match moved {
+        Some((change, meeting)) => inbox::move_outcome(conn, school_id, pupil_id, change, meeting)?,
+        None => None,
+    };
+    let today = SchoolCalendar::local_date(chrono::Utc::now());
+    let decisions = inbox::count_for_nav(conn, member, today)?;
+    let events = timeline::for_pupil(conn, member, &pupil, filter)?;
+    let insight = crate::web::pages::insight::pupil_section(conn, member, &pupil, today)?;
+    let suggestions_only = TimelineFilter {
+        kinds: vec![EventKind::Suggestion],
+        from: None,
+        to: None,
+        limit: 50,
+    };
+    let open: Vec<SuggestionRow> = timeline::for_pupil(conn, member, &pupil, &suggestions_only)?
+        .into_iter()
+        .filter_map(|event| match event.detail {
+            EventDetail::Suggestion(row) if row.status == "open" => Some(row),
+            _ => None,
+        })
+        .collect();
+    let mut incidents: HashMap<i64, IncidentRow> = HashMap::new();
+    let mut conversation_ids = Vec::new();
+    for event in &events {
+        match &event.detail {
+            EventDetail::Incident(row, _) => {
+                incidents.insert(row.id, row.clone());
+            }
+            EventDetail::Conversation(c) => conversation_ids.push(c.id),
+            _ => {}
+        }
+    }
+    let followed_up = conversations::linked_incidents(conn, school_id, &conversation_ids)?;
+    let mut wanted: Vec<i64> = open
+        .iter()
+        .flat_map(|s| evidence_of(s).into_iter().take(EVIDENCE_SHOWN))
+        .chain(
+            followed_up
+                .values()
+                .flat_map(|ids| ids.iter().copied().take(EVIDENCE_SHOWN)),
+        )
+        .filter(|id| !incidents.contains_key(id))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    for id in wanted {
+        match incidents::get(conn, school_id, id) {
+            Ok((row, _)) => {
+                incidents.insert(id, row);
+            }
+            Err(Error::NotFound(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(PupilPage {
+        pupil,
+        events,
+        open,
+        incidents,
+        followed_up,
+        moved,
+        decisions,
+        insight,
+        may_erase: member.has_any_role(&crate::web::pages::erase::ERASERS),
+        erased: false,
+        today,
+    })
+}
+
+/// `GET /pupils/{id}?type=incident&type=meeting&from=YYYY-MM-DD&to=YYYY-MM-DD`: one pupil of
+/// the member's school, with their timeline.
+pub async fn show(
+    SignedIn(member): SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> std::result::Result<HttpResponse, PageError> {
+    let pupil_id: i64 = path.parse().map_err(|_| Error::NotFound("pupil"))?;
+    let query = Fields::from_query(request.query_string());
+    let filters = read_filters(&query);
+    let recorded = query.get("recorded") == Some("conversation");
+    let moved = query
+        .get("moved")
+        .and_then(|id| id.parse::<i64>().ok())
+        .map(|id| (id, query.get("meeting").and_then(|m| m.parse::<i64>().ok())));
+    let filter = filters.filter.clone();
+    let for_member = member.clone();
+    let mut data = state
+        .db
+        .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, moved))
+        .await?;
+    data.erased = query.get("erased").is_some();
+    audit::record_sen_read(&state.db, &member, &data.pupil).await?;
+    let status = if filters.problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(pupil_response(
+        &member,
+        &session,
+        status,
+        &data,
+        &filters,
+        recorded,
+        &LevelForm::default(),
+    ))
+}
+
+/// The pupil page, with the state of its level forms.
+pub(super) fn pupil_response(
+    member: &StaffMember,
+    session: &Session,
+    status: StatusCode,
+    data: &PupilPage,
+    filters: &Filters,
+    recorded: bool,
+    level_form: &LevelForm,
+) -> HttpResponse {
+    let markup = with_counted_viewer(member, session, data.decisions, |viewer| {
+        let body = render_pupil(data, filters, recorded, viewer.csrf, member, level_form);
+        page(&data.pupil.full_name(), viewer, body)
+    });
+    html_response(status, markup)
+}
+
+fn render_pupil(
+    data: &PupilPage,
+    filters: &Filters,
+    recorded: bool,
+    csrf: &str,
+    member: &StaffMember,
+    level_form: &LevelForm,
+) -> Markup {
+    let pupil = &data.pupil;
+    let facts = pupil.level.facts();
+    html! {
+        h1 { (pupil.full_name()) }
+        p.muted {
+            "Year " (pupil.year) " · form " (pupil.form)
+            @if let Some(house) = &pupil.house { " · " (house) }
+            " · UPN " span.mono { (pupil.upn) }
+            @if member.may_read(pupil.place(), Record::SenStatus) { " · " (pupil.sen_status.title()) }
+        }
+        @if let Some(left_on) = pupil.left_on {
+            p.notice.left role="status" {
+                "Left the school on " (words::long_date(left_on)) ". Everything recorded is kept and can be read; nothing new can be added."
+            }
+        }
+        div.actions.pupil-actions {
+            @if pupil.left_on.is_none() {
+                (prompt_form(pupil, csrf))
+                a.button href={ "/log/new?pupil=" (pupil.id) } { "Log with details" }
+                a.button href={ "/pupils/" (pupil.id) "/conversations/new" } { "Record a Coaching Conversation" }
+            }
+            @if crate::web::pages::programme::links_shown(member, pupil, Record::Plan) { a.button href={ "/pupils/" (pupil.id) "/plan" } { "Coaching Plan" } }
+            @if crate::web::pages::programme::links_shown(member, pupil, Record::Programme) { a.button href={ "/pupils/" (pupil.id) "/programme" } { "Programme" } }
+            @if crate::web::pages::provision::linked_from_pupil(member, pupil) { a.button href={ "/pupils/" (pupil.id) "/provision" } { "Provision map" } }
+            @if member.may_read(pupil.place(), Record::SubjectAccess) { a.button href={ "/pupils/" (pupil.id) "/export" } { "Subject access record" } }
+            @if member.may_read(pupil.place(), Record::TransferRecord) { a.button href={ "/pupils/" (pupil.id) "/transfer" } { "Record for a new school" } }
+        }
+        @if recorded {
+            p.notice role="status" { "Coaching Conversation recorded." }
+        }
+        @if data.erased {
+            p.notice #erased role="status" { "The record was erased. The audit log keeps who erased it, when and why." }
+        }
+        @if let Some(moved) = &data.moved {
+            div.notice #moved role="status" {
+                @for sentence in moved_sentences(moved) { p { (sentence) } }
+            }
+        }
+        section.card.current {
+            h2 { "Current level " (level_badge(pupil.level)) }
+            p.muted { "Since " (local(pupil.level_since)) }
+            @if pupil.level != Level::None {
+                dl.facts {
+                    dt { "Time" } dd { (facts.time) }
+                    dt { "When" } dd { (facts.when) }
+                    dt { "Who" } dd { (facts.who) }
+                    dt { "Purpose" } dd { (facts.purpose) }
+                }
+            } @else {
+                p { (words::without_level(data.open.first().map(|row| Move::between_numbers(row.from_level, row.to_level)))) }
+            }
+        }
+        @if pupil.left_on.is_none() { (render_level_forms(pupil, &data.open, member, level_form, csrf)) }
+        @if !data.open.is_empty() {
+            section.card.open-suggestions {
+                h2 { "Waiting for a decision" }
+                @for row in &data.open {
+                    div.suggestion-note {
+                        p { strong { "Suggested: " (Move::between_numbers(row.from_level, row.to_level).suggested()) } " · " (local(from_db_time(row.created_at))) }
+                        (suggestion_body(row, &data.incidents))
+                    }
+                }
+            }
+        }
+        (data.insight)
+        section.card #timeline {
+            h2 { "Timeline" }
+            (render_filters(pupil.id, filters))
+            @if data.events.is_empty() {
+                p.muted { "Nothing recorded yet." }
+            } @else {
+                ol.timeline {
+                    @for event in &data.events { (render_event(event, data)) }
+                }
+            }
+        }
+    }
+}
