@@ -291,7 +291,10 @@ async fn the_sendco_sees_suggestions_to_levels_4_to_6_only(engine: Engine) {
 
     assert_eq!(status, StatusCode::OK);
     assert!(inbox.contains(&card(to_plan)), "{inbox}");
-    assert!(inbox.contains("Accept: move to Coaching Plan"), "{inbox}");
+    assert!(
+        inbox.contains("Accept: step up to Coaching Plan"),
+        "{inbox}"
+    );
     assert!(!inbox.contains(&card(to_conversation)), "{inbox}");
     let refused = post_form(
         &s.app,
@@ -420,7 +423,9 @@ async fn accept_moves_the_pupil_and_creates_the_due_meeting(engine: Engine) {
     let (status, confirmed) = page(&s.app, &client, &location(&accepted)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        confirmed.contains("Accepted for Amira Okafor: Coaching Conversation to Coaching Time."),
+        confirmed.contains(
+            "Accepted for Amira Okafor: stepped up from Coaching Conversation to Coaching Time."
+        ),
         "{confirmed}"
     );
     let due = format!(
@@ -489,7 +494,7 @@ async fn decline_needs_a_reason(engine: Engine) {
     assert!(meetings(&s.app, &s.amira).is_empty());
     let (_, confirmed) = page(&s.app, &client, &location(&declined)).await;
     assert!(
-        confirmed.contains("Declined for Amira Okafor: a move up to Coaching Time was not made; they stay at Coaching Conversation."),
+        confirmed.contains("Declined for Amira Okafor: a step up to Coaching Time was not made; they stay at Coaching Conversation."),
         "{confirmed}"
     );
 }
@@ -660,7 +665,7 @@ async fn a_manual_step_down_needs_a_reason(engine: Engine) {
     )
     .await;
     assert!(
-        after.contains("Amira Okafor moved from Coaching Conversation to Coaching Prompt."),
+        after.contains("Amira Okafor: stepped down from Coaching Conversation to Coaching Prompt."),
         "{after}"
     );
     assert!(after.contains("Stepped down"), "{after}");
@@ -767,7 +772,7 @@ async fn an_slt_override_with_a_reason_is_marked_on_the_timeline(engine: Engine)
     let (_, after) = page(&s.app, &client, &location(&overridden)).await;
     assert!(
         after.contains(
-            "Amira Okafor moved from Coaching Conversation to Coaching Plan (an override)."
+            "Amira Okafor: stepped up from Coaching Conversation to Coaching Plan (an override)."
         ),
         "{after}"
     );
@@ -1054,7 +1059,216 @@ async fn the_api_lists_the_suggestions_the_inbox_shows(engine: Engine) {
     assert_eq!(admin.roles, vec![Role::Admin]);
 }
 
+/// A pupil with no level and a suggestion waiting: the current-level card says what is
+/// suggested instead of "not receiving support" (issue 17).
+async fn no_level_with_a_suggestion_waiting_says_so(engine: Engine) {
+    let s = arrange(engine).await;
+    suggest(&s.app, &s.school, &s.amira, Level::None, Level::Time);
+    let (client, _) = signed_in(&s.app, HEAD_OF_YEAR_8).await;
+
+    let (_, shown) = page(&s.app, &client, &format!("/pupils/{}", s.amira.id)).await;
+
+    assert!(
+        shown
+            .contains("No support level yet: Coaching Time is suggested and waits for a decision."),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("<p>The pupil is not receiving support"),
+        "{shown}"
+    );
+    assert!(shown.contains("Waiting for a decision"), "{shown}");
+}
+
+/// The step-up button names the suggested level, not the next one up, and pressing it
+/// accepts the suggestion (issue 17: "Step up to Coaching Prompt" beside a suggested
+/// Coaching Conversation).
+async fn the_step_up_names_the_suggested_level_and_accepts_it(engine: Engine) {
+    let s = arrange(engine).await;
+    let id = suggest(
+        &s.app,
+        &s.school,
+        &s.amira,
+        Level::None,
+        Level::Conversation,
+    );
+    let (client, csrf) = signed_in(&s.app, HEAD_OF_YEAR_8).await;
+    let pupil_page = format!("/pupils/{}", s.amira.id);
+
+    let (_, shown) = page(&s.app, &client, &pupil_page).await;
+
+    assert!(
+        shown.contains(r#"name="to" value="2">Step up to Coaching Conversation"#),
+        "{shown}"
+    );
+    assert!(!shown.contains("Step up to Coaching Prompt"), "{shown}");
+    assert!(
+        shown.contains("Stepping up accepts the suggestion waiting for a decision."),
+        "{shown}"
+    );
+
+    let stepped = post_form(
+        &s.app,
+        &client,
+        &format!("{pupil_page}/level"),
+        &[
+            ("csrf_token", &csrf),
+            ("to", "2"),
+            ("reason", "As suggested"),
+        ],
+    )
+    .await;
+
+    assert_eq!(stepped.status(), StatusCode::SEE_OTHER);
+    assert_eq!(level_of(&s.app, &s.amira), Level::Conversation.number());
+    assert_eq!(suggestion(&s.app, id).status, "accepted");
+    let change = level_changes(&s.app, &s.amira).pop().expect("the move");
+    assert_eq!((change.from_level, change.to_level), (0, 2));
+    assert_eq!(change.suggestion_id, Some(id));
+    let (_, after) = page(&s.app, &client, &location(&stepped)).await;
+    assert!(
+        after.contains("Amira Okafor: placed at Coaching Conversation."),
+        "{after}"
+    );
+}
+
+/// A Coaching Programme kept on for its next block is a level change from 5 to 5: the
+/// timeline names it, never "Stepped down from Coaching Programme to Coaching Programme".
+async fn the_next_programme_block_reads_as_such_on_the_timeline(engine: Engine) {
+    let s = arrange(engine).await;
+    set_level(&s.app, &s.amira, Level::Programme);
+    diesel::insert_into(schema::level_changes::table)
+        .values((
+            schema::level_changes::school_id.eq(s.school.id),
+            schema::level_changes::pupil_id.eq(s.amira.id),
+            schema::level_changes::from_level.eq(Level::Programme.number()),
+            schema::level_changes::to_level.eq(Level::Programme.number()),
+            schema::level_changes::reason.eq("Continue with the next block (block review)"),
+            schema::level_changes::is_override.eq(false),
+            schema::level_changes::occurred_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(&mut *s.app.conn())
+        .expect("storing the next block");
+    let (client, _) = signed_in(&s.app, HEAD_OF_YEAR_8).await;
+
+    let (_, shown) = page(&s.app, &client, &format!("/pupils/{}", s.amira.id)).await;
+
+    assert!(
+        shown.contains("Moved on to the next Coaching Programme block"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Stepped down"), "{shown}");
+}
+
+/// The specialist practitioner's home shows the pupils whose programme they deliver, not
+/// every pupil of the school on a programme.
+async fn the_specialists_home_shows_only_their_programme_pupils(engine: Engine) {
+    let s = arrange(engine).await;
+    let specialist = s.app.create_staff(
+        &s.school,
+        "pip@north.example",
+        "Pip Practitioner",
+        &[Role::Specialist],
+        Some(PASSWORD),
+    );
+    set_level(&s.app, &s.amira, Level::Programme);
+    set_level(&s.app, &s.yusuf, Level::Programme);
+    let today = SchoolCalendar::local_date(Utc::now());
+    let now = Utc::now().naive_utc();
+    diesel::insert_into(schema::programme_blocks::table)
+        .values((
+            schema::programme_blocks::school_id.eq(s.school.id),
+            schema::programme_blocks::pupil_id.eq(s.amira.id),
+            schema::programme_blocks::weeks.eq(2i16),
+            schema::programme_blocks::starts_on.eq(today),
+            schema::programme_blocks::ends_on.eq(today + Days::new(14)),
+            schema::programme_blocks::sessions_per_week.eq(3),
+            schema::programme_blocks::weekdays.eq("mon,wed,fri"),
+            schema::programme_blocks::minutes.eq(30),
+            schema::programme_blocks::place.eq("school"),
+            schema::programme_blocks::led_by.eq("specialist_staff"),
+            schema::programme_blocks::practitioner_id.eq(Some(specialist.id)),
+            schema::programme_blocks::practitioner_name.eq(Some("Pip Practitioner")),
+            schema::programme_blocks::lost_to_closures.eq("[]"),
+            schema::programme_blocks::status.eq("running"),
+            schema::programme_blocks::created_by.eq(specialist.id),
+            schema::programme_blocks::created_at.eq(now),
+        ))
+        .execute(&mut *s.app.conn())
+        .expect("storing Amira's block");
+    let (client, _) = signed_in(&s.app, "pip@north.example").await;
+
+    let (_, home) = page(&s.app, &client, "/").await;
+
+    assert!(home.contains("Your Coaching Programme pupils"), "{home}");
+    assert!(home.contains("Amira Okafor"), "{home}");
+    assert!(!home.contains("Yusuf Bell"), "{home}");
+    assert!(
+        !home.contains(r#"<td class="num">2</td>"#),
+        "one programme pupil counted, not two: {home}"
+    );
+}
+
+/// A booked meeting whose due day has passed is overdue on the home page as on `/meetings`
+/// (and in the overdue email): one rule, with the overdue tag styled as a warning.
+async fn overdue_is_the_same_on_home_and_meetings(engine: Engine) {
+    let s = arrange(engine).await;
+    set_level(&s.app, &s.amira, Level::Time);
+    let today = SchoolCalendar::local_date(Utc::now());
+    let now = Utc::now().naive_utc();
+    diesel::insert_into(schema::meetings::table)
+        .values((
+            schema::meetings::school_id.eq(s.school.id),
+            schema::meetings::pupil_id.eq(s.amira.id),
+            schema::meetings::level.eq(Level::Time.number()),
+            schema::meetings::due_on.eq(today - Days::new(3)),
+            schema::meetings::status.eq("scheduled"),
+            schema::meetings::starts_at.eq(Some(now - TimeDelta::days(4))),
+            schema::meetings::duration_minutes.eq(Some(30)),
+            schema::meetings::location.eq(Some("Room 4")),
+            schema::meetings::parent_invited.eq(false),
+            schema::meetings::created_at.eq(now - TimeDelta::days(6)),
+        ))
+        .execute(&mut *s.app.conn())
+        .expect("storing a booked meeting");
+    let (client, _) = signed_in(&s.app, HEAD_OF_YEAR_8).await;
+
+    let (_, home) = page(&s.app, &client, "/").await;
+    let (_, listed) = page(&s.app, &client, "/meetings").await;
+
+    assert!(
+        home.contains("<strong>1</strong><span>meetings overdue</span>"),
+        "{home}"
+    );
+    assert!(
+        home.contains("<strong>0</strong><span>meetings booked</span>"),
+        "{home}"
+    );
+    assert!(
+        home.contains(r#"<span class="tag warn">overdue since"#),
+        "{home}"
+    );
+    assert!(listed.contains("Amira"), "{listed}");
+    assert!(listed.contains(r#"class="tag warn""#), "{listed}");
+    let style = s
+        .app
+        .get_page(&client, "/static/style.css")
+        .await
+        .text()
+        .await
+        .expect("the style sheet");
+    assert!(
+        style.contains(".tag.warn {"),
+        "the overdue tag has a warning style"
+    );
+}
+
 both_engines!(
+    no_level_with_a_suggestion_waiting_says_so,
+    the_step_up_names_the_suggested_level_and_accepts_it,
+    the_next_programme_block_reads_as_such_on_the_timeline,
+    the_specialists_home_shows_only_their_programme_pupils,
+    overdue_is_the_same_on_home_and_meetings,
     snooze_is_at_most_the_policys_longest_snooze,
     the_api_lists_the_suggestions_the_inbox_shows,
     a_head_of_year_sees_only_their_year_groups,

@@ -688,7 +688,10 @@ async fn the_timeline_filters_by_type_and_date(engine: Engine) {
         everything.contains("Coaching Prompt, no details"),
         "{everything}"
     );
-    assert!(everything.contains("Moved up"), "{everything}");
+    assert!(
+        everything.contains("Placed at Coaching Prompt"),
+        "{everything}"
+    );
 
     let only_levels = body(
         s.app
@@ -696,7 +699,10 @@ async fn the_timeline_filters_by_type_and_date(engine: Engine) {
             .await,
     )
     .await;
-    assert!(only_levels.contains("Moved up"), "{only_levels}");
+    assert!(
+        only_levels.contains("Placed at Coaching Prompt"),
+        "{only_levels}"
+    );
     assert!(
         !only_levels.contains("Coaching Prompt, no details"),
         "{only_levels}"

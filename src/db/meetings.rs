@@ -149,9 +149,8 @@ pub fn list_for(
     match filter.status.as_deref() {
         None => {}
         Some("overdue") => {
-            query = query
-                .filter(meetings::status.eq_any(["due", "scheduled"]))
-                .filter(meetings::due_on.lt(today));
+            // Open meetings; which of them are overdue is the domain's rule, applied below.
+            query = query.filter(meetings::status.eq_any(["due", "scheduled"]));
         }
         Some(status) if FILTER_STATUSES.contains(&status) => {
             query = query.filter(meetings::status.eq(status.to_string()));
@@ -189,6 +188,7 @@ pub fn list_for(
             year,
         })
         .filter(|view| may_run(member, view.place(), view.meeting.level))
+        .filter(|view| filter.status.as_deref() != Some("overdue") || view.is_overdue(today))
         .collect())
 }
 
