@@ -45,9 +45,7 @@ pub fn may_run(member: &StaffMember, place: PastoralPlace, level: i16) -> bool {
 
 /// The level of a stored level number; an unknown number counts as no level, which widens
 /// nothing.
-pub fn level_of(number: i16) -> Level {
-    Level::from_number(i64::from(number)).unwrap_or(Level::None)
-}
+pub use crate::domain::words::level_of;
 
 /// A meeting with its pupil and the pupil's year.
 #[derive(Debug, Clone)]

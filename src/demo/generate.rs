@@ -20,6 +20,9 @@ use crate::domain::rules::{
 use crate::domain::transition::{apply, events_for_target, Event, PupilState};
 use crate::domain::{Level, ProgrammeBlock, Role};
 
+/// Where a meeting stands: the domain's status, as stored.
+pub use crate::domain::MeetingStatus;
+
 use super::catalogue::{
     BehaviourKind, ACCEPT_NOTES, AROUND_SITE, BEHAVIOURS, DECLINE_REASONS, INCIDENT_NOTES,
     MEETING_ROOMS, PLAN_SUMMARIES, PROGRAMME_SUMMARIES, PROVISION_SUMMARIES, SERIOUS_NOTES,
@@ -298,34 +301,6 @@ pub struct DemoLevelChange {
     pub suggestion: Option<usize>,
     /// The programme block after the change (level 5 only).
     pub programme_block: Option<ProgrammeBlock>,
-}
-
-/// Where a meeting stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MeetingStatus {
-    /// Due but not yet booked (overdue once the due date has passed).
-    Due,
-    /// Booked for a time.
-    Scheduled,
-    /// Held, with an outcome.
-    Held,
-    /// Booked but did not take place.
-    Missed,
-    /// No longer needed (the pupil's level changed first).
-    Cancelled,
-}
-
-impl MeetingStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MeetingStatus::Due => "due",
-            MeetingStatus::Scheduled => "scheduled",
-            MeetingStatus::Held => "held",
-            MeetingStatus::Missed => "missed",
-            MeetingStatus::Cancelled => "cancelled",
-        }
-    }
 }
 
 /// A meeting for levels 3, 4 and 6, or a programme block review (level 5).

@@ -17,7 +17,7 @@ use crate::db::calendar::{self as closures, kind_word, MeetingNamed, CALENDAR_KE
 use crate::db::staff::StaffMember;
 use crate::domain::calendar::{ClosureKind, MovedDueDate, SchoolCalendar};
 use crate::domain::term_dates::{parse_closure, StoredClosure, MAX_CLOSURE_NAME_CHARS};
-use crate::domain::Level;
+use crate::domain::words::{level_of, MeetingKind};
 use crate::error::{Error, Result};
 use crate::web::auth::{require_role, CsrfForm, SignedIn};
 use crate::web::error::PageError;
@@ -98,14 +98,7 @@ struct CalendarPage {
 }
 
 fn meeting_title(meeting: &MeetingNamed) -> String {
-    match Level::from_number(i64::from(meeting.level)).unwrap_or(Level::None) {
-        Level::Programme => "Coaching Programme block review".to_string(),
-        Level::Provision if meeting.purpose == "planning" => {
-            "Bespoke Provision Map planning session".to_string()
-        }
-        Level::Provision => "Bespoke Provision Map team meeting".to_string(),
-        level => format!("{} meeting", level.title()),
-    }
+    MeetingKind::of_stored(level_of(meeting.level), &meeting.purpose).name()
 }
 
 fn day(d: NaiveDate) -> String {

@@ -16,6 +16,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::form::{html_response, local, see_other};
+use super::form_page::{PageResult, Visit};
 use super::layout::{csrf_field, level_badge, page, Viewer};
 use crate::db::decisions::{self, MAX_REASON_CHARS};
 use crate::db::evaluation::{self, SchoolRules};
@@ -28,9 +29,8 @@ use crate::domain::calendar::SchoolCalendar;
 use crate::domain::words::{self, level_of, MeetingKind};
 use crate::domain::Move;
 use crate::error::{Error, Result};
-use crate::web::auth::{csrf_token, require_role, CsrfForm, SignedIn};
+use crate::web::auth::{csrf_token, require_role, CsrfForm};
 use crate::web::error::PageError;
-use crate::web::AppState;
 
 /// Runs `render` with the viewer's details, CSRF token and the count of decisions waiting
 /// (shown next to "Decisions" in the navigation).
@@ -207,47 +207,29 @@ fn gather(
     })
 }
 
-/// The query of `GET /inbox`.
-#[derive(Debug, Default, Deserialize)]
-pub struct InboxParams {
-    /// "1" to list snoozed suggestions too.
-    snoozed: Option<String>,
-    /// A suggestion just decided, to confirm.
-    decided: Option<String>,
-    /// The meeting that decision created.
-    meeting: Option<String>,
-}
-
 fn id_of(raw: Option<&str>) -> Option<i64> {
     raw.and_then(|v| v.trim().parse().ok())
 }
 
 /// `GET /inbox`: the open suggestions the member may decide; `?snoozed=1` lists the snoozed
 /// ones too.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    query: web::Query<InboxParams>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &INBOX_ROLES)?;
-    let show_snoozed = query.snoozed.as_deref() == Some("1");
-    let decided = id_of(query.decided.as_deref()).map(|id| (id, id_of(query.meeting.as_deref())));
-    let for_member = member.clone();
-    let data = state
+pub async fn show(visit: Visit) -> PageResult {
+    require_role(&visit.member, &INBOX_ROLES)?;
+    let query = &visit.query;
+    let show_snoozed = query.get("snoozed") == Some("1");
+    let decided = id_of(query.get("decided")).map(|id| (id, id_of(query.get("meeting"))));
+    let for_member = visit.member.clone();
+    let data = visit
+        .state
         .db
         .transaction(move |conn| gather(conn, &for_member, show_snoozed, decided))
         .await?;
-    Ok(respond(&member, &session, StatusCode::OK, &data))
+    Ok(respond(&visit, StatusCode::OK, &data))
 }
 
-fn respond(
-    member: &StaffMember,
-    session: &Session,
-    status: StatusCode,
-    data: &InboxPage,
-) -> HttpResponse {
-    let markup = with_counted_viewer(member, session, Some(data.inbox.open), |viewer| {
+fn respond(visit: &Visit, status: StatusCode, data: &InboxPage) -> HttpResponse {
+    let member = &visit.member;
+    let markup = with_counted_viewer(member, &visit.session, Some(data.inbox.open), |viewer| {
         page("Decisions", viewer, render(member, data, viewer.csrf))
     });
     html_response(status, markup)
@@ -287,13 +269,11 @@ fn suggestion_id(path: &str) -> Result<i64> {
 /// problem next to the card's field (400), or with why nothing was changed (409, 422); a
 /// page for anything else (403, 404).
 async fn finish(
-    state: &AppState,
-    member: StaffMember,
-    session: &Session,
+    visit: Visit,
     id: i64,
     typed: (&'static str, String),
     outcome: Result<Option<i64>>,
-) -> std::result::Result<HttpResponse, PageError> {
+) -> PageResult {
     let error = match outcome {
         Ok(meeting) => {
             let mut to = format!("/inbox?decided={id}");
@@ -309,8 +289,9 @@ async fn finish(
     if !shown_on_inbox {
         return Err(PageError(error));
     }
-    let for_member = member.clone();
-    let data = state
+    let for_member = visit.member.clone();
+    let data = visit
+        .state
         .db
         .transaction(move |conn| {
             let mut data = gather(conn, &for_member, false, None)?;
@@ -349,24 +330,23 @@ async fn finish(
             Ok(data)
         })
         .await?;
-    Ok(respond(&member, session, status, &data))
+    Ok(respond(&visit, status, &data))
 }
 
 /// `POST /inbox/{id}/accept`: accepts a suggestion, with an optional note. The pupil moves,
 /// and the meeting the new level needs is created as due.
 pub async fn accept(
-    SignedIn(member): SignedIn,
-    session: Session,
+    visit: Visit,
     path: web::Path<String>,
     CsrfForm(form): CsrfForm<AcceptForm>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &INBOX_ROLES)?;
+) -> PageResult {
+    require_role(&visit.member, &INBOX_ROLES)?;
     let id = suggestion_id(&path)?;
     let note = form.note.trim().to_string();
-    let (by, written) = (member.clone(), note.clone());
-    let context = NoticeContext::from_settings(&state.settings);
-    let outcome = state
+    let (by, written) = (visit.member.clone(), note.clone());
+    let context = NoticeContext::from_settings(&visit.state.settings);
+    let outcome = visit
+        .state
         .db
         .write(move |conn| {
             let rules = evaluation::load_rules(conn, by.school_id)?;
@@ -375,50 +355,40 @@ pub async fn accept(
                 .map(|decision| decision.meeting.map(|m| m.id))
         })
         .await;
-    finish(&state, member, &session, id, ("note", note), outcome).await
+    finish(visit, id, ("note", note), outcome).await
 }
 
 /// `POST /inbox/{id}/decline`: declines a suggestion; the reason is required.
 pub async fn decline(
-    SignedIn(member): SignedIn,
-    session: Session,
+    visit: Visit,
     path: web::Path<String>,
     CsrfForm(form): CsrfForm<DeclineForm>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &INBOX_ROLES)?;
+) -> PageResult {
+    require_role(&visit.member, &INBOX_ROLES)?;
     let id = suggestion_id(&path)?;
-    let (by, reason) = (member.clone(), form.reason.clone());
-    let outcome = state
+    let (by, reason) = (visit.member.clone(), form.reason.clone());
+    let outcome = visit
+        .state
         .db
         .write(move |conn| decisions::decline(conn, &by, id, &reason, Utc::now()).map(|_| None))
         .await;
-    finish(
-        &state,
-        member,
-        &session,
-        id,
-        ("reason", form.reason),
-        outcome,
-    )
-    .await
+    finish(visit, id, ("reason", form.reason), outcome).await
 }
 
 /// `POST /inbox/{id}/snooze`: puts a suggestion aside until a later date.
 pub async fn snooze(
-    SignedIn(member): SignedIn,
-    session: Session,
+    visit: Visit,
     path: web::Path<String>,
     CsrfForm(form): CsrfForm<SnoozeForm>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &INBOX_ROLES)?;
+) -> PageResult {
+    require_role(&visit.member, &INBOX_ROLES)?;
     let id = suggestion_id(&path)?;
     let until = form.until.trim().to_string();
     let outcome = match NaiveDate::parse_from_str(&until, "%Y-%m-%d") {
         Ok(date) => {
-            let by = member.clone();
-            state
+            let by = visit.member.clone();
+            visit
+                .state
                 .db
                 .write(move |conn| {
                     let rules = evaluation::load_rules(conn, by.school_id)?;
@@ -432,7 +402,7 @@ pub async fn snooze(
             format!("until must be a date as YYYY-MM-DD, got {until:?}"),
         )),
     };
-    finish(&state, member, &session, id, ("until", form.until), outcome).await
+    finish(visit, id, ("until", form.until), outcome).await
 }
 
 // ---------------------------------------------------------------------------------------

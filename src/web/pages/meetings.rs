@@ -88,7 +88,8 @@ fn meeting_row(view: &MeetingView, today: NaiveDate) -> Markup {
             @if let Some(starts) = meeting.starts_at {
                 " · booked for " (local(from_db_time(starts)))
             }
-            @if view.is_overdue(today) { " " span.tag.warn { "overdue" } }
+            @let state = view.state(today);
+            @if state.is_overdue() { " " span class=(state.tag_class()) { (state.word()) } }
         }
     }
 }
@@ -232,7 +233,7 @@ fn render(data: &MeetingPage, form: &Form, notice: Option<&str>, csrf: &str) -> 
         }
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
         dl.facts {
-            dt { "Status" } dd { (meeting.status) @if view.is_overdue(today) { " " span.tag.warn { "overdue" } } }
+            dt { "Status" } dd { @let state = view.state(today); span class=(state.tag_class()) { (state.word()) } }
             dt { "Due by" } dd { (due_text(meeting.due_on)) }
             @if let Some(starts) = meeting.starts_at {
                 dt { "When" } dd { (local(from_db_time(starts))) @if let Some(minutes) = meeting.duration_minutes { " for " (minutes) " minutes" } }

@@ -2,9 +2,8 @@
 //! accepting the suggestion, when one waits), step down or close with a reason, and for SLT
 //! and the SENDCO an override to any level.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -19,12 +18,12 @@ use crate::db::staff::StaffMember;
 use crate::domain::words::level_of;
 use crate::domain::{Level, Move, Role};
 use crate::error::Error;
-use crate::web::auth::{CsrfForm, SignedIn};
+use crate::web::auth::CsrfForm;
 use crate::web::error::PageError;
 use crate::web::pages::form::{see_other, Fields};
+use crate::web::pages::form_page::{PageResult, Visit};
 use crate::web::pages::inbox::{meeting_sentence, move_sentence};
 use crate::web::pages::layout::csrf_field;
-use crate::web::AppState;
 
 // ---------------------------------------------------------------------------------------
 // Changing the level by hand
@@ -204,12 +203,10 @@ pub struct LevelFields {
 /// (0-6); with `override=1`, an SLT or SENDCO override. A move the sequence does not allow
 /// shows the page again with why (422), and nothing is changed.
 pub async fn change_level(
-    SignedIn(member): SignedIn,
-    session: Session,
+    visit: Visit,
     path: web::Path<String>,
     CsrfForm(fields): CsrfForm<LevelFields>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
+) -> PageResult {
     let pupil_id: i64 = path.parse().map_err(|_| Error::NotFound("pupil"))?;
     let kind = if fields.override_gates.trim().is_empty() {
         LevelFormKind::Move
@@ -224,9 +221,10 @@ pub async fn change_level(
         .and_then(|n| Level::from_number(n).ok());
     let outcome = match to {
         Some(to) => {
-            let (by, reason) = (member.clone(), fields.reason.clone());
-            let context = NoticeContext::from_settings(&state.settings);
-            state
+            let (by, reason) = (visit.member.clone(), fields.reason.clone());
+            let context = NoticeContext::from_settings(&visit.state.settings);
+            visit
+                .state
                 .db
                 .write(move |conn| {
                     let rules = evaluation::load_rules(conn, by.school_id)?;
@@ -287,12 +285,13 @@ pub async fn change_level(
     };
     let filters = read_filters(&Fields::default());
     let filter = filters.filter.clone();
-    let for_member = member.clone();
-    let data = state
+    let for_member = visit.member.clone();
+    let data = visit
+        .state
         .db
         .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, None))
         .await?;
     Ok(pupil_response(
-        &member, &session, status, &data, &filters, false, &form,
+        &visit, status, &data, &filters, false, &form,
     ))
 }

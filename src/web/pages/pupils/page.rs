@@ -3,9 +3,8 @@
 
 use std::collections::HashMap;
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use maud::{html, Markup};
 
@@ -24,13 +23,11 @@ use crate::domain::words;
 use crate::domain::{Level, Move};
 use crate::error::{Error, Result};
 use crate::web::api::timeline::optional_date;
-use crate::web::auth::SignedIn;
-use crate::web::error::PageError;
 use crate::web::pages::form::{html_response, local, Fields};
+use crate::web::pages::form_page::{PageResult, Visit};
 use crate::web::pages::inbox::with_counted_viewer;
 use crate::web::pages::layout::{level_badge, page};
 use crate::web::pages::log::prompt_form;
-use crate::web::AppState;
 
 /// How many entries of each kind the timeline shows.
 const TIMELINE_LIMIT: i64 = 200;
@@ -193,37 +190,31 @@ pub(super) fn gather(
 
 /// `GET /pupils/{id}?type=incident&type=meeting&from=YYYY-MM-DD&to=YYYY-MM-DD`: one pupil of
 /// the member's school, with their timeline.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
+pub async fn show(visit: Visit, path: web::Path<String>) -> PageResult {
     let pupil_id: i64 = path.parse().map_err(|_| Error::NotFound("pupil"))?;
-    let query = Fields::from_query(request.query_string());
-    let filters = read_filters(&query);
+    let query = &visit.query;
+    let filters = read_filters(query);
     let recorded = query.get("recorded") == Some("conversation");
     let moved = query
         .get("moved")
         .and_then(|id| id.parse::<i64>().ok())
         .map(|id| (id, query.get("meeting").and_then(|m| m.parse::<i64>().ok())));
     let filter = filters.filter.clone();
-    let for_member = member.clone();
-    let mut data = state
+    let for_member = visit.member.clone();
+    let mut data = visit
+        .state
         .db
         .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, moved))
         .await?;
     data.erased = query.get("erased").is_some();
-    audit::record_sen_read(&state.db, &member, &data.pupil).await?;
+    audit::record_sen_read(&visit.state.db, &visit.member, &data.pupil).await?;
     let status = if filters.problem.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
     Ok(pupil_response(
-        &member,
-        &session,
+        &visit,
         status,
         &data,
         &filters,
@@ -234,15 +225,15 @@ pub async fn show(
 
 /// The pupil page, with the state of its level forms.
 pub(super) fn pupil_response(
-    member: &StaffMember,
-    session: &Session,
+    visit: &Visit,
     status: StatusCode,
     data: &PupilPage,
     filters: &Filters,
     recorded: bool,
     level_form: &LevelForm,
 ) -> HttpResponse {
-    let markup = with_counted_viewer(member, session, data.decisions, |viewer| {
+    let member = &visit.member;
+    let markup = with_counted_viewer(member, &visit.session, data.decisions, |viewer| {
         let body = render_pupil(data, filters, recorded, viewer.csrf, member, level_form);
         page(&data.pupil.full_name(), viewer, body)
     });
