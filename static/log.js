@@ -435,19 +435,31 @@
     return row;
   }
 
-  function showResults(pupils) {
-    results.textContent = '';
+  /** Asks Steadfast for the pupils matching `text`; answers them, or null when it cannot. */
+  function askPupils(address, text) {
+    return fetch(address + '?q=' + encodeURIComponent(text), {
+      credentials: 'same-origin',
+      headers: { Accept: 'application/json' }
+    }).then(function (response) {
+      var type = response.headers.get('content-type') || '';
+      return response.ok && type.indexOf('application/json') !== -1 ? response.json() : null;
+    }).then(function (data) { return data ? data.pupils || [] : null; });
+  }
+
+  /** Fills `box` with a list (of class `className`) of an item a pupil, or says none matches. */
+  function listPupils(box, pupils, className, item) {
+    box.textContent = '';
     if (!pupils.length) {
       var none = document.createElement('p');
       none.className = 'muted';
       none.textContent = 'No pupil matches.';
-      results.appendChild(none);
+      box.appendChild(none);
       return;
     }
     var list = document.createElement('ul');
-    list.className = 'pupil-rows';
-    pupils.forEach(function (pupil) { list.appendChild(pupilRow(pupil)); });
-    results.appendChild(list);
+    list.className = className;
+    pupils.forEach(function (pupil) { list.appendChild(item(pupil)); });
+    box.appendChild(list);
   }
 
   if (search && results && template && template.content) {
@@ -462,14 +474,8 @@
           if (!text) results.textContent = '';
           return;
         }
-        fetch(search.getAttribute('data-live-search') + '?q=' + encodeURIComponent(text), {
-          credentials: 'same-origin',
-          headers: { Accept: 'application/json' }
-        }).then(function (response) {
-          var type = response.headers.get('content-type') || '';
-          return response.ok && type.indexOf('application/json') !== -1 ? response.json() : null;
-        }).then(function (data) {
-          if (data && mine === asked) showResults(data.pupils || []);
+        askPupils(search.getAttribute('data-live-search'), text).then(function (pupils) {
+          if (pupils && mine === asked) listPupils(results, pupils, 'pupil-rows', pupilRow);
         }, function () { /* offline: the list on the page still works */ });
       }, 200);
     });
@@ -517,28 +523,12 @@
     if (!field || !found) return;
     var text = field.value.trim();
     if (!text) { found.textContent = ''; return; }
-    fetch(field.getAttribute('data-add-search') + '?q=' + encodeURIComponent(text), {
-      credentials: 'same-origin',
-      headers: { Accept: 'application/json' }
-    }).then(function (response) {
-      var type = response.headers.get('content-type') || '';
-      return response.ok && type.indexOf('application/json') !== -1 ? response.json() : null;
-    }).then(function (data) {
-      if (!data || field.value.trim() !== text) return;
-      found.textContent = '';
-      var pupils = (data.pupils || []).filter(function (pupil) {
+    askPupils(field.getAttribute('data-add-search'), text).then(function (pupils) {
+      if (!pupils || field.value.trim() !== text) return;
+      pupils = pupils.filter(function (pupil) {
         return !form.querySelector('input[name=pupil_ids][value="' + pupil.id + '"]:checked');
       });
-      if (!pupils.length) {
-        var none = document.createElement('p');
-        none.className = 'muted';
-        none.textContent = 'No pupil matches.';
-        found.appendChild(none);
-        return;
-      }
-      var list = document.createElement('ul');
-      list.className = 'list';
-      pupils.forEach(function (pupil) {
+      listPupils(found, pupils, 'list', function (pupil) {
         var item = document.createElement('li');
         var add = document.createElement('button');
         add.type = 'button';
@@ -554,9 +544,8 @@
         item.appendChild(add);
         item.appendChild(document.createTextNode(' '));
         item.appendChild(where);
-        list.appendChild(item);
+        return item;
       });
-      found.appendChild(list);
     }, function () {
       found.textContent = 'Pupils cannot be found with no network; those ticked stay.';
     });

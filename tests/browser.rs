@@ -198,6 +198,15 @@ const COUNT_SENDS_SCRIPT: &str = "window.steadfastTestSends = 0; \
 const QUEUE_SCRIPT: &str =
     "return JSON.parse(localStorage.getItem('steadfast.queue.v1') || '[]').length;";
 
+/// Waits until nothing is left in the page's queue on the device.
+async fn queue_empties(browser: &Browser, timeout: Duration) {
+    browser
+        .wait_for_script("the queue to empty", QUEUE_SCRIPT, timeout, |v| {
+            v.as_i64() == Some(0)
+        })
+        .await;
+}
+
 /// How many one-tap prompts (logged without details) a pupil has.
 fn quick_prompts(app: &common::TestApp, pupil_id: i64) -> i64 {
     use diesel::prelude::*;
@@ -280,14 +289,7 @@ async fn a_teacher_logs_a_prompt_with_one_tap_and_sees_it_on_the_timeline() {
     assert!(card.contains("Coaching Prompt"), "{card}");
     assert!(card.contains("Undo"), "{card}");
     assert_eq!(quick_prompts(&app, pupil_id), before + 1);
-    browser
-        .wait_for_script(
-            "an empty queue",
-            QUEUE_SCRIPT,
-            Duration::from_secs(5),
-            |v| v.as_i64() == Some(0),
-        )
-        .await;
+    queue_empties(&browser, Duration::from_secs(5)).await;
 
     // The pupil's timeline shows it first among the incidents.
     client
@@ -417,6 +419,20 @@ const STATUS_SCRIPT: &str = "var s = document.getElementById('queue-status'); \
 /// What a button says while its submission waits on the device.
 const QUEUED: &str = "Saved on this phone, will send";
 
+/// Waits until the strip says one submission waits, naming `pupil`; answers what it says.
+async fn strip_names(browser: &Browser, pupil: &str) -> String {
+    let waiting = format!("{QUEUED} (1): {pupil}");
+    browser
+        .wait_for_script(
+            "the strip to name the pupil waiting",
+            STATUS_SCRIPT,
+            Duration::from_secs(10),
+            |v| v.as_str().is_some_and(|t| t.contains(&waiting)),
+        )
+        .await;
+    waiting
+}
+
 #[tokio::test]
 async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
     let Some(Form8B {
@@ -454,15 +470,7 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
         )
         .await;
     let status_script = STATUS_SCRIPT;
-    let waiting = format!("{QUEUED} (1): Amira Okafor");
-    browser
-        .wait_for_script(
-            "the strip to name the pupil waiting",
-            status_script,
-            Duration::from_secs(5),
-            |v| v.as_str().is_some_and(|t| t.contains(&waiting)),
-        )
-        .await;
+    let waiting = strip_names(&browser, "Amira Okafor").await;
     assert_eq!(
         browser
             .client
@@ -495,14 +503,7 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
 
     // The server comes back on the same port and database: the queue empties, once.
     app.restart().await;
-    browser
-        .wait_for_script(
-            "the queue to empty",
-            QUEUE_SCRIPT,
-            Duration::from_secs(30),
-            |v| v.as_i64() == Some(0),
-        )
-        .await;
+    queue_empties(&browser, Duration::from_secs(30)).await;
     browser
         .wait_for_script(
             "the status to clear",
@@ -707,15 +708,7 @@ async fn opened_once_the_log_page_works_from_a_cold_start_with_no_network() {
     let browser = Browser::start_on(profile).await;
     let button = open_log_page(&browser, &address, amira.id).await;
     button.click().await.expect("tapping Prompt");
-    let waiting = format!("{QUEUED} (1): Amira Okafor");
-    browser
-        .wait_for_script(
-            "the strip to name the pupil waiting",
-            STATUS_SCRIPT,
-            Duration::from_secs(10),
-            |v| v.as_str().is_some_and(|t| t.contains(&waiting)),
-        )
-        .await;
+    strip_names(&browser, "Amira Okafor").await;
     assert_eq!(quick_prompts(&app, amira.id), 0);
 
     // The network returns (same port): the tap is sent, once, when the page is next open
@@ -734,14 +727,7 @@ async fn opened_once_the_log_page_works_from_a_cold_start_with_no_network() {
     if signed_out {
         log_page_of_tess(&browser, &address, amira.id).await;
     }
-    browser
-        .wait_for_script(
-            "the queue to empty",
-            QUEUE_SCRIPT,
-            Duration::from_secs(30),
-            |v| v.as_i64() == Some(0),
-        )
-        .await;
+    queue_empties(&browser, Duration::from_secs(30)).await;
     assert_eq!(quick_prompts(&app, amira.id), 1, "exactly once");
     open_log_page(&browser, &address, amira.id).await;
     assert_eq!(quick_prompts(&app, amira.id), 1, "and not again");

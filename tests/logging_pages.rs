@@ -117,6 +117,15 @@ fn conversation_count(app: &TestApp) -> i64 {
         .expect("counting conversations")
 }
 
+/// How many pupils an incident is for.
+fn pupils_of_incident(app: &TestApp, id: i64) -> i64 {
+    schema::incident_pupils::table
+        .filter(schema::incident_pupils::incident_id.eq(id))
+        .count()
+        .get_result(&mut *app.conn())
+        .expect("counting")
+}
+
 /// The incident id in a `/log?logged=ID` redirect.
 fn logged_id(response: &reqwest::Response) -> i64 {
     let to = location(response);
@@ -455,12 +464,7 @@ async fn details_log_one_incident_for_several_pupils(engine: Engine) {
         .expect("the incident");
     assert_eq!(severity, "serious", "a behaviour marked serious is serious");
     assert_eq!(location.as_deref(), Some("Playground"));
-    let pupils: i64 = schema::incident_pupils::table
-        .filter(schema::incident_pupils::incident_id.eq(id))
-        .count()
-        .get_result(&mut *s.app.conn())
-        .expect("counting");
-    assert_eq!(pupils, 2);
+    assert_eq!(pupils_of_incident(&s.app, id), 2);
     assert_eq!(incident_count(&s.app), 1);
 }
 
@@ -881,12 +885,7 @@ async fn adding_a_pupil_without_the_script_keeps_everything_typed(engine: Engine
         .expect("the incident");
     assert_eq!(location.as_deref(), Some("Lab 2"));
     assert_eq!(note.as_deref(), Some("Kept <b>talking</b>"));
-    let pupils: i64 = schema::incident_pupils::table
-        .filter(schema::incident_pupils::incident_id.eq(id))
-        .count()
-        .get_result(&mut *s.app.conn())
-        .expect("counting");
-    assert_eq!(pupils, 2);
+    assert_eq!(pupils_of_incident(&s.app, id), 2);
     assert_eq!(incident_count(&s.app), 1);
 }
 

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
 use super::list::template_pupil;
-use super::{detail_error, find_pupils, finish_logging, log, pupils_in_order, SEARCH_LIMIT};
+use super::{detail_error, find_pupils, finish_logging, log, place_and_note, pupils_in_order};
+use super::{ReadIncident, SEARCH_LIMIT};
 use crate::accounts::random_token;
 use crate::db::behaviours::{self, Behaviour};
 use crate::db::idempotency::IdempotencyKey;
@@ -198,15 +199,7 @@ fn render_details(data: &DetailsData, form: &Form, csrf: &str) -> Markup {
                     "Lesson period: " strong.period { (period_words(&data.timetable, period_time)) }
                 }
                 (form.problem_at("occurred_at"))
-                label for="location" { "Where (optional)" }
-                input #location type="text" name="location" maxlength="100" value=(values.raw("location")) placeholder="Room, corridor, field…";
-                (form.problem_at("location"))
-                label for="lesson" { "Lesson or subject (optional)" }
-                input #lesson type="text" name="lesson" maxlength="100" value=(values.raw("lesson"));
-                (form.problem_at("lesson"))
-                label for="note" { "A short note (optional)" }
-                textarea #note name="note" rows="3" maxlength="1000" { (values.raw("note")) }
-                (form.problem_at("note"))
+                (place_and_note(form))
                 button.primary type="submit" name="action" value="log" { "Log" }
             }
             // The ticked box the script copies when it adds a pupil in place.
@@ -285,7 +278,7 @@ fn parse_details(
     fields: &Fields,
     behaviours: &[Behaviour],
     now: DateTime<Utc>,
-) -> Result<(IdempotencyKey, NewIncident, Option<DateTime<Utc>>)> {
+) -> Result<ReadIncident> {
     let key = IdempotencyKey::parse("idempotency_key", fields.raw("idempotency_key"))?;
     let pupil_ids = fields.ids("pupil_ids", "pupil_ids").map_err(detail_error)?;
     let behaviour = fields.get("behaviour").unwrap_or_default();
@@ -347,21 +340,14 @@ pub async fn details_submit(
         .db
         .transaction(move |conn| behaviours::list(conn, school_id, false))
         .await?;
-    let outcome = match parse_details(&typed, &listed, Utc::now()) {
-        Ok((key, new, explicit_time)) => {
-            log(&visit.state, &visit.member, key, new, explicit_time).await
-        }
-        Err(error) => Err(error),
-    };
+    let outcome = log(&visit, parse_details(&typed, &listed, Utc::now())).await;
+    let json = wants_json(&request);
     match outcome {
-        Err(error) if !wants_json(&request) => {
+        Err(error) if !json => {
             let (status, problem) = Problem::of_refusal(error)?;
             details_page(visit, Form::again(typed, problem), false, status).await
         }
-        outcome => {
-            let json = wants_json(&request);
-            finish_logging(&visit.state, &visit.member, &visit.session, json, outcome).await
-        }
+        outcome => finish_logging(&visit, json, outcome).await,
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::web;
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::{detail_error, names, pupils_in_order, what_was_logged};
+use super::{detail_error, names, place_and_note, pupils_in_order, what_was_logged};
 use crate::db::behaviours::{self, Behaviour};
 use crate::db::incidents::{self, IncidentEdit};
 use crate::db::models::IncidentRow;
@@ -110,15 +110,7 @@ impl FormPage for EditPage {
                     }
                 }
                 (form.problem_at("behaviour"))
-                label for="location" { "Where (optional)" }
-                input #location type="text" name="location" maxlength="100" value=(values.raw("location"));
-                (form.problem_at("location"))
-                label for="lesson" { "Lesson or subject (optional)" }
-                input #lesson type="text" name="lesson" maxlength="100" value=(values.raw("lesson"));
-                (form.problem_at("lesson"))
-                label for="note" { "A short note (optional)" }
-                textarea #note name="note" rows="3" maxlength="1000" { (values.raw("note")) }
-                (form.problem_at("note"))
+                (place_and_note(form))
                 p.hint { "The change is recorded: which details changed, when, and by whom." }
                 button.primary type="submit" { "Save" }
             }

@@ -28,15 +28,15 @@ pub use edit::{edit_form, edit_submit, undo};
 pub use list::{pupils_json, show, LogQuery, PupilChoice};
 pub use prompt::{prompt, prompt_form, PromptForm, QUICK_PROMPT_BEHAVIOUR};
 
-use actix_session::Session;
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
+use maud::{html, Markup};
 use serde::Serialize;
 
-use super::form::{json_error, see_other};
+use super::form::{json_error, see_other, Form};
+use super::form_page::{PageResult, Visit};
 use crate::db::idempotency::{self, IdempotencyKey};
 use crate::db::pupils::{self, PupilSearch, PupilView};
-use crate::db::staff::StaffMember;
 use crate::db::DbConnection;
 use crate::domain::details::DetailError;
 use crate::domain::incident::NewIncident;
@@ -44,7 +44,6 @@ use crate::error::{Error, Result};
 use crate::web::api::incidents::{log_once, IncidentCreated};
 use crate::web::auth::csrf_token;
 use crate::web::error::PageError;
-use crate::web::AppState;
 
 /// Most pupils a search on a page lists.
 const SEARCH_LIMIT: i64 = 30;
@@ -90,6 +89,23 @@ fn what_was_logged(response: &str) -> &'static str {
     }
 }
 
+/// Where, in which lesson, and a note: the optional fields of an incident, on the incident
+/// form and the author's correction form alike.
+fn place_and_note(form: &Form) -> Markup {
+    let values = &form.values;
+    html! {
+        label for="location" { "Where (optional)" }
+        input #location type="text" name="location" maxlength="100" value=(values.raw("location")) placeholder="Room, corridor, field…";
+        (form.problem_at("location"))
+        label for="lesson" { "Lesson or subject (optional)" }
+        input #lesson type="text" name="lesson" maxlength="100" value=(values.raw("lesson"));
+        (form.problem_at("lesson"))
+        label for="note" { "A short note (optional)" }
+        textarea #note name="note" rows="3" maxlength="1000" { (values.raw("note")) }
+        (form.problem_at("note"))
+    }
+}
+
 fn names(pupils: &[PupilView]) -> String {
     pupils
         .iter()
@@ -127,17 +143,16 @@ fn fingerprint(new: &NewIncident, explicit_time: Option<DateTime<Utc>>) -> Strin
     idempotency::request_hash(canonical.to_string().as_bytes())
 }
 
-/// Logs through `log_once` with the form's key; answers the incident's id.
-async fn log(
-    state: &AppState,
-    member: &StaffMember,
-    key: IdempotencyKey,
-    new: NewIncident,
-    explicit_time: Option<DateTime<Utc>>,
-) -> Result<i64> {
+/// A logging form as read: its key, the incident, and the time given (none for "now").
+type ReadIncident = (IdempotencyKey, NewIncident, Option<DateTime<Utc>>);
+
+/// Logs a form as read through `log_once` with the form's key; answers the incident's id.
+async fn log(visit: &Visit, read: Result<ReadIncident>) -> Result<i64> {
+    let (key, new, explicit_time) = read?;
     let hash = fingerprint(&new, explicit_time);
+    let member = &visit.member;
     let answer = log_once(
-        &state.db,
+        &visit.state.db,
         member.school_id,
         member.id,
         Some(key),
@@ -158,17 +173,12 @@ async fn log(
 /// Answers a logging form: JSON for the page's script (the confirmation, or the refusal),
 /// a redirect to the confirmation for a plain form. A plain form's refusal is the caller's
 /// to show.
-async fn finish_logging(
-    state: &AppState,
-    member: &StaffMember,
-    session: &Session,
-    json: bool,
-    outcome: Result<i64>,
-) -> std::result::Result<HttpResponse, PageError> {
+async fn finish_logging(visit: &Visit, json: bool, outcome: Result<i64>) -> PageResult {
     match outcome {
         Ok(id) if json => {
-            let for_member = member.clone();
-            let shown = state
+            let for_member = visit.member.clone();
+            let shown = visit
+                .state
                 .db
                 .transaction(move |conn| confirmation(conn, &for_member, id, Utc::now()))
                 .await;
@@ -176,7 +186,7 @@ async fn finish_logging(
                 Ok(shown) => shown,
                 Err(error) => return Ok(json_error(&error)),
             };
-            let csrf = csrf_token(session);
+            let csrf = csrf_token(&visit.session);
             let confirmation_html = shown
                 .map(|c| render_confirmation(&c, &csrf).into_string())
                 .unwrap_or_default();

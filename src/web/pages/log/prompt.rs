@@ -83,12 +83,9 @@ pub(super) fn parse_prompt(
 
 /// `POST /log/prompt`: logs a Coaching Prompt for one pupil, now.
 pub async fn prompt(visit: Visit, request: HttpRequest, form: CsrfForm<PromptForm>) -> PageResult {
-    let outcome = match parse_prompt(&form.0, Utc::now()) {
-        Ok((key, new)) => log(&visit.state, &visit.member, key, new, None).await,
-        Err(error) => Err(error),
-    };
-    let json = wants_json(&request);
-    finish_logging(&visit.state, &visit.member, &visit.session, json, outcome).await
+    let read = parse_prompt(&form.0, Utc::now()).map(|(key, new)| (key, new, None));
+    let outcome = log(&visit, read).await;
+    finish_logging(&visit, wants_json(&request), outcome).await
 }
 
 #[cfg(test)]
