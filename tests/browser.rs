@@ -436,7 +436,7 @@ async fn strip_names(browser: &Browser, pupil: &str) -> String {
 #[tokio::test]
 async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
     let Some(Form8B {
-        app: mut app,
+        mut app,
         amira: pupil,
         ..
     }) = form_8b().await
@@ -565,7 +565,7 @@ async fn by_keyboard_a_prompt_is_logged_and_undone_and_a_pupil_is_added_in_place
     let browser = Browser::start().await;
     log_page_of_tess(&browser, &app.address, amira.id).await;
 
-    // Tab to the first Prompt button (Amira's, the first of 8B) and press Enter.
+    // Tab to the first Prompt button (Ben's, the first of 8B) and press Enter.
     let on_prompt = focus_is("li.pupil-row button.prompt");
     let mut tabs = 0;
     while browser
@@ -589,9 +589,9 @@ async fn by_keyboard_a_prompt_is_logged_and_undone_and_a_pupil_is_added_in_place
             |v| v == &serde_json::json!(true),
         )
         .await;
-    let card = confirmation_naming(&browser, "Amira Okafor").await;
+    let card = confirmation_naming(&browser, "Ben Ash").await;
     assert!(card.contains("Logged"), "{card}");
-    assert_eq!(quick_prompts(&app, amira.id), 1);
+    assert_eq!(quick_prompts(&app, ben.id), 1);
     press(&browser, Key::Enter).await;
     browser
         .client
@@ -674,12 +674,7 @@ const KEPT_SCRIPT: &str = "return caches.match('/log').then(function (page) { re
 
 #[tokio::test]
 async fn opened_once_the_log_page_works_from_a_cold_start_with_no_network() {
-    let Some(Form8B {
-        app: mut app,
-        amira,
-        ..
-    }) = form_8b().await
-    else {
+    let Some(Form8B { mut app, amira, .. }) = form_8b().await else {
         return;
     };
     let address = app.address.clone();
