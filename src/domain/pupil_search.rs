@@ -17,7 +17,7 @@ pub enum NameMatch {
 /// How one word typed answers a name: the whole of it, its start, or neither.
 fn word_match(word: &str, given: &str, family: &str) -> NameMatch {
     let names = [given, family];
-    if names.iter().any(|name| *name == word) {
+    if names.contains(&word) {
         NameMatch::Exact
     } else if names.iter().any(|name| name.starts_with(word)) {
         NameMatch::Prefix
