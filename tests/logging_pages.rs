@@ -983,7 +983,81 @@ async fn logging_pages_need_a_session(engine: Engine) {
     }
 }
 
+/// Sets the school's timetable to one period, "All day", on every day of the week, and gives
+/// Tess two classes: 8 Maths (Amira) meeting in it, and 8 Science (Ben) meeting in a period the
+/// school does not have.
+fn tess_teaches_two_classes(s: &School8B) {
+    use chrono::NaiveTime;
+    use steadfast::domain::oneroster::{GroupPlan, TeachingGroup};
+    use steadfast::domain::timetable::{Day, Period, Timetable};
+    let all_day = Period {
+        name: "All day".into(),
+        starts: NaiveTime::MIN,
+        ends: NaiveTime::from_hms_opt(23, 59, 0).expect("a time"),
+    };
+    let days = (1..=7).filter_map(|n| Day::from_iso(None, n));
+    let timetable = Timetable::from_stored(days.map(|d| (d, all_day.clone())).collect(), None);
+    let class = |id: &str, name: &str, periods: &str, pupil: &PupilView| TeachingGroup {
+        line: 2,
+        source_id: id.into(),
+        name: name.into(),
+        subject: None,
+        periods: periods.into(),
+        teachers: vec![TEACHER.into()],
+        members: vec![pupil.upn.clone()],
+    };
+    let plan = GroupPlan {
+        added: vec![
+            class("sci", "8 Science", "Mon 1", &s.ben),
+            class("ma", "8 Maths", "All day", &s.amira),
+        ],
+        ..GroupPlan::default()
+    };
+    let mut conn = s.app.conn();
+    steadfast::db::timetable::save(&mut conn, s.school.id, &timetable, chrono::Utc::now())
+        .expect("saving the timetable");
+    steadfast::db::teaching_groups::apply(&mut conn, s.school.id, &plan).expect("the classes");
+}
+
+async fn the_class_being_taught_now_comes_first_then_the_others(engine: Engine) {
+    let s = arrange(engine).await;
+    tess_teaches_two_classes(&s);
+    // The one minute of the day outside "All day" (23:59 in London) is waited out.
+    while chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .format("%H:%M")
+        .to_string()
+        == "23:59"
+    {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+    let (client, _) = signed_in(&s.app, TEACHER).await;
+
+    let page = body(s.app.get_page(&client, "/log").await).await;
+
+    let now = page
+        .find("Teaching now: 8 Maths")
+        .expect("the class taught now");
+    let other = page.find("8 Science").expect("the other class");
+    let form = page.find("Your form 8B").expect("the tutor form");
+    assert!(now < other && other < form, "{page}");
+    assert!(!page.contains("Teaching now: 8 Science"), "{page}");
+    assert!(page.contains("Mon 1"), "when the other class meets: {page}");
+    // The class taught now is open; the others are folded.
+    assert!(page[..now].ends_with("<summary><h2>"), "{page}");
+    assert!(page[..now].contains("<details open>"), "{page}");
+
+    // Another teacher of the school sees neither class.
+    let (omar, _) = signed_in(&s.app, OTHER).await;
+    let theirs = body(s.app.get_page(&omar, "/log").await).await;
+    assert!(
+        !theirs.contains("8 Maths") && !theirs.contains("8 Science"),
+        "{theirs}"
+    );
+}
+
 both_engines!(
+    the_class_being_taught_now_comes_first_then_the_others,
     the_log_page_lists_the_tutored_form_with_one_tap_prompts,
     one_tap_logs_once_even_when_posted_twice_with_one_key,
     the_script_gets_json_with_the_confirmation,

@@ -1,5 +1,6 @@
-//! The list page (`GET /log`): the confirmation of what was just logged, a search, the forms
-//! the member tutors and the pupils they logged for lately, each pupil with a one-tap
+//! The list page (`GET /log`): the confirmation of what was just logged, a search, the
+//! classes the member teaches (the one meeting now first, open), the forms they tutor and the
+//! pupils they logged for lately, each pupil with a one-tap
 //! Coaching Prompt; and the as-you-type search the page's script asks (`GET /log/pupils`).
 
 use actix_web::http::StatusCode;
@@ -12,7 +13,9 @@ use super::{confirmation, find_pupils, pupils_in_order, render_confirmation, Con
 use super::{prompt_form, SEARCH_LIMIT};
 use crate::db::pupils::{self, PupilView};
 use crate::db::staff::StaffMember;
-use crate::db::{overview, DbConnection};
+use crate::db::teaching_groups::{self, TaughtGroup};
+use crate::db::{overview, timetable, DbConnection};
+use crate::domain::timetable::LessonSlot;
 use crate::domain::Level;
 use crate::error::Result;
 use crate::web::auth::SignedIn;
@@ -53,6 +56,10 @@ fn pupil_rows(pupils: &[PupilView], csrf: &str) -> Markup {
 
 /// Everything the logging page lists, read in one transaction.
 struct LogData {
+    /// The classes the member teaches, those meeting now (by the school's timetable) first.
+    classes: Vec<TaughtGroup>,
+    /// How many of `classes` are meeting now.
+    teaching_now: usize,
     /// The forms the member tutors, each with its pupils.
     forms: Vec<(String, Vec<PupilView>)>,
     recent: Vec<PupilView>,
@@ -68,6 +75,13 @@ fn gather(
     now: DateTime<Utc>,
 ) -> Result<LogData> {
     let school_id = member.school_id;
+    let timetable = timetable::load(conn, school_id)?;
+    let (mut classes, later): (Vec<TaughtGroup>, Vec<TaughtGroup>) =
+        teaching_groups::taught_by(conn, school_id, member.id)?
+            .into_iter()
+            .partition(|group| timetable.is_in_slots(now, &group.slots));
+    let teaching_now = classes.len();
+    classes.extend(later);
     let mut forms: Vec<(String, Vec<PupilView>)> = Vec::new();
     for pupil in pupils::tutored_by(conn, school_id, member.id, FORM_LIMIT)? {
         match forms.last_mut() {
@@ -95,6 +109,8 @@ fn gather(
         None => None,
     };
     Ok(LogData {
+        classes,
+        teaching_now,
         forms,
         recent,
         results,
@@ -152,6 +168,26 @@ fn render_log(data: &LogData, csrf: &str, text: &str) -> Markup {
                     }
                 }
             }
+            @for (index, class) in data.classes.iter().enumerate() {
+                @let now = index < data.teaching_now;
+                section.group.class {
+                    details open[now] {
+                        summary {
+                            h2 {
+                                @if now { "Teaching now: " }
+                                (class.name)
+                            }
+                            span.meta {
+                                (class.pupils.len()) " pupils"
+                                @if !class.slots.is_empty() {
+                                    " · " (class.slots.iter().map(LessonSlot::label).collect::<Vec<_>>().join(", "))
+                                }
+                            }
+                        }
+                        (pupil_rows(&class.pupils, csrf))
+                    }
+                }
+            }
             @for (form, pupils) in &data.forms {
                 section.group {
                     h2 { "Your form " (form) }
@@ -164,8 +200,8 @@ fn render_log(data: &LogData, csrf: &str, text: &str) -> Markup {
                     (pupil_rows(&data.recent, csrf))
                 }
             }
-            @if data.forms.is_empty() && data.recent.is_empty() && data.results.is_none() {
-                p.muted { "Find a pupil by name or UPN. The pupils of a form you tutor, and the pupils you log for, are listed here." }
+            @if data.classes.is_empty() && data.forms.is_empty() && data.recent.is_empty() && data.results.is_none() {
+                p.muted { "Find a pupil by name or UPN. The pupils of the classes you teach (the one you are teaching now first), of a form you tutor, and the pupils you log for are listed here." }
             }
             p { a.button href="/log/new" { "Log an incident with details" } }
             // The row the script copies for results as you type: the same markup as above.
