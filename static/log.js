@@ -1,14 +1,20 @@
 /* Steadfast: small enhancements of the staff pages, for logging on a phone.
  *
  * Every form works without this script. With it:
- * - the pupil search on the logging page shows results as you type;
+ * - the pupil search on the logging page shows results as you type, and the incident form
+ *   adds a pupil in place (without the script, "Find" and "Add" show the form again, with
+ *   everything typed kept);
  * - prompt and details forms (those marked data-queue) are sent from a queue kept on the
  *   device: each submission gets its own key, is stored in localStorage FIRST, then sent with
  *   fetch (asking for JSON). It leaves the queue only when Steadfast answered 2xx, or refused
  *   it for good (a 4xx that will never succeed, shown to the person). On a network failure it
  *   stays queued and is sent again every few seconds, when the device comes back online, and
  *   when a page loads. The key travels with every try and Steadfast logs once per key and
- *   member of staff, so a replay never logs twice.
+ *   member of staff, so a replay never logs twice. A button says "Logged ✓" only once
+ *   Steadfast answered; "Saved on this phone, will send" while it waits in the queue, and a
+ *   strip at the top names the pupils waiting. After logging, focus moves to the
+ *   confirmation's Undo;
+ * - the service worker (/sw.js) is registered, so that /log opens with no network;
  * - the details form's time follows the clock until it is changed, and a behaviour marked
  *   serious ticks "Serious".
  * No framework, no build step, nothing downloaded.
@@ -111,11 +117,17 @@
     return status;
   }
 
+  var QUEUED = 'Saved on this phone, will send';
+
   function showStatus() {
     var status = statusElement();
-    var count = waiting().length;
+    var pending = waiting();
+    var count = pending.length;
     var parts = [];
-    if (count) parts.push(count + ' waiting to send');
+    if (count) {
+      var labels = pending.map(function (entry) { return entry.label; }).filter(Boolean);
+      parts.push(QUEUED + ' (' + count + '): ' + labels.join(', '));
+    }
     if (count && note) parts.push(note);
     status.textContent = parts.join(' · ');
     status.hidden = parts.length === 0;
@@ -148,11 +160,14 @@
     if (card) card.insertBefore(close, card.firstChild);
   }
 
+  /** Shows the confirmation and moves focus to its Undo (or to the card, once undone). */
   function showConfirmation(html) {
     var box = confirmationBox();
     box.innerHTML = html; // rendered and escaped by Steadfast
     box.classList.add('floating');
     addCloseButton(box);
+    var target = box.querySelector('button.undo') || box.querySelector('.confirmation');
+    if (target) target.focus();
   }
 
   function showProblem(message) {
@@ -170,11 +185,28 @@
     addCloseButton(box);
   }
 
-  var LABELS = { logged: 'Logged ✓', queued: 'Queued', failed: 'Not logged' };
+  var LABELS = { sending: 'Sending…', logged: 'Logged ✓', queued: QUEUED, failed: 'Not logged' };
 
-  /** Shows the state of a submission on its button; a prompt button comes back after a moment. */
+  /** The button that logs: the form's last submit button ("Prompt", "Log"). */
+  function logButton(form) {
+    var buttons = form ? form.querySelectorAll('button[type=submit]') : [];
+    return buttons.length ? buttons[buttons.length - 1] : null;
+  }
+
+  /** Puts a form's button back as it was, ready to send again. */
+  function resetForm(form) {
+    var button = logButton(form);
+    clearTimeout(form.steadfastReset);
+    form.removeAttribute('data-busy');
+    if (!button) return;
+    if (button.hasAttribute('data-text')) button.textContent = button.getAttribute('data-text');
+    button.removeAttribute('data-state');
+    button.disabled = false;
+  }
+
+  /** Shows the state of a submission on its button; unless kept, it comes back after a moment. */
   function markForm(form, state, keep) {
-    var button = form && form.querySelector('button[type=submit]');
+    var button = logButton(form);
     if (!button) return;
     if (!button.hasAttribute('data-text')) button.setAttribute('data-text', button.textContent);
     button.textContent = LABELS[state] || button.getAttribute('data-text');
@@ -183,12 +215,7 @@
     form.setAttribute('data-busy', '1');
     clearTimeout(form.steadfastReset);
     if (!keep) {
-      form.steadfastReset = setTimeout(function () {
-        button.textContent = button.getAttribute('data-text');
-        button.removeAttribute('data-state');
-        button.disabled = false;
-        form.removeAttribute('data-busy');
-      }, BUTTON_RESET_MS);
+      form.steadfastReset = setTimeout(function () { resetForm(form); }, BUTTON_RESET_MS);
     }
   }
 
@@ -284,8 +311,7 @@
         var message = 'Not logged' + (entry.label ? ' (' + entry.label + ')' : '') + ': ' + result.message;
         if (entry.kind === 'details' && form) {
           if (!fieldProblem(form, result.field, result.message)) showProblem(message);
-          var button = form.querySelector('button[type=submit]');
-          if (button) { button.disabled = false; form.removeAttribute('data-busy'); }
+          resetForm(form);
         } else {
           showProblem(message);
           if (form) markForm(form, 'failed');
@@ -295,7 +321,7 @@
         if (form && entry.kind === 'prompt') markForm(form, 'queued');
         if (form && entry.kind === 'details') {
           markForm(form, 'queued', true);
-          showProblem('Queued: this will be sent as soon as Steadfast can be reached. You can go back to the list.');
+          showProblem(QUEUED + ': this will be sent as soon as Steadfast can be reached. You can go back to the list.');
         }
       }
       showStatus();
@@ -333,6 +359,9 @@
     var kind = form && form.getAttribute && form.getAttribute('data-queue');
     if (!kind) return;
     event.preventDefault();
+    var step = event.submitter && event.submitter.name;
+    if (step === 'action' && event.submitter.value === 'find') return findToAdd(form);
+    if (step === 'add_pupil') return addPupil(form, event.submitter);
     if (form.getAttribute('data-busy') === '1') return; // a double tap
     var fields = [];
     new FormData(form).forEach(function (value, name) {
@@ -344,13 +373,13 @@
       kind: kind,
       action: form.getAttribute('action'),
       fields: fields,
-      label: form.getAttribute('data-label') || '',
+      label: form.getAttribute('data-label') || chosenNames(form),
       tapped: Date.now()
     };
     if (kind === 'details') clearFieldProblems(form);
     var stored = enqueue(entry);
-    // Optimistic: the tap is safe on the device (or on its way).
-    markForm(form, navigator.onLine === false ? 'queued' : 'logged', kind === 'details');
+    // "Logged ✓" waits for Steadfast's answer (see deliver).
+    markForm(form, 'sending', true);
     showStatus();
     if (!stored) {
       // No storage: send once, still keyed; say so if it cannot go.
@@ -360,6 +389,8 @@
         } else if (result.outcome !== 'sent') {
           showProblem('Not logged: Steadfast could not be reached and this device cannot keep a queue. Try again.');
           markForm(form, 'failed');
+        } else {
+          markForm(form, 'logged');
         }
       });
       return;
@@ -404,19 +435,31 @@
     return row;
   }
 
-  function showResults(pupils) {
-    results.textContent = '';
+  /** Asks Steadfast for the pupils matching `text`; answers them, or null when it cannot. */
+  function askPupils(address, text) {
+    return fetch(address + '?q=' + encodeURIComponent(text), {
+      credentials: 'same-origin',
+      headers: { Accept: 'application/json' }
+    }).then(function (response) {
+      var type = response.headers.get('content-type') || '';
+      return response.ok && type.indexOf('application/json') !== -1 ? response.json() : null;
+    }).then(function (data) { return data ? data.pupils || [] : null; });
+  }
+
+  /** Fills `box` with a list (of class `className`) of an item a pupil, or says none matches. */
+  function listPupils(box, pupils, className, item) {
+    box.textContent = '';
     if (!pupils.length) {
       var none = document.createElement('p');
       none.className = 'muted';
       none.textContent = 'No pupil matches.';
-      results.appendChild(none);
+      box.appendChild(none);
       return;
     }
     var list = document.createElement('ul');
-    list.className = 'pupil-rows';
-    pupils.forEach(function (pupil) { list.appendChild(pupilRow(pupil)); });
-    results.appendChild(list);
+    list.className = className;
+    pupils.forEach(function (pupil) { list.appendChild(item(pupil)); });
+    box.appendChild(list);
   }
 
   if (search && results && template && template.content) {
@@ -431,15 +474,90 @@
           if (!text) results.textContent = '';
           return;
         }
-        fetch(search.getAttribute('data-live-search') + '?q=' + encodeURIComponent(text), {
-          credentials: 'same-origin',
-          headers: { Accept: 'application/json' }
-        }).then(function (response) {
-          var type = response.headers.get('content-type') || '';
-          return response.ok && type.indexOf('application/json') !== -1 ? response.json() : null;
-        }).then(function (data) {
-          if (data && mine === asked) showResults(data.pupils || []);
+        askPupils(search.getAttribute('data-live-search'), text).then(function (pupils) {
+          if (pupils && mine === asked) listPupils(results, pupils, 'pupil-rows', pupilRow);
         }, function () { /* offline: the list on the page still works */ });
+      }, 200);
+    });
+  }
+
+  // ---- adding a pupil to the incident form, in place --------------------------------------
+
+  /** The names of the pupils ticked on the incident form, for the waiting strip. */
+  function chosenNames(form) {
+    var ticked = form.querySelectorAll('input[name=pupil_ids]:checked');
+    var names = [];
+    for (var i = 0; i < ticked.length; i++) names.push(ticked[i].getAttribute('data-name') || '');
+    return names.filter(Boolean).join(', ');
+  }
+
+  /** Ticks a pupil on the incident form, from the button that offered them. */
+  function addPupil(form, button) {
+    var id = button.value;
+    var chosen = document.getElementById('chosen-pupils');
+    var chosenTemplate = document.getElementById('chosen-pupil-template');
+    if (!chosen || !chosenTemplate || !chosenTemplate.content) return;
+    var box = chosen.querySelector('input[name=pupil_ids][value="' + id + '"]');
+    if (!box) {
+      var label = chosenTemplate.content.querySelector('label').cloneNode(true);
+      box = label.querySelector('input');
+      box.value = id;
+      box.setAttribute('data-name', button.getAttribute('data-name'));
+      label.querySelector('.name').textContent = button.getAttribute('data-name');
+      label.querySelector('.form').textContent = button.getAttribute('data-form');
+      chosen.appendChild(label);
+    }
+    box.checked = true;
+    var none = document.getElementById('no-pupils');
+    if (none) none.remove();
+    var found = document.getElementById('add-results');
+    if (found) found.textContent = '';
+    var field = form.querySelector('input[data-add-search]');
+    if (field) { field.value = ''; field.focus(); }
+  }
+
+  /** Lists the pupils matching the incident form's search, each with an "Add" button. */
+  function findToAdd(form) {
+    var field = form.querySelector('input[data-add-search]');
+    var found = document.getElementById('add-results');
+    if (!field || !found) return;
+    var text = field.value.trim();
+    if (!text) { found.textContent = ''; return; }
+    askPupils(field.getAttribute('data-add-search'), text).then(function (pupils) {
+      if (!pupils || field.value.trim() !== text) return;
+      pupils = pupils.filter(function (pupil) {
+        return !form.querySelector('input[name=pupil_ids][value="' + pupil.id + '"]:checked');
+      });
+      listPupils(found, pupils, 'list', function (pupil) {
+        var item = document.createElement('li');
+        var add = document.createElement('button');
+        add.type = 'button';
+        add.className = 'add';
+        add.value = pupil.id;
+        add.setAttribute('data-name', pupil.name);
+        add.setAttribute('data-form', pupil.form);
+        add.textContent = 'Add ' + pupil.name;
+        add.addEventListener('click', function () { addPupil(form, add); });
+        var where = document.createElement('span');
+        where.className = 'muted';
+        where.textContent = pupil.form;
+        item.appendChild(add);
+        item.appendChild(document.createTextNode(' '));
+        item.appendChild(where);
+        return item;
+      });
+    }, function () {
+      found.textContent = 'Pupils cannot be found with no network; those ticked stay.';
+    });
+  }
+
+  var addSearch = document.querySelector('input[data-add-search]');
+  if (addSearch && addSearch.form) {
+    var addTimer = null;
+    addSearch.addEventListener('input', function () {
+      clearTimeout(addTimer);
+      addTimer = setTimeout(function () {
+        if (addSearch.value.trim().length >= 2) findToAdd(addSearch.form);
       }, 200);
     });
   }
@@ -488,6 +606,12 @@
     var target = event.target;
     if (target && target.closest && target.closest('[data-print]')) window.print();
   });
+
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(function () {
+      /* not offered here (a plain http address other than this machine): online only */
+    });
+  }
 
   flush(); // anything left from before, on every page load
 })();

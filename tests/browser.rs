@@ -1,7 +1,9 @@
 //! Browser flows in headless Chromium at a phone-sized viewport: every demo role signs in;
 //! a teacher finds a pupil and logs a Coaching Prompt with one tap, then sees it on the
-//! pupil's timeline; and with the server unreachable, the page queues the tap and delivers it
-//! exactly once when the server is back.
+//! pupil's timeline; logs by keyboard alone and adds a pupil to the incident form in place;
+//! with the server unreachable, the page queues the tap and delivers it exactly once when
+//! the server is back; and the page, opened once, opens again from a cold start with no
+//! network, queues a tap and delivers it once.
 
 #[path = "common/browser.rs"]
 mod chromium;
@@ -10,6 +12,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::Utc;
+use fantoccini::key::Key;
 use fantoccini::Locator;
 
 use chromium::{browser_available, Browser};
@@ -195,6 +198,15 @@ const COUNT_SENDS_SCRIPT: &str = "window.steadfastTestSends = 0; \
 const QUEUE_SCRIPT: &str =
     "return JSON.parse(localStorage.getItem('steadfast.queue.v1') || '[]').length;";
 
+/// Waits until nothing is left in the page's queue on the device.
+async fn queue_empties(browser: &Browser, timeout: Duration) {
+    browser
+        .wait_for_script("the queue to empty", QUEUE_SCRIPT, timeout, |v| {
+            v.as_i64() == Some(0)
+        })
+        .await;
+}
+
 /// How many one-tap prompts (logged without details) a pupil has.
 fn quick_prompts(app: &common::TestApp, pupil_id: i64) -> i64 {
     use diesel::prelude::*;
@@ -277,14 +289,7 @@ async fn a_teacher_logs_a_prompt_with_one_tap_and_sees_it_on_the_timeline() {
     assert!(card.contains("Coaching Prompt"), "{card}");
     assert!(card.contains("Undo"), "{card}");
     assert_eq!(quick_prompts(&app, pupil_id), before + 1);
-    browser
-        .wait_for_script(
-            "an empty queue",
-            QUEUE_SCRIPT,
-            Duration::from_secs(5),
-            |v| v.as_i64() == Some(0),
-        )
-        .await;
+    queue_empties(&browser, Duration::from_secs(5)).await;
 
     // The pupil's timeline shows it first among the incidents.
     client
@@ -342,12 +347,19 @@ async fn a_teacher_logs_a_prompt_with_one_tap_and_sees_it_on_the_timeline() {
     browser.close().await;
 }
 
-#[tokio::test]
-async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
+/// A small school: Tess tutors 8B, with Amira Okafor and Ben Ash in it.
+struct Form8B {
+    app: TestApp,
+    amira: steadfast::db::pupils::PupilView,
+    ben: steadfast::db::pupils::PupilView,
+}
+
+/// The small school served; `None` (the test is skipped) where no browser is installed.
+async fn form_8b() -> Option<Form8B> {
     if !browser_available() {
-        return;
+        return None;
     }
-    let mut app = spawn_app(Engine::Sqlite).await;
+    let app = spawn_app(Engine::Sqlite).await;
     let school = app.create_school("NORTH", "North Academy");
     let teacher = app.create_staff(
         &school,
@@ -356,7 +368,8 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
         &[Role::ClassStaff],
         Some(PASSWORD),
     );
-    let pupil = app.create_pupil(&school, "A123456789012", "Amira", "Okafor", 8, "8B");
+    let amira = app.create_pupil(&school, "A123456789012", "Amira", "Okafor", 8, "8B");
+    let ben = app.create_pupil(&school, "B123456789012", "Ben", "Ash", 8, "8B");
     {
         use diesel::prelude::*;
         use steadfast::db::schema::forms;
@@ -365,21 +378,74 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
             .execute(&mut *app.conn())
             .expect("making Tess the tutor of 8B");
     }
-    let browser = Browser::start().await;
-    sign_in_with(&browser, &app.address, "tess@north.example", PASSWORD).await;
-    let client = &browser.client;
-    client
-        .goto(&format!("{}/log", app.address))
+    Some(Form8B { app, amira, ben })
+}
+
+/// Signs Tess in and opens the logging page; answers the Prompt button of `pupil`.
+async fn log_page_of_tess(
+    browser: &Browser,
+    address: &str,
+    pupil_id: i64,
+) -> fantoccini::elements::Element {
+    sign_in_with(browser, address, "tess@north.example", PASSWORD).await;
+    open_log_page(browser, address, pupil_id).await
+}
+
+/// Opens the logging page; answers the Prompt button of `pupil_id`.
+async fn open_log_page(
+    browser: &Browser,
+    address: &str,
+    pupil_id: i64,
+) -> fantoccini::elements::Element {
+    browser
+        .client
+        .goto(&format!("{address}/log"))
         .await
         .expect("the logging page");
-    let button = client
+    browser
+        .client
         .wait()
         .for_element(Locator::Css(&format!(
-            "li.pupil-row[data-pupil=\"{}\"] button.prompt",
-            pupil.id
+            "li.pupil-row[data-pupil=\"{pupil_id}\"] button.prompt"
         )))
         .await
-        .expect("the pupil's Prompt button");
+        .expect("the pupil's Prompt button")
+}
+
+/// The text of the strip naming the submissions waiting on the device ('' when hidden).
+const STATUS_SCRIPT: &str = "var s = document.getElementById('queue-status'); \
+                             return s && !s.hidden ? s.textContent : '';";
+
+/// What a button says while its submission waits on the device.
+const QUEUED: &str = "Saved on this phone, will send";
+
+/// Waits until the strip says one submission waits, naming `pupil`; answers what it says.
+async fn strip_names(browser: &Browser, pupil: &str) -> String {
+    let waiting = format!("{QUEUED} (1): {pupil}");
+    browser
+        .wait_for_script(
+            "the strip to name the pupil waiting",
+            STATUS_SCRIPT,
+            Duration::from_secs(10),
+            |v| v.as_str().is_some_and(|t| t.contains(&waiting)),
+        )
+        .await;
+    waiting
+}
+
+#[tokio::test]
+async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
+    let Some(Form8B {
+        mut app,
+        amira: pupil,
+        ..
+    }) = form_8b().await
+    else {
+        return;
+    };
+    let browser = Browser::start().await;
+    let button = log_page_of_tess(&browser, &app.address, pupil.id).await;
+    let client = &browser.client;
 
     // The page's sends are counted, so the test can wait for retries rather than for time.
     client
@@ -397,22 +463,14 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
     );
     browser
         .wait_for_script(
-            "the button to say Queued",
+            "the button to say it is saved on the phone",
             &button_script,
             Duration::from_secs(2),
-            |v| v.as_str() == Some("Queued"),
+            |v| v.as_str() == Some(QUEUED),
         )
         .await;
-    let status_script = "var s = document.getElementById('queue-status'); \
-                         return s && !s.hidden ? s.textContent : '';";
-    browser
-        .wait_for_script(
-            "1 waiting to send",
-            status_script,
-            Duration::from_secs(5),
-            |v| v.as_str().is_some_and(|t| t.contains("1 waiting to send")),
-        )
-        .await;
+    let status_script = STATUS_SCRIPT;
+    let waiting = strip_names(&browser, "Amira Okafor").await;
     assert_eq!(
         browser
             .client
@@ -439,20 +497,13 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
             .await
             .expect("the status")
             .as_str()
-            .is_some_and(|t| t.contains("1 waiting to send")),
+            .is_some_and(|t| t.contains(&waiting)),
         "still waiting"
     );
 
     // The server comes back on the same port and database: the queue empties, once.
     app.restart().await;
-    browser
-        .wait_for_script(
-            "the queue to empty",
-            QUEUE_SCRIPT,
-            Duration::from_secs(30),
-            |v| v.as_i64() == Some(0),
-        )
-        .await;
+    queue_empties(&browser, Duration::from_secs(30)).await;
     browser
         .wait_for_script(
             "the status to clear",
@@ -486,6 +537,206 @@ async fn a_tap_while_the_server_is_away_is_queued_and_delivered_exactly_once() {
         serde_json::json!(0)
     );
     assert_eq!(quick_prompts(&app, pupil.id), 1);
+    browser.close().await;
+}
+
+/// Whether the focused element matches `css`, as a script for [`Browser::wait_for_script`].
+fn focus_is(css: &str) -> String {
+    format!("return !!document.activeElement && document.activeElement.matches({css:?});")
+}
+
+/// Presses `key` on the focused element.
+async fn press(browser: &Browser, key: Key) {
+    browser
+        .client
+        .active_element()
+        .await
+        .expect("the focused element")
+        .send_keys(&key)
+        .await
+        .expect("pressing a key");
+}
+
+#[tokio::test]
+async fn by_keyboard_a_prompt_is_logged_and_undone_and_a_pupil_is_added_in_place() {
+    let Some(Form8B { app, amira, ben }) = form_8b().await else {
+        return;
+    };
+    let browser = Browser::start().await;
+    log_page_of_tess(&browser, &app.address, amira.id).await;
+
+    // Tab to the first Prompt button (Ben's, the first of 8B) and press Enter.
+    let on_prompt = focus_is("li.pupil-row button.prompt");
+    let mut tabs = 0;
+    while browser
+        .client
+        .execute(&on_prompt, Vec::new())
+        .await
+        .expect("focus")
+        != true
+    {
+        tabs += 1;
+        assert!(tabs <= 40, "a Prompt button within 40 tabs");
+        press(&browser, Key::Tab).await;
+    }
+    press(&browser, Key::Enter).await;
+    // Focus moves to the confirmation's Undo once Steadfast has answered.
+    browser
+        .wait_for_script(
+            "focus on Undo",
+            &focus_is("#confirmation button.undo"),
+            Duration::from_secs(20),
+            |v| v == &serde_json::json!(true),
+        )
+        .await;
+    let card = confirmation_naming(&browser, "Ben Ash").await;
+    assert!(card.contains("Logged"), "{card}");
+    assert_eq!(quick_prompts(&app, ben.id), 1);
+    press(&browser, Key::Enter).await;
+    browser
+        .client
+        .wait()
+        .for_element(Locator::XPath("//h2[text()='Undone']"))
+        .await
+        .expect("undone");
+    let standing: i64 = {
+        use diesel::prelude::*;
+        use steadfast::db::schema::incidents;
+        incidents::table
+            .filter(incidents::voided_at.is_null())
+            .count()
+            .get_result(&mut *app.conn())
+            .expect("counting")
+    };
+    assert_eq!(standing, 0, "undone by keyboard");
+
+    // The incident form: a pupil added in place keeps everything typed.
+    browser
+        .client
+        .goto(&format!("{}/log/new?pupil={}", app.address, amira.id))
+        .await
+        .expect("the incident form");
+    fill(&browser, "#location", "Lab 2").await;
+    fill(&browser, "#note", "Talking over the teacher.").await;
+    browser
+        .client
+        .find(Locator::Css("#behaviour option[value='Off task']"))
+        .await
+        .expect("a behaviour")
+        .click()
+        .await
+        .expect("choosing it");
+    fill(&browser, "#add-q", "Ash").await;
+    browser
+        .client
+        .wait()
+        .for_element(Locator::Css(&format!(
+            "#add-results button.add[value=\"{}\"]",
+            ben.id
+        )))
+        .await
+        .expect("Ben offered as you type")
+        .click()
+        .await
+        .expect("adding Ben");
+    let ticked = browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('input[name=pupil_ids]:checked')].map(b => b.dataset.name).join(', ') \
+             + ' | ' + document.getElementById('location').value;",
+            Vec::new(),
+        )
+        .await
+        .expect("the form");
+    assert_eq!(ticked, "Amira Okafor, Ben Ash | Lab 2", "added in place");
+    click_and_wait(&browser, "button[value=log]", "#confirmation-card").await;
+    let (location, pupils): (Option<String>, i64) = {
+        use diesel::prelude::*;
+        use steadfast::db::schema::{incident_pupils, incidents};
+        let (id, location) = incidents::table
+            .filter(incidents::behaviour.eq("Off task"))
+            .select((incidents::id, incidents::location))
+            .first::<(i64, Option<String>)>(&mut *app.conn())
+            .expect("the incident");
+        let pupils = incident_pupils::table
+            .filter(incident_pupils::incident_id.eq(id))
+            .count()
+            .get_result(&mut *app.conn())
+            .expect("counting");
+        (location, pupils)
+    };
+    assert_eq!((location.as_deref(), pupils), (Some("Lab 2"), 2));
+    browser.close().await;
+}
+
+/// Whether the service worker keeps the logging page.
+const KEPT_SCRIPT: &str = "return caches.match('/log').then(function (page) { return !!page; });";
+
+#[tokio::test]
+async fn opened_once_the_log_page_works_from_a_cold_start_with_no_network() {
+    let Some(Form8B { mut app, amira, .. }) = form_8b().await else {
+        return;
+    };
+    let address = app.address.clone();
+
+    // Opened once: the service worker takes over and keeps the page.
+    let browser = Browser::start().await;
+    log_page_of_tess(&browser, &address, amira.id).await;
+    browser
+        .wait_for_script(
+            "the service worker",
+            "return navigator.serviceWorker.ready.then(function () { return true; });",
+            Duration::from_secs(20),
+            |v| v == &serde_json::json!(true),
+        )
+        .await;
+    open_log_page(&browser, &address, amira.id).await;
+    browser
+        .wait_for_script("the page kept", KEPT_SCRIPT, Duration::from_secs(20), |v| {
+            v == &serde_json::json!(true)
+        })
+        .await;
+    let profile = browser.close_keeping_profile().await;
+
+    // No network, and a new browser on the same phone: the page opens as last loaded.
+    app.stop().await;
+    let browser = Browser::start_on(profile).await;
+    let button = open_log_page(&browser, &address, amira.id).await;
+    button.click().await.expect("tapping Prompt");
+    strip_names(&browser, "Amira Okafor").await;
+    assert_eq!(quick_prompts(&app, amira.id), 0);
+
+    // The network returns (same port): the tap is sent, once, when the page is next open
+    // signed in (the browser's session ended with it, so Tess signs in again).
+    app.restart().await;
+    browser
+        .client
+        .goto(&format!("{address}/log"))
+        .await
+        .expect("the logging page");
+    let signed_out = browser
+        .client
+        .find(Locator::Css("input[name=email]"))
+        .await
+        .is_ok();
+    if signed_out {
+        log_page_of_tess(&browser, &address, amira.id).await;
+    }
+    queue_empties(&browser, Duration::from_secs(30)).await;
+    assert_eq!(quick_prompts(&app, amira.id), 1, "exactly once");
+    open_log_page(&browser, &address, amira.id).await;
+    assert_eq!(quick_prompts(&app, amira.id), 1, "and not again");
+
+    // Signing out empties the cache: the page is kept for no one.
+    sign_out(&browser).await;
+    browser
+        .wait_for_script(
+            "the page forgotten",
+            KEPT_SCRIPT,
+            Duration::from_secs(10),
+            |v| v == &serde_json::json!(false),
+        )
+        .await;
     browser.close().await;
 }
 

@@ -117,6 +117,15 @@ fn conversation_count(app: &TestApp) -> i64 {
         .expect("counting conversations")
 }
 
+/// How many pupils an incident is for.
+fn pupils_of_incident(app: &TestApp, id: i64) -> i64 {
+    schema::incident_pupils::table
+        .filter(schema::incident_pupils::incident_id.eq(id))
+        .count()
+        .get_result(&mut *app.conn())
+        .expect("counting")
+}
+
 /// The incident id in a `/log?logged=ID` redirect.
 fn logged_id(response: &reqwest::Response) -> i64 {
     let to = location(response);
@@ -455,12 +464,7 @@ async fn details_log_one_incident_for_several_pupils(engine: Engine) {
         .expect("the incident");
     assert_eq!(severity, "serious", "a behaviour marked serious is serious");
     assert_eq!(location.as_deref(), Some("Playground"));
-    let pupils: i64 = schema::incident_pupils::table
-        .filter(schema::incident_pupils::incident_id.eq(id))
-        .count()
-        .get_result(&mut *s.app.conn())
-        .expect("counting");
-    assert_eq!(pupils, 2);
+    assert_eq!(pupils_of_incident(&s.app, id), 2);
     assert_eq!(incident_count(&s.app), 1);
 }
 
@@ -805,6 +809,177 @@ async fn the_behaviours_page_is_for_admins_and_slt_only(engine: Engine) {
     assert_eq!(audited, 2);
 }
 
+async fn adding_a_pupil_without_the_script_keeps_everything_typed(engine: Engine) {
+    let s = arrange(engine).await;
+    let (client, csrf) = signed_in(&s.app, TEACHER).await;
+    let (amira, ben) = (s.amira.id.to_string(), s.ben.id.to_string());
+    let typed = |extra: &[(&'static str, &'static str)]| {
+        let mut fields = vec![
+            ("csrf_token", csrf.clone()),
+            ("idempotency_key", "details-key-0100".to_string()),
+            ("pupil_ids", amira.clone()),
+            ("behaviour", "Off task".to_string()),
+            ("response", "conversation".to_string()),
+            ("location", "Lab 2".to_string()),
+            ("note", "Kept <b>talking</b>".to_string()),
+        ];
+        fields.extend(extra.iter().map(|(n, v)| (*n, v.to_string())));
+        fields
+    };
+    let send = |fields: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let url = s.app.url("/log/new");
+        async move {
+            client
+                .post(url)
+                .form(&fields)
+                .send()
+                .await
+                .expect("an answer")
+        }
+    };
+    let kept = |page: &str| {
+        assert!(page.contains(r#"value="Lab 2""#), "the place kept: {page}");
+        assert!(
+            page.contains("Kept &lt;b&gt;talking&lt;/b&gt;"),
+            "the note kept"
+        );
+        assert!(
+            page.contains(r#"value="conversation" checked"#),
+            "the response kept"
+        );
+        assert!(page.contains(r#"value="details-key-0100""#), "the same key");
+    };
+
+    // "Find", a submit button of the same form: the form again, with "Add" beside Ben.
+    let found = send(typed(&[("q", "ash"), ("action", "find")])).await;
+    assert_eq!(found.status(), StatusCode::OK);
+    let page = body(found).await;
+    kept(&page);
+    assert!(
+        page.contains(&format!(r#"name="add_pupil" value="{ben}""#)),
+        "Ben offered: {page}"
+    );
+    assert!(page.contains("Add Ben Ash"), "{page}");
+
+    // "Add": the form again with Ben ticked beside Amira, nothing written yet.
+    let mut add = typed(&[("q", "ash")]);
+    add.push(("add_pupil", ben.clone()));
+    let added = send(add).await;
+    assert_eq!(added.status(), StatusCode::OK);
+    let page = body(added).await;
+    kept(&page);
+    for id in [&amira, &ben] {
+        assert!(
+            page.contains(&format!(r#"name="pupil_ids" value="{id}""#)),
+            "pupil {id} ticked: {page}"
+        );
+    }
+    assert!(!page.contains("Add Ben Ash"), "the search is done");
+    assert_eq!(incident_count(&s.app), 0);
+
+    // "Log": one incident for both, with what was typed before adding.
+    let mut log = typed(&[("action", "log")]);
+    log.push(("pupil_ids", ben.clone()));
+    let logged = send(log).await;
+    assert_eq!(logged.status(), StatusCode::SEE_OTHER);
+    let id = logged_id(&logged);
+    let (location, note): (Option<String>, Option<String>) = schema::incidents::table
+        .find(id)
+        .select((schema::incidents::location, schema::incidents::note))
+        .first(&mut *s.app.conn())
+        .expect("the incident");
+    assert_eq!(location.as_deref(), Some("Lab 2"));
+    assert_eq!(note.as_deref(), Some("Kept <b>talking</b>"));
+    assert_eq!(pupils_of_incident(&s.app, id), 2);
+    assert_eq!(incident_count(&s.app), 1);
+}
+
+async fn search_puts_the_name_typed_first(engine: Engine) {
+    let s = arrange(engine).await;
+    // Family names before "Okafor" in the alphabet, each containing what is typed.
+    s.app
+        .create_pupil(&s.school, "D123456789012", "Amira", "Bokafor", 8, "8A");
+    s.app
+        .create_pupil(&s.school, "E123456789012", "Amirah", "Okaforo", 8, "8A");
+    s.app
+        .create_pupil(&s.school, "F123456789012", "Zed", "Okafor", 8, "8A");
+    let (client, _) = signed_in(&s.app, TEACHER).await;
+    let names = |json: &Value| -> Vec<String> {
+        json["pupils"]
+            .as_array()
+            .expect("pupils")
+            .iter()
+            .map(|p| p["name"].as_str().expect("a name").to_string())
+            .collect()
+    };
+
+    let (status, json) = common::json_of(
+        s.app
+            .get_page(&client, "/log/pupils?q=Amira%20Okafor")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        names(&json),
+        ["Amira Okafor", "Amirah Okaforo", "Amira Bokafor"],
+        "the whole name, then starts of names, then the rest"
+    );
+    let (_, json) = common::json_of(s.app.get_page(&client, "/log/pupils?q=okafor").await).await;
+    assert_eq!(
+        names(&json),
+        [
+            "Amira Okafor",
+            "Zed Okafor",
+            "Amirah Okaforo",
+            "Amira Bokafor"
+        ]
+    );
+    // The page's own search ranks alike.
+    let page = body(s.app.get_page(&client, "/log?q=amira+okafor").await).await;
+    let first = page.find("Amira Okafor").expect("the name typed");
+    let later = page.find("Amira Bokafor").expect("a name containing it");
+    assert!(first < later, "the name typed comes first");
+}
+
+async fn the_app_is_installable_with_a_service_worker(engine: Engine) {
+    let s = arrange(engine).await;
+    let client = page_client();
+    let manifest = s.app.get_page(&client, "/manifest.webmanifest").await;
+    assert_eq!(manifest.status(), StatusCode::OK);
+    assert_eq!(
+        manifest.headers()["content-type"],
+        "application/manifest+json"
+    );
+    let manifest: Value = manifest.json().await.expect("the manifest is JSON");
+    assert_eq!(manifest["start_url"], "/log");
+    assert_eq!(manifest["display"], "standalone");
+    for icon in manifest["icons"].as_array().expect("icons") {
+        let src = icon["src"].as_str().expect("an address");
+        let answer = s.app.get_page(&client, src).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{src}");
+        assert_eq!(
+            answer.headers()["content-type"],
+            icon["type"].as_str().unwrap()
+        );
+    }
+    let worker = s.app.get_page(&client, "/sw.js").await;
+    assert_eq!(worker.status(), StatusCode::OK);
+    assert_eq!(
+        worker.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(worker.headers()["cache-control"], "no-cache");
+    let source = body(worker).await;
+    assert!(source.contains("'/log'"), "it keeps the logging page");
+    assert!(source.contains("/logout"), "and forgets it on signing out");
+    // Every page names the manifest.
+    let (teacher, _) = signed_in(&s.app, TEACHER).await;
+    let page = body(s.app.get_page(&teacher, "/log").await).await;
+    assert!(page.contains(r#"<link rel="manifest" href="/manifest.webmanifest">"#));
+}
+
 async fn logging_pages_need_a_session(engine: Engine) {
     let s = arrange(engine).await;
     for path in ["/log", "/log/new", "/log/pupils?q=am", "/admin/behaviours"] {
@@ -814,7 +989,81 @@ async fn logging_pages_need_a_session(engine: Engine) {
     }
 }
 
+/// Sets the school's timetable to one period, "All day", on every day of the week, and gives
+/// Tess two classes: 8 Maths (Amira) meeting in it, and 8 Science (Ben) meeting in a period the
+/// school does not have.
+fn tess_teaches_two_classes(s: &School8B) {
+    use chrono::NaiveTime;
+    use steadfast::domain::oneroster::{GroupPlan, TeachingGroup};
+    use steadfast::domain::timetable::{Day, Period, Timetable};
+    let all_day = Period {
+        name: "All day".into(),
+        starts: NaiveTime::MIN,
+        ends: NaiveTime::from_hms_opt(23, 59, 0).expect("a time"),
+    };
+    let days = (1..=7).filter_map(|n| Day::from_iso(None, n));
+    let timetable = Timetable::from_stored(days.map(|d| (d, all_day.clone())).collect(), None);
+    let class = |id: &str, name: &str, periods: &str, pupil: &PupilView| TeachingGroup {
+        line: 2,
+        source_id: id.into(),
+        name: name.into(),
+        subject: None,
+        periods: periods.into(),
+        teachers: vec![TEACHER.into()],
+        members: vec![pupil.upn.clone()],
+    };
+    let plan = GroupPlan {
+        added: vec![
+            class("sci", "8 Science", "Mon 1", &s.ben),
+            class("ma", "8 Maths", "All day", &s.amira),
+        ],
+        ..GroupPlan::default()
+    };
+    let mut conn = s.app.conn();
+    steadfast::db::timetable::save(&mut conn, s.school.id, &timetable, chrono::Utc::now())
+        .expect("saving the timetable");
+    steadfast::db::teaching_groups::apply(&mut conn, s.school.id, &plan).expect("the classes");
+}
+
+async fn the_class_being_taught_now_comes_first_then_the_others(engine: Engine) {
+    let s = arrange(engine).await;
+    tess_teaches_two_classes(&s);
+    // The one minute of the day outside "All day" (23:59 in London) is waited out.
+    while chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .format("%H:%M")
+        .to_string()
+        == "23:59"
+    {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+    let (client, _) = signed_in(&s.app, TEACHER).await;
+
+    let page = body(s.app.get_page(&client, "/log").await).await;
+
+    let now = page
+        .find("Teaching now: 8 Maths")
+        .expect("the class taught now");
+    let other = page.find("8 Science").expect("the other class");
+    let form = page.find("Your form 8B").expect("the tutor form");
+    assert!(now < other && other < form, "{page}");
+    assert!(!page.contains("Teaching now: 8 Science"), "{page}");
+    assert!(page.contains("Mon 1"), "when the other class meets: {page}");
+    // The class taught now is open; the others are folded.
+    assert!(page[..now].ends_with("<summary><h2>"), "{page}");
+    assert!(page[..now].contains("<details open>"), "{page}");
+
+    // Another teacher of the school sees neither class.
+    let (omar, _) = signed_in(&s.app, OTHER).await;
+    let theirs = body(s.app.get_page(&omar, "/log").await).await;
+    assert!(
+        !theirs.contains("8 Maths") && !theirs.contains("8 Science"),
+        "{theirs}"
+    );
+}
+
 both_engines!(
+    the_class_being_taught_now_comes_first_then_the_others,
     the_log_page_lists_the_tutored_form_with_one_tap_prompts,
     one_tap_logs_once_even_when_posted_twice_with_one_key,
     the_script_gets_json_with_the_confirmation,
@@ -829,4 +1078,7 @@ both_engines!(
     the_timeline_filters_by_type_and_date,
     the_behaviours_page_is_for_admins_and_slt_only,
     logging_pages_need_a_session,
+    adding_a_pupil_without_the_script_keeps_everything_typed,
+    search_puts_the_name_typed_first,
+    the_app_is_installable_with_a_service_worker,
 );

@@ -18,7 +18,7 @@ use serde_json::json;
 use common::{both_engines, Engine, TestApp};
 use steadfast::db::schema::{
     audit_log, forms, pupils, school_closures, schools, staff, staff_roles, teaching_group_members,
-    teaching_groups, year_groups,
+    teaching_group_teachers, teaching_groups, year_groups,
 };
 use steadfast::domain::Role;
 
@@ -248,11 +248,12 @@ async fn a_bundle_brings_in_its_school_as_a_zip_and_again_as_a_folder(engine: En
     );
 
     // The scheduled class, and the holidays between the three terms.
-    let group: (String, String, Option<String>) = teaching_groups::table
+    let group: (String, String, Option<String>, String) = teaching_groups::table
         .select((
             teaching_groups::source_id,
             teaching_groups::name,
             teaching_groups::subject,
+            teaching_groups::periods,
         ))
         .first(&mut *app.conn())
         .expect("the teaching group");
@@ -261,9 +262,17 @@ async fn a_bundle_brings_in_its_school_as_a_zip_and_again_as_a_folder(engine: En
         (
             "cls-7ma1".into(),
             "7 Mathematics Set 1".into(),
-            Some("Mathematics".into())
+            Some("Mathematics".into()),
+            "1, 4".into()
         )
     );
+    // Its teacher, from enrollments.csv, for the logging page's "teaching now".
+    let teachers: Vec<String> = teaching_group_teachers::table
+        .inner_join(staff::table)
+        .select(staff::email)
+        .load(&mut *app.conn())
+        .expect("the group's teachers");
+    assert_eq!(teachers, vec!["e.nibhriain@meadowbank.example".to_string()]);
     let holidays: Vec<(chrono::NaiveDate, chrono::NaiveDate, String)> = school_closures::table
         .order(school_closures::starts_on)
         .select((

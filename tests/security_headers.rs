@@ -75,6 +75,27 @@ async fn every_answer_carries_the_security_headers(engine: Engine) {
         .to_string();
     assert!(cache.starts_with("public"), "{cache}");
     assert_eq!(style.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    // The service worker and the manifest come from Steadfast itself, which the policy
+    // allows for workers (`worker-src` falls back to `script-src 'self'`) and manifests
+    // (`default-src 'self'`); neither may be sniffed as anything else.
+    for (path, content_type) in [
+        ("/sw.js", "text/javascript; charset=utf-8"),
+        ("/manifest.webmanifest", "application/manifest+json"),
+    ] {
+        let answer = reqwest::get(app.url(path)).await.expect("an answer");
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            answer.headers()[header::CONTENT_TYPE],
+            content_type,
+            "{path}"
+        );
+        assert_eq!(answer.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let policy = answer.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(!policy.contains("worker-src") && policy.contains("script-src 'self'"));
+    }
 }
 
 both_engines!(every_answer_carries_the_security_headers);

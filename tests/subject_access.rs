@@ -308,6 +308,8 @@ async fn scene(app: &TestApp) -> Scene {
             source_id: "cls-9ma1".into(),
             name: "9 Maths set 1".into(),
             subject: Some("Maths".into()),
+            periods: "Mon 1, Thu 3".into(),
+            teachers: Vec::new(),
             members: vec![UPN.into()],
         }],
         changed: Vec::new(),

@@ -8,6 +8,7 @@ use super::pastoral::{Led, PastoralPlace};
 use super::schema::{forms, houses, pupils, year_groups};
 use super::{from_db_time, schools, to_db_time, DbConnection};
 use crate::domain::details::{NewPupil, SenStatus};
+use crate::domain::pupil_search::rank_by_name;
 use crate::domain::Level;
 use crate::error::{Error, Result};
 
@@ -180,28 +181,34 @@ pub fn get(conn: &mut DbConnection, school_id: i64, pupil_id: i64) -> Result<Pup
         .ok_or(Error::NotFound("pupil"))
 }
 
-/// Pupils of the school matching the search, by family then given name.
+/// Most pupils matching a text that are read to rank: more than a school has of one name.
+const MOST_RANKED: i64 = 2000;
+
+/// Pupils of the school matching the search, by family then given name; with a text, the
+/// pupils whose name was typed come first ([`rank_by_name`]: whole names, then starts of
+/// names, then the rest), ranked here so that both engines rank alike.
 pub fn search(
     conn: &mut DbConnection,
     school_id: i64,
     search: &PupilSearch,
 ) -> Result<Vec<PupilView>> {
+    let limit = search.limit.clamp(1, 1000);
+    let text = search
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     let mut query = pupils_of(school_id)
         .order((
             pupils::family_name.asc(),
             pupils::given_name.asc(),
             pupils::id.asc(),
         ))
-        .limit(search.limit.clamp(1, 1000));
+        .limit(if text.is_some() { MOST_RANKED } else { limit });
     if !search.include_left {
         query = query.filter(pupils::left_on.is_null());
     }
-    if let Some(text) = search
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(text) = text {
         for word in text.split_whitespace().take(4) {
             let pattern = format!("%{}%", escape_like(&word.to_lowercase()));
             query = query.filter(
@@ -226,11 +233,16 @@ pub fn search(
     {
         query = query.filter(lower(forms::name).eq(form.to_lowercase()));
     }
-    Ok(query
+    let mut found: Vec<PupilView> = query
         .load::<PupilJoined>(conn)?
         .into_iter()
         .map(to_view)
-        .collect())
+        .collect();
+    if let Some(text) = text {
+        rank_by_name(text, &mut found, |p| (&p.given_name, &p.family_name));
+        found.truncate(usize::try_from(limit).unwrap_or(1));
+    }
+    Ok(found)
 }
 
 diesel::define_sql_function! {

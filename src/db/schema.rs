@@ -526,6 +526,15 @@ diesel::table! {
         source_id -> Text,
         name -> Text,
         subject -> Nullable<Text>,
+        periods -> Text,
+    }
+}
+
+diesel::table! {
+    teaching_group_teachers (group_id, staff_id) {
+        group_id -> BigInt,
+        staff_id -> BigInt,
+        school_id -> BigInt,
     }
 }
 
@@ -671,6 +680,8 @@ diesel::joinable!(lesson_periods -> schools (school_id));
 diesel::joinable!(teaching_groups -> schools (school_id));
 diesel::joinable!(teaching_group_members -> teaching_groups (group_id));
 diesel::joinable!(teaching_group_members -> pupils (pupil_id));
+diesel::joinable!(teaching_group_teachers -> teaching_groups (group_id));
+diesel::joinable!(teaching_group_teachers -> staff (staff_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     schools,
@@ -713,6 +724,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     lesson_periods,
     teaching_groups,
     teaching_group_members,
+    teaching_group_teachers,
     retention_periods,
     erased_incident_facts,
     erased_level_moves,

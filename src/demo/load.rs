@@ -13,6 +13,7 @@ use crate::db::staff::{self, NewStaff};
 use crate::db::{schools, to_db_time, Database, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::details::{EmailAddress, FormName, PersonName, SchoolCode, YearNumber};
+use crate::domain::oneroster::{GroupPlan, TeachingGroup};
 use crate::domain::{ProgrammeBlock, Role};
 use crate::error::{Error, Result};
 
@@ -168,6 +169,11 @@ pub(crate) fn insert(
         pupil_ids.push(id);
     }
     insert_history(conn, school.id, demo, &pupil_ids, &staff_ids)?;
+    let classes = GroupPlan {
+        added: teacher_classes(demo),
+        ..GroupPlan::default()
+    };
+    crate::db::teaching_groups::apply(conn, school.id, &classes)?;
 
     let support = super::support::add_support(conn, school.id, demo.email_domain(), now)?;
     Ok(format!(
@@ -368,4 +374,50 @@ fn insert_history(
     bulk::write(conn, bulk::MEETINGS, rows)?;
     bulk::write(conn, bulk::MEETING_PARTICIPANTS, participants)?;
     bulk::fix_sequences(conn)
+}
+
+/// The subject classes of the demo teacher (`teacher@...`), as a OneRoster bundle would bring
+/// them: an English set in each year, of up to 28 pupils, meeting through the week on the
+/// standard timetable with one free period a day, so the logging page opens on the class
+/// being taught during school hours.
+fn teacher_classes(demo: &DemoSchool) -> Vec<TeachingGroup> {
+    const DAYS: [&str; 5] = ["Mon", "Tue", "Wed", "Thu", "Fri"];
+    const SET_SIZE: usize = 28;
+    let Some(teacher) = demo.staff.iter().find(|s| s.email.starts_with("teacher@")) else {
+        return Vec::new();
+    };
+    const YEARS: [i16; 5] = [7, 8, 9, 10, 11];
+    YEARS
+        .iter()
+        .enumerate()
+        .map(|(index, year)| {
+            let mut members: Vec<String> = demo
+                .pupils
+                .iter()
+                .filter(|p| p.year == *year)
+                .take(SET_SIZE)
+                .map(|p| p.upn.clone())
+                .collect();
+            members.sort();
+            let slots: Vec<String> = DAYS
+                .iter()
+                .enumerate()
+                .flat_map(|(day, name)| {
+                    (1..=6usize)
+                        .filter(move |period| (day + period) % 6 != 0)
+                        .filter(move |period| (day + period) % YEARS.len() == index)
+                        .map(move |period| format!("{name} {period}"))
+                })
+                .collect();
+            TeachingGroup {
+                line: index + 2,
+                source_id: format!("demo-english-{year}"),
+                name: format!("{year} English Set {}", index % 3 + 1),
+                subject: Some("English".into()),
+                periods: slots.join(", "),
+                teachers: vec![teacher.email.to_lowercase()],
+                members,
+            }
+        })
+        .collect()
 }

@@ -21,6 +21,7 @@ pub mod oneroster;
 pub mod plan;
 pub mod policy;
 pub mod programme;
+pub mod pupil_search;
 pub mod replay;
 pub mod retention;
 pub mod role;

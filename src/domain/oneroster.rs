@@ -23,6 +23,7 @@ use super::calendar::{Closure, ClosureKind};
 use super::details::{EmailAddress, FormName, PersonName, SchoolCode, YearNumber};
 use super::import::{ColumnMap, ColumnSpec, CsvRow, CsvTable, RowError};
 use super::roster::{parse_checked_upn, FieldChange, PupilRecord, PUPIL_COLUMNS};
+use super::timetable::LessonSlot;
 use super::Role;
 
 /// The UK year of OneRoster grade 0 (kindergarten) by default: grade `06` is Year 7.
@@ -109,6 +110,7 @@ const CLASS_COLUMNS: &[ColumnSpec] = &[
     column!("classType", required),
     column!("schoolSourcedId", required),
     column!("subjects"),
+    column!("periods"),
 ];
 
 const ENROLLMENT_COLUMNS: &[ColumnSpec] = &[
@@ -191,6 +193,11 @@ pub struct TeachingGroup {
     pub name: String,
     /// Its subjects, when the bundle gives them.
     pub subject: Option<String>,
+    /// When it meets: its lesson slots as [`LessonSlot::label`] writes them, comma-separated
+    /// (empty when the bundle does not say).
+    pub periods: String,
+    /// The email addresses of the staff who teach it, sorted.
+    pub teachers: Vec<String>,
     /// The UPNs of its pupils, sorted.
     pub members: Vec<String>,
 }
@@ -328,6 +335,7 @@ struct Class {
     kind: String,
     school: String,
     subjects: Vec<String>,
+    periods: String,
 }
 
 struct Enrollment {
@@ -595,6 +603,7 @@ fn read_rows(files: &BundleFiles, problems: &mut Problems) -> Rows {
                 kind: text("classType").to_ascii_lowercase(),
                 school: text("schoolSourcedId"),
                 subjects: list(cell(problems, CLASSES, row, "subjects")),
+                periods: text("periods"),
                 id,
             });
         }
@@ -933,13 +942,6 @@ fn build_school(
         pupils.push(record);
     }
 
-    let groups = index
-        .classes
-        .iter()
-        .filter(|c| c.school == org.id && c.kind == "scheduled")
-        .filter_map(|class| read_group(index, class, &upn_of, problems))
-        .collect();
-
     // Each form's tutor: the primary teacher of its homeroom class, else the first.
     let mut tutor_of: HashMap<&str, Vec<FormName>> = HashMap::new();
     for (class, form) in &forms {
@@ -957,6 +959,7 @@ fn build_school(
     }
 
     let mut staff = Vec::new();
+    let mut email_of: HashMap<&str, String> = HashMap::new();
     for (user, roles) in index.holders(&org.id, false) {
         if index.staff_school.get(user.id.as_str()) != Some(&org.id.as_str()) {
             continue;
@@ -978,6 +981,7 @@ fn build_school(
         let (Some(email), Some(name)) = (email, name) else {
             continue;
         };
+        email_of.insert(user.id.as_str(), email.as_str().to_lowercase());
         let mut tutor = tutor_of.remove(user.id.as_str()).unwrap_or_default();
         tutor.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         staff.push(StaffRecord {
@@ -988,6 +992,17 @@ fn build_school(
             tutor_of: tutor,
         });
     }
+
+    let people = GroupPeople {
+        upn_of: &upn_of,
+        email_of: &email_of,
+    };
+    let groups = index
+        .classes
+        .iter()
+        .filter(|c| c.school == org.id && c.kind == "scheduled")
+        .filter_map(|class| read_group(index, class, &people, problems))
+        .collect();
 
     SchoolBundle {
         line: org.line,
@@ -1188,11 +1203,19 @@ fn group_text(what: &str, raw: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
-/// A scheduled class as a teaching group, its members the school's pupils enrolled in it.
+/// The school's pupils (their UPN) and staff (their email) by `sourcedId`, for reading who
+/// is in a class.
+struct GroupPeople<'a> {
+    upn_of: &'a HashMap<&'a str, String>,
+    email_of: &'a HashMap<&'a str, String>,
+}
+
+/// A scheduled class as a teaching group: its members the school's pupils enrolled in it,
+/// its teachers the school's staff enrolled as teachers, and when it meets.
 fn read_group(
     index: &Index<'_>,
     class: &Class,
-    upn_of: &HashMap<&str, String>,
+    people: &GroupPeople<'_>,
     problems: &mut Problems,
 ) -> Option<TeachingGroup> {
     let name = group_text("title", &class.title)
@@ -1207,16 +1230,34 @@ fn read_group(
     let mut members: Vec<String> = index
         .in_class(&class.id, "student")
         .into_iter()
-        .filter_map(|e| upn_of.get(e.user.as_str()).cloned())
+        .filter_map(|e| people.upn_of.get(e.user.as_str()).cloned())
         .collect();
     members.sort();
     members.dedup();
+    let mut teachers: Vec<String> = index
+        .in_class(&class.id, "teacher")
+        .into_iter()
+        .filter_map(|e| people.email_of.get(e.user.as_str()).cloned())
+        .collect();
+    teachers.sort();
+    teachers.dedup();
+    let periods = LessonSlot::parse_list(&class.periods)
+        .map(|slots| {
+            slots
+                .iter()
+                .map(LessonSlot::label)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .map_err(|message| problems.at(CLASSES, class.line, "periods", message));
     let subject = subject.ok()?;
     Some(TeachingGroup {
         line: class.line,
         source_id: class.id.clone(),
         name: name?,
         subject: Some(subject).filter(|s| !s.is_empty()),
+        periods: periods.ok()?,
+        teachers,
         members,
     })
 }
@@ -1287,6 +1328,10 @@ pub struct StoredGroup {
     pub source_id: String,
     pub name: String,
     pub subject: Option<String>,
+    /// When it meets, as [`TeachingGroup::periods`].
+    pub periods: String,
+    /// The email addresses of its teachers, sorted.
+    pub teachers: Vec<String>,
     /// The UPNs of its pupils.
     pub members: Vec<String>,
 }
@@ -1299,6 +1344,8 @@ pub struct ChangedGroup {
     pub changes: Vec<FieldChange>,
     /// Whether its members are to be replaced by the bundle's.
     pub members_changed: bool,
+    /// Whether its teachers are to be replaced by the bundle's.
+    pub teachers_changed: bool,
 }
 
 /// What a bundle would do to a school's teaching groups (those it does not name stay).
@@ -1341,6 +1388,21 @@ pub fn plan_groups(stored: &[StoredGroup], incoming: &[TeachingGroup]) -> GroupP
                 to: group.subject.clone().unwrap_or_default(),
             });
         }
+        if held.periods != group.periods {
+            changes.push(FieldChange {
+                field: "periods",
+                from: held.periods.clone(),
+                to: group.periods.clone(),
+            });
+        }
+        let teachers_changed = held.teachers != group.teachers;
+        if teachers_changed {
+            changes.push(FieldChange {
+                field: "teachers",
+                from: held.teachers.join(", "),
+                to: group.teachers.join(", "),
+            });
+        }
         let mut held_members = held.members.clone();
         held_members.sort();
         let members_changed = held_members != group.members;
@@ -1371,6 +1433,7 @@ pub fn plan_groups(stored: &[StoredGroup], incoming: &[TeachingGroup]) -> GroupP
                 group: group.clone(),
                 changes,
                 members_changed,
+                teachers_changed,
             });
         }
     }
@@ -1449,7 +1512,7 @@ mod tests {
             "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods\n\
              h7,active,,7A,06,,7A,homeroom,,org1,,,,\n\
              h8,active,,8B,07,,8B,homeroom,,org1,,,,\n\
-             m1,active,,7 Maths Set 1,06,,,scheduled,,org1,,Mathematics,,\n"
+             m1,active,,7 Maths Set 1,06,,,scheduled,,org1,,Mathematics,,\"1, mon 4,Wed-A:Period 2\"\n"
                 .into(),
         );
         files.insert(
@@ -1562,6 +1625,8 @@ mod tests {
                 source_id: "m1".into(),
                 name: "7 Maths Set 1".into(),
                 subject: Some("Mathematics".into()),
+                periods: "1, Mon 4, Wed-A Period 2".into(),
+                teachers: vec!["t.teacher@meadowbank.example".into()],
                 members: vec![one.clone()],
             }]
         );
@@ -1788,6 +1853,24 @@ mod tests {
     }
 
     #[test]
+    fn a_class_meeting_at_a_slot_that_cannot_be_read_is_refused_at_its_line() {
+        let mut files = bundle();
+        set(
+            &mut files,
+            "classes.csv",
+            "Mathematics,,\"1, mon 4,Wed-A:Period 2\"",
+            "Mathematics,,\"1,Mon:\"",
+        );
+        let problems = read_bundle(&files, 1, None).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            (problems[0].line, problems[0].column.as_str()),
+            (4, "classes.csv: periods")
+        );
+        assert!(problems[0].message.contains("no period"));
+    }
+
+    #[test]
     fn a_delta_manifest_is_noted() {
         let mut files = bundle();
         set(
@@ -1810,6 +1893,8 @@ mod tests {
             source_id: "m1".into(),
             name: "7 Maths Set 1".into(),
             subject: Some("Mathematics".into()),
+            periods: "1, Mon 4, Wed-A Period 2".into(),
+            teachers: vec!["t.teacher@meadowbank.example".into()],
             members: vec![upn(1)],
         };
         let plan = plan_groups(std::slice::from_ref(&held), &incoming);

@@ -83,6 +83,17 @@ impl Week {
 /// The days' short names, Monday first, as in [`Day::key`].
 const SHORT_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
+/// The days' whole names, lower case, Monday first.
+const FULL_NAMES: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
 /// One day of the timetable: a weekday, of one week of a two-week timetable or of every week.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Day {
@@ -152,6 +163,29 @@ impl Day {
         }
     }
 
+    /// The day a timetable export names: a key ("mon", "fri-b"), or a weekday's name or its
+    /// first three letters with an optional week ("Monday", "Tue-A", "WedB").
+    pub fn parse_name(raw: &str) -> Option<Day> {
+        let raw = raw.trim().to_lowercase();
+        // No day's name ends in "a" or "b": a trailing one is the week.
+        let (name, week) = match raw.split_once('-') {
+            Some((name, week)) => (name, Some(Week::parse(week)?)),
+            None if raw.ends_with(['a', 'b']) => {
+                let (name, week) = raw.split_at(raw.len() - 1);
+                (name, Some(Week::parse(week)?))
+            }
+            None => (raw.as_str(), None),
+        };
+        let weekday = SHORT_NAMES
+            .iter()
+            .zip(FULL_NAMES)
+            .position(|(short, full)| name == *short || name == full)?;
+        Some(Day {
+            week,
+            weekday: u8::try_from(weekday).ok()?,
+        })
+    }
+
     /// The day a key names ("mon", "fri-b"), as [`Day::key`] writes it.
     pub fn parse_key(raw: &str) -> Option<Day> {
         let raw = raw.trim().to_lowercase();
@@ -188,6 +222,97 @@ impl Period {
     /// Whether the local time `t` falls in the period (its start included, its end not).
     pub fn contains(&self, t: NaiveTime) -> bool {
         self.starts <= t && t < self.ends
+    }
+}
+
+/// Longest lesson slot a class may name.
+pub const MAX_SLOT_CHARS: usize = 40;
+
+/// When a class meets, as a school's timetable export names it: a period on every school day
+/// ("1", "Period 3") or on one day ("Mon 1", "tue:Period 2", "Wed-A 4" on a two-week
+/// timetable). A period given as a number matches the timetable's period whose name ends in
+/// that number ("Period 1", "P1"); otherwise the names must agree, letter case aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LessonSlot {
+    /// The day, or `None` for every day; a day of no week matches that weekday in both weeks.
+    pub day: Option<Day>,
+    /// The period's name or number.
+    pub period: String,
+}
+
+impl LessonSlot {
+    /// Reads one slot ("1", "Mon 1", "mon-a:Period 2"), saying what is wrong with it if it
+    /// cannot be read.
+    pub fn parse(raw: &str) -> Result<LessonSlot, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("a lesson slot is empty".into());
+        }
+        if raw.chars().count() > MAX_SLOT_CHARS || raw.chars().any(char::is_control) {
+            return Err(format!(
+                "a lesson slot is at most {MAX_SLOT_CHARS} characters"
+            ));
+        }
+        let day_and_rest = raw
+            .split_once(|c: char| c == ':' || c.is_whitespace())
+            .and_then(|(day, rest)| Some((Day::parse_name(day)?, rest.trim())));
+        let (day, period) = match day_and_rest {
+            Some((day, rest)) => (Some(day), rest),
+            None => (None, raw),
+        };
+        if period.is_empty() {
+            return Err(format!(
+                "the lesson slot \"{raw}\" names a day but no period"
+            ));
+        }
+        Ok(LessonSlot {
+            day,
+            period: period.to_string(),
+        })
+    }
+
+    /// Reads a class's slots, given as a comma-separated list; blank entries are skipped.
+    pub fn parse_list(raw: &str) -> Result<Vec<LessonSlot>, String> {
+        raw.split(',')
+            .filter(|part| !part.trim().is_empty())
+            .map(LessonSlot::parse)
+            .collect()
+    }
+
+    /// The slot as stored and shown: "Mon 1", "Mon-A Period 2", "3".
+    pub fn label(&self) -> String {
+        match self.day {
+            Some(day) => {
+                let mut key = day.key();
+                if let Some(first) = key.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                if let Some(week) = key.get_mut(4..5) {
+                    week.make_ascii_uppercase();
+                }
+                format!("{key} {}", self.period)
+            }
+            None => self.period.clone(),
+        }
+    }
+
+    /// Whether this slot is `period` on `day`.
+    fn is(&self, day: Day, period: &Period) -> bool {
+        let day_agrees = match self.day {
+            None => true,
+            Some(slot) if slot.week.is_none() => slot.weekday == day.weekday,
+            Some(slot) => slot == day,
+        };
+        let wanted = self.period.trim();
+        let period_agrees = period.name.eq_ignore_ascii_case(wanted)
+            || (!wanted.is_empty()
+                && wanted.chars().all(|c| c.is_ascii_digit())
+                && period
+                    .name
+                    .trim_start_matches(|c: char| !c.is_ascii_digit())
+                    .trim_start_matches('0')
+                    == wanted.trim_start_matches('0'));
+        day_agrees && period_agrees
     }
 }
 
@@ -527,6 +652,15 @@ impl Timetable {
             .iter()
             .find(|p| p.contains(time))
             .map_or(Moment::Between, Moment::Period)
+    }
+
+    /// Whether the moment `at` falls in one of `slots`: a class meeting then is being taught.
+    pub fn is_in_slots(&self, at: DateTime<Utc>, slots: &[LessonSlot]) -> bool {
+        let Moment::Period(period) = self.moment_at(at) else {
+            return false;
+        };
+        let day = self.day_of(at.with_timezone(&SCHOOL_TZ).date_naive());
+        slots.iter().any(|slot| slot.is(day, period))
     }
 
     /// The name of the period a moment falls in, or "Before school", "Between periods",
@@ -878,5 +1012,56 @@ mod tests {
         assert_eq!(parse_week_a(true, "2026-09-09"), Ok(Some(date(2026, 9, 7))));
         assert_eq!(parse_week_a(true, "").unwrap_err().field(), "week_a");
         assert_eq!(parse_week_a(true, "soon").unwrap_err().field(), "week_a");
+    }
+
+    #[test]
+    fn lesson_slots_are_read_as_timetable_exports_write_them() {
+        let slot = |raw: &str| LessonSlot::parse(raw).unwrap();
+        assert_eq!(slot("1").day, None);
+        assert_eq!(slot("Period 3").period, "Period 3");
+        assert_eq!(slot("Mon 1").day, Some(Day::new(None, Weekday::Mon)));
+        assert_eq!(
+            slot("tuesday:Period 2").day,
+            Some(Day::new(None, Weekday::Tue))
+        );
+        assert_eq!(
+            slot("Wed-A 4").day,
+            Some(Day::new(Some(Week::A), Weekday::Wed))
+        );
+        assert_eq!(
+            slot("ThuB 5").day,
+            Some(Day::new(Some(Week::B), Weekday::Thu))
+        );
+        assert_eq!(slot("Wed-A 4").label(), "Wed-A 4");
+        assert_eq!(slot("mon 1").label(), "Mon 1");
+        assert_eq!(slot("Mon").day, None, "a lone word is a period's name");
+        assert!(LessonSlot::parse("Mon:").unwrap_err().contains("no period"));
+        assert!(LessonSlot::parse(" ").is_err());
+        assert_eq!(LessonSlot::parse_list("1, 4,,Fri 6").unwrap().len(), 3);
+        assert!(LessonSlot::parse_list("1,Mon:").is_err());
+    }
+
+    #[test]
+    fn a_class_is_taught_now_when_the_moment_falls_in_one_of_its_slots() {
+        let timetable = Timetable::standard();
+        // Monday 7 December 2026, 09:00 in London (GMT): Period 1.
+        let monday_nine = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
+        let slots = |raw: &str| LessonSlot::parse_list(raw).unwrap();
+        assert!(timetable.is_in_slots(monday_nine, &slots("1")));
+        assert!(timetable.is_in_slots(monday_nine, &slots("Mon 1")));
+        assert!(timetable.is_in_slots(monday_nine, &slots("Monday:Period 1")));
+        assert!(timetable.is_in_slots(monday_nine, &slots("3, mon 01")));
+        assert!(!timetable.is_in_slots(monday_nine, &slots("Tue 1")));
+        assert!(!timetable.is_in_slots(monday_nine, &slots("2")));
+        assert!(!timetable.is_in_slots(monday_nine, &slots("11")));
+        // Break is no lesson, whatever the slots say.
+        let break_time = Utc.with_ymd_and_hms(2026, 12, 7, 10, 50, 0).unwrap();
+        assert!(!timetable.is_in_slots(break_time, &slots("1,2,3,4,5,6")));
+        // On a two-week timetable whose week A began on 30 November, 7 December is in week
+        // B: a slot of week A is not taught then, one of every week is.
+        let two_weeks = timetable.with_weeks(Some(date(2026, 11, 30)));
+        assert!(two_weeks.is_in_slots(monday_nine, &slots("Mon-B 1")));
+        assert!(!two_weeks.is_in_slots(monday_nine, &slots("Mon-A 1")));
+        assert!(two_weeks.is_in_slots(monday_nine, &slots("Mon 1")));
     }
 }

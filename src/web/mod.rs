@@ -38,10 +38,14 @@ const SESSION_ROW_HOURS: i64 = *crate::domain::sign_in::SessionLimits::LIFETIME_
 
 /// Registers every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/static/style.css", web::get().to(stylesheet))
-        .route("/static/log.js", web::get().to(log_script))
-        .service(web::scope("/api/v1").configure(api::routes))
+    cfg.route("/health", web::get().to(health));
+    for &(path, content_type, body) in STATIC_FILES {
+        cfg.route(
+            path,
+            web::get().to(move || async move { static_file(path, content_type, body) }),
+        );
+    }
+    cfg.service(web::scope("/api/v1").configure(api::routes))
         .configure(pages::routes);
 }
 
@@ -174,19 +178,58 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// The logging page's script (results as you type, the queue on the device), compiled into
-/// the binary.
-async fn log_script() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("../../static/log.js"))
-}
+/// The files served as they are, compiled into the binary: path, content type, contents.
+/// The stylesheet; the staff pages' script (results as you type, the queue on the device);
+/// the service worker, served from the top so that it may keep `/log` for opening with no
+/// network; and the web app manifest with its icons, so that `/log` is installable.
+const STATIC_FILES: &[(&str, &str, &[u8])] = &[
+    (
+        "/static/style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/style.css"),
+    ),
+    (
+        "/static/log.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/log.js"),
+    ),
+    (
+        "/sw.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/sw.js"),
+    ),
+    (
+        "/manifest.webmanifest",
+        "application/manifest+json",
+        include_bytes!("../../static/manifest.webmanifest"),
+    ),
+    (
+        "/static/icons/icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/icons/icon.svg"),
+    ),
+    (
+        "/static/icons/icon-192.png",
+        "image/png",
+        include_bytes!("../../static/icons/icon-192.png"),
+    ),
+    (
+        "/static/icons/icon-512.png",
+        "image/png",
+        include_bytes!("../../static/icons/icon-512.png"),
+    ),
+];
 
-/// The stylesheet, compiled into the binary.
-async fn stylesheet() -> HttpResponse {
+/// A static file, kept by browsers for an hour; the service worker is checked on every
+/// visit, so a new one takes over at once.
+fn static_file(path: &str, content_type: &str, body: &'static [u8]) -> HttpResponse {
+    let cache = if path == "/sw.js" {
+        "no-cache"
+    } else {
+        "public, max-age=3600"
+    };
     HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("../../static/style.css"))
+        .content_type(content_type)
+        .insert_header(("Cache-Control", cache))
+        .body(body)
 }

@@ -32,12 +32,19 @@ pub fn browser_available() -> bool {
 pub struct Browser {
     pub client: Client,
     driver: Child,
-    _profile: tempfile::TempDir,
+    /// Chromium's profile folder: its storage, caches and service workers.
+    profile: Option<tempfile::TempDir>,
 }
 
 impl Browser {
     /// Starts chromedriver on a free loopback port and opens a phone-sized headless Chromium.
     pub async fn start() -> Browser {
+        Browser::start_on(tempfile::tempdir().expect("a profile folder")).await
+    }
+
+    /// [`Browser::start`] on a profile an earlier browser left ([`Browser::close_keeping_profile`]):
+    /// a cold start of a phone that has been used before.
+    pub async fn start_on(profile: tempfile::TempDir) -> Browser {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -53,7 +60,6 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let profile = tempfile::tempdir().expect("a profile folder");
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
@@ -78,7 +84,7 @@ impl Browser {
         Browser {
             client,
             driver,
-            _profile: profile,
+            profile: Some(profile),
         }
     }
 
@@ -112,6 +118,17 @@ impl Browser {
 
     /// Ends the browser session and the driver.
     pub async fn close(mut self) {
+        self.quit().await;
+    }
+
+    /// Ends the browser session and the driver, keeping the profile for a new browser.
+    #[allow(dead_code)]
+    pub async fn close_keeping_profile(mut self) -> tempfile::TempDir {
+        self.quit().await;
+        self.profile.take().expect("the profile")
+    }
+
+    async fn quit(&mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();

@@ -80,6 +80,11 @@ impl Fields {
             .collect()
     }
 
+    /// Every name and value, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = &(String, String)> {
+        self.0.iter()
+    }
+
     /// Every value of `name` that is an id, ignoring others (for links, where nothing is written).
     pub fn ids_lenient(&self, name: &str) -> Vec<i64> {
         self.all(name).filter_map(|v| v.parse().ok()).collect()

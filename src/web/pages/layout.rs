@@ -27,6 +27,8 @@ fn head(title: &str) -> Markup {
             meta name="viewport" content="width=device-width, initial-scale=1";
             title { (title) " · Steadfast" }
             link rel="stylesheet" href="/static/style.css";
+            link rel="manifest" href="/manifest.webmanifest";
+            meta name="theme-color" content="#1f5fa8";
         }
     }
 }
