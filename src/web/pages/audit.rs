@@ -14,7 +14,7 @@ use maud::{html, Markup};
 use super::form::{
     csv_bytes, csv_response, field_problem, html_response, local, text_cell, Fields, Problem,
 };
-use super::layout::page;
+use super::layout::{page, scroll_box};
 use super::with_viewer;
 use crate::db::audit::{self, AuditFilter, AuditPage, AuditRow, Cursor};
 use crate::db::schema::pupils as pupils_table;
@@ -295,26 +295,28 @@ fn render(listing: &Listing, wanted: &Wanted, problem: Option<&Problem>) -> Mark
         p { a.button href=(link("/admin/audit.csv", &filters)) { "Download as CSV" } }
         @if listing.page.rows.is_empty() { p.muted { "No entries match." } }
         @else {
-            table.audit {
-                thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Record" } th { "Detail" } } }
-                tbody {
-                    @for row in &listing.page.rows {
-                        tr {
-                            td { (local(from_db_time(row.at))) }
-                            td { (listing.staff_name(row.actor_id)) }
-                            td.mono { (row.action) }
-                            td {
-                                @if let (Some(upn), Some(id)) = (listing.upn(row), row.entity_id) {
-                                    "pupil " a.mono href={ "/pupils/" (id) } { (upn) }
-                                } @else {
-                                    (row.entity) @if let Some(id) = row.entity_id { " " (id) }
+            (scroll_box("Audit log entries", html! {
+                table.audit {
+                    thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Record" } th { "Detail" } } }
+                    tbody {
+                        @for row in &listing.page.rows {
+                            tr {
+                                td { (local(from_db_time(row.at))) }
+                                td { (listing.staff_name(row.actor_id)) }
+                                td.mono { (row.action) }
+                                td {
+                                    @if let (Some(upn), Some(id)) = (listing.upn(row), row.entity_id) {
+                                        "pupil " a.mono href={ "/pupils/" (id) } { (upn) }
+                                    } @else {
+                                        (row.entity) @if let Some(id) = row.entity_id { " " (id) }
+                                    }
                                 }
+                                td { (row.detail) }
                             }
-                            td { (row.detail) }
                         }
                     }
                 }
-            }
+            }))
         }
         @if let Some(next) = next { p { a.button href=(next) { "Older entries" } } }
     }

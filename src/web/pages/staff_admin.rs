@@ -13,7 +13,7 @@ use maud::{html, Markup};
 use super::form::{
     field_problem, html_response, local, problem_summary, see_other, Fields, Problem,
 };
-use super::layout::{csrf_field, page};
+use super::layout::{csrf_field, page, scroll_box};
 use super::with_viewer;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::staff::{self, StaffAccount, StaffMember};
@@ -197,21 +197,23 @@ fn list_page(
         }
         section.card {
             h2 { "Everyone" }
-            table {
-                thead { tr { th { "Name" } th { "Email" } th { "Roles" } th { "Year groups" } th { "Houses" } th { "Sign-in" } } }
-                tbody {
-                    @for account in accounts {
-                        tr.inactive[!account.active] {
-                            td { a href={ "/admin/staff/" (account.id) } { (account.name) } }
-                            td { (account.email) }
-                            td { (account.roles.iter().map(|r| r.title()).collect::<Vec<_>>().join(", ")) }
-                            td { (years_text(&account.year_groups)) }
-                            td { (account.houses.join(", ")) }
-                            td { (sign_in_status(account, invitations.get(&account.id).copied())) }
+            (scroll_box("Staff accounts", html! {
+                table {
+                    thead { tr { th { "Name" } th { "Email" } th { "Roles" } th { "Year groups" } th { "Houses" } th { "Sign-in" } } }
+                    tbody {
+                        @for account in accounts {
+                            tr.inactive[!account.active] {
+                                td { a href={ "/admin/staff/" (account.id) } { (account.name) } }
+                                td { (account.email) }
+                                td { (account.roles.iter().map(|r| r.title()).collect::<Vec<_>>().join(", ")) }
+                                td { (years_text(&account.year_groups)) }
+                                td { (account.houses.join(", ")) }
+                                td { (sign_in_status(account, invitations.get(&account.id).copied())) }
+                            }
                         }
                     }
                 }
-            }
+            }))
         }
     }
 }
