@@ -216,6 +216,19 @@ impl Walk<'_> {
         }
     }
 
+    /// Opens the phone's "Menu" and checks the page with the menu shown, then closes it.
+    async fn check_open_menu(&mut self, page: &str) {
+        let summary = Locator::Css("details.more summary");
+        let Ok(menu) = self.browser.client.find(summary).await else {
+            return;
+        };
+        menu.click().await.expect("opening the menu");
+        let page = format!("{page} with the menu open");
+        self.check_width(&page).await;
+        self.check_axe(&page, "phone").await;
+        menu.click().await.expect("closing the menu");
+    }
+
     /// Visits every page the role reaches from its home page, at most [`PAGES_PER_ROLE`];
     /// answers how many it visited.
     async fn walk(&mut self, address: &str) -> usize {
@@ -279,6 +292,9 @@ impl Walk<'_> {
                 }
             }
             self.check_axe(&page, "phone").await;
+            if visited == 1 {
+                self.check_open_menu(&page).await;
+            }
             self.browser.resize(DESKTOP).await;
             self.check_axe(&page, "desktop").await;
             self.browser.resize(PHONE).await;

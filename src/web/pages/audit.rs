@@ -14,7 +14,7 @@ use maud::{html, Markup};
 use super::form::{
     csv_bytes, csv_response, field_problem, html_response, local, text_cell, Fields, Problem,
 };
-use super::layout::{page, scroll_box};
+use super::layout::page;
 use super::with_viewer;
 use crate::db::audit::{self, AuditFilter, AuditPage, AuditRow, Cursor};
 use crate::db::schema::pupils as pupils_table;
@@ -295,7 +295,7 @@ fn render(listing: &Listing, wanted: &Wanted, problem: Option<&Problem>) -> Mark
         p { a.button href=(link("/admin/audit.csv", &filters)) { "Download as CSV" } }
         @if listing.page.rows.is_empty() { p.muted { "No entries match." } }
         @else {
-            (scroll_box("Audit log entries", html! {
+            div.scroll tabindex="0" role="region" aria-label="Audit log entries" {
                 table.audit {
                     thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Record" } th { "Detail" } } }
                     tbody {
@@ -316,7 +316,7 @@ fn render(listing: &Listing, wanted: &Wanted, problem: Option<&Problem>) -> Mark
                         }
                     }
                 }
-            }))
+            }
         }
         @if let Some(next) = next { p { a.button href=(next) { "Older entries" } } }
     }

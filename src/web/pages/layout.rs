@@ -204,12 +204,6 @@ pub fn error_page(title: &str, message: &str) -> Markup {
     )
 }
 
-/// Content wider than a phone (a table) scrolling sideways in its own box, which the keyboard
-/// can reach and a screen reader names with `label`.
-pub fn scroll_box(label: &str, content: Markup) -> Markup {
-    html! { div.scroll tabindex="0" role="region" aria-label=(label) { (content) } }
-}
-
 /// A level shown as a coloured badge with its number and title.
 pub fn level_badge(level: Level) -> Markup {
     html! {

@@ -13,7 +13,7 @@ use maud::{html, Markup};
 use super::form::{
     field_problem, html_response, local, problem_summary, see_other, Fields, Problem,
 };
-use super::layout::{csrf_field, page, scroll_box};
+use super::layout::{csrf_field, page};
 use super::with_viewer;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::staff::{self, StaffAccount, StaffMember};
@@ -197,7 +197,7 @@ fn list_page(
         }
         section.card {
             h2 { "Everyone" }
-            (scroll_box("Staff accounts", html! {
+            div.scroll tabindex="0" role="region" aria-label="Staff accounts" {
                 table {
                     thead { tr { th { "Name" } th { "Email" } th { "Roles" } th { "Year groups" } th { "Houses" } th { "Sign-in" } } }
                     tbody {
@@ -213,7 +213,7 @@ fn list_page(
                         }
                     }
                 }
-            }))
+            }
         }
     }
 }
