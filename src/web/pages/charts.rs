@@ -449,6 +449,7 @@ mod tests {
             1
         );
         let drawing = out.split("<svg").nth(1).unwrap_or_default();
+        let drawing = drawing.split("</svg>").next().unwrap_or_default();
         assert!(drawing.contains(r#"<g><title>Lateness: 3</title>"#));
         assert!(!drawing.contains("<a "), "no link inside the drawing");
         assert!(out.contains(
