@@ -154,7 +154,7 @@ return Array.from(document.querySelectorAll('a[href]'))
   .map(a => a.href.split('#')[0]);
 "#;
 
-/// The paths of the phone bar's places, in order.
+/// The phone bar's places, in order (as paths).
 const BAR_SCRIPT: &str = r#"
 return Array.from(document.querySelectorAll('header.top nav > a')).map(a => a.pathname);
 "#;
@@ -169,6 +169,7 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// Runs `script` in the page and answers its `return` value.
     async fn script(&self, what: &str, script: &str, args: Vec<Value>) -> Value {
         self.browser
             .client
@@ -177,6 +178,7 @@ impl Walk<'_> {
             .unwrap_or_else(|e| panic!("{}: {what}: {e}", self.role))
     }
 
+    /// Runs `script` in the page and answers what it passes to its last argument, a callback.
     async fn script_async(&self, what: &str, script: &str, args: Vec<Value>) -> Value {
         self.browser
             .client
@@ -229,14 +231,77 @@ impl Walk<'_> {
         menu.click().await.expect("closing the menu");
     }
 
-    /// Visits every page the role reaches from its home page, at most [`PAGES_PER_ROLE`];
-    /// answers how many it visited.
-    async fn walk(&mut self, address: &str) -> usize {
+    /// Whether a GET of `url` answers a page (not a download, not an error of the fetch).
+    async fn is_page(&self, url: &str) -> bool {
+        let kind = self
+            .script_async("fetching a link", CONTENT_TYPE_SCRIPT, vec![json!(url)])
+            .await;
+        kind.as_str().unwrap_or("").starts_with("text/html")
+    }
+
+    /// Opens `url`; answers the address reached.
+    async fn open(&self, url: &str) -> reqwest::Url {
         let client = &self.browser.client;
-        let home = format!("{address}/");
-        let mut queue = VecDeque::from([home]);
-        let mut seen: HashSet<String> = HashSet::from(["/".to_string()]);
-        let mut main_pages: Vec<String> = vec!["/".to_string()];
+        client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{}: opening {url}: {e}", self.role));
+        let reached = client.current_url().await.expect("the page's address");
+        assert!(
+            reached.path() != "/login",
+            "{}: {url} sent the role back to sign in",
+            self.role
+        );
+        reached
+    }
+
+    /// What `script` (LINKS_SCRIPT or BAR_SCRIPT) answers: links or paths, as text.
+    async fn paths(&self, script: &str) -> Vec<String> {
+        let found = self.script("reading the links", script, Vec::new()).await;
+        found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    }
+
+    /// Checks the page open at `reached` at phone size (its width, axe, and the open menu on
+    /// the home page), saves it when it is a main page and screenshots are wanted, then
+    /// checks it again with axe at desktop size.
+    async fn check_page(&mut self, reached: &reqwest::Url, home: bool, main: bool) {
+        let page = match reached.query() {
+            Some(query) => format!("{}?{query}", reached.path()),
+            None => reached.path().to_string(),
+        };
+        self.check_width(&page).await;
+        if let (Some(folder), true) = (self.screenshots, main) {
+            let png = self
+                .browser
+                .client
+                .screenshot()
+                .await
+                .expect("a screenshot");
+            let file = folder.join(screenshot_name(self.role, reached.path()));
+            std::fs::write(&file, png)
+                .unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
+        }
+        self.check_axe(&page, "phone").await;
+        if home {
+            self.check_open_menu(&page).await;
+        }
+        self.browser.resize(DESKTOP).await;
+        self.check_axe(&page, "desktop").await;
+        self.browser.resize(PHONE).await;
+    }
+
+    /// Visits every page the role reaches from its home page, breadth first, each path
+    /// pattern once and at most [`PAGES_PER_ROLE`]; answers how many it visited.
+    async fn walk(&mut self, address: &str) -> usize {
+        let mut queue = VecDeque::from([format!("{address}/")]);
+        let mut seen = HashSet::from(["/".to_string()]);
+        let mut main_pages = vec!["/".to_string()];
         let mut visited = 0;
         while let Some(url) = queue.pop_front() {
             if visited == PAGES_PER_ROLE {
@@ -247,75 +312,22 @@ impl Walk<'_> {
                 );
                 break;
             }
-            if visited > 0 {
-                let kind = self
-                    .script_async("fetching a link", CONTENT_TYPE_SCRIPT, vec![json!(url)])
-                    .await;
-                if !kind.as_str().unwrap_or("").starts_with("text/html") {
-                    continue;
-                }
+            if visited > 0 && !self.is_page(&url).await {
+                continue;
             }
-            client
-                .goto(&url)
-                .await
-                .unwrap_or_else(|e| panic!("{}: opening {url}: {e}", self.role));
-            let reached = client.current_url().await.expect("the page's address");
-            let page = match reached.query() {
-                Some(query) => format!("{}?{query}", reached.path()),
-                None => reached.path().to_string(),
-            };
-            assert!(
-                reached.path() != "/login",
-                "{}: {url} sent the role back to sign in",
-                self.role
-            );
+            let reached = self.open(&url).await;
             visited += 1;
             if visited == 1 {
-                let bar = self
-                    .script("reading the phone bar", BAR_SCRIPT, Vec::new())
-                    .await;
-                main_pages.extend(
-                    bar.as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|p| p.as_str().map(String::from)),
-                );
+                main_pages.extend(self.paths(BAR_SCRIPT).await);
             }
-
-            self.check_width(&page).await;
-            if let Some(folder) = self.screenshots {
-                if main_pages.iter().any(|main| *main == reached.path()) {
-                    let png = client.screenshot().await.expect("a screenshot");
-                    let file = folder.join(screenshot_name(self.role, reached.path()));
-                    std::fs::write(&file, png)
-                        .unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
-                }
-            }
-            self.check_axe(&page, "phone").await;
-            if visited == 1 {
-                self.check_open_menu(&page).await;
-            }
-            self.browser.resize(DESKTOP).await;
-            self.check_axe(&page, "desktop").await;
-            self.browser.resize(PHONE).await;
-
-            let links = self
-                .script("reading the links", LINKS_SCRIPT, Vec::new())
-                .await;
-            for link in links
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                let Ok(parsed) = reqwest::Url::parse(link) else {
+            let main = main_pages.iter().any(|path| path == reached.path());
+            self.check_page(&reached, visited == 1, main).await;
+            for link in self.paths(LINKS_SCRIPT).await {
+                let Ok(parsed) = reqwest::Url::parse(&link) else {
                     continue;
                 };
-                if skipped(parsed.path()) {
-                    continue;
-                }
-                if seen.insert(pattern(parsed.path())) {
-                    queue.push_back(link.to_string());
+                if !skipped(parsed.path()) && seen.insert(pattern(parsed.path())) {
+                    queue.push_back(link);
                 }
             }
         }
@@ -378,18 +390,23 @@ async fn every_page_of_every_role_fits_a_phone_and_passes_axe() {
     );
 }
 
+/// Presses `key` on the focused element.
+async fn press(browser: &Browser, key: Key) {
+    browser
+        .client
+        .active_element()
+        .await
+        .expect("the focused element")
+        .send_keys(&key)
+        .await
+        .unwrap_or_else(|e| panic!("pressing {key:?}: {e}"));
+}
+
 /// Presses Tab until the focused element matches `css`; answers how many presses it took.
 async fn tab_to(browser: &Browser, css: &str, at_most: usize) -> usize {
     let matches = format!("return document.activeElement.matches({});", json!(css));
     for presses in 1..=at_most {
-        browser
-            .client
-            .active_element()
-            .await
-            .expect("the focused element")
-            .send_keys(&Key::Tab)
-            .await
-            .expect("pressing Tab");
+        press(browser, Key::Tab).await;
         if browser
             .client
             .execute(&matches, Vec::new())
@@ -405,14 +422,7 @@ async fn tab_to(browser: &Browser, css: &str, at_most: usize) -> usize {
 
 /// Presses Enter on the focused element and waits for the page at `path` to load.
 async fn enter_and_wait(browser: &Browser, path: &str) {
-    browser
-        .client
-        .active_element()
-        .await
-        .expect("the focused element")
-        .send_keys(&Key::Enter)
-        .await
-        .expect("pressing Enter");
+    press(browser, Key::Enter).await;
     let script = format!(
         "return location.pathname === {} && document.readyState === 'complete';",
         json!(path)
