@@ -29,38 +29,9 @@ async fn sign_in(browser: &Browser, address: &str, email: &str) -> String {
 
 /// Signs in through the login page, returning the text of the page reached.
 async fn sign_in_with(browser: &Browser, address: &str, email: &str, password: &str) -> String {
-    let client = &browser.client;
-    client
-        .goto(&format!("{address}/login"))
-        .await
-        .expect("the login page");
-    client
-        .find(Locator::Css("input[name=email]"))
-        .await
-        .expect("an email field")
-        .send_keys(email)
-        .await
-        .expect("typing the email");
-    client
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .expect("a password field")
-        .send_keys(password)
-        .await
-        .expect("typing the password");
-    client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("a sign-in button")
-        .click()
-        .await
-        .expect("signing in");
-    client
-        .wait()
-        .for_element(Locator::Css("form.signout"))
-        .await
-        .expect("a signed-in page");
-    client
+    browser.sign_in(address, email, password).await;
+    browser
+        .client
         .find(Locator::Css("main"))
         .await
         .expect("the page")
@@ -700,7 +671,7 @@ async fn opened_once_the_log_page_works_from_a_cold_start_with_no_network() {
 
     // No network, and a new browser on the same phone: the page opens as last loaded.
     app.stop().await;
-    let browser = Browser::start_on(profile).await;
+    let browser = Browser::start_again(profile).await;
     let button = open_log_page(&browser, &address, amira.id).await;
     button.click().await.expect("tapping Prompt");
     strip_names(&browser, "Amira Okafor").await;

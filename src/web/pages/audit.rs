@@ -295,22 +295,24 @@ fn render(listing: &Listing, wanted: &Wanted, problem: Option<&Problem>) -> Mark
         p { a.button href=(link("/admin/audit.csv", &filters)) { "Download as CSV" } }
         @if listing.page.rows.is_empty() { p.muted { "No entries match." } }
         @else {
-            table.audit {
-                thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Record" } th { "Detail" } } }
-                tbody {
-                    @for row in &listing.page.rows {
-                        tr {
-                            td { (local(from_db_time(row.at))) }
-                            td { (listing.staff_name(row.actor_id)) }
-                            td.mono { (row.action) }
-                            td {
-                                @if let (Some(upn), Some(id)) = (listing.upn(row), row.entity_id) {
-                                    "pupil " a.mono href={ "/pupils/" (id) } { (upn) }
-                                } @else {
-                                    (row.entity) @if let Some(id) = row.entity_id { " " (id) }
+            div.scroll tabindex="0" role="region" aria-label="Audit log entries" {
+                table.audit {
+                    thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Record" } th { "Detail" } } }
+                    tbody {
+                        @for row in &listing.page.rows {
+                            tr {
+                                td { (local(from_db_time(row.at))) }
+                                td { (listing.staff_name(row.actor_id)) }
+                                td.mono { (row.action) }
+                                td {
+                                    @if let (Some(upn), Some(id)) = (listing.upn(row), row.entity_id) {
+                                        "pupil " a.mono href={ "/pupils/" (id) } { (upn) }
+                                    } @else {
+                                        (row.entity) @if let Some(id) = row.entity_id { " " (id) }
+                                    }
                                 }
+                                td { (row.detail) }
                             }
-                            td { (row.detail) }
                         }
                     }
                 }

@@ -4,9 +4,9 @@
 //! followed by the same data as a `<table class="chart-data">`, which is what screen readers
 //! and browsers without CSS use. Bars are horizontal, with their label above them, so long
 //! labels fit on a phone; labels too long for the drawing end in an ellipsis there but are
-//! given in full in the bar's `<title>` and in the table. A bar with an `href` links both in
-//! the drawing and in the table. The SVG links are kept out of the tab order because the SVG
-//! is one image to assistive technology; keyboard users follow the same links in the table.
+//! given in full in the bar's `<title>` and in the table. A bar with an `href` links in the
+//! table only: the SVG is one image to assistive technology, and a link inside an image would
+//! be a control nested in another.
 //!
 //! Values are drawn from an `f64` and shown with a display string chosen by the caller. A value
 //! that is not a finite, non-negative number is drawn as 0 and its display string kept.
@@ -145,15 +145,10 @@ fn svg(id: &str, height: f64, body: Markup) -> Markup {
     }
 }
 
-/// Wraps `body` in an SVG link when there is an `href`, else in a group.
-fn link(href: Option<&str>, title: &str, body: Markup) -> Markup {
-    html! {
-        @if let Some(href) = href {
-            a href=(href) tabindex="-1" { title { (title) } (body) }
-        } @else {
-            g { title { (title) } (body) }
-        }
-    }
+/// Wraps `body` in a group titled `title`. The drawing is one image, so it holds no links
+/// (a link inside an image is a control nested in another); the table under it does.
+fn titled(title: &str, body: Markup) -> Markup {
+    html! { g { title { (title) } (body) } }
 }
 
 /// A table cell with the label, linked when there is an `href`.
@@ -193,7 +188,7 @@ pub fn bar_chart(id: &str, caption: &str, value_heading: &str, bars: &[Bar]) -> 
         (svg(id, height, html! {
             @for (i, bar) in bars.iter().enumerate() {
                 @let y = ROW * i as f64;
-                (link(bar.href.as_deref(), &format!("{}: {}", bar.label, bar.display), html! {
+                (titled(&format!("{}: {}", bar.label, bar.display), html! {
                     text.label x="0" y=(num(y + 14.0)) { (fit(&bar.label, WIDTH)) }
                     (bar_rect("bar", y + 19.0, 18.0, scale.len(bar.value, WIDTH), &bar.display))
                 }))
@@ -360,7 +355,7 @@ pub fn paired_chart(
                     "{}: {} {}, {} {}", pair.label, before_heading, pair.before_display,
                     after_heading, pair.after_display,
                 );
-                (link(pair.href.as_deref(), &title, html! {
+                (titled(&title, html! {
                     text.label x="0" y=(num(y + 14.0)) { (fit(&pair.label, WIDTH - note_room)) }
                     @if !pair.note.is_empty() {
                         text.note x=(num(WIDTH)) y=(num(y + 14.0)) text-anchor="end" {
@@ -451,12 +446,12 @@ mod tests {
         assert_eq!(
             out.matches(r#"href="/reports/incidents?behaviour=4""#)
                 .count(),
-            2
+            1
         );
-        let svg_link = out.split("<svg").nth(1).unwrap_or_default();
-        assert!(svg_link.contains(
-            r#"<a href="/reports/incidents?behaviour=4" tabindex="-1"><title>Lateness: 3</title>"#
-        ));
+        let drawing = out.split("<svg").nth(1).unwrap_or_default();
+        let drawing = drawing.split("</svg>").next().unwrap_or_default();
+        assert!(drawing.contains(r#"<g><title>Lateness: 3</title>"#));
+        assert!(!drawing.contains("<a "), "no link inside the drawing");
         assert!(out.contains(
             r#"<th scope="row"><a href="/reports/incidents?behaviour=4">Lateness</a></th>"#
         ));
@@ -577,7 +572,7 @@ mod tests {
         assert_eq!(out.matches(r#"<rect class="bar after""#).count(), 2);
         assert_eq!(out.matches("swatch").count(), 2);
         assert_eq!(widths(&out)[2..], [WIDTH, WIDTH / 2.0, WIDTH / 4.0, 0.0]);
-        assert_eq!(out.matches(r#"href="/reports/levels/3""#).count(), 2);
+        assert_eq!(out.matches(r#"href="/reports/levels/3""#).count(), 1);
         assert!(out.contains(r#"<span class="muted">(12 pupils)</span>"#));
         assert!(out.contains("<td class=\"num\">n/a</td>"));
     }

@@ -69,7 +69,7 @@ fn render_section(section: &Section) -> Markup {
             @if section.rows.is_empty() {
                 p.muted { "None held." }
             } @else if columns.len() <= WIDEST_TABLE {
-                div.table-scroll {
+                div.scroll tabindex="0" role="region" aria-label=(section.record_type.title()) {
                     table.record {
                         thead { tr { @for column in columns { th scope="col" { (column.title) } } } }
                         tbody {
@@ -140,7 +140,7 @@ pub fn record_body(record: &PupilRecord) -> Markup {
                 @if record.for_review.is_empty() {
                     p.muted { "Nothing was withheld." }
                 } @else {
-                    div.table-scroll {
+                    div.scroll tabindex="0" role="region" aria-label="Withheld for review" {
                         table.record {
                             thead { tr { th { "Record" } th { "Id" } th { "Date" } th { "Field" } th { "Names the pupils (UPN)" } } }
                             tbody {

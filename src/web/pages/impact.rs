@@ -417,7 +417,7 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
             h2 { "Pupils on each level now" }
             p { (pupils_text(total)) " in all." }
             (bar_chart("levels-chart", "Pupils on each level now", "Pupils", &level_bars(ladder)))
-            div.table-scroll {
+            div.scroll tabindex="0" role="region" aria-label="Pupils on each level" {
                 table.levels {
                     caption { "Pupils on each level now" }
                     thead { tr { th scope="col" { "Level" } th scope="col" { "Pupils" } th scope="col" { "Share" } } }
@@ -438,7 +438,7 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
             h2 { "The three tiers against the usual shape" }
             p #shape { (ladder.shape()) }
             (paired_chart("tiers-chart", "Share of pupils in each tier: here and usually", "Share here", "Usual share", &tier_pairs(ladder)))
-            div.table-scroll {
+            div.scroll tabindex="0" role="region" aria-label="Tiers" {
                 table.tiers {
                     caption { "Share of pupils in each tier, beside the usual share" }
                     thead { tr { th scope="col" { "Tier" } th scope="col" { "Pupils" } th scope="col" { "Share here" } th scope="col" { "Usual share" } } }
@@ -463,7 +463,7 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
             @for (id, caption, series) in FLOW_SERIES {
                 (line_chart(id, caption, "Pupils", &flow_points(&ladder.flow, series), &[]))
             }
-            div.table-scroll {
+            div.scroll tabindex="0" role="region" aria-label="Level changes each week" {
                 table.flow {
                     caption { "Level changes in each week (weeks start on Monday)" }
                     thead { tr { th scope="col" { "Week of" } th scope="col" { "Escalations" } th scope="col" { "Step downs" } th scope="col" { "Closures" } } }
@@ -846,7 +846,7 @@ fn render_group_table(id: &str, caption: &str, first: &str, rows: &[GroupRow]) -
         .collect();
     html! {
         (paired_chart(&format!("{id}-chart"), caption, "Before", "After", &pairs))
-        div.table-scroll {
+        div.scroll tabindex="0" role="region" aria-label=(caption) {
             table.impact id=(id) {
                 caption { (caption) }
                 thead {

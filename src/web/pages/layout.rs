@@ -33,44 +33,145 @@ fn head(title: &str) -> Markup {
     }
 }
 
-/// A full page for a signed-in member of staff.
+/// One place in the menu: where it goes and what it is called.
+struct Place {
+    href: &'static str,
+    name: &'static str,
+}
+
+impl Place {
+    const fn new(href: &'static str, name: &'static str) -> Place {
+        Place { href, name }
+    }
+}
+
+/// Every place `member` may go, in the order of the full menu.
+fn places(member: &StaffMember) -> Vec<Place> {
+    let mut places = vec![
+        Place::new("/log", "Log"),
+        Place::new("/", "Home"),
+        Place::new("/pupils", "Pupils"),
+    ];
+    if member.has_any_role(&crate::db::inbox::INBOX_ROLES) {
+        places.push(Place::new("/inbox", "Decisions"));
+    }
+    if member.has_any_role(&super::meetings::MEETING_ROLES) {
+        places.push(Place::new("/meetings", "Meetings"));
+    }
+    if member.has_any_role(&[Role::Specialist, Role::Sendco]) {
+        places.push(Place::new("/practitioner", "Sessions"));
+    }
+    if crate::db::provision::may_see_school_map(member) {
+        places.push(Place::new("/provision", "Provision"));
+    }
+    if member.has_any_role(&[Role::Slt, Role::Sendco, Role::Hod, Role::PastoralLead]) {
+        places.push(Place::new("/insight", "Insight"));
+    }
+    if member.has_role(Role::Admin) {
+        places.extend([
+            Place::new("/admin/staff", "Staff"),
+            Place::new("/admin/sign-in", "Sign-in"),
+            Place::new("/admin/backups", "Backups"),
+        ]);
+    }
+    if member.has_any_role(&[Role::Admin, Role::Slt]) {
+        places.extend([
+            Place::new("/admin/behaviours", "Behaviours"),
+            Place::new("/admin/policy", "Policy"),
+            Place::new("/admin/timetable", "Timetable"),
+            Place::new("/admin/houses", "Houses"),
+            Place::new("/admin/calendar", "Calendar"),
+            Place::new("/admin/outbox", "Emails"),
+            Place::new("/admin/retention", "Retention"),
+        ]);
+    }
+    if member.may_read_school(crate::domain::visibility::Record::AuditLog) {
+        places.push(Place::new("/admin/audit", "Audit"));
+    }
+    if member.has_any_role(crate::imports::IMPORTERS) {
+        places.push(Place::new("/admin/import", "Import"));
+    }
+    places
+}
+
+/// The three places a member's day starts from, by their most specific role: a phone shows
+/// them in the compact bar and keeps the rest under "Menu".
+pub fn first_places(roles: &[Role]) -> [&'static str; 3] {
+    let has = |role| roles.contains(&role);
+    if has(Role::Slt) {
+        ["/insight", "/inbox", "/pupils"]
+    } else if has(Role::Sendco) {
+        ["/inbox", "/provision", "/practitioner"]
+    } else if has(Role::PastoralLead) {
+        ["/inbox", "/meetings", "/pupils"]
+    } else if has(Role::Specialist) {
+        ["/practitioner", "/log", "/pupils"]
+    } else if has(Role::Hod) {
+        ["/log", "/insight", "/pupils"]
+    } else if has(Role::Admin) {
+        ["/", "/admin/staff", "/admin/import"]
+    } else {
+        ["/log", "/", "/pupils"]
+    }
+}
+
+/// The menu's places split in two: the member's first three places (the compact bar), then
+/// the rest in menu order.
+fn bar_and_rest(member: &StaffMember) -> (Vec<Place>, Vec<Place>) {
+    let mut rest = places(member);
+    let mut bar = Vec::new();
+    for href in first_places(&member.roles) {
+        if let Some(at) = rest.iter().position(|place| place.href == href) {
+            bar.push(rest.remove(at));
+        }
+    }
+    (bar, rest)
+}
+
+/// One link of the menu; the logging page and the decisions (with their count) stand out.
+fn place_link(place: &Place, viewer: &Viewer<'_>) -> Markup {
+    let class = match place.href {
+        "/log" => Some("nav-log"),
+        "/inbox" => Some("nav-decisions"),
+        _ => None,
+    };
+    html! {
+        a class=[class] href=(place.href) {
+            (place.name)
+            @if place.href == "/inbox" { @if let Some(n) = viewer.decisions { " " span.tag { (n) } } }
+        }
+    }
+}
+
+/// A full page for a signed-in member of staff. The menu is a compact bar of the member's
+/// first three places and a "Menu" disclosure for the rest (no script needed); wider screens
+/// show every place in one row.
 pub fn page(title: &str, viewer: &Viewer<'_>, body: Markup) -> Markup {
+    let (bar, rest) = bar_and_rest(viewer.member);
     html! {
         (DOCTYPE)
         html lang="en-GB" {
             (head(title))
             body data-staff=(viewer.member.id) {
+                a.skip-link href="#main" { "Skip to the page" }
                 header.top {
                     a.brand href="/" { "Steadfast" }
-                    nav {
-                        a.nav-log href="/log" { "Log" }
-                        a href="/" { "Home" }
-                        a href="/pupils" { "Pupils" }
-                        @if viewer.member.has_any_role(&crate::db::inbox::INBOX_ROLES) { a.nav-decisions href="/inbox" { "Decisions" @if let Some(n) = viewer.decisions { " " span.tag { (n) } } } }
-                        @if viewer.member.has_any_role(&super::meetings::MEETING_ROLES) { a href="/meetings" { "Meetings" } }
-                        @if viewer.member.has_any_role(&[Role::Specialist, Role::Sendco]) { a href="/practitioner" { "Sessions" } }
-                        @if crate::db::provision::may_see_school_map(viewer.member) { a href="/provision" { "Provision" } }
-                        @if viewer.member.has_any_role(&[Role::Slt, Role::Sendco, Role::Hod, Role::PastoralLead]) { a href="/insight" { "Insight" } }
-                        @if viewer.member.has_role(Role::Admin) { a href="/admin/staff" { "Staff" } a href="/admin/sign-in" { "Sign-in" } a href="/admin/backups" { "Backups" } }
-                        @if viewer.member.has_any_role(&[Role::Admin, Role::Slt]) {
-                            a href="/admin/behaviours" { "Behaviours" }
-                            a href="/admin/policy" { "Policy" }
-                            a href="/admin/timetable" { "Timetable" }
-                            a href="/admin/houses" { "Houses" }
-                            a href="/admin/calendar" { "Calendar" }
-                            a href="/admin/outbox" { "Emails" }
-                            a href="/admin/retention" { "Retention" }
-                        }
-                        @if viewer.member.may_read_school(crate::domain::visibility::Record::AuditLog) { a href="/admin/audit" { "Audit" } }
-                        @if viewer.member.has_any_role(crate::imports::IMPORTERS) { a href="/admin/import" { "Import" } }
-                    }
                     form.signout method="post" action="/logout" {
                         (csrf_field(viewer.csrf))
                         a.who href="/account/email" { (viewer.member.name) }
                         button type="submit" { "Sign out" }
                     }
+                    nav {
+                        @for place in &bar { (place_link(place, viewer)) }
+                        @if !rest.is_empty() {
+                            details.more {
+                                summary { "Menu" }
+                                div.more-places { @for place in &rest { (place_link(place, viewer)) } }
+                            }
+                        }
+                    }
                 }
-                main { (body) }
+                main id="main" { (body) }
                 // Results as you type, and the queue on the device that sends logged prompts
                 // when the connection allows (see static/log.js). Every form works without it.
                 script src="/static/log.js" defer {}
@@ -134,5 +235,23 @@ pub fn level_chip(level: Level) -> Markup {
         @if level != Level::None {
             span class={ "level level-" (level.number()) } title=(level.title()) { "L" (level.number()) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_starts_from_its_own_three_places() {
+        assert_eq!(first_places(&[Role::ClassStaff]), ["/log", "/", "/pupils"]);
+        assert_eq!(
+            first_places(&[Role::ClassStaff, Role::PastoralLead]),
+            ["/inbox", "/meetings", "/pupils"]
+        );
+        assert_eq!(first_places(&[Role::Slt])[0], "/insight");
+        assert_eq!(first_places(&[Role::Sendco])[0], "/inbox");
+        assert_eq!(first_places(&[Role::Specialist])[0], "/practitioner");
+        assert_eq!(first_places(&[Role::Admin])[1], "/admin/staff");
     }
 }

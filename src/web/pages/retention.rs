@@ -123,7 +123,7 @@ fn expired_list(expired: &[Expired]) -> maud::Markup {
             p.muted #nothing-expired { "Nothing has expired today." }
         } @else {
             p { "The next run of the daily jobs erases these:" }
-            div.table-scroll {
+            div.scroll tabindex="0" role="region" aria-label="Records to erase" {
                 table #expired {
                     thead { tr { th { "Pupil (UPN)" } th { "Record" } th.num { "How many" } } }
                     tbody {

@@ -197,17 +197,19 @@ fn list_page(
         }
         section.card {
             h2 { "Everyone" }
-            table {
-                thead { tr { th { "Name" } th { "Email" } th { "Roles" } th { "Year groups" } th { "Houses" } th { "Sign-in" } } }
-                tbody {
-                    @for account in accounts {
-                        tr.inactive[!account.active] {
-                            td { a href={ "/admin/staff/" (account.id) } { (account.name) } }
-                            td { (account.email) }
-                            td { (account.roles.iter().map(|r| r.title()).collect::<Vec<_>>().join(", ")) }
-                            td { (years_text(&account.year_groups)) }
-                            td { (account.houses.join(", ")) }
-                            td { (sign_in_status(account, invitations.get(&account.id).copied())) }
+            div.scroll tabindex="0" role="region" aria-label="Staff accounts" {
+                table {
+                    thead { tr { th { "Name" } th { "Email" } th { "Roles" } th { "Year groups" } th { "Houses" } th { "Sign-in" } } }
+                    tbody {
+                        @for account in accounts {
+                            tr.inactive[!account.active] {
+                                td { a href={ "/admin/staff/" (account.id) } { (account.name) } }
+                                td { (account.email) }
+                                td { (account.roles.iter().map(|r| r.title()).collect::<Vec<_>>().join(", ")) }
+                                td { (years_text(&account.year_groups)) }
+                                td { (account.houses.join(", ")) }
+                                td { (sign_in_status(account, invitations.get(&account.id).copied())) }
+                            }
                         }
                     }
                 }

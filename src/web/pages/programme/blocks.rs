@@ -215,7 +215,7 @@ fn lost_days(stored: &str) -> Vec<NaiveDate> {
 fn sessions_table(view: &BlockView, names: &HashMap<i64, String>, today: NaiveDate) -> Markup {
     let running = view.block.status == "running";
     html! {
-        div.table-scroll {
+        div.scroll tabindex="0" role="region" aria-label="Sessions" {
             table.sessions {
                 thead {
                     tr { th { "Date" } th { "Time" } th { "What happened" } th.num { "Minutes" } th { "Who" } th { "Note or reason" } }

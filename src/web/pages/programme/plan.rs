@@ -313,7 +313,7 @@ fn plan_version(
         h3 { "Pathway to Independence" }
         p.note { (row.pathway_to_independence) }
         h3 { "Action steps" }
-        div.table-scroll {
+        div.scroll tabindex="0" role="region" aria-label="Action steps" {
             table.steps {
                 thead { tr { th { "What" } th { "Who" } th { "Done by" } } }
                 tbody {

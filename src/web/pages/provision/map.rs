@@ -271,7 +271,7 @@ fn render_map(
         @if map.rows.is_empty() {
             p.muted { "No pupil at levels 4 to 6 matches these filters." }
         } @else {
-            div.table-scroll {
+            div.scroll tabindex="0" role="region" aria-label="Provision map" {
                 table.provision-map {
                     thead { tr {
                         th { "Pupil" } th { "Year" } th { "Form" } th { "SEN status" } th { "Level" }

@@ -141,7 +141,7 @@ fn render_blocks(blocks: &[BlockView]) -> Markup {
             @if blocks.is_empty() {
                 p.muted { "No programme blocks recorded." }
             } @else {
-                div.table-scroll {
+                div.scroll tabindex="0" role="region" aria-label="Programme blocks" {
                     table.blocks {
                         thead { tr {
                             th { "Block" } th { "Dates" } th { "Sessions" } th { "Status" }
@@ -202,7 +202,7 @@ fn render_item(view: &ItemView, today: NaiveDate) -> Markup {
             @if view.reviews.is_empty() {
                 p.muted { "Not reviewed yet." }
             } @else {
-                div.table-scroll {
+                div.scroll tabindex="0" role="region" aria-label="Reviews" {
                     table.reviews {
                         caption { "Reviews (assess, plan, do, review), oldest first" }
                         thead { tr {
