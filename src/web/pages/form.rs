@@ -40,6 +40,11 @@ impl Fields {
         serde_urlencoded::from_str(query).unwrap_or_default()
     }
 
+    /// Every name/value pair, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The first value of `name`, trimmed, when present and not blank.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
