@@ -1,12 +1,14 @@
 //! Charts drawn on the server as inline SVG, for the report pages. No JavaScript.
 //!
 //! Each chart is a `<figure class="chart">` whose `<figcaption>` labels the SVG (`role="img"`),
-//! followed by the same data as a `<table class="chart-data">`, which is what screen readers
-//! and browsers without CSS use. Bars are horizontal, with their label above them, so long
-//! labels fit on a phone; labels too long for the drawing end in an ellipsis there but are
-//! given in full in the bar's `<title>` and in the table. A bar with an `href` links both in
-//! the drawing and in the table. The SVG links are kept out of the tab order because the SVG
-//! is one image to assistive technology; keyboard users follow the same links in the table.
+//! followed by the same data as a table folded under a "Show the figures" disclosure
+//! ([`figures`]), in a box that scrolls on its own on a narrow screen. Bars are horizontal,
+//! with their label above them, so long labels fit on a phone; labels too long for the drawing
+//! end in an ellipsis there but are given in full in the bar's `<title>` and in the table. The
+//! drawing is one image to assistive technology, so it holds no links: a bar with an `href`
+//! links from its row of the table. A page whose own table gives the figures (with more
+//! columns) draws the chart alone (`*_drawing`) and folds its table with [`figures`], so that
+//! each figure is shown once.
 //!
 //! Values are drawn from an `f64` and shown with a display string chosen by the caller. A value
 //! that is not a finite, non-negative number is drawn as 0 and its display string kept.
@@ -44,6 +46,9 @@ pub struct Point {
     pub value: f64,
     /// Value as shown.
     pub display: String,
+    /// A point with nothing to count (a week of school holiday): the line breaks there
+    /// instead of dropping to zero.
+    pub gap: bool,
 }
 
 /// A dashed vertical line on a [`line_chart`], e.g. "Level 3" where a pupil entered it.
@@ -145,13 +150,20 @@ fn svg(id: &str, height: f64, body: Markup) -> Markup {
     }
 }
 
-/// Wraps `body` in an SVG link when there is an `href`, else in a group.
-fn link(href: Option<&str>, title: &str, body: Markup) -> Markup {
+/// A group of the drawing with its full text as a `<title>`.
+fn group(title: &str, body: Markup) -> Markup {
+    html! { g { title { (title) } (body) } }
+}
+
+/// A chart's table folded under "Show the figures", in a box that scrolls sideways on its own
+/// (focusable and named, so that it can be scrolled from the keyboard).
+pub fn figures(caption: &str, table: Markup) -> Markup {
     html! {
-        @if let Some(href) = href {
-            a href=(href) tabindex="-1" { title { (title) } (body) }
-        } @else {
-            g { title { (title) } (body) }
+        details.figures {
+            summary { "Show the figures" }
+            div.table-scroll tabindex="0" role="region" aria-label={ (caption) ": the figures" } {
+                (table)
+            }
         }
     }
 }
@@ -184,21 +196,10 @@ fn bar_rect(class: &str, y: f64, height: f64, length: f64, display: &str) -> Mar
     }
 }
 
-/// Horizontal bar chart, bars in the order given; the scale starts at 0 and fits the largest value.
+/// Horizontal bar chart, bars in the order given; the scale starts at 0 and fits the largest
+/// value. Followed by its figures, folded.
 pub fn bar_chart(id: &str, caption: &str, value_heading: &str, bars: &[Bar]) -> Markup {
-    const ROW: f64 = 44.0;
-    let scale = Scale::new(bars.iter().map(|b| b.value));
-    let height = ROW * bars.len() as f64;
-    let chart = html! {
-        (svg(id, height, html! {
-            @for (i, bar) in bars.iter().enumerate() {
-                @let y = ROW * i as f64;
-                (link(bar.href.as_deref(), &format!("{}: {}", bar.label, bar.display), html! {
-                    text.label x="0" y=(num(y + 14.0)) { (fit(&bar.label, WIDTH)) }
-                    (bar_rect("bar", y + 19.0, 18.0, scale.len(bar.value, WIDTH), &bar.display))
-                }))
-            }
-        }))
+    let table = html! {
         table.chart-data {
             thead { tr { td {} th.num scope="col" { (value_heading) } } }
             tbody {
@@ -208,10 +209,35 @@ pub fn bar_chart(id: &str, caption: &str, value_heading: &str, bars: &[Bar]) -> 
             }
         }
     };
+    html! {
+        (bar_drawing(id, caption, bars))
+        @if !bars.is_empty() { (figures(caption, table)) }
+    }
+}
+
+/// The drawing of a [`bar_chart`] alone, for a page that gives the figures in its own table.
+pub fn bar_drawing(id: &str, caption: &str, bars: &[Bar]) -> Markup {
+    const ROW: f64 = 44.0;
+    let scale = Scale::new(bars.iter().map(|b| b.value));
+    let height = ROW * bars.len() as f64;
+    let chart = svg(
+        id,
+        height,
+        html! {
+            @for (i, bar) in bars.iter().enumerate() {
+                @let y = ROW * i as f64;
+                (group(&format!("{}: {}", bar.label, bar.display), html! {
+                    text.label x="0" y=(num(y + 14.0)) { (fit(&bar.label, WIDTH)) }
+                    (bar_rect("bar", y + 19.0, 18.0, scale.len(bar.value, WIDTH), &bar.display))
+                }))
+            }
+        },
+    );
     figure(id, caption, bars.is_empty(), chart)
 }
 
-/// Line (trend) chart over ordered points, e.g. weeks; axis starts at 0; marks each point; optional vertical markers.
+/// Line (trend) chart over ordered points, e.g. weeks; axis starts at 0; marks each point;
+/// optional vertical markers. Followed by its figures, folded.
 pub fn line_chart(
     id: &str,
     caption: &str,
@@ -219,10 +245,50 @@ pub fn line_chart(
     points: &[Point],
     markers: &[Marker],
 ) -> Markup {
+    let markers: Vec<&Marker> = markers
+        .iter()
+        .filter(|m| m.at_index < points.len())
+        .collect();
+    let table = html! {
+        table.chart-data {
+            thead {
+                tr {
+                    td {}
+                    th.num scope="col" { (value_heading) }
+                    @if !markers.is_empty() { th scope="col" { "Marked" } }
+                }
+            }
+            tbody {
+                @for (i, point) in points.iter().enumerate() {
+                    tr {
+                        th scope="row" { (point.label) }
+                        td.num { (point.display) }
+                        @if !markers.is_empty() {
+                            td {
+                                @for (n, marker) in markers.iter().filter(|m| m.at_index == i).enumerate() {
+                                    @if n > 0 { "; " }
+                                    (marker.label)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    html! {
+        (line_drawing(id, caption, points, &markers))
+        @if !points.is_empty() { (figures(caption, table)) }
+    }
+}
+
+/// The drawing of a [`line_chart`] alone, for a page that gives the figures in its own table.
+/// A point marked as a gap is drawn as a shaded column with the line broken across it.
+pub fn line_drawing(id: &str, caption: &str, points: &[Point], markers: &[&Marker]) -> Markup {
     const TOP: f64 = 34.0;
     const PLOT: f64 = 180.0;
     const SIDE: f64 = 12.0;
-    let scale = Scale::new(points.iter().map(|p| p.value));
+    let scale = Scale::new(points.iter().filter(|p| !p.gap).map(|p| p.value));
     let step = if points.len() > 1 {
         (WIDTH - 2.0 * SIDE) / (points.len() - 1) as f64
     } else {
@@ -268,25 +334,35 @@ pub fn line_chart(
     }
     let top = points
         .iter()
+        .filter(|p| !p.gap)
         .max_by(|a, b| clean(a.value).total_cmp(&clean(b.value)));
-    let vertices: Vec<String> = points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("{},{}", num(x(i)), num(y(p.value))))
-        .collect();
-    let markers: Vec<&Marker> = markers
-        .iter()
-        .filter(|m| m.at_index < points.len())
-        .collect();
-    let chart = html! {
-        (svg(id, base + 20.0, html! {
+    // The line in runs of points, broken at each gap.
+    let mut runs: Vec<Vec<String>> = vec![Vec::new()];
+    for (i, point) in points.iter().enumerate() {
+        match runs.last_mut() {
+            Some(run) if !point.gap => run.push(format!("{},{}", num(x(i)), num(y(point.value)))),
+            Some(run) if !run.is_empty() => runs.push(Vec::new()),
+            _ => {}
+        }
+    }
+    runs.retain(|run| !run.is_empty());
+    let gap_width = if step > 0.0 { step } else { 2.0 * SIDE };
+    let chart = svg(
+        id,
+        base + 20.0,
+        html! {
+            @for (i, point) in points.iter().enumerate().filter(|(_, p)| p.gap) {
+                rect.gap x=(num((x(i) - gap_width / 2.0).max(0.0))) y=(num(TOP)) width=(num(gap_width)) height=(num(PLOT)) {
+                    title { (point.label) ": " (point.display) }
+                }
+            }
             line.axis x1="0" x2=(num(WIDTH)) y1=(num(base)) y2=(num(base)) stroke="currentColor" {}
             text.axis x="0" y=(num(base - 4.0)) { "0" }
             @if let Some(top) = top.filter(|p| clean(p.value) > 0.0) {
                 line.grid x1="0" x2=(num(WIDTH)) y1=(num(TOP)) y2=(num(TOP)) stroke="currentColor" stroke-opacity=".2" {}
                 text.axis x="0" y=(num(TOP - 4.0)) { (fit(&top.display, WIDTH / 2.0)) }
             }
-            @for marker in &markers {
+            @for marker in markers {
                 @let mx = x(marker.at_index);
                 @let right = mx > WIDTH * 0.6;
                 line.marker x1=(num(mx)) x2=(num(mx)) y1="2" y2=(num(base)) stroke="currentColor" stroke-dasharray="4 3" {}
@@ -295,8 +371,10 @@ pub fn line_chart(
                     (fit(&marker.label, if right { mx } else { WIDTH - mx }))
                 }
             }
-            polyline.line points=(vertices.join(" ")) fill="none" stroke="currentColor" stroke-width="2" {}
-            @for (i, point) in points.iter().enumerate() {
+            @for run in &runs {
+                polyline.line points=(run.join(" ")) fill="none" stroke="currentColor" stroke-width="2" {}
+            }
+            @for (i, point) in points.iter().enumerate().filter(|(_, p)| !p.gap) {
                 circle.point cx=(num(x(i))) cy=(num(y(point.value))) r="3.5" {
                     title { (point.label) ": " (point.display) }
                 }
@@ -304,37 +382,13 @@ pub fn line_chart(
             @for (at, label) in &axis_labels {
                 text.axis x=(num(*at)) y=(num(base + 16.0)) text-anchor="middle" { (label) }
             }
-        }))
-        table.chart-data {
-            thead {
-                tr {
-                    td {}
-                    th.num scope="col" { (value_heading) }
-                    @if !markers.is_empty() { th scope="col" { "Marked" } }
-                }
-            }
-            tbody {
-                @for (i, point) in points.iter().enumerate() {
-                    tr {
-                        th scope="row" { (point.label) }
-                        td.num { (point.display) }
-                        @if !markers.is_empty() {
-                            td {
-                                @for (n, marker) in markers.iter().filter(|m| m.at_index == i).enumerate() {
-                                    @if n > 0 { "; " }
-                                    (marker.label)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
+        },
+    );
     figure(id, caption, points.is_empty(), chart)
 }
 
-/// Paired bars (before and after) for each row, e.g. incident rate before and after entering each level; with a legend.
+/// Paired bars (before and after) for each row, e.g. incident rate before and after entering
+/// each level; with a legend. Followed by its figures, folded.
 pub fn paired_chart(
     id: &str,
     caption: &str,
@@ -342,36 +396,7 @@ pub fn paired_chart(
     after_heading: &str,
     pairs: &[Pair],
 ) -> Markup {
-    const LEGEND: f64 = 26.0;
-    const ROW: f64 = 58.0;
-    let scale = Scale::new(pairs.iter().flat_map(|p| [p.before, p.after]));
-    let height = LEGEND + ROW * pairs.len() as f64;
-    let half = WIDTH / 2.0;
-    let chart = html! {
-        (svg(id, height, html! {
-            rect.before.swatch x="0" y="4" width="12" height="12" {}
-            text x="18" y="14" { (fit(before_heading, half - 24.0)) }
-            rect.after.swatch x=(num(half)) y="4" width="12" height="12" {}
-            text x=(num(half + 18.0)) y="14" { (fit(after_heading, half - 24.0)) }
-            @for (i, pair) in pairs.iter().enumerate() {
-                @let y = LEGEND + ROW * i as f64;
-                @let note_room = if pair.note.is_empty() { 0.0 } else { text_width(&pair.note) + 12.0 };
-                @let title = format!(
-                    "{}: {} {}, {} {}", pair.label, before_heading, pair.before_display,
-                    after_heading, pair.after_display,
-                );
-                (link(pair.href.as_deref(), &title, html! {
-                    text.label x="0" y=(num(y + 14.0)) { (fit(&pair.label, WIDTH - note_room)) }
-                    @if !pair.note.is_empty() {
-                        text.note x=(num(WIDTH)) y=(num(y + 14.0)) text-anchor="end" {
-                            (fit(&pair.note, WIDTH / 2.0))
-                        }
-                    }
-                    (bar_rect("bar before", y + 19.0, 15.0, scale.len(pair.before, WIDTH), &pair.before_display))
-                    (bar_rect("bar after", y + 36.0, 15.0, scale.len(pair.after, WIDTH), &pair.after_display))
-                }))
-            }
-        }))
+    let table = html! {
         table.chart-data {
             thead {
                 tr { td {} th.num scope="col" { (before_heading) } th.num scope="col" { (after_heading) } }
@@ -387,6 +412,49 @@ pub fn paired_chart(
             }
         }
     };
+    html! {
+        (paired_drawing(id, caption, (before_heading, after_heading), pairs))
+        @if !pairs.is_empty() { (figures(caption, table)) }
+    }
+}
+
+/// The drawing of a [`paired_chart`] alone, for a page that gives the figures in its own
+/// table; `headings` name the before and after bars in the legend.
+pub fn paired_drawing(id: &str, caption: &str, headings: (&str, &str), pairs: &[Pair]) -> Markup {
+    const LEGEND: f64 = 26.0;
+    const ROW: f64 = 58.0;
+    let (before_heading, after_heading) = headings;
+    let scale = Scale::new(pairs.iter().flat_map(|p| [p.before, p.after]));
+    let height = LEGEND + ROW * pairs.len() as f64;
+    let half = WIDTH / 2.0;
+    let chart = svg(
+        id,
+        height,
+        html! {
+            rect.before.swatch x="0" y="4" width="12" height="12" {}
+            text x="18" y="14" { (fit(before_heading, half - 24.0)) }
+            rect.after.swatch x=(num(half)) y="4" width="12" height="12" {}
+            text x=(num(half + 18.0)) y="14" { (fit(after_heading, half - 24.0)) }
+            @for (i, pair) in pairs.iter().enumerate() {
+                @let y = LEGEND + ROW * i as f64;
+                @let note_room = if pair.note.is_empty() { 0.0 } else { text_width(&pair.note) + 12.0 };
+                @let title = format!(
+                    "{}: {} {}, {} {}", pair.label, before_heading, pair.before_display,
+                    after_heading, pair.after_display,
+                );
+                (group(&title, html! {
+                    text.label x="0" y=(num(y + 14.0)) { (fit(&pair.label, WIDTH - note_room)) }
+                    @if !pair.note.is_empty() {
+                        text.note x=(num(WIDTH)) y=(num(y + 14.0)) text-anchor="end" {
+                            (fit(&pair.note, WIDTH / 2.0))
+                        }
+                    }
+                    (bar_rect("bar before", y + 19.0, 15.0, scale.len(pair.before, WIDTH), &pair.before_display))
+                    (bar_rect("bar after", y + 36.0, 15.0, scale.len(pair.after, WIDTH), &pair.after_display))
+                }))
+            }
+        },
+    );
     figure(id, caption, pairs.is_empty(), chart)
 }
 
@@ -442,7 +510,7 @@ mod tests {
     }
 
     #[test]
-    fn links_on_bar_and_table() {
+    fn links_in_the_table_only_never_around_the_drawing() {
         let bars = [
             bar("Lateness", 3.0, Some("/reports/incidents?behaviour=4")),
             bar("Unlinked", 1.0, None),
@@ -451,12 +519,12 @@ mod tests {
         assert_eq!(
             out.matches(r#"href="/reports/incidents?behaviour=4""#)
                 .count(),
-            2
+            1
         );
-        let svg_link = out.split("<svg").nth(1).unwrap_or_default();
-        assert!(svg_link.contains(
-            r#"<a href="/reports/incidents?behaviour=4" tabindex="-1"><title>Lateness: 3</title>"#
-        ));
+        let drawing = out.split("<svg").nth(1).unwrap_or_default();
+        let drawing = drawing.split("</svg>").next().unwrap_or_default();
+        assert!(!drawing.contains("<a "), "{drawing}");
+        assert!(drawing.contains("<g><title>Lateness: 3</title>"));
         assert!(out.contains(
             r#"<th scope="row"><a href="/reports/incidents?behaviour=4">Lateness</a></th>"#
         ));
@@ -509,6 +577,7 @@ mod tests {
             label: "w1".into(),
             value: f64::NAN,
             display: "?".into(),
+            gap: false,
         }];
         let out = line_chart("l", "L", "N", &points, &[]).into_string();
         assert!(!out.contains("NaN"));
@@ -521,6 +590,7 @@ mod tests {
                 label: format!("Week {}", i + 1),
                 value: f64::from(i),
                 display: i.to_string(),
+                gap: false,
             })
             .collect();
         let markers = [
@@ -551,6 +621,61 @@ mod tests {
     }
 
     #[test]
+    fn the_figures_are_folded_in_a_named_focusable_box() {
+        let out = bar_chart("c", "By place", "N", &[bar("Hall", 2.0, None)]).into_string();
+        let details = out.split("<details").nth(1).expect("a disclosure");
+        assert!(details.contains("<summary>Show the figures</summary>"));
+        assert!(details.contains(
+            r#"<div class="table-scroll" tabindex="0" role="region" aria-label="By place: the figures"><table class="chart-data">"#
+        ));
+    }
+
+    #[test]
+    fn a_gap_breaks_the_line_instead_of_dropping_to_zero() {
+        let points: Vec<Point> = [
+            (3.0, false),
+            (0.0, true),
+            (0.0, true),
+            (2.0, false),
+            (4.0, false),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, (value, gap))| Point {
+            label: format!("Week {i}"),
+            value: *value,
+            display: if *gap {
+                "half term".into()
+            } else {
+                value.to_string()
+            },
+            gap: *gap,
+        })
+        .collect();
+        let out = line_chart("t", "Trend", "N", &points, &[]).into_string();
+        let runs: Vec<usize> = out
+            .split("points=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .map(|run| run.split(' ').count())
+            .collect();
+        assert_eq!(runs, vec![1, 2], "one run before the gap, one after");
+        assert_eq!(out.matches("<circle").count(), 3, "no point in the gap");
+        assert_eq!(out.matches(r#"<rect class="gap""#).count(), 2);
+        assert!(out.contains("<title>Week 1: half term</title>"));
+        let vertices = out
+            .split("points=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next());
+        assert!(
+            vertices
+                .flat_map(|run| run.split(' '))
+                .all(|v| !v.ends_with(",214.0")),
+            "nothing drawn at zero"
+        );
+    }
+
+    #[test]
     fn paired_chart_draws_two_bars_a_row_and_a_legend() {
         let pairs = [
             Pair {
@@ -577,7 +702,7 @@ mod tests {
         assert_eq!(out.matches(r#"<rect class="bar after""#).count(), 2);
         assert_eq!(out.matches("swatch").count(), 2);
         assert_eq!(widths(&out)[2..], [WIDTH, WIDTH / 2.0, WIDTH / 4.0, 0.0]);
-        assert_eq!(out.matches(r#"href="/reports/levels/3""#).count(), 2);
+        assert_eq!(out.matches(r#"href="/reports/levels/3""#).count(), 1);
         assert!(out.contains(r#"<span class="muted">(12 pupils)</span>"#));
         assert!(out.contains("<td class=\"num\">n/a</td>"));
     }
