@@ -206,6 +206,18 @@ pub fn week_start(day: NaiveDate) -> NaiveDate {
     day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
 }
 
+/// School days in the week starting on Monday `week`, counting only days from `from` to `to`:
+/// none in a week of school holiday.
+pub fn school_days_in_week(
+    calendar: &SchoolCalendar,
+    week: NaiveDate,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> u32 {
+    let last = (week + chrono::Days::new(6)).min(to);
+    school_days_in(calendar, week.max(from), last)
+}
+
 /// Incidents per week (weeks starting on Monday) from `from` to `to`, every week present,
 /// from per-day counts: the trend line of a pupil or a group.
 pub fn weekly(days: &[(NaiveDate, u32)], from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, u32)> {
@@ -308,12 +320,11 @@ pub fn weekly_flow(
     let mut flows: BTreeMap<NaiveDate, WeekFlow> = weeks
         .into_iter()
         .map(|(week, _)| {
-            let last = (week + chrono::Days::new(6)).min(to);
             (
                 week,
                 WeekFlow {
                     week: Some(week),
-                    school_days: school_days_in(calendar, week.max(from), last),
+                    school_days: school_days_in_week(calendar, week, from, to),
                     ..WeekFlow::default()
                 },
             )
@@ -674,6 +685,15 @@ mod tests {
         // A week cut by the range counts only its days in the range: a Saturday alone has none.
         let weekend = weekly_flow(&[], d(2025, 11, 15), d(2025, 11, 15), &calendar);
         assert!(weekend[0].is_holiday());
+        assert_eq!(
+            school_days_in_week(&calendar, d(2025, 10, 27), d(2025, 10, 1), d(2025, 11, 30)),
+            0
+        );
+        assert_eq!(
+            school_days_in_week(&calendar, d(2025, 11, 3), d(2025, 11, 5), d(2025, 11, 30)),
+            3,
+            "from Wednesday"
+        );
     }
 
     #[test]

@@ -90,7 +90,7 @@ fn render_drill(ask: &Ask, dimension: Dimension, drill: &Drill) -> Markup {
         @if drill.rows.is_empty() {
             p.muted { "No incidents." }
         } @else {
-            div.table-scroll {
+            div.table-scroll tabindex="0" role="region" aria-label="The incidents" {
                 table.insight-incidents {
                     thead { tr {
                         th { "Date and time" } th { "Pupils" } th { "Behaviour" } th { "Place" } th { "Lesson" } th { "Logged by" }

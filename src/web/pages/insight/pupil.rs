@@ -2,6 +2,7 @@
 //! changes marked, and whether each step up helped.
 
 use super::*;
+use crate::domain::insight::school_days_in_week;
 
 /// A step's verdict: fewer, the same or more incidents after; too soon to tell while the
 /// after window is open.
@@ -39,11 +40,19 @@ pub fn pupil_section(
     let moves = insight::level_moves(conn, school_id, scope, from, today)?;
     let points: Vec<Point> = weeks
         .iter()
-        .map(|(monday, n)| Point {
-            label: monday.format("%-d %b").to_string(),
-            value: f64::from(*n),
-            display: n.to_string(),
-            gap: false,
+        .map(|(monday, n)| {
+            let holiday =
+                *n == 0 && school_days_in_week(&rules.calendar, *monday, from, today) == 0;
+            Point {
+                label: monday.format("%-d %b").to_string(),
+                value: f64::from(*n),
+                display: if holiday {
+                    "school holiday".to_string()
+                } else {
+                    n.to_string()
+                },
+                gap: holiday,
+            }
         })
         .collect();
     let markers: Vec<Marker> = moves
