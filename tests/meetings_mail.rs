@@ -746,11 +746,13 @@ async fn reminders_come_the_school_day_before_through_the_command_line(engine: E
 
 both_engines!(reminders_come_the_school_day_before_through_the_command_line);
 
-async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
-    let app = spawn_app(engine).await;
-    let s = scene(&app);
-    let meeting = coaching_time_accepted(&app, &s).await;
-    let id = meeting["id"].as_i64().unwrap();
+/// A Coaching Time meeting due for Sam, and a second Year 9 Head of Year signed in to the
+/// pages: the meeting's id, the Head of Year and their browser.
+async fn a_meeting_and_its_page_reader(
+    app: &TestApp,
+    s: &Scene,
+) -> (i64, StaffMember, reqwest::Client) {
+    let meeting = coaching_time_accepted(app, s).await;
     let hoy = app.create_staff_leading(
         &s.school,
         "hoy9b@oak.example",
@@ -761,6 +763,13 @@ async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
     );
     let client = page_client();
     app.login(&client, &hoy.email, "a-long-password").await;
+    (meeting["id"].as_i64().unwrap(), hoy, client)
+}
+
+async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let (id, hoy, client) = a_meeting_and_its_page_reader(&app, &s).await;
     let list = app
         .get_page(&client, "/meetings")
         .await
@@ -936,18 +945,7 @@ fn element<'a>(page: &'a str, tag: &str, id: &str) -> &'a str {
 async fn the_meeting_page_goes_in_steps_and_missed_is_confirmed_after_its_time(engine: Engine) {
     let app = spawn_app(engine).await;
     let s = scene(&app);
-    let meeting = coaching_time_accepted(&app, &s).await;
-    let id = meeting["id"].as_i64().unwrap();
-    let hoy = app.create_staff_leading(
-        &s.school,
-        "hoy9b@oak.example",
-        "Holly Head",
-        &[Role::PastoralLead],
-        &[9],
-        Some("a-long-password"),
-    );
-    let client = page_client();
-    app.login(&client, &hoy.email, "a-long-password").await;
+    let (id, hoy, client) = a_meeting_and_its_page_reader(&app, &s).await;
     let path = format!("/meetings/{id}");
     let get = |path: String| {
         let client = client.clone();
