@@ -245,23 +245,17 @@ fn tier_name(tier: Tier) -> &'static str {
 /// `GET /insight/ladder?scope=school|year&year=&from=&to=`: pupils on each level now, the
 /// tiers against the usual 80/15/5, and the weekly flow over the range (the last twelve weeks
 /// unless chosen).
-pub async fn ladder(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let query = Fields::from_query(request.query_string());
-    let choice = read_choice(&member, &query, Report::Ladder, today())?;
-    let ladder = load_ladder(&state, &member, choice).await?;
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "The ladder at a glance",
-            viewer,
-            render_ladder(&ladder, &choice, sees_school(&member)),
-        )
-    });
-    Ok(html_response(StatusCode::OK, markup))
+pub async fn ladder(visit: Visit) -> PageResult {
+    let Visit {
+        ref member,
+        ref state,
+        ref query,
+        ..
+    } = visit;
+    let choice = read_choice(member, query, Report::Ladder, today())?;
+    let ladder = load_ladder(state, member, choice).await?;
+    let body = render_ladder(&ladder, &choice, sees_school(member));
+    Ok(visit.page("The ladder at a glance", StatusCode::OK, |_| body))
 }
 
 /// The columns of the ladder's CSV: one figure a row.
@@ -318,14 +312,15 @@ fn ladder_csv_rows(ladder: &Ladder) -> Vec<Vec<String>> {
 }
 
 /// `GET /insight/ladder.csv`: the ladder's figures, one a row, for the same choice.
-pub async fn ladder_csv(
-    SignedIn(member): SignedIn,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let query = Fields::from_query(request.query_string());
-    let choice = read_choice(&member, &query, Report::Ladder, today())?;
-    let ladder = load_ladder(&state, &member, choice).await?;
+pub async fn ladder_csv(visit: Visit) -> PageResult {
+    let Visit {
+        ref member,
+        ref state,
+        ref query,
+        ..
+    } = visit;
+    let choice = read_choice(member, query, Report::Ladder, today())?;
+    let ladder = load_ladder(state, member, choice).await?;
     let body = csv_bytes(&ladder_csv_rows(&ladder))?;
     Ok(csv_response(
         &format!(

@@ -17,19 +17,16 @@ pub use steps::{impact, impact_csv};
 
 use std::collections::{BTreeMap, HashMap};
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Days, Months, NaiveDate, Utc};
 use maud::{html, Markup};
 
 use super::charts::{Bar, Pair, Point};
+use super::form::Fields;
 use super::form::{csv_bytes, csv_response, text_cell};
-use super::form::{html_response, Fields};
-use super::layout::page;
+use super::form_page::{PageResult, Visit};
 use super::provision::years_of;
 use super::report_scope::{read_report_ask, ReportAsk, ReportRules, ScopeKind};
-use super::with_viewer;
 use crate::db::evaluation;
 use crate::db::insight::{self, Entry, Reach, Scope};
 use crate::db::staff::StaffMember;
@@ -38,8 +35,6 @@ use crate::domain::calendar::SchoolCalendar;
 use crate::domain::insight::{week_start, weekly_flow, ImpactSummary, Tier, WeekFlow};
 use crate::domain::Level;
 use crate::error::{Error, Result};
-use crate::web::auth::SignedIn;
-use crate::web::error::PageError;
 use crate::web::AppState;
 
 /// The longest date range a report covers, in days (about three school years).

@@ -297,24 +297,18 @@ fn render_impact(impact: &Impact, choice: &Choice, can_see_school: bool) -> Mark
 /// the range (the last year unless chosen), incidents per pupil per school day in the school
 /// days before against the same number after, with the pupils behind each figure; then by
 /// year group and by who delivered the step.
-pub async fn impact(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let query = Fields::from_query(request.query_string());
+pub async fn impact(visit: Visit) -> PageResult {
+    let Visit {
+        ref member,
+        ref state,
+        ref query,
+        ..
+    } = visit;
     let today = today();
-    let choice = read_choice(&member, &query, Report::Impact, today)?;
-    let impact = load_impact(&state, &member, choice, today).await?;
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Does each step work?",
-            viewer,
-            render_impact(&impact, &choice, sees_school(&member)),
-        )
-    });
-    Ok(html_response(StatusCode::OK, markup))
+    let choice = read_choice(member, query, Report::Impact, today)?;
+    let impact = load_impact(state, member, choice, today).await?;
+    let body = render_impact(&impact, &choice, sees_school(member));
+    Ok(visit.page("Does each step work?", StatusCode::OK, |_| body))
 }
 
 /// The columns of the impact CSV: one row per group.
@@ -366,15 +360,16 @@ fn impact_csv_rows(impact: &Impact, choice: &Choice) -> Vec<Vec<String>> {
 
 /// `GET /insight/impact.csv`: the impact figures for the same choice, one row per grouping
 /// and group.
-pub async fn impact_csv(
-    SignedIn(member): SignedIn,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let query = Fields::from_query(request.query_string());
+pub async fn impact_csv(visit: Visit) -> PageResult {
+    let Visit {
+        ref member,
+        ref state,
+        ref query,
+        ..
+    } = visit;
     let today = today();
-    let choice = read_choice(&member, &query, Report::Impact, today)?;
-    let impact = load_impact(&state, &member, choice, today).await?;
+    let choice = read_choice(member, query, Report::Impact, today)?;
+    let impact = load_impact(state, member, choice, today).await?;
     let body = csv_bytes(&impact_csv_rows(&impact, &choice))?;
     Ok(csv_response(
         &format!(

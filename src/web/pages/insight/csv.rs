@@ -37,16 +37,18 @@ fn csv_rows(report: &Report) -> Vec<Vec<String>> {
 
 /// `GET /insight.csv?scope=&year=&form=&pupil=&from=&to=`: the pattern report as CSV, one
 /// row per group of every dimension, each with the scope, range, pupils and school days.
-pub async fn csv(
-    SignedIn(member): SignedIn,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let query = Fields::from_query(request.query_string());
-    let (ask, problem) = read_ask(&member, &query, today());
+pub async fn csv(visit: Visit) -> PageResult {
+    let Visit {
+        ref member,
+        ref state,
+        ref query,
+        ..
+    } = visit;
+    let (ask, problem) = read_ask(member, query, today());
     if let Some(problem) = &problem {
         return Err(Error::from(problem).into());
     }
+    let member = member.clone();
     let body = state
         .db
         .transaction(move |conn| {

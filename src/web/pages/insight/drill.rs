@@ -120,14 +120,14 @@ fn render_drill(ask: &Ask, dimension: Dimension, drill: &Drill) -> Markup {
 
 /// `GET /insight/incidents?...&dimension=D&key=K`: the incidents behind one bar, newest
 /// first.
-pub async fn incidents(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let query = Fields::from_query(request.query_string());
-    let (ask, problem) = read_ask(&member, &query, today());
+pub async fn incidents(visit: Visit) -> PageResult {
+    let Visit {
+        ref member,
+        ref state,
+        ref query,
+        ..
+    } = visit;
+    let (ask, problem) = read_ask(member, query, today());
     let dimension = query
         .get("dimension")
         .and_then(Dimension::parse)
@@ -145,12 +145,6 @@ pub async fn incidents(
             build_drill(conn, for_member.school_id, ask, dimension, &wanted)
         })
         .await?;
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Incidents behind a pattern",
-            viewer,
-            render_drill(&ask, dimension, &drill),
-        )
-    });
-    Ok(html_response(StatusCode::OK, markup))
+    let body = render_drill(&ask, dimension, &drill);
+    Ok(visit.page("Incidents behind a pattern", StatusCode::OK, |_| body))
 }

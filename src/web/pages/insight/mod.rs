@@ -19,21 +19,17 @@ pub use report::show;
 
 use std::collections::{BTreeSet, HashMap};
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, TimeDelta, Utc};
 use diesel::prelude::*;
 use maud::{html, Markup};
 
 use super::charts::{bar_chart, line_chart, Bar, Marker, Point};
 use super::form::{
-    csv_bytes, csv_response, field_problem, html_response, local, problem_summary, text_cell,
-    Fields, Problem,
+    csv_bytes, csv_response, field_problem, local, problem_summary, text_cell, Fields, Problem,
 };
-use super::layout::page;
+use super::form_page::{PageResult, Visit};
 use super::report_scope::{read_report_ask, ReportAsk, ReportRules, ScopeKind};
-use super::with_viewer;
 use crate::db::insight::{self, may_see, Reach, Scope};
 use crate::db::pupils::PupilView;
 use crate::db::schema::{forms, year_groups};
@@ -45,9 +41,6 @@ use crate::domain::insight::{
     ERASED, ERASED_PUPILS,
 };
 use crate::error::{Error, Result};
-use crate::web::auth::SignedIn;
-use crate::web::error::PageError;
-use crate::web::AppState;
 
 /// The range a report covers when none is chosen: the last six weeks to today.
 const DEFAULT_DAYS: i64 = 6 * 7 - 1;

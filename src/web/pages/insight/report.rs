@@ -184,14 +184,14 @@ fn rate_place(dimension: Dimension, label: &str) -> String {
 }
 
 /// `GET /insight?scope=&year=&form=&pupil=&from=&to=`: the pattern report of a scope.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let query = Fields::from_query(request.query_string());
-    let (ask, problem) = read_ask(&member, &query, today());
+pub async fn show(visit: Visit) -> PageResult {
+    let Visit {
+        ref member,
+        ref state,
+        ref query,
+        ..
+    } = visit;
+    let (ask, problem) = read_ask(member, query, today());
     let for_member = member.clone();
     let wanted = problem.is_none();
     let (choices, report) = state
@@ -219,11 +219,8 @@ pub async fn show(
             "per school day (incidents for every 100 pupils on an average school day) so that groups and "
             "ranges of different sizes compare fairly."
         }
-        (render_form(&ask, &query, problem.as_ref(), &choices))
+        (render_form(&ask, query, problem.as_ref(), &choices))
         @if let Some(report) = &report { (render_report(report)) }
     };
-    let markup = with_viewer(&member, &session, |viewer| {
-        page("Incident patterns", viewer, body)
-    });
-    Ok(html_response(status, markup))
+    Ok(visit.page("Incident patterns", status, |_| body))
 }
