@@ -246,15 +246,9 @@ fn tier_name(tier: Tier) -> &'static str {
 /// tiers against the usual 80/15/5, and the weekly flow over the range (the last twelve weeks
 /// unless chosen).
 pub async fn ladder(visit: Visit) -> PageResult {
-    let Visit {
-        ref member,
-        ref state,
-        ref query,
-        ..
-    } = visit;
-    let choice = read_choice(member, query, Report::Ladder, today())?;
-    let ladder = load_ladder(state, member, choice).await?;
-    let body = render_ladder(&ladder, &choice, sees_school(member));
+    let choice = read_choice(&visit.member, &visit.query, Report::Ladder, today())?;
+    let ladder = load_ladder(&visit.state, &visit.member, choice).await?;
+    let body = render_ladder(&ladder, &choice, sees_school(&visit.member));
     Ok(visit.page("The ladder at a glance", StatusCode::OK, |_| body))
 }
 
@@ -313,14 +307,8 @@ fn ladder_csv_rows(ladder: &Ladder) -> Vec<Vec<String>> {
 
 /// `GET /insight/ladder.csv`: the ladder's figures, one a row, for the same choice.
 pub async fn ladder_csv(visit: Visit) -> PageResult {
-    let Visit {
-        ref member,
-        ref state,
-        ref query,
-        ..
-    } = visit;
-    let choice = read_choice(member, query, Report::Ladder, today())?;
-    let ladder = load_ladder(state, member, choice).await?;
+    let choice = read_choice(&visit.member, &visit.query, Report::Ladder, today())?;
+    let ladder = load_ladder(&visit.state, &visit.member, choice).await?;
     let body = csv_bytes(&ladder_csv_rows(&ladder))?;
     Ok(csv_response(
         &format!(

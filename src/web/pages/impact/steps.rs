@@ -298,16 +298,10 @@ fn render_impact(impact: &Impact, choice: &Choice, can_see_school: bool) -> Mark
 /// days before against the same number after, with the pupils behind each figure; then by
 /// year group and by who delivered the step.
 pub async fn impact(visit: Visit) -> PageResult {
-    let Visit {
-        ref member,
-        ref state,
-        ref query,
-        ..
-    } = visit;
     let today = today();
-    let choice = read_choice(member, query, Report::Impact, today)?;
-    let impact = load_impact(state, member, choice, today).await?;
-    let body = render_impact(&impact, &choice, sees_school(member));
+    let choice = read_choice(&visit.member, &visit.query, Report::Impact, today)?;
+    let impact = load_impact(&visit.state, &visit.member, choice, today).await?;
+    let body = render_impact(&impact, &choice, sees_school(&visit.member));
     Ok(visit.page("Does each step work?", StatusCode::OK, |_| body))
 }
 
@@ -361,15 +355,9 @@ fn impact_csv_rows(impact: &Impact, choice: &Choice) -> Vec<Vec<String>> {
 /// `GET /insight/impact.csv`: the impact figures for the same choice, one row per grouping
 /// and group.
 pub async fn impact_csv(visit: Visit) -> PageResult {
-    let Visit {
-        ref member,
-        ref state,
-        ref query,
-        ..
-    } = visit;
     let today = today();
-    let choice = read_choice(member, query, Report::Impact, today)?;
-    let impact = load_impact(state, member, choice, today).await?;
+    let choice = read_choice(&visit.member, &visit.query, Report::Impact, today)?;
+    let impact = load_impact(&visit.state, &visit.member, choice, today).await?;
     let body = csv_bytes(&impact_csv_rows(&impact, &choice))?;
     Ok(csv_response(
         &format!(

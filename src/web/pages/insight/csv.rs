@@ -38,18 +38,13 @@ fn csv_rows(report: &Report) -> Vec<Vec<String>> {
 /// `GET /insight.csv?scope=&year=&form=&pupil=&from=&to=`: the pattern report as CSV, one
 /// row per group of every dimension, each with the scope, range, pupils and school days.
 pub async fn csv(visit: Visit) -> PageResult {
-    let Visit {
-        ref member,
-        ref state,
-        ref query,
-        ..
-    } = visit;
-    let (ask, problem) = read_ask(member, query, today());
+    let (ask, problem) = read_ask(&visit.member, &visit.query, today());
     if let Some(problem) = &problem {
         return Err(Error::from(problem).into());
     }
-    let member = member.clone();
-    let body = state
+    let member = visit.member.clone();
+    let body = visit
+        .state
         .db
         .transaction(move |conn| {
             permit(conn, &member, ask.scope)?;

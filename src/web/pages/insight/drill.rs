@@ -121,24 +121,20 @@ fn render_drill(ask: &Ask, dimension: Dimension, drill: &Drill) -> Markup {
 /// `GET /insight/incidents?...&dimension=D&key=K`: the incidents behind one bar, newest
 /// first.
 pub async fn incidents(visit: Visit) -> PageResult {
-    let Visit {
-        ref member,
-        ref state,
-        ref query,
-        ..
-    } = visit;
-    let (ask, problem) = read_ask(member, query, today());
-    let dimension = query
+    let (ask, problem) = read_ask(&visit.member, &visit.query, today());
+    let dimension = visit
+        .query
         .get("dimension")
         .and_then(Dimension::parse)
         .ok_or_else(|| Error::invalid("dimension", "choose what the incidents are grouped by"))?;
-    let key = query.raw("key").trim().to_string();
+    let key = visit.query.raw("key").trim().to_string();
     if let Some(problem) = &problem {
         return Err(Error::from(problem).into());
     }
-    let for_member = member.clone();
+    let for_member = visit.member.clone();
     let wanted = key.clone();
-    let drill = state
+    let drill = visit
+        .state
         .db
         .transaction(move |conn| {
             permit(conn, &for_member, ask.scope)?;

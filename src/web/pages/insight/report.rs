@@ -185,16 +185,11 @@ fn rate_place(dimension: Dimension, label: &str) -> String {
 
 /// `GET /insight?scope=&year=&form=&pupil=&from=&to=`: the pattern report of a scope.
 pub async fn show(visit: Visit) -> PageResult {
-    let Visit {
-        ref member,
-        ref state,
-        ref query,
-        ..
-    } = visit;
-    let (ask, problem) = read_ask(member, query, today());
-    let for_member = member.clone();
+    let (ask, problem) = read_ask(&visit.member, &visit.query, today());
+    let for_member = visit.member.clone();
     let wanted = problem.is_none();
-    let (choices, report) = state
+    let (choices, report) = visit
+        .state
         .db
         .transaction(move |conn| {
             permit(conn, &for_member, ask.scope)?;
@@ -219,7 +214,7 @@ pub async fn show(visit: Visit) -> PageResult {
             "per school day (incidents for every 100 pupils on an average school day) so that groups and "
             "ranges of different sizes compare fairly."
         }
-        (render_form(&ask, query, problem.as_ref(), &choices))
+        (render_form(&ask, &visit.query, problem.as_ref(), &choices))
         @if let Some(report) = &report { (render_report(report)) }
     };
     Ok(visit.page("Incident patterns", status, |_| body))
