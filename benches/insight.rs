@@ -87,7 +87,8 @@ fn main() -> anyhow::Result<()> {
                 let levels = insight::pupils_per_level(c, id, Scope::School)?;
                 let moves = insight::level_moves(c, id, Scope::School, from, today)?;
                 let changes: Vec<_> = moves.iter().map(|m| (m.on, m.from, m.to)).collect();
-                Ok(levels.len() + weekly_flow(&changes, from, today).len())
+                let calendar = evaluation::load_rules(c, id)?.calendar;
+                Ok(levels.len() + weekly_flow(&changes, from, today, &calendar).len())
             }),
         ),
         (

@@ -613,5 +613,23 @@
     });
   }
 
+  // A search box marked data-filters="ID" (a meeting's staff) hides, as you type, the
+  // choices inside #ID whose data-name does not match, and opens #ID; without this script
+  // its Find button asks Steadfast for the list again.
+  document.addEventListener('input', function (event) {
+    var box = event.target;
+    if (!box || !box.getAttribute || !box.getAttribute('data-filters')) return;
+    var list = document.getElementById(box.getAttribute('data-filters'));
+    if (!list) return;
+    var words = box.value.toLowerCase().split(/\s+/).filter(Boolean);
+    list.querySelectorAll('[data-name]').forEach(function (choice) {
+      var name = choice.getAttribute('data-name').toLowerCase().split(/\s+/);
+      choice.hidden = !words.every(function (w) {
+        return name.some(function (n) { return n.indexOf(w) === 0; });
+      });
+    });
+    if (words.length) list.open = true;
+  });
+
   flush(); // anything left from before, on every page load
 })();

@@ -854,3 +854,48 @@ async fn a_new_school_moves_in_from_its_files_and_an_invited_teacher_signs_in() 
     assert!(signed_in.contains("Kwame Mensah"), "{signed_in}");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_meetings_staff_search_filters_the_list_in_place() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app(Engine::Sqlite).await;
+    load_demo(&app.db, Utc::now()).expect("the demo school");
+    let browser = Browser::start().await;
+    sign_in(&browser, &app.address, "hoy7@demo.example").await;
+    let client = &browser.client;
+    client
+        .goto(&format!("{}/meetings", app.address))
+        .await
+        .expect("the meetings");
+    let links = client
+        .execute(
+            r#"return [...document.querySelectorAll('main a[href^="/meetings/"]')].map(a => a.getAttribute('href'));"#,
+            Vec::new(),
+        )
+        .await
+        .expect("the meetings' links");
+    let first = links[0].as_str().expect("a meeting of Year 7 in the demo");
+    client
+        .goto(&format!("{}{first}?step=book", app.address))
+        .await
+        .expect("the meeting's booking step");
+    let shown = r#"const list = document.getElementById('staff-others');
+        const all = [...list.querySelectorAll('[data-name]')];
+        return [list.open, all.filter(c => !c.hidden).length, all.length,
+                all.length ? all[all.length - 1].getAttribute('data-name') : ''];"#;
+    let before = client.execute(shown, Vec::new()).await.expect("the list");
+    assert_eq!(before[0], false, "folded until searched: {before}");
+    let everyone = before[2].as_u64().expect("a count");
+    assert!(everyone > 1, "{before}");
+    assert_eq!(before[1].as_u64(), Some(everyone));
+    let name = before[3].as_str().expect("a name").to_string();
+    fill(&browser, "#staff_search", &name).await;
+    browser
+        .wait_for_script("the list filtered", shown, Duration::from_secs(5), |v| {
+            v[0] == true && v[1].as_u64().is_some_and(|n| n >= 1 && n < everyone)
+        })
+        .await;
+    browser.close().await;
+}

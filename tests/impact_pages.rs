@@ -440,7 +440,71 @@ async fn impact_compares_school_days_before_and_after(engine: Engine) {
     assert!(page.contains("only 2 pupils: read with care"));
 }
 
+/// The part of `page` from the element with `id` to the end of its section.
+fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no #{id} in the page"));
+    let end = start
+        + page[start..]
+            .find("</section>")
+            .expect("the end of the section");
+    &page[start..end]
+}
+
+async fn the_ladder_shows_each_figure_once_and_half_term_as_a_gap(engine: Engine) {
+    let s = Scene::new(engine).await;
+    let pupil = s.pupil(0, 9);
+    s.move_to(pupil, Level::Time, ten_am(date(2025, 11, 3)));
+    let client = s.signed_in(SLT).await;
+    // Three weeks: the one before October half term, half term, and the one after.
+    let (status, page) = s
+        .get(
+            &client,
+            "/insight/ladder?scope=school&from=2025-10-20&to=2025-11-09",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for id in ["levels", "tiers", "flow"] {
+        let part = section(&page, id);
+        assert_eq!(part.matches("<table").count(), 1, "one table in #{id}");
+        let folded = part.find("<summary>Show the figures</summary>");
+        let table = part.find("<table");
+        assert!(
+            folded.is_some() && folded < table,
+            "#{id}'s table is folded"
+        );
+        assert!(
+            !part.contains("<a "),
+            "no link around or in the drawing of #{id}"
+        );
+    }
+    assert_eq!(row_text(&page, "week-2025-10-20"), "2025-10-20 0 0 0");
+    assert_eq!(
+        row_text(&page, "week-2025-10-27"),
+        "2025-10-27 School holiday"
+    );
+    assert_eq!(row_text(&page, "week-2025-11-03"), "2025-11-03 1 0 0");
+    let escalations = page
+        .split(r#"id="escalations-chart""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</figure>").next())
+        .expect("the escalations chart");
+    assert_eq!(escalations.matches(r#"<rect class="gap""#).count(), 1);
+    assert_eq!(
+        escalations.matches("<circle").count(),
+        2,
+        "no point in half term"
+    );
+    assert_eq!(
+        escalations.matches("<polyline").count(),
+        2,
+        "the line breaks"
+    );
+}
+
 both_engines!(
     the_ladder_shows_levels_tiers_and_weekly_flow,
     impact_compares_school_days_before_and_after,
+    the_ladder_shows_each_figure_once_and_half_term_as_a_gap,
 );

@@ -401,7 +401,80 @@ async fn the_pupil_page_shows_the_trend_and_each_step(engine: Engine) {
     assert!(!page.contains("incidents-over-time"));
 }
 
+async fn the_summary_comes_first_and_one_pupil_has_counts_only(engine: Engine) {
+    let s = Scene::new(engine).await;
+    s.fortnight();
+    let client = signed_in(&s.app, HOY9).await;
+    let (status, page) = get(&s.app, &client, &format!("/insight?{RANGE}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let summary = page.find(r#"id="summary""#).expect("a summary");
+    assert!(
+        summary < page.find(r#"id="by-period""#).unwrap(),
+        "the summary first"
+    );
+    for (id, group) in [
+        ("summary-period", "Lesson period: Period 2"),
+        ("summary-location", "Place: Room 12"),
+        ("summary-behaviour", "Behaviour: Calling out"),
+    ] {
+        let text = text_of_li(&page, id);
+        assert!(text.starts_with(group), "{text}");
+        assert!(text.contains("3 (7.5 per 100 pupils a day)"), "{text}");
+    }
+    assert!(text_of_li(&page, "summary-period").ends_with(
+        "That is, on an average school day, 7.5 incidents in Period 2 for every 100 pupils in Year 9."
+    ));
+    assert!(!page.contains(r#"id="summary-weekday""#), "three groups");
+    // Each chart's figures are folded, and no link wraps a drawing.
+    let by_place = section(&page, "by-location");
+    let folded = by_place
+        .find("<summary>Show the figures</summary>")
+        .expect("folded");
+    assert!(folded < by_place.find("<table").expect("the figures"));
+    let drawing = by_place
+        .split("<svg")
+        .nth(1)
+        .and_then(|d| d.split("</svg>").next());
+    assert!(!drawing.expect("a drawing").contains("<a "));
+    assert!(by_place.contains(r#"tabindex="0" role="region""#));
+
+    // One pupil: counts, no rates.
+    let (status, page) = get(
+        &s.app,
+        &client,
+        &format!("/insight?scope=pupil&pupil={}&{RANGE}", s.year9[0]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let report = &page[page.find(r#"id="headline""#).expect("the report")..];
+    assert!(!report.contains("per 100 pupils"), "{report}");
+    assert!(!report.contains(r#"id="rate""#));
+    assert!(text_of_li(&page, "summary-behaviour").contains(" incident"));
+    assert!(report.contains(r#"id="counts-only""#));
+}
+
+/// The text of the list item with this id, tags dropped and spaces collapsed.
+fn text_of_li(page: &str, id: &str) -> String {
+    let start = page
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no #{id} in the page:\n{page}"));
+    let rest = &page[start..];
+    let item = &rest[rest.find('>').unwrap() + 1..rest.find("</li>").unwrap()];
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in item.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 both_engines!(
+    the_summary_comes_first_and_one_pupil_has_counts_only,
     a_head_of_year_finds_the_period_place_and_behaviour,
     the_csv_holds_the_same_figures,
     others_are_refused,

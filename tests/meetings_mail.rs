@@ -746,11 +746,13 @@ async fn reminders_come_the_school_day_before_through_the_command_line(engine: E
 
 both_engines!(reminders_come_the_school_day_before_through_the_command_line);
 
-async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
-    let app = spawn_app(engine).await;
-    let s = scene(&app);
-    let meeting = coaching_time_accepted(&app, &s).await;
-    let id = meeting["id"].as_i64().unwrap();
+/// A Coaching Time meeting due for Sam, and a second Year 9 Head of Year signed in to the
+/// pages: the meeting's id, the Head of Year and their browser.
+async fn a_meeting_and_its_page_reader(
+    app: &TestApp,
+    s: &Scene,
+) -> (i64, StaffMember, reqwest::Client) {
+    let meeting = coaching_time_accepted(app, s).await;
     let hoy = app.create_staff_leading(
         &s.school,
         "hoy9b@oak.example",
@@ -761,6 +763,13 @@ async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
     );
     let client = page_client();
     app.login(&client, &hoy.email, "a-long-password").await;
+    (meeting["id"].as_i64().unwrap(), hoy, client)
+}
+
+async fn the_head_of_year_books_a_meeting_from_its_page(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let (id, hoy, client) = a_meeting_and_its_page_reader(&app, &s).await;
     let list = app
         .get_page(&client, "/meetings")
         .await
@@ -923,3 +932,147 @@ async fn a_level_change_cancels_a_booked_meeting_in_the_calendars(engine: Engine
 }
 
 both_engines!(a_level_change_cancels_a_booked_meeting_in_the_calendars);
+
+/// The part of `page` from the element with `id` to the end of its `tag`.
+fn element<'a>(page: &'a str, tag: &str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no #{id} in the page:\n{page}"));
+    let end = start + page[start..].find(&format!("</{tag}>")).expect("its end");
+    &page[start..end]
+}
+
+async fn the_meeting_page_goes_in_steps_and_missed_is_confirmed_after_its_time(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let (id, hoy, client) = a_meeting_and_its_page_reader(&app, &s).await;
+    let path = format!("/meetings/{id}");
+    let get = |path: String| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            let response = app.get_page(&client, &path).await;
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+
+    // Due: only the booking step, staff suggested by role and by what they logged.
+    let (_, page) = get(path.clone()).await;
+    assert!(page.contains("Book the meeting"), "{page}");
+    assert!(!page.contains("Record the meeting"), "{page}");
+    assert!(!page.contains("Record as missed"), "{page}");
+    let staff = element(&page, "fieldset", "staff");
+    let suggested = &staff[..staff.find("Find someone else").unwrap()];
+    for (name, why) in [
+        ("Hal Head", "Head of Year or House"),
+        ("Sen Co", "SENDCO"),
+        ("Tess Teacher", "logged 4 incidents about the pupil"),
+    ] {
+        let at = suggested
+            .find(name)
+            .unwrap_or_else(|| panic!("{name} suggested"));
+        let label = &suggested[at..at + suggested[at..].find("</label>").unwrap()];
+        assert!(label.contains(why), "{name}: {why} in {label}");
+    }
+    assert!(
+        !suggested.contains("Hana Head"),
+        "the Year 8 head is not suggested"
+    );
+    let others = element(&page, "details", "staff-others");
+    assert!(others.contains("Hana Head"), "{others}");
+    // Guests: one fieldset each, with its legend.
+    for (id, legend) in [
+        ("guest-parent_carer", "Parent or carer"),
+        ("guest-external", "External professional"),
+    ] {
+        assert!(
+            element(&page, "fieldset", id).contains(&format!("<legend>{legend}")),
+            "{page}"
+        );
+    }
+
+    // The search without JavaScript: the list again, what was typed kept, the token dropped
+    // from the address first.
+    let csrf = common::csrf_token_in(&page);
+    let searched = client
+        .get(app.url(&format!(
+            "{path}?csrf_token={csrf}&location=Room+9&participant_ids={}&staff_search=han&step=book",
+            hoy.id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(searched.status(), StatusCode::SEE_OTHER);
+    let again = common::location(&searched);
+    assert!(!again.contains("csrf_token"), "{again}");
+    let (status, page) = get(again).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"value="Room 9""#), "what was typed is kept");
+    let others = element(&page, "details", "staff-others");
+    assert!(others.contains("Hana Head"), "{others}");
+    assert!(
+        !others.contains("Sal Lead"),
+        "only the staff searched for: {others}"
+    );
+    let staff = element(&page, "fieldset", "staff");
+    assert!(
+        staff.contains(&format!(r#"value="{}" checked"#, hoy.id)),
+        "the ticked member stays ticked: {staff}"
+    );
+
+    // Booked for tomorrow: the booking summarised, the record step shown.
+    let starts = steadfast::web::pages::form::local_input_value(Utc::now() + TimeDelta::days(1));
+    let booked = client
+        .post(app.url(&format!("{path}/schedule")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("starts_at", starts.as_str()),
+            ("duration_minutes", "30"),
+            ("location", "Room 9"),
+            ("participant_ids", &hoy.id.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(booked.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get(path.clone()).await;
+    assert!(page.contains("Record the meeting"), "{page}");
+    assert!(!page.contains("Book it and send invitations"), "{page}");
+    assert!(element(&page, "dl", "summary").contains("Room 9"));
+    let (_, moving) = get(format!("{path}?step=book")).await;
+    assert!(moving.contains("Move it and send updates"), "{moving}");
+
+    // Missed: confirmed, and not before the meeting's time.
+    let missed = |fields: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let url = app.url(&format!("{path}/missed"));
+        async move {
+            let response = client.post(url).form(&fields).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, page) = missed(vec![("csrf_token", csrf.clone())]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        common::problem_at(&page, "missed").contains("confirm"),
+        "{page}"
+    );
+    let (status, page) = missed(vec![
+        ("csrf_token", csrf.clone()),
+        ("missed", "confirmed".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        common::problem_at(&page, "missed").contains("not started yet"),
+        "{page}"
+    );
+    let status: String = meetings::table
+        .find(id)
+        .select(meetings::status)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(status, "scheduled", "nothing recorded");
+}
+
+both_engines!(the_meeting_page_goes_in_steps_and_missed_is_confirmed_after_its_time);

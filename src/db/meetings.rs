@@ -577,6 +577,12 @@ pub fn record_missed(
     let view = load_for(conn, member, meeting_id)?;
     let before = view.meeting;
     ensure_open(&before)?;
+    crate::domain::meeting::may_record_missed(before.starts_at.map(from_db_time), now).map_err(
+        |why| Error::Conflict {
+            message: format!("missed: {why}"),
+            field: Some("missed".into()),
+        },
+    )?;
     let missed: MeetingRow = diesel::update(meetings::table.find(meeting_id))
         .set(meetings::status.eq("missed"))
         .returning(meetings::all_columns)
@@ -700,4 +706,42 @@ pub fn record_outcome(
     }
     let suggested = evaluation::suggest_for_pupil(conn, &view.pupil, rules, now)?;
     Ok((held, suggested))
+}
+
+/// How close each active member of the pupil's school is to them, for suggesting who takes
+/// part in a meeting: whether they lead the pupil's year or house, tutor their form, are the
+/// SENDCO, and how many incidents about the pupil they logged (voided ones not counted).
+pub fn closeness(
+    conn: &mut DbConnection,
+    view: &MeetingView,
+    staff: &[StaffMember],
+) -> Result<Vec<crate::domain::meeting::Closeness>> {
+    use super::schema::{forms, incident_pupils, incidents};
+    let tutor: Option<i64> = forms::table
+        .find(view.pupil.form_id)
+        .select(forms::tutor_id)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten();
+    let logged: HashMap<i64, i64> = incident_pupils::table
+        .inner_join(incidents::table)
+        .filter(incident_pupils::pupil_id.eq(view.pupil.id))
+        .filter(incidents::voided_at.is_null())
+        .group_by(incidents::reported_by)
+        .select((incidents::reported_by, diesel::dsl::count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(staff
+        .iter()
+        .map(|member| crate::domain::meeting::Closeness {
+            staff_id: member.id,
+            leads_pupil: member.leads(view.place()),
+            tutors_pupil: tutor == Some(member.id),
+            is_sendco: member.has_role(Role::Sendco),
+            logged: logged
+                .get(&member.id)
+                .map_or(0, |n| u32::try_from(*n).unwrap_or(u32::MAX)),
+        })
+        .collect())
 }

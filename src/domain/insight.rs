@@ -206,6 +206,18 @@ pub fn week_start(day: NaiveDate) -> NaiveDate {
     day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
 }
 
+/// School days in the week starting on Monday `week`, counting only days from `from` to `to`:
+/// none in a week of school holiday.
+pub fn school_days_in_week(
+    calendar: &SchoolCalendar,
+    week: NaiveDate,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> u32 {
+    let last = (week + chrono::Days::new(6)).min(to);
+    school_days_in(calendar, week.max(from), last)
+}
+
 /// Incidents per week (weeks starting on Monday) from `from` to `to`, every week present,
 /// from per-day counts: the trend line of a pupil or a group.
 pub fn weekly(days: &[(NaiveDate, u32)], from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, u32)> {
@@ -283,14 +295,26 @@ pub struct WeekFlow {
     pub step_downs: u32,
     /// Moves down to no level: support closed.
     pub closures: u32,
+    /// School days in the week (within the range asked for).
+    pub school_days: u32,
 }
 
-/// Counts level changes per week (Mondays) from `from` to `to`, every week present. Each
-/// change is the date it happened and the levels it moved between.
+impl WeekFlow {
+    /// Whether the week is a school holiday with nothing to count: no school day and no
+    /// move. A report draws it as a gap, not as a week of none.
+    pub fn is_holiday(&self) -> bool {
+        self.school_days == 0 && self.escalations + self.step_downs + self.closures == 0
+    }
+}
+
+/// Counts level changes per week (Mondays) from `from` to `to`, every week present, each
+/// with its school days in the `calendar` (so that holidays show as holidays). Each change
+/// is the date it happened and the levels it moved between.
 pub fn weekly_flow(
     changes: &[(NaiveDate, Level, Level)],
     from: NaiveDate,
     to: NaiveDate,
+    calendar: &SchoolCalendar,
 ) -> Vec<WeekFlow> {
     let weeks = weekly(&[], from, to);
     let mut flows: BTreeMap<NaiveDate, WeekFlow> = weeks
@@ -300,6 +324,7 @@ pub fn weekly_flow(
                 week,
                 WeekFlow {
                     week: Some(week),
+                    school_days: school_days_in_week(calendar, week, from, to),
                     ..WeekFlow::default()
                 },
             )
@@ -627,8 +652,14 @@ mod tests {
             (d(2025, 11, 5), Level::Time, Level::Conversation),
             (d(2025, 11, 12), Level::Prompt, Level::None),
         ];
-        let flow = weekly_flow(&changes, d(2025, 11, 3), d(2025, 11, 14));
+        let flow = weekly_flow(
+            &changes,
+            d(2025, 11, 3),
+            d(2025, 11, 14),
+            &SchoolCalendar::weekdays_only(),
+        );
         assert_eq!(flow.len(), 2);
+        assert_eq!((flow[0].school_days, flow[1].school_days), (5, 5));
         assert_eq!(
             (flow[0].escalations, flow[0].step_downs, flow[0].closures),
             (1, 1, 0)
@@ -636,6 +667,32 @@ mod tests {
         assert_eq!(
             (flow[1].escalations, flow[1].step_downs, flow[1].closures),
             (0, 0, 1)
+        );
+    }
+
+    #[test]
+    fn a_half_term_week_is_a_holiday_not_a_week_of_none() {
+        let calendar = half_term();
+        // 20 Oct to 9 Nov 2025: the week of 27 October is half term.
+        let changes = [(d(2025, 11, 4), Level::Prompt, Level::Conversation)];
+        let flow = weekly_flow(&changes, d(2025, 10, 20), d(2025, 11, 9), &calendar);
+        let holidays: Vec<bool> = flow.iter().map(WeekFlow::is_holiday).collect();
+        assert_eq!(holidays, vec![false, true, false]);
+        assert_eq!(flow[1].school_days, 0);
+        // A quiet term week is a week of none, not a holiday.
+        let quiet = weekly_flow(&[], d(2025, 11, 10), d(2025, 11, 16), &calendar);
+        assert!(!quiet[0].is_holiday());
+        // A week cut by the range counts only its days in the range: a Saturday alone has none.
+        let weekend = weekly_flow(&[], d(2025, 11, 15), d(2025, 11, 15), &calendar);
+        assert!(weekend[0].is_holiday());
+        assert_eq!(
+            school_days_in_week(&calendar, d(2025, 10, 27), d(2025, 10, 1), d(2025, 11, 30)),
+            0
+        );
+        assert_eq!(
+            school_days_in_week(&calendar, d(2025, 11, 3), d(2025, 11, 5), d(2025, 11, 30)),
+            3,
+            "from Wednesday"
         );
     }
 

@@ -17,6 +17,7 @@ pub mod import;
 pub mod incident;
 pub mod insight;
 pub mod level;
+pub mod meeting;
 pub mod oneroster;
 pub mod plan;
 pub mod policy;

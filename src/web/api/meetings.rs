@@ -338,7 +338,7 @@ pub struct Missed {
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The caller does not run this pupil's meetings", body = ErrorBody),
         (status = 404, description = "No such meeting in this school", body = ErrorBody),
-        (status = 409, description = "The meeting is held, missed or cancelled already", body = ErrorBody)
+        (status = 409, description = "The meeting is held, missed or cancelled already, or not booked, or its booked time has not come (field `missed`)", body = ErrorBody)
     )
 )]
 pub async fn missed(
