@@ -55,8 +55,9 @@ pub trait FormPage: Sized + Send + 'static {
     /// What the page's forms show the first time: the record's own values.
     fn first_values(&self, member: &StaffMember, query: &Fields) -> Fields;
 
-    /// What the page says after a change sent the browser back with `?done=...`.
-    fn notice(done: &str) -> Option<&'static str>;
+    /// What the page says after a change sent the browser back to it, read from the query
+    /// string (`?done=...`).
+    fn notice(query: &Fields) -> Option<String>;
 
     /// The page's body.
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup;
@@ -118,8 +119,8 @@ impl Visit {
             }
         };
         let form = Form::first(data.first_values(&self.member, &self.query));
-        let notice = self.query.get("done").and_then(P::notice);
-        Ok(self.render(&data, &form, notice, StatusCode::OK))
+        let notice = P::notice(&self.query);
+        Ok(self.answer(&data, &form, notice.as_deref(), StatusCode::OK))
     }
 
     /// The page shown again with `form`: what was typed and the problem at its field.
@@ -135,7 +136,7 @@ impl Visit {
             .db
             .transaction(move |conn| P::load(conn, &viewer, key))
             .await?;
-        Ok(self.render(&data, &form, None, status))
+        Ok(self.answer(&data, &form, None, status))
     }
 
     /// Handles a submitted form: `read` is the form as read (a problem shows the page again,
@@ -177,11 +178,7 @@ impl Visit {
             + Send
             + 'static,
     {
-        let refused = |problem: Problem| Form {
-            values: typed.clone(),
-            problem: Some(problem),
-            sent: sent.clone(),
-        };
+        let refused = |problem: Problem| Form::again(typed.clone(), problem).sent_as(sent.clone());
         let asked = match read {
             Ok(asked) => asked,
             Err(problem) => {
@@ -219,7 +216,9 @@ impl Visit {
         html_response(status, markup)
     }
 
-    fn render<P: FormPage>(
+    /// The page of `data` with `form` and `notice`, for a handler that loaded the page's
+    /// data itself because its answer to a form is the page (a preview), not a redirect.
+    pub fn answer<P: FormPage>(
         &self,
         data: &P,
         form: &Form,
