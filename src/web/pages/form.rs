@@ -252,6 +252,13 @@ impl Form {
         field_problem(self.problem_about(field), field)
     }
 
+    /// The slot next to `field` of the form named `form`, on a page with several forms: its
+    /// problem only when that form was sent back.
+    pub fn problem_in(&self, form: &str, field: &str) -> Markup {
+        let problem = self.problem_about(field).filter(|_| self.is_sent(form));
+        field_problem(problem, field)
+    }
+
     /// What field `name` shows: what was typed when this is the form named `form` sent
     /// back, otherwise `first` (the record's own value).
     pub fn value_in<'a>(&'a self, form: &str, name: &str, first: &'a str) -> &'a str {
