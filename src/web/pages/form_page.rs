@@ -30,8 +30,9 @@ pub type PageResult = std::result::Result<HttpResponse, PageError>;
 
 /// A page showing one record with its forms.
 pub trait FormPage: Sized + Send + 'static {
-    /// What names the record in the address: a pupil's id, a meeting's id.
-    type Key: Copy + Send + 'static;
+    /// What names the record in the address: a pupil's id, a meeting's id (or what else the
+    /// page loads by: the changes a list page reports after one).
+    type Key: Clone + Send + 'static;
 
     /// The page's title.
     const TITLE: &'static str;
@@ -104,7 +105,7 @@ impl Visit {
                 self.state
                     .db
                     .write(move |conn| {
-                        let data = P::load(conn, &viewer, key)?;
+                        let data = P::load(conn, &viewer, key.clone())?;
                         let (pupil_id, detail) = data.read_about(key);
                         audit::record_read(conn, &viewer, read, pupil_id, detail)?;
                         Ok(data)
