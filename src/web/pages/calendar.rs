@@ -271,15 +271,6 @@ impl FormPage for CalendarPage {
         })
     }
 
-    fn first_values(&self, _member: &StaffMember, _query: &Fields) -> Fields {
-        Fields::default()
-    }
-
-    /// What a change did is shown with the due dates it moved, from the page's own data.
-    fn notice(_query: &Fields) -> Option<String> {
-        None
-    }
-
     fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
         render(self, form, csrf)
     }

@@ -53,12 +53,17 @@ pub trait FormPage: Sized + Send + 'static {
         (None, String::new())
     }
 
-    /// What the page's forms show the first time: the record's own values.
-    fn first_values(&self, member: &StaffMember, query: &Fields) -> Fields;
+    /// What the page's forms show the first time: the record's own values (none, for a page
+    /// whose forms start empty or show the record's values themselves).
+    fn first_values(&self, _member: &StaffMember, _query: &Fields) -> Fields {
+        Fields::default()
+    }
 
     /// What the page says after a change sent the browser back to it, read from the query
-    /// string (`?done=...`).
-    fn notice(query: &Fields) -> Option<String>;
+    /// string (`?done=...`); nothing unless said otherwise.
+    fn notice(_query: &Fields) -> Option<String> {
+        None
+    }
 
     /// The page's body.
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup;

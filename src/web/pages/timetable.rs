@@ -203,14 +203,6 @@ impl FormPage for Shown {
         })
     }
 
-    fn first_values(&self, _member: &StaffMember, _query: &Fields) -> Fields {
-        Fields::default()
-    }
-
-    fn notice(_query: &Fields) -> Option<String> {
-        None
-    }
-
     fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
         render(self, form, csrf)
     }
