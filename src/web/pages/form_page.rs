@@ -65,6 +65,12 @@ pub trait FormPage: Sized + Send + 'static {
         None
     }
 
+    /// What showing the page notes in the visitor's session (the sign-in security page, once
+    /// a second factor is on, that none is still to be set up); nothing unless said otherwise.
+    fn shown(&self, _session: &Session) -> Result<()> {
+        Ok(())
+    }
+
     /// The page's body.
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup;
 }
@@ -126,7 +132,7 @@ impl Visit {
         };
         let form = Form::first(data.first_values(&self.member, &self.query));
         let notice = P::notice(&self.query);
-        Ok(self.answer(&data, &form, notice.as_deref(), StatusCode::OK))
+        self.answer(&data, &form, notice.as_deref(), StatusCode::OK)
     }
 
     /// The page shown again with `form`: what was typed and the problem at its field.
@@ -142,7 +148,7 @@ impl Visit {
             .db
             .transaction(move |conn| P::load(conn, &viewer, key))
             .await?;
-        Ok(self.answer(&data, &form, None, status))
+        self.answer(&data, &form, None, status)
     }
 
     /// Handles a submitted form: `read` is the form as read (a problem shows the page again,
@@ -184,28 +190,56 @@ impl Visit {
             + Send
             + 'static,
     {
-        let refused = |problem: Problem| Form::again(typed.clone(), problem).sent_as(sent.clone());
         let asked = match read {
             Ok(asked) => asked,
             Err(problem) => {
-                let form = refused(problem);
+                let form = Form::again(typed, problem).sent_as(sent);
                 return self.again::<P>(key, form, StatusCode::BAD_REQUEST).await;
             }
         };
+        let decided = self
+            .decide::<P, _, _>(key, sent, typed, move |conn, by, context| {
+                change(conn, by, context, asked)
+            })
+            .await;
+        match decided {
+            Ok((_, location)) => Ok(see_other(&location)),
+            Err(answer) => answer,
+        }
+    }
+
+    /// Runs `change` in one write, for a handler whose answer after a change is a page of its
+    /// own rather than a redirect (codes shown once): the visit back with what `change`
+    /// answered; or, when it is refused, the page shown again with what was typed and the
+    /// problem at its field (any other error is the error page).
+    pub async fn decide<P, T, F>(
+        self,
+        key: P::Key,
+        sent: Option<String>,
+        typed: Fields,
+        change: F,
+    ) -> std::result::Result<(Visit, T), PageResult>
+    where
+        P: FormPage,
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext) -> Result<T> + Send + 'static,
+    {
         let context = NoticeContext::from_settings(&self.state.settings);
         let by = self.member.clone();
         let outcome = self
             .state
             .db
-            .write(move |conn| change(conn, &by, &context, asked))
+            .write(move |conn| change(conn, &by, &context))
             .await;
         match outcome {
-            Ok(location) => Ok(see_other(&location)),
-            Err(error) => {
-                let (status, problem) = Problem::of_refusal(error)?;
-                let form = refused(problem);
-                self.again::<P>(key, form, status).await
-            }
+            Ok(done) => Ok((self, done)),
+            Err(error) => Err(match Problem::of_refusal(error) {
+                Ok((status, problem)) => {
+                    let form = Form::again(typed, problem).sent_as(sent);
+                    self.again::<P>(key, form, status).await
+                }
+                Err(error) => Err(error),
+            }),
         }
     }
 
@@ -230,9 +264,10 @@ impl Visit {
         form: &Form,
         notice: Option<&str>,
         status: StatusCode,
-    ) -> HttpResponse {
-        self.page(&data.title(), status, |csrf| {
+    ) -> PageResult {
+        data.shown(&self.session)?;
+        Ok(self.page(&data.title(), status, |csrf| {
             data.render(form, notice, csrf)
-        })
+        }))
     }
 }
