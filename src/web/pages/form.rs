@@ -285,6 +285,16 @@ impl Problem {
         }
     }
 
+    /// The problem as a refusal of what was typed, shown with 422: the form was understood
+    /// but cannot be done as it stands.
+    pub fn unprocessable(self) -> Error {
+        Error::Invalid {
+            code: "unprocessable",
+            message: self.message,
+            field: self.field,
+        }
+    }
+
     /// A refused change, for showing its form again: the status (400, 409 or 422) and the
     /// problem, without the field's name at the start of the message (the form shows it at
     /// the field). The error itself when it is not one the person can put right in the form.

@@ -6,7 +6,7 @@
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::form::{problem_summary, Fields, Form};
+use super::form::{problem_summary, Fields, Form, Problem};
 use super::form_page::{FormPage, PageResult, Visit};
 use super::layout::csrf_field;
 use crate::db::retention::{self, Expired};
@@ -15,7 +15,7 @@ use crate::db::DbConnection;
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::retention::{Measure, RecordKind, Schedule};
 use crate::domain::Role;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::web::auth::{require_role, CsrfForm};
 
 /// Who keeps the schedule.
@@ -158,14 +158,8 @@ pub async fn save(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
     visit
         .submit::<RetentionPage, _, _>((), form.0, Ok(()), move |conn, by, _, ()| {
             let current = retention::schedule(conn, by.school_id)?;
-            let schedule =
-                Schedule::parse(&current, |name| Some(typed.raw(name))).map_err(|problem| {
-                    Error::Invalid {
-                        code: "unprocessable",
-                        message: problem.message,
-                        field: Some(problem.field.to_string()),
-                    }
-                })?;
+            let schedule = Schedule::parse(&current, |name| Some(typed.raw(name)))
+                .map_err(|problem| Problem::from(problem).unprocessable())?;
             retention::save_schedule(conn, by.school_id, &schedule, by.id, Utc::now())?;
             Ok("/admin/retention?saved=1".to_string())
         })
