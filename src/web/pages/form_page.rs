@@ -75,6 +75,20 @@ pub trait FormPage: Sized + Send + 'static {
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup;
 }
 
+/// What a submitted form asks the domain to do, in one write, with the form as read: the
+/// place the browser goes next, or a refusal.
+pub trait Change<T>:
+    FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String> + Send + 'static
+{
+}
+
+impl<T, F> Change<T> for F where
+    F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String>
+        + Send
+        + 'static
+{
+}
+
 /// A signed-in staff member's request for a page: who asks, their session, the application
 /// and the query string. Taken first by a handler, so signing in is checked before anything
 /// else.
@@ -165,9 +179,7 @@ impl Visit {
     where
         P: FormPage,
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String>
-            + Send
-            + 'static,
+        F: Change<T>,
     {
         self.submit_to::<P, T, F>(key, None, typed, read, change)
             .await
@@ -186,9 +198,7 @@ impl Visit {
     where
         P: FormPage,
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String>
-            + Send
-            + 'static,
+        F: Change<T>,
     {
         let asked = match read {
             Ok(asked) => asked,
