@@ -2,16 +2,15 @@
 //! rename it, mark it serious, take it off the list (incidents already logged keep their text).
 
 use actix_web::web;
-use chrono::Utc;
 use maud::{html, Markup};
 
 use super::form::{Fields, Form};
 use super::form_page::{FormPage, PageResult, Visit};
 use super::layout::csrf_field;
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::behaviours::{self, Behaviour};
 use crate::db::staff::StaffMember;
-use crate::db::{to_db_time, DbConnection};
+use crate::db::DbConnection;
 use crate::domain::incident::MAX_LABEL_CHARS;
 use crate::domain::Role;
 use crate::error::{Error, Result};
@@ -129,18 +128,7 @@ async fn change(visit: Visit, id: Option<i64>, typed: Fields) -> PageResult {
                     )
                 }
             };
-            audit::record(
-                conn,
-                AuditEntry {
-                    school_id,
-                    actor_id: Some(by.id),
-                    action,
-                    entity: "behaviour",
-                    entity_id: id,
-                    detail,
-                    at: to_db_time(Utc::now()),
-                },
-            )?;
+            audit::record_by(conn, by, action, "behaviour", id, detail)?;
             Ok("/admin/behaviours".to_string())
         })
         .await

@@ -4,16 +4,15 @@
 //! does for a year group).
 
 use actix_web::web;
-use chrono::Utc;
 use maud::{html, Markup};
 
 use super::form::{problem_summary, Fields, Form};
 use super::form_page::{FormPage, PageResult, Visit};
 use super::layout::csrf_field;
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::houses::{self, House, MAX_NAME_CHARS};
 use crate::db::staff::StaffMember;
-use crate::db::{to_db_time, DbConnection};
+use crate::db::DbConnection;
 use crate::domain::Role;
 use crate::error::{Error, Result};
 use crate::web::auth::{require_role, CsrfForm};
@@ -161,18 +160,7 @@ async fn change(visit: Visit, change: Change, typed: Fields) -> PageResult {
                     ("house.remove", id, detail)
                 }
             };
-            audit::record(
-                conn,
-                AuditEntry {
-                    school_id,
-                    actor_id: Some(by.id),
-                    action,
-                    entity: "house",
-                    entity_id: Some(entity_id),
-                    detail,
-                    at: to_db_time(Utc::now()),
-                },
-            )?;
+            audit::record_by(conn, by, action, "house", Some(entity_id), detail)?;
             Ok("/admin/houses".to_string())
         })
         .await

@@ -8,9 +8,9 @@ use maud::{html, Markup};
 use super::form::{field_problem, problem_summary, Fields, Form, Problem};
 use super::form_page::{FormPage, PageResult, Visit};
 use super::layout::csrf_field;
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::staff::StaffMember;
-use crate::db::{timetable, to_db_time, DbConnection};
+use crate::db::{timetable, DbConnection};
 use crate::domain::timetable::{
     parse_week_a, Day, PeriodDraft, Timetable, TimetableError, MAX_NAME_CHARS, MAX_PERIODS_PER_DAY,
 };
@@ -264,18 +264,7 @@ async fn change(
                     ("timetable.reset", "standard periods".to_string())
                 }
             };
-            audit::record(
-                conn,
-                AuditEntry {
-                    school_id,
-                    actor_id: Some(by.id),
-                    action,
-                    entity: "timetable",
-                    entity_id: None,
-                    detail,
-                    at: to_db_time(now),
-                },
-            )?;
+            audit::record_by(conn, by, action, "timetable", None, detail)?;
             Ok(location)
         })
         .await

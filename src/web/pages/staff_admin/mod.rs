@@ -9,16 +9,16 @@
 mod list;
 mod person;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use maud::{html, Markup};
 
 pub use list::{add, list};
 pub use person::{deactivate, invite, reactivate, show, sign_out_everywhere, update};
 
 use super::form::{field_problem, local, Fields, Problem};
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::staff::{self, StaffAccount, StaffMember};
-use crate::db::{from_db_time, to_db_time, DbConnection};
+use crate::db::{from_db_time, DbConnection};
 use crate::domain::details::{EmailAddress, PersonName, YearNumber};
 use crate::domain::staff_roster::{parse_houses, parse_year_groups, show_roles};
 use crate::domain::Role;
@@ -204,16 +204,5 @@ pub(super) fn record(
     id: i64,
     detail: String,
 ) -> Result<()> {
-    audit::record(
-        conn,
-        AuditEntry {
-            school_id: by.school_id,
-            actor_id: Some(by.id),
-            action,
-            entity: "staff",
-            entity_id: Some(id),
-            detail,
-            at: to_db_time(Utc::now()),
-        },
-    )
+    audit::record_by(conn, by, action, "staff", Some(id), detail)
 }
