@@ -27,6 +27,30 @@ pub struct AuditEntry<'a> {
     pub at: NaiveDateTime,
 }
 
+/// Records a change made now by staff member `by` to `entity` (`entity_id` when it names
+/// one record), inside the caller's transaction.
+pub fn record_by(
+    conn: &mut DbConnection,
+    by: &StaffMember,
+    action: &str,
+    entity: &str,
+    entity_id: Option<i64>,
+    detail: String,
+) -> Result<()> {
+    record(
+        conn,
+        AuditEntry {
+            school_id: by.school_id,
+            actor_id: Some(by.id),
+            action,
+            entity,
+            entity_id,
+            detail,
+            at: to_db_time(Utc::now()),
+        },
+    )
+}
+
 /// Records one audited action inside the caller's transaction.
 pub fn record(conn: &mut DbConnection, entry: AuditEntry<'_>) -> Result<()> {
     diesel::insert_into(audit_log::table)

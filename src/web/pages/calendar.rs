@@ -4,34 +4,37 @@
 //! school days follows the calendar: after a change, the meetings whose due date it moved
 //! are listed with the dates before and after.
 
-use actix_session::Session;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use chrono::{NaiveDate, Utc};
 use maud::{html, Markup};
 
-use super::form::{field_problem, html_response, see_other, Fields, Problem};
-use super::layout::{csrf_field, page};
-use super::with_viewer;
+use super::form::{problem_summary, Fields, Form, Problem};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
 use crate::db::calendar::{self as closures, kind_word, MeetingNamed, CALENDAR_KEEPERS};
 use crate::db::staff::StaffMember;
-use crate::domain::calendar::{ClosureKind, MovedDueDate, SchoolCalendar};
+use crate::db::DbConnection;
+use crate::domain::calendar::{Closure, ClosureKind, MovedDueDate, SchoolCalendar};
 use crate::domain::term_dates::{parse_closure, StoredClosure, MAX_CLOSURE_NAME_CHARS};
 use crate::domain::words::{level_of, MeetingKind};
 use crate::error::{Error, Result};
-use crate::web::auth::{require_role, CsrfForm, SignedIn};
+use crate::web::auth::{require_role, CsrfForm};
 use crate::web::error::PageError;
-use crate::web::AppState;
 
 /// How many moved due dates a page lists after a change (the rest are counted).
 const LISTED_MOVES: usize = 100;
 
-/// Which form a problem belongs to: the new closure's, or one closure's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
-    New,
-    Existing(i64),
-    Remove(i64),
+/// The form adding a closure (its name on the page).
+const NEW_FORM: &str = "new";
+
+/// The name on the page of the form changing closure `id`.
+fn closure_form(id: i64) -> String {
+    format!("closure-{id}")
+}
+
+/// The name on the page of the form removing closure `id`.
+fn remove_form(id: i64) -> String {
+    format!("remove-{id}")
 }
 
 /// What the last change did, as the page after it says.
@@ -48,8 +51,7 @@ struct Done {
 impl Done {
     /// Reads `?done=added&moved=12-20251103,15-20251104&more=0`; anything unreadable is
     /// left out.
-    fn from_query(query: &str) -> Done {
-        let fields = Fields::from_query(query);
+    fn from_query(fields: &Fields) -> Done {
         let what = fields
             .get("done")
             .filter(|w| ["added", "saved", "removed"].contains(w))
@@ -92,6 +94,8 @@ impl Done {
 
 /// Everything the page shows.
 struct CalendarPage {
+    /// What the last change did.
+    done: Done,
     closures: Vec<StoredClosure>,
     moved: Vec<(MeetingNamed, NaiveDate)>,
     today: NaiveDate,
@@ -105,7 +109,7 @@ fn day(d: NaiveDate) -> String {
     d.format("%a %-d %b %Y").to_string()
 }
 
-fn span(closure: &crate::domain::Closure) -> String {
+fn span(closure: &Closure) -> String {
     if closure.starts_on == closure.ends_on {
         day(closure.starts_on)
     } else {
@@ -153,22 +157,8 @@ fn render_done(done: &Done, data: &CalendarPage) -> Markup {
     }
 }
 
-fn render(
-    data: &CalendarPage,
-    done: &Done,
-    problem: Option<(Target, &Problem)>,
-    values: &Fields,
-    csrf: &str,
-) -> Markup {
-    let problem_for = |target: Target| problem.filter(|(t, _)| *t == target).map(|(_, p)| p);
-    let new_problem = problem_for(Target::New);
-    let typed = |field: &str| {
-        if new_problem.is_some() {
-            values.raw(field).to_string()
-        } else {
-            String::new()
-        }
-    };
+fn render(data: &CalendarPage, form: &Form, csrf: &str) -> Markup {
+    let typed = |field: &str| form.value_in(NEW_FORM, field, "").to_string();
     html! {
         h1 { "School calendar" }
         p.muted {
@@ -176,7 +166,7 @@ fn render(
             "Weekends are never school days. Every count in school days (escalation windows, meeting due dates, "
             "step downs) follows this calendar; a change that moves a due date not yet passed moves it, and says so here."
         }
-        (render_done(done, data))
+        (render_done(&data.done, data))
         section.card {
             h2 { "Add a closure" }
             form.stack method="post" action="/admin/calendar" {
@@ -184,17 +174,17 @@ fn render(
                 label for="new-name" { "Name" }
                 input #new-name type="text" name="name" maxlength=(MAX_CLOSURE_NAME_CHARS) required
                     placeholder="October half term" value=(typed("name"));
-                (field_problem(new_problem, "name"))
+                (form.problem_in(NEW_FORM, "name"))
                 label for="new-starts_on" { "First day closed" }
                 input #new-starts_on type="date" name="starts_on" required value=(typed("starts_on"));
-                (field_problem(new_problem, "starts_on"))
+                (form.problem_in(NEW_FORM, "starts_on"))
                 label for="new-ends_on" { "Last day closed" }
                 input #new-ends_on type="date" name="ends_on" value=(typed("ends_on"));
                 p.hint { "Leave it empty for a single day." }
-                (field_problem(new_problem, "ends_on"))
+                (form.problem_in(NEW_FORM, "ends_on"))
                 label for="new-kind" { "Kind" }
-                (kind_select("new-kind", if new_problem.is_some() { values.raw("kind") } else { "holiday" }))
-                (field_problem(new_problem, "kind"))
+                (kind_select("new-kind", form.value_in(NEW_FORM, "kind", "holiday")))
+                (form.problem_in(NEW_FORM, "kind"))
                 button.primary type="submit" { "Add" }
             }
             p {
@@ -210,9 +200,9 @@ fn render(
             ul.closure-list {
                 @for stored in &data.closures {
                     @let id = stored.id;
-                    @let own = problem_for(Target::Existing(id));
+                    @let own = closure_form(id);
                     @let c = &stored.closure;
-                    @let shown = |field: &str, held: String| if own.is_some() { values.raw(field).to_string() } else { held };
+                    @let shown = |field: &str, held: String| form.value_in(&own, field, &held).to_string();
                     li.past[c.ends_on < data.today] id={ "closure-" (id) } {
                         p.when { strong { (span(c)) } " · " (kind_word(c.kind)) " · " (c.name) }
                         form.closure method="post" action={ "/admin/calendar/" (id) } {
@@ -230,13 +220,14 @@ fn render(
                             (kind_select(&format!("kind-{id}"), &shown("kind", c.kind.as_str().to_string())))
                             button type="submit" { "Save" }
                             @for field in ["name", "starts_on", "ends_on", "kind"] {
-                                (field_problem(own, field))
+                                (form.problem_in(&own, field))
                             }
                         }
                         form.inline method="post" action={ "/admin/calendar/" (id) "/remove" } {
                             (csrf_field(csrf))
                             button type="submit" { "Remove" }
                         }
+                        (problem_summary(form.problem_of(&remove_form(id)), &[]))
                     }
                 }
             }
@@ -244,139 +235,108 @@ fn render(
     }
 }
 
-async fn load(state: &AppState, school_id: i64, done: &Done) -> Result<CalendarPage> {
-    let pairs = done.moved.clone();
-    state
-        .db
-        .transaction(move |conn| {
-            let stored = closures::stored(conn, school_id)?;
-            let ids: Vec<i64> = pairs.iter().map(|(id, _)| *id).collect();
-            let named = closures::meetings_named(conn, school_id, &ids)?;
-            let mut moved: Vec<(MeetingNamed, NaiveDate)> = pairs
-                .iter()
-                .filter_map(|(id, from)| {
-                    named
-                        .iter()
-                        .find(|m| m.meeting_id == *id)
-                        .map(|m| (m.clone(), *from))
-                })
-                .collect();
-            moved.sort_by_key(|(m, from)| (*from, m.meeting_id));
-            Ok(CalendarPage {
-                closures: stored,
-                moved,
-                today: SchoolCalendar::local_date(Utc::now()),
-            })
-        })
-        .await
-}
+impl FormPage for CalendarPage {
+    type Key = Done;
+    const TITLE: &'static str = "School calendar";
 
-#[allow(clippy::too_many_arguments)]
-fn show_page(
-    member: &StaffMember,
-    session: &Session,
-    status: StatusCode,
-    data: &CalendarPage,
-    done: &Done,
-    problem: Option<(Target, &Problem)>,
-    values: &Fields,
-) -> HttpResponse {
-    let markup = with_viewer(member, session, |viewer| {
-        page(
-            "School calendar",
-            viewer,
-            render(data, done, problem, values, viewer.csrf),
-        )
-    });
-    html_response(status, markup)
+    fn load(conn: &mut DbConnection, member: &StaffMember, done: Done) -> Result<Self> {
+        require_role(member, &CALENDAR_KEEPERS)?;
+        let school_id = member.school_id;
+        let stored = closures::stored(conn, school_id)?;
+        let ids: Vec<i64> = done.moved.iter().map(|(id, _)| *id).collect();
+        let named = closures::meetings_named(conn, school_id, &ids)?;
+        let mut moved: Vec<(MeetingNamed, NaiveDate)> = done
+            .moved
+            .iter()
+            .filter_map(|(id, from)| {
+                named
+                    .iter()
+                    .find(|m| m.meeting_id == *id)
+                    .map(|m| (m.clone(), *from))
+            })
+            .collect();
+        moved.sort_by_key(|(m, from)| (*from, m.meeting_id));
+        Ok(CalendarPage {
+            done,
+            closures: stored,
+            moved,
+            today: SchoolCalendar::local_date(Utc::now()),
+        })
+    }
+
+    fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
+        render(self, form, csrf)
+    }
 }
 
 /// `GET /admin/calendar`: the closures by date, a form for each and one to add; after a
 /// change, what it did and the due dates it moved.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &CALENDAR_KEEPERS)?;
-    let done = Done::from_query(request.query_string());
-    let data = load(&state, member.school_id, &done).await?;
-    Ok(show_page(
-        &member,
-        &session,
-        StatusCode::OK,
-        &data,
-        &done,
-        None,
-        &Fields::default(),
-    ))
+pub async fn show(visit: Visit) -> PageResult {
+    let done = Done::from_query(&visit.query);
+    visit.show::<CalendarPage>(done).await
 }
 
-/// Runs a change to the calendar, then shows the page again: what it did, or the problem
-/// next to its field with what was typed.
+/// What a change does to the calendar.
+enum Change {
+    Add(Closure),
+    Save(i64, Closure),
+    Remove(i64),
+}
+
+/// The closure as typed, read in the school's today.
+fn read_closure(typed: &Fields) -> std::result::Result<Closure, Problem> {
+    let today = SchoolCalendar::local_date(Utc::now());
+    let (name, kind) = (typed.raw("name"), typed.raw("kind"));
+    parse_closure(
+        name,
+        typed.raw("starts_on"),
+        typed.raw("ends_on"),
+        kind,
+        today,
+    )
+    .map_err(Problem::from)
+}
+
+/// Runs a change to the calendar in one write, then shows the page: what it did, or the
+/// problem next to its field of the form `sent`, with what was typed.
 async fn change(
-    member: StaffMember,
-    session: Session,
-    state: web::Data<AppState>,
-    target: Target,
-    values: Fields,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &CALENDAR_KEEPERS)?;
-    let (school_id, actor) = (member.school_id, member.id);
-    let now = Utc::now();
-    let today = SchoolCalendar::local_date(now);
-    let typed = values.clone();
-    let outcome = state
-        .db
-        .write(move |conn| {
-            let read = || {
-                parse_closure(
-                    typed.raw("name"),
-                    typed.raw("starts_on"),
-                    typed.raw("ends_on"),
-                    typed.raw("kind"),
-                    today,
-                )
-                .map_err(Error::from)
-            };
-            match target {
-                Target::New => {
-                    let closure = read()?;
-                    closures::add(conn, school_id, Some(actor), &closure, now)
-                        .map(|(_, moved)| ("added", moved))
-                }
-                Target::Existing(id) => {
-                    let closure = read()?;
-                    closures::update(conn, school_id, Some(actor), id, &closure, now)
-                        .map(|moved| ("saved", moved))
-                }
-                Target::Remove(id) => closures::remove(conn, school_id, Some(actor), id, now)
-                    .map(|(_, moved)| ("removed", moved)),
-            }
-        })
+    visit: Visit,
+    sent: String,
+    typed: Fields,
+    read: std::result::Result<Change, Problem>,
+) -> PageResult {
+    require_role(&visit.member, &CALENDAR_KEEPERS)?;
+    let state = visit.state.clone();
+    let school_id = visit.member.school_id;
+    let answer = visit
+        .submit_to::<CalendarPage, _, _>(
+            Done::default(),
+            Some(sent),
+            typed,
+            read,
+            move |conn, by, _, change| {
+                let (actor, now) = (Some(by.id), Utc::now());
+                let (what, moved) = match change {
+                    Change::Add(closure) => (
+                        "added",
+                        closures::add(conn, school_id, actor, &closure, now)?.1,
+                    ),
+                    Change::Save(id, closure) => (
+                        "saved",
+                        closures::update(conn, school_id, actor, id, &closure, now)?,
+                    ),
+                    Change::Remove(id) => (
+                        "removed",
+                        closures::remove(conn, school_id, actor, id, now)?.1,
+                    ),
+                };
+                Ok(Done::location(what, &moved))
+            },
+        )
         .await;
-    match outcome {
-        Ok((what, moved)) => {
-            // Logging reads the calendar through a short-lived cache: the change counts now.
-            state.db.rules().forget(school_id);
-            Ok(see_other(&Done::location(what, &moved)))
-        }
-        Err(error) => {
-            let (status, problem) = Problem::to_show_again(error)?;
-            let done = Done::default();
-            let data = load(&state, school_id, &done).await?;
-            Ok(show_page(
-                &member,
-                &session,
-                status,
-                &data,
-                &done,
-                Some((target, &problem)),
-                &values,
-            ))
-        }
-    }
+    // Logging reads the calendar through a short-lived cache: a change counts now.
+    state.db.rules().forget(school_id);
+    answer
 }
 
 fn closure_id(path: &str) -> Result<i64, PageError> {
@@ -385,35 +345,20 @@ fn closure_id(path: &str) -> Result<i64, PageError> {
 }
 
 /// `POST /admin/calendar`: adds a closure.
-pub async fn add(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    change(member, session, state, Target::New, form.0).await
+pub async fn add(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
+    let read = read_closure(&form.0).map(Change::Add);
+    change(visit, NEW_FORM.to_string(), form.0, read).await
 }
 
 /// `POST /admin/calendar/{id}`: changes a closure's name, dates or kind.
-pub async fn update(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn update(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
     let id = closure_id(&path)?;
-    change(member, session, state, Target::Existing(id), form.0).await
+    let read = read_closure(&form.0).map(|closure| Change::Save(id, closure));
+    change(visit, closure_form(id), form.0, read).await
 }
 
 /// `POST /admin/calendar/{id}/remove`: removes a closure.
-pub async fn remove(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn remove(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
     let id = closure_id(&path)?;
-    change(member, session, state, Target::Remove(id), form.0).await
+    change(visit, remove_form(id), form.0, Ok(Change::Remove(id))).await
 }

@@ -1,18 +1,15 @@
 //! Recording a Coaching Conversation: when and with whom, the conversation in the shape of
 //! the coaching seeds, and the incidents it follows up.
 
-use actix_session::Session;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use chrono::Utc;
 use maud::{html, Markup};
 
 use super::form::{
-    field_problem, html_response, local, local_input_value, parse_local_time, problem_summary,
-    see_other, Fields, Problem,
+    local, local_input_value, parse_local_time, problem_summary, Fields, Form, Problem,
 };
-use super::layout::{csrf_field, page};
-use super::with_viewer;
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
 use crate::db::conversations;
 use crate::db::models::IncidentRow;
 use crate::db::pupils::{self, PupilView};
@@ -23,9 +20,7 @@ use crate::domain::conversation::{
     ConversationSubmission, NewConversation, MAX_ANSWER_CHARS, MAX_WITH_WHOM_CHARS,
 };
 use crate::error::{Error, Result};
-use crate::web::auth::{CsrfForm, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::web::auth::CsrfForm;
 
 /// How many of the pupil's latest incidents are offered to link.
 const INCIDENTS_OFFERED: i64 = 20;
@@ -92,7 +87,33 @@ fn pupil_id(path: &str) -> Result<i64> {
     path.parse().map_err(|_| Error::NotFound("pupil"))
 }
 
-fn render(data: &FormData, values: &Fields, problem: Option<&Problem>, csrf: &str) -> Markup {
+impl FormPage for FormData {
+    type Key = i64;
+    const TITLE: &'static str = "Coaching Conversation";
+
+    fn load(conn: &mut DbConnection, member: &StaffMember, pupil_id: i64) -> Result<Self> {
+        form_data(conn, member, pupil_id)
+    }
+
+    /// Now, and the incidents named by `?incident=ID` ticked.
+    fn first_values(&self, _member: &StaffMember, query: &Fields) -> Fields {
+        let mut values = vec![("held_at", local_input_value(Utc::now()))];
+        values.extend(
+            query
+                .ids_lenient("incident")
+                .into_iter()
+                .map(|id| ("incident_ids", id.to_string())),
+        );
+        Fields::from_pairs(values)
+    }
+
+    fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
+        render(self, form, csrf)
+    }
+}
+
+fn render(data: &FormData, form: &Form, csrf: &str) -> Markup {
+    let (values, problem) = (&form.values, form.problem());
     let pupil = &data.pupil;
     let linked = values.ids_lenient("incident_ids");
     let fields_on_form = [
@@ -113,16 +134,16 @@ fn render(data: &FormData, values: &Fields, problem: Option<&Problem>, csrf: &st
             (csrf_field(csrf))
             label for="held_at" { "When (London time)" }
             input #held_at type="datetime-local" name="held_at" value=(values.raw("held_at"));
-            (field_problem(problem, "held_at"))
+            (form.problem_at("held_at"))
             label for="with_whom" { "With whom (optional)" }
             input #with_whom type="text" name="with_whom" maxlength=(MAX_WITH_WHOM_CHARS)
                 value=(values.raw("with_whom")) placeholder="The pupil, and any other adult present";
-            (field_problem(problem, "with_whom"))
+            (form.problem_at("with_whom"))
             @for (field, label, hint, required) in QUESTIONS {
                 label for=(field) { (label) @if !required { " (optional)" } }
                 p.hint { (hint) }
                 textarea id=(field) name=(field) rows="3" maxlength=(MAX_ANSWER_CHARS) required[required] { (values.raw(field)) }
-                (field_problem(problem, field))
+                (form.problem_at(field))
             }
             fieldset {
                 legend { "The incidents it follows up" }
@@ -135,7 +156,7 @@ fn render(data: &FormData, values: &Fields, problem: Option<&Problem>, csrf: &st
                         " " (local(from_db_time(incident.occurred_at))) " · " (incident.behaviour)
                     }
                 }
-                (field_problem(problem, "incident_ids"))
+                (form.problem_at("incident_ids"))
             }
             button.primary type="submit" { "Save the conversation" }
         }
@@ -145,36 +166,8 @@ fn render(data: &FormData, values: &Fields, problem: Option<&Problem>, csrf: &st
 
 /// `GET /pupils/{id}/conversations/new?incident=ID`: the conversation form, with the named
 /// incidents ticked.
-pub async fn new(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    let pupil_id = pupil_id(&path)?;
-    let reader = member.clone();
-    let data = state
-        .db
-        .transaction(move |conn| form_data(conn, &reader, pupil_id))
-        .await?;
-    let query = Fields::from_query(request.query_string());
-    let mut values = vec![("held_at", local_input_value(Utc::now()))];
-    values.extend(
-        query
-            .ids_lenient("incident")
-            .into_iter()
-            .map(|id| ("incident_ids", id.to_string())),
-    );
-    let values = Fields::from_pairs(values);
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Coaching Conversation",
-            viewer,
-            render(&data, &values, None, viewer.csrf),
-        )
-    });
-    Ok(html_response(StatusCode::OK, markup))
+pub async fn new(visit: Visit, path: web::Path<String>) -> PageResult {
+    visit.show::<FormData>(pupil_id(&path)?).await
 }
 
 /// Reads the form into a conversation.
@@ -199,53 +192,18 @@ fn parse(fields: &Fields, pupil_id: i64) -> Result<NewConversation, Problem> {
 
 /// `POST /pupils/{id}/conversations`: stores the conversation and its links, audited; a
 /// fault shows the form again with the message next to the field (400) and writes nothing.
-pub async fn create(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn create(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
     let pupil_id = pupil_id(&path)?;
-    let fields = form.0;
-    let (school_id, staff_id) = (member.school_id, member.id);
-    let outcome = match parse(&fields, pupil_id) {
-        Ok(new) => state
-            .db
-            .write(move |conn| conversations::record(conn, school_id, staff_id, &new, Utc::now()))
-            .await
-            .map_err(|error| match Problem::of(&error) {
-                Some(problem) if error.status() == 400 => Ok(problem),
-                _ => Err(error),
-            }),
-        Err(problem) => Err(Ok(problem)),
-    };
-    match outcome {
-        Ok(id) => {
+    let new = parse(&form.0, pupil_id);
+    visit
+        .submit::<FormData, _, _>(pupil_id, form.0, new, move |conn, by, _, new| {
+            let id = conversations::record(conn, by.school_id, by.id, &new, Utc::now())?;
             tracing::info!(
                 conversation_id = id,
                 pupil_id,
                 "coaching conversation recorded"
             );
-            Ok(see_other(&format!(
-                "/pupils/{pupil_id}?recorded=conversation"
-            )))
-        }
-        Err(Err(error)) => Err(PageError(error)),
-        Err(Ok(problem)) => {
-            let reader = member.clone();
-            let data = state
-                .db
-                .transaction(move |conn| form_data(conn, &reader, pupil_id))
-                .await?;
-            let markup = with_viewer(&member, &session, |viewer| {
-                page(
-                    "Coaching Conversation",
-                    viewer,
-                    render(&data, &fields, Some(&problem), viewer.csrf),
-                )
-            });
-            Ok(html_response(StatusCode::BAD_REQUEST, markup))
-        }
-    }
+            Ok(format!("/pupils/{pupil_id}?recorded=conversation"))
+        })
+        .await
 }

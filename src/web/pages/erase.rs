@@ -4,25 +4,20 @@
 //! hanging from it, and the audit log keeps who, when, which record and why, never its
 //! content. Incidents and Coaching Conversations can be erased this way.
 
-use actix_session::Session;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::form::{
-    field_problem, html_response, local, problem_summary, see_other, Fields, Problem,
-};
-use super::layout::{csrf_field, page};
-use super::with_viewer;
+use super::form::{local, problem_summary, Fields, Form, Problem};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
 use crate::db::schema::conversations;
 use crate::db::staff::StaffMember;
 use crate::db::{from_db_time, incidents, pupils, DbConnection};
 use crate::domain::Role;
 use crate::error::{Error, Result};
-use crate::web::auth::{require_role, CsrfForm, SignedIn};
+use crate::web::auth::{require_role, CsrfForm};
 use crate::web::error::PageError;
-use crate::web::AppState;
 
 /// Who may erase a record on request.
 pub const ERASERS: [Role; 2] = [Role::Slt, Role::Admin];
@@ -63,8 +58,10 @@ impl Erasable {
     }
 }
 
-/// What the confirmation shows of the record: when, what, and whose.
+/// What the confirmation shows of the record: its kind, when, what, and whose.
 struct Summary {
+    kind: Erasable,
+    id: i64,
     what: String,
     pupils: Vec<(i64, String)>,
 }
@@ -106,54 +103,60 @@ fn summary(conn: &mut DbConnection, school_id: i64, kind: Erasable, id: i64) -> 
         pupils_named.push((pupil.id, pupil.full_name()));
     }
     Ok(Summary {
+        kind,
+        id,
         what,
         pupils: pupils_named,
     })
 }
 
-fn render(
-    member: &StaffMember,
-    session: &Session,
-    kind: Erasable,
-    id: i64,
-    record: &Summary,
-    typed: Option<(&Fields, &Problem)>,
-) -> Markup {
-    let problem = typed.map(|(_, p)| p);
-    let reason = typed.map_or("", |(values, _)| values.raw(REASON));
-    with_viewer(member, session, |viewer| {
-        page(
-            &format!("Erase this {}", kind.name()),
-            viewer,
-            html! {
-                h1 { "Erase this " (kind.name()) }
-                p { strong { (record.what) } }
-                @if !record.pupils.is_empty() {
-                    p {
-                        "About: "
-                        @for (i, (pupil_id, name)) in record.pupils.iter().enumerate() {
-                            @if i > 0 { ", " }
-                            a href={ "/pupils/" (pupil_id) } { (name) }
-                        }
-                    }
+impl FormPage for Summary {
+    type Key = (Erasable, i64);
+    const TITLE: &'static str = "Erase a record";
+
+    fn title(&self) -> String {
+        format!("Erase this {}", self.kind.name())
+    }
+
+    fn load(conn: &mut DbConnection, member: &StaffMember, (kind, id): Self::Key) -> Result<Self> {
+        require_role(member, &ERASERS)?;
+        summary(conn, member.school_id, kind, id)
+    }
+
+    fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
+        render(self, form, csrf)
+    }
+}
+
+fn render(record: &Summary, form: &Form, csrf: &str) -> Markup {
+    let kind = record.kind;
+    html! {
+        h1 { "Erase this " (kind.name()) }
+        p { strong { (record.what) } }
+        @if !record.pupils.is_empty() {
+            p {
+                "About: "
+                @for (i, (pupil_id, name)) in record.pupils.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    a href={ "/pupils/" (pupil_id) } { (name) }
                 }
-                p.notice {
-                    "The record is deleted for good, with everything that hangs from it "
-                    "(its links to pupils and conversations, its place in the evidence of suggestions, and the counts the reports make of it). "
-                    "The audit log keeps who erased it, when and why, never what it said."
-                }
-                (problem_summary(problem, &[REASON]))
-                form.stack method="post" action=(kind.path(id)) {
-                    (csrf_field(viewer.csrf))
-                    label for=(REASON) { "Why it is erased" }
-                    textarea #reason name=(REASON) maxlength=(MAX_REASON_CHARS) required { (reason) }
-                    (field_problem(problem, REASON))
-                    p.hint { "For example: a request for erasure from the family, or logged for the wrong pupil. Name no one." }
-                    button.danger type="submit" { "Erase for good" }
-                }
-            },
-        )
-    })
+            }
+        }
+        p.notice {
+            "The record is deleted for good, with everything that hangs from it "
+            "(its links to pupils and conversations, its place in the evidence of suggestions, and the counts the reports make of it). "
+            "The audit log keeps who erased it, when and why, never what it said."
+        }
+        (problem_summary(form.problem(), &[REASON]))
+        form.stack method="post" action=(kind.path(record.id)) {
+            (csrf_field(csrf))
+            label for=(REASON) { "Why it is erased" }
+            textarea #reason name=(REASON) maxlength=(MAX_REASON_CHARS) required { (form.values.raw(REASON)) }
+            (form.problem_at(REASON))
+            p.hint { "For example: a request for erasure from the family, or logged for the wrong pupil. Name no one." }
+            button.danger type="submit" { "Erase for good" }
+        }
+    }
 }
 
 /// Reads the reason: required, at most [`MAX_REASON_CHARS`] characters.
@@ -173,78 +176,6 @@ fn read_reason(values: &Fields) -> std::result::Result<String, Problem> {
     Ok(reason.to_string())
 }
 
-async fn confirm(
-    member: StaffMember,
-    session: Session,
-    state: web::Data<AppState>,
-    kind: Erasable,
-    raw_id: &str,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &ERASERS)?;
-    let id: i64 = raw_id.parse().map_err(|_| kind.not_found())?;
-    let school_id = member.school_id;
-    let record = state
-        .db
-        .transaction(move |conn| summary(conn, school_id, kind, id))
-        .await?;
-    Ok(html_response(
-        StatusCode::OK,
-        render(&member, &session, kind, id, &record, None),
-    ))
-}
-
-async fn submit(
-    member: StaffMember,
-    session: Session,
-    values: Fields,
-    state: web::Data<AppState>,
-    kind: Erasable,
-    raw_id: &str,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &ERASERS)?;
-    let id: i64 = raw_id.parse().map_err(|_| kind.not_found())?;
-    let school_id = member.school_id;
-    let reason = match read_reason(&values) {
-        Ok(reason) => reason,
-        Err(problem) => {
-            let record = state
-                .db
-                .transaction(move |conn| summary(conn, school_id, kind, id))
-                .await?;
-            return Ok(html_response(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                render(
-                    &member,
-                    &session,
-                    kind,
-                    id,
-                    &record,
-                    Some((&values, &problem)),
-                ),
-            ));
-        }
-    };
-    let actor = member.id;
-    let pupil_id = state
-        .db
-        .write(move |conn| {
-            let now = Utc::now();
-            Ok(match kind {
-                Erasable::Incident => incidents::erase(conn, school_id, actor, id, &reason, now)?
-                    .first()
-                    .copied(),
-                Erasable::Conversation => Some(crate::db::conversations::erase(
-                    conn, school_id, actor, id, &reason, now,
-                )?),
-            })
-        })
-        .await?;
-    Ok(see_other(&match pupil_id {
-        Some(pupil_id) => format!("/pupils/{pupil_id}?erased=1"),
-        None => "/".to_string(),
-    }))
-}
-
 /// Reads the record's kind from the route's first segment (`incidents` or `conversations`).
 fn erasable(segment: &str) -> std::result::Result<Erasable, PageError> {
     match segment {
@@ -254,26 +185,45 @@ fn erasable(segment: &str) -> std::result::Result<Erasable, PageError> {
     }
 }
 
+/// The record the route names: its kind from the first segment and its id.
+fn record_of(path: web::Path<(String, String)>) -> std::result::Result<(Erasable, i64), PageError> {
+    let (segment, raw_id) = path.into_inner();
+    let kind = erasable(&segment)?;
+    let id = raw_id.parse().map_err(|_| kind.not_found())?;
+    Ok((kind, id))
+}
+
 /// `GET /incidents/{id}/erase` and `GET /conversations/{id}/erase`: the confirmation form.
-pub async fn form(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let (kind, id) = path.into_inner();
-    confirm(member, session, state, erasable(&kind)?, &id).await
+pub async fn form(visit: Visit, path: web::Path<(String, String)>) -> PageResult {
+    visit.show::<Summary>(record_of(path)?).await
 }
 
 /// `POST /incidents/{id}/erase` and `POST /conversations/{id}/erase`: erases the record (with
-/// a reason), or shows the form again with the problem at the reason.
+/// a reason), or shows the form again with the problem at the reason (422).
 pub async fn erase(
-    SignedIn(member): SignedIn,
-    session: Session,
+    visit: Visit,
     path: web::Path<(String, String)>,
     form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let (kind, id) = path.into_inner();
-    submit(member, session, form.0, state, erasable(&kind)?, &id).await
+) -> PageResult {
+    let (kind, id) = record_of(path)?;
+    require_role(&visit.member, &ERASERS)?;
+    let reason = read_reason(&form.0);
+    visit
+        .submit::<Summary, _, _>((kind, id), form.0, Ok(()), move |conn, by, _, ()| {
+            let reason = reason.map_err(Problem::unprocessable)?;
+            let (school_id, now) = (by.school_id, Utc::now());
+            let pupil_id = match kind {
+                Erasable::Incident => incidents::erase(conn, school_id, by.id, id, &reason, now)?
+                    .first()
+                    .copied(),
+                Erasable::Conversation => Some(crate::db::conversations::erase(
+                    conn, school_id, by.id, id, &reason, now,
+                )?),
+            };
+            Ok(match pupil_id {
+                Some(pupil_id) => format!("/pupils/{pupil_id}?erased=1"),
+                None => "/".to_string(),
+            })
+        })
+        .await
 }

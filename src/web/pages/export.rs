@@ -6,15 +6,13 @@
 
 use std::io::Write;
 
-use actix_session::Session;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::form::{csv_bytes, html_response, text_cell};
-use super::layout::page;
-use super::with_viewer;
+use super::form::{csv_bytes, text_cell};
+use super::form_page::{PageResult, Visit};
 use crate::db::staff::StaffMember;
 use crate::db::subject_access::{self, Form};
 use crate::domain::subject_access::{
@@ -248,47 +246,30 @@ pub fn zip_response(record: &PupilRecord) -> Result<HttpResponse> {
         .body(body))
 }
 
-fn record_page(
-    member: &StaffMember,
-    session: &Session,
-    record: &PupilRecord,
-    pupil_id: i64,
-) -> HttpResponse {
-    let body = html! {
-        p.no-print {
-            a href={ "/pupils/" (pupil_id) } { "Back to the pupil" }
-            @if record.kind == RecordKind::SubjectAccess {
-                " · " a href={ "/pupils/" (pupil_id) "/export.zip" } { "Download as a ZIP (JSON and CSV files)" }
-            }
-            " · To keep it as a PDF, print this page and choose “Save as PDF”."
-        }
-        (record_body(record))
-    };
+/// The pupil's record of `kind` as a readable, printable page.
+async fn record_page(visit: Visit, path: &str, kind: RecordKind) -> PageResult {
+    let pupil_id = pupil_id_of(path)?;
+    let member = visit.member.clone();
+    let record = record_for(&visit.state, member, pupil_id, kind, Form::Page).await?;
     let title = format!("{} {}", record.kind.title(), record.pupil_detail("upn"));
-    html_response(
-        StatusCode::OK,
-        with_viewer(member, session, |viewer| page(&title, viewer, body)),
-    )
+    Ok(visit.page(&title, StatusCode::OK, |_| {
+        html! {
+            p.no-print {
+                a href={ "/pupils/" (pupil_id) } { "Back to the pupil" }
+                @if record.kind == RecordKind::SubjectAccess {
+                    " · " a href={ "/pupils/" (pupil_id) "/export.zip" } { "Download as a ZIP (JSON and CSV files)" }
+                }
+                " · To keep it as a PDF, print this page and choose “Save as PDF”."
+            }
+            (record_body(&record))
+        }
+    }))
 }
 
 /// `GET /pupils/{id}/export`: everything held about the pupil, readable and printable (SLT
 /// and administrators).
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let pupil_id = pupil_id_of(&path)?;
-    let record = record_for(
-        &state,
-        member.clone(),
-        pupil_id,
-        RecordKind::SubjectAccess,
-        Form::Page,
-    )
-    .await?;
-    Ok(record_page(&member, &session, &record, pupil_id))
+pub async fn show(visit: Visit, path: web::Path<String>) -> PageResult {
+    record_page(visit, &path, RecordKind::SubjectAccess).await
 }
 
 /// `GET /pupils/{id}/export.zip`: the same record as a ZIP.
@@ -311,20 +292,6 @@ pub async fn download(
 
 /// `GET /pupils/{id}/transfer`: the record to send on to the pupil's next school (SLT, the
 /// SENDCO and administrators), readable and printable.
-pub async fn transfer(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    let pupil_id = pupil_id_of(&path)?;
-    let record = record_for(
-        &state,
-        member.clone(),
-        pupil_id,
-        RecordKind::Transfer,
-        Form::Page,
-    )
-    .await?;
-    Ok(record_page(&member, &session, &record, pupil_id))
+pub async fn transfer(visit: Visit, path: web::Path<String>) -> PageResult {
+    record_page(visit, &path, RecordKind::Transfer).await
 }

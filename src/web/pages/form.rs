@@ -196,13 +196,14 @@ impl From<&Problem> for Error {
 }
 
 /// A form on a page: the values shown in its fields (the record's own the first time, what
-/// was typed when it comes back refused) and the problem to show at its field.
+/// was typed when it comes back refused) and the problems to show, each at its field.
 #[derive(Debug, Clone, Default)]
 pub struct Form {
     /// The values the fields show.
     pub values: Fields,
-    /// What was wrong with the last submission, when it was refused.
-    pub problem: Option<Problem>,
+    /// What was wrong with the last submission, when it was refused: one problem, or one
+    /// for each field at fault on a form read whole (the policy's figures).
+    pub problems: Vec<Problem>,
     /// Which of the page's forms was sent, on a page with several (its name on the page).
     pub sent: Option<String>,
 }
@@ -212,18 +213,23 @@ impl Form {
     pub fn first(values: Fields) -> Form {
         Form {
             values,
-            problem: None,
+            problems: Vec::new(),
             sent: None,
         }
     }
 
-    /// A refused form shown again: what was typed, and the problem.
-    pub fn again(typed: Fields, problem: Problem) -> Form {
+    /// A refused form shown again: what was typed, and the problem (or problems).
+    pub fn again(typed: Fields, problems: impl Into<Vec<Problem>>) -> Form {
         Form {
             values: typed,
-            problem: Some(problem),
+            problems: problems.into(),
             sent: None,
         }
+    }
+
+    /// The same form, as the one named `sent` on a page with several.
+    pub fn sent_as(self, sent: Option<String>) -> Form {
+        Form { sent, ..self }
     }
 
     /// Whether this is the form named `name` sent back, on a page with several forms.
@@ -231,14 +237,47 @@ impl Form {
         self.sent.as_deref() == Some(name)
     }
 
-    /// The problem, when there is one.
+    /// The problem, when there is one (the first, when there are several).
     pub fn problem(&self) -> Option<&Problem> {
-        self.problem.as_ref()
+        self.problems.first()
+    }
+
+    /// The problem of the form named `name`, on a page with several forms.
+    pub fn problem_of(&self, name: &str) -> Option<&Problem> {
+        self.problem().filter(|_| self.is_sent(name))
+    }
+
+    /// The problem with `field`, when there is one.
+    pub fn problem_about(&self, field: &str) -> Option<&Problem> {
+        self.problems.iter().find(|p| p.is_about(field))
     }
 
     /// The slot next to `field` for its problem (see [`field_problem`]).
     pub fn problem_at(&self, field: &str) -> Markup {
-        field_problem(self.problem(), field)
+        field_problem(self.problem_about(field), field)
+    }
+
+    /// The slot next to `field` of the form named `form`, on a page with several forms: its
+    /// problem only when that form was sent back.
+    pub fn problem_in(&self, form: &str, field: &str) -> Markup {
+        let problem = self.problem_about(field).filter(|_| self.is_sent(form));
+        field_problem(problem, field)
+    }
+
+    /// What field `name` shows: what was typed when this is the form named `form` sent
+    /// back, otherwise `first` (the record's own value).
+    pub fn value_in<'a>(&'a self, form: &str, name: &str, first: &'a str) -> &'a str {
+        if self.is_sent(form) {
+            self.values.raw(name)
+        } else {
+            first
+        }
+    }
+}
+
+impl From<Problem> for Vec<Problem> {
+    fn from(problem: Problem) -> Self {
+        vec![problem]
     }
 }
 
@@ -248,6 +287,16 @@ impl Problem {
         Problem {
             field: Some(field.to_string()),
             message: message.into(),
+        }
+    }
+
+    /// The problem as a refusal of what was typed, shown with 422: the form was understood
+    /// but cannot be done as it stands.
+    pub fn unprocessable(self) -> Error {
+        Error::Invalid {
+            code: "unprocessable",
+            message: self.message,
+            field: self.field,
         }
     }
 

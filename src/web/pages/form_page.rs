@@ -30,8 +30,9 @@ pub type PageResult = std::result::Result<HttpResponse, PageError>;
 
 /// A page showing one record with its forms.
 pub trait FormPage: Sized + Send + 'static {
-    /// What names the record in the address: a pupil's id, a meeting's id.
-    type Key: Copy + Send + 'static;
+    /// What names the record in the address: a pupil's id, a meeting's id (or what else the
+    /// page loads by: the changes a list page reports after one).
+    type Key: Clone + Send + 'static;
 
     /// The page's title.
     const TITLE: &'static str;
@@ -52,14 +53,40 @@ pub trait FormPage: Sized + Send + 'static {
         (None, String::new())
     }
 
-    /// What the page's forms show the first time: the record's own values.
-    fn first_values(&self, member: &StaffMember, query: &Fields) -> Fields;
+    /// What the page's forms show the first time: the record's own values (none, for a page
+    /// whose forms start empty or show the record's values themselves).
+    fn first_values(&self, _member: &StaffMember, _query: &Fields) -> Fields {
+        Fields::default()
+    }
 
-    /// What the page says after a change sent the browser back with `?done=...`.
-    fn notice(done: &str) -> Option<&'static str>;
+    /// What the page says after a change sent the browser back to it, read from the query
+    /// string (`?done=...`); nothing unless said otherwise.
+    fn notice(_query: &Fields) -> Option<String> {
+        None
+    }
+
+    /// What showing the page notes in the visitor's session (the sign-in security page, once
+    /// a second factor is on, that none is still to be set up); nothing unless said otherwise.
+    fn shown(&self, _session: &Session) -> Result<()> {
+        Ok(())
+    }
 
     /// The page's body.
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup;
+}
+
+/// What a submitted form asks the domain to do, in one write, with the form as read: the
+/// place the browser goes next, or a refusal.
+pub trait Change<T>:
+    FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String> + Send + 'static
+{
+}
+
+impl<T, F> Change<T> for F where
+    F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String>
+        + Send
+        + 'static
+{
 }
 
 /// A signed-in staff member's request for a page: who asks, their session, the application
@@ -103,7 +130,7 @@ impl Visit {
                 self.state
                     .db
                     .write(move |conn| {
-                        let data = P::load(conn, &viewer, key)?;
+                        let data = P::load(conn, &viewer, key.clone())?;
                         let (pupil_id, detail) = data.read_about(key);
                         audit::record_read(conn, &viewer, read, pupil_id, detail)?;
                         Ok(data)
@@ -118,8 +145,8 @@ impl Visit {
             }
         };
         let form = Form::first(data.first_values(&self.member, &self.query));
-        let notice = self.query.get("done").and_then(P::notice);
-        Ok(self.render(&data, &form, notice, StatusCode::OK))
+        let notice = P::notice(&self.query);
+        self.answer(&data, &form, notice.as_deref(), StatusCode::OK)
     }
 
     /// The page shown again with `form`: what was typed and the problem at its field.
@@ -135,7 +162,7 @@ impl Visit {
             .db
             .transaction(move |conn| P::load(conn, &viewer, key))
             .await?;
-        Ok(self.render(&data, &form, None, status))
+        self.answer(&data, &form, None, status)
     }
 
     /// Handles a submitted form: `read` is the form as read (a problem shows the page again,
@@ -152,9 +179,7 @@ impl Visit {
     where
         P: FormPage,
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String>
-            + Send
-            + 'static,
+        F: Change<T>,
     {
         self.submit_to::<P, T, F>(key, None, typed, read, change)
             .await
@@ -173,36 +198,58 @@ impl Visit {
     where
         P: FormPage,
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, T) -> Result<String>
-            + Send
-            + 'static,
+        F: Change<T>,
     {
-        let refused = |problem: Problem| Form {
-            values: typed.clone(),
-            problem: Some(problem),
-            sent: sent.clone(),
-        };
         let asked = match read {
             Ok(asked) => asked,
             Err(problem) => {
-                let form = refused(problem);
+                let form = Form::again(typed, problem).sent_as(sent);
                 return self.again::<P>(key, form, StatusCode::BAD_REQUEST).await;
             }
         };
+        let decided = self
+            .decide::<P, _, _>(key, sent, typed, move |conn, by, context| {
+                change(conn, by, context, asked)
+            })
+            .await;
+        match decided {
+            Ok((_, location)) => Ok(see_other(&location)),
+            Err(answer) => answer,
+        }
+    }
+
+    /// Runs `change` in one write, for a handler whose answer after a change is a page of its
+    /// own rather than a redirect (codes shown once): the visit back with what `change`
+    /// answered; or, when it is refused, the page shown again with what was typed and the
+    /// problem at its field (any other error is the error page).
+    pub async fn decide<P, T, F>(
+        self,
+        key: P::Key,
+        sent: Option<String>,
+        typed: Fields,
+        change: F,
+    ) -> std::result::Result<(Visit, T), PageResult>
+    where
+        P: FormPage,
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext) -> Result<T> + Send + 'static,
+    {
         let context = NoticeContext::from_settings(&self.state.settings);
         let by = self.member.clone();
         let outcome = self
             .state
             .db
-            .write(move |conn| change(conn, &by, &context, asked))
+            .write(move |conn| change(conn, &by, &context))
             .await;
         match outcome {
-            Ok(location) => Ok(see_other(&location)),
-            Err(error) => {
-                let (status, problem) = Problem::of_refusal(error)?;
-                let form = refused(problem);
-                self.again::<P>(key, form, status).await
-            }
+            Ok(done) => Ok((self, done)),
+            Err(error) => Err(match Problem::of_refusal(error) {
+                Ok((status, problem)) => {
+                    let form = Form::again(typed, problem).sent_as(sent);
+                    self.again::<P>(key, form, status).await
+                }
+                Err(error) => Err(error),
+            }),
         }
     }
 
@@ -219,15 +266,18 @@ impl Visit {
         html_response(status, markup)
     }
 
-    fn render<P: FormPage>(
+    /// The page of `data` with `form` and `notice`, for a handler that loaded the page's
+    /// data itself because its answer to a form is the page (a preview), not a redirect.
+    pub fn answer<P: FormPage>(
         &self,
         data: &P,
         form: &Form,
         notice: Option<&str>,
         status: StatusCode,
-    ) -> HttpResponse {
-        self.page(&data.title(), status, |csrf| {
+    ) -> PageResult {
+        data.shown(&self.session)?;
+        Ok(self.page(&data.title(), status, |csrf| {
             data.render(form, notice, csrf)
-        })
+        }))
     }
 }

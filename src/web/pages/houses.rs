@@ -3,34 +3,40 @@
 //! (pastoral leads responsible for it, who see and decide for its pupils as a Head of Year
 //! does for a year group).
 
-use actix_session::Session;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
-use chrono::Utc;
+use actix_web::web;
 use maud::{html, Markup};
 
-use super::form::{field_problem, html_response, problem_summary, see_other, Fields, Problem};
-use super::layout::{csrf_field, page};
-use super::with_viewer;
-use crate::db::audit::{self, AuditEntry};
+use super::form::{problem_summary, Fields, Form};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
+use crate::db::audit;
 use crate::db::houses::{self, House, MAX_NAME_CHARS};
 use crate::db::staff::StaffMember;
-use crate::db::to_db_time;
+use crate::db::DbConnection;
 use crate::domain::Role;
 use crate::error::{Error, Result};
-use crate::web::auth::{require_role, CsrfForm, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::web::auth::{require_role, CsrfForm};
 
 /// The roles that keep the houses.
 const KEEPERS: [Role; 2] = [Role::Admin, Role::Slt];
 
-/// Which form a problem belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
-    New,
+/// What a change does to the houses (each is sent by its own form on the page).
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Add,
     Rename(i64),
     Remove(i64),
+}
+
+impl Change {
+    /// The name on the page of the form that sends the change.
+    fn form_name(self) -> String {
+        match self {
+            Change::Add => "new".to_string(),
+            Change::Rename(id) => format!("house-{id}"),
+            Change::Remove(id) => format!("remove-{id}"),
+        }
+    }
 }
 
 fn pupils_text(n: i64) -> String {
@@ -41,14 +47,8 @@ fn pupils_text(n: i64) -> String {
     }
 }
 
-fn render(
-    listed: &[House],
-    problem: Option<(Target, &Problem)>,
-    values: &Fields,
-    csrf: &str,
-) -> Markup {
-    let problem_for = |target: Target| problem.filter(|(t, _)| *t == target).map(|(_, p)| p);
-    let new_problem = problem_for(Target::New);
+fn render(listed: &[House], form: &Form, csrf: &str) -> Markup {
+    let adding = Change::Add.form_name();
     html! {
         h1 { "Houses" }
         p.muted {
@@ -62,9 +62,9 @@ fn render(
                 (csrf_field(csrf))
                 label for="new-name" { "Name" }
                 input #new-name type="text" name="name" maxlength=(MAX_NAME_CHARS) required
-                    value=(if new_problem.is_some() { values.raw("name") } else { "" })
+                    value=(form.value_in(&adding, "name", ""))
                     aria-describedby="error-name";
-                (field_problem(new_problem, "name"))
+                (form.problem_in(&adding, "name"))
                 button.primary type="submit" { "Add" }
             }
         }
@@ -75,16 +75,16 @@ fn render(
             }
             ul.house-list {
                 @for house in listed {
-                    @let renaming = problem_for(Target::Rename(house.id));
-                    @let removing = problem_for(Target::Remove(house.id));
+                    @let renaming = Change::Rename(house.id).form_name();
+                    @let removing = form.problem_of(&Change::Remove(house.id).form_name());
                     li id={ "house-" (house.id) } {
                         form.house method="post" action={ "/admin/houses/" (house.id) } {
                             (csrf_field(csrf))
                             label.visually-hidden for={ "name-" (house.id) } { "Name" }
                             input id={ "name-" (house.id) } type="text" name="name" maxlength=(MAX_NAME_CHARS) required
-                                value=(if renaming.is_some() { values.raw("name") } else { &house.name });
+                                value=(form.value_in(&renaming, "name", &house.name));
                             button type="submit" { "Rename" }
-                            @if renaming.is_some() { (field_problem(renaming, "name")) }
+                            @if form.is_sent(&renaming) { (form.problem_in(&renaming, "name")) }
                         }
                         p.small {
                             span.pupils { (pupils_text(house.pupils)) }
@@ -109,111 +109,61 @@ fn render(
     }
 }
 
-async fn listed(state: &AppState, school_id: i64) -> Result<Vec<House>> {
-    state
-        .db
-        .transaction(move |conn| houses::list(conn, school_id))
-        .await
+/// The school's houses.
+struct HousesPage {
+    listed: Vec<House>,
 }
 
-fn show_page(
-    member: &StaffMember,
-    session: &Session,
-    status: StatusCode,
-    listed: &[House],
-    problem: Option<(Target, &Problem)>,
-    values: &Fields,
-) -> HttpResponse {
-    let markup = with_viewer(member, session, |viewer| {
-        page(
-            "Houses",
-            viewer,
-            render(listed, problem, values, viewer.csrf),
-        )
-    });
-    html_response(status, markup)
+impl FormPage for HousesPage {
+    type Key = ();
+    const TITLE: &'static str = "Houses";
+
+    fn load(conn: &mut DbConnection, member: &StaffMember, _: ()) -> Result<Self> {
+        require_role(member, &KEEPERS)?;
+        Ok(HousesPage {
+            listed: houses::list(conn, member.school_id)?,
+        })
+    }
+
+    fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
+        render(&self.listed, form, csrf)
+    }
 }
 
 /// `GET /admin/houses`: the houses, with a form for each and one to add.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    let all = listed(&state, member.school_id).await?;
-    Ok(show_page(
-        &member,
-        &session,
-        StatusCode::OK,
-        &all,
-        None,
-        &Fields::default(),
-    ))
+pub async fn show(visit: Visit) -> PageResult {
+    visit.show::<HousesPage>(()).await
 }
 
-/// Runs a change to the houses in one transaction, audited (without the name), then shows
-/// the houses again (a problem next to its form).
-async fn change(
-    member: StaffMember,
-    session: Session,
-    state: web::Data<AppState>,
-    target: Target,
-    values: Fields,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    let (school_id, actor) = (member.school_id, member.id);
-    let name = values.raw("name").to_string();
-    let outcome = state
-        .db
-        .write(move |conn| {
-            let (action, entity_id, detail) = match target {
-                Target::New => {
-                    let id = houses::add(conn, school_id, &name)?;
-                    ("house.add", id, String::new())
-                }
-                Target::Rename(id) => {
+/// Runs a change to the houses in one write, audited (without the name), then shows the
+/// houses again (a problem next to its form, with what was typed).
+async fn change(visit: Visit, change: Change, typed: Fields) -> PageResult {
+    require_role(&visit.member, &KEEPERS)?;
+    let name = typed.raw("name").to_string();
+    let sent = Some(change.form_name());
+    visit
+        .submit_to::<HousesPage, _, _>((), sent, typed, Ok(()), move |conn, by, _, ()| {
+            let school_id = by.school_id;
+            let (action, entity_id, detail) = match change {
+                Change::Add => (
+                    "house.add",
+                    houses::add(conn, school_id, &name)?,
+                    String::new(),
+                ),
+                Change::Rename(id) => {
                     houses::rename(conn, school_id, id, &name)?;
                     ("house.rename", id, String::new())
                 }
-                Target::Remove(id) => {
+                Change::Remove(id) => {
                     let leads = houses::remove(conn, school_id, id)?;
-                    (
-                        "house.remove",
-                        id,
-                        format!("heads of house released: {leads}"),
-                    )
+                    let detail = format!("heads of house released: {leads}");
+                    ("house.remove", id, detail)
                 }
             };
-            audit::record(
-                conn,
-                AuditEntry {
-                    school_id,
-                    actor_id: Some(actor),
-                    action,
-                    entity: "house",
-                    entity_id: Some(entity_id),
-                    detail,
-                    at: to_db_time(Utc::now()),
-                },
-            )
+            audit::record_by(conn, by, action, "house", Some(entity_id), detail)?;
+            Ok("/admin/houses".to_string())
         })
-        .await;
-    match outcome {
-        Ok(()) => Ok(see_other("/admin/houses")),
-        Err(error) => {
-            let (status, problem) = Problem::to_show_again(error)?;
-            let all = listed(&state, member.school_id).await?;
-            Ok(show_page(
-                &member,
-                &session,
-                status,
-                &all,
-                Some((target, &problem)),
-                &values,
-            ))
-        }
-    }
+        .await
 }
 
 fn house_id(path: &str) -> Result<i64> {
@@ -221,36 +171,17 @@ fn house_id(path: &str) -> Result<i64> {
 }
 
 /// `POST /admin/houses`: adds a house.
-pub async fn add(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    change(member, session, state, Target::New, form.0).await
+pub async fn add(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
+    change(visit, Change::Add, form.0).await
 }
 
 /// `POST /admin/houses/{id}`: renames a house.
-pub async fn rename(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    let id = house_id(&path)?;
-    change(member, session, state, Target::Rename(id), form.0).await
+pub async fn rename(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
+    change(visit, Change::Rename(house_id(&path)?), form.0).await
 }
 
 /// `POST /admin/houses/{id}/remove`: removes a house with no pupils; its Heads of House no
 /// longer lead it.
-pub async fn remove(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    let id = house_id(&path)?;
-    change(member, session, state, Target::Remove(id), form.0).await
+pub async fn remove(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
+    change(visit, Change::Remove(house_id(&path)?), form.0).await
 }

@@ -3,29 +3,24 @@
 //! of the school's real records under a draft before anything is saved, and saving the draft
 //! as a new version.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::form::{
-    field_problem, html_response, local, problem_summary, see_other, Fields, Problem,
-};
-use super::layout::{csrf_field, page};
-use super::with_viewer;
+use super::form::{local, problem_summary, Fields, Form, Problem};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
 use crate::db::policies::{self, PolicyVersion};
 use crate::db::policy_preview::{self, PolicyPreview};
 use crate::db::schools;
 use crate::db::staff::StaffMember;
-use crate::domain::policy::{EscalationPolicy, PolicyUnit};
+use crate::db::DbConnection;
+use crate::domain::policy::{EscalationPolicy, PolicyField, PolicyUnit};
 use crate::domain::replay::{DEFAULT_WEEKS, MAX_WEEKS, MIN_WEEKS};
 use crate::domain::rules::RuleId;
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
-use crate::web::auth::{require_role, CsrfForm, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::web::auth::{require_role, CsrfForm};
 
 /// The roles that keep the policy.
 const KEEPERS: [Role; 2] = [Role::Admin, Role::Slt];
@@ -42,22 +37,13 @@ const FIGURE_RULES: [RuleId; 5] = [
 /// The name of the form field holding the preview's weeks.
 const WEEKS_FIELD: &str = "weeks";
 
-/// The policy in force, with its version and history.
-struct Current {
+/// The policy page: the policy in force, with its version and history, and the comparison
+/// after a preview.
+struct PolicyPage {
     version: i32,
     policy: EscalationPolicy,
     history: Vec<PolicyVersion>,
-}
-
-/// What the page shows besides the form.
-#[derive(Default)]
-struct Extras<'a> {
-    /// Problems with the submitted figures, one per field at most.
-    problems: &'a [Problem],
-    /// The comparison, after a preview.
-    preview: Option<&'a PolicyPreview>,
-    /// A line confirming what was just done.
-    notice: Option<String>,
+    preview: Option<PolicyPreview>,
 }
 
 fn unit_words(unit: PolicyUnit) -> &'static str {
@@ -155,14 +141,9 @@ fn read_weeks(form: &Fields) -> std::result::Result<u32, Problem> {
         })
 }
 
-fn render_field(
-    field: &crate::domain::policy::PolicyField,
-    values: &Fields,
-    problems: &[Problem],
-) -> Markup {
+fn render_field(field: &PolicyField, form: &Form) -> Markup {
     let id = format!("policy-{}", field.name);
-    let problem = problems.iter().find(|p| p.is_about(field.name));
-    let value = values.raw(field.name);
+    let value = form.values.raw(field.name);
     html! {
         div.policy-field {
             label for=(id) { (field.label) }
@@ -183,7 +164,7 @@ fn render_field(
                     " From " (field.min) " to " (field.max) "; the Coaching Sequence default is " (field.default) "."
                 }
             }
-            (field_problem(problem, field.name))
+            (form.problem_at(field.name))
         }
     }
 }
@@ -272,13 +253,12 @@ fn render_history(history: &[PolicyVersion]) -> Markup {
     }
 }
 
-fn render(current: &Current, values: &Fields, extras: &Extras<'_>, csrf: &str) -> Markup {
-    let general = extras.problems.iter().find(|p| {
+fn render(current: &PolicyPage, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
+    let general = form.problems.iter().find(|p| {
         p.field
             .as_deref()
             .is_none_or(|f| EscalationPolicy::field_info(f).is_none() && f != WEEKS_FIELD)
     });
-    let weeks_problem = extras.problems.iter().find(|p| p.is_about(WEEKS_FIELD));
     let latest = current.history.first();
     html! {
         h1 { "Escalation policy" }
@@ -295,171 +275,131 @@ fn render(current: &Current, values: &Fields, extras: &Extras<'_>, csrf: &str) -
             }
             "."
         }
-        @if let Some(notice) = &extras.notice { p.notice role="status" { (notice) } }
+        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
         (problem_summary(general, &[]))
-        @if !extras.problems.is_empty() && general.is_none() {
+        @if !form.problems.is_empty() && general.is_none() {
             p.error role="alert" { "Check the figures marked below: nothing was saved." }
         }
         form.stack.policy method="post" action="/admin/policy" {
             (csrf_field(csrf))
             input type="hidden" name="version" value=(current.version);
             @for field in EscalationPolicy::fields() {
-                (render_field(field, values, extras.problems))
+                (render_field(field, form))
             }
             fieldset {
                 legend { "Preview" }
                 label for="policy-weeks" { "Replay the last" }
                 input #policy-weeks type="number" name=(WEEKS_FIELD) min=(MIN_WEEKS) max=(MAX_WEEKS) step="1"
-                    value=(values.raw(WEEKS_FIELD));
+                    value=(form.values.raw(WEEKS_FIELD));
                 " weeks"
                 p.hint { "From " (MIN_WEEKS) " to " (MAX_WEEKS) " weeks of the school's real records." }
-                (field_problem(weeks_problem, WEEKS_FIELD))
+                (form.problem_at(WEEKS_FIELD))
             }
             div.actions {
                 button type="submit" name="action" value="preview" { "Preview" }
                 button.primary type="submit" name="action" value="save" { "Save as version " (current.version + 1) }
             }
         }
-        @if let Some(preview) = extras.preview { (render_preview(preview)) }
+        @if let Some(preview) = &current.preview { (render_preview(preview)) }
         (render_history(&current.history))
     }
 }
 
-async fn load_current(state: &AppState, school_id: i64) -> Result<Current> {
-    state
-        .db
-        .transaction(move |conn| {
-            let (version, policy) = schools::current_policy(conn, school_id)?;
-            let history = policies::history(conn, school_id)?;
-            Ok(Current {
-                version,
-                policy,
-                history,
-            })
+impl FormPage for PolicyPage {
+    type Key = ();
+    const TITLE: &'static str = "Escalation policy";
+
+    fn load(conn: &mut DbConnection, member: &StaffMember, _: ()) -> Result<Self> {
+        require_role(member, &KEEPERS)?;
+        let (version, policy) = schools::current_policy(conn, member.school_id)?;
+        Ok(PolicyPage {
+            version,
+            policy,
+            history: policies::history(conn, member.school_id)?,
+            preview: None,
         })
-        .await
-}
+    }
 
-fn show_page(
-    member: &StaffMember,
-    session: &Session,
-    status: StatusCode,
-    current: &Current,
-    values: &Fields,
-    extras: &Extras<'_>,
-) -> HttpResponse {
-    let markup = with_viewer(member, session, |viewer| {
-        page(
-            "Escalation policy",
-            viewer,
-            render(current, values, extras, viewer.csrf),
-        )
-    });
-    html_response(status, markup)
-}
+    fn first_values(&self, _member: &StaffMember, _query: &Fields) -> Fields {
+        values_of(&self.policy)
+    }
 
-/// `GET /admin/policy`: every figure of the policy in force, its version and history.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    let current = load_current(&state, member.school_id).await?;
-    let query = Fields::from_query(request.query_string());
-    let notice = if let Some(saved) = query.get("saved").and_then(|v| v.parse::<i32>().ok()) {
-        Some(format!(
-            "Version {saved} saved: suggestions made from now on use it."
-        ))
-    } else {
+    /// `?saved=N` after a new version was saved, `?unchanged=1` when no figure had changed.
+    fn notice(query: &Fields) -> Option<String> {
+        if let Some(saved) = query.get("saved").and_then(|v| v.parse::<i32>().ok()) {
+            return Some(format!(
+                "Version {saved} saved: suggestions made from now on use it."
+            ));
+        }
         query
             .get("unchanged")
             .map(|_| "No figure had changed, so no new version was saved.".to_string())
-    };
-    let extras = Extras {
-        notice,
-        ..Extras::default()
-    };
-    Ok(show_page(
-        &member,
-        &session,
-        StatusCode::OK,
-        &current,
-        &values_of(&current.policy),
-        &extras,
-    ))
+    }
+
+    fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
+        render(self, form, notice, csrf)
+    }
+}
+
+/// `GET /admin/policy`: every figure of the policy in force, its version and history.
+pub async fn show(visit: Visit) -> PageResult {
+    visit.show::<PolicyPage>(()).await
 }
 
 /// `POST /admin/policy`: with `action=preview`, replays the last weeks under the draft and
 /// shows the comparison, saving nothing; with `action=save`, saves the draft as a new
-/// version. Either way a figure out of range shows the form again with the problem next to
-/// its field (HTTP 400), and nothing is saved.
-pub async fn submit(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    let form = form.0;
-    let action = form.get("action").unwrap_or_default().to_string();
+/// version. Either way every figure out of range shows the form again with the problem next
+/// to its field (HTTP 400), and nothing is saved.
+pub async fn submit(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
+    require_role(&visit.member, &KEEPERS)?;
+    let typed = form.0;
+    let action = typed.get("action").unwrap_or_default().to_string();
     if action != "preview" && action != "save" {
-        return Err(PageError(Error::bad_request("choose Preview or Save")));
+        return Err(Error::bad_request("choose Preview or Save").into());
     }
-    let (draft, mut problems) = read_draft(&form);
-    let weeks = match read_weeks(&form) {
-        Ok(weeks) => weeks,
-        Err(problem) => {
-            problems.push(problem);
-            DEFAULT_WEEKS
-        }
-    };
-    let school_id = member.school_id;
+    let (draft, mut problems) = read_draft(&typed);
+    let weeks = read_weeks(&typed).unwrap_or_else(|problem| {
+        problems.push(problem);
+        DEFAULT_WEEKS
+    });
     if !problems.is_empty() {
-        let current = load_current(&state, school_id).await?;
-        let extras = Extras {
-            problems: &problems,
-            ..Extras::default()
-        };
-        return Ok(show_page(
-            &member,
-            &session,
-            StatusCode::BAD_REQUEST,
-            &current,
-            &form,
-            &extras,
-        ));
+        let form = Form::again(typed, problems);
+        return visit
+            .again::<PolicyPage>((), form, StatusCode::BAD_REQUEST)
+            .await;
     }
-
     if action == "preview" {
-        let replayed = draft.clone();
-        let preview = state
-            .db
-            .transaction(move |conn| {
-                policy_preview::preview(conn, school_id, &replayed, weeks, Utc::now())
-            })
-            .await?;
-        let current = load_current(&state, school_id).await?;
-        let extras = Extras {
-            preview: Some(&preview),
-            ..Extras::default()
-        };
-        return Ok(show_page(
-            &member,
-            &session,
-            StatusCode::OK,
-            &current,
-            &form,
-            &extras,
-        ));
+        return preview(visit, typed, draft, weeks).await;
     }
+    save(visit, typed, draft).await
+}
 
-    let seen_version = form.get("version").and_then(|v| v.parse::<i32>().ok());
-    let actor = member.id;
-    let outcome = state
+/// The page with the comparison of the draft and the policy in force over the last `weeks`,
+/// the draft's figures kept in the form; nothing is saved.
+async fn preview(visit: Visit, typed: Fields, draft: EscalationPolicy, weeks: u32) -> PageResult {
+    let viewer = visit.member.clone();
+    let page = visit
+        .state
         .db
-        .write(move |conn| {
+        .transaction(move |conn| {
+            let mut page = PolicyPage::load(conn, &viewer, ())?;
+            let school_id = viewer.school_id;
+            let preview = policy_preview::preview(conn, school_id, &draft, weeks, Utc::now())?;
+            page.preview = Some(preview);
+            Ok(page)
+        })
+        .await?;
+    visit.answer(&page, &Form::first(typed), None, StatusCode::OK)
+}
+
+/// Saves the draft as a new version, unless another was saved since the form was shown
+/// (the figures are shown again to check against it).
+async fn save(visit: Visit, typed: Fields, draft: EscalationPolicy) -> PageResult {
+    let seen_version = typed.get("version").and_then(|v| v.parse::<i32>().ok());
+    let state = visit.state.clone();
+    let school_id = visit.member.school_id;
+    let answer = visit
+        .submit::<PolicyPage, _, _>((), typed, Ok(draft), move |conn, by, _, draft| {
             let (in_force, _) = schools::current_policy(conn, school_id)?;
             if seen_version.is_some_and(|seen| seen != in_force) {
                 return Err(Error::Conflict {
@@ -470,28 +410,15 @@ pub async fn submit(
                     field: None,
                 });
             }
-            let saved = policies::save(conn, school_id, actor, &draft, Utc::now())?;
-            Ok((in_force, saved))
+            let saved = policies::save(conn, school_id, by.id, &draft, Utc::now())?;
+            Ok(if saved == in_force {
+                "/admin/policy?unchanged=1".to_string()
+            } else {
+                format!("/admin/policy?saved={saved}")
+            })
         })
         .await;
-    if outcome.is_ok() {
-        // Logging reads the rules through a short-lived cache: the new figures apply now.
-        state.db.rules().forget(school_id);
-    }
-    match outcome {
-        Ok((before, saved)) if saved == before => Ok(see_other("/admin/policy?unchanged=1")),
-        Ok((_, saved)) => Ok(see_other(&format!("/admin/policy?saved={saved}"))),
-        Err(error) => {
-            let (status, problem) = Problem::to_show_again(error)?;
-            let current = load_current(&state, school_id).await?;
-            let problems = [problem];
-            let extras = Extras {
-                problems: &problems,
-                ..Extras::default()
-            };
-            Ok(show_page(
-                &member, &session, status, &current, &form, &extras,
-            ))
-        }
-    }
+    // Logging reads the rules through a short-lived cache: new figures apply now.
+    state.db.rules().forget(school_id);
+    answer
 }

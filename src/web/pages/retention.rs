@@ -3,23 +3,20 @@
 //! what has expired today by pupil (UPN) and kind of record: what the daily jobs and
 //! `steadfast retention` erase next.
 
-use actix_session::Session;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use maud::html;
+use maud::{html, Markup};
 
-use super::form::{field_problem, html_response, problem_summary, see_other, Fields, Problem};
-use super::layout::{csrf_field, page};
-use super::with_viewer;
+use super::form::{problem_summary, Fields, Form, Problem};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
 use crate::db::retention::{self, Expired};
 use crate::db::staff::StaffMember;
+use crate::db::DbConnection;
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::retention::{Measure, RecordKind, Schedule};
 use crate::domain::Role;
-use crate::web::auth::{require_role, CsrfForm, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::error::Result;
+use crate::web::auth::{require_role, CsrfForm};
 
 /// Who keeps the schedule.
 const KEEPERS: [Role; 1] = [Role::Admin];
@@ -34,40 +31,50 @@ fn period_words(kind: RecordKind) -> &'static str {
     }
 }
 
-/// Renders the page: the schedule as stored (or as typed, with its problem) and the list.
-async fn render(
-    member: &StaffMember,
-    session: &Session,
-    state: &AppState,
-    status: StatusCode,
-    saved: bool,
-    typed: Option<(&Fields, &Problem)>,
-) -> Result<HttpResponse, PageError> {
-    let school_id = member.school_id;
-    let today = SchoolCalendar::local_date(Utc::now());
-    let (schedule, expired) = state
-        .db
-        .transaction(move |conn| {
-            Ok((
-                retention::schedule(conn, school_id)?,
-                retention::expired_in_school(conn, school_id, today)?,
-            ))
+/// The schedule as stored, what has expired today, and whether the visitor may change it.
+struct RetentionPage {
+    schedule: Schedule,
+    expired: Vec<Expired>,
+    may_edit: bool,
+}
+
+impl FormPage for RetentionPage {
+    type Key = ();
+    const TITLE: &'static str = "Retention";
+
+    fn load(conn: &mut DbConnection, member: &StaffMember, _: ()) -> Result<Self> {
+        require_role(member, &READERS)?;
+        let today = SchoolCalendar::local_date(Utc::now());
+        Ok(RetentionPage {
+            schedule: retention::schedule(conn, member.school_id)?,
+            expired: retention::expired_in_school(conn, member.school_id, today)?,
+            may_edit: member.has_any_role(&KEEPERS),
         })
-        .await?;
-    let may_edit = member.has_any_role(&KEEPERS);
-    let problem = typed.map(|(_, problem)| problem);
+    }
+
+    fn first_values(&self, _member: &StaffMember, _query: &Fields) -> Fields {
+        Fields::from_pairs(
+            RecordKind::ALL.map(|kind| (kind.as_str(), self.schedule.years(kind).to_string())),
+        )
+    }
+
+    fn notice(query: &Fields) -> Option<String> {
+        query.get("saved").map(|_| "Saved.".to_string())
+    }
+
+    fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
+        render(self, form, notice, csrf)
+    }
+}
+
+/// The page: the schedule (as typed, with its problem, when it comes back refused) and
+/// what goes next.
+fn render(page: &RetentionPage, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
+    let may_edit = page.may_edit;
     let fields: Vec<&str> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
-    let value = |kind: RecordKind| match typed {
-        Some((values, _)) => values.raw(kind.as_str()).to_string(),
-        None => schedule.years(kind).to_string(),
-    };
-    let markup = with_viewer(member, session, |viewer| {
-        page(
-            "Retention",
-            viewer,
-            html! {
+    html! {
                 h1 { "Retention" }
-                @if saved { p.notice role="status" { "Saved." } }
+                @if let Some(notice) = notice { p.notice role="status" { (notice) } }
                 p {
                     "How long Steadfast keeps each kind of record. The daily jobs erase what has expired: "
                     "the records of pupils who have left, and audit entries and emails past their age. "
@@ -81,9 +88,9 @@ async fn render(
                     "Before a pupil's records go, what the Insight reports count of them is kept without the pupil, "
                     "so the school's figures for past terms stay the same."
                 }
-                (problem_summary(problem, &fields))
+                (problem_summary(form.problem(), &fields))
                 form.stack method="post" action="/admin/retention" {
-                    (csrf_field(viewer.csrf))
+                    (csrf_field(csrf))
                     table.retention-schedule {
                         thead { tr { th { "Record" } th { "Kept" } th { "Default" } } }
                         tbody {
@@ -92,10 +99,10 @@ async fn render(
                                 tr {
                                     td { label for=(kind.as_str()) { (kind.title()) } }
                                     td {
-                                        input id=(kind.as_str()) type="number" name=(kind.as_str()) value=(value(kind))
+                                        input id=(kind.as_str()) type="number" name=(kind.as_str()) value=(form.values.raw(kind.as_str()))
                                             min=(allowed.start()) max=(allowed.end()) required disabled[!may_edit];
                                         " " span.hint { (period_words(kind)) }
-                                        (field_problem(problem, kind.as_str()))
+                                        (form.problem_at(kind.as_str()))
                                     }
                                     td { (kind.default_years()) }
                                 }
@@ -109,11 +116,8 @@ async fn render(
                     }
                 }
                 h2 { "What goes next" }
-                (expired_list(&expired))
-            },
-        )
-    });
-    Ok(html_response(status, markup))
+                (expired_list(&page.expired))
+    }
 }
 
 /// The list of what has expired today, by pupil and kind of record.
@@ -142,53 +146,22 @@ fn expired_list(expired: &[Expired]) -> maud::Markup {
 }
 
 /// `GET /admin/retention`: the schedule and what goes next.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &READERS)?;
-    let saved = Fields::from_query(request.query_string())
-        .get("saved")
-        .is_some();
-    render(&member, &session, &state, StatusCode::OK, saved, None).await
+pub async fn show(visit: Visit) -> PageResult {
+    visit.show::<RetentionPage>(()).await
 }
 
 /// `POST /admin/retention`: saves the schedule (audited), or shows the form again with the
-/// problem at its field.
-pub async fn save(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    let values = form.0;
-    let school_id = member.school_id;
-    let current = state
-        .db
-        .transaction(move |conn| retention::schedule(conn, school_id))
-        .await?;
-    let schedule = match Schedule::parse(&current, |name| Some(values.raw(name))) {
-        Ok(schedule) => schedule,
-        Err(problem) => {
-            let problem = Problem::from(problem);
-            return render(
-                &member,
-                &session,
-                &state,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                false,
-                Some((&values, &problem)),
-            )
-            .await;
-        }
-    };
-    let actor = member.id;
-    state
-        .db
-        .write(move |conn| retention::save_schedule(conn, school_id, &schedule, actor, Utc::now()))
-        .await?;
-    Ok(see_other("/admin/retention?saved=1"))
+/// problem at its field (422).
+pub async fn save(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
+    require_role(&visit.member, &KEEPERS)?;
+    let typed = form.0.clone();
+    visit
+        .submit::<RetentionPage, _, _>((), form.0, Ok(()), move |conn, by, _, ()| {
+            let current = retention::schedule(conn, by.school_id)?;
+            let schedule = Schedule::parse(&current, |name| Some(typed.raw(name)))
+                .map_err(|problem| Problem::from(problem).unprocessable())?;
+            retention::save_schedule(conn, by.school_id, &schedule, by.id, Utc::now())?;
+            Ok("/admin/retention?saved=1".to_string())
+        })
+        .await
 }

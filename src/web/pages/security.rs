@@ -5,28 +5,23 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup, PreEscaped};
 use rand::RngCore;
 
-use super::form::{
-    field_problem, html_response, local, problem_summary, see_other, Fields, Problem,
-};
-use super::layout::{csrf_field, page};
+use super::form::{local, problem_summary, see_other, Fields, Form, Problem};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
 use super::second_factor::{set_must_enrol, SECURITY_PAGE};
-use super::with_viewer;
-use crate::db::from_db_time;
 use crate::db::second_factor::{self, FactorRow};
 use crate::db::staff::StaffMember;
+use crate::db::{from_db_time, DbConnection};
 use crate::domain::second_factor::{
     display_recovery_code, display_secret, recovery_code, Authenticator, RECOVERY_CODE_COUNT,
     SECRET_BYTES,
 };
-use crate::error::Error;
-use crate::web::auth::{CsrfForm, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::error::{Error, Result};
+use crate::web::auth::CsrfForm;
 
 /// What the page knows of the member's second factor.
 struct Status {
@@ -36,24 +31,17 @@ struct Status {
     required: bool,
 }
 
-async fn status(state: &AppState, member: &StaffMember) -> Result<Status, Error> {
-    let (school_id, staff_id) = (member.school_id, member.id);
-    let roles = member.roles.clone();
-    state
-        .db
-        .transaction(move |conn| {
-            let required = second_factor::required_roles(conn, school_id)?;
-            Ok(Status {
-                factor: second_factor::find(conn, staff_id)?,
-                recovery_left: second_factor::recovery_codes_left(conn, staff_id)?,
-                required: roles.iter().any(|r| required.contains(r)),
-            })
-        })
-        .await
+fn status(conn: &mut DbConnection, member: &StaffMember) -> Result<Status> {
+    let required = second_factor::required_roles(conn, member.school_id)?;
+    Ok(Status {
+        factor: second_factor::find(conn, member.id)?,
+        recovery_left: second_factor::recovery_codes_left(conn, member.id)?,
+        required: member.roles.iter().any(|r| required.contains(r)),
+    })
 }
 
 /// The QR code of an `otpauth://` address, as an SVG element to put in the page.
-fn qr_svg(url: &str) -> Result<String, Error> {
+fn qr_svg(url: &str) -> Result<String> {
     let code = qrcode::QrCode::new(url.as_bytes())
         .map_err(|e| Error::Internal(format!("drawing the QR code: {e}")))?;
     let svg = code
@@ -79,7 +67,7 @@ enum View {
     On { since: String, recovery_left: i64 },
 }
 
-fn view(status: &Status, member: &StaffMember) -> Result<View, Error> {
+fn view(status: &Status, member: &StaffMember) -> Result<View> {
     match &status.factor {
         None => Ok(View::Off),
         Some(factor) if factor.is_on() => Ok(View::On {
@@ -100,18 +88,15 @@ fn view(status: &Status, member: &StaffMember) -> Result<View, Error> {
     }
 }
 
-fn render(
-    viewer: &super::layout::Viewer<'_>,
-    status: &Status,
-    view: &View,
-    notice: Option<&str>,
-    problem: Option<&Problem>,
-) -> Markup {
-    let csrf = viewer.csrf;
-    page(
-        "Sign-in security",
-        viewer,
-        html! {
+/// The sign-in security page: the member's second factor and what they can do with it.
+struct SecurityPage {
+    status: Status,
+    view: View,
+}
+
+fn render(page: &SecurityPage, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
+    let (status, view, problem) = (&page.status, &page.view, form.problem());
+    html! {
             h1 { "Sign-in security" }
             @if let Some(notice) = notice { p.notice role="status" { (notice) } }
             @if status.required && !matches!(view, View::On { .. }) {
@@ -137,7 +122,7 @@ fn render(
                         (csrf_field(csrf))
                         label for="code" { "6-digit code" }
                         input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required;
-                        (field_problem(problem, "code"))
+                        (form.problem_at("code"))
                         button.primary type="submit" { "Turn on" }
                     }
                     form method="post" action="/account/security/start" {
@@ -154,7 +139,7 @@ fn render(
                         (csrf_field(csrf))
                         label for="renew_code" { "Code from your app" }
                         input #renew_code type="text" name="renew_code" inputmode="numeric" autocomplete="one-time-code" required;
-                        (field_problem(problem, "renew_code"))
+                        (form.problem_at("renew_code"))
                         p.hint { "New codes replace all the old ones." }
                         button type="submit" { "Make new recovery codes" }
                     }
@@ -163,7 +148,7 @@ fn render(
                         (csrf_field(csrf))
                         label for="off_code" { "Code from your app, or a recovery code" }
                         input #off_code type="text" name="off_code" autocomplete="one-time-code" required;
-                        (field_problem(problem, "off_code"))
+                        (form.problem_at("off_code"))
                         @if status.required {
                             p.hint { "Your school requires it for your role: you will be asked to set it up again." }
                         }
@@ -171,19 +156,14 @@ fn render(
                     }
                 }
             }
-        },
-    )
+    }
 }
 
-/// The page showing new recovery codes, once.
-fn recovery_codes_page(
-    viewer: &super::layout::Viewer<'_>,
-    title: &str,
-    codes: &[String],
-) -> Markup {
-    page(
-        title,
-        viewer,
+/// The page showing new recovery codes, once: after turning the authenticator on (which
+/// also means none is still to be set up) and after making new ones.
+fn show_recovery_codes(visit: &Visit, title: &str, codes: &[String]) -> PageResult {
+    set_must_enrol(&visit.session, false)?;
+    Ok(visit.page(title, StatusCode::OK, |_| {
         html! {
             h1 { (title) }
             p { "Keep these recovery codes somewhere safe, away from your phone: print them or write them down. Each works once, instead of a code from your app. They are shown only now." }
@@ -191,63 +171,60 @@ fn recovery_codes_page(
                 @for code in codes { li { code { (display_recovery_code(code)) } } }
             }
             p { a.button href="/" { "I have kept them: carry on" } }
-        },
-    )
+        }
+    }))
 }
 
-async fn show_page(
-    member: &StaffMember,
-    session: &Session,
-    state: &AppState,
-    status_code: StatusCode,
-    notice: Option<&str>,
-    problem: Option<&Problem>,
-) -> Result<HttpResponse, PageError> {
-    let status = status(state, member).await?;
-    let view = view(&status, member)?;
-    if matches!(view, View::On { .. }) {
-        // Set up in another session: nothing left to do here.
-        set_must_enrol(session, false)?;
+impl FormPage for SecurityPage {
+    type Key = ();
+    const TITLE: &'static str = "Sign-in security";
+
+    fn load(conn: &mut DbConnection, member: &StaffMember, _: ()) -> Result<Self> {
+        let status = status(conn, member)?;
+        let view = view(&status, member)?;
+        Ok(SecurityPage { status, view })
     }
-    let markup = with_viewer(member, session, |viewer| {
-        render(viewer, &status, &view, notice, problem)
-    });
-    Ok(html_response(status_code, markup))
+
+    fn notice(query: &Fields) -> Option<String> {
+        let notice = match (query.get("recovery"), query.get("off")) {
+            (Some(_), _) => "You signed in with a recovery code, which now will not work again. Make new ones below when few are left.",
+            (_, Some(_)) => "Your authenticator app is off.",
+            _ => return None,
+        };
+        Some(notice.to_string())
+    }
+
+    /// An authenticator on (set up in another session too) leaves nothing to set up here.
+    fn shown(&self, session: &Session) -> Result<()> {
+        if matches!(self.view, View::On { .. }) {
+            set_must_enrol(session, false)?;
+        }
+        Ok(())
+    }
+
+    fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
+        render(self, form, notice, csrf)
+    }
 }
 
 /// `GET /account/security`: the member's second factor and what they can do with it.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    let query = Fields::from_query(request.query_string());
-    let notice = match (query.get("recovery"), query.get("off")) {
-        (Some(_), _) => Some("You signed in with a recovery code, which now will not work again. Make new ones below when few are left."),
-        (_, Some(_)) => Some("Your authenticator app is off."),
-        _ => None,
-    };
-    show_page(&member, &session, &state, StatusCode::OK, notice, None).await
+pub async fn show(visit: Visit) -> PageResult {
+    visit.show::<SecurityPage>(()).await
 }
 
 /// `POST /account/security/start`: a new key for an authenticator app, awaiting its first code.
-pub async fn start(
-    SignedIn(member): SignedIn,
-    _form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn start(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
     let mut secret = vec![0u8; SECRET_BYTES];
     rand::rng().fill_bytes(&mut secret);
-    let key = Authenticator::new(secret, &member.email)
+    let key = Authenticator::new(secret, &visit.member.email)
         .map_err(|e| Error::Internal(format!("a new second factor: {e}")))?
         .secret_base32();
-    let (school_id, staff_id) = (member.school_id, member.id);
-    state
-        .db
-        .write(move |conn| second_factor::start(conn, school_id, staff_id, &key, Utc::now()))
-        .await?;
-    Ok(see_other(SECURITY_PAGE))
+    visit
+        .submit::<SecurityPage, _, _>((), form.0, Ok(key), |conn, by, _, key| {
+            second_factor::start(conn, by.school_id, by.id, &key, Utc::now())?;
+            Ok(SECURITY_PAGE.to_string())
+        })
+        .await
 }
 
 fn new_recovery_codes() -> Vec<String> {
@@ -260,148 +237,90 @@ fn new_recovery_codes() -> Vec<String> {
         .collect()
 }
 
-fn problem(field: &str, message: &str) -> Problem {
-    Problem {
-        field: Some(field.to_string()),
-        message: message.to_string(),
+/// A code typed into `field` that did not work, refused with `message` at the field.
+fn refused(accepted: bool, field: &str, message: &str) -> Result<()> {
+    if accepted {
+        Ok(())
+    } else {
+        Err(Error::from(&Problem::at(field, message)))
     }
 }
 
 /// `POST /account/security/confirm`: turns the new authenticator on when its current code is
 /// typed, and shows the first recovery codes.
-pub async fn confirm(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn confirm(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
     let code = form.0.raw("code").trim().to_string();
     let codes = new_recovery_codes();
-    let (school_id, staff_id, email) = (member.school_id, member.id, member.email.clone());
     let stored = codes.clone();
-    let turned_on = state
-        .db
-        .write(move |conn| {
-            second_factor::confirm(
+    let decided = visit
+        .decide::<SecurityPage, _, _>((), None, form.0, move |conn, by, _| {
+            let on = second_factor::confirm(
                 conn,
-                school_id,
-                staff_id,
-                &email,
+                by.school_id,
+                by.id,
+                &by.email,
                 &code,
                 &stored,
                 Utc::now(),
-            )
+            )?;
+            refused(on, "code", "that is not the code your app shows now: check it added Steadfast from this page, then type the code it shows")
         })
-        .await?;
-    if !turned_on {
-        let wrong = problem(
-            "code",
-            "that is not the code your app shows now: check it added Steadfast from this page, then type the code it shows",
-        );
-        return show_page(
-            &member,
-            &session,
-            &state,
-            StatusCode::BAD_REQUEST,
-            None,
-            Some(&wrong),
-        )
         .await;
+    match decided {
+        Ok((visit, ())) => {
+            tracing::info!(staff_id = visit.member.id, "second factor turned on");
+            show_recovery_codes(&visit, "Your authenticator app is on", &codes)
+        }
+        Err(answer) => answer,
     }
-    set_must_enrol(&session, false)?;
-    tracing::info!(staff_id, "second factor turned on");
-    let markup = with_viewer(&member, &session, |viewer| {
-        recovery_codes_page(viewer, "Your authenticator app is on", &codes)
-    });
-    Ok(html_response(StatusCode::OK, markup))
 }
 
 /// `POST /account/security/recovery-codes`: new recovery codes in place of the old, given a
 /// current code from the app.
-pub async fn renew(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn renew(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
     let typed = form.0.raw("renew_code").to_string();
     let codes = new_recovery_codes();
-    let (school_id, staff_id) = (member.school_id, member.id);
     let stored = codes.clone();
-    let renewed = state
-        .db
-        .write(move |conn| {
-            second_factor::renew_recovery_codes(
+    let decided = visit
+        .decide::<SecurityPage, _, _>((), None, form.0, move |conn, by, _| {
+            let renewed = second_factor::renew_recovery_codes(
                 conn,
-                school_id,
-                staff_id,
+                by.school_id,
+                by.id,
                 &typed,
                 &stored,
                 Utc::now(),
+            )?;
+            refused(
+                renewed,
+                "renew_code",
+                "that code did not work: type the one your app shows now (each works once)",
             )
         })
-        .await?;
-    if !renewed {
-        let wrong = problem(
-            "renew_code",
-            "that code did not work: type the one your app shows now (each works once)",
-        );
-        return show_page(
-            &member,
-            &session,
-            &state,
-            StatusCode::BAD_REQUEST,
-            None,
-            Some(&wrong),
-        )
         .await;
+    match decided {
+        Ok((visit, ())) => show_recovery_codes(&visit, "New recovery codes", &codes),
+        Err(answer) => answer,
     }
-    let markup = with_viewer(&member, &session, |viewer| {
-        recovery_codes_page(viewer, "New recovery codes", &codes)
-    });
-    Ok(html_response(StatusCode::OK, markup))
 }
 
 /// `POST /account/security/off`: turns the second factor off, given a current code from the
 /// app or a recovery code. A member whose role requires one is asked to set it up again.
-pub async fn turn_off(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn turn_off(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
     let typed = form.0.raw("off_code").to_string();
-    let (school_id, staff_id) = (member.school_id, member.id);
-    let outcome = state
-        .db
-        .write(move |conn| {
-            let off = second_factor::turn_off(conn, school_id, staff_id, &typed, Utc::now())?;
-            Ok((
-                off,
-                off && second_factor::must_enrol(conn, school_id, staff_id)?,
-            ))
+    let decided = visit
+        .decide::<SecurityPage, _, _>((), None, form.0, move |conn, by, _| {
+            let off = second_factor::turn_off(conn, by.school_id, by.id, &typed, Utc::now())?;
+            refused(off, "off_code", "that code did not work: type the one your app shows now, or an unused recovery code")?;
+            second_factor::must_enrol(conn, by.school_id, by.id)
         })
-        .await?;
-    match outcome {
-        (true, must_enrol) => {
-            set_must_enrol(&session, must_enrol)?;
-            tracing::info!(staff_id, "second factor turned off");
+        .await;
+    match decided {
+        Ok((visit, must_enrol)) => {
+            set_must_enrol(&visit.session, must_enrol)?;
+            tracing::info!(staff_id = visit.member.id, "second factor turned off");
             Ok(see_other(&format!("{SECURITY_PAGE}?off=1")))
         }
-        (false, _) => {
-            let wrong = problem(
-                "off_code",
-                "that code did not work: type the one your app shows now, or an unused recovery code",
-            );
-            show_page(
-                &member,
-                &session,
-                &state,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(&wrong),
-            )
-            .await
-        }
+        Err(answer) => answer,
     }
 }

@@ -2,26 +2,21 @@
 //! periods (name, start, end), on one week or a two-week timetable. The incident form offers
 //! the period it is now, and the pattern reports group incidents by these periods.
 
-use actix_session::Session;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::form::{field_problem, html_response, problem_summary, see_other, Fields, Problem};
-use super::layout::{csrf_field, page};
-use super::with_viewer;
-use crate::db::audit::{self, AuditEntry};
+use super::form::{field_problem, problem_summary, Fields, Form, Problem};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
+use crate::db::audit;
 use crate::db::staff::StaffMember;
-use crate::db::{timetable, to_db_time};
+use crate::db::{timetable, DbConnection};
 use crate::domain::timetable::{
     parse_week_a, Day, PeriodDraft, Timetable, TimetableError, MAX_NAME_CHARS, MAX_PERIODS_PER_DAY,
 };
 use crate::domain::Role;
 use crate::error::{Error, Result};
-use crate::web::auth::{require_role, CsrfForm, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::web::auth::{require_role, CsrfForm};
 
 /// The roles that keep the timetable.
 const KEEPERS: [Role; 2] = [Role::Admin, Role::Slt];
@@ -33,13 +28,12 @@ const MAX_ROWS_READ: usize = 2 * MAX_PERIODS_PER_DAY;
 /// Blank rows offered under a day's periods, to add more.
 const SPARE_ROWS: usize = 2;
 
-/// Which form a problem belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
-    /// One day's periods.
-    Day(Day),
-    /// One week or two.
-    Weeks,
+/// The form choosing one week or two (its name on the page).
+const WEEKS_FORM: &str = "weeks";
+
+/// The name on the page of the form of `day`'s periods.
+fn day_form(day: Day) -> String {
+    format!("day-{}", day.key())
 }
 
 /// The timetable as the page shows it, and whether it is the school's own.
@@ -85,17 +79,9 @@ fn rows_shown(shown: &Timetable, day: Day, typed: Option<&Fields>) -> Vec<Period
     rows
 }
 
-fn render_day(
-    shown: &Timetable,
-    day: Day,
-    problem: Option<(Target, &Problem)>,
-    values: &Fields,
-    csrf: &str,
-) -> Markup {
-    let own = problem
-        .filter(|(t, _)| *t == Target::Day(day))
-        .map(|(_, p)| p);
-    let rows = rows_shown(shown, day, own.map(|_| values));
+fn render_day(shown: &Timetable, day: Day, form: &Form, csrf: &str) -> Markup {
+    let own = form.problem_of(&day_form(day));
+    let rows = rows_shown(shown, day, own.map(|_| &form.values));
     let key = day.key();
     let fields: Vec<String> = (1..=rows.len())
         .flat_map(|i| {
@@ -147,20 +133,15 @@ fn render_day(
     }
 }
 
-fn render(
-    shown: &Shown,
-    problem: Option<(Target, &Problem)>,
-    values: &Fields,
-    csrf: &str,
-) -> Markup {
+fn render(shown: &Shown, form: &Form, csrf: &str) -> Markup {
     let timetable = &shown.timetable;
-    let weeks_problem = problem.filter(|(t, _)| *t == Target::Weeks).map(|(_, p)| p);
+    let weeks_problem = form.problem_of(WEEKS_FORM);
     let two_weeks = match weeks_problem {
-        Some(_) => values.get("two_weeks").is_some(),
+        Some(_) => form.values.get("two_weeks").is_some(),
         None => timetable.is_two_weekly(),
     };
     let week_a = match weeks_problem {
-        Some(_) => values.raw("week_a").to_string(),
+        Some(_) => form.values.raw("week_a").to_string(),
         None => timetable
             .week_a()
             .map(|d| d.to_string())
@@ -205,57 +186,31 @@ fn render(
             }
         }
         @for day in timetable.days() {
-            (render_day(timetable, day, problem, values, csrf))
+            (render_day(timetable, day, form, csrf))
         }
     }
 }
 
-async fn load(state: &AppState, school_id: i64) -> Result<Shown> {
-    state
-        .db
-        .transaction(move |conn| {
-            Ok(Shown {
-                timetable: timetable::load(conn, school_id)?,
-                own: timetable::is_own(conn, school_id)?,
-            })
-        })
-        .await
-}
+impl FormPage for Shown {
+    type Key = ();
+    const TITLE: &'static str = "Timetable";
 
-fn show_page(
-    member: &StaffMember,
-    session: &Session,
-    status: StatusCode,
-    shown: &Shown,
-    problem: Option<(Target, &Problem)>,
-    values: &Fields,
-) -> HttpResponse {
-    let markup = with_viewer(member, session, |viewer| {
-        page(
-            "Timetable",
-            viewer,
-            render(shown, problem, values, viewer.csrf),
-        )
-    });
-    html_response(status, markup)
+    fn load(conn: &mut DbConnection, member: &StaffMember, _: ()) -> Result<Self> {
+        require_role(member, &KEEPERS)?;
+        Ok(Shown {
+            timetable: timetable::load(conn, member.school_id)?,
+            own: timetable::is_own(conn, member.school_id)?,
+        })
+    }
+
+    fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
+        render(self, form, csrf)
+    }
 }
 
 /// `GET /admin/timetable`: each day's periods, with a form for each and one for the weeks.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    let shown = load(&state, member.school_id).await?;
-    Ok(show_page(
-        &member,
-        &session,
-        StatusCode::OK,
-        &shown,
-        None,
-        &Fields::default(),
-    ))
+pub async fn show(visit: Visit) -> PageResult {
+    visit.show::<Shown>(()).await
 }
 
 /// A timetable problem as the application's error, at its field.
@@ -270,140 +225,72 @@ enum Change {
     Reset,
 }
 
-/// Runs a change to the timetable in one transaction, audited, then shows the timetable
-/// again (a problem in its form, with what was typed).
+/// Runs a change to the timetable in one write, audited, then shows the timetable again
+/// (a problem in the form `sent`, with what was typed).
 async fn change(
-    member: StaffMember,
-    session: Session,
-    state: web::Data<AppState>,
-    target: Target,
-    change: Result<Change>,
-    values: Fields,
-) -> Result<HttpResponse, PageError> {
-    let (school_id, actor) = (member.school_id, member.id);
-    let outcome = match change {
-        Err(error) => Err(error),
-        Ok(change) => {
-            state
-                .db
-                .write(move |conn| {
-                    let now = Utc::now();
-                    let current = timetable::lock(conn, school_id)?;
-                    let (action, detail) = match change {
-                        Change::Day(day, rows) => {
-                            let next = current.with_day(day, &rows).map_err(timetable_error)?;
-                            timetable::save(conn, school_id, &next, now)?;
-                            (
-                                "timetable.day",
-                                format!("day: {}, periods: {}", day.key(), next.periods(day).len()),
-                            )
-                        }
-                        Change::Weeks(week_a) => {
-                            let next = current.with_weeks(week_a);
-                            timetable::save(conn, school_id, &next, now)?;
-                            (
-                                "timetable.weeks",
-                                match week_a {
-                                    Some(_) => "two weeks".to_string(),
-                                    None => "one week".to_string(),
-                                },
-                            )
-                        }
-                        Change::Reset => {
-                            timetable::reset(conn, school_id)?;
-                            ("timetable.reset", "standard periods".to_string())
-                        }
-                    };
-                    audit::record(
-                        conn,
-                        AuditEntry {
-                            school_id,
-                            actor_id: Some(actor),
-                            action,
-                            entity: "timetable",
-                            entity_id: None,
-                            detail,
-                            at: to_db_time(now),
-                        },
+    visit: Visit,
+    sent: String,
+    typed: Fields,
+    read: std::result::Result<Change, Problem>,
+) -> PageResult {
+    require_role(&visit.member, &KEEPERS)?;
+    let location = format!("/admin/timetable#{sent}");
+    visit
+        .submit_to::<Shown, _, _>((), Some(sent), typed, read, move |conn, by, _, change| {
+            let (school_id, now) = (by.school_id, Utc::now());
+            let current = timetable::lock(conn, school_id)?;
+            let (action, detail) = match change {
+                Change::Day(day, rows) => {
+                    let next = current.with_day(day, &rows).map_err(timetable_error)?;
+                    timetable::save(conn, school_id, &next, now)?;
+                    let periods = next.periods(day).len();
+                    (
+                        "timetable.day",
+                        format!("day: {}, periods: {periods}", day.key()),
                     )
-                })
-                .await
-        }
-    };
-    match outcome {
-        Ok(()) => Ok(see_other(&match target {
-            Target::Day(day) => format!("/admin/timetable#day-{}", day.key()),
-            Target::Weeks => "/admin/timetable#weeks".to_string(),
-        })),
-        Err(error) => {
-            let (status, problem) = Problem::to_show_again(error)?;
-            let shown = load(&state, member.school_id).await?;
-            Ok(show_page(
-                &member,
-                &session,
-                status,
-                &shown,
-                Some((target, &problem)),
-                &values,
-            ))
-        }
-    }
+                }
+                Change::Weeks(week_a) => {
+                    let next = current.with_weeks(week_a);
+                    timetable::save(conn, school_id, &next, now)?;
+                    let weeks = if week_a.is_some() {
+                        "two weeks"
+                    } else {
+                        "one week"
+                    };
+                    ("timetable.weeks", weeks.to_string())
+                }
+                Change::Reset => {
+                    timetable::reset(conn, school_id)?;
+                    ("timetable.reset", "standard periods".to_string())
+                }
+            };
+            audit::record_by(conn, by, action, "timetable", None, detail)?;
+            Ok(location)
+        })
+        .await
 }
 
 /// `POST /admin/timetable/day`: replaces one day's periods (`day` = `mon`…`fri`, or `mon-a`…
 /// `fri-b` on a two-week timetable) with the rows typed.
-pub async fn save_day(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    let values = form.0;
-    let day = Day::parse_key(values.raw("day"))
+pub async fn save_day(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
+    require_role(&visit.member, &KEEPERS)?;
+    let typed = form.0;
+    let day = Day::parse_key(typed.raw("day"))
         .ok_or_else(|| Error::invalid("day", "choose a day of the timetable"))?;
-    let rows = drafts(&values);
-    change(
-        member,
-        session,
-        state,
-        Target::Day(day),
-        Ok(Change::Day(day, rows)),
-        values,
-    )
-    .await
+    let rows = drafts(&typed);
+    change(visit, day_form(day), typed, Ok(Change::Day(day, rows))).await
 }
 
 /// `POST /admin/timetable/weeks`: one week, or two weeks alternating from `week_a`.
-pub async fn save_weeks(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    let values = form.0;
-    let week_a = parse_week_a(values.get("two_weeks").is_some(), values.raw("week_a"))
+pub async fn save_weeks(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
+    let typed = form.0;
+    let week_a = parse_week_a(typed.get("two_weeks").is_some(), typed.raw("week_a"))
         .map(Change::Weeks)
-        .map_err(timetable_error);
-    change(member, session, state, Target::Weeks, week_a, values).await
+        .map_err(|error| Problem::at(&error.field(), error.to_string()));
+    change(visit, WEEKS_FORM.to_string(), typed, week_a).await
 }
 
 /// `POST /admin/timetable/reset`: forgets the school's own periods for the standard ones.
-pub async fn reset(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    change(
-        member,
-        session,
-        state,
-        Target::Weeks,
-        Ok(Change::Reset),
-        form.0,
-    )
-    .await
+pub async fn reset(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
+    change(visit, WEEKS_FORM.to_string(), form.0, Ok(Change::Reset)).await
 }

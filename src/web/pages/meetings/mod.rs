@@ -256,8 +256,8 @@ impl FormPage for MeetingPage {
         }
     }
 
-    fn notice(done: &str) -> Option<&'static str> {
-        notice_for(done)
+    fn notice(query: &Fields) -> Option<String> {
+        query.get("done").and_then(notice_for).map(String::from)
     }
 
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {

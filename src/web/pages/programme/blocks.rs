@@ -526,8 +526,11 @@ impl FormPage for ProgrammePage {
         programme_values(self)
     }
 
-    fn notice(done: &str) -> Option<&'static str> {
-        programme_notice(done)
+    fn notice(query: &Fields) -> Option<String> {
+        query
+            .get("done")
+            .and_then(programme_notice)
+            .map(String::from)
     }
 
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {

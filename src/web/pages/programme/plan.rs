@@ -483,8 +483,8 @@ impl FormPage for PlanPage {
         plan_values(self.versions.first(), meeting)
     }
 
-    fn notice(done: &str) -> Option<&'static str> {
-        plan_notice(done)
+    fn notice(query: &Fields) -> Option<String> {
+        query.get("done").and_then(plan_notice).map(String::from)
     }
 
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {

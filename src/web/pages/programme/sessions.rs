@@ -216,8 +216,8 @@ impl FormPage for SessionPage {
         session_values(self, query.get("back"))
     }
 
-    fn notice(done: &str) -> Option<&'static str> {
-        (done == "recorded").then_some("The session is recorded.")
+    fn notice(query: &Fields) -> Option<String> {
+        (query.get("done") == Some("recorded")).then(|| "The session is recorded.".to_string())
     }
 
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {

@@ -435,8 +435,8 @@ impl FormPage for SupportPage {
         Fields::default()
     }
 
-    fn notice(done: &str) -> Option<&'static str> {
-        notice_for(done)
+    fn notice(query: &Fields) -> Option<String> {
+        query.get("done").and_then(notice_for).map(String::from)
     }
 
     fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
