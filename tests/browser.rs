@@ -516,17 +516,6 @@ fn focus_is(css: &str) -> String {
     format!("return !!document.activeElement && document.activeElement.matches({css:?});")
 }
 
-/// Presses `key` on the focused element.
-async fn press(browser: &Browser, key: Key) {
-    browser
-        .client
-        .active_element()
-        .await
-        .expect("the focused element")
-        .send_keys(&key)
-        .await
-        .expect("pressing a key");
-}
 
 #[tokio::test]
 async fn by_keyboard_a_prompt_is_logged_and_undone_and_a_pupil_is_added_in_place() {
@@ -548,9 +537,9 @@ async fn by_keyboard_a_prompt_is_logged_and_undone_and_a_pupil_is_added_in_place
     {
         tabs += 1;
         assert!(tabs <= 40, "a Prompt button within 40 tabs");
-        press(&browser, Key::Tab).await;
+        browser.press(Key::Tab).await;
     }
-    press(&browser, Key::Enter).await;
+    browser.press(Key::Enter).await;
     // Focus moves to the confirmation's Undo once Steadfast has answered.
     browser
         .wait_for_script(
@@ -563,7 +552,7 @@ async fn by_keyboard_a_prompt_is_logged_and_undone_and_a_pupil_is_added_in_place
     let card = confirmation_naming(&browser, "Ben Ash").await;
     assert!(card.contains("Logged"), "{card}");
     assert_eq!(quick_prompts(&app, ben.id), 1);
-    press(&browser, Key::Enter).await;
+    browser.press(Key::Enter).await;
     browser
         .client
         .wait()

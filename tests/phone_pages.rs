@@ -390,23 +390,12 @@ async fn every_page_of_every_role_fits_a_phone_and_passes_axe() {
     );
 }
 
-/// Presses `key` on the focused element.
-async fn press(browser: &Browser, key: Key) {
-    browser
-        .client
-        .active_element()
-        .await
-        .expect("the focused element")
-        .send_keys(&key)
-        .await
-        .unwrap_or_else(|e| panic!("pressing {key:?}: {e}"));
-}
 
 /// Presses Tab until the focused element matches `css`; answers how many presses it took.
 async fn tab_to(browser: &Browser, css: &str, at_most: usize) -> usize {
     let matches = format!("return document.activeElement.matches({});", json!(css));
     for presses in 1..=at_most {
-        press(browser, Key::Tab).await;
+        browser.press(Key::Tab).await;
         if browser
             .client
             .execute(&matches, Vec::new())
@@ -422,7 +411,7 @@ async fn tab_to(browser: &Browser, css: &str, at_most: usize) -> usize {
 
 /// Presses Enter on the focused element and waits for the page at `path` to load.
 async fn enter_and_wait(browser: &Browser, path: &str) {
-    press(browser, Key::Enter).await;
+    browser.press(Key::Enter).await;
     let script = format!(
         "return location.pathname === {} && document.readyState === 'complete';",
         json!(path)

@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::words::MeetingStatus;
+
 /// The step a meeting is at: booking it (when, where, who), then recording what happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MeetingStep {
@@ -15,11 +17,11 @@ pub enum MeetingStep {
 
 impl MeetingStep {
     /// The step a meeting with `status` is at; `None` once it is held, missed or cancelled.
-    pub fn of(status: &str) -> Option<MeetingStep> {
+    pub fn of(status: MeetingStatus) -> Option<MeetingStep> {
         match status {
-            "due" => Some(MeetingStep::Book),
-            "scheduled" => Some(MeetingStep::Record),
-            _ => None,
+            MeetingStatus::Due => Some(MeetingStep::Book),
+            MeetingStatus::Scheduled => Some(MeetingStep::Record),
+            MeetingStatus::Held | MeetingStatus::Missed | MeetingStatus::Cancelled => None,
         }
     }
 }
@@ -151,10 +153,17 @@ mod tests {
 
     #[test]
     fn the_step_follows_the_status() {
-        assert_eq!(MeetingStep::of("due"), Some(MeetingStep::Book));
-        assert_eq!(MeetingStep::of("scheduled"), Some(MeetingStep::Record));
-        for done in ["held", "missed", "cancelled"] {
-            assert_eq!(MeetingStep::of(done), None, "{done}");
+        assert_eq!(MeetingStep::of(MeetingStatus::Due), Some(MeetingStep::Book));
+        assert_eq!(
+            MeetingStep::of(MeetingStatus::Scheduled),
+            Some(MeetingStep::Record)
+        );
+        for done in [
+            MeetingStatus::Held,
+            MeetingStatus::Missed,
+            MeetingStatus::Cancelled,
+        ] {
+            assert_eq!(MeetingStep::of(done), None, "{done:?}");
         }
     }
 

@@ -193,6 +193,18 @@ impl Browser {
             .expect("resizing the viewport");
     }
 
+    /// Presses `key` on the focused element, as a keyboard user does.
+    #[allow(dead_code)]
+    pub async fn press(&self, key: fantoccini::key::Key) {
+        self.client
+            .active_element()
+            .await
+            .expect("the focused element")
+            .send_keys(&key)
+            .await
+            .unwrap_or_else(|e| panic!("pressing {key:?}: {e}"));
+    }
+
     /// Ends the browser session and the driver.
     pub async fn close(mut self) {
         self.quit().await;

@@ -13,6 +13,7 @@ use crate::db::meetings::{self, GuestRole};
 use crate::db::models::MeetingRow;
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::meeting::MeetingStep;
+use crate::domain::words::MeetingStatus;
 use crate::domain::Level;
 use crate::web::pages::form::{local, problem_summary, Form};
 use crate::web::pages::layout::{csrf_field, level_chip};
@@ -45,7 +46,7 @@ const FIELDS: [&str; 21] = [
 /// The step shown as a form: the meeting's own, or booking again when a booked meeting is
 /// being moved (asked for with `?step=book`, or its booking refused).
 fn step_shown(data: &MeetingPage, form: &Form) -> Option<MeetingStep> {
-    let step = MeetingStep::of(&data.view.meeting.status)?;
+    let step = MeetingStep::of(MeetingStatus::parse(&data.view.meeting.status).ok()?)?;
     let moving = form.values.raw("step") == "book" || form.is_sent("book");
     Some(if moving { MeetingStep::Book } else { step })
 }
