@@ -90,7 +90,7 @@ async fn every_demo_role_signs_in_to_its_home_page() {
         ),
         ("slt@demo.example", "The whole school"),
         ("hod@demo.example", "What you logged lately"),
-        ("specialist@demo.example", "Pupils on a Coaching Programme"),
+        ("specialist@demo.example", "Your Coaching Programme pupils"),
         ("admin@demo.example", "The whole school"),
     ] {
         let page = sign_in(&browser, &app.address, email).await;
@@ -220,11 +220,11 @@ async fn a_teacher_logs_a_prompt_with_one_tap_and_sees_it_on_the_timeline() {
         .expect("opening the logging page");
     let row = client
         .wait()
-        .for_element(Locator::Css("section.group li.pupil-row"))
+        .for_element(Locator::Css("section.tutor-form li.pupil-row"))
         .await
         .expect("the pupils of the teacher's form");
     let heading = client
-        .find(Locator::Css("section.group h2"))
+        .find(Locator::Css("section.tutor-form h2"))
         .await
         .expect("a heading")
         .text()

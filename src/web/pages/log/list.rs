@@ -189,7 +189,7 @@ fn render_log(data: &LogData, csrf: &str, text: &str) -> Markup {
                 }
             }
             @for (form, pupils) in &data.forms {
-                section.group {
+                section.group.tutor-form {
                     h2 { "Your form " (form) }
                     (pupil_rows(pupils, csrf))
                 }
