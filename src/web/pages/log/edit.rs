@@ -82,10 +82,6 @@ impl FormPage for EditPage {
         ])
     }
 
-    fn notice(_done: &str) -> Option<&'static str> {
-        None
-    }
-
     fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
         let incident = &self.incident;
         let values = &form.values;
