@@ -4,18 +4,12 @@
 
 use std::collections::HashMap;
 
-use actix_session::Session;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, SecondsFormat};
 use diesel::prelude::*;
 use maud::{html, Markup};
 
-use super::form::{
-    csv_bytes, csv_response, field_problem, html_response, local, text_cell, Fields, Problem,
-};
-use super::layout::page;
-use super::with_viewer;
+use super::form::{csv_bytes, csv_response, field_problem, local, text_cell, Fields, Problem};
+use super::form_page::{PageResult, Visit};
 use crate::db::audit::{self, AuditFilter, AuditPage, AuditRow, Cursor};
 use crate::db::schema::pupils as pupils_table;
 use crate::db::staff::{self, StaffMember};
@@ -23,9 +17,6 @@ use crate::db::{from_db_time, pupils, DbConnection};
 use crate::domain::details::DetailError;
 use crate::domain::visibility::Record;
 use crate::error::{Error, Result};
-use crate::web::auth::SignedIn;
-use crate::web::error::PageError;
-use crate::web::AppState;
 
 /// Entries on a page unless `limit` says otherwise.
 const DEFAULT_LIMIT: i64 = 100;
@@ -324,37 +315,22 @@ fn render(listing: &Listing, wanted: &Wanted, problem: Option<&Problem>) -> Mark
 
 /// `GET /admin/audit?staff=&pupil=&action=&from=&to=&limit=&cursor=`: the school's audit log,
 /// filtered, newest first, `limit` entries a page with a link to the next.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_reader(&member)?;
-    let query = Fields::from_query(request.query_string());
-    let (wanted, mut problem) = read_query(&query);
-    let school_id = member.school_id;
+pub async fn show(visit: Visit) -> PageResult {
+    require_reader(&visit.member)?;
+    let (wanted, mut problem) = read_query(&visit.query);
+    let school_id = visit.member.school_id;
     let asked = wanted.clone();
-    let listing = state
+    let listing = visit
+        .state
         .db
         .transaction(move |conn| load(conn, school_id, &asked, asked.limit))
         .await?;
     if listing.unknown_pupil {
         problem.get_or_insert(refuse("pupil", "no pupil of this school has that UPN"));
     }
-    let status = if problem.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Audit log",
-            viewer,
-            render(&listing, &wanted, problem.as_ref()),
-        )
-    });
-    Ok(html_response(status, markup))
+    Ok(visit.filtered("Audit log", problem.as_ref(), |_| {
+        render(&listing, &wanted, problem.as_ref())
+    }))
 }
 
 /// The CSV's columns.
@@ -388,20 +364,16 @@ fn csv_rows(listing: &Listing) -> Vec<Vec<String>> {
 
 /// `GET /admin/audit.csv?staff=&pupil=&action=&from=&to=`: the filtered audit log as CSV,
 /// newest first (at most 100,000 entries).
-pub async fn csv(
-    SignedIn(member): SignedIn,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_reader(&member)?;
-    let query = Fields::from_query(request.query_string());
-    let (mut wanted, problem) = read_query(&query);
+pub async fn csv(visit: Visit) -> PageResult {
+    require_reader(&visit.member)?;
+    let (mut wanted, problem) = read_query(&visit.query);
     if let Some(problem) = problem {
-        return Err(PageError(Error::from(&problem)));
+        return Err(Error::from(&problem).into());
     }
     wanted.cursor = None;
-    let school_id = member.school_id;
-    let body = state
+    let school_id = visit.member.school_id;
+    let body = visit
+        .state
         .db
         .transaction(move |conn| {
             let listing = load(conn, school_id, &wanted, CSV_MOST)?;

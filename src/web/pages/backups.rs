@@ -3,20 +3,16 @@
 //! itself. Backups cover the whole installation, so any school's administrators see them;
 //! the page shows file names, sizes and times, never records.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use chrono::Utc;
 use maud::html;
 
-use super::form::{html_response, local};
-use super::layout::page;
-use super::with_viewer;
+use super::form::local;
+use super::form_page::{PageResult, Visit};
 use crate::backup::automatic::{self, NightlyPlan};
 use crate::domain::Role;
-use crate::web::auth::{require_role, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::web::auth::require_role;
 
 /// A size in bytes, in the largest unit that keeps it above 1.
 fn size(bytes: u64) -> String {
@@ -36,13 +32,9 @@ fn size(bytes: u64) -> String {
 
 /// `GET /admin/backups`: the nightly backups' settings, the last one's outcome and the
 /// backups in the folder.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &[Role::Admin])?;
-    let settings = state.settings.clone();
+pub async fn show(visit: Visit) -> PageResult {
+    require_role(&visit.member, &[Role::Admin])?;
+    let settings = visit.state.settings.clone();
     let (plan, status, listed) = web::block(move || {
         (
             NightlyPlan::from_settings(&settings).map_err(|e| format!("{e:#}")),
@@ -52,12 +44,9 @@ pub async fn show(
     })
     .await
     .map_err(|e| crate::error::Error::Internal(format!("reading the backups folder: {e}")))?;
-    let settings = &state.settings;
+    let settings = &visit.state.settings;
     let folder = settings.backup_folder();
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Backups",
-            viewer,
+    Ok(visit.page("Backups", StatusCode::OK, |_| {
             html! {
                 h1 { "Backups" }
                 p.muted { "Steadfast backs up the whole installation every night and before each upgrade. Copy the backups somewhere away from this server too." }
@@ -124,10 +113,8 @@ pub async fn show(
                         }
                     }
                 }
-            },
-        )
-    });
-    Ok(html_response(StatusCode::OK, markup))
+            }
+    }))
 }
 
 #[cfg(test)]

@@ -266,6 +266,22 @@ impl Visit {
         html_response(status, markup)
     }
 
+    /// A list page read through filters in its query string: 400 when `problem` (the first
+    /// filter refused, shown at its field by `body`) is there, else 200.
+    pub fn filtered(
+        &self,
+        title: &str,
+        problem: Option<&Problem>,
+        body: impl FnOnce(&str) -> Markup,
+    ) -> HttpResponse {
+        let status = if problem.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        self.page(title, status, body)
+    }
+
     /// The page of `data` with `form` and `notice`, for a handler that loaded the page's
     /// data itself because its answer to a form is the page (a preview), not a redirect.
     pub fn answer<P: FormPage>(

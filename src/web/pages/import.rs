@@ -6,22 +6,19 @@
 //! The chosen file travels back with the preview form (as base64 in a hidden field), so the
 //! page keeps nothing between the steps and works the same behind several instances.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
 use base64::Engine as _;
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::form::{field_problem, html_response, Fields, Problem};
-use super::layout::{csrf_field, page};
-use super::with_viewer;
+use super::form::{Fields, Form, Problem};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
 use crate::db::staff::StaffMember;
+use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::imports::{self, ImportKind, ImportOptions, ImportReport};
-use crate::web::auth::{require_role, CsrfForm, CsrfUpload, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::web::auth::{require_role, CsrfForm, CsrfUpload};
 
 /// The largest preview form posted back: the file as base64 and the choices beside it.
 pub const MAX_PREVIEW_FORM_BYTES: usize = imports::MAX_IMPORT_BYTES / 3 * 4 + 64 * 1024;
@@ -97,65 +94,52 @@ fn numbered_pairs(fields: &Fields, named: &str, chosen: &str) -> Vec<(String, St
 }
 
 /// `GET /admin/import`: choose a file (`?kind=` preselects what it holds).
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    query: web::Query<Fields>,
-) -> Result<HttpResponse, PageError> {
-    let kind = query.get("kind").and_then(ImportKind::parse);
-    require_role(&member, kind.unwrap_or(ImportKind::Pupils).importers())?;
-    Ok(choose_page(&member, &session, StatusCode::OK, kind, None))
+pub async fn show(visit: Visit) -> PageResult {
+    let kind = visit.query.get("kind").and_then(ImportKind::parse);
+    visit.show::<ChoosePage>(kind).await
 }
 
 /// `POST /admin/import/preview`: the chosen file, previewed; nothing is written.
-pub async fn preview(
-    SignedIn(member): SignedIn,
-    session: Session,
-    upload: CsrfUpload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn preview(visit: Visit, upload: CsrfUpload) -> PageResult {
     let kind = upload.fields.get("kind").and_then(ImportKind::parse);
-    require_role(&member, kind.unwrap_or(ImportKind::Pupils).importers())?;
+    require_role(
+        &visit.member,
+        kind.unwrap_or(ImportKind::Pupils).importers(),
+    )?;
     match Choice::read(&upload.fields, upload.file) {
-        Ok(choice) => run_and_show(member, session, state, choice, true).await,
-        Err(error) => Ok(choose_page(
-            &member,
-            &session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            kind,
-            Some(&error),
-        )),
+        Ok(choice) => run_and_show(visit, choice, true).await,
+        Err(error) => match Problem::of(&error) {
+            Some(problem) => {
+                let form = Form::again(upload.fields, problem);
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                visit.again::<ChoosePage>(kind, form, status).await
+            }
+            None => Err(error.into()),
+        },
     }
 }
 
 /// `POST /admin/import`: the previewed file again, with `step=preview` (columns mapped
 /// anew) or `step=apply`.
-pub async fn submit(
-    SignedIn(member): SignedIn,
-    session: Session,
-    form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn submit(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
     let fields = form.0;
     let kind = fields.get("kind").and_then(ImportKind::parse);
-    require_role(&member, kind.unwrap_or(ImportKind::Pupils).importers())?;
+    require_role(
+        &visit.member,
+        kind.unwrap_or(ImportKind::Pupils).importers(),
+    )?;
     let file = base64::engine::general_purpose::STANDARD
         .decode(fields.raw("file").trim())
         .map_err(|_| Error::bad_request("the previewed file could not be read: choose it again"))?;
     let choice = Choice::read(&fields, file)?;
     let apply = fields.get("step") == Some("apply");
-    run_and_show(member, session, state, choice, !apply).await
+    run_and_show(visit, choice, !apply).await
 }
 
 /// Runs the import (a dry run, or for real) and shows its report.
-async fn run_and_show(
-    member: StaffMember,
-    session: Session,
-    state: web::Data<AppState>,
-    choice: Choice,
-    dry_run: bool,
-) -> Result<HttpResponse, PageError> {
-    let (school_id, actor) = (member.school_id, member.id);
+async fn run_and_show(visit: Visit, choice: Choice, dry_run: bool) -> PageResult {
+    let state = visit.state.clone();
+    let (school_id, actor) = (visit.member.school_id, visit.member.id);
     let options = choice.options(dry_run, &state.settings);
     let (kind, file) = (choice.kind, choice.file.clone());
     let report = state
@@ -188,64 +172,65 @@ async fn run_and_show(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Bring in a file",
-            viewer,
-            render_report(&choice, &report, &listed, viewer.csrf),
-        )
-    });
-    Ok(html_response(status, markup))
+    Ok(visit.page(ChoosePage::TITLE, status, |csrf| {
+        render_report(&choice, &report, &listed, csrf)
+    }))
 }
 
-/// The page to choose a file, with a problem at its field when there is one.
-fn choose_page(
-    member: &StaffMember,
-    session: &Session,
-    status: StatusCode,
+/// The page to choose a file: what it holds (the kind asked for chosen first), the file and
+/// the choices beside it, with a problem at its field when there is one.
+struct ChoosePage {
     kind: Option<ImportKind>,
-    problem: Option<&Error>,
-) -> HttpResponse {
-    let problem = problem.and_then(Problem::of);
-    let markup = with_viewer(member, session, |viewer| {
-        page(
-            "Bring in a file",
-            viewer,
-            html! {
-                h1 { "Bring in a file" }
-                p.muted { "Files as the school's MIS and other systems save them. You will see what would change before anything is written." }
-                section.card {
-                    form.stack method="post" action="/admin/import/preview" enctype="multipart/form-data" {
-                        (csrf_field(viewer.csrf))
-                        label for="kind" { "What the file holds" }
-                        select #kind name="kind" {
-                            @for option in ImportKind::ALL {
-                                option value=(option.as_str()) selected[Some(*option) == kind] { (option.title()) }
-                            }
+}
+
+impl FormPage for ChoosePage {
+    /// The kind of file asked for (`?kind=`), when one is.
+    type Key = Option<ImportKind>;
+    const TITLE: &'static str = "Bring in a file";
+
+    fn load(
+        _conn: &mut DbConnection,
+        member: &StaffMember,
+        kind: Option<ImportKind>,
+    ) -> Result<Self> {
+        require_role(member, kind.unwrap_or(ImportKind::Pupils).importers())?;
+        Ok(ChoosePage { kind })
+    }
+
+    fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
+        html! {
+            h1 { "Bring in a file" }
+            p.muted { "Files as the school's MIS and other systems save them. You will see what would change before anything is written." }
+            section.card {
+                form.stack method="post" action="/admin/import/preview" enctype="multipart/form-data" {
+                    (csrf_field(csrf))
+                    label for="kind" { "What the file holds" }
+                    select #kind name="kind" {
+                        @for option in ImportKind::ALL {
+                            option value=(option.as_str()) selected[Some(*option) == self.kind] { (option.title()) }
                         }
-                        (field_problem(problem.as_ref(), "kind"))
-                        label for="file" { "File" }
-                        input #file type="file" name="file" required;
-                        (field_problem(problem.as_ref(), "file"))
-                        label.choice {
-                            input type="checkbox" name="full" value="on";
-                            " Pupils: the file is the whole roll, so pupils not in it are marked as left (their records are kept)"
-                        }
-                        label.choice {
-                            input type="checkbox" name="invite" value="on";
-                            " Staff: email each new person an invitation to choose a password (a link valid 7 days)"
-                        }
-                        label.choice {
-                            input type="checkbox" name="place" value="on";
-                            " Behaviour history: place each pupil with no level yet on the ladder, as the school's policy would have"
-                        }
-                        button.primary type="submit" { "Preview" }
                     }
+                    (form.problem_at("kind"))
+                    label for="file" { "File" }
+                    input #file type="file" name="file" required;
+                    (form.problem_at("file"))
+                    label.choice {
+                        input type="checkbox" name="full" value="on";
+                        " Pupils: the file is the whole roll, so pupils not in it are marked as left (their records are kept)"
+                    }
+                    label.choice {
+                        input type="checkbox" name="invite" value="on";
+                        " Staff: email each new person an invitation to choose a password (a link valid 7 days)"
+                    }
+                    label.choice {
+                        input type="checkbox" name="place" value="on";
+                        " Behaviour history: place each pupil with no level yet on the ladder, as the school's policy would have"
+                    }
+                    button.primary type="submit" { "Preview" }
                 }
-            },
-        )
-    });
-    html_response(status, markup)
+            }
+        }
+    }
 }
 
 /// A preview (or what was done), with the form to map columns and apply.

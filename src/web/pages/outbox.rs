@@ -2,26 +2,24 @@
 //! for a retry, and what failed (with a button to send it again); each email as it was
 //! written, and, when email goes to files, the file itself.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::form::{html_response, local, see_other, Fields};
-use super::layout::{csrf_field, page};
-use super::with_viewer;
+use super::form::{local, problem_summary, Fields, Form};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::csrf_field;
 use crate::db::account_links;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::models::OutboxRow;
 use crate::db::outbox::{self, status};
-use crate::db::{from_db_time, to_db_time};
+use crate::db::staff::StaffMember;
+use crate::db::{from_db_time, to_db_time, DbConnection};
 use crate::domain::Role;
 use crate::error::{Error, Result};
 use crate::mail::{sanitise_key, transport};
-use crate::web::auth::{require_role, CsrfForm, SignedIn};
-use crate::web::error::PageError;
-use crate::web::AppState;
+use crate::web::auth::{require_role, CsrfForm};
 
 /// The roles that look after the school's email.
 const KEEPERS: [Role; 2] = [Role::Admin, Role::Slt];
@@ -46,65 +44,73 @@ fn status_tag(row: &OutboxRow) -> Markup {
     }
 }
 
-/// `GET /admin/outbox?status=`: the school's latest emails.
-pub async fn list(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
-    let query = Fields::from_query(request.query_string());
-    let only = query
-        .get("status")
-        .filter(|s| STATUSES.contains(s))
-        .map(str::to_string);
-    let school_id = member.school_id;
-    let shown = only.clone();
-    let rows = state
-        .db
-        .transaction(move |conn| outbox::list(conn, school_id, shown.as_deref(), LISTED))
-        .await?;
-    let notice = query.get("resent").map(|_| "Queued to be sent again.");
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Emails",
-            viewer,
-            html! {
-                h1 { "Emails" }
-                p.muted { "Every email Steadfast sends, newest first. Failed emails can be sent again." }
-                @if let Some(notice) = notice { p.notice role="status" { (notice) } }
-                p {
-                    a href="/admin/outbox" { "All" }
-                    @for s in STATUSES { " · " a href={ "/admin/outbox?status=" (s) } { (s) } }
-                }
-                @if rows.is_empty() { p.muted { "No emails here." } }
-                table {
-                    thead { tr { th { "Queued" } th { "To" } th { "About" } th { "Status" } th { "Tries" } th {} } }
-                    tbody {
-                        @for row in &rows {
-                            tr {
-                                td { (local(from_db_time(row.created_at))) }
-                                td { (row.recipient) }
-                                td { a href={ "/admin/outbox/" (row.id) } { (row.subject) } }
-                                td { (status_tag(row)) }
-                                td { (row.attempts) }
-                                td {
-                                    @if row.status == status::FAILED {
-                                        form method="post" action={ "/admin/outbox/" (row.id) "/resend" } {
-                                            (csrf_field(viewer.csrf))
-                                            button type="submit" { "Send again" }
-                                        }
+/// The school's latest emails, of one status or all.
+struct EmailsPage {
+    rows: Vec<OutboxRow>,
+}
+
+impl FormPage for EmailsPage {
+    /// The status shown, or all.
+    type Key = Option<String>;
+    const TITLE: &'static str = "Emails";
+
+    fn load(conn: &mut DbConnection, member: &StaffMember, only: Option<String>) -> Result<Self> {
+        require_role(member, &KEEPERS)?;
+        let rows = outbox::list(conn, member.school_id, only.as_deref(), LISTED)?;
+        Ok(EmailsPage { rows })
+    }
+
+    fn notice(query: &Fields) -> Option<String> {
+        query
+            .get("resent")
+            .map(|_| "Queued to be sent again.".to_string())
+    }
+
+    fn render(&self, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
+        html! {
+            h1 { "Emails" }
+            p.muted { "Every email Steadfast sends, newest first. Failed emails can be sent again." }
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            (problem_summary(form.problem(), &[]))
+            p {
+                a href="/admin/outbox" { "All" }
+                @for s in STATUSES { " · " a href={ "/admin/outbox?status=" (s) } { (s) } }
+            }
+            @if self.rows.is_empty() { p.muted { "No emails here." } }
+            table {
+                thead { tr { th { "Queued" } th { "To" } th { "About" } th { "Status" } th { "Tries" } th {} } }
+                tbody {
+                    @for row in &self.rows {
+                        tr {
+                            td { (local(from_db_time(row.created_at))) }
+                            td { (row.recipient) }
+                            td { a href={ "/admin/outbox/" (row.id) } { (row.subject) } }
+                            td { (status_tag(row)) }
+                            td { (row.attempts) }
+                            td {
+                                @if row.status == status::FAILED {
+                                    form method="post" action={ "/admin/outbox/" (row.id) "/resend" } {
+                                        (csrf_field(csrf))
+                                        button type="submit" { "Send again" }
                                     }
                                 }
                             }
                         }
                     }
                 }
-            },
-        )
-    });
-    Ok(html_response(StatusCode::OK, markup))
+            }
+        }
+    }
+}
+
+/// `GET /admin/outbox?status=`: the school's latest emails.
+pub async fn list(visit: Visit) -> PageResult {
+    let only = visit
+        .query
+        .get("status")
+        .filter(|s| STATUSES.contains(s))
+        .map(str::to_string);
+    visit.show::<EmailsPage>(only).await
 }
 
 fn email_id(path: &str) -> Result<i64> {
@@ -113,26 +119,19 @@ fn email_id(path: &str) -> Result<i64> {
 
 /// `GET /admin/outbox/{id}`: one email as written; the `.eml` file too when email goes to
 /// files.
-pub async fn show(
-    SignedIn(member): SignedIn,
-    session: Session,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
+pub async fn show(visit: Visit, path: web::Path<String>) -> PageResult {
+    require_role(&visit.member, &KEEPERS)?;
     let id = email_id(&path)?;
-    let school_id = member.school_id;
-    let row = state
+    let school_id = visit.member.school_id;
+    let row = visit
+        .state
         .db
         .transaction(move |conn| outbox::get(conn, school_id, id))
         .await?;
     let file_name = format!("{}.eml", sanitise_key(&row.message_key));
-    let file = transport::read_sent(&state.settings.data_dir, &file_name).ok();
+    let file = transport::read_sent(&visit.state.settings.data_dir, &file_name).ok();
     let hidden = row.topic == account_links::LINK_EMAIL_TOPIC;
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Email",
-            viewer,
+    Ok(visit.page("Email", StatusCode::OK, |csrf| {
             html! {
                 h1 { (row.subject) }
                 dl.facts {
@@ -146,7 +145,7 @@ pub async fn show(
                 }
                 @if row.status == status::FAILED {
                     form method="post" action={ "/admin/outbox/" (row.id) "/resend" } {
-                        (csrf_field(viewer.csrf))
+                        (csrf_field(csrf))
                         button.primary type="submit" { "Send again" }
                     }
                 }
@@ -161,40 +160,32 @@ pub async fn show(
                     pre.prewrap { (file) }
                 }
                 p { a href="/admin/outbox" { "All emails" } }
-            },
-        )
-    });
-    Ok(html_response(StatusCode::OK, markup))
+            }
+    }))
 }
 
 /// `POST /admin/outbox/{id}/resend`: queues a failed email again. Audited.
-pub async fn resend(
-    SignedIn(member): SignedIn,
-    path: web::Path<String>,
-    _form: CsrfForm<Fields>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_role(&member, &KEEPERS)?;
+pub async fn resend(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
+    require_role(&visit.member, &KEEPERS)?;
     let id = email_id(&path)?;
-    let (school_id, actor) = (member.school_id, member.id);
-    state
-        .db
-        .write(move |conn| {
+    visit
+        .submit::<EmailsPage, _, _>(None, form.0, Ok(()), move |conn, by, _, ()| {
+            let school_id = by.school_id;
             let now = Utc::now();
             outbox::resend(conn, school_id, id, now)?;
             audit::record(
                 conn,
                 AuditEntry {
                     school_id,
-                    actor_id: Some(actor),
+                    actor_id: Some(by.id),
                     action: "email.resend",
                     entity: "outbox",
                     entity_id: Some(id),
                     detail: "queued again after failing".into(),
                     at: to_db_time(now),
                 },
-            )
+            )?;
+            Ok("/admin/outbox?resent=1".to_string())
         })
-        .await?;
-    Ok(see_other("/admin/outbox?resent=1"))
+        .await
 }

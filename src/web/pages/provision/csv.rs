@@ -1,16 +1,14 @@
 //! The provision CSVs: one pupil's provision, and the whole-school map.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use chrono::NaiveDate;
 
 use crate::db::audit::{self, Read};
 use crate::db::provision::{self, ItemView, SchoolMap};
 use crate::domain::programme::Fidelity;
 use crate::error::Error;
-use crate::web::auth::SignedIn;
-use crate::web::error::PageError;
-use crate::web::pages::form::{csv_bytes, csv_response, text_cell, Fields};
-use crate::web::AppState;
+use crate::web::pages::form::{csv_bytes, csv_response, text_cell};
+use crate::web::pages::form_page::{PageResult, Visit};
 
 use super::map::{map_detail, pupil_count, read_map_filter, require_map, row_overdue};
 use super::{
@@ -109,13 +107,11 @@ fn item_csv_rows(upn: &str, items: &[ItemView]) -> Vec<Vec<String>> {
 /// `GET /pupils/{id}/provision.csv`: the pupil's provision, one row per item with its
 /// latest review, and a row with the cost per term of the active provision. The file is named
 /// by the pupil's UPN, never their name.
-pub async fn pupil_csv(
-    SignedIn(member): SignedIn,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
+pub async fn pupil_csv(visit: Visit, path: web::Path<String>) -> PageResult {
     let pupil_id = pupil_id_of(&path)?;
-    let (upn, body) = state
+    let member = visit.member;
+    let (upn, body) = visit
+        .state
         .db
         .write(move |conn| {
             let (pupil, _) = provision::pupil_for_support(conn, &member, pupil_id)?;
@@ -223,20 +219,17 @@ fn map_csv_rows(map: &SchoolMap, today: NaiveDate) -> Vec<Vec<String>> {
 
 /// `GET /provision.csv?year=&level=&sen_status=`: the filtered whole-school map as CSV, one
 /// row per pupil and a totals row. For the SENDCO and SLT.
-pub async fn map_csv(
-    SignedIn(member): SignedIn,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_map(&member)?;
-    let query = Fields::from_query(request.query_string());
-    let (filter, problem) = read_map_filter(&query);
+pub async fn map_csv(visit: Visit) -> PageResult {
+    require_map(&visit.member)?;
+    let (filter, problem) = read_map_filter(&visit.query);
     if let Some(problem) = problem {
-        return Err(PageError(Error::from(&problem)));
+        return Err(Error::from(&problem).into());
     }
     let today = today();
+    let member = visit.member;
     let school_id = member.school_id;
-    let body = state
+    let body = visit
+        .state
         .db
         .write(move |conn| {
             let map = provision::school_map(conn, school_id, &filter, today)?;

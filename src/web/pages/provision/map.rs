@@ -1,8 +1,5 @@
 //! The whole-school provision map: every pupil's provision, filtered, with reviews due.
 
-use actix_session::Session;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, TimeDelta};
 use diesel::prelude::*;
 use maud::{html, Markup};
@@ -20,12 +17,9 @@ use crate::domain::details::{SenStatus, YearNumber};
 use crate::domain::plan::{format_pounds, DEFAULT_TERM_WEEKS};
 use crate::domain::Level;
 use crate::error::{Error, Result};
-use crate::web::auth::SignedIn;
-use crate::web::error::PageError;
-use crate::web::pages::form::{html_response, Fields, Problem};
-use crate::web::pages::layout::{fidelity_summary, level_chip, page};
-use crate::web::pages::with_viewer;
-use crate::web::AppState;
+use crate::web::pages::form::{Fields, Problem};
+use crate::web::pages::form_page::{PageResult, Visit};
+use crate::web::pages::layout::{fidelity_summary, level_chip};
 
 // ---------------------------------------------------------------------------------------------
 // The whole-school provision map
@@ -319,22 +313,17 @@ fn render_map(
 
 /// `GET /provision?year=&level=&sen_status=`: the whole-school provision map with its totals,
 /// and the reviews due and overdue. For the SENDCO and SLT.
-pub async fn map(
-    SignedIn(member): SignedIn,
-    session: Session,
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> std::result::Result<HttpResponse, PageError> {
-    require_map(&member)?;
-    let query = Fields::from_query(request.query_string());
-    let (filter, problem) = read_map_filter(&query);
+pub async fn map(visit: Visit) -> PageResult {
+    require_map(&visit.member)?;
+    let (filter, problem) = read_map_filter(&visit.query);
     let today = today();
-    let school_id = member.school_id;
     let wanted = filter.clone();
-    let reader = member.clone();
-    let data = state
+    let reader = visit.member.clone();
+    let data = visit
+        .state
         .db
         .write(move |conn| {
+            let school_id = reader.school_id;
             let data = MapPage {
                 map: provision::school_map(conn, school_id, &wanted, today)?,
                 due: provision::reviews_due(
@@ -348,17 +337,7 @@ pub async fn map(
             Ok(data)
         })
         .await?;
-    let status = if problem.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    let markup = with_viewer(&member, &session, |viewer| {
-        page(
-            "Provision map",
-            viewer,
-            render_map(&data, &filter, problem.as_ref(), today),
-        )
-    });
-    Ok(html_response(status, markup))
+    Ok(visit.filtered("Provision map", problem.as_ref(), |_| {
+        render_map(&data, &filter, problem.as_ref(), today)
+    }))
 }
