@@ -12,11 +12,11 @@ use super::form_page::{FormPage, PageResult, Visit};
 use super::layout::csrf_field;
 use super::password::{new_password_fields, new_password_problem};
 use crate::accounts::{hash_password, new_api_token, verify_password};
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::sign_in::{self, SessionListing};
 use crate::db::staff::{self, StaffMember};
 use crate::db::tokens::{self, TokenListing, MAX_TOKEN_NAME_CHARS};
-use crate::db::{to_db_time, DbConnection};
+use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::web::auth::{CsrfForm, SESSION_REFERENCE};
 use crate::web::throttle::Attempt;
@@ -47,17 +47,13 @@ fn record_own(
     action: &'static str,
     detail: &str,
 ) -> Result<()> {
-    audit::record(
+    audit::record_by(
         conn,
-        AuditEntry {
-            school_id: member.school_id,
-            actor_id: Some(member.id),
-            action,
-            entity: "staff",
-            entity_id: Some(member.id),
-            detail: detail.to_string(),
-            at: to_db_time(Utc::now()),
-        },
+        member,
+        action,
+        "staff",
+        Some(member.id),
+        detail.to_string(),
     )
 }
 
