@@ -516,7 +516,6 @@ fn focus_is(css: &str) -> String {
     format!("return !!document.activeElement && document.activeElement.matches({css:?});")
 }
 
-
 #[tokio::test]
 async fn by_keyboard_a_prompt_is_logged_and_undone_and_a_pupil_is_added_in_place() {
     let Some(Form8B { app, amira, ben }) = form_8b().await else {

@@ -390,7 +390,6 @@ async fn every_page_of_every_role_fits_a_phone_and_passes_axe() {
     );
 }
 
-
 /// Presses Tab until the focused element matches `css`; answers how many presses it took.
 async fn tab_to(browser: &Browser, css: &str, at_most: usize) -> usize {
     let matches = format!("return document.activeElement.matches({});", json!(css));

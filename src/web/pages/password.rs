@@ -8,14 +8,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::form::{field_problem, problem_summary, Fields, Problem};
+use super::form::{problem_summary, Fields, Form, Problem};
+use super::form_page::{PageResult, Visit};
 use super::layout::{csrf_field, public_page};
 use super::own_account;
 use crate::accounts::{check_new_password, hash_password, MIN_PASSWORD_LENGTH};
 use crate::db::account_links::{self, FoundLink};
 use crate::domain::account_link::{LinkPurpose, LinkState};
 use crate::error::Error;
-use crate::web::auth::{csrf_token, CsrfForm, SignedIn};
+use crate::web::auth::{csrf_token, CsrfForm};
 use crate::web::error::PageError;
 use crate::web::AppState;
 
@@ -53,7 +54,21 @@ fn refused(state: LinkState) -> HttpResponse {
     private_page(status, markup)
 }
 
-fn choose_form(link: &FoundLink, token: &str, csrf: &str, problem: Option<&Problem>) -> Markup {
+/// The boxes for a new password and the same again, each with the slot for its problem.
+pub fn new_password_fields(form: &Form, first: &str, again: &str) -> Markup {
+    html! {
+        label for="password" { (first) }
+        input #password type="password" name="password" autocomplete="new-password" required
+            minlength=(MIN_PASSWORD_LENGTH) aria-describedby="password-hint";
+        p.hint #password-hint { "At least " (MIN_PASSWORD_LENGTH) " characters. A few unrelated words make a password that is easy to remember and hard to guess." }
+        (form.problem_at("password"))
+        label for="confirm" { (again) }
+        input #confirm type="password" name="confirm" autocomplete="new-password" required;
+        (form.problem_at("confirm"))
+    }
+}
+
+fn choose_form(link: &FoundLink, token: &str, csrf: &str, form: &Form) -> Markup {
     let (title, intro) = match link.purpose {
         LinkPurpose::Invitation => (
             "Choose your password",
@@ -75,19 +90,12 @@ fn choose_form(link: &FoundLink, token: &str, csrf: &str, problem: Option<&Probl
         html! {
             h1 { (title) }
             p { (intro) }
-            (problem_summary(problem, &["password", "confirm"]))
+            (problem_summary(form.problem(), &["password", "confirm"]))
             form.stack method="post" action="/account/password" {
                 (csrf_field(csrf))
                 input type="hidden" name="token" value=(token);
                 input type="hidden" name="username" value=(link.email) autocomplete="username";
-                label for="password" { "Password" }
-                input #password type="password" name="password" autocomplete="new-password" required
-                    minlength=(MIN_PASSWORD_LENGTH) aria-describedby="password-hint";
-                p.hint #password-hint { "At least " (MIN_PASSWORD_LENGTH) " characters. A few unrelated words make a password that is easy to remember and hard to guess." }
-                (field_problem(problem, "password"))
-                label for="confirm" { "The same password again" }
-                input #confirm type="password" name="confirm" autocomplete="new-password" required;
-                (field_problem(problem, "confirm"))
+                (new_password_fields(form, "Password", "The same password again"))
                 button.primary type="submit" { "Save my password" }
             }
         },
@@ -100,10 +108,10 @@ fn choose_form(link: &FoundLink, token: &str, csrf: &str, problem: Option<&Probl
 pub fn new_password_problem(fields: &Fields, about_them: &[&str]) -> Option<Problem> {
     let password = fields.raw("password");
     if password != fields.raw("confirm") {
-        return Some(Problem {
-            field: Some("confirm".into()),
-            message: "the two passwords are not the same: type it again in both boxes".into(),
-        });
+        return Some(Problem::at(
+            "confirm",
+            "the two passwords are not the same: type it again in both boxes",
+        ));
     }
     check_new_password(password, about_them)
         .err()
@@ -121,18 +129,15 @@ async fn find_link(state: &AppState, token: String) -> Result<Option<FoundLink>,
 /// not work; without a token, a signed-in person's form to change theirs.
 pub async fn show(
     session: Session,
-    signed_in: Option<SignedIn>,
+    visit: Option<Visit>,
     request: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+) -> PageResult {
     let query = Fields::from_query(request.query_string());
     let token = query.get("token").unwrap_or_default().to_string();
     if token.is_empty() {
-        return match signed_in {
-            Some(SignedIn(member)) => {
-                let saved = query.get("saved").is_some();
-                Ok(own_account::password_form(member, session, saved).await)
-            }
+        return match visit {
+            Some(visit) => own_account::password_form(visit).await,
             None => Err(PageError(Error::Unauthenticated)),
         };
     }
@@ -144,7 +149,7 @@ pub async fn show(
     }
     Ok(private_page(
         StatusCode::OK,
-        choose_form(&link, &token, &csrf_token(&session), None),
+        choose_form(&link, &token, &csrf_token(&session), &Form::default()),
     ))
 }
 
@@ -153,18 +158,16 @@ pub async fn show(
 /// signs them in; without a token, a signed-in person changing theirs.
 pub async fn submit(
     session: Session,
-    signed_in: Option<SignedIn>,
+    visit: Option<Visit>,
     request: HttpRequest,
     form: CsrfForm<Fields>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+) -> PageResult {
     let fields = form.0;
     let token = fields.get("token").unwrap_or_default().to_string();
     if token.is_empty() {
-        return match signed_in {
-            Some(SignedIn(member)) => {
-                own_account::change_password(member, session, &request, fields, &state).await
-            }
+        return match visit {
+            Some(visit) => own_account::change_password(visit, &request, fields).await,
             None => Err(PageError(Error::Unauthenticated)),
         };
     }
@@ -177,9 +180,10 @@ pub async fn submit(
     let password = fields.raw("password").to_string();
     let problem = new_password_problem(&fields, &[&link.name, &link.email]);
     if let Some(problem) = problem {
+        let form = Form::again(fields, problem);
         return Ok(private_page(
             StatusCode::BAD_REQUEST,
-            choose_form(&link, &token, &csrf_token(&session), Some(&problem)),
+            choose_form(&link, &token, &csrf_token(&session), &form),
         ));
     }
     let hash = web::block(move || hash_password(&password))
@@ -210,7 +214,7 @@ pub async fn submit(
     }
 }
 
-fn reset_form(csrf: &str, email: &str, problem: Option<&Problem>) -> Markup {
+fn reset_form(csrf: &str, form: &Form) -> Markup {
     public_page(
         "Forgotten your password?",
         html! {
@@ -219,8 +223,8 @@ fn reset_form(csrf: &str, email: &str, problem: Option<&Problem>) -> Markup {
             form.stack method="post" action="/login/reset" {
                 (csrf_field(csrf))
                 label for="email" { "Email" }
-                input #email type="email" name="email" value=(email) autocomplete="username" required autofocus;
-                (field_problem(problem, "email"))
+                input #email type="email" name="email" value=(form.values.raw("email")) autocomplete="username" required autofocus;
+                (form.problem_at("email"))
                 button.primary type="submit" { "Email me a link" }
             }
             p { a href="/login" { "Back to sign in" } }
@@ -230,7 +234,10 @@ fn reset_form(csrf: &str, email: &str, problem: Option<&Problem>) -> Markup {
 
 /// `GET /login/reset`: the form to ask for a password-reset link.
 pub async fn reset_show(session: Session) -> HttpResponse {
-    private_page(StatusCode::OK, reset_form(&csrf_token(&session), "", None))
+    private_page(
+        StatusCode::OK,
+        reset_form(&csrf_token(&session), &Form::default()),
+    )
 }
 
 /// `POST /login/reset`: queues a reset email when an active account has the address, and
@@ -239,15 +246,12 @@ pub async fn reset_submit(
     session: Session,
     form: CsrfForm<Fields>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+) -> PageResult {
     let Some(typed) = form.0.get("email").map(str::to_string) else {
-        let problem = Problem {
-            field: Some("email".into()),
-            message: "type the email address you sign in with".into(),
-        };
+        let problem = Problem::at("email", "type the email address you sign in with");
         return Ok(private_page(
             StatusCode::BAD_REQUEST,
-            reset_form(&csrf_token(&session), "", Some(&problem)),
+            reset_form(&csrf_token(&session), &Form::again(form.0, problem)),
         ));
     };
     let public_url = state.settings.public_url.clone();

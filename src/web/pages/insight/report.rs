@@ -202,11 +202,6 @@ pub async fn show(visit: Visit) -> PageResult {
             Ok((choices, report))
         })
         .await?;
-    let status = if problem.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let body = html! {
         h1 { "Incident patterns" }
         p.muted {
@@ -217,5 +212,5 @@ pub async fn show(visit: Visit) -> PageResult {
         (render_form(&ask, &visit.query, problem.as_ref(), &choices))
         @if let Some(report) = &report { (render_report(report)) }
     };
-    Ok(visit.page("Incident patterns", status, |_| body))
+    Ok(visit.filtered("Incident patterns", problem.as_ref(), |_| body))
 }

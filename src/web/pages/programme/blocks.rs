@@ -1,5 +1,5 @@
 //! The Coaching Programme page: a pupil's blocks with their sessions and fidelity, the form to
-//! plan the current block, and the block review.
+//! plan the current block, and the block review (its form and handler in `review.rs`).
 
 use std::collections::HashMap;
 
@@ -7,13 +7,14 @@ use actix_web::web;
 use chrono::{NaiveDate, NaiveTime, Utc, Weekday};
 use maud::{html, Markup};
 
+use super::review::{review_form, REVIEW_FIELDS};
 use super::{
     date_in, day, name_in, number_in, place_title, pupil_id_of, pupil_seen_by, radio, runner,
     session_status, short_day, staff_names,
 };
 use crate::db::audit::Read;
 use crate::db::plans::{self, PlanVersion};
-use crate::db::programmes::{self, BlockRequest, BlockView, ReviewInput};
+use crate::db::programmes::{self, BlockRequest, BlockView};
 use crate::db::pupils::PupilView;
 use crate::db::staff::StaffMember;
 use crate::db::{evaluation, from_db_time, DbConnection};
@@ -21,16 +22,15 @@ use crate::domain::calendar::SchoolCalendar;
 use crate::domain::level::ProgrammeBlock;
 use crate::domain::plan::MAX_NAME_CHARS;
 use crate::domain::programme::{
-    Fidelity, ReviewDecision, SessionLead, SessionPlace, MAX_NOTE_CHARS, MAX_SESSIONS_PER_WEEK,
+    Fidelity, ReviewDecision, SessionLead, SessionPlace, MAX_SESSIONS_PER_WEEK,
     MAX_SESSION_MINUTES, MIN_SESSION_MINUTES,
 };
 use crate::domain::visibility::Record;
 use crate::domain::Level;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::web::auth::CsrfForm;
 use crate::web::pages::form::{
-    field_problem, local, local_input_value, parse_local_time, problem_summary, Fields, Form,
-    Problem,
+    field_problem, local, local_input_value, problem_summary, Fields, Form, Problem,
 };
 use crate::web::pages::form_page::{FormPage, PageResult, Visit};
 use crate::web::pages::layout::{csrf_field, fidelity_summary, level_chip};
@@ -52,9 +52,6 @@ const BLOCK_FIELDS: [&str; 9] = [
     "practitioner_name",
 ];
 
-/// Fields of the block review form.
-const REVIEW_FIELDS: [&str; 4] = ["held_at", "decision", "summary", "reason"];
-
 /// The weekdays sessions may fall on, with their stored names.
 const WEEKDAYS: [(Weekday, &str, &str); 5] = [
     (Weekday::Mon, "mon", "Monday"),
@@ -68,7 +65,7 @@ const WEEKDAYS: [(Weekday, &str, &str); 5] = [
 const SPREAD_DAYS: [&str; 5] = ["mon", "wed", "fri", "tue", "thu"];
 
 /// What the programme page shows.
-struct ProgrammePage {
+pub(super) struct ProgrammePage {
     pupil: PupilView,
     /// Newest first.
     blocks: Vec<BlockView>,
@@ -405,53 +402,6 @@ fn plan_block_form(
     }
 }
 
-fn review_form(view: &BlockView, values: &Fields, problem: Option<&Problem>, csrf: &str) -> Markup {
-    let block = &view.block;
-    let last = view.programme_block().is_ok_and(ProgrammeBlock::is_last);
-    let review_day = view.final_session().map(|s| s.on_date);
-    html! {
-        section.card #review {
-            h2 { "Review the " (block.weeks) "-week block" }
-            p {
-                "Fidelity so far: " (fidelity_summary(view.fidelity.fidelity))
-                @if let Some(on) = review_day { br; span.muted { "The review falls on the final session's day, " (day(on)) "." } }
-            }
-            ul.hint {
-                li { "Moving on (to the next block or to a Bespoke Provision Map) when fewer than 80% of the planned sessions were delivered needs a reason: was the support actually given?" }
-                li { "A Bespoke Provision Map before the 6-week block has been reviewed is an SLT or SENDCO decision, and needs a reason." }
-                @if last { li { "The 6-week block is the last: after it, the goals are met or a Bespoke Provision Map follows." } }
-            }
-            form.stack method="post" action={ "/programme/blocks/" (block.id) "/review" } {
-                (csrf_field(csrf))
-                label for="held_at" { "When the review was held (London time)" }
-                input #held_at type="datetime-local" name="held_at" value=(values.raw("held_at"));
-                p.hint { "Left blank, it is now." }
-                (field_problem(problem, "held_at"))
-                fieldset {
-                    legend { "What the review decided" }
-                    @for decision in ReviewDecision::ALL {
-                        @let unavailable = last && decision == ReviewDecision::NextBlock;
-                        label.choice {
-                            input type="radio" name="decision" value=(decision.as_str())
-                                checked[values.raw("decision") == decision.as_str()] disabled[unavailable];
-                            " " (decision.title())
-                            @if unavailable { span.muted { " (not after the 6-week block)" } }
-                        }
-                    }
-                    (field_problem(problem, "decision"))
-                }
-                label for="summary" { "Summary of the review" }
-                textarea #summary name="summary" rows="3" maxlength="500" required { (values.raw("summary")) }
-                (field_problem(problem, "summary"))
-                label for="reason" { "Reason (needed to move on with fidelity under 80%, or for an early provision map)" }
-                textarea #reason name="reason" rows="3" maxlength=(MAX_NOTE_CHARS) { (values.raw("reason")) }
-                (field_problem(problem, "reason"))
-                button.primary type="submit" { "Record the review" }
-            }
-        }
-    }
-}
-
 fn render_programme(data: &ProgrammePage, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
     let (values, problem) = (&form.values, form.problem());
     let pupil = &data.pupil;
@@ -624,78 +574,5 @@ pub async fn plan_block(
             programmes::plan_block(conn, by, &request, &rules, Utc::now())?;
             Ok(format!("/pupils/{pupil_id}/programme?done=planned"))
         })
-        .await
-}
-
-/// A block review as typed: when it was held, checked here; the decision, summary and
-/// reason are checked by the domain.
-struct ReviewForm {
-    held_at: chrono::DateTime<Utc>,
-    typed: Fields,
-}
-
-fn read_review(fields: &Fields) -> std::result::Result<ReviewForm, Problem> {
-    let held_at = parse_local_time("held_at", fields.get("held_at"))?;
-    if fields.get("decision").is_none() {
-        return Err(Problem::at("decision", "choose what the review decided"));
-    }
-    if fields.get("summary").is_none() {
-        return Err(Problem::at(
-            "summary",
-            "write a short summary of the review",
-        ));
-    }
-    Ok(ReviewForm {
-        held_at: held_at.unwrap_or_else(Utc::now),
-        typed: fields.clone(),
-    })
-}
-
-/// `POST /programme/blocks/{id}/review`: records the block review and carries out its
-/// decision: step down when the goals are met, the next block, or a Bespoke Provision Map.
-pub async fn review_block(
-    visit: Visit,
-    path: web::Path<String>,
-    form: CsrfForm<Fields>,
-) -> PageResult {
-    let block_id: i64 = path
-        .parse()
-        .map_err(|_| Error::NotFound("programme block"))?;
-    let school_id = visit.member.school_id;
-    let pupil_id = visit
-        .state
-        .db
-        .transaction(move |conn| programmes::pupil_of_block(conn, school_id, block_id))
-        .await?;
-    let review = read_review(&form.0);
-    visit
-        .submit::<ProgrammePage, _, _>(
-            pupil_id,
-            form.0,
-            review,
-            move |conn, by, context, review| {
-                let rules = evaluation::load_rules(conn, by.school_id)?;
-                let input = ReviewInput {
-                    decision: review.typed.raw("decision"),
-                    reason: review.typed.get("reason"),
-                    summary: review.typed.raw("summary"),
-                    held_at: review.held_at,
-                };
-                let result = programmes::review_block(
-                    conn,
-                    by,
-                    context,
-                    block_id,
-                    &input,
-                    &rules,
-                    Utc::now(),
-                )?;
-                Ok(format!(
-                    "/pupils/{}/programme?done={}",
-                    result.block.pupil_id,
-                    result.decision.as_str()
-                ))
-            },
-        )
         .await
 }

@@ -154,8 +154,10 @@ fn radio(name: &str, value: &str, values: &Fields, label: &str) -> Markup {
 
 mod blocks;
 mod plan;
+mod review;
 mod sessions;
 
-pub use blocks::{plan_block, review_block, show_programme};
+pub use blocks::{plan_block, show_programme};
 pub use plan::{save_plan, show_plan};
+pub use review::review_block;
 pub use sessions::{practitioner, record_session, show_session};
