@@ -175,13 +175,14 @@ pub struct TaughtGroup {
     pub pupils: Vec<PupilView>,
 }
 
-/// The teaching groups `staff_id` teaches, by name, each with its pupils on roll.
+/// The teaching groups `staff_id` teaches, by name (a year number in front read as a number),
+/// each with its pupils on roll.
 pub fn taught_by(
     conn: &mut DbConnection,
     school_id: i64,
     staff_id: i64,
 ) -> Result<Vec<TaughtGroup>> {
-    let groups: Vec<(i64, String, Option<String>, String)> = teaching_groups::table
+    let mut groups: Vec<(i64, String, Option<String>, String)> = teaching_groups::table
         .inner_join(teaching_group_teachers::table)
         .filter(teaching_groups::school_id.eq(school_id))
         .filter(teaching_group_teachers::staff_id.eq(staff_id))
@@ -204,6 +205,11 @@ pub fn taught_by(
         .load(conn)?;
     let pupil_ids: Vec<i64> = members.iter().map(|m| m.1).collect();
     let pupils = super::pupils::by_ids(conn, school_id, &pupil_ids)?;
+    // By name as people read it: "7 English" before "10 English".
+    groups.sort_by_cached_key(|(_, name, _, _)| {
+        let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
+        (digits.parse::<u64>().ok(), name.clone())
+    });
     Ok(groups
         .into_iter()
         .map(|(id, name, subject, periods)| {
