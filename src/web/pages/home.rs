@@ -7,8 +7,8 @@ use actix_web::{http::header, web, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::inbox::with_counted_viewer;
 use super::layout::{level_badge, page, public_page};
+use super::with_counted_viewer;
 use crate::db::houses;
 use crate::db::inbox;
 use crate::db::models::{IncidentRow, MeetingRow};

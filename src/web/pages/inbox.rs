@@ -8,7 +8,6 @@
 //! shows the inbox again with the message next to that card's field; a suggestion decided
 //! meanwhile shows the inbox with a conflict message and changes nothing.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{Days, NaiveDate, Utc};
@@ -17,7 +16,8 @@ use serde::Deserialize;
 
 use super::form::{html_response, local, see_other};
 use super::form_page::{PageResult, Visit};
-use super::layout::{csrf_field, level_badge, page, Viewer};
+use super::layout::{csrf_field, level_badge, page};
+use super::with_counted_viewer;
 use crate::db::decisions::{self, MAX_REASON_CHARS};
 use crate::db::evaluation::{self, SchoolRules};
 use crate::db::inbox::{self, Inbox, InboxItem, InboxQuery, Outcome, INBOX_LIMIT, INBOX_ROLES};
@@ -29,24 +29,8 @@ use crate::domain::calendar::SchoolCalendar;
 use crate::domain::words::{self, level_of, MeetingKind};
 use crate::domain::Move;
 use crate::error::{Error, Result};
-use crate::web::auth::{csrf_token, require_role, CsrfForm};
+use crate::web::auth::{require_role, CsrfForm};
 use crate::web::error::PageError;
-
-/// Runs `render` with the viewer's details, CSRF token and the count of decisions waiting
-/// (shown next to "Decisions" in the navigation).
-pub fn with_counted_viewer<T>(
-    member: &StaffMember,
-    session: &Session,
-    decisions: Option<i64>,
-    render: impl FnOnce(&Viewer<'_>) -> T,
-) -> T {
-    let csrf = csrf_token(session);
-    render(&Viewer {
-        member,
-        csrf: &csrf,
-        decisions,
-    })
-}
 
 /// The school's date today.
 fn today() -> NaiveDate {

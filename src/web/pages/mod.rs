@@ -239,10 +239,21 @@ pub fn with_viewer<T>(
     session: &Session,
     render: impl FnOnce(&Viewer<'_>) -> T,
 ) -> T {
+    with_counted_viewer(member, session, None, render)
+}
+
+/// Runs `render` with the viewer's details, CSRF token and the count of decisions waiting
+/// (shown next to "Decisions" in the navigation), when the page counted them.
+pub fn with_counted_viewer<T>(
+    member: &StaffMember,
+    session: &Session,
+    decisions: Option<i64>,
+    render: impl FnOnce(&Viewer<'_>) -> T,
+) -> T {
     let csrf = csrf_token(session);
     render(&Viewer {
         member,
         csrf: &csrf,
-        decisions: None,
+        decisions,
     })
 }

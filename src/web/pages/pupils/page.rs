@@ -25,9 +25,9 @@ use crate::error::{Error, Result};
 use crate::web::api::timeline::optional_date;
 use crate::web::pages::form::{html_response, local, Fields};
 use crate::web::pages::form_page::{PageResult, Visit};
-use crate::web::pages::inbox::with_counted_viewer;
 use crate::web::pages::layout::{level_badge, page};
 use crate::web::pages::log::prompt_form;
+use crate::web::pages::with_counted_viewer;
 
 /// How many entries of each kind the timeline shows.
 const TIMELINE_LIMIT: i64 = 200;
