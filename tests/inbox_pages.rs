@@ -456,7 +456,7 @@ async fn decline_needs_a_reason(engine: Engine) {
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
     let shown = missing.text().await.expect("the inbox");
     let slot = format!(
-        r#"id="error-reason-{}" role="alert">reason is required: say why</p>"#,
+        r#"id="error-decline-{}-reason" data-error-for="reason" role="alert">reason is required: say why</p>"#,
         open.id
     );
     assert!(
@@ -518,7 +518,7 @@ async fn snooze_hides_it_until_the_date(engine: Engine) {
     let shown = too_soon.text().await.expect("the inbox");
     assert!(
         shown.contains(&format!(
-            r#"id="error-until-{}" role="alert">snooze until a later date"#,
+            r#"id="error-snooze-{}-until" data-error-for="until" role="alert">snooze until a later date"#,
             open.id
         )),
         "{shown}"
@@ -628,7 +628,7 @@ async fn a_manual_step_down_needs_a_reason(engine: Engine) {
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
     let refused = missing.text().await.expect("the pupil page");
     assert!(
-        refused.contains(r#"id="error-level-reason" role="alert">reason is required: say why</p>"#),
+        refused.contains(r#"id="error-level-reason" data-error-for="reason" role="alert">reason is required: say why</p>"#),
         "{refused}"
     );
     assert_eq!(level_of(&s.app, &s.amira), Level::Conversation.number());
@@ -744,7 +744,7 @@ async fn an_slt_override_with_a_reason_is_marked_on_the_timeline(engine: Engine)
     let again = no_reason.text().await.expect("the pupil page");
     assert!(
         again
-            .contains(r#"id="error-override-reason" role="alert">reason is required: say why</p>"#),
+            .contains(r#"id="error-override-reason" data-error-for="reason" role="alert">reason is required: say why</p>"#),
         "{again}"
     );
     assert!(level_changes(&s.app, &s.amira).is_empty());
@@ -919,7 +919,7 @@ async fn snooze_is_at_most_the_policys_longest_snooze(engine: Engine) {
         let shown = refused.text().await.expect("the inbox");
         assert!(
             shown.contains(&format!(
-                r#"id="error-until-{}" role="alert">snooze until {latest} at the latest: the school's policy allows 20 school days"#,
+                r#"id="error-snooze-{}-until" data-error-for="until" role="alert">snooze until {latest} at the latest: the school's policy allows 20 school days"#,
                 open.id
             )),
             "{until}: {shown}"

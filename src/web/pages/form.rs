@@ -257,11 +257,11 @@ impl Form {
         field_problem(self.problem_about(field), field)
     }
 
-    /// The slot next to `field` of the form named `form`, on a page with several forms: its
-    /// problem only when that form was sent back.
+    /// The slot next to `field` of the form named `form`, on a page with several forms
+    /// (`error-{form}-{field}`): its problem only when that form was sent back.
     pub fn problem_in(&self, form: &str, field: &str) -> Markup {
         let problem = self.problem_about(field).filter(|_| self.is_sent(form));
-        field_problem(problem, field)
+        problem_slot(problem, &format!("{form}-{field}"), field)
     }
 
     /// What field `name` shows: what was typed when this is the form named `form` sent
@@ -325,9 +325,14 @@ impl Problem {
 /// The slot next to a field where its problem is shown (empty when the field is fine). The
 /// page's script fills the same slot when it sends the form itself.
 pub fn field_problem(problem: Option<&Problem>, field: &str) -> Markup {
+    problem_slot(problem, field, field)
+}
+
+/// The slot `error-{slot}` for the problem with `field`.
+fn problem_slot(problem: Option<&Problem>, slot: &str, field: &str) -> Markup {
     let message = problem.filter(|p| p.is_about(field)).map(|p| &p.message);
     html! {
-        p.field-error id={ "error-" (field) } data-error-for=(field) role="alert" hidden[message.is_none()] {
+        p.field-error id={ "error-" (slot) } data-error-for=(field) role="alert" hidden[message.is_none()] {
             @if let Some(message) = message { (message) }
         }
     }

@@ -15,7 +15,7 @@ use maud::Markup;
 
 use super::form::{html_response, see_other, Fields, Form, Problem};
 use super::layout::page;
-use super::with_viewer;
+use super::{with_counted_viewer, with_viewer};
 use crate::db::audit::{self, Read};
 use crate::db::notices::NoticeContext;
 use crate::db::staff::StaffMember;
@@ -69,6 +69,12 @@ pub trait FormPage: Sized + Send + 'static {
     /// a second factor is on, that none is still to be set up); nothing unless said otherwise.
     fn shown(&self, _session: &Session) -> Result<()> {
         Ok(())
+    }
+
+    /// The count of decisions waiting for the member, when the page counted them (shown next
+    /// to "Decisions" in the navigation).
+    fn decisions_waiting(&self) -> Option<i64> {
+        None
     }
 
     /// The page's body.
@@ -292,8 +298,10 @@ impl Visit {
         status: StatusCode,
     ) -> PageResult {
         data.shown(&self.session)?;
-        Ok(self.page(&data.title(), status, |csrf| {
-            data.render(form, notice, csrf)
-        }))
+        let waiting = data.decisions_waiting();
+        let markup = with_counted_viewer(&self.member, &self.session, waiting, |viewer| {
+            page(&data.title(), viewer, data.render(form, notice, viewer.csrf))
+        });
+        Ok(html_response(status, markup))
     }
 }

@@ -8,16 +8,13 @@
 //! shows the inbox again with the message next to that card's field; a suggestion decided
 //! meanwhile shows the inbox with a conflict message and changes nothing.
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use chrono::{Days, NaiveDate, Utc};
 use maud::{html, Markup};
-use serde::Deserialize;
 
-use super::form::{html_response, local, see_other};
-use super::form_page::{PageResult, Visit};
-use super::layout::{csrf_field, level_badge, page};
-use super::with_counted_viewer;
+use super::form::{local, Fields, Form, Problem};
+use super::form_page::{FormPage, PageResult, Visit};
+use super::layout::{csrf_field, level_badge};
 use crate::db::decisions::{self, MAX_REASON_CHARS};
 use crate::db::evaluation::{self, SchoolRules};
 use crate::db::inbox::{self, Inbox, InboxItem, InboxQuery, Outcome, INBOX_LIMIT, INBOX_ROLES};
@@ -27,10 +24,9 @@ use crate::db::staff::StaffMember;
 use crate::db::DbConnection;
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::words::{self, level_of, MeetingKind};
-use crate::domain::Move;
+use crate::domain::{Move, Role};
 use crate::error::{Error, Result};
 use crate::web::auth::{require_role, CsrfForm};
-use crate::web::error::PageError;
 
 /// The school's date today.
 fn today() -> NaiveDate {
@@ -57,34 +53,32 @@ pub fn meeting_sentence(meeting: &crate::db::models::MeetingRow) -> String {
 // ---------------------------------------------------------------------------------------
 // What the page shows
 
-/// A problem with one card's form, shown next to its field with what was typed kept.
-#[derive(Debug, Clone, Default)]
-struct CardProblem {
-    suggestion_id: i64,
-    /// "note", "reason" or "until".
-    field: String,
-    message: String,
-    /// What was typed into the field, to show again.
-    value: String,
-}
-
-/// A message for the whole page.
-#[derive(Debug, Clone)]
-enum Banner {
-    /// What a decision changed.
-    Done(Vec<String>),
-    /// Why a decision was not made.
-    Refused(String),
+/// What the inbox loads by.
+#[derive(Debug, Clone, Copy)]
+pub enum InboxKey {
+    /// The list, with the snoozed suggestions when asked, and the decision just made (its
+    /// suggestion and meeting) to confirm.
+    Listed {
+        show_snoozed: bool,
+        decided: Option<(i64, Option<i64>)>,
+    },
+    /// The list after a form on the card of suggestion `id` was refused: its card is listed
+    /// (with the snoozed ones when it is snoozed), and what the records say of it.
+    Refused(i64),
 }
 
 /// Everything the inbox page shows, read in one transaction.
-struct InboxPage {
+pub struct InboxPage {
     inbox: Inbox,
     rules: SchoolRules,
     today: NaiveDate,
     show_snoozed: bool,
-    banner: Option<Banner>,
-    problem: Option<CardProblem>,
+    /// The member leads no year group or house, and decides nothing as SENDCO or SLT.
+    leads_nothing: bool,
+    /// What the decision just made changed, in sentences (none when nothing was decided).
+    done: Vec<String>,
+    /// The suggestion whose card's form was refused, as the records now say it is.
+    refused: Option<Outcome>,
 }
 
 /// The sentences confirming a decision, from what the records now say.
@@ -119,76 +113,120 @@ fn done_sentences(outcome: &Outcome) -> Vec<String> {
     said
 }
 
-/// Why a decision was refused, naming the pupil and, for a suggestion decided meanwhile,
-/// who decided it and when.
-fn refusal(
-    conn: &mut DbConnection,
-    school_id: i64,
-    suggestion_id: i64,
-    error: &Error,
-) -> Result<String> {
-    let outcome = inbox::suggestion_outcome(conn, school_id, suggestion_id, None)?;
-    let Some(outcome) = outcome else {
-        return Ok(format!("Nothing was changed: {error}."));
+/// Why a decision was refused (`message`), naming the pupil and, for a suggestion decided
+/// meanwhile, who decided it and when.
+fn refusal_sentence(refused: Option<&Outcome>, message: &str) -> String {
+    let Some(outcome) = refused else {
+        return format!("Nothing was changed: {message}.");
     };
-    let mut message = format!("{}: {error}.", outcome.pupil.full_name());
-    if !message.contains("nothing was changed") {
-        message.push_str(" Nothing was changed.");
+    let mut said = format!("{}: {message}.", outcome.pupil.full_name());
+    if !said.contains("nothing was changed") {
+        said.push_str(" Nothing was changed.");
     }
     if let (Some(s), Some(by)) = (&outcome.suggestion, &outcome.decided_by) {
         if let Some(at) = s.decided_at {
-            message.push_str(&format!(
+            said.push_str(&format!(
                 " It was {} by {by} on {}.",
                 s.status,
                 local(crate::db::from_db_time(at))
             ));
         }
     }
-    Ok(message)
+    said
 }
 
-fn gather(
+/// What the records say of suggestion `id` (with meeting `meeting`, made by deciding it),
+/// when `member` may decide it.
+fn outcome_for(
     conn: &mut DbConnection,
     member: &StaffMember,
-    show_snoozed: bool,
-    decided: Option<(i64, Option<i64>)>,
-) -> Result<InboxPage> {
-    let today = today();
-    let inbox = inbox::for_member(
-        conn,
-        member,
-        &InboxQuery {
+    id: i64,
+    meeting: Option<i64>,
+) -> Result<Option<Outcome>> {
+    Ok(
+        inbox::suggestion_outcome(conn, member.school_id, id, meeting)?.filter(|o| {
+            o.suggestion.as_ref().is_some_and(|s| {
+                decisions::may_decide(
+                    member,
+                    o.pupil.place(),
+                    level_of(s.from_level),
+                    level_of(s.to_level),
+                )
+            })
+        }),
+    )
+}
+
+impl InboxPage {
+    fn list(conn: &mut DbConnection, member: &StaffMember, show_snoozed: bool) -> Result<Self> {
+        let today = today();
+        let inbox = inbox::for_member(
+            conn,
+            member,
+            &InboxQuery {
+                today,
+                show_snoozed,
+                limit: INBOX_LIMIT,
+            },
+        )?;
+        let rules = evaluation::load_rules(conn, member.school_id)?;
+        Ok(InboxPage {
+            inbox,
+            rules,
             today,
             show_snoozed,
-            limit: INBOX_LIMIT,
-        },
-    )?;
-    let rules = evaluation::load_rules(conn, member.school_id)?;
-    let banner = match decided {
-        Some((id, meeting)) => inbox::suggestion_outcome(conn, member.school_id, id, meeting)?
-            .filter(|o| {
-                o.suggestion.as_ref().is_some_and(|s| {
-                    decisions::may_decide(
-                        member,
-                        o.pupil.place(),
-                        level_of(s.from_level),
-                        level_of(s.to_level),
-                    )
-                })
-            })
-            .map(|o| done_sentences(&o))
-            .filter(|said| !said.is_empty())
-            .map(Banner::Done),
-        None => None,
-    };
-    Ok(InboxPage {
-        inbox,
-        rules,
-        today,
-        show_snoozed,
-        banner,
-        problem: None,
-    })
+            leads_nothing: member.has_role(Role::PastoralLead)
+                && !member.leads_anyone()
+                && !member.has_any_role(&[Role::Sendco, Role::Slt]),
+            done: Vec::new(),
+            refused: None,
+        })
+    }
+
+    /// Whether the card of suggestion `id` is on the page.
+    fn lists(&self, id: i64) -> bool {
+        self.inbox.items.iter().any(|i| i.suggestion.id == id)
+    }
+}
+
+impl FormPage for InboxPage {
+    type Key = InboxKey;
+    const TITLE: &'static str = "Decisions";
+
+    fn load(conn: &mut DbConnection, member: &StaffMember, key: InboxKey) -> Result<Self> {
+        require_role(member, &INBOX_ROLES)?;
+        match key {
+            InboxKey::Listed {
+                show_snoozed,
+                decided,
+            } => {
+                let mut data = InboxPage::list(conn, member, show_snoozed)?;
+                if let Some((id, meeting)) = decided {
+                    data.done = outcome_for(conn, member, id, meeting)?
+                        .map(|o| done_sentences(&o))
+                        .unwrap_or_default();
+                }
+                Ok(data)
+            }
+            InboxKey::Refused(id) => {
+                let mut data = InboxPage::list(conn, member, false)?;
+                if !data.lists(id) && data.inbox.snoozed > 0 {
+                    // A snoozed card, decided from the list of snoozed ones: list them again.
+                    data = InboxPage::list(conn, member, true)?;
+                }
+                data.refused = outcome_for(conn, member, id, None)?;
+                Ok(data)
+            }
+        }
+    }
+
+    fn decisions_waiting(&self) -> Option<i64> {
+        Some(self.inbox.open)
+    }
+
+    fn render(&self, form: &Form, _notice: Option<&str>, csrf: &str) -> Markup {
+        render(self, form, csrf)
+    }
 }
 
 fn id_of(raw: Option<&str>) -> Option<i64> {
@@ -198,123 +236,78 @@ fn id_of(raw: Option<&str>) -> Option<i64> {
 /// `GET /inbox`: the open suggestions the member may decide; `?snoozed=1` lists the snoozed
 /// ones too.
 pub async fn show(visit: Visit) -> PageResult {
-    require_role(&visit.member, &INBOX_ROLES)?;
     let query = &visit.query;
-    let show_snoozed = query.get("snoozed") == Some("1");
-    let decided = id_of(query.get("decided")).map(|id| (id, id_of(query.get("meeting"))));
-    let for_member = visit.member.clone();
-    let data = visit
-        .state
-        .db
-        .transaction(move |conn| gather(conn, &for_member, show_snoozed, decided))
-        .await?;
-    Ok(respond(&visit, StatusCode::OK, &data))
-}
-
-fn respond(visit: &Visit, status: StatusCode, data: &InboxPage) -> HttpResponse {
-    let member = &visit.member;
-    let markup = with_counted_viewer(member, &visit.session, Some(data.inbox.open), |viewer| {
-        page("Decisions", viewer, render(member, data, viewer.csrf))
-    });
-    html_response(status, markup)
+    let key = InboxKey::Listed {
+        show_snoozed: query.get("snoozed") == Some("1"),
+        decided: id_of(query.get("decided")).map(|id| (id, id_of(query.get("meeting")))),
+    };
+    visit.show::<InboxPage>(key).await
 }
 
 // ---------------------------------------------------------------------------------------
 // Deciding
 
-/// The accept form's fields.
-#[derive(Debug, Deserialize)]
-pub struct AcceptForm {
-    #[serde(default)]
-    note: String,
+/// The three forms on a card, each named on the page with the card's suggestion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CardForm {
+    /// Accept, with an optional note.
+    Accept,
+    /// Decline, with a required reason.
+    Decline,
+    /// Snooze until a date.
+    Snooze,
 }
 
-/// The decline form's fields.
-#[derive(Debug, Deserialize)]
-pub struct DeclineForm {
-    #[serde(default)]
-    reason: String,
-}
-
-/// The snooze form's fields.
-#[derive(Debug, Deserialize)]
-pub struct SnoozeForm {
-    #[serde(default)]
-    until: String,
-}
-
-fn suggestion_id(path: &str) -> Result<i64> {
-    path.trim()
-        .parse()
-        .map_err(|_| Error::NotFound("suggestion"))
-}
-
-/// Answers a decision: back to the inbox with its confirmation; the inbox again with the
-/// problem next to the card's field (400), or with why nothing was changed (409, 422); a
-/// page for anything else (403, 404).
-async fn finish(
-    visit: Visit,
-    id: i64,
-    typed: (&'static str, String),
-    outcome: Result<Option<i64>>,
-) -> PageResult {
-    let error = match outcome {
-        Ok(meeting) => {
-            let mut to = format!("/inbox?decided={id}");
-            if let Some(meeting) = meeting {
-                to.push_str(&format!("&meeting={meeting}"));
-            }
-            return Ok(see_other(&to));
-        }
-        Err(error) => error,
-    };
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let shown_on_inbox = matches!(&error, Error::Invalid { .. } | Error::Conflict { .. });
-    if !shown_on_inbox {
-        return Err(PageError(error));
+impl CardForm {
+    /// The form's name on the page, for the card of suggestion `id`.
+    fn name(self, id: i64) -> String {
+        let what = match self {
+            CardForm::Accept => "accept",
+            CardForm::Decline => "decline",
+            CardForm::Snooze => "snooze",
+        };
+        format!("{what}-{id}")
     }
-    let for_member = visit.member.clone();
-    let data = visit
-        .state
-        .db
-        .transaction(move |conn| {
-            let mut data = gather(conn, &for_member, false, None)?;
-            let listed = |data: &InboxPage| data.inbox.items.iter().any(|i| i.suggestion.id == id);
-            if !listed(&data) && data.inbox.snoozed > 0 {
-                // A snoozed card, decided from the list of snoozed ones: list them again.
-                data = gather(conn, &for_member, true, None)?;
-            }
-            let (field, value) = typed;
-            match (&error, error.field()) {
-                (Error::Invalid { .. }, Some(f)) if f == field => {
-                    data.problem = Some(CardProblem {
-                        suggestion_id: id,
-                        field: field.to_string(),
-                        message: error.to_string(),
-                        value,
-                    });
-                    if !listed(&data) {
-                        data.banner = Some(Banner::Refused(refusal(
-                            conn,
-                            for_member.school_id,
-                            id,
-                            &error,
-                        )?));
-                    }
+}
+
+/// Decides on the suggestion in `path` with the form `card` sent from its card: back to the
+/// inbox with its confirmation; the inbox again with the problem next to the card's field,
+/// or with why nothing was changed (409, 422) at the top; a page for anything else (403, 404).
+async fn decide_card<T, F>(
+    visit: Visit,
+    path: &str,
+    card: CardForm,
+    typed: Fields,
+    read: std::result::Result<T, Problem>,
+    decide: F,
+) -> PageResult
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &StaffMember, &NoticeContext, i64, T) -> Result<Option<i64>>
+        + Send
+        + 'static,
+{
+    require_role(&visit.member, &INBOX_ROLES)?;
+    let id: i64 = path
+        .trim()
+        .parse()
+        .map_err(|_| Error::NotFound("suggestion"))?;
+    visit
+        .submit_to::<InboxPage, _, _>(
+            InboxKey::Refused(id),
+            Some(card.name(id)),
+            typed,
+            read,
+            move |conn, by, context, asked| {
+                let meeting = decide(conn, by, context, id, asked)?;
+                let mut to = format!("/inbox?decided={id}");
+                if let Some(meeting) = meeting {
+                    to.push_str(&format!("&meeting={meeting}"));
                 }
-                _ => {
-                    data.banner = Some(Banner::Refused(refusal(
-                        conn,
-                        for_member.school_id,
-                        id,
-                        &error,
-                    )?));
-                }
-            }
-            Ok(data)
-        })
-        .await?;
-    Ok(respond(&visit, status, &data))
+                Ok(to)
+            },
+        )
+        .await
 }
 
 /// `POST /inbox/{id}/accept`: accepts a suggestion, with an optional note. The pupil moves,
@@ -322,71 +315,71 @@ async fn finish(
 pub async fn accept(
     visit: Visit,
     path: web::Path<String>,
-    CsrfForm(form): CsrfForm<AcceptForm>,
+    CsrfForm(typed): CsrfForm<Fields>,
 ) -> PageResult {
-    require_role(&visit.member, &INBOX_ROLES)?;
-    let id = suggestion_id(&path)?;
-    let note = form.note.trim().to_string();
-    let (by, written) = (visit.member.clone(), note.clone());
-    let context = NoticeContext::from_settings(&visit.state.settings);
-    let outcome = visit
-        .state
-        .db
-        .write(move |conn| {
+    let note = typed.get("note").map(str::to_string);
+    decide_card(
+        visit,
+        &path,
+        CardForm::Accept,
+        typed,
+        Ok(note),
+        |conn, by, context, id, note| {
             let rules = evaluation::load_rules(conn, by.school_id)?;
-            let note = (!written.is_empty()).then_some(written.as_str());
-            decisions::accept(conn, &by, id, note, &rules, &context, Utc::now())
+            decisions::accept(conn, by, id, note.as_deref(), &rules, context, Utc::now())
                 .map(|decision| decision.meeting.map(|m| m.id))
-        })
-        .await;
-    finish(visit, id, ("note", note), outcome).await
+        },
+    )
+    .await
 }
 
 /// `POST /inbox/{id}/decline`: declines a suggestion; the reason is required.
 pub async fn decline(
     visit: Visit,
     path: web::Path<String>,
-    CsrfForm(form): CsrfForm<DeclineForm>,
+    CsrfForm(typed): CsrfForm<Fields>,
 ) -> PageResult {
-    require_role(&visit.member, &INBOX_ROLES)?;
-    let id = suggestion_id(&path)?;
-    let (by, reason) = (visit.member.clone(), form.reason.clone());
-    let outcome = visit
-        .state
-        .db
-        .write(move |conn| decisions::decline(conn, &by, id, &reason, Utc::now()).map(|_| None))
-        .await;
-    finish(visit, id, ("reason", form.reason), outcome).await
+    let reason = typed.raw("reason").to_string();
+    decide_card(
+        visit,
+        &path,
+        CardForm::Decline,
+        typed,
+        Ok(reason),
+        |conn, by, _, id, reason| {
+            decisions::decline(conn, by, id, &reason, Utc::now()).map(|_| None)
+        },
+    )
+    .await
 }
 
 /// `POST /inbox/{id}/snooze`: puts a suggestion aside until a later date.
 pub async fn snooze(
     visit: Visit,
     path: web::Path<String>,
-    CsrfForm(form): CsrfForm<SnoozeForm>,
+    CsrfForm(typed): CsrfForm<Fields>,
 ) -> PageResult {
-    require_role(&visit.member, &INBOX_ROLES)?;
-    let id = suggestion_id(&path)?;
-    let until = form.until.trim().to_string();
-    let outcome = match NaiveDate::parse_from_str(&until, "%Y-%m-%d") {
-        Ok(date) => {
-            let by = visit.member.clone();
-            visit
-                .state
-                .db
-                .write(move |conn| {
-                    let rules = evaluation::load_rules(conn, by.school_id)?;
-                    decisions::snooze(conn, &by, id, date, &rules, Utc::now()).map(|_| None)
-                })
-                .await
-        }
-        Err(_) if until.is_empty() => Err(Error::invalid("until", "choose a date to snooze until")),
-        Err(_) => Err(Error::invalid(
-            "until",
-            format!("until must be a date as YYYY-MM-DD, got {until:?}"),
-        )),
+    let until = match typed.get("until") {
+        None => Err(Problem::at("until", "choose a date to snooze until")),
+        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+            Problem::at(
+                "until",
+                format!("until must be a date as YYYY-MM-DD, got {raw:?}"),
+            )
+        }),
     };
-    finish(visit, id, ("until", form.until), outcome).await
+    decide_card(
+        visit,
+        &path,
+        CardForm::Snooze,
+        typed,
+        until,
+        |conn, by, _, id, until| {
+            let rules = evaluation::load_rules(conn, by.school_id)?;
+            decisions::snooze(conn, by, id, until, &rules, Utc::now()).map(|_| None)
+        },
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -397,29 +390,23 @@ fn snooze_default(today: NaiveDate) -> NaiveDate {
     today.checked_add_days(Days::new(7)).unwrap_or(today)
 }
 
-/// The problem slot next to one card's field, filled when the problem is there.
-fn card_problem(item_id: i64, field: &str, problem: Option<&CardProblem>) -> Markup {
-    let message = problem
-        .filter(|p| p.suggestion_id == item_id && p.field == field)
-        .map(|p| p.message.as_str());
-    html! {
-        p.field-error id={ "error-" (field) "-" (item_id) } role="alert" hidden[message.is_none()] {
-            @if let Some(message) = message { (message) }
-        }
-    }
-}
+/// The field of each card form where its problem is shown.
+const CARD_FIELDS: [(CardForm, &str); 3] = [
+    (CardForm::Accept, "note"),
+    (CardForm::Decline, "reason"),
+    (CardForm::Snooze, "until"),
+];
 
-/// What was typed in one card's field before a problem, or `default`.
-fn typed<'a>(
-    item_id: i64,
-    field: &str,
-    problem: Option<&'a CardProblem>,
-    default: &'a str,
-) -> &'a str {
-    problem
-        .filter(|p| p.suggestion_id == item_id && p.field == field)
-        .map(|p| p.value.as_str())
-        .unwrap_or(default)
+/// The form of `form`'s sent card whose problem is shown at its field, when it is one.
+fn problem_at_card(form: &Form, data: &InboxPage) -> Option<(i64, CardForm)> {
+    let problem = form.problem()?;
+    data.inbox.items.iter().find_map(|item| {
+        let id = item.suggestion.id;
+        CARD_FIELDS
+            .into_iter()
+            .find(|(card, field)| form.is_sent(&card.name(id)) && problem.is_about(field))
+            .map(|(card, _)| (id, card))
+    })
 }
 
 /// What accepting will set in motion, when the new level needs a meeting.
@@ -435,13 +422,11 @@ fn accept_hint(item: &InboxItem, rules: &SchoolRules) -> Option<String> {
     ))
 }
 
-fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
+fn render_card(item: &InboxItem, data: &InboxPage, form: &Form, csrf: &str) -> Markup {
     let s = &item.suggestion;
     let pupil = &item.pupil;
-    let problem = data.problem.as_ref();
-    let problem_here = problem.filter(|p| p.suggestion_id == s.id);
-    let decline_open = problem_here.is_some_and(|p| p.field == "reason");
-    let snooze_open = problem_here.is_some_and(|p| p.field == "until");
+    let [accept, decline, snooze] = [CardForm::Accept, CardForm::Decline, CardForm::Snooze]
+        .map(|card| card.name(s.id));
     let timeline = format!("/pupils/{}", pupil.id);
     let tomorrow = data.today.succ_opt().unwrap_or(data.today);
     let latest = data
@@ -449,6 +434,7 @@ fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
         .policy
         .latest_snooze(&data.rules.calendar, data.today);
     let default_until = snooze_default(data.today).min(latest).to_string();
+    let slot = |name: &str, field: &str| format!("error-{name}-{field}");
     html! {
         article.card.decision id={ "suggestion-" (s.id) } data-suggestion=(s.id) {
             h2 {
@@ -490,27 +476,27 @@ fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
                     (csrf_field(csrf))
                     label for={ "note-" (s.id) } { "Note (optional)" }
                     textarea id={ "note-" (s.id) } name="note" rows="2" maxlength=(MAX_REASON_CHARS)
-                        aria-describedby={ "error-note-" (s.id) } {
-                        (typed(s.id, "note", problem, ""))
+                        aria-describedby=(slot(&accept, "note")) {
+                        (form.value_in(&accept, "note", ""))
                     }
-                    (card_problem(s.id, "note", problem))
+                    (form.problem_in(&accept, "note"))
                     @if let Some(hint) = accept_hint(item, &data.rules) { p.hint { (hint) } }
                     button.primary type="submit" { (Move::between(item.from, item.to).accept_action()) }
                 }
-                details.decline open[decline_open] {
+                details.decline open[form.problem_of(&decline).is_some()] {
                     summary { "Decline" }
                     form.stack method="post" action={ "/inbox/" (s.id) "/decline" } {
                         (csrf_field(csrf))
                         label for={ "reason-" (s.id) } { "Why not? (required)" }
                         textarea id={ "reason-" (s.id) } name="reason" rows="2" required maxlength=(MAX_REASON_CHARS)
-                            aria-describedby={ "error-reason-" (s.id) } {
-                            (typed(s.id, "reason", problem, ""))
+                            aria-describedby=(slot(&decline, "reason")) {
+                            (form.value_in(&decline, "reason", ""))
                         }
-                        (card_problem(s.id, "reason", problem))
+                        (form.problem_in(&decline, "reason"))
                         button type="submit" { "Decline" }
                     }
                 }
-                details.snooze open[snooze_open] {
+                details.snooze open[form.problem_of(&snooze).is_some()] {
                     summary { "Snooze" }
                     form.stack method="post" action={ "/inbox/" (s.id) "/snooze" } {
                         (csrf_field(csrf))
@@ -518,9 +504,9 @@ fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
                         input id={ "until-" (s.id) } type="date" name="until" required
                             min=(tomorrow.to_string())
                             max=(latest.to_string())
-                            value=(typed(s.id, "until", problem, &default_until))
-                            aria-describedby={ "error-until-" (s.id) };
-                        (card_problem(s.id, "until", problem))
+                            value=(form.value_in(&snooze, "until", &default_until))
+                            aria-describedby=(slot(&snooze, "until"));
+                        (form.problem_in(&snooze, "until"))
                         button type="submit" { "Snooze" }
                     }
                 }
@@ -529,23 +515,21 @@ fn render_card(item: &InboxItem, data: &InboxPage, csrf: &str) -> Markup {
     }
 }
 
-fn render(member: &StaffMember, data: &InboxPage, csrf: &str) -> Markup {
+fn render(data: &InboxPage, form: &Form, csrf: &str) -> Markup {
     let inbox = &data.inbox;
-    let leads_nothing = member.has_role(crate::domain::Role::PastoralLead)
-        && !member.leads_anyone()
-        && !member.has_any_role(&[crate::domain::Role::Sendco, crate::domain::Role::Slt]);
+    let refused = form
+        .problem()
+        .filter(|_| problem_at_card(form, data).is_none())
+        .map(|problem| refusal_sentence(data.refused.as_ref(), &problem.message));
     html! {
         h1 { "Decisions" }
-        @match &data.banner {
-            Some(Banner::Done(said)) => {
-                div.notice #decided role="status" {
-                    @for sentence in said { p { (sentence) } }
-                }
+        @if !data.done.is_empty() {
+            div.notice #decided role="status" {
+                @for sentence in &data.done { p { (sentence) } }
             }
-            Some(Banner::Refused(message)) => {
-                p.error #refused role="alert" { (message) }
-            }
-            None => {}
+        }
+        @if let Some(message) = refused {
+            p.error #refused role="alert" { (message) }
         }
         p.muted {
             @match inbox.open {
@@ -562,11 +546,11 @@ fn render(member: &StaffMember, data: &InboxPage, csrf: &str) -> Markup {
                 }
             }
         }
-        @if leads_nothing {
+        @if data.leads_nothing {
             p.hint { "You lead no year group or house yet: ask an administrator to add yours." }
         }
         @for item in &inbox.items {
-            (render_card(item, data, csrf))
+            (render_card(item, data, form, csrf))
         }
         @if inbox.is_truncated(data.show_snoozed) {
             p.muted { "The " (inbox.items.len()) " most urgent are listed; decide these to see the rest." }

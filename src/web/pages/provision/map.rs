@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use maud::{html, Markup};
 
 use super::{
-    block_status, date, level_of, problem_at, provider_kind, refuse, sen_title, today,
+    block_status, date, level_of, provider_kind, refuse, sen_title, today,
     REVIEWS_AHEAD_DAYS,
 };
 use crate::db::audit::{self, Read};
@@ -17,7 +17,7 @@ use crate::domain::details::{SenStatus, YearNumber};
 use crate::domain::plan::{format_pounds, DEFAULT_TERM_WEEKS};
 use crate::domain::Level;
 use crate::error::{Error, Result};
-use crate::web::pages::form::{Fields, Problem};
+use crate::web::pages::form::{field_problem, Fields, Problem};
 use crate::web::pages::form_page::{PageResult, Visit};
 use crate::web::pages::layout::{fidelity_summary, level_chip};
 
@@ -186,7 +186,7 @@ fn render_filters(filter: &MapFilter, problem: Option<&Problem>, years: &[i16]) 
                 a href="/provision" { "Clear" }
             }
             @for field in ["year", "level", "sen_status"] {
-                (problem_at(problem, "", field))
+                (field_problem(problem, field))
             }
             p {
                 a.button href=(csv_link) { "Download this map (CSV)" }

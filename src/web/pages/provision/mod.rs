@@ -5,7 +5,6 @@
 //! reviews due. Both also download as CSV.
 
 use chrono::{NaiveDate, Utc};
-use maud::{html, Markup};
 
 use super::form::Problem;
 use crate::db::provision::ItemView;
@@ -116,15 +115,6 @@ fn block_status(status: &str) -> &str {
 
 /// The slot next to a field where its problem is shown, with an id unique on the page (the
 /// page has one review form per provision).
-fn problem_at(problem: Option<&Problem>, prefix: &str, field: &str) -> Markup {
-    let message = problem.filter(|p| p.is_about(field)).map(|p| &p.message);
-    html! {
-        p.field-error id={ "error-" (prefix) (field) } data-error-for=(field) role="alert" hidden[message.is_none()] {
-            @if let Some(message) = message { (message) }
-        }
-    }
-}
-
 fn refuse(field: &'static str, message: impl Into<String>) -> Problem {
     Problem::from(DetailError {
         field,

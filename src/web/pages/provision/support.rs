@@ -28,7 +28,7 @@ use crate::web::pages::layout::{csrf_field, fidelity_summary, level_badge};
 
 use super::support_form::{date_of, NewProvision};
 use super::{
-    block_status, date, decision_title, is_active, item_id_of, problem_at, progress_title,
+    block_status, date, decision_title, is_active, item_id_of, progress_title,
     provider_kind, pupil_id_of, today, ADD_FIELDS, COST_FIELD, REVIEW_FIELDS,
 };
 
@@ -230,12 +230,12 @@ fn render_item(view: &ItemView, today: NaiveDate) -> Markup {
 
 fn render_review_form(view: &ItemView, form: &Form, csrf: &str) -> Markup {
     let id = view.item.id;
-    let this = form.is_sent(&review_form_name(id));
+    let name = review_form_name(id);
+    let this = form.is_sent(&name);
     let problem = form.problem().filter(|_| this);
     let blank = Fields::default();
     let values = if this { &form.values } else { &blank };
-    let prefix = format!("review-{id}-");
-    let input_id = |field: &str| format!("{prefix}{field}");
+    let input_id = |field: &str| format!("{name}-{field}");
     html! {
         details.review-form.no-print open[problem.is_some()] {
             summary { "Review this provision" }
@@ -243,7 +243,7 @@ fn render_review_form(view: &ItemView, form: &Form, csrf: &str) -> Markup {
                 (csrf_field(csrf))
                 label for=(input_id("assessment")) { "Assess: where is the pupil now, against the target?" }
                 textarea id=(input_id("assessment")) name="assessment" rows="2" required maxlength=(MAX_PROVISION_TEXT_CHARS) { (values.raw("assessment")) }
-                (problem_at(problem, &prefix, "assessment"))
+                (form.problem_in(&name, "assessment"))
                 fieldset {
                     legend { "Progress towards the target" }
                     @for progress in ProvisionProgress::ALL {
@@ -252,7 +252,7 @@ fn render_review_form(view: &ItemView, form: &Form, csrf: &str) -> Markup {
                             " " (progress.title())
                         }
                     }
-                    (problem_at(problem, &prefix, "progress"))
+                    (form.problem_in(&name, "progress"))
                 }
                 fieldset {
                     legend { "Decision" }
@@ -262,15 +262,15 @@ fn render_review_form(view: &ItemView, form: &Form, csrf: &str) -> Markup {
                             " " (decision.title())
                         }
                     }
-                    (problem_at(problem, &prefix, "decision"))
+                    (form.problem_in(&name, "decision"))
                 }
                 label for=(input_id("next_plan")) { "Plan: what changes for the next cycle (needed to continue with changes)" }
                 textarea id=(input_id("next_plan")) name="next_plan" rows="2" maxlength=(MAX_PROVISION_TEXT_CHARS) { (values.raw("next_plan")) }
-                (problem_at(problem, &prefix, "next_plan"))
+                (form.problem_in(&name, "next_plan"))
                 label for=(input_id("next_review_on")) { "Next review" }
                 p.hint { "Leave it empty when ending the provision: the assessment becomes its exit data." }
                 input id=(input_id("next_review_on")) type="date" name="next_review_on" value=(values.raw("next_review_on"));
-                (problem_at(problem, &prefix, "next_review_on"))
+                (form.problem_in(&name, "next_review_on"))
                 button.primary type="submit" { "Record the review" }
             }
         }
@@ -279,10 +279,8 @@ fn render_review_form(view: &ItemView, form: &Form, csrf: &str) -> Markup {
 
 fn render_add_form(pupil: &PupilView, form: &Form, csrf: &str, today: NaiveDate) -> Markup {
     let this = form.is_sent(ADD_FORM);
-    let problem = form.problem().filter(|_| this);
     let defaults = add_defaults(today);
     let values = if this { &form.values } else { &defaults };
-    let prefix = "add-";
     html! {
         section.card.no-print #add {
             h2 { "Add provision" }
@@ -293,7 +291,7 @@ fn render_add_form(pupil: &PupilView, form: &Form, csrf: &str, today: NaiveDate)
                     (csrf_field(csrf))
                     label for="add-what" { "What is provided" }
                     input #add-what type="text" name="what" required maxlength=(MAX_PROVISION_TEXT_CHARS) value=(values.raw("what"));
-                    (problem_at(problem, prefix, "what"))
+                    (form.problem_in(ADD_FORM, "what"))
                     fieldset {
                         legend { "Provided by" }
                         @for (value, label) in [("internal", "The school's own staff"), ("external", "An outside service")] {
@@ -302,35 +300,35 @@ fn render_add_form(pupil: &PupilView, form: &Form, csrf: &str, today: NaiveDate)
                                 " " (label)
                             }
                         }
-                        (problem_at(problem, prefix, "provider_kind"))
+                        (form.problem_in(ADD_FORM, "provider_kind"))
                     }
                     label for="add-provider_name" { "Who provides it (a member of staff, a team or a service)" }
                     input #add-provider_name type="text" name="provider_name" required maxlength=(MAX_NAME_CHARS) value=(values.raw("provider_name"));
-                    (problem_at(problem, prefix, "provider_name"))
+                    (form.problem_in(ADD_FORM, "provider_name"))
                     label for="add-frequency_per_week" { "Sessions a week" }
                     input #add-frequency_per_week type="number" name="frequency_per_week" min="1" max=(MAX_PROVISION_PER_WEEK) required value=(values.raw("frequency_per_week"));
-                    (problem_at(problem, prefix, "frequency_per_week"))
+                    (form.problem_in(ADD_FORM, "frequency_per_week"))
                     label for="add-session_minutes" { "Minutes a session" }
                     input #add-session_minutes type="number" name="session_minutes" min="1" max=(MAX_PROVISION_MINUTES) required value=(values.raw("session_minutes"));
-                    (problem_at(problem, prefix, "session_minutes"))
+                    (form.problem_in(ADD_FORM, "session_minutes"))
                     label for="add-starts_on" { "Starts" }
                     input #add-starts_on type="date" name="starts_on" required value=(values.raw("starts_on"));
-                    (problem_at(problem, prefix, "starts_on"))
+                    (form.problem_in(ADD_FORM, "starts_on"))
                     label for="add-review_on" { "Review" }
                     input #add-review_on type="date" name="review_on" required value=(values.raw("review_on"));
-                    (problem_at(problem, prefix, "review_on"))
+                    (form.problem_in(ADD_FORM, "review_on"))
                     label for="add-ends_on" { "Ends" }
                     input #add-ends_on type="date" name="ends_on" required value=(values.raw("ends_on"));
-                    (problem_at(problem, prefix, "ends_on"))
+                    (form.problem_in(ADD_FORM, "ends_on"))
                     label for="add-cost_per_session" { "Cost of one session in pounds, such as 12.50 (0 for staff time not costed)" }
                     input #add-cost_per_session type="text" name=(COST_FIELD) inputmode="decimal" required maxlength="20" value=(values.raw(COST_FIELD));
-                    (problem_at(problem, prefix, COST_FIELD))
+                    (form.problem_in(ADD_FORM, COST_FIELD))
                     label for="add-entry_data" { "Entry data: where the pupil is at the start" }
                     textarea #add-entry_data name="entry_data" rows="2" required maxlength=(MAX_PROVISION_TEXT_CHARS) { (values.raw("entry_data")) }
-                    (problem_at(problem, prefix, "entry_data"))
+                    (form.problem_in(ADD_FORM, "entry_data"))
                     label for="add-target" { "Target: where the pupil should be by the review" }
                     textarea #add-target name="target" rows="2" required maxlength=(MAX_PROVISION_TEXT_CHARS) { (values.raw("target")) }
-                    (problem_at(problem, prefix, "target"))
+                    (form.problem_in(ADD_FORM, "target"))
                     button.primary type="submit" { "Add the provision" }
                 }
             }

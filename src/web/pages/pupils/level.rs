@@ -2,10 +2,8 @@
 //! accepting the suggestion, when one waits), step down or close with a reason, and for SLT
 //! and the SENDCO an override to any level.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{html, Markup};
-use serde::Deserialize;
 
 use super::page::{gather, pupil_response, read_filters};
 use crate::db::decisions::{self, ManualMove, MAX_REASON_CHARS};
@@ -19,8 +17,7 @@ use crate::domain::words::level_of;
 use crate::domain::{Level, Move, Role};
 use crate::error::Error;
 use crate::web::auth::CsrfForm;
-use crate::web::error::PageError;
-use crate::web::pages::form::{see_other, Fields};
+use crate::web::pages::form::{see_other, Fields, Form, Problem};
 use crate::web::pages::form_page::{PageResult, Visit};
 use crate::web::pages::inbox::{meeting_sentence, move_sentence};
 use crate::web::pages::layout::csrf_field;
@@ -66,27 +63,10 @@ fn level_choices(member: &StaffMember, pupil: &PupilView, open: &[SuggestionRow]
     }
 }
 
-/// Which of the two level forms was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum LevelFormKind {
-    /// Step up, step down or close.
-    #[default]
-    Move,
-    /// An SLT or SENDCO override.
-    Override,
-}
-
-/// The level forms after a refused move: the problem, and what was typed.
-#[derive(Debug, Clone, Default)]
-pub(super) struct LevelForm {
-    kind: LevelFormKind,
-    /// The field at fault when it is the reason, else `None` (shown above the forms).
-    reason_problem: Option<String>,
-    /// Why the move was refused, when it is not the reason's fault.
-    refused: Option<String>,
-    reason: String,
-    to: Option<Level>,
-}
+/// The name on the page of the form that steps up, steps down or closes.
+const MOVE_FORM: &str = "level";
+/// The name on the page of the SLT or SENDCO override form.
+const OVERRIDE_FORM: &str = "override";
 
 pub(super) fn moved_sentences(outcome: &Outcome) -> Vec<String> {
     let mut said = Vec::new();
@@ -99,19 +79,11 @@ pub(super) fn moved_sentences(outcome: &Outcome) -> Vec<String> {
     said
 }
 
-fn reason_problem(message: Option<&str>, id: &str) -> Markup {
-    html! {
-        p.field-error id={ "error-" (id) } role="alert" hidden[message.is_none()] {
-            @if let Some(message) = message { (message) }
-        }
-    }
-}
-
 pub(super) fn render_level_forms(
     pupil: &PupilView,
     open: &[SuggestionRow],
     member: &StaffMember,
-    form: &LevelForm,
+    form: &Form,
     csrf: &str,
 ) -> Markup {
     let choices = level_choices(member, pupil, open);
@@ -121,14 +93,16 @@ pub(super) fn render_level_forms(
         && !choices.close
         && choices.override_to.is_empty();
     let action = format!("/pupils/{}/level", pupil.id);
-    let for_kind = |kind: LevelFormKind| (form.kind == kind).then_some(form);
-    let moving = for_kind(LevelFormKind::Move);
-    let overriding = for_kind(LevelFormKind::Override);
+    let refused = form
+        .problem()
+        .filter(|p| !p.is_about("reason"))
+        .map(|p| format!("Nothing was changed: {}.", p.message));
+    let override_to = form.value_in(OVERRIDE_FORM, "to", "");
     html! {
         @if !nothing {
             section.card.change-level #level {
                 h2 { "Change level" }
-                @if let Some(refused) = &form.refused {
+                @if let Some(refused) = refused {
                     p.error #level-refused role="alert" { (refused) }
                 }
                 @if choices.up.is_some() || choices.down.is_some() || choices.close {
@@ -136,10 +110,10 @@ pub(super) fn render_level_forms(
                         (csrf_field(csrf))
                         label for="level-reason" { "Why? (required)" }
                         textarea #level-reason name="reason" rows="2" required maxlength=(MAX_REASON_CHARS)
-                            aria-describedby="error-level-reason" {
-                            (moving.map(|f| f.reason.as_str()).unwrap_or_default())
+                            aria-describedby={ "error-" (MOVE_FORM) "-reason" } {
+                            (form.value_in(MOVE_FORM, "reason", ""))
                         }
-                        (reason_problem(moving.and_then(|f| f.reason_problem.as_deref()), "level-reason"))
+                        (form.problem_in(MOVE_FORM, "reason"))
                         @if up_is_suggested {
                             p.hint { "Stepping up accepts the suggestion waiting for a decision." }
                         }
@@ -157,7 +131,7 @@ pub(super) fn render_level_forms(
                     }
                 }
                 @if !choices.override_to.is_empty() {
-                    details.override open[overriding.is_some()] {
+                    details.override open[form.is_sent(OVERRIDE_FORM)] {
                         summary { "Override the sequence (SLT or SENDCO)" }
                         form.stack method="post" action=(action) {
                             (csrf_field(csrf))
@@ -166,17 +140,17 @@ pub(super) fn render_level_forms(
                             select #override-to name="to" {
                                 @for level in &choices.override_to {
                                     option value=(level.number())
-                                        selected[overriding.and_then(|f| f.to) == Some(*level)] {
+                                        selected[override_to == level.number().to_string()] {
                                         (level.number()) " · " (level.title())
                                     }
                                 }
                             }
                             label for="override-reason" { "Why? (required)" }
                             textarea #override-reason name="reason" rows="2" required maxlength=(MAX_REASON_CHARS)
-                                aria-describedby="error-override-reason" {
-                                (overriding.map(|f| f.reason.as_str()).unwrap_or_default())
+                                aria-describedby={ "error-" (OVERRIDE_FORM) "-reason" } {
+                                (form.value_in(OVERRIDE_FORM, "reason", ""))
                             }
-                            (reason_problem(overriding.and_then(|f| f.reason_problem.as_deref()), "override-reason"))
+                            (form.problem_in(OVERRIDE_FORM, "reason"))
                             p.hint { "An override moves the pupil outside the usual order; it is recorded as your decision." }
                             button type="submit" { "Override" }
                         }
@@ -187,41 +161,23 @@ pub(super) fn render_level_forms(
     }
 }
 
-/// The fields of the level forms.
-#[derive(Debug, Deserialize)]
-pub struct LevelFields {
-    #[serde(default)]
-    to: String,
-    #[serde(default)]
-    reason: String,
-    /// Present ("1") on the override form.
-    #[serde(default, rename = "override")]
-    override_gates: String,
-}
-
 /// `POST /pupils/{id}/level`: moves the pupil by hand, with a reason: `to` is the level
 /// (0-6); with `override=1`, an SLT or SENDCO override. A move the sequence does not allow
 /// shows the page again with why (422), and nothing is changed.
 pub async fn change_level(
     visit: Visit,
     path: web::Path<String>,
-    CsrfForm(fields): CsrfForm<LevelFields>,
+    CsrfForm(typed): CsrfForm<Fields>,
 ) -> PageResult {
     let pupil_id: i64 = path.parse().map_err(|_| Error::NotFound("pupil"))?;
-    let kind = if fields.override_gates.trim().is_empty() {
-        LevelFormKind::Move
-    } else {
-        LevelFormKind::Override
-    };
-    let to = fields
-        .to
-        .trim()
-        .parse::<i64>()
-        .ok()
+    let override_gates = typed.get("override").is_some();
+    let to = typed
+        .get("to")
+        .and_then(|n| n.parse::<i64>().ok())
         .and_then(|n| Level::from_number(n).ok());
     let outcome = match to {
         Some(to) => {
-            let (by, reason) = (visit.member.clone(), fields.reason.clone());
+            let (by, reason) = (visit.member.clone(), typed.raw("reason").to_string());
             let context = NoticeContext::from_settings(&visit.state.settings);
             visit
                 .state
@@ -229,11 +185,10 @@ pub async fn change_level(
                 .write(move |conn| {
                     let rules = evaluation::load_rules(conn, by.school_id)?;
                     let now = chrono::Utc::now();
-                    let suggested = match kind {
-                        LevelFormKind::Move => {
-                            decisions::open_suggestion_to(conn, by.school_id, pupil_id, to)?
-                        }
-                        LevelFormKind::Override => None,
+                    let suggested = if override_gates {
+                        None
+                    } else {
+                        decisions::open_suggestion_to(conn, by.school_id, pupil_id, to)?
                     };
                     let decision = match suggested {
                         Some(id) => {
@@ -245,7 +200,7 @@ pub async fn change_level(
                                 pupil_id,
                                 to,
                                 reason: &reason,
-                                override_gates: kind == LevelFormKind::Override,
+                                override_gates,
                             };
                             decisions::move_pupil(conn, &by, &request, &rules, &context, now)?
                         }
@@ -271,18 +226,15 @@ pub async fn change_level(
             to.push_str("#level");
             return Ok(see_other(&to));
         }
-        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => error,
-        Err(other) => return Err(PageError(other)),
+        Err(error) => error,
     };
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let about_reason = error.field() == Some("reason");
-    let form = LevelForm {
-        kind,
-        reason_problem: about_reason.then(|| error.to_string()),
-        refused: (!about_reason).then(|| format!("Nothing was changed: {error}.")),
-        reason: fields.reason,
-        to,
+    let (status, problem) = Problem::of_refusal(error)?;
+    let sent = if override_gates {
+        OVERRIDE_FORM
+    } else {
+        MOVE_FORM
     };
+    let form = Form::again(typed, problem).sent_as(Some(sent.to_string()));
     let filters = read_filters(&Fields::default());
     let filter = filters.filter.clone();
     let for_member = visit.member.clone();

@@ -18,7 +18,7 @@ use super::form_page::{PageResult, Visit};
 use super::layout::level_badge;
 use crate::db::pupils::{self, PupilSearch};
 
-pub use level::{change_level, LevelFields};
+pub use level::change_level;
 pub use page::show;
 
 /// Most pupils a search page lists.

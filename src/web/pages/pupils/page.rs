@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use maud::{html, Markup};
 
-use super::level::{moved_sentences, render_level_forms, LevelForm};
+use super::level::{moved_sentences, render_level_forms};
 use super::timeline::{render_event, render_filters, suggestion_body};
 use crate::db::audit;
 use crate::db::inbox::{self, Outcome};
@@ -23,7 +23,7 @@ use crate::domain::words;
 use crate::domain::{Level, Move};
 use crate::error::{Error, Result};
 use crate::web::api::timeline::optional_date;
-use crate::web::pages::form::{html_response, local, Fields};
+use crate::web::pages::form::{html_response, local, Fields, Form};
 use crate::web::pages::form_page::{PageResult, Visit};
 use crate::web::pages::layout::{level_badge, page};
 use crate::web::pages::log::prompt_form;
@@ -219,7 +219,7 @@ pub async fn show(visit: Visit, path: web::Path<String>) -> PageResult {
         &data,
         &filters,
         recorded,
-        &LevelForm::default(),
+        &Form::default(),
     ))
 }
 
@@ -230,7 +230,7 @@ pub(super) fn pupil_response(
     data: &PupilPage,
     filters: &Filters,
     recorded: bool,
-    level_form: &LevelForm,
+    level_form: &Form,
 ) -> HttpResponse {
     let member = &visit.member;
     let markup = with_counted_viewer(member, &visit.session, data.decisions, |viewer| {
@@ -246,7 +246,7 @@ fn render_pupil(
     recorded: bool,
     csrf: &str,
     member: &StaffMember,
-    level_form: &LevelForm,
+    level_form: &Form,
 ) -> Markup {
     let pupil = &data.pupil;
     let facts = pupil.level.facts();
