@@ -322,10 +322,35 @@ async fn the_ladder_shows_levels_tiers_and_weekly_flow(engine: Engine) {
             "{path}"
         );
     }
-    // A bad date is refused.
-    assert_eq!(
-        s.get(&client, "/insight/ladder?from=yesterday").await.0,
-        StatusCode::BAD_REQUEST
+    // A bad date is refused at its field, with what was typed kept; the page still shows
+    // the figures of the default range. The download of the same choice is refused.
+    for report in ["ladder", "impact"] {
+        let (status, page) = s
+            .get(
+                &client,
+                &format!("/insight/{report}?from=yesterday&level=9"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{report}");
+        assert!(
+            page.contains(r#"id="error-from" data-error-for="from" role="alert">must be a date"#),
+            "{page}"
+        );
+        assert!(page.contains(r#"value="yesterday""#), "{page}");
+        assert!(page.contains("Download these figures (CSV)"), "{page}");
+        assert_eq!(
+            s.get(&client, &format!("/insight/{report}.csv?from=yesterday"))
+                .await
+                .0,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    // A level that is not one is refused at its field.
+    let (status, page) = s.get(&client, "/insight/impact?level=9").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains(r#"data-error-for="level" role="alert">choose a level from 1 to 6"#),
+        "{page}"
     );
 }
 

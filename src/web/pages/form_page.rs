@@ -300,7 +300,11 @@ impl Visit {
         data.shown(&self.session)?;
         let waiting = data.decisions_waiting();
         let markup = with_counted_viewer(&self.member, &self.session, waiting, |viewer| {
-            page(&data.title(), viewer, data.render(form, notice, viewer.csrf))
+            page(
+                &data.title(),
+                viewer,
+                data.render(form, notice, viewer.csrf),
+            )
         });
         Ok(html_response(status, markup))
     }

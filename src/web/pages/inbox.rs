@@ -425,8 +425,8 @@ fn accept_hint(item: &InboxItem, rules: &SchoolRules) -> Option<String> {
 fn render_card(item: &InboxItem, data: &InboxPage, form: &Form, csrf: &str) -> Markup {
     let s = &item.suggestion;
     let pupil = &item.pupil;
-    let [accept, decline, snooze] = [CardForm::Accept, CardForm::Decline, CardForm::Snooze]
-        .map(|card| card.name(s.id));
+    let [accept, decline, snooze] =
+        [CardForm::Accept, CardForm::Decline, CardForm::Snooze].map(|card| card.name(s.id));
     let timeline = format!("/pupils/{}", pupil.id);
     let tomorrow = data.today.succ_opt().unwrap_or(data.today);
     let latest = data

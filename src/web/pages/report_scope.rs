@@ -182,6 +182,16 @@ pub fn read_report_ask(
 }
 
 /// The range of `days` days ending on `to`, for [`ReportRules::default_from`].
+/// What field `name` of a report's chooser shows: what was typed when the choice was
+/// refused (so the person sees what to put right), otherwise `read` (the value reported on).
+pub fn shown_value(query: &Fields, problem: Option<&Problem>, name: &str, read: String) -> String {
+    if problem.is_some() && !query.raw(name).is_empty() {
+        query.raw(name).to_string()
+    } else {
+        read
+    }
+}
+
 pub fn days_before(to: NaiveDate, days: i64) -> NaiveDate {
     to - TimeDelta::days(days - 1)
 }

@@ -81,7 +81,7 @@ async fn load_ladder(state: &AppState, member: &StaffMember, choice: Choice) -> 
     })
 }
 
-fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Markup {
+fn render_ladder(ladder: &Ladder, choice: &Choice, chosen: &Chosen) -> Markup {
     let total = ladder.total();
     let csv = format!("/insight/ladder.csv?{}", choice.query(None));
     html! {
@@ -89,7 +89,7 @@ fn render_ladder(ladder: &Ladder, choice: &Choice, can_see_school: bool) -> Mark
         h1 { "The ladder at a glance" }
         p.hint { "Pupils of " (choice.who(&ladder.groups)) " on each level now, and how pupils moved from "
             (choice.from.format("%-d %B %Y").to_string()) " to " (choice.to.format("%-d %B %Y").to_string()) "." }
-        (chooser(Report::Ladder, choice, &ladder.groups, can_see_school))
+        (chooser(Report::Ladder, choice, &ladder.groups, chosen))
         p { a.button href=(csv) { "Download these figures (CSV)" } }
 
         section #levels {
@@ -246,10 +246,15 @@ fn tier_name(tier: Tier) -> &'static str {
 /// tiers against the usual 80/15/5, and the weekly flow over the range (the last twelve weeks
 /// unless chosen).
 pub async fn ladder(visit: Visit) -> PageResult {
-    let choice = read_choice(&visit.member, &visit.query, Report::Ladder, today())?;
+    let (choice, problem) = read_choice(&visit.member, &visit.query, Report::Ladder, today())?;
     let ladder = load_ladder(&visit.state, &visit.member, choice).await?;
-    let body = render_ladder(&ladder, &choice, sees_school(&visit.member));
-    Ok(visit.page("The ladder at a glance", StatusCode::OK, |_| body))
+    let chosen = Chosen {
+        typed: &visit.query,
+        problem: problem.as_ref(),
+        can_see_school: sees_school(&visit.member),
+    };
+    let body = render_ladder(&ladder, &choice, &chosen);
+    Ok(visit.filtered("The ladder at a glance", problem.as_ref(), |_| body))
 }
 
 /// The columns of the ladder's CSV: one figure a row.
@@ -307,7 +312,7 @@ fn ladder_csv_rows(ladder: &Ladder) -> Vec<Vec<String>> {
 
 /// `GET /insight/ladder.csv`: the ladder's figures, one a row, for the same choice.
 pub async fn ladder_csv(visit: Visit) -> PageResult {
-    let choice = read_choice(&visit.member, &visit.query, Report::Ladder, today())?;
+    let choice = read_download_choice(&visit.member, &visit.query, Report::Ladder, today())?;
     let ladder = load_ladder(&visit.state, &visit.member, choice).await?;
     let body = csv_bytes(&ladder_csv_rows(&ladder))?;
     Ok(csv_response(

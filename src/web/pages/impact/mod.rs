@@ -17,16 +17,16 @@ pub use steps::{impact, impact_csv};
 
 use std::collections::{BTreeMap, HashMap};
 
-use actix_web::http::StatusCode;
 use chrono::{Days, Months, NaiveDate, Utc};
 use maud::{html, Markup};
 
 use super::charts::{Bar, Pair, Point};
-use super::form::Fields;
-use super::form::{csv_bytes, csv_response, text_cell};
+use super::form::{
+    csv_bytes, csv_response, field_problem, problem_summary, text_cell, Fields, Problem,
+};
 use super::form_page::{PageResult, Visit};
 use super::provision::years_of;
-use super::report_scope::{read_report_ask, ReportAsk, ReportRules, ScopeKind};
+use super::report_scope::{read_report_ask, shown_value, ReportAsk, ReportRules, ScopeKind};
 use crate::db::evaluation;
 use crate::db::insight::{self, Entry, Reach, Scope};
 use crate::db::staff::StaffMember;
@@ -173,28 +173,34 @@ fn sees_school(member: &StaffMember) -> bool {
     insight::may_see(member, Reach::School)
 }
 
+/// The fields of the chooser, in the order a problem with them is looked for.
+const CHOOSER_FIELDS: [&str; 6] = ["scope", "year", "house", "from", "to", "level"];
+
 /// Reads the choice from the query (the scope and range by [`read_report_ask`]), with its
-/// defaults, and checks the member may see it.
+/// defaults, and checks the member may see it. A part refused is read as its default and
+/// comes back as the problem, for the page to show at its field.
 fn read_choice(
     member: &StaffMember,
     query: &Fields,
     report: Report,
     today: NaiveDate,
-) -> Result<Choice> {
-    let (ask, problem) = read_report_ask(member, query, &report.rules(), today);
-    if let Some(problem) = problem {
-        return Err(Error::from(&problem));
-    }
+) -> Result<(Choice, Option<Problem>)> {
+    let (ask, mut problem) = read_report_ask(member, query, &report.rules(), today);
     let ReportAsk { scope, from, to } = ask;
-    let level = match query.get("level") {
+    let asked_level = query.get("level").filter(|_| report == Report::Impact);
+    let level = match asked_level {
         None | Some("all") => None,
-        Some(raw) => Some(
-            raw.parse::<i64>()
+        Some(raw) => {
+            let level = raw
+                .parse::<i64>()
                 .ok()
                 .filter(|n| (1..=6).contains(n))
-                .and_then(|n| Level::from_number(n).ok())
-                .ok_or_else(|| Error::invalid("level", "choose a level from 1 to 6"))?,
-        ),
+                .and_then(|n| Level::from_number(n).ok());
+            if level.is_none() {
+                problem.get_or_insert(Problem::at("level", "choose a level from 1 to 6"));
+            }
+            level
+        }
     };
     let choice = Choice {
         scope,
@@ -209,7 +215,28 @@ fn read_choice(
             _ => "this year group's reports are for its Head of Year, the SENDCO, heads of department and SLT".into(),
         }));
     }
-    Ok(choice)
+    Ok((choice, problem))
+}
+
+/// The choice for a download: refused whole when any part of it is.
+fn read_download_choice(
+    member: &StaffMember,
+    query: &Fields,
+    report: Report,
+    today: NaiveDate,
+) -> Result<Choice> {
+    match read_choice(member, query, report, today)? {
+        (_, Some(problem)) => Err(Error::from(&problem)),
+        (choice, None) => Ok(choice),
+    }
+}
+
+/// What the chooser shows besides the choice read: what was typed and the problem with it,
+/// and whether the whole school may be chosen.
+struct Chosen<'a> {
+    typed: &'a Fields,
+    problem: Option<&'a Problem>,
+    can_see_school: bool,
 }
 
 /// The year groups and houses of the school the member may choose between, read in the
@@ -250,9 +277,12 @@ fn subnav(current: &str) -> Markup {
 }
 
 /// The form that chooses the pupils and dates (and, for impact, the level by year group).
-fn chooser(report: Report, choice: &Choice, groups: &Groups, can_see_school: bool) -> Markup {
+fn chooser(report: Report, choice: &Choice, groups: &Groups, chosen: &Chosen) -> Markup {
+    let can_see_school = chosen.can_see_school;
+    let shown = |name: &str, read: String| shown_value(chosen.typed, chosen.problem, name, read);
     html! {
         form.filters method="get" action=(report.path()) {
+            (problem_summary(chosen.problem, &CHOOSER_FIELDS))
             div.row {
                 label for="scope" { "Pupils" }
                 select #scope name="scope" {
@@ -281,9 +311,9 @@ fn chooser(report: Report, choice: &Choice, groups: &Groups, can_see_school: boo
                     }
                 }
                 label for="from" { "From" }
-                input #from type="date" name="from" value=(choice.from.to_string());
+                input #from type="date" name="from" value=(shown("from", choice.from.to_string()));
                 label for="to" { "To" }
-                input #to type="date" name="to" value=(choice.to.to_string());
+                input #to type="date" name="to" value=(shown("to", choice.to.to_string()));
                 @if report == Report::Impact {
                     label for="level" { "Year groups compared on" }
                     select #level name="level" {
@@ -297,6 +327,7 @@ fn chooser(report: Report, choice: &Choice, groups: &Groups, can_see_school: boo
                 }
                 button type="submit" { "Show" }
             }
+            @for field in CHOOSER_FIELDS { (field_problem(chosen.problem, field)) }
         }
     }
 }

@@ -248,7 +248,7 @@ fn render_group_table(id: &str, caption: &str, first: &str, rows: &[GroupRow]) -
     }
 }
 
-fn render_impact(impact: &Impact, choice: &Choice, can_see_school: bool) -> Markup {
+fn render_impact(impact: &Impact, choice: &Choice, chosen: &Chosen) -> Markup {
     let n = impact.n;
     let csv = format!("/insight/impact.csv?{}", choice.query(choice.level));
     let year_heading = match choice.level {
@@ -260,7 +260,7 @@ fn render_impact(impact: &Impact, choice: &Choice, can_see_school: bool) -> Mark
         h1 { "Does each step work?" }
         p.hint { "Pupils of " (choice.who(&impact.groups)) " who entered a level from "
             (choice.from.format("%-d %B %Y").to_string()) " to " (choice.to.format("%-d %B %Y").to_string()) "." }
-        (chooser(Report::Impact, choice, &impact.groups, can_see_school))
+        (chooser(Report::Impact, choice, &impact.groups, chosen))
         p #method {
             "Each figure compares a pupil's incidents in the " (n) " school days before they entered a level with the "
             (n) " school days after, leaving out the day of the step itself and skipping holidays; rates are incidents per pupil per school day."
@@ -299,10 +299,15 @@ fn render_impact(impact: &Impact, choice: &Choice, can_see_school: bool) -> Mark
 /// year group and by who delivered the step.
 pub async fn impact(visit: Visit) -> PageResult {
     let today = today();
-    let choice = read_choice(&visit.member, &visit.query, Report::Impact, today)?;
+    let (choice, problem) = read_choice(&visit.member, &visit.query, Report::Impact, today)?;
     let impact = load_impact(&visit.state, &visit.member, choice, today).await?;
-    let body = render_impact(&impact, &choice, sees_school(&visit.member));
-    Ok(visit.page("Does each step work?", StatusCode::OK, |_| body))
+    let chosen = Chosen {
+        typed: &visit.query,
+        problem: problem.as_ref(),
+        can_see_school: sees_school(&visit.member),
+    };
+    let body = render_impact(&impact, &choice, &chosen);
+    Ok(visit.filtered("Does each step work?", problem.as_ref(), |_| body))
 }
 
 /// The columns of the impact CSV: one row per group.
@@ -356,7 +361,7 @@ fn impact_csv_rows(impact: &Impact, choice: &Choice) -> Vec<Vec<String>> {
 /// and group.
 pub async fn impact_csv(visit: Visit) -> PageResult {
     let today = today();
-    let choice = read_choice(&visit.member, &visit.query, Report::Impact, today)?;
+    let choice = read_download_choice(&visit.member, &visit.query, Report::Impact, today)?;
     let impact = load_impact(&visit.state, &visit.member, choice, today).await?;
     let body = csv_bytes(&impact_csv_rows(&impact, &choice))?;
     Ok(csv_response(

@@ -2,6 +2,7 @@
 //! with what the rate means), then each grouping as a chart with its figures folded.
 
 use super::*;
+use crate::web::pages::report_scope::shown_value;
 
 fn render_form(ask: &Ask, query: &Fields, problem: Option<&Problem>, choices: &Choices) -> Markup {
     let (scope, year, form, house) = match ask.scope {
@@ -11,13 +12,7 @@ fn render_form(ask: &Ask, query: &Fields, problem: Option<&Problem>, choices: &C
         Scope::House(h) => ("house", None, None, Some(h)),
         Scope::Pupil(_) => ("pupil", None, None, None),
     };
-    let shown = |name: &str, fallback: String| {
-        if problem.is_some() && !query.raw(name).is_empty() {
-            query.raw(name).to_string()
-        } else {
-            fallback
-        }
-    };
+    let shown = |name: &str, read: String| shown_value(query, problem, name, read);
     html! {
         form.filters.insight-filters method="get" action="/insight" {
             (problem_summary(problem, &FORM_FIELDS))

@@ -5,8 +5,7 @@ use diesel::prelude::*;
 use maud::{html, Markup};
 
 use super::{
-    block_status, date, level_of, provider_kind, refuse, sen_title, today,
-    REVIEWS_AHEAD_DAYS,
+    block_status, date, level_of, provider_kind, refuse, sen_title, today, REVIEWS_AHEAD_DAYS,
 };
 use crate::db::audit::{self, Read};
 use crate::db::provision::{self, ItemView, MapFilter, MapRow, ReviewDue, ReviewKind, SchoolMap};

@@ -28,8 +28,8 @@ use crate::web::pages::layout::{csrf_field, fidelity_summary, level_badge};
 
 use super::support_form::{date_of, NewProvision};
 use super::{
-    block_status, date, decision_title, is_active, item_id_of, progress_title,
-    provider_kind, pupil_id_of, today, ADD_FIELDS, COST_FIELD, REVIEW_FIELDS,
+    block_status, date, decision_title, is_active, item_id_of, progress_title, provider_kind,
+    pupil_id_of, today, ADD_FIELDS, COST_FIELD, REVIEW_FIELDS,
 };
 
 // ---------------------------------------------------------------------------------------------
