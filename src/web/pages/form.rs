@@ -156,21 +156,6 @@ impl Problem {
         }
     }
 
-    /// The problem to show a form again with, and the status to show it with; the error
-    /// itself when it is not one the person can put right in the form.
-    pub fn to_show_again(
-        error: Error,
-    ) -> Result<(actix_web::http::StatusCode, Problem), crate::web::error::PageError> {
-        match Problem::of(&error) {
-            Some(problem) => Ok((
-                actix_web::http::StatusCode::from_u16(error.status())
-                    .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
-                problem,
-            )),
-            None => Err(crate::web::error::PageError(error)),
-        }
-    }
-
     /// Whether the problem is with `field`.
     pub fn is_about(&self, field: &str) -> bool {
         self.field.as_deref() == Some(field)

@@ -75,7 +75,7 @@ pub async fn submit(
             Ok(see_other("/"))
         }
         Err(error) => {
-            let (status, problem) = Problem::to_show_again(error)?;
+            let (status, problem) = Problem::of_refusal(error)?;
             Ok(html_response(
                 status,
                 form(&csrf_token(&session), &token, &values, Some(&problem)),

@@ -26,7 +26,7 @@ use crate::domain::programme::{
 use crate::domain::visibility::Record;
 use crate::error::{Error, Result};
 use crate::web::auth::{require_role, CsrfForm};
-use crate::web::pages::form::{field_problem, local, problem_summary, Fields, Form, Problem};
+use crate::web::pages::form::{local, problem_summary, Fields, Form, Problem};
 use crate::web::pages::form_page::{FormPage, PageResult, Visit};
 use crate::web::pages::layout::csrf_field;
 
@@ -106,13 +106,9 @@ fn after_recording(back: Option<&str>, id: i64) -> String {
     }
 }
 
-fn session_form(
-    data: &SessionPage,
-    values: &Fields,
-    problem: Option<&Problem>,
-    csrf: &str,
-) -> Markup {
+fn session_form(data: &SessionPage, form: &Form, csrf: &str) -> Markup {
     let session = &data.view.session;
+    let values = &form.values;
     html! {
         form.stack method="post" action={ "/sessions/" (session.id) } {
             (csrf_field(csrf))
@@ -122,29 +118,29 @@ fn session_form(
             fieldset {
                 legend { "What happened" }
                 @for outcome in SessionOutcome::ALL { (radio("outcome", outcome.as_str(), values, outcome.title())) }
-                (field_problem(problem, "outcome"))
+                (form.problem_at("outcome"))
             }
             label for="minutes" { "How many minutes it lasted (when delivered)" }
             input #minutes type="number" name="minutes" min=(MIN_RECORDED_MINUTES) max=(MAX_RECORDED_MINUTES) value=(values.raw("minutes"));
-            (field_problem(problem, "minutes"))
+            (form.problem_at("minutes"))
             label for="delivered_by" { "Delivered by (leave blank if it was you)" }
             input #delivered_by type="text" name="delivered_by" maxlength=(MAX_NAME_CHARS) value=(values.raw("delivered_by"));
-            (field_problem(problem, "delivered_by"))
+            (form.problem_at("delivered_by"))
             label for="note" { "Note against the plan's goals (optional)" }
             @if let Some(plan) = &data.plan {
                 ul.hint { @for goal in &plan.goals { li { (goal.text) } } }
             }
             textarea #note name="note" rows="3" maxlength=(MAX_NOTE_CHARS) { (values.raw("note")) }
-            (field_problem(problem, "note"))
+            (form.problem_at("note"))
             label for="reason" { "Reason (needed when it was not delivered; optional for an absence)" }
             textarea #reason name="reason" rows="2" maxlength=(MAX_NOTE_CHARS) { (values.raw("reason")) }
-            (field_problem(problem, "reason"))
+            (form.problem_at("reason"))
             @if session.is_final {
                 label.choice {
                     input type="checkbox" name="parent_attended" checked[values.get("parent_attended").is_some()];
                     " A parent or carer attended the end (this is the block's final session)"
                 }
-                (field_problem(problem, "parent_attended"))
+                (form.problem_at("parent_attended"))
             }
             button.primary type="submit" { "Save" }
         }
@@ -152,11 +148,10 @@ fn session_form(
 }
 
 fn render_session(data: &SessionPage, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
-    let (values, problem) = (&form.values, form.problem());
     let (session, block) = (&data.view.session, &data.view.block);
     let pupil = &data.pupil;
     let today = SchoolCalendar::local_date(Utc::now());
-    let back_to_list = values.get("back") == Some("practitioner");
+    let back_to_list = form.values.get("back") == Some("practitioner");
     html! {
         h1 { "Programme session" }
         p {
@@ -183,14 +178,14 @@ fn render_session(data: &SessionPage, form: &Form, notice: Option<&str>, csrf: &
                 }
             }
         }
-        (problem_summary(problem, &SESSION_FIELDS))
+        (problem_summary(form.problem(), &SESSION_FIELDS))
         @if block.status != "running" {
             p.muted { "This block has been reviewed; its sessions can no longer change." }
         } @else if session.on_date > today {
             p.muted { "This session is on " (day(session.on_date)) ": record it on the day." }
         } @else {
             h2 { @if session.outcome.is_some() { "Change the record" } @else { "Record the session" } }
-            (session_form(data, values, problem, csrf))
+            (session_form(data, form, csrf))
         }
         p {
             @if back_to_list { a href="/practitioner" { "Back to your sessions" } }
