@@ -697,7 +697,12 @@ async fn a_digest_collects_the_notices_at_the_chosen_hour(engine: Engine) {
     assert_eq!((again.digests, again.delivery.sent), (0, 0), "{again}");
     let files = to_head_of_year(&app);
     assert_eq!(files.len(), 1);
-    assert!(files[0].contains("Coaching Time"), "{}", files[0]);
+    // Each line names the meeting, the pupil and its date.
+    assert!(
+        files[0].contains("Coaching Time meeting for Sam O., Year 9: due by"),
+        "{}",
+        files[0]
+    );
 }
 
 both_engines!(a_digest_collects_the_notices_at_the_chosen_hour);
@@ -728,19 +733,25 @@ async fn reminders_come_the_school_day_before_through_the_command_line(engine: E
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("2 reminders"), "{stdout}");
-    // The due notice and the two reminders, as files (email goes to files by default).
-    let written = std::fs::read_dir(app.data_dir.join("outbox"))
+    // The meeting is not booked yet: the reminder (to book it) goes to the Head of Year, who
+    // runs it, and not to the teacher, who is invited but cannot book it.
+    assert!(stdout.contains("1 reminders"), "{stdout}");
+    // The due notice and the reminder, as files (email goes to files by default).
+    let written: Vec<String> = std::fs::read_dir(app.data_dir.join("outbox"))
         .unwrap()
-        .count();
-    assert_eq!(written, 3);
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(written.len(), 2);
+    assert!(written
+        .iter()
+        .all(|email| !email.contains("teacher@oak.example")));
     let again = app.cli(&["jobs", "run", "--once", "--at", &at.to_rfc3339()], "");
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 emails sent"));
     assert_eq!(
         std::fs::read_dir(app.data_dir.join("outbox"))
             .unwrap()
             .count(),
-        3
+        2
     );
 }
 
@@ -1076,3 +1087,271 @@ async fn the_meeting_page_goes_in_steps_and_missed_is_confirmed_after_its_time(e
 }
 
 both_engines!(the_meeting_page_goes_in_steps_and_missed_is_confirmed_after_its_time);
+
+/// The emails queued so far, oldest first: (recipient, subject, text).
+fn queued(app: &TestApp) -> Vec<(String, String, String)> {
+    outbox_table::table
+        .order(outbox_table::id)
+        .select((
+            outbox_table::recipient,
+            outbox_table::subject,
+            outbox_table::body_text,
+        ))
+        .load(&mut *app.conn())
+        .unwrap()
+}
+
+/// The emails queued after the first `before`.
+fn queued_since(app: &TestApp, before: usize) -> Vec<(String, String, String)> {
+    queued(app).into_iter().skip(before).collect()
+}
+
+async fn a_meeting_booked_late_is_reminded_and_overdue_only_after_its_day(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let meeting = coaching_time_accepted(&app, &s).await;
+    let id = meeting["id"].as_i64().unwrap();
+    let teacher_id = meeting["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .find(|p| *p != s.hoy9.id)
+        .expect("the adult at the scene");
+    // Due by a Friday, booked for the Wednesday after: booked late.
+    let friday = next(Weekday::Fri, Utc::now().date_naive() + TimeDelta::days(7));
+    diesel::update(meetings::table.find(id))
+        .set(meetings::due_on.eq(friday))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let wednesday = friday + TimeDelta::days(5);
+    let booking = json!({
+        "starts_at": morning(wednesday).to_rfc3339(),
+        "duration_minutes": 30,
+        "location": "Room 12",
+        "participant_ids": [s.hoy9.id, teacher_id],
+        "parent_invited": false,
+        "guests": []
+    });
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/schedule"),
+            &s.hoy9_token,
+            &booking,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    run_jobs(&app, morning(friday) - TimeDelta::days(4)).await;
+    let before = queued(&app).len();
+
+    // The Monday after its due day: not overdue, since its booked day is still to come.
+    let report = run_jobs(&app, morning(friday + TimeDelta::days(3))).await;
+    assert_eq!(report.overdue_notices, 0, "{report}");
+    // The Tuesday: the reminder, to the Head of Year (with the meeting's page) and to the
+    // teacher invited (who cannot open it, so no link).
+    let report = run_jobs(&app, morning(friday + TimeDelta::days(4))).await;
+    assert_eq!(
+        (report.reminders, report.overdue_notices),
+        (2, 0),
+        "{report}"
+    );
+    let reminders = queued_since(&app, before);
+    let to_teacher = reminders
+        .iter()
+        .find(|(to, _, _)| to.contains("teacher@oak.example"))
+        .expect("the teacher's reminder");
+    assert!(to_teacher.2.contains("you are invited"), "{}", to_teacher.2);
+    assert!(!to_teacher.2.contains("/meetings/"), "{}", to_teacher.2);
+    assert!(!to_teacher.2.contains("book a time"), "{}", to_teacher.2);
+    let to_head = reminders
+        .iter()
+        .find(|(to, _, _)| to.contains("hoy9@oak.example"))
+        .expect("the Head of Year's reminder");
+    assert!(
+        to_head.2.contains(&format!("/meetings/{id}")),
+        "{}",
+        to_head.2
+    );
+    // Its day: nothing. The day after, with nothing recorded: overdue, saying which case.
+    let report = run_jobs(&app, morning(wednesday)).await;
+    assert_eq!(report.overdue_notices, 0, "{report}");
+    let before = queued(&app).len();
+    let report = run_jobs(&app, morning(wednesday + TimeDelta::days(1))).await;
+    assert_eq!(report.overdue_notices, 2, "{report}");
+    let overdue = queued_since(&app, before);
+    let recipients: Vec<&str> = overdue.iter().map(|(to, _, _)| to.as_str()).collect();
+    assert!(recipients.iter().any(|to| to.contains("hoy9@oak.example")));
+    assert!(recipients
+        .iter()
+        .any(|to| to.contains("sendco@oak.example")));
+    for (_, subject, text) in &overdue {
+        assert!(subject.contains("not recorded, booked for"), "{subject}");
+        assert!(text.contains("after its due day"), "{text}");
+    }
+}
+
+both_engines!(a_meeting_booked_late_is_reminded_and_overdue_only_after_its_day);
+
+/// Gives a second Year 9 pupil a Coaching Plan (level 4) to be reviewed by `review_on`.
+fn pupil_with_plan(app: &TestApp, s: &Scene, review_on: NaiveDate) -> i64 {
+    use steadfast::db::schema::coaching_plans;
+    let pupil = app
+        .create_pupil(&s.school, "B123456789012", "Ada", "Nwosu", 9, "9B")
+        .id;
+    common::set_level(app, pupil, 4);
+    diesel::insert_into(coaching_plans::table)
+        .values((
+            coaching_plans::school_id.eq(s.school.id),
+            coaching_plans::pupil_id.eq(pupil),
+            coaching_plans::version.eq(1),
+            coaching_plans::goals.eq("[]"),
+            coaching_plans::pathway_to_independence.eq("Small steps."),
+            coaching_plans::action_steps.eq("[]"),
+            coaching_plans::review_on.eq(review_on),
+            coaching_plans::created_by.eq(s.hoy9.id),
+            coaching_plans::created_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(&mut *app.conn())
+        .expect("a Coaching Plan");
+    pupil
+}
+
+async fn old_overdue_things_come_in_one_summary_on_the_first_run(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let meeting = coaching_time_accepted(&app, &s).await;
+    let tuesday = next(Weekday::Tue, Utc::now().date_naive());
+    diesel::update(meetings::table.find(meeting["id"].as_i64().unwrap()))
+        .set(meetings::due_on.eq(tuesday - TimeDelta::days(28)))
+        .execute(&mut *app.conn())
+        .unwrap();
+    pupil_with_plan(&app, &s, tuesday - TimeDelta::days(21));
+    let before = queued(&app).len();
+
+    let report = run_jobs(&app, morning(tuesday)).await;
+    let summaries = queued_since(&app, before);
+    // The Head of Year and the SENDCO (responsible for one, a step up for the other) and SLT
+    // (a step up for the plan): one summary each, no email for each overdue thing.
+    assert_eq!(summaries.len(), 3, "{summaries:?}");
+    assert_eq!(report.overdue_notices, 3, "{report}");
+    let to = |who: &str| {
+        summaries
+            .iter()
+            .find(|(to, _, _)| to.contains(who))
+            .unwrap_or_else(|| panic!("a summary to {who}: {summaries:?}"))
+    };
+    let head = to("hoy9@oak.example");
+    assert_eq!(head.1, "Overdue: 2 meetings and reviews");
+    assert!(
+        head.2
+            .contains("Coaching Time meeting for Sam O., Year 9: overdue, not booked, due by"),
+        "{}",
+        head.2
+    );
+    assert!(
+        head.2
+            .contains("Review of Coaching Plan (version 1) for Ada N., Year 9: overdue"),
+        "{}",
+        head.2
+    );
+    assert_eq!(to("slt@oak.example").1, "Overdue: 1 meeting or review");
+    to("sendco@oak.example");
+    // The next day: nothing more about them.
+    let before = queued(&app).len();
+    let report = run_jobs(&app, morning(tuesday + TimeDelta::days(1))).await;
+    assert_eq!(report.overdue_notices, 0, "{report}");
+    assert_eq!(queued_since(&app, before), vec![]);
+}
+
+both_engines!(old_overdue_things_come_in_one_summary_on_the_first_run);
+
+async fn a_plan_review_date_is_announced_reminded_and_reported(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let friday = next(Weekday::Fri, Utc::now().date_naive() + TimeDelta::days(7));
+    pupil_with_plan(&app, &s, friday);
+    let subjects_since = |before: usize| -> Vec<(String, String)> {
+        queued_since(&app, before)
+            .into_iter()
+            .map(|(to, subject, _)| (to, subject))
+            .collect()
+    };
+    // A school week ahead: the review is due, to the Head of Year and the SENDCO.
+    let before = queued(&app).len();
+    run_jobs(&app, morning(friday - TimeDelta::days(4))).await;
+    let due = subjects_since(before);
+    assert_eq!(due.len(), 2, "{due:?}");
+    assert!(due.iter().all(|(_, subject)| subject
+        .starts_with("Review due: Coaching Plan (version 1) for Ada N., Year 9 by Friday")));
+    // The day before: the reminder.
+    let before = queued(&app).len();
+    run_jobs(&app, morning(friday - TimeDelta::days(1))).await;
+    let reminded = subjects_since(before);
+    assert_eq!(reminded.len(), 2, "{reminded:?}");
+    assert!(reminded
+        .iter()
+        .all(|(_, s)| s.starts_with("Reminder: review of")));
+    // Not reviewed by the Friday: overdue on the Monday, to them and one step up (SLT).
+    let before = queued(&app).len();
+    let report = run_jobs(&app, morning(friday + TimeDelta::days(3))).await;
+    assert_eq!(report.overdue_notices, 3, "{report}");
+    let overdue = subjects_since(before);
+    assert!(overdue.iter().any(|(to, _)| to.contains("slt@oak.example")));
+    assert!(overdue.iter().all(|(_, subject)| subject
+        .starts_with("Overdue: review of Coaching Plan (version 1) for Ada N., Year 9")));
+    // Once only.
+    let report = run_jobs(&app, morning(friday + TimeDelta::days(4))).await;
+    let again = queued(&app).len();
+    assert_eq!(again, before + 3, "{report}");
+}
+
+both_engines!(a_plan_review_date_is_announced_reminded_and_reported);
+
+async fn home_and_the_meetings_list_count_a_meeting_booked_late_as_booked(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let (id, _, client) = a_meeting_and_its_page_reader(&app, &s).await;
+    // Booked for a day to come, after a due day that has passed.
+    let starts = Utc::now() + TimeDelta::days(3);
+    diesel::update(meetings::table.find(id))
+        .set((
+            meetings::due_on.eq(common::today() - TimeDelta::days(2)),
+            meetings::status.eq("scheduled"),
+            meetings::starts_at.eq(Some(starts.naive_utc())),
+            meetings::duration_minutes.eq(Some(30)),
+            meetings::location.eq(Some("Room 12")),
+        ))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let read = |path: &'static str| {
+        let (app, client) = (&app, &client);
+        async move { app.get_page(client, path).await.text().await.unwrap() }
+    };
+    let home = read("/").await;
+    let stat = |page: &str, label: &str| -> String {
+        let end = page
+            .find(&format!("<span>{label}</span>"))
+            .unwrap_or_else(|| panic!("{label} in {page}"));
+        let strong = page[..end].rfind("<strong>").unwrap() + "<strong>".len();
+        page[strong..end].trim_end_matches("</strong>").to_string()
+    };
+    assert_eq!(stat(&home, "meetings overdue"), "0", "{home}");
+    assert_eq!(stat(&home, "meetings booked"), "1", "{home}");
+    assert!(home.contains("booked late for"), "{home}");
+    let list = read("/meetings").await;
+    assert!(list.contains("booked late for"), "{list}");
+    let overdue_section = &list[list.find("Overdue").unwrap()..];
+    assert!(overdue_section.contains("Nothing overdue."), "{list}");
+    // Its booked day passed with nothing recorded: overdue everywhere, saying so.
+    diesel::update(meetings::table.find(id))
+        .set(meetings::starts_at.eq(Some((Utc::now() - TimeDelta::days(2)).naive_utc())))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let home = read("/").await;
+    assert_eq!(stat(&home, "meetings overdue"), "1", "{home}");
+    assert!(home.contains("overdue: booked for"), "{home}");
+    let list = read("/meetings").await;
+    assert!(list.contains("nothing recorded"), "{list}");
+}
+
+both_engines!(home_and_the_meetings_list_count_a_meeting_booked_late_as_booked);

@@ -68,7 +68,7 @@ impl MeetingView {
 
     /// Where the meeting stands on `today` (due, booked, overdue, held...).
     pub fn state(&self, today: NaiveDate) -> MeetingState {
-        MeetingState::of_stored(&self.meeting.status, self.meeting.due_on, today)
+        self.meeting.state(today)
     }
 }
 

@@ -195,6 +195,18 @@ impl MeetingRow {
         let days = u32::try_from(self.due_school_days?).ok()?;
         Some(crate::domain::SchoolDayCount::new(from, days))
     }
+
+    /// The day the meeting is booked for (London time), when it is booked.
+    pub fn booked_on(&self) -> Option<NaiveDate> {
+        self.starts_at.map(|at| {
+            crate::domain::calendar::SchoolCalendar::local_date(crate::db::from_db_time(at))
+        })
+    }
+
+    /// Where the meeting stands on `today` ([`crate::domain::MeetingState`]).
+    pub fn state(&self, today: NaiveDate) -> crate::domain::MeetingState {
+        crate::domain::MeetingState::of_stored(&self.status, self.due_on, self.booked_on(), today)
+    }
 }
 
 /// Someone without a staff account taking part in a meeting: a parent or carer, or an

@@ -10,13 +10,16 @@ use diesel::prelude::*;
 use super::models::{MeetingGuestRow, MeetingRow, PupilRow};
 use super::outbox::{self, Recipient};
 use super::pastoral;
+use super::provision::{self, ReviewKind};
 use super::schema::{
     meeting_guests, meeting_participants, meetings, pupils, staff, staff_roles, year_groups,
 };
 use super::{from_db_time, DbConnection};
 use crate::config::Settings;
 use crate::domain::calendar::SchoolCalendar;
-use crate::domain::{Level, MeetingState, ProgrammeBlock, Role};
+
+use crate::domain::follow_up::{self, Notice};
+use crate::domain::{Level, MeetingState, Overdue, ProgrammeBlock, Role};
 use crate::error::{Error, Result};
 use crate::mail::content::{self, MeetingKind, MeetingSlot, PupilLabel};
 use crate::mail::{ics, OutgoingEmail};
@@ -43,6 +46,7 @@ struct MeetingStory {
     meeting: MeetingRow,
     pupil: PupilRow,
     label: PupilLabel,
+    year: i16,
     kind: MeetingKind,
 }
 
@@ -66,6 +70,7 @@ fn story(conn: &mut DbConnection, meeting: &MeetingRow) -> Result<MeetingStory> 
     };
     Ok(MeetingStory {
         label: PupilLabel::new(&pupil.given_name, &pupil.family_name, year),
+        year,
         meeting: meeting.clone(),
         pupil,
         kind,
@@ -140,23 +145,53 @@ pub fn participants_needed(
         .collect())
 }
 
-/// Who answers for a meeting: the Head of Year, and from level 4 the SENDCO too.
-fn responsible(conn: &mut DbConnection, story: &MeetingStory) -> Result<Vec<Recipient>> {
-    let mut people = heads_of_year(conn, &story.pupil)?;
-    if story.meeting.level >= Level::Plan.number() {
-        people.extend(with_role(conn, story.pupil.school_id, Role::Sendco)?);
+/// Who answers for a meeting or review of a pupil at `level`: the Head of Year, and from
+/// level 4 the SENDCO too.
+fn responsible_for(
+    conn: &mut DbConnection,
+    pupil: &PupilRow,
+    level: i16,
+) -> Result<Vec<Recipient>> {
+    let mut people = heads_of_year(conn, pupil)?;
+    if level >= Level::Plan.number() {
+        people.extend(with_role(conn, pupil.school_id, Role::Sendco)?);
     }
     Ok(distinct(people))
 }
 
-/// The people one step above those responsible: the SENDCO for levels 1-3, SLT from 4.
-fn one_step_up(conn: &mut DbConnection, story: &MeetingStory) -> Result<Vec<Recipient>> {
-    let role = if story.meeting.level >= Level::Plan.number() {
+fn responsible(conn: &mut DbConnection, story: &MeetingStory) -> Result<Vec<Recipient>> {
+    responsible_for(conn, &story.pupil, story.meeting.level)
+}
+
+/// Those responsible for something overdue, each with whether they are the copy one step up
+/// (the SENDCO for levels 1-3, SLT from 4), who are told who was responsible.
+fn told_of_overdue(
+    conn: &mut DbConnection,
+    pupil: &PupilRow,
+    level: i16,
+) -> Result<Vec<(Recipient, Option<String>)>> {
+    let responsible = responsible_for(conn, pupil, level)?;
+    let lead_name = responsible.first().map(|p| p.name.clone());
+    let role = if level >= Level::Plan.number() {
         Role::Slt
     } else {
         Role::Sendco
     };
-    with_role(conn, story.pupil.school_id, role)
+    let above: Vec<Recipient> = with_role(conn, pupil.school_id, role)?
+        .into_iter()
+        .filter(|p| !responsible.iter().any(|r| r.email == p.email))
+        .collect();
+    Ok(responsible
+        .into_iter()
+        .map(|p| (p, None))
+        .chain(above.into_iter().map(|p| (p, lead_name.clone())))
+        .collect())
+}
+
+/// The line naming a meeting in the outbox and in a daily digest: "Coaching Time meeting for
+/// Sam T., Year 9: due by Thursday 3 December 2026".
+fn topic(story: &MeetingStory, what: &str) -> String {
+    format!("{} for {}: {what}", story.kind.name(), story.label)
 }
 
 /// Everyone taking part who has an email address: invited staff, then guests.
@@ -211,7 +246,10 @@ pub fn meeting_due(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let story = story(conn, meeting)?;
-    let topic = format!("{} due", story.kind.name());
+    let topic = topic(
+        &story,
+        &format!("due by {}", content::long_date(meeting.due_on)),
+    );
     for person in responsible(conn, &story)? {
         let email = content::meeting_due(&content::MeetingDue {
             recipient_name: person.name.clone(),
@@ -297,7 +335,10 @@ pub fn invitations(
     };
     let people = taking_part(conn, meeting.id)?;
     let calendar = calendar_entry(context, &story, &people, ics::Method::Request, now)?;
-    let topic = format!("{} invitation", story.kind.name());
+    let topic = topic(
+        &story,
+        &format!("booked for {}", local_when(booked.starts_at)),
+    );
     for person in &people {
         let scheduled = content::ScheduledMeeting {
             recipient_name: person.name.clone(),
@@ -342,7 +383,10 @@ pub fn cancellations(
         return Ok(());
     };
     let calendar = calendar_entry(context, &story, people, ics::Method::Cancel, now)?;
-    let topic = format!("{} cancelled", story.kind.name());
+    let topic = topic(
+        &story,
+        &format!("cancelled ({})", local_when(booked.starts_at)),
+    );
     for person in people {
         let email = content::cancellation(&content::MeetingCancelled {
             meeting: content::ScheduledMeeting {
@@ -370,21 +414,88 @@ pub fn cancellations(
 /// What the time-driven notices of one run queued.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FollowUps {
+    /// Reminders, and notices that a review date is coming.
     pub reminders: usize,
+    /// Overdue notices, one summary counting once.
     pub overdue: usize,
 }
 
-/// The day a meeting is aimed at: the day it is booked for, or else its due day.
-fn target_day(meeting: &MeetingRow) -> NaiveDate {
-    meeting
-        .starts_at
-        .map(|starts| SchoolCalendar::local_date(from_db_time(starts)))
-        .unwrap_or(meeting.due_on)
+/// When a meeting starts, in London time, for a line of the outbox.
+fn local_when(at: DateTime<Utc>) -> String {
+    at.with_timezone(&crate::domain::SCHOOL_TZ)
+        .format("%a %-d %b %Y, %H:%M")
+        .to_string()
 }
 
-/// Queues, for one school as of `at`, the reminder one school day before each open meeting
-/// and the overdue notice once its due day has passed without it being held. Both go out on
-/// school days only, so an overdue notice for a Friday comes on the Monday.
+/// Notes that the follow-up runs for the school from `today`: whether this is its first run
+/// (old overdue things are then summarised, not emailed one by one).
+fn begin_follow_ups(conn: &mut DbConnection, school_id: i64, today: NaiveDate) -> Result<bool> {
+    use super::schema::schools;
+    let since: Option<NaiveDate> = schools::table
+        .find(school_id)
+        .select(schools::follow_ups_since)
+        .first(conn)?;
+    if since.is_some() {
+        return Ok(false);
+    }
+    diesel::update(schools::table.find(school_id))
+        .set(schools::follow_ups_since.eq(Some(today)))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// The lines of each person's overdue summary, in the order found.
+#[derive(Default)]
+struct Summaries(Vec<(Recipient, content::DigestItem)>);
+
+impl Summaries {
+    fn add(&mut self, people: Vec<(Recipient, Option<String>)>, item: &content::DigestItem) {
+        for (person, _) in people {
+            self.0.push((person, item.clone()));
+        }
+    }
+
+    /// Queues one summary for each person: how many were sent.
+    fn send(
+        self,
+        conn: &mut DbConnection,
+        school_id: i64,
+        today: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> Result<usize> {
+        let mut people: Vec<(Recipient, Vec<content::DigestItem>)> = Vec::new();
+        for (person, item) in self.0 {
+            let email = person.email.to_lowercase();
+            match people
+                .iter_mut()
+                .find(|(p, _)| p.email.to_lowercase() == email)
+            {
+                Some((_, items)) => items.push(item),
+                None => people.push((person, vec![item])),
+            }
+        }
+        for (person, items) in &people {
+            let email = content::overdue_summary(&content::OverdueSummary {
+                recipient_name: person.name.clone(),
+                items: items.clone(),
+            })
+            .into_email(
+                person.email.clone(),
+                format!("overdue-summary-{school_id}-{today}-{}", person.email),
+                None,
+            );
+            let topic = format!("{} overdue meetings and reviews", items.len());
+            outbox::enqueue(conn, school_id, person, &email, &topic, at)?;
+        }
+        Ok(people.len())
+    }
+}
+
+/// Queues, for one school as of `at`, on school days: the reminder the school day before each
+/// open meeting's day (its due day, or the day it is booked for), the overdue notice once that
+/// day has passed without a record, and the same for each Coaching Plan's and provision's
+/// review date (with a notice a school week ahead). On the follow-up's first run, things long
+/// overdue go in one summary for each person instead (see [`follow_up`]).
 pub fn follow_ups(
     conn: &mut DbConnection,
     context: &NoticeContext,
@@ -397,6 +508,8 @@ pub fn follow_ups(
     if !calendar.is_school_day(today) {
         return Ok(done);
     }
+    let first_run = begin_follow_ups(conn, school_id, today)?;
+    let mut summaries = Summaries::default();
     let open: Vec<MeetingRow> = meetings::table
         .filter(meetings::school_id.eq(school_id))
         .filter(meetings::status.eq_any(["due", "scheduled"]))
@@ -404,16 +517,44 @@ pub fn follow_ups(
         .select(MeetingRow::as_select())
         .load(conn)?;
     for meeting in open {
-        let target = target_day(&meeting);
-        let overdue = MeetingState::of_stored(&meeting.status, meeting.due_on, today).is_overdue();
-        let reminder_day = calendar.sub_school_days(target, 1);
-        if !overdue && today >= reminder_day && today < target {
-            done.reminders += remind(conn, context, &meeting, target, at)?;
-        }
-        if overdue {
-            done.overdue += report_overdue(conn, context, &meeting, at)?;
+        let state = meeting.state(today);
+        match (
+            follow_up::for_meeting(state, calendar, today, first_run),
+            state.overdue(),
+        ) {
+            (Some(Notice::Reminder), _) => {
+                done.reminders += remind(conn, context, &meeting, state, at)?;
+            }
+            (Some(Notice::Overdue), Some(why)) => {
+                done.overdue += report_overdue(conn, context, &meeting, why, at)?;
+            }
+            (Some(Notice::InSummary), Some(why)) => {
+                let story = story(conn, &meeting)?;
+                let people = told_of_overdue(conn, &story.pupil, meeting.level)?;
+                let item = content::DigestItem {
+                    text: topic(&story, &format!("overdue, {}", why.phrase())),
+                    url: content::meeting_url(&context.public_url, meeting.id),
+                };
+                summaries.add(people, &item);
+            }
+            _ => {}
         }
     }
+    let ahead = calendar.add_school_days(today, follow_up::REVIEW_NOTICE_SCHOOL_DAYS);
+    for review in provision::reviews_due(conn, school_id, ahead)? {
+        if review.kind == ReviewKind::Meeting {
+            continue;
+        }
+        let Some(notice) = follow_up::for_review(review.due_on, calendar, today, first_run) else {
+            continue;
+        };
+        let counted = review_notices(conn, context, &review, notice, &mut summaries, at)?;
+        match notice {
+            Notice::Due | Notice::Reminder => done.reminders += counted,
+            Notice::Overdue | Notice::InSummary => done.overdue += counted,
+        }
+    }
+    done.overdue += summaries.send(conn, school_id, today, at)?;
     Ok(done)
 }
 
@@ -422,6 +563,7 @@ fn follow_up_input(
     story: &MeetingStory,
     person: &Recipient,
     responsible_name: Option<String>,
+    runs_it: bool,
 ) -> content::MeetingFollowUp {
     content::MeetingFollowUp {
         recipient_name: person.name.clone(),
@@ -431,25 +573,84 @@ fn follow_up_input(
         booked: slot(&story.meeting),
         responsible_name,
         meeting_url: content::meeting_url(&context.public_url, story.meeting.id),
+        runs_it,
     }
 }
 
+/// The reminder the school day before a meeting's day: for a meeting not yet booked, to those
+/// who run it (to book it); for a booked one, to them and to everyone invited.
 fn remind(
     conn: &mut DbConnection,
     context: &NoticeContext,
     meeting: &MeetingRow,
-    target: NaiveDate,
+    state: MeetingState,
     at: DateTime<Utc>,
 ) -> Result<usize> {
     let story = story(conn, meeting)?;
-    let mut people = responsible(conn, &story)?;
-    people.extend(taking_part(conn, meeting.id)?);
-    let people = distinct(people);
-    let topic = format!("{} reminder", story.kind.name());
-    for person in &people {
-        let email = content::reminder(&follow_up_input(context, &story, person, None)).into_email(
+    let runners = responsible(conn, &story)?;
+    let mut people: Vec<(Recipient, bool)> = runners.iter().cloned().map(|p| (p, true)).collect();
+    if matches!(state, MeetingState::Booked { .. }) {
+        // Staff invited; families' reminders come through their own page's email.
+        let invited_staff = taking_part(conn, meeting.id)?
+            .into_iter()
+            .filter(|person| person.staff_id.is_some());
+        for person in invited_staff {
+            if people
+                .iter()
+                .any(|(p, _)| p.email.eq_ignore_ascii_case(&person.email))
+            {
+                continue;
+            }
+            let runs_it = match person.staff_id {
+                Some(id) => {
+                    super::staff::get_member(conn, meeting.school_id, id)?.is_some_and(|member| {
+                        let place = super::pastoral::PastoralPlace::of(&story.pupil, story.year);
+                        super::meetings::may_run(&member, place, meeting.level)
+                    })
+                }
+                None => false,
+            };
+            people.push((person, runs_it));
+        }
+    }
+    let target = match state {
+        MeetingState::Booked { on, .. } => on,
+        _ => meeting.due_on,
+    };
+    let topic = topic(&story, &format!("reminder, {}", state.phrase()));
+    for (person, runs_it) in &people {
+        let email = content::reminder(&follow_up_input(context, &story, person, None, *runs_it))
+            .into_email(
+                person.email.clone(),
+                format!("meeting-{}-reminder-{target}-{}", meeting.id, person.email),
+                None,
+            );
+        queue(conn, &story, person, email, &topic, at)?;
+    }
+    Ok(people.len())
+}
+
+/// The overdue notice, to those responsible and a copy one step up, once for each time the
+/// meeting falls overdue (not booked; booked and not recorded).
+fn report_overdue(
+    conn: &mut DbConnection,
+    context: &NoticeContext,
+    meeting: &MeetingRow,
+    why: Overdue,
+    at: DateTime<Utc>,
+) -> Result<usize> {
+    let story = story(conn, meeting)?;
+    let people = told_of_overdue(conn, &story.pupil, meeting.level)?;
+    let topic = topic(&story, &format!("overdue, {}", why.phrase()));
+    let expected_on = why.expected_on();
+    for (person, responsible_name) in &people {
+        let input = follow_up_input(context, &story, person, responsible_name.clone(), true);
+        let email = content::overdue(&input, why).into_email(
             person.email.clone(),
-            format!("meeting-{}-reminder-{target}-{}", meeting.id, person.email),
+            format!(
+                "meeting-{}-overdue-{expected_on}-{}",
+                meeting.id, person.email
+            ),
             None,
         );
         queue(conn, &story, person, email, &topic, at)?;
@@ -457,41 +658,75 @@ fn remind(
     Ok(people.len())
 }
 
-fn report_overdue(
+/// The notice about a Coaching Plan's or provision's review date: to those responsible (and,
+/// overdue, one step up), or their lines of the overdue summary. How many emails it queued.
+fn review_notices(
     conn: &mut DbConnection,
     context: &NoticeContext,
-    meeting: &MeetingRow,
+    review: &provision::ReviewDue,
+    notice: Notice,
+    summaries: &mut Summaries,
     at: DateTime<Utc>,
 ) -> Result<usize> {
-    let story = story(conn, meeting)?;
-    let responsible = responsible(conn, &story)?;
-    let lead_name = responsible.first().map(|p| p.name.clone());
-    let above: Vec<Recipient> = one_step_up(conn, &story)?
-        .into_iter()
-        .filter(|p| !responsible.iter().any(|r| r.email == p.email))
-        .collect();
-    let topic = format!("{} overdue", story.kind.name());
-    let mut count = 0;
-    for (person, escalated) in responsible
-        .iter()
-        .map(|p| (p, false))
-        .chain(above.iter().map(|p| (p, true)))
-    {
-        let input = follow_up_input(
-            context,
-            &story,
-            person,
-            escalated.then(|| lead_name.clone()).flatten(),
-        );
-        let email = content::overdue(&input).into_email(
+    let label = PupilLabel::new(
+        &review.pupil.given_name,
+        &review.pupil.family_name,
+        review.year,
+    );
+    let (path, kind) = match review.kind {
+        ReviewKind::Plan => ("plan", "plan"),
+        _ => ("provision", "provision"),
+    };
+    let url = format!(
+        "{}/pupils/{}/{path}",
+        context.public_url.trim_end_matches('/'),
+        review.pupil.id
+    );
+    let due = content::long_date(review.due_on);
+    let line = |what: &str| format!("Review of {} for {label}: {what}", review.what);
+    let people = match notice {
+        Notice::Overdue | Notice::InSummary => {
+            told_of_overdue(conn, &review.pupil, review.pupil.level)?
+        }
+        Notice::Due | Notice::Reminder => responsible_for(conn, &review.pupil, review.pupil.level)?
+            .into_iter()
+            .map(|p| (p, None))
+            .collect(),
+    };
+    if notice == Notice::InSummary {
+        let item = content::DigestItem {
+            text: line(&format!("overdue, due by {due}")),
+            url,
+        };
+        summaries.add(people, &item);
+        return Ok(0);
+    }
+    let (stage, topic) = match notice {
+        Notice::Due => ("due", line(&format!("due by {due}"))),
+        Notice::Reminder => ("reminder", line(&format!("reminder, due by {due}"))),
+        _ => ("overdue", line(&format!("overdue, due by {due}"))),
+    };
+    for (person, responsible_name) in &people {
+        let email = content::review_notice(&content::ReviewNotice {
+            recipient_name: person.name.clone(),
+            pupil: label.clone(),
+            what: review.what.clone(),
+            due_on: review.due_on,
+            notice,
+            responsible_name: responsible_name.clone(),
+            url: url.clone(),
+        })
+        .into_email(
             person.email.clone(),
-            format!("meeting-{}-overdue-{}", meeting.id, person.email),
+            format!(
+                "review-{kind}-{}-{}-{stage}-{}",
+                review.source_id, review.due_on, person.email
+            ),
             None,
         );
-        queue(conn, &story, person, email, &topic, at)?;
-        count += 1;
+        outbox::enqueue(conn, review.pupil.school_id, person, &email, &topic, at)?;
     }
-    Ok(count)
+    Ok(people.len())
 }
 
 /// Collates the emails held for staff who take a daily digest into one email each, once

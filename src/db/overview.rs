@@ -43,9 +43,9 @@ pub fn programme_pupils_of(
 pub struct MeetingCounts {
     /// Due, not booked, and not yet past their due date.
     pub due: i64,
-    /// Past their due date and not held, booked or not.
+    /// Not held and past their day: the due day when not booked, the booked day when booked.
     pub overdue: i64,
-    /// Booked, and not yet past their due date.
+    /// Booked for a day still to come (on time or late).
     pub scheduled: i64,
 }
 
@@ -60,7 +60,7 @@ pub fn meeting_counts(
         .inner_join(pupils::table.inner_join(year_groups::table))
         .filter(meetings::school_id.eq(school_id))
         .filter(meetings::status.eq_any(["due", "scheduled"]))
-        .select((meetings::status, meetings::due_on))
+        .select(MeetingRow::as_select())
         .into_boxed();
     if let Some(led) = &scope.led {
         query = query.filter(led.joined_condition());
@@ -72,10 +72,10 @@ pub fn meeting_counts(
         query = query.filter(meetings::pupil_id.eq_any(ids.clone()));
     }
     let mut counts = MeetingCounts::default();
-    for (status, due_on) in query.load::<(String, NaiveDate)>(conn)? {
-        match MeetingState::of_stored(&status, due_on, today) {
-            MeetingState::Booked => counts.scheduled += 1,
-            MeetingState::Overdue { .. } => counts.overdue += 1,
+    for meeting in query.load::<MeetingRow>(conn)? {
+        match meeting.state(today) {
+            MeetingState::Booked { .. } => counts.scheduled += 1,
+            MeetingState::Overdue(_) => counts.overdue += 1,
             _ => counts.due += 1,
         }
     }

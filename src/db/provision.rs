@@ -578,6 +578,8 @@ pub struct ReviewDue {
     pub what: String,
     /// The record to open: a meeting id for meetings, the pupil id otherwise.
     pub record_id: i64,
+    /// What is reviewed: the plan version's, meeting's or provision item's id.
+    pub source_id: i64,
 }
 
 impl ReviewDue {
@@ -601,6 +603,7 @@ pub fn reviews_due(
         due.push(ReviewDue {
             kind: ReviewKind::Plan,
             record_id: pupil.id,
+            source_id: plan.row.id,
             due_on: plan.row.review_on,
             what: format!("Coaching Plan (version {})", plan.row.version),
             pupil,
@@ -612,7 +615,6 @@ pub fn reviews_due(
         .filter(meetings::school_id.eq(school_id))
         .filter(meetings::level.ge(Level::Plan.number()))
         .filter(meetings::status.eq_any(["due", "scheduled"]))
-        .filter(meetings::due_on.le(until))
         .select((
             MeetingRow::as_select(),
             PupilRow::as_select(),
@@ -620,6 +622,12 @@ pub fn reviews_due(
         ))
         .load(conn)?;
     for (meeting, pupil, year) in waiting {
+        // The day a meeting is expected on: the day it is booked for, else its due day (a
+        // meeting booked late is not overdue before its day; see `MeetingState`).
+        let expected_on = meeting.booked_on().unwrap_or(meeting.due_on);
+        if expected_on > until {
+            continue;
+        }
         let what = match (meeting.level, meeting.purpose.as_str()) {
             (6, "planning") => "Provision planning session".to_string(),
             (6, _) => "Bespoke Provision Map team meeting".to_string(),
@@ -629,7 +637,8 @@ pub fn reviews_due(
         due.push(ReviewDue {
             kind: ReviewKind::Meeting,
             record_id: meeting.id,
-            due_on: meeting.due_on,
+            source_id: meeting.id,
+            due_on: expected_on,
             what,
             pupil,
             year,
@@ -650,6 +659,7 @@ pub fn reviews_due(
         due.push(ReviewDue {
             kind: ReviewKind::Provision,
             record_id: pupil.id,
+            source_id: item.id,
             due_on: item.review_on,
             what: format!("Provision: {}", item.what),
             pupil,

@@ -14,6 +14,7 @@ diesel::table! {
         oidc_issuer -> Nullable<Text>,
         oidc_client_id -> Nullable<Text>,
         oidc_client_secret -> Nullable<Text>,
+        follow_ups_since -> Nullable<Date>,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod consistency;
 pub mod conversation;
 pub mod details;
+pub mod follow_up;
 pub mod history;
 pub mod import;
 pub mod incident;
@@ -62,4 +63,4 @@ pub use rules::{
 pub use transition::{
     apply, event_for_target, events_for_target, Event, PupilState, TransitionError,
 };
-pub use words::{MeetingState, MeetingStatus, Move};
+pub use words::{MeetingState, MeetingStatus, Move, Overdue};

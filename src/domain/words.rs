@@ -223,16 +223,18 @@ impl MeetingStatus {
     }
 }
 
-/// Where a meeting stands on a given day: its status, with "overdue" for an open meeting
-/// whose due day has passed. The one place that says what overdue is.
+/// Where a meeting stands on a given day: its status, with "booked late" for a meeting booked
+/// for a day after its due day, and "overdue" for one whose day has passed without a record.
+/// The one place that says what overdue is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MeetingState {
     /// Needed by `by`, not yet booked.
     Due { by: NaiveDate },
-    /// Booked, and its due day has not passed.
-    Booked,
-    /// Due (booked or not) by `was_due`, a day that has passed, and not held.
-    Overdue { was_due: NaiveDate },
+    /// Booked for `on`, a day still to come (or today); `late` when that day is after the
+    /// day the meeting was due by.
+    Booked { on: NaiveDate, late: bool },
+    /// Its day has passed and nothing was recorded.
+    Overdue(Overdue),
     /// Held.
     Held,
     /// Recorded as missed.
@@ -241,15 +243,65 @@ pub enum MeetingState {
     Cancelled,
 }
 
+/// Why a meeting is overdue: the two cases an overdue notice tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Overdue {
+    /// Due by `was_due`, a day that has passed, and never booked.
+    NotBooked { was_due: NaiveDate },
+    /// Booked for `booked_on`, a day that has passed, and neither held nor missed recorded.
+    NotRecorded { booked_on: NaiveDate },
+}
+
+impl Overdue {
+    /// The last day the meeting was expected on: its due day, or the day it was booked for.
+    pub fn expected_on(self) -> NaiveDate {
+        match self {
+            Overdue::NotBooked { was_due } => was_due,
+            Overdue::NotRecorded { booked_on } => booked_on,
+        }
+    }
+
+    /// The case in words: "not booked, due by Thu 3 Dec 2026" or "booked for Thu 3 Dec
+    /// 2026, nothing recorded".
+    pub fn phrase(self) -> String {
+        match self {
+            Overdue::NotBooked { was_due } => {
+                format!("not booked, due by {}", long_date(was_due))
+            }
+            Overdue::NotRecorded { booked_on } => {
+                format!("booked for {}, nothing recorded", long_date(booked_on))
+            }
+        }
+    }
+}
+
 impl MeetingState {
-    /// The state on `today` of a meeting with `status`, due by `due_on`.
-    pub fn on(status: MeetingStatus, due_on: NaiveDate, today: NaiveDate) -> MeetingState {
+    /// The state on `today` of a meeting with `status`, due by `due_on` and, when booked,
+    /// booked for the day `booked_on` (London time). A booked meeting is overdue only once
+    /// the day it is booked for has passed without a record, whether it was booked on time
+    /// or late; an unbooked one once its due day has passed.
+    pub fn on(
+        status: MeetingStatus,
+        due_on: NaiveDate,
+        booked_on: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> MeetingState {
         match status {
-            MeetingStatus::Due | MeetingStatus::Scheduled if today > due_on => {
-                MeetingState::Overdue { was_due: due_on }
+            MeetingStatus::Due if today > due_on => {
+                MeetingState::Overdue(Overdue::NotBooked { was_due: due_on })
             }
             MeetingStatus::Due => MeetingState::Due { by: due_on },
-            MeetingStatus::Scheduled => MeetingState::Booked,
+            MeetingStatus::Scheduled => {
+                let on = booked_on.unwrap_or(due_on);
+                if today > on {
+                    MeetingState::Overdue(Overdue::NotRecorded { booked_on: on })
+                } else {
+                    MeetingState::Booked {
+                        on,
+                        late: on > due_on,
+                    }
+                }
+            }
             MeetingStatus::Held => MeetingState::Held,
             MeetingStatus::Missed => MeetingState::Missed,
             MeetingStatus::Cancelled => MeetingState::Cancelled,
@@ -258,44 +310,61 @@ impl MeetingState {
 
     /// [`MeetingState::on`] for a stored status; an unknown status reads as cancelled, which
     /// asks nothing of anyone.
-    pub fn of_stored(status: &str, due_on: NaiveDate, today: NaiveDate) -> MeetingState {
+    pub fn of_stored(
+        status: &str,
+        due_on: NaiveDate,
+        booked_on: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> MeetingState {
         let status = MeetingStatus::parse(status).unwrap_or(MeetingStatus::Cancelled);
-        MeetingState::on(status, due_on, today)
+        MeetingState::on(status, due_on, booked_on, today)
     }
 
     /// Whether the meeting is overdue.
     pub fn is_overdue(self) -> bool {
-        matches!(self, MeetingState::Overdue { .. })
+        matches!(self, MeetingState::Overdue(_))
     }
 
-    /// The state in a word or two: "due", "booked", "overdue", "held", "missed", "cancelled".
+    /// Why the meeting is overdue, when it is.
+    pub fn overdue(self) -> Option<Overdue> {
+        match self {
+            MeetingState::Overdue(why) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// The state in a word or two: "due", "booked", "booked late", "overdue", "held",
+    /// "missed", "cancelled".
     pub fn word(self) -> &'static str {
         match self {
             MeetingState::Due { .. } => "due",
-            MeetingState::Booked => "booked",
-            MeetingState::Overdue { .. } => "overdue",
+            MeetingState::Booked { late: false, .. } => "booked",
+            MeetingState::Booked { late: true, .. } => "booked late",
+            MeetingState::Overdue(_) => "overdue",
             MeetingState::Held => "held",
             MeetingState::Missed => "missed",
             MeetingState::Cancelled => "cancelled",
         }
     }
 
-    /// The state with its day where it has one: "due by Thu 3 Dec 2026", "overdue since
-    /// Thu 3 Dec 2026", or [`MeetingState::word`].
+    /// The state with its day where it has one: "due by Thu 3 Dec 2026", "booked late for
+    /// Mon 7 Dec 2026", "overdue: not booked, due by Thu 3 Dec 2026", or
+    /// [`MeetingState::word`].
     pub fn phrase(self) -> String {
         match self {
             MeetingState::Due { by } => format!("due by {}", long_date(by)),
-            MeetingState::Overdue { was_due } => {
-                format!("overdue since {}", long_date(was_due))
-            }
+            MeetingState::Booked { on, .. } => format!("{} for {}", self.word(), long_date(on)),
+            MeetingState::Overdue(why) => format!("overdue: {}", why.phrase()),
             other => other.word().to_string(),
         }
     }
 
-    /// The style class of the state's tag beside its word: overdue is a warning.
+    /// The style class of the state's tag beside its word: overdue is a warning, booked late
+    /// a caution.
     pub fn tag_class(self) -> &'static str {
         match self {
-            MeetingState::Overdue { .. } => "tag warn",
+            MeetingState::Overdue(_) => "tag warn",
+            MeetingState::Booked { late: true, .. } => "tag late",
             _ => "tag",
         }
     }
@@ -470,31 +539,79 @@ mod tests {
     }
 
     #[test]
-    fn overdue_is_an_open_meeting_past_its_due_day_booked_or_not() {
+    fn an_unbooked_meeting_is_overdue_once_its_due_day_has_passed() {
         let due_on = day(3);
-        for status in [MeetingStatus::Due, MeetingStatus::Scheduled] {
-            assert!(!MeetingState::on(status, due_on, day(3)).is_overdue());
-            let late = MeetingState::on(status, due_on, day(4));
-            assert_eq!(late, MeetingState::Overdue { was_due: due_on });
-            assert_eq!(late.phrase(), "overdue since Thu 3 Dec 2026");
-            assert_eq!(late.tag_class(), "tag warn");
+        assert_eq!(
+            MeetingState::on(MeetingStatus::Due, due_on, None, day(3)),
+            MeetingState::Due { by: due_on }
+        );
+        let late = MeetingState::on(MeetingStatus::Due, due_on, None, day(4));
+        assert_eq!(
+            late,
+            MeetingState::Overdue(Overdue::NotBooked { was_due: due_on })
+        );
+        assert_eq!(late.phrase(), "overdue: not booked, due by Thu 3 Dec 2026");
+        assert_eq!(late.tag_class(), "tag warn");
+        assert_eq!(
+            MeetingState::on(MeetingStatus::Due, due_on, None, day(1)).phrase(),
+            "due by Thu 3 Dec 2026"
+        );
+    }
+
+    #[test]
+    fn a_booked_meeting_is_overdue_only_once_its_booked_day_has_passed_without_a_record() {
+        let due_on = day(3);
+        // Booked on time: overdue the day after the booked day, not before.
+        let on_time =
+            |today| MeetingState::on(MeetingStatus::Scheduled, due_on, Some(day(2)), today);
+        assert_eq!(on_time(day(2)).word(), "booked");
+        assert!(!on_time(day(2)).is_overdue());
+        assert_eq!(
+            on_time(day(3)),
+            MeetingState::Overdue(Overdue::NotRecorded { booked_on: day(2) })
+        );
+        // Booked for after its due day: booked late, not overdue while its day is to come.
+        let late = |today| MeetingState::on(MeetingStatus::Scheduled, due_on, Some(day(8)), today);
+        for today in [day(1), day(4), day(8)] {
+            assert_eq!(
+                late(today),
+                MeetingState::Booked {
+                    on: day(8),
+                    late: true
+                }
+            );
         }
+        assert_eq!(late(day(4)).phrase(), "booked late for Tue 8 Dec 2026");
+        assert_eq!(late(day(4)).tag_class(), "tag late");
+        let overdue = late(day(9));
+        assert_eq!(
+            overdue.overdue(),
+            Some(Overdue::NotRecorded { booked_on: day(8) })
+        );
+        assert_eq!(
+            overdue.phrase(),
+            "overdue: booked for Tue 8 Dec 2026, nothing recorded"
+        );
+        assert_eq!(overdue.overdue().map(Overdue::expected_on), Some(day(8)));
+    }
+
+    #[test]
+    fn closed_meetings_are_never_overdue() {
         for status in [
             MeetingStatus::Held,
             MeetingStatus::Missed,
             MeetingStatus::Cancelled,
         ] {
-            assert!(!MeetingState::on(status, due_on, day(20)).is_overdue());
+            assert!(!MeetingState::on(status, day(3), Some(day(2)), day(20)).is_overdue());
         }
         assert_eq!(
-            MeetingState::on(MeetingStatus::Due, due_on, day(1)).phrase(),
-            "due by Thu 3 Dec 2026"
-        );
-        assert_eq!(
-            MeetingState::of_stored("scheduled", due_on, day(2)).word(),
+            MeetingState::of_stored("scheduled", day(3), Some(day(3)), day(2)).word(),
             "booked"
         );
-        assert_eq!(MeetingState::Booked.tag_class(), "tag");
+        assert_eq!(
+            MeetingState::of_stored("nonsense", day(3), None, day(20)).word(),
+            "cancelled"
+        );
     }
 
     #[test]

@@ -184,6 +184,37 @@ pub struct MeetingFollowUp {
     pub responsible_name: Option<String>,
     /// The meeting page, from [`meeting_url`].
     pub meeting_url: String,
+    /// Whether the recipient runs the meeting (and may open its page); `false` for staff who
+    /// are only invited to it, whose email has no link they could not open.
+    pub runs_it: bool,
+}
+
+/// Input for [`review_notice`]: a Coaching Plan's or a provision's review date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewNotice {
+    /// The recipient's name, for the greeting.
+    pub recipient_name: String,
+    /// The pupil.
+    pub pupil: PupilLabel,
+    /// What is reviewed: "Coaching Plan (version 2)", "Provision: Speech and language".
+    pub what: String,
+    /// The day the review is due by.
+    pub due_on: NaiveDate,
+    /// Which of the notices this is.
+    pub notice: crate::domain::follow_up::Notice,
+    /// For an overdue copy sent one step up: the name of the person responsible.
+    pub responsible_name: Option<String>,
+    /// Where the review is recorded.
+    pub url: String,
+}
+
+/// Input for [`overdue_summary`]: everything found long overdue on the follow-up's first run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverdueSummary {
+    /// The recipient's name, for the greeting.
+    pub recipient_name: String,
+    /// One line for each meeting or review, with where to deal with it.
+    pub items: Vec<DigestItem>,
 }
 
 /// One line of a daily digest.
@@ -328,7 +359,7 @@ pub fn reminder(input: &MeetingFollowUp) -> EmailContent {
     let name = input.kind.name();
     let due = long_date(input.due_on);
     let (subject, lines, details) = match &input.booked {
-        Some(slot) => (
+        Some(slot) if input.runs_it => (
             format!(
                 "Reminder: {name} for {}, {}",
                 input.pupil,
@@ -336,6 +367,18 @@ pub fn reminder(input: &MeetingFollowUp) -> EmailContent {
             ),
             vec![format!(
                 "Just a reminder that the {name} for {} is coming up.",
+                input.pupil
+            )],
+            slot_details(slot).to_vec(),
+        ),
+        Some(slot) => (
+            format!(
+                "Reminder: {name} for {}, {}",
+                input.pupil,
+                short_when(slot.starts_at)
+            ),
+            vec![format!(
+                "Just a reminder that you are invited to the {name} for {}. The pupil's Head of Year runs it; nothing is needed from you before then.",
                 input.pupil
             )],
             slot_details(slot).to_vec(),
@@ -357,39 +400,56 @@ pub fn reminder(input: &MeetingFollowUp) -> EmailContent {
         recipient_name: &input.recipient_name,
         paragraphs: &lines,
         details: &details,
-        link: Some(("Open the meeting page", &input.meeting_url)),
+        link: input
+            .runs_it
+            .then_some(("Open the meeting page", input.meeting_url.as_str())),
         closing: "Thank you.",
     }
     .render()
 }
 
-/// The email sent when a meeting's due day has passed and it has not been held: to the
-/// person responsible, and a copy one step up (see [`MeetingFollowUp::responsible_name`]).
-pub fn overdue(input: &MeetingFollowUp) -> EmailContent {
+/// The email sent when a meeting's day has passed without a record: to the people
+/// responsible, and a copy one step up (see [`MeetingFollowUp::responsible_name`]). It says
+/// which case it is: never booked, or booked and nothing recorded.
+pub fn overdue(input: &MeetingFollowUp, why: crate::domain::Overdue) -> EmailContent {
+    use crate::domain::Overdue;
     let name = input.kind.name();
     let due = long_date(input.due_on);
-    let mut lines = vec![match &input.booked {
-        None => format!(
-            "The {name} for {} was due by {due} and has not been booked.",
-            input.pupil
-        ),
-        Some(slot) => format!(
-            "The {name} for {} was due by {due}. It was booked for {}, but it has not been recorded as held.",
-            input.pupil,
-            short_when(slot.starts_at)
-        ),
-    }];
-    lines.push(
-        "Please book a new time, or record the meeting if it has already taken place, so the support carries on."
-            .into(),
-    );
+    let mut lines = match why {
+        Overdue::NotBooked { .. } => vec![
+            format!(
+                "The {name} for {} was due by {due} and has not been booked.",
+                input.pupil
+            ),
+            "Please book a time, so the support carries on.".to_string(),
+        ],
+        Overdue::NotRecorded { booked_on } => vec![
+            format!(
+                "The {name} for {} was booked for {}{}, and nothing has been recorded since.",
+                input.pupil,
+                long_date(booked_on),
+                if booked_on > input.due_on {
+                    format!(" (after its due day, {due})")
+                } else {
+                    String::new()
+                }
+            ),
+            "If it took place, please record it; if it did not, record it as missed or move it to a new time.".to_string(),
+        ],
+    };
     if let Some(responsible) = &input.responsible_name {
         lines.push(format!(
             "{responsible}, who looks after this meeting, has had the same message. You are receiving a copy as the next person up, in case a hand would help."
         ));
     }
+    let case = match why {
+        Overdue::NotBooked { .. } => format!("not booked, due {due}"),
+        Overdue::NotRecorded { booked_on } => {
+            format!("not recorded, booked for {}", long_date(booked_on))
+        }
+    };
     Email {
-        subject: format!("Overdue: {name} for {} (due {due})", input.pupil),
+        subject: format!("Overdue: {name} for {} ({case})", input.pupil),
         recipient_name: &input.recipient_name,
         paragraphs: &lines,
         details: &[],
@@ -397,6 +457,90 @@ pub fn overdue(input: &MeetingFollowUp) -> EmailContent {
         closing: "Thank you.",
     }
     .render()
+}
+
+/// A review date coming, tomorrow, or passed: to the people responsible (and, when overdue,
+/// a copy one step up).
+pub fn review_notice(input: &ReviewNotice) -> EmailContent {
+    use crate::domain::follow_up::Notice;
+    let due = long_date(input.due_on);
+    let what = &input.what;
+    let (subject, mut lines) = match input.notice {
+        Notice::Due => (
+            format!("Review due: {what} for {} by {due}", input.pupil),
+            vec![format!(
+                "The review of the {what} for {} is due by {due}.",
+                input.pupil
+            )],
+        ),
+        Notice::Reminder => (
+            format!("Reminder: review of {what} for {} by {due}", input.pupil),
+            vec![format!(
+                "Just a reminder that the review of the {what} for {} is due by {due}.",
+                input.pupil
+            )],
+        ),
+        Notice::Overdue | Notice::InSummary => (
+            format!("Overdue: review of {what} for {} (due {due})", input.pupil),
+            vec![
+                format!(
+                    "The review of the {what} for {} was due by {due} and has not been recorded.",
+                    input.pupil
+                ),
+                "Please review it, so the support carries on.".to_string(),
+            ],
+        ),
+    };
+    if let Some(responsible) = &input.responsible_name {
+        lines.push(format!(
+            "{responsible}, who looks after this review, has had the same message. You are receiving a copy as the next person up, in case a hand would help."
+        ));
+    }
+    Email {
+        subject,
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &[],
+        link: Some(("Open the review", &input.url)),
+        closing: "Thank you.",
+    }
+    .render()
+}
+
+/// One email listing the meetings and reviews found long overdue the first time the daily
+/// follow-up runs (after an upgrade, or a long pause), instead of an email for each.
+pub fn overdue_summary(input: &OverdueSummary) -> EmailContent {
+    let count = match input.items.len() {
+        1 => "1 meeting or review is".to_string(),
+        n => format!("{n} meetings and reviews are"),
+    };
+    let opening = format!(
+        "{count} overdue in Steadfast. Each has been overdue for a while, so they are listed here together rather than emailed one by one."
+    );
+    let mut text = format!("Hello {},\n\n{opening}\n", input.recipient_name);
+    for item in &input.items {
+        text.push_str(&format!("\n- {}\n  {}\n", item.text, item.url));
+    }
+    text.push_str(&format!("\nThank you.\n\n{FOOTER}\n"));
+    let body = html! {
+        p { "Hello " (input.recipient_name) "," }
+        p { (opening) }
+        ul {
+            @for item in &input.items {
+                li { a href=(item.url) { (item.text) } }
+            }
+        }
+        p { "Thank you." }
+    };
+    let subject = match input.items.len() {
+        1 => "Overdue: 1 meeting or review".to_string(),
+        n => format!("Overdue: {n} meetings and reviews"),
+    };
+    EmailContent {
+        html: page(&subject, body),
+        subject,
+        text,
+    }
 }
 
 /// The day's collected items for one staff member.
@@ -651,6 +795,7 @@ fn length(minutes: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Overdue;
     use crate::domain::{Level, ProgrammeBlock};
     use chrono::TimeZone;
 
@@ -690,6 +835,7 @@ mod tests {
             booked,
             responsible_name: None,
             meeting_url: url(),
+            runs_it: true,
         }
     }
 
@@ -838,19 +984,81 @@ mod tests {
 
     #[test]
     fn overdue_names_the_responsible_person_only_on_the_copy_up() {
-        let own = overdue(&follow_up(None));
+        let due_on = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let own = overdue(&follow_up(None), Overdue::NotBooked { was_due: due_on });
         check_common(&own);
-        assert!(own
-            .subject
-            .starts_with("Overdue: Coaching Plan meeting for Sam T., Year 9"));
+        assert_eq!(
+            own.subject,
+            "Overdue: Coaching Plan meeting for Sam T., Year 9 (not booked, due Tuesday 1 December 2026)"
+        );
+        assert!(own.text.contains("has not been booked"));
         assert!(!own.text.contains("next person up"));
         let mut up = follow_up(Some(slot()));
         up.responsible_name = Some("Jo Bloggs".into());
         up.recipient_name = "Ms Okafor".into();
-        let up = overdue(&up);
+        let booked_late = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let up = overdue(
+            &up,
+            Overdue::NotRecorded {
+                booked_on: booked_late,
+            },
+        );
         check_common(&up);
         assert!(up.text.contains("Jo Bloggs, who looks after this meeting"));
-        assert!(up.text.contains("not been recorded as held"));
+        assert!(up
+            .subject
+            .ends_with("(not recorded, booked for Thursday 3 December 2026)"));
+        assert!(
+            up.text.contains("booked for Thursday 3 December 2026 (after its due day, Tuesday 1 December 2026), and nothing has been recorded"),
+            "{}",
+            up.text
+        );
+    }
+
+    #[test]
+    fn a_reminder_to_someone_only_invited_has_no_link_they_cannot_open() {
+        let mut invited = follow_up(Some(slot()));
+        invited.runs_it = false;
+        let email = reminder(&invited);
+        assert!(!email.text.contains(&url()), "{}", email.text);
+        assert!(!email.html.contains(&url()));
+        assert!(email.text.contains("you are invited"));
+        assert!(!email.text.contains("book a time"));
+    }
+
+    #[test]
+    fn review_notices_and_the_overdue_summary_name_the_pupil_and_the_date() {
+        use crate::domain::follow_up::Notice;
+        let notice = |notice| {
+            review_notice(&ReviewNotice {
+                recipient_name: "Jo".into(),
+                pupil: sam(),
+                what: "Coaching Plan (version 2)".into(),
+                due_on: NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(),
+                notice,
+                responsible_name: None,
+                url: url(),
+            })
+        };
+        let due = notice(Notice::Due);
+        check_common(&due);
+        assert_eq!(
+            due.subject,
+            "Review due: Coaching Plan (version 2) for Sam T., Year 9 by Friday 18 December 2026"
+        );
+        assert!(notice(Notice::Overdue)
+            .subject
+            .starts_with("Overdue: review of"));
+        let summary = overdue_summary(&OverdueSummary {
+            recipient_name: "Jo".into(),
+            items: vec![DigestItem {
+                text: "Coaching Time meeting for Sam T., Year 9: overdue, not booked, due by Thu 3 Dec 2026".into(),
+                url: url(),
+            }],
+        });
+        check_common(&summary);
+        assert_eq!(summary.subject, "Overdue: 1 meeting or review");
+        assert!(summary.text.contains("Sam T., Year 9: overdue, not booked"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::db::{schools, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::visibility::Record;
 use crate::domain::words::{level_of, MeetingKind};
-use crate::domain::{Level, MeetingState, Role};
+use crate::domain::{Level, Role};
 use crate::error::Result;
 use crate::web::auth::SignedIn;
 use crate::web::error::PageError;
@@ -314,7 +314,7 @@ fn render(member: &StaffMember, data: &HomeData) -> Markup {
                                         (pupil_link(&data.pupils, meeting.pupil_id)) " · "
                                         (MeetingKind::of_stored(level_of(meeting.level), &meeting.purpose).name())
                                         " · "
-                                        @let state = MeetingState::of_stored(&meeting.status, meeting.due_on, today);
+                                        @let state = meeting.state(today);
                                         span class=(state.tag_class()) { (state.phrase()) }
                                     }
                                 }

@@ -25,6 +25,7 @@ use crate::domain::calendar::SchoolCalendar;
 use crate::domain::meeting::{suggest_staff, Suggested};
 use crate::domain::words::MeetingKind;
 use crate::domain::Level;
+use crate::domain::MeetingState;
 use crate::error::{Error, Result};
 use crate::web::auth::{require_role, CsrfForm};
 use people::{GUEST_FIELDS, STAFF_SEARCH};
@@ -93,7 +94,9 @@ fn meeting_row(view: &MeetingView, today: NaiveDate) -> Markup {
                 " · booked for " (local(from_db_time(starts)))
             }
             @let state = view.state(today);
-            @if state.is_overdue() { " " span class=(state.tag_class()) { (state.word()) } }
+            @if state.is_overdue() || matches!(state, MeetingState::Booked { late: true, .. }) {
+                " " span class=(state.tag_class()) { (state.phrase()) }
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::db::models::{IncidentRow, SuggestionRow};
 use crate::db::timeline::{EventDetail, EventKind, TimelineEvent};
 use crate::domain::programme::SessionOutcome;
 use crate::domain::words::{level_of, MeetingKind};
-use crate::domain::{MeetingState, Move};
+use crate::domain::Move;
 use crate::web::pages::form::local;
 
 fn response_words(response: &str) -> &'static str {
@@ -119,7 +119,7 @@ pub(super) fn render_event(event: &TimelineEvent, data: &PupilPage) -> Markup {
             EventDetail::Meeting(meeting) => {
                 li.entry.meeting {
                     (time_of(event.at))
-                    @let state = MeetingState::of_stored(&meeting.status, meeting.due_on, data.today);
+                    @let state = meeting.state(data.today);
                     strong { (MeetingKind::of_stored(level_of(meeting.level), &meeting.purpose).name()) ", " }
                     span class=(state.tag_class()) { (state.phrase()) }
                     @if let Some(summary) = &meeting.summary { p { (summary) } }
