@@ -1142,6 +1142,21 @@ fn demo(settings: &Settings, spec: &ScaleSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The warning `serve` gives when email goes out over SMTP while the public URL is still this
+/// machine only: every link in those emails would lead nowhere for the people who get them.
+fn public_url_warning(settings: &Settings) -> Option<String> {
+    let over_smtp = !settings.smtp_url.trim().eq_ignore_ascii_case("file")
+        && !settings.smtp_url.trim().is_empty();
+    (over_smtp && crate::mail::is_loopback_url(&settings.public_url)).then(|| {
+        format!(
+            "public_url is {}, an address of this machine only, while email goes out over SMTP: \
+             the links in emails will not work for staff or families. Set STEADFAST_PUBLIC_URL \
+             to the address they reach Steadfast at.",
+            settings.public_url
+        )
+    })
+}
+
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let db = open(&settings)?;
     let key = web::session_key(&settings)?;
@@ -1168,6 +1183,10 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let jobs = crate::jobs::JobContext::from_settings(&settings)?;
     println!("Email goes to {}.", jobs.mailer.describe());
+    if let Some(warning) = public_url_warning(&settings) {
+        eprintln!("Warning: {warning}");
+        tracing::warn!("{warning}");
+    }
     let nightly = crate::backup::automatic::NightlyPlan::from_settings(&settings)?.map(Arc::new);
     match &nightly {
         Some(plan) => println!(
@@ -1199,4 +1218,22 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         server.await?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_warns_when_emailed_links_would_point_at_this_machine() {
+        let mut settings = Settings::defaults().expect("built-in settings");
+        settings.public_url = "http://127.0.0.1:8080".into();
+        settings.smtp_url = "file".into();
+        assert_eq!(public_url_warning(&settings), None, "files are read here");
+        settings.smtp_url = "smtp://mail.oakfield.example:587".into();
+        let warning = public_url_warning(&settings).expect("a warning");
+        assert!(warning.contains("STEADFAST_PUBLIC_URL"), "{warning}");
+        settings.public_url = "https://support.oakfield.example".into();
+        assert_eq!(public_url_warning(&settings), None);
+    }
 }

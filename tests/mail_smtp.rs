@@ -31,7 +31,7 @@ fn invitation(to: &str, key: &str) -> OutgoingEmail {
     let meeting_url = content::meeting_url("http://127.0.0.1:8080", 42);
     let calendar = ics::render(&MeetingEvent {
         meeting_id: 42,
-        host: ics::uid_host("http://127.0.0.1:8080"),
+        host: steadfast::mail::identity_host("http://127.0.0.1:8080", "steadfast@oak.example"),
         method: Method::Request,
         sequence: 0,
         stamp: Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap(),
@@ -60,7 +60,13 @@ fn invitation(to: &str, key: &str) -> OutgoingEmail {
 }
 
 fn send(transport: &Transport, email: &OutgoingEmail) -> Result<(), SendError> {
-    let message = build_message(email, "steadfast@localhost", "Oakfield Academy").unwrap();
+    let message = build_message(
+        email,
+        "steadfast@localhost",
+        "Oakfield Academy",
+        "oak.example",
+    )
+    .unwrap();
     transport.send(&message)
 }
 
@@ -89,11 +95,11 @@ fn an_invitation_arrives_over_plain_smtp_with_a_calendar_that_parses() {
     assert_eq!(parsed.subject(), Some(email.subject.as_str()));
     assert_eq!(
         parsed.message_id(),
-        Some("meeting-42-invite-0-staff-7@steadfast")
+        Some("meeting-42-invite-0-staff-7@oak.example")
     );
     assert_eq!(
         parsed.from().unwrap().first().unwrap().name(),
-        Some("Oakfield Academy (Steadfast)")
+        Some("Oakfield Academy via Steadfast")
     );
     assert!(parsed.body_text(0).unwrap().contains("Sam T., Year 9"));
 
@@ -111,8 +117,8 @@ fn an_invitation_arrives_over_plain_smtp_with_a_calendar_that_parses() {
     let attachment = parsed
         .parts
         .iter()
-        .find(|part| part.attachment_name() == Some("invite.ics"))
-        .expect("the invite.ics attachment");
+        .find(|part| part.attachment_name() == Some("invitation.ics"))
+        .expect("the invitation.ics attachment");
     assert!(attachment.is_content_type("application", "ics"));
     assert_eq!(attachment.contents(), calendar_text.as_bytes());
 
@@ -129,7 +135,7 @@ fn an_invitation_arrives_over_plain_smtp_with_a_calendar_that_parses() {
         .iter()
         .find(|p| p.name == "UID")
         .unwrap();
-    assert_eq!(uid.value.as_deref(), Some("meeting-42@127.0.0.1"));
+    assert_eq!(uid.value.as_deref(), Some("meeting-42@oak.example"));
 }
 
 #[test]

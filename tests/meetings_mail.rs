@@ -247,7 +247,20 @@ async fn meeting_emails_reach_the_right_people_once(engine: Engine) {
         .from()
         .and_then(|from| from.first())
         .expect("a sender");
-    assert_eq!(sender.name(), Some("Oakfield Academy (Steadfast)"));
+    assert_eq!(sender.name(), Some("Oakfield Academy via Steadfast"));
+    // Named by this installation's own domain (the From address's, while the public URL is
+    // this machine), and no automatic reply asked for.
+    let from_domain = app.settings.mail_from.rsplit('@').next().unwrap().to_string();
+    assert!(
+        parsed
+            .message_id()
+            .is_some_and(|id| id.ends_with(&format!("@{from_domain}"))),
+        "{:?}",
+        parsed.message_id()
+    );
+    let raw = String::from_utf8_lossy(&received[0].raw);
+    assert!(raw.contains("X-Auto-Response-Suppress: All"), "{raw}");
+    assert!(raw.contains("Auto-Submitted: auto-generated"), "{raw}");
     // Running the jobs again sends nothing more.
     assert_eq!(run_jobs(&app, Utc::now()).await.delivery.sent, 0);
     // Every delivery has returned, and the sink saves a message before acknowledging it.

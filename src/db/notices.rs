@@ -303,7 +303,7 @@ fn calendar_entry(
         .collect();
     Ok(Some(ics::render(&ics::MeetingEvent {
         meeting_id: story.meeting.id,
-        host: ics::uid_host(&context.public_url),
+        host: crate::mail::identity_host(&context.public_url, &context.mail_from),
         method,
         sequence: u32::try_from(story.meeting.sequence).unwrap_or(0),
         stamp: now,

@@ -26,6 +26,8 @@ pub const INTERVAL: Duration = Duration::from_secs(2);
 pub struct Mailer {
     transport: Arc<Transport>,
     from: String,
+    /// The domain of every Message-ID ([`crate::mail::identity_host`]).
+    id_host: String,
 }
 
 impl Mailer {
@@ -36,6 +38,7 @@ impl Mailer {
         Ok(Mailer {
             transport: Arc::new(transport),
             from: settings.mail_from.clone(),
+            id_host: crate::mail::identity_host(&settings.public_url, &settings.mail_from),
         })
     }
 
@@ -157,7 +160,7 @@ async fn send(mailer: &Mailer, row: &OutboxRow, school_name: &str) -> Result<(),
         calendar: row.calendar_ics.clone(),
         message_key: row.message_key.clone(),
     };
-    let message = build_message(&email, &mailer.from, school_name)
+    let message = build_message(&email, &mailer.from, school_name, &mailer.id_host)
         .map_err(|e| SendError::Permanent(format!("the message could not be built: {e}")))?;
     let transport = mailer.transport.clone();
     actix_web::rt::task::spawn_blocking(move || transport.send(&message))

@@ -73,7 +73,7 @@ pub struct Person {
 pub struct MeetingEvent {
     /// The meeting's id: with `host` it makes the UID, which never changes.
     pub meeting_id: i64,
-    /// The host part of the UID, e.g. from [`uid_host`].
+    /// The host part of the UID, from [`crate::mail::identity_host`].
     pub host: String,
     /// Invite/update or cancel.
     pub method: Method,
@@ -100,14 +100,6 @@ pub struct MeetingEvent {
 /// The stable UID of a meeting's calendar entry.
 pub fn uid(meeting_id: i64, host: &str) -> String {
     format!("meeting-{meeting_id}@{host}")
-}
-
-/// The host name in a public URL, for UIDs (`steadfast` when there is none).
-pub fn uid_host(public_url: &str) -> String {
-    url::Url::parse(public_url)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_string))
-        .unwrap_or_else(|| "steadfast".to_string())
 }
 
 /// Writes the complete calendar object for one meeting.
@@ -605,13 +597,7 @@ mod tests {
     }
 
     #[test]
-    fn uid_host_comes_from_the_public_url() {
-        assert_eq!(
-            uid_host("https://steadfast.oakfield.example/"),
-            "steadfast.oakfield.example"
-        );
-        assert_eq!(uid_host("http://127.0.0.1:8080"), "127.0.0.1");
-        assert_eq!(uid_host("not a url"), "steadfast");
+    fn a_uid_names_the_meeting_and_the_installation() {
         assert_eq!(uid(7, "h.example"), "meeting-7@h.example");
     }
 }

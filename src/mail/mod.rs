@@ -69,8 +69,49 @@ pub enum MailError {
     BadFileName,
 }
 
-/// The host part of every Message-ID, so Steadfast's own messages are easy to spot.
-pub const MESSAGE_ID_HOST: &str = "steadfast";
+/// Whether a URL's host is this machine only: `localhost`, `127.x`, `::1`, `0.0.0.0`. Links to
+/// such a host work for nobody else.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
+/// The host of the public URL, when it has one.
+fn url_host(public_url: &str) -> Option<String> {
+    url::Url::parse(public_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+}
+
+/// Whether the public URL points at this machine only (see [`is_loopback_host`]).
+pub fn is_loopback_url(public_url: &str) -> bool {
+    url_host(public_url).is_none_or(|host| is_loopback_host(&host))
+}
+
+/// The domain that names this installation in every Message-ID and calendar UID: the public
+/// URL's host, or, while that is still this machine only, the From address's domain. Two
+/// installations' messages then never share an identifier in one inbox.
+pub fn identity_host(public_url: &str, mail_from: &str) -> String {
+    let from_domain = || {
+        mail_from
+            .parse::<lettre::Address>()
+            .ok()
+            .map(|address| address.domain().to_string())
+    };
+    url_host(public_url)
+        .filter(|host| !is_loopback_host(host))
+        .or_else(from_domain)
+        .map(|host| {
+            host.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+                .collect::<String>()
+        })
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
 
 /// Keeps the characters of a message key that are safe in a Message-ID and a file name
 /// (ASCII letters, digits, `.`, `-`, `_`); any other character becomes `-`. Leading dots are
@@ -98,12 +139,13 @@ pub fn build_message(
     email: &OutgoingEmail,
     from: &str,
     school_name: &str,
+    id_host: &str,
 ) -> Result<Message, MailError> {
     let sender: Mailbox = from.parse().map_err(|source| MailError::Address {
         which: "sender",
         source,
     })?;
-    let sender = Mailbox::new(Some(format!("{school_name} (Steadfast)")), sender.email);
+    let sender = Mailbox::new(Some(format!("{school_name} via Steadfast")), sender.email);
     let recipient = Mailbox::from(crate::domain::details::mail_address(&email.to).map_err(
         |source| MailError::Address {
             which: "recipient",
@@ -122,7 +164,7 @@ pub fn build_message(
         .from(sender)
         .to(recipient)
         .subject(email.subject.clone())
-        .message_id(Some(format!("<{key}@{MESSAGE_ID_HOST}>")));
+        .message_id(Some(format!("<{key}@{id_host}>")));
 
     let mut message = match &email.calendar {
         None => builder.multipart(alternatives)?,
@@ -137,8 +179,12 @@ pub fn build_message(
                 .singlepart(SinglePart::builder().header(inline).body(calendar.clone()));
             let attachment_type =
                 ContentType::parse("application/ics").map_err(|_| MailError::CalendarMethod)?;
+            let file_name = match method {
+                ics::Method::Request => "invitation.ics",
+                ics::Method::Cancel => "cancellation.ics",
+            };
             let attachment =
-                Attachment::new("invite.ics".to_string()).body(calendar.clone(), attachment_type);
+                Attachment::new(file_name.to_string()).body(calendar.clone(), attachment_type);
             builder.multipart(
                 MultiPart::mixed()
                     .multipart(alternatives)
@@ -147,9 +193,14 @@ pub fn build_message(
         }
     };
     // RFC 3834: tells out-of-office responders not to answer.
+    // Sent by a machine: no out-of-office or other automatic reply should come back to it.
     message.headers_mut().insert_raw(HeaderValue::new(
         HeaderName::new_from_ascii_str("Auto-Submitted"),
         "auto-generated".into(),
+    ));
+    message.headers_mut().insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+        "All".into(),
     ));
     Ok(message)
 }
@@ -171,6 +222,28 @@ mod tests {
 
     fn formatted(message: &Message) -> String {
         String::from_utf8(message.formatted()).unwrap()
+    }
+
+    #[test]
+    fn each_installation_names_its_messages_by_its_own_domain() {
+        let from = "steadfast@oakfield.example";
+        assert_eq!(
+            identity_host("https://support.oakfield.example/", from),
+            "support.oakfield.example"
+        );
+        for loopback in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert!(is_loopback_url(loopback), "{loopback}");
+            assert_eq!(identity_host(loopback, from), "oakfield.example");
+        }
+        assert!(!is_loopback_url("https://support.oakfield.example"));
+        assert_eq!(
+            identity_host("http://127.0.0.1:8080", "steadfast@localhost"),
+            "localhost"
+        );
     }
 
     #[test]
@@ -199,22 +272,36 @@ mod tests {
 
     #[test]
     fn without_calendar_it_is_text_and_html_alternatives() {
-        let message =
-            build_message(&email(None), "steadfast@localhost", "Oakfield Academy").unwrap();
+        let message = build_message(
+            &email(None),
+            "steadfast@localhost",
+            "Oakfield Academy",
+            "school.example",
+        )
+        .unwrap();
         let raw = message.formatted();
         let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
         let from = parsed.from().unwrap().first().unwrap();
-        assert_eq!(from.name(), Some("Oakfield Academy (Steadfast)"));
+        assert_eq!(from.name(), Some("Oakfield Academy via Steadfast"));
         assert_eq!(from.address(), Some("steadfast@localhost"));
         assert_eq!(
             parsed.to().unwrap().first().unwrap().address(),
             Some("jo.bloggs@school.example")
         );
         assert_eq!(parsed.subject(), Some("Coaching Time for Sam T., Year 9"));
-        assert_eq!(parsed.message_id(), Some("meeting-42-invite-0@steadfast"));
+        assert_eq!(
+            parsed.message_id(),
+            Some("meeting-42-invite-0@school.example")
+        );
         let text = formatted(&message);
         assert!(text.contains("Content-Type: multipart/alternative"));
         assert!(text.contains("Auto-Submitted: auto-generated\r\n"));
+        assert!(text.contains("X-Auto-Response-Suppress: All\r\n"));
+        // The From name is plain words: quoted, not encoded.
+        assert!(
+            text.contains("From: \"Oakfield Academy via Steadfast\" <steadfast@localhost>\r\n"),
+            "{text}"
+        );
         assert!(!text.contains("multipart/mixed"));
         assert_eq!(parts_of(&raw, "text", "plain").len(), 1);
         assert_eq!(parts_of(&raw, "text", "html").len(), 1);
@@ -228,13 +315,14 @@ mod tests {
             &email(Some(ics.into())),
             "steadfast@localhost",
             "Oakfield Academy",
+            "school.example",
         )
         .unwrap();
         let raw = message.formatted();
         let text = formatted(&message);
         assert!(text.contains("Content-Type: multipart/mixed"));
         assert!(text.contains("Content-Type: multipart/alternative"));
-        assert!(text.contains("filename=\"invite.ics\""));
+        assert!(text.contains("filename=\"cancellation.ics\""));
         let inline = parts_of(&raw, "text", "calendar");
         assert_eq!(inline.len(), 1);
         assert!(
@@ -256,8 +344,13 @@ mod tests {
     #[test]
     fn calendar_without_method_is_refused() {
         let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n";
-        let err =
-            build_message(&email(Some(ics.into())), "steadfast@localhost", "School").unwrap_err();
+        let err = build_message(
+            &email(Some(ics.into())),
+            "steadfast@localhost",
+            "School",
+            "school.example",
+        )
+        .unwrap_err();
         assert!(matches!(err, MailError::CalendarMethod));
     }
 
@@ -272,7 +365,7 @@ mod tests {
             bad.to = to.into();
             assert!(
                 matches!(
-                    build_message(&bad, "steadfast@localhost", "School"),
+                    build_message(&bad, "steadfast@localhost", "School", "school.example"),
                     Err(MailError::Address {
                         which: "recipient",
                         ..
@@ -282,7 +375,7 @@ mod tests {
             );
         }
         assert!(matches!(
-            build_message(&email(None), "nobody", "School"),
+            build_message(&email(None), "nobody", "School", "school.example"),
             Err(MailError::Address {
                 which: "sender",
                 ..
@@ -291,7 +384,7 @@ mod tests {
         let mut keyless = email(None);
         keyless.message_key = "...".into();
         assert!(matches!(
-            build_message(&keyless, "steadfast@localhost", "School"),
+            build_message(&keyless, "steadfast@localhost", "School", "school.example"),
             Err(MailError::EmptyKey)
         ));
     }
