@@ -69,7 +69,7 @@ async fn run(count: usize) -> anyhow::Result<()> {
         return Ok(());
     };
     drop(sample);
-    let size = build_message(&email(0), FROM, SCHOOL_NAME)?
+    let size = build_message(&email(0), FROM, SCHOOL_NAME, "oak.example")?
         .formatted()
         .len();
     println!(
@@ -179,7 +179,7 @@ fn one_connection(sink: &SmtpSink, count: usize) -> anyhow::Result<()> {
         None,
     )?;
     for index in 0..count {
-        let message = build_message(&email(index), FROM, SCHOOL_NAME)?;
+        let message = build_message(&email(index), FROM, SCHOOL_NAME, "oak.example")?;
         connection.send(message.envelope(), &message.formatted())?;
     }
     connection.quit()?;
@@ -193,7 +193,7 @@ fn connection_each(sink: &SmtpSink, count: usize) -> anyhow::Result<()> {
         .timeout(Some(Duration::from_secs(10)))
         .build();
     for index in 0..count {
-        let message = build_message(&email(index), FROM, SCHOOL_NAME)?;
+        let message = build_message(&email(index), FROM, SCHOOL_NAME, "oak.example")?;
         transport.send(&message)?;
     }
     Ok(())
