@@ -37,7 +37,7 @@ fn invitation(to: &str, key: &str) -> OutgoingEmail {
         stamp: Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap(),
         starts_at: slot.starts_at,
         duration_minutes: slot.duration_minutes,
-        summary: content::event_summary(kind, &pupil),
+        summary: content::event_summary(kind, &pupil, &content::Audience::Runs),
         location: slot.location.clone(),
         description: format!("Meeting page: {meeting_url}"),
         organizer: Person {
@@ -55,6 +55,7 @@ fn invitation(to: &str, key: &str) -> OutgoingEmail {
         kind,
         slot,
         meeting_url,
+        audience: content::Audience::Runs,
     })
     .into_email(to.into(), key.into(), Some(calendar))
 }

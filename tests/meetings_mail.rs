@@ -250,7 +250,13 @@ async fn meeting_emails_reach_the_right_people_once(engine: Engine) {
     assert_eq!(sender.name(), Some("Oakfield Academy via Steadfast"));
     // Named by this installation's own domain (the From address's, while the public URL is
     // this machine), and no automatic reply asked for.
-    let from_domain = app.settings.mail_from.rsplit('@').next().unwrap().to_string();
+    let from_domain = app
+        .settings
+        .mail_from
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(
         parsed
             .message_id()
@@ -1368,3 +1374,134 @@ async fn home_and_the_meetings_list_count_a_meeting_booked_late_as_booked(engine
 }
 
 both_engines!(home_and_the_meetings_list_count_a_meeting_booked_late_as_booked);
+
+async fn each_person_hears_what_changed_for_them(engine: Engine) {
+    use steadfast::db::schema::meeting_guests;
+    let app = spawn_app(engine).await;
+    let s = scene(&app);
+    let meeting = coaching_time_accepted(&app, &s).await;
+    let id = meeting["id"].as_i64().unwrap();
+    let teacher_id = meeting["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .find(|p| *p != s.hoy9.id)
+        .expect("the adult at the scene");
+    let starts = morning(next(
+        Weekday::Wed,
+        Utc::now().date_naive() + TimeDelta::days(1),
+    ));
+    let book = |location: &str, people: Vec<i64>| {
+        json!({
+            "starts_at": starts.to_rfc3339(),
+            "duration_minutes": 30,
+            "location": location,
+            "participant_ids": people,
+            "parent_invited": true,
+            "guests": [{"name": "Pat Okafor", "email": "parent@home.example", "role": "parent_carer"}]
+        })
+    };
+    let schedule = |body: Value| {
+        let (app, token) = (&app, s.hoy9_token.clone());
+        async move {
+            let (status, answer) = app
+                .api_post(&format!("/api/v1/meetings/{id}/schedule"), &token, &body)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+    };
+    let guest_id = || -> i64 {
+        meeting_guests::table
+            .filter(meeting_guests::meeting_id.eq(id))
+            .select(meeting_guests::id)
+            .first(&mut *app.conn())
+            .unwrap()
+    };
+    let to = |emails: &[(String, String, String)], who: &str| -> Vec<(String, String)> {
+        emails
+            .iter()
+            .filter(|(to, _, _)| to.contains(who))
+            .map(|(_, subject, text)| (subject.clone(), text.clone()))
+            .collect()
+    };
+
+    // Booked: the Head of Year runs it (its page linked), the teacher attends (no link they
+    // cannot open), the parent reads plain words with no level names.
+    let before = queued(&app).len();
+    schedule(book("Room 12", vec![s.hoy9.id, teacher_id])).await;
+    let invited = queued_since(&app, before);
+    let meeting_page = format!("/meetings/{id}");
+    assert!(to(&invited, "hoy9@")[0].1.contains(&meeting_page));
+    let teacher = &to(&invited, "teacher@")[0];
+    assert!(!teacher.1.contains(&meeting_page), "{}", teacher.1);
+    assert!(teacher.1.contains("Head of Year runs the meeting"));
+    let parent = &to(&invited, "parent@")[0];
+    assert!(
+        !parent.0.contains("Coaching") && !parent.1.contains("Coaching"),
+        "{parent:?}"
+    );
+    assert!(!parent.1.contains(&meeting_page), "{}", parent.1);
+    let guest = guest_id();
+
+    // The same booking again: nothing changed, nothing sent.
+    let before = queued(&app).len();
+    schedule(book("Room 12", vec![s.hoy9.id, teacher_id])).await;
+    assert_eq!(queued_since(&app, before), vec![]);
+
+    // Only the room: "New place", not a new time, to everyone.
+    schedule(book("Library", vec![s.hoy9.id, teacher_id])).await;
+    let moved = queued_since(&app, before);
+    assert_eq!(moved.len(), 3, "{moved:?}");
+    for (_, subject, text) in &moved {
+        assert!(subject.starts_with("New place: "), "{subject}");
+        assert!(
+            text.contains("New place: Library. It was Room 12."),
+            "{text}"
+        );
+        assert!(!text.contains("New time"), "{text}");
+    }
+
+    // The SENDCO added and the teacher taken off: the SENDCO is invited, the teacher is no
+    // longer needed (the meeting goes on), the Head of Year hears who changed, the parent
+    // nothing; the parent's row is kept.
+    let before = queued(&app).len();
+    schedule(book("Library", vec![s.hoy9.id, s.sendco.id])).await;
+    let changed = queued_since(&app, before);
+    assert!(to(&changed, "sendco@")[0].0.starts_with("Invitation: "));
+    let gone = &to(&changed, "teacher@")[0];
+    assert!(gone.0.starts_with("No longer needed: "), "{gone:?}");
+    assert!(gone.1.contains("goes ahead for the others"));
+    assert!(!gone.1.contains("cancelled"));
+    let head = &to(&changed, "hoy9@")[0];
+    assert!(head.0.starts_with("Change of people: "), "{head:?}");
+    assert!(head.1.contains("Now also invited: Sen Co."), "{}", head.1);
+    assert!(
+        head.1.contains("No longer invited: Tess Teacher."),
+        "{}",
+        head.1
+    );
+    assert!(to(&changed, "parent@").is_empty());
+    assert_eq!(guest_id(), guest);
+
+    // Cancelled with a reason: staff read it, the parent a neutral line.
+    let before = queued(&app).len();
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/cancel"),
+            &s.hoy9_token,
+            &json!({"reason": "Sam is stepping up to a Coaching Plan"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cancelled = queued_since(&app, before);
+    assert!(to(&cancelled, "hoy9@")[0]
+        .1
+        .contains("Reason: Sam is stepping up"));
+    let parent = &to(&cancelled, "parent@")[0];
+    assert!(!parent.1.contains("stepping up"), "{}", parent.1);
+    assert!(!parent.1.contains("Coaching"), "{}", parent.1);
+    assert!(parent.1.contains("The school will be in touch"));
+}
+
+both_engines!(each_person_hears_what_changed_for_them);

@@ -13,6 +13,7 @@ use super::decisions::checked_reason;
 use super::evaluation::{self, SchoolRules};
 use super::models::{MeetingGuestRow, MeetingRow, PupilRow, SuggestionRow};
 use super::notices::{self, NoticeContext};
+use super::outbox::Recipient;
 use super::pastoral::{Led, PastoralPlace};
 use super::schema::{meeting_guests, meeting_participants, meetings, pupils, staff, year_groups};
 use super::staff::StaffMember;
@@ -403,8 +404,88 @@ fn check_booking(
     Ok((location, ids, guests))
 }
 
-/// Books a due meeting, or moves a booked one: stores the time, place and people, and queues
-/// the invitations (or updates, with the next calendar SEQUENCE) to everyone taking part.
+/// Stores who is invited to a meeting: the staff `participant_ids` and `guests`. A person
+/// invited before and still invited keeps their row (a guest's replies and links stay theirs);
+/// a guest is the same person by email, or by name when neither has an email.
+fn set_people(
+    conn: &mut DbConnection,
+    school_id: i64,
+    meeting_id: i64,
+    participant_ids: &[i64],
+    guests: &[Guest],
+) -> Result<()> {
+    diesel::delete(
+        meeting_participants::table
+            .filter(meeting_participants::meeting_id.eq(meeting_id))
+            .filter(meeting_participants::staff_id.ne_all(participant_ids.to_vec())),
+    )
+    .execute(conn)?;
+    let kept: Vec<i64> = meeting_participants::table
+        .filter(meeting_participants::meeting_id.eq(meeting_id))
+        .select(meeting_participants::staff_id)
+        .load(conn)?;
+    for staff_id in participant_ids.iter().filter(|id| !kept.contains(id)) {
+        diesel::insert_into(meeting_participants::table)
+            .values((
+                meeting_participants::meeting_id.eq(meeting_id),
+                meeting_participants::staff_id.eq(staff_id),
+                meeting_participants::school_id.eq(school_id),
+            ))
+            .execute(conn)?;
+    }
+    let before: Vec<MeetingGuestRow> = meeting_guests::table
+        .filter(meeting_guests::meeting_id.eq(meeting_id))
+        .order(meeting_guests::id)
+        .select(MeetingGuestRow::as_select())
+        .load(conn)?;
+    let same_person = |row: &MeetingGuestRow, guest: &Guest| match (&row.email, &guest.email) {
+        (Some(was), Some(is)) => was.eq_ignore_ascii_case(is.as_str()),
+        (None, None) => row.name.eq_ignore_ascii_case(guest.name.as_str()),
+        _ => false,
+    };
+    let mut matched = Vec::new();
+    for guest in guests {
+        let email = guest.email.as_ref().map(EmailAddress::as_str);
+        match before
+            .iter()
+            .find(|row| !matched.contains(&row.id) && same_person(row, guest))
+        {
+            Some(row) => {
+                matched.push(row.id);
+                diesel::update(meeting_guests::table.find(row.id))
+                    .set((
+                        meeting_guests::name.eq(guest.name.as_str()),
+                        meeting_guests::email.eq(email),
+                        meeting_guests::role.eq(guest.role.as_str()),
+                    ))
+                    .execute(conn)?;
+            }
+            None => {
+                diesel::insert_into(meeting_guests::table)
+                    .values((
+                        meeting_guests::meeting_id.eq(meeting_id),
+                        meeting_guests::school_id.eq(school_id),
+                        meeting_guests::name.eq(guest.name.as_str()),
+                        meeting_guests::email.eq(email),
+                        meeting_guests::role.eq(guest.role.as_str()),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+    }
+    let gone: Vec<i64> = before
+        .iter()
+        .map(|row| row.id)
+        .filter(|id| !matched.contains(id))
+        .collect();
+    diesel::delete(meeting_guests::table.filter(meeting_guests::id.eq_any(gone))).execute(conn)?;
+    Ok(())
+}
+
+/// Books a due meeting, or changes a booked one: stores the time, place and people. Booking
+/// invites everyone; a change (the next calendar SEQUENCE) tells those still invited exactly
+/// what changed, invites those added and tells those taken off they are no longer needed.
+/// Nothing changed sends nothing.
 pub fn schedule(
     conn: &mut DbConnection,
     member: &StaffMember,
@@ -417,80 +498,72 @@ pub fn schedule(
     let before = view.meeting;
     ensure_open(&before)?;
     let (location, participant_ids, guests) = check_booking(conn, member.school_id, booking, now)?;
-    let previous_start = before
-        .starts_at
-        .filter(|_| before.status == "scheduled")
-        .map(from_db_time);
-    let sequence = if previous_start.is_some() {
-        before.sequence + 1
-    } else {
-        before.sequence
-    };
+    let was_booked = before.status == "scheduled";
     let invited_before = notices::taking_part(conn, meeting_id)?;
-    diesel::delete(
-        meeting_participants::table.filter(meeting_participants::meeting_id.eq(meeting_id)),
-    )
-    .execute(conn)?;
-    diesel::delete(meeting_guests::table.filter(meeting_guests::meeting_id.eq(meeting_id)))
-        .execute(conn)?;
-    for staff_id in &participant_ids {
-        diesel::insert_into(meeting_participants::table)
-            .values((
-                meeting_participants::meeting_id.eq(meeting_id),
-                meeting_participants::staff_id.eq(staff_id),
-                meeting_participants::school_id.eq(member.school_id),
-            ))
-            .execute(conn)?;
-    }
-    for guest in &guests {
-        diesel::insert_into(meeting_guests::table)
-            .values((
-                meeting_guests::meeting_id.eq(meeting_id),
-                meeting_guests::school_id.eq(member.school_id),
-                meeting_guests::name.eq(guest.name.as_str()),
-                meeting_guests::email.eq(guest.email.as_ref().map(EmailAddress::as_str)),
-                meeting_guests::role.eq(guest.role.as_str()),
-            ))
-            .execute(conn)?;
-    }
-    let booked: MeetingRow = diesel::update(meetings::table.find(meeting_id))
+    set_people(
+        conn,
+        member.school_id,
+        meeting_id,
+        &participant_ids,
+        &guests,
+    )?;
+    let invited_now = notices::taking_part(conn, meeting_id)?;
+    let same = |a: &Recipient, b: &Recipient| a.email.eq_ignore_ascii_case(&b.email);
+    let added: Vec<Recipient> = invited_now
+        .iter()
+        .filter(|p| !invited_before.iter().any(|b| same(b, p)))
+        .cloned()
+        .collect();
+    let removed: Vec<Recipient> = invited_before
+        .iter()
+        .filter(|b| !invited_now.iter().any(|p| same(b, p)))
+        .cloned()
+        .collect();
+    let mut booked: MeetingRow = diesel::update(meetings::table.find(meeting_id))
         .set((
             meetings::status.eq("scheduled"),
             meetings::starts_at.eq(Some(to_db_time(booking.starts_at))),
             meetings::duration_minutes.eq(Some(booking.duration_minutes)),
             meetings::location.eq(Some(location)),
             meetings::parent_invited.eq(booking.parent_invited),
-            meetings::sequence.eq(sequence),
         ))
         .returning(meetings::all_columns)
         .get_result(conn)?;
-    notices::invitations(conn, context, &booked, previous_start, now)?;
-    if previous_start.is_some() {
-        // People taken off a booked meeting get its cancellation, so their calendars drop it.
-        let invited_now = notices::taking_part(conn, meeting_id)?;
-        let dropped: Vec<_> = invited_before
-            .into_iter()
-            .filter(|person| !invited_now.iter().any(|p| p.email == person.email))
+    let changes = notices::Changes {
+        was: notices::slot_changed(&before, &booked).filter(|_| was_booked),
+        added: added.iter().map(|p| p.name.clone()).collect(),
+        removed: removed.iter().map(|p| p.name.clone()).collect(),
+    };
+    if !was_booked {
+        notices::invitations(conn, context, &booked, &invited_now, now)?;
+    } else if !changes.is_empty() {
+        // A change: the next calendar SEQUENCE; those still invited hear exactly what
+        // changed, those added are invited, those taken off are told they are no longer
+        // needed while the meeting goes on for the rest.
+        booked = diesel::update(meetings::table.find(meeting_id))
+            .set(meetings::sequence.eq(before.sequence + 1))
+            .returning(meetings::all_columns)
+            .get_result(conn)?;
+        let kept: Vec<Recipient> = invited_now
+            .iter()
+            .filter(|p| !added.iter().any(|a| same(a, p)))
+            .cloned()
             .collect();
-        if !dropped.is_empty() {
+        notices::updates(conn, context, &booked, &changes, &kept, now)?;
+        notices::invitations(conn, context, &booked, &added, now)?;
+        if !removed.is_empty() {
             let mut was = before.clone();
-            was.sequence = sequence;
-            notices::cancellations(
-                conn,
-                context,
-                &was,
-                &dropped,
-                "You are no longer needed at this meeting.",
-                now,
-            )?;
+            was.sequence = booked.sequence;
+            notices::no_longer_needed(conn, context, &was, &removed, now)?;
         }
     }
+    let sequence = booked.sequence;
     audit::record(
         conn,
         AuditEntry {
             school_id: member.school_id,
             actor_id: Some(member.id),
-            action: if previous_start.is_some() {
+            action: if was_booked {
                 "meeting.reschedule"
             } else {
                 "meeting.schedule"

@@ -277,20 +277,45 @@ fn slot(meeting: &MeetingRow) -> Option<MeetingSlot> {
     })
 }
 
-/// The calendar entry for a booked meeting, for everyone taking part.
+/// Who one person invited to a meeting is, for the words and the link of their emails: staff
+/// who run it, staff who only attend, or a family member or outside professional.
+fn audience_of(
+    conn: &mut DbConnection,
+    story: &MeetingStory,
+    person: &Recipient,
+) -> Result<content::Audience> {
+    let Some(staff_id) = person.staff_id else {
+        return Ok(content::Audience::Family { page: None });
+    };
+    let place = super::pastoral::PastoralPlace::of(&story.pupil, story.year);
+    let runs = super::staff::get_member(conn, story.pupil.school_id, staff_id)?
+        .is_some_and(|member| super::meetings::may_run(&member, place, story.meeting.level));
+    Ok(if runs {
+        content::Audience::Runs
+    } else {
+        content::Audience::Attends
+    })
+}
+
+/// The calendar entry for a booked meeting as one reader gets it: organised by the Head of
+/// Year who runs it (replies reach a person, not the no-reply address), with everyone invited;
+/// its title in plain words and its link the reader's own for a family.
 fn calendar_entry(
     context: &NoticeContext,
     story: &MeetingStory,
+    organizer: &Recipient,
     people: &[Recipient],
+    audience: &content::Audience,
     method: ics::Method,
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
     let Some(slot) = slot(&story.meeting) else {
         return Ok(None);
     };
-    let organizer_email = context
-        .mail_from
+    let organizer_email = organizer
+        .email
         .parse::<lettre::Address>()
+        .or_else(|_| context.mail_from.parse::<lettre::Address>())
         .map_err(|e| Error::Internal(format!("mail_from is not an address: {e}")))?;
     let attendees = people
         .iter()
@@ -301,6 +326,11 @@ fn calendar_entry(
             })
         })
         .collect();
+    let description = match audience {
+        content::Audience::Runs => content::meeting_url(&context.public_url, story.meeting.id),
+        content::Audience::Attends => String::new(),
+        content::Audience::Family { page } => page.clone().unwrap_or_default(),
+    };
     Ok(Some(ics::render(&ics::MeetingEvent {
         meeting_id: story.meeting.id,
         host: crate::mail::identity_host(&context.public_url, &context.mail_from),
@@ -309,67 +339,196 @@ fn calendar_entry(
         stamp: now,
         starts_at: slot.starts_at,
         duration_minutes: slot.duration_minutes,
-        summary: content::event_summary(story.kind, &story.label),
+        summary: content::event_summary(story.kind, &story.label, audience),
         location: slot.location,
-        description: content::meeting_url(&context.public_url, story.meeting.id),
+        description,
         organizer: ics::Person {
-            name: "Steadfast".into(),
+            name: organizer.name.clone(),
             email: organizer_email,
         },
         attendees,
     })))
 }
 
-/// Queues invitations (or, when `previous_start` is given, updates) with the calendar entry
-/// for a meeting just booked or moved, to everyone taking part.
+/// What one email about a booked meeting is: its words, its calendar method, its key's kind
+/// and its line in the outbox.
+struct Mailing<'a> {
+    method: ics::Method,
+    key_kind: &'a str,
+    topic: String,
+    write: &'a dyn Fn(content::ScheduledMeeting) -> content::EmailContent,
+}
+
+/// Queues one email of `mailing` to each of `people`, with the calendar entry as they should
+/// see it. Everyone invited now is named in the calendar.
+fn mail_each(
+    conn: &mut DbConnection,
+    context: &NoticeContext,
+    story: &MeetingStory,
+    people: &[Recipient],
+    mailing: &Mailing,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(booked) = slot(&story.meeting) else {
+        return Ok(());
+    };
+    let invited = taking_part(conn, story.meeting.id)?;
+    let organizer = match responsible(conn, story)?.into_iter().next() {
+        Some(lead) => lead,
+        None => Recipient {
+            staff_id: None,
+            name: "Steadfast".into(),
+            email: context.mail_from.clone(),
+        },
+    };
+    for person in people {
+        let audience = audience_of(conn, story, person)?;
+        let calendar = calendar_entry(
+            context,
+            story,
+            &organizer,
+            &invited,
+            &audience,
+            mailing.method,
+            now,
+        )?;
+        let email = (mailing.write)(content::ScheduledMeeting {
+            recipient_name: person.name.clone(),
+            pupil: story.label.clone(),
+            kind: story.kind,
+            slot: booked.clone(),
+            meeting_url: content::meeting_url(&context.public_url, story.meeting.id),
+            audience,
+        })
+        .into_email(
+            person.email.clone(),
+            format!(
+                "meeting-{}-{}-{}-{}",
+                story.meeting.id, mailing.key_kind, story.meeting.sequence, person.email
+            ),
+            calendar,
+        );
+        queue(conn, story, person, email, &mailing.topic, now)?;
+    }
+    Ok(())
+}
+
+/// Queues the invitation, with its calendar entry, to each of `people`: everyone when a
+/// meeting is booked, those newly added when a booked one changes.
 pub fn invitations(
     conn: &mut DbConnection,
     context: &NoticeContext,
     meeting: &MeetingRow,
-    previous_start: Option<DateTime<Utc>>,
+    people: &[Recipient],
     now: DateTime<Utc>,
 ) -> Result<()> {
     let story = story(conn, meeting)?;
     let Some(booked) = slot(meeting) else {
         return Ok(());
     };
-    let people = taking_part(conn, meeting.id)?;
-    let calendar = calendar_entry(context, &story, &people, ics::Method::Request, now)?;
-    let topic = topic(
-        &story,
-        &format!("booked for {}", local_when(booked.starts_at)),
-    );
-    for person in &people {
-        let scheduled = content::ScheduledMeeting {
-            recipient_name: person.name.clone(),
-            pupil: story.label.clone(),
-            kind: story.kind,
-            slot: booked.clone(),
-            meeting_url: content::meeting_url(&context.public_url, meeting.id),
-        };
-        let text = match previous_start {
-            None => content::invitation(&scheduled),
-            Some(previous_start) => content::update(&content::MeetingMoved {
-                meeting: scheduled,
-                previous_start,
-            }),
-        };
-        let email = text.into_email(
-            person.email.clone(),
-            format!(
-                "meeting-{}-invite-{}-{}",
-                meeting.id, meeting.sequence, person.email
-            ),
-            calendar.clone(),
-        );
-        queue(conn, &story, person, email, &topic, now)?;
-    }
-    Ok(())
+    let mailing = Mailing {
+        method: ics::Method::Request,
+        key_kind: "invite",
+        topic: topic(
+            &story,
+            &format!("booked for {}", local_when(booked.starts_at)),
+        ),
+        write: &|scheduled| content::invitation(&scheduled),
+    };
+    mail_each(conn, context, &story, people, &mailing, now)
 }
 
-/// Queues the cancellation, with the calendar's CANCEL, to `people`: everyone invited when a
-/// meeting is cancelled, or those no longer invited when it is moved. `meeting` is the booking
-/// they had, with the new SEQUENCE.
+/// What changed about a booked meeting, for the update to those still invited.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// When and where it was, when its time, length or place changed.
+    pub was: Option<content::MeetingSlot>,
+    /// Newly invited, by name.
+    pub added: Vec<String>,
+    /// No longer invited, by name.
+    pub removed: Vec<String>,
+}
+
+impl Changes {
+    /// Whether anything changed at all.
+    pub fn is_empty(&self) -> bool {
+        self.was.is_none() && self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// The slot a meeting had, when its time, length or place differs from `now`'s.
+pub fn slot_changed(before: &MeetingRow, now: &MeetingRow) -> Option<content::MeetingSlot> {
+    let (was, is) = (slot(before)?, slot(now)?);
+    let moved = was.starts_at != is.starts_at || was.duration_minutes != is.duration_minutes;
+    (moved || was.location.trim() != is.location.trim()).then_some(was)
+}
+
+/// Queues the update saying exactly what changed (time, place, people) to `people`, those
+/// invited before and still invited. A family hears of a new time or place, not of staff
+/// coming and going.
+pub fn updates(
+    conn: &mut DbConnection,
+    context: &NoticeContext,
+    meeting: &MeetingRow,
+    changes: &Changes,
+    people: &[Recipient],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let story = story(conn, meeting)?;
+    let Some(booked) = slot(meeting) else {
+        return Ok(());
+    };
+    let told: Vec<Recipient> = if changes.was.is_some() {
+        people.to_vec()
+    } else {
+        people
+            .iter()
+            .filter(|p| p.staff_id.is_some())
+            .cloned()
+            .collect()
+    };
+    let write = |scheduled: content::ScheduledMeeting| {
+        content::update(&content::MeetingChanged {
+            meeting: scheduled,
+            was: changes.was.clone(),
+            added: changes.added.clone(),
+            removed: changes.removed.clone(),
+        })
+    };
+    let mailing = Mailing {
+        method: ics::Method::Request,
+        key_kind: "invite",
+        topic: topic(
+            &story,
+            &format!("changed, now {}", local_when(booked.starts_at)),
+        ),
+        write: &write,
+    };
+    mail_each(conn, context, &story, &told, &mailing, now)
+}
+
+/// Queues "you are no longer needed", with the calendar's CANCEL, to people taken off a
+/// booked meeting that goes ahead for the others. `meeting` carries the new SEQUENCE.
+pub fn no_longer_needed(
+    conn: &mut DbConnection,
+    context: &NoticeContext,
+    meeting: &MeetingRow,
+    people: &[Recipient],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let story = story(conn, meeting)?;
+    let mailing = Mailing {
+        method: ics::Method::Cancel,
+        key_kind: "cancel",
+        topic: topic(&story, "no longer needed"),
+        write: &|scheduled| content::no_longer_needed(&scheduled),
+    };
+    mail_each(conn, context, &story, people, &mailing, now)
+}
+
+/// Queues the cancellation, with the calendar's CANCEL, to `people` (everyone invited to a
+/// meeting cancelled). `meeting` is the booking they had, with the new SEQUENCE. The reason
+/// reaches staff only.
 pub fn cancellations(
     conn: &mut DbConnection,
     context: &NoticeContext,
@@ -382,33 +541,22 @@ pub fn cancellations(
     let Some(booked) = slot(meeting) else {
         return Ok(());
     };
-    let calendar = calendar_entry(context, &story, people, ics::Method::Cancel, now)?;
-    let topic = topic(
-        &story,
-        &format!("cancelled ({})", local_when(booked.starts_at)),
-    );
-    for person in people {
-        let email = content::cancellation(&content::MeetingCancelled {
-            meeting: content::ScheduledMeeting {
-                recipient_name: person.name.clone(),
-                pupil: story.label.clone(),
-                kind: story.kind,
-                slot: booked.clone(),
-                meeting_url: content::meeting_url(&context.public_url, meeting.id),
-            },
+    let write = |scheduled: content::ScheduledMeeting| {
+        content::cancellation(&content::MeetingCancelled {
+            meeting: scheduled,
             reason: reason.to_string(),
         })
-        .into_email(
-            person.email.clone(),
-            format!(
-                "meeting-{}-cancel-{}-{}",
-                meeting.id, meeting.sequence, person.email
-            ),
-            calendar.clone(),
-        );
-        queue(conn, &story, person, email, &topic, now)?;
-    }
-    Ok(())
+    };
+    let mailing = Mailing {
+        method: ics::Method::Cancel,
+        key_kind: "cancel",
+        topic: topic(
+            &story,
+            &format!("cancelled ({})", local_when(booked.starts_at)),
+        ),
+        write: &write,
+    };
+    mail_each(conn, context, &story, people, &mailing, now)
 }
 
 /// What the time-driven notices of one run queued.
@@ -601,15 +749,7 @@ fn remind(
             {
                 continue;
             }
-            let runs_it = match person.staff_id {
-                Some(id) => {
-                    super::staff::get_member(conn, meeting.school_id, id)?.is_some_and(|member| {
-                        let place = super::pastoral::PastoralPlace::of(&story.pupil, story.year);
-                        super::meetings::may_run(&member, place, meeting.level)
-                    })
-                }
-                None => false,
-            };
+            let runs_it = audience_of(conn, &story, &person)? == content::Audience::Runs;
             people.push((person, runs_it));
         }
     }

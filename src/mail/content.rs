@@ -132,8 +132,27 @@ pub struct MeetingDue {
     pub meeting_url: String,
 }
 
-/// Input for [`invitation`] (and, inside [`MeetingMoved`] and [`MeetingCancelled`], for
-/// [`update`] and [`cancellation`]): a booked meeting and one person invited to it.
+/// Who an email about a booked meeting is for, which decides its words and its link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Runs the meeting, and may open its page.
+    Runs,
+    /// A member of staff invited who does not run it: no link they could not open.
+    Attends,
+    /// A parent, carer or outside professional: plain words with no level names, and their
+    /// own page for the meeting when they have one.
+    Family { page: Option<String> },
+}
+
+impl Audience {
+    /// Whether the email is for someone outside the school's staff.
+    pub fn is_family(&self) -> bool {
+        matches!(self, Audience::Family { .. })
+    }
+}
+
+/// Input for [`invitation`], [`update`], [`no_longer_needed`] and [`cancellation`]: a booked
+/// meeting and one person invited to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduledMeeting {
     /// The recipient's name, for the greeting.
@@ -146,15 +165,74 @@ pub struct ScheduledMeeting {
     pub slot: MeetingSlot,
     /// The meeting page, from [`meeting_url`].
     pub meeting_url: String,
+    /// Who the email is for.
+    pub audience: Audience,
 }
 
-/// Input for [`update`]: a meeting has a new time or place.
+impl ScheduledMeeting {
+    /// The meeting's name for this reader: "Coaching Time meeting" for staff, "meeting about
+    /// Sam's support" for a family.
+    fn name(&self) -> String {
+        match self.audience {
+            Audience::Family { .. } => {
+                format!("meeting about {}'s support", self.pupil.given_name())
+            }
+            _ => self.kind.name(),
+        }
+    }
+
+    /// How the pupil is named for this reader: "Sam T., Year 9" for staff, "Sam" for a family.
+    fn pupil_named(&self) -> String {
+        match self.audience {
+            Audience::Family { .. } => self.pupil.given_name().to_string(),
+            _ => self.pupil.to_string(),
+        }
+    }
+
+    /// The meeting and pupil as a subject names them: "Coaching Time meeting for Sam T., Year
+    /// 9", or "Meeting about Sam's support" for a family.
+    fn headline(&self) -> String {
+        match self.audience {
+            Audience::Family { .. } => sentence_start(&self.name()),
+            _ => format!("{} for {}", self.name(), self.pupil),
+        }
+    }
+
+    /// The link this reader may follow.
+    fn link(&self) -> Option<(&'static str, &str)> {
+        match &self.audience {
+            Audience::Runs => Some(("Open the meeting page", self.meeting_url.as_str())),
+            Audience::Attends => None,
+            Audience::Family { page } => page.as_deref().map(|page| {
+                (
+                    "Open your page for this meeting: reply, or ask for another time",
+                    page,
+                )
+            }),
+        }
+    }
+}
+
+/// `text` with its first letter a capital.
+fn sentence_start(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Input for [`update`]: what changed about a booked meeting for someone still invited.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MeetingMoved {
+pub struct MeetingChanged {
     /// The meeting as it now stands.
     pub meeting: ScheduledMeeting,
-    /// When it was going to start.
-    pub previous_start: DateTime<Utc>,
+    /// When and where it was, when its time, length or place changed.
+    pub was: Option<MeetingSlot>,
+    /// The people newly invited, by name.
+    pub added: Vec<String>,
+    /// The people no longer invited, by name.
+    pub removed: Vec<String>,
 }
 
 /// Input for [`cancellation`]: a meeting will not take place.
@@ -242,9 +320,13 @@ pub fn meeting_url(public_url: &str, meeting_id: i64) -> String {
     format!("{}/meetings/{meeting_id}", public_url.trim_end_matches('/'))
 }
 
-/// The calendar entry's title for a meeting, e.g. "Coaching Time meeting: Sam T., Year 9".
-pub fn event_summary(kind: MeetingKind, pupil: &PupilLabel) -> String {
-    format!("{}: {pupil}", kind.name())
+/// The calendar entry's title for a meeting, e.g. "Coaching Time meeting: Sam T., Year 9"
+/// for staff, "Meeting about Sam's support" for a family.
+pub fn event_summary(kind: MeetingKind, pupil: &PupilLabel, audience: &Audience) -> String {
+    match audience {
+        Audience::Family { .. } => format!("Meeting about {}'s support", pupil.given_name()),
+        _ => format!("{}: {pupil}", kind.name()),
+    }
 }
 
 /// The email to the people who must arrange a meeting that has just become due.
@@ -266,88 +348,172 @@ pub fn meeting_due(input: &MeetingDue) -> EmailContent {
     .render()
 }
 
-/// The invitation sent to each participant when a meeting is booked.
+/// The invitation sent to each person invited when a meeting is booked, or when they are
+/// added to a booked one.
 pub fn invitation(input: &ScheduledMeeting) -> EmailContent {
-    let lines = [
-        format!(
-            "You are invited to a {} for {}.",
-            input.kind.name(),
-            input.pupil
+    let mut lines = vec![format!(
+        "You are invited to a {} for {}.",
+        input.name(),
+        input.pupil_named()
+    )];
+    match &input.audience {
+        Audience::Runs => {}
+        Audience::Attends => lines.push(
+            "The pupil's Head of Year runs the meeting; nothing is needed from you before then."
+                .into(),
         ),
+        Audience::Family { page } => {
+            lines.push(
+                "It is a chance to talk together about how things are going at school and what will help next."
+                    .into(),
+            );
+            if page.is_some() {
+                lines.push(
+                    "Please let us know whether you can come, or ask for another time, on your page for this meeting (the link below)."
+                        .into(),
+                );
+            }
+        }
+    }
+    lines.push(
         "The calendar invitation is attached, so you can add it to your calendar in one step."
             .into(),
-    ];
+    );
     Email {
         subject: format!(
-            "Invitation: {} for {}, {}",
-            input.kind.name(),
-            input.pupil,
+            "Invitation: {}, {}",
+            input.headline(),
             short_when(input.slot.starts_at)
         ),
         recipient_name: &input.recipient_name,
         paragraphs: &lines,
         details: &slot_details(&input.slot),
-        link: Some(("Open the meeting page", &input.meeting_url)),
+        link: input.link(),
         closing: "Thank you.",
     }
     .render()
 }
 
-/// The update sent to each participant when a booked meeting moves.
-pub fn update(input: &MeetingMoved) -> EmailContent {
+/// The update sent to each person still invited when a booked meeting changes: exactly what
+/// changed (its time, its place, who is invited).
+pub fn update(input: &MeetingChanged) -> EmailContent {
     let meeting = &input.meeting;
-    let lines = [
-        format!(
-            "The {} for {} has moved. It was going to be {}; the new details are below.",
-            meeting.kind.name(),
-            meeting.pupil,
-            short_when(input.previous_start)
-        ),
-        "The attached calendar update moves it in your calendar.".into(),
-    ];
+    let slot = &meeting.slot;
+    let mut lines = vec![format!(
+        "The {} for {} has changed.",
+        meeting.name(),
+        meeting.pupil_named()
+    )];
+    let mut what = Vec::new();
+    if let Some(was) = &input.was {
+        if was.starts_at != slot.starts_at || was.duration_minutes != slot.duration_minutes {
+            what.push("time");
+            lines.push(format!(
+                "New time: {}. It was {}.",
+                when_and_length(slot),
+                when_and_length(was)
+            ));
+        }
+        if was.location.trim() != slot.location.trim() {
+            what.push("place");
+            lines.push(format!(
+                "New place: {}. It was {}.",
+                slot.location.trim(),
+                was.location.trim()
+            ));
+        }
+    }
+    if !meeting.audience.is_family() {
+        if !input.added.is_empty() {
+            what.push("people");
+            lines.push(format!("Now also invited: {}.", input.added.join(", ")));
+        }
+        if !input.removed.is_empty() {
+            if !what.contains(&"people") {
+                what.push("people");
+            }
+            lines.push(format!("No longer invited: {}.", input.removed.join(", ")));
+        }
+    }
+    lines.push("The attached calendar update keeps your calendar in step.".into());
+    let change = match what.as_slice() {
+        ["time", ..] => "New time",
+        ["place", ..] => "New place",
+        _ => "Change of people",
+    };
     Email {
         subject: format!(
-            "New time: {} for {}, {}",
-            meeting.kind.name(),
-            meeting.pupil,
-            short_when(meeting.slot.starts_at)
+            "{change}: {}, {}",
+            meeting.headline(),
+            short_when(slot.starts_at)
         ),
         recipient_name: &meeting.recipient_name,
         paragraphs: &lines,
-        details: &slot_details(&meeting.slot),
-        link: Some(("Open the meeting page", &meeting.meeting_url)),
+        details: &slot_details(slot),
+        link: meeting.link(),
         closing: "Thank you.",
     }
     .render()
 }
 
-/// The notice sent to each participant when a booked meeting is called off.
-pub fn cancellation(input: &MeetingCancelled) -> EmailContent {
-    let meeting = &input.meeting;
+/// The email to someone taken off a meeting that goes ahead for the others.
+pub fn no_longer_needed(input: &ScheduledMeeting) -> EmailContent {
     let lines = [
         format!(
-            "The {} for {} on {} has been cancelled.",
-            meeting.kind.name(),
-            meeting.pupil,
-            short_when(meeting.slot.starts_at)
+            "You are no longer needed at the {} for {} on {}. It goes ahead for the others.",
+            input.name(),
+            input.pupil_named(),
+            short_when(input.slot.starts_at)
         ),
         "The attached calendar update takes it out of your calendar.".into(),
     ];
-    let details = [
-        ("Reason", input.reason.trim().to_string()),
-        ("Where", meeting.slot.location.clone()),
-    ];
     Email {
         subject: format!(
-            "Cancelled: {} for {}, {}",
-            meeting.kind.name(),
-            meeting.pupil,
+            "No longer needed: {}, {}",
+            input.headline(),
+            short_when(input.slot.starts_at)
+        ),
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &[],
+        link: None,
+        closing: "Thank you.",
+    }
+    .render()
+}
+
+/// The notice sent to each person invited when a booked meeting is called off. Staff see the
+/// reason given; a family gets a neutral line instead, never the reason typed for staff.
+pub fn cancellation(input: &MeetingCancelled) -> EmailContent {
+    let meeting = &input.meeting;
+    let mut lines = vec![format!(
+        "The {} for {} on {} has been cancelled.",
+        meeting.name(),
+        meeting.pupil_named(),
+        short_when(meeting.slot.starts_at)
+    )];
+    if meeting.audience.is_family() {
+        lines.push("The school will be in touch about what happens next.".into());
+    }
+    lines.push("The attached calendar update takes it out of your calendar.".into());
+    let mut details = Vec::new();
+    if !meeting.audience.is_family() {
+        details.push(("Reason", input.reason.trim().to_string()));
+    }
+    details.push(("Where", meeting.slot.location.clone()));
+    Email {
+        subject: format!(
+            "Cancelled: {}, {}",
+            meeting.headline(),
             short_when(meeting.slot.starts_at)
         ),
         recipient_name: &meeting.recipient_name,
         paragraphs: &lines,
         details: &details,
-        link: Some(("Open the meeting page", &meeting.meeting_url)),
+        link: match meeting.audience {
+            Audience::Runs => meeting.link(),
+            _ => None,
+        },
         closing: "Thank you.",
     }
     .render()
@@ -767,6 +933,15 @@ pub fn long_date(date: NaiveDate) -> String {
 }
 
 /// A start time in UK time: "Tuesday 1 December 2026 at 15:30".
+/// "Tuesday 1 December 2026 at 15:30, 30 minutes".
+fn when_and_length(slot: &MeetingSlot) -> String {
+    format!(
+        "{}, {} minutes",
+        short_when(slot.starts_at),
+        slot.duration_minutes
+    )
+}
+
 fn short_when(instant: DateTime<Utc>) -> String {
     let local = instant.with_timezone(&SCHOOL_TZ);
     format!(
@@ -823,6 +998,18 @@ mod tests {
             kind: MeetingKind::Level(Level::Time),
             slot: slot(),
             meeting_url: url(),
+            audience: Audience::Runs,
+        }
+    }
+
+    /// The same meeting as a parent invited to it reads it, with their own page.
+    fn for_family() -> ScheduledMeeting {
+        ScheduledMeeting {
+            recipient_name: "Pat Taylor".into(),
+            audience: Audience::Family {
+                page: Some("http://127.0.0.1:8080/family/abc".into()),
+            },
+            ..scheduled()
         }
     }
 
@@ -881,8 +1068,16 @@ mod tests {
             "Coaching Programme block review (4-week block)"
         );
         assert_eq!(
-            event_summary(MeetingKind::Level(Level::Time), &sam()),
+            event_summary(MeetingKind::Level(Level::Time), &sam(), &Audience::Runs),
             "Coaching Time meeting: Sam T., Year 9"
+        );
+        assert_eq!(
+            event_summary(
+                MeetingKind::Level(Level::Time),
+                &sam(),
+                &for_family().audience
+            ),
+            "Meeting about Sam's support"
         );
     }
 
@@ -942,21 +1137,59 @@ mod tests {
     }
 
     #[test]
-    fn update_gives_old_and_new_times() {
-        let content = update(&MeetingMoved {
+    fn an_update_says_exactly_what_changed() {
+        let earlier = MeetingSlot {
+            starts_at: Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap(),
+            ..slot()
+        };
+        let moved = update(&MeetingChanged {
             meeting: scheduled(),
-            previous_start: Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap(),
+            was: Some(earlier),
+            added: vec![],
+            removed: vec![],
         });
-        check_common(&content);
-        assert!(content.subject.starts_with("New time: "));
-        assert!(content.text.contains("Monday 30 November 2026 at 10:00"));
-        assert!(content
+        check_common(&moved);
+        assert!(moved.subject.starts_with("New time: "));
+        assert!(moved
+            .text
+            .contains("It was Monday 30 November 2026 at 10:00, 30 minutes."));
+        assert!(!moved.text.contains("New place"));
+        assert!(moved
             .text
             .contains("When: Tuesday 1 December 2026, 15:30 to 16:00"));
+        let other_room = MeetingSlot {
+            location: "Room 4".into(),
+            ..slot()
+        };
+        let room_only = update(&MeetingChanged {
+            meeting: scheduled(),
+            was: Some(other_room),
+            added: vec![],
+            removed: vec![],
+        });
+        assert!(
+            room_only.subject.starts_with("New place: "),
+            "{}",
+            room_only.subject
+        );
+        assert!(room_only
+            .text
+            .contains("New place: Room 12. It was Room 4."));
+        assert!(!room_only.text.contains("New time"), "{}", room_only.text);
+        let people = update(&MeetingChanged {
+            meeting: scheduled(),
+            was: None,
+            added: vec!["Sen Co".into()],
+            removed: vec!["Tess Teacher".into()],
+        });
+        assert!(people.subject.starts_with("Change of people: "));
+        assert!(people.text.contains("Now also invited: Sen Co."));
+        assert!(people.text.contains("No longer invited: Tess Teacher."));
+        assert!(!people.text.contains("New time") && !people.text.contains("moved"));
     }
 
     #[test]
-    fn cancellation_gives_the_reason() {
+    fn staff_see_a_cancellations_reason_and_families_a_neutral_line() {
         let content = cancellation(&MeetingCancelled {
             meeting: scheduled(),
             reason: "Parent unwell; we will rebook".into(),
@@ -967,6 +1200,42 @@ mod tests {
             .text
             .contains("Reason: Parent unwell; we will rebook"));
         assert!(content.text.contains("Tuesday 1 December 2026 at 15:30"));
+        let family = cancellation(&MeetingCancelled {
+            meeting: for_family(),
+            reason: "Stepped up to Coaching Plan".into(),
+        });
+        assert!(!family.text.contains("Stepped up"), "{}", family.text);
+        assert!(!family.text.contains("Coaching"), "{}", family.text);
+        assert!(family.text.contains("The school will be in touch"));
+        assert!(!family.text.contains(&url()));
+        assert_eq!(
+            family.subject,
+            "Cancelled: Meeting about Sam's support, Tuesday 1 December 2026 at 15:30"
+        );
+    }
+
+    #[test]
+    fn families_read_no_level_names_and_only_their_own_link() {
+        let invitation = invitation(&for_family());
+        for text in [&invitation.subject, &invitation.text, &invitation.html] {
+            assert!(!text.contains("Coaching"), "{text}");
+            assert!(!text.contains("/meetings/"), "{text}");
+        }
+        assert!(invitation.text.contains("http://127.0.0.1:8080/family/abc"));
+        assert!(invitation.text.contains("ask for another time"));
+        let gone = no_longer_needed(&for_family());
+        assert!(gone.text.contains("goes ahead for the others"));
+        assert!(!gone.text.contains("Coaching"));
+        let attends = invitation_for_staff_who_attend();
+        assert!(!attends.text.contains(&url()), "{}", attends.text);
+        assert!(attends.text.contains("Head of Year runs the meeting"));
+    }
+
+    fn invitation_for_staff_who_attend() -> EmailContent {
+        invitation(&ScheduledMeeting {
+            audience: Audience::Attends,
+            ..scheduled()
+        })
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub struct MeetingEvent {
     pub location: String,
     /// A few lines shown with the entry (e.g. the meeting page's address).
     pub description: String,
-    /// Who sends the invitation (the school's Steadfast address).
+    /// Who organises the meeting: the Head of Year who runs it.
     pub organizer: Person,
     /// Who is invited.
     pub attendees: Vec<Person>,
@@ -138,8 +138,10 @@ pub fn render(event: &MeetingEvent) -> String {
         ),
     ]);
     for attendee in &event.attendees {
+        // Replies come through Steadfast's own pages (a family's link, the meeting page), not
+        // by calendar email.
         let reply = if request {
-            ";PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
+            ";PARTSTAT=NEEDS-ACTION;RSVP=FALSE"
         } else {
             ""
         };
@@ -437,7 +439,7 @@ mod tests {
         );
         let attendees: Vec<&String> = lines.iter().filter(|l| l.starts_with("ATTENDEE")).collect();
         assert_eq!(attendees.len(), 2);
-        assert!(attendees.iter().all(|l| l.contains(";RSVP=TRUE")));
+        assert!(attendees.iter().all(|l| l.contains(";RSVP=FALSE")));
         assert!(attendees[1].starts_with("ATTENDEE;CN=\"Priya 'PK' Kaur\";"));
         assert!(attendees[1].ends_with(":mailto:p.kaur@oakfield.example"));
         assert_eq!(method_of(&text), Some(Method::Request));
