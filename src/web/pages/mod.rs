@@ -124,6 +124,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pupils", web::get().to(pupils::search))
         .route("/pupils/{id}", web::get().to(pupils::show))
         .route("/pupils/{id}/level", web::post().to(pupils::change_level))
+        .route("/pupils/{id}/contacts", web::get().to(pupils::contacts::show))
+        .route("/pupils/{id}/contacts", web::post().to(pupils::contacts::add))
+        .route(
+            "/pupils/{id}/contacts/{contact}",
+            web::post().to(pupils::contacts::edit),
+        )
+        .route(
+            "/pupils/{id}/contacts/{contact}/remove",
+            web::post().to(pupils::contacts::remove),
+        )
         .route("/pupils/{id}/export", web::get().to(export::show))
         .route("/pupils/{id}/export.zip", web::get().to(export::download))
         .route("/pupils/{id}/transfer", web::get().to(export::transfer))
