@@ -82,29 +82,80 @@ async fn a_pupil_file_brings_contacts_in_and_replaces_them(engine: Engine) {
     let school = ["--school", "NORTH"];
 
     // A dry run writes nothing.
-    let (ok, out, err) = import(&app, "pupils", &fixture("sims-pupils-contacts.csv"), &[
-        "--school", "NORTH", "--dry-run",
-    ]);
+    let (ok, out, err) = import(
+        &app,
+        "pupils",
+        &fixture("sims-pupils-contacts.csv"),
+        &["--school", "NORTH", "--dry-run"],
+    );
     assert!(ok, "{out}{err}");
     assert!(out.contains("3 would be added"), "{out}");
     assert!(contacts(&app).is_empty());
 
-    let (ok, out, err) = import(&app, "pupils", &fixture("sims-pupils-contacts.csv"), &school);
+    let (ok, out, err) = import(
+        &app,
+        "pupils",
+        &fixture("sims-pupils-contacts.csv"),
+        &school,
+    );
     assert!(ok, "{out}{err}");
     assert!(out.contains("3 added, 0 changed"), "{out}");
     let first = vec![
-        held("G820200126002", "Lan Nguyễn", "mother", Some("lan.nguyen@example.net"), Some("+44 7700 900456"), true),
-        held("T820200126001", "Brigid O'Connor", "mother", Some("brigid.oconnor@example.net"), Some("01632 960123"), true),
-        held("T820200126001", "Declan O'Connor", "father", None, Some("07700 900123"), true),
-        held("W820200126003", "Ingrid Müller", "foster_carer", None, Some("(01632) 960 789"), true),
-        held("W820200126003", "Ada Wright", "social_worker", Some("a.wright@council.example"), None, false),
+        held(
+            "G820200126002",
+            "Lan Nguyễn",
+            "mother",
+            Some("lan.nguyen@example.net"),
+            Some("+44 7700 900456"),
+            true,
+        ),
+        held(
+            "T820200126001",
+            "Brigid O'Connor",
+            "mother",
+            Some("brigid.oconnor@example.net"),
+            Some("01632 960123"),
+            true,
+        ),
+        held(
+            "T820200126001",
+            "Declan O'Connor",
+            "father",
+            None,
+            Some("07700 900123"),
+            true,
+        ),
+        held(
+            "W820200126003",
+            "Ingrid Müller",
+            "foster_carer",
+            None,
+            Some("(01632) 960 789"),
+            true,
+        ),
+        held(
+            "W820200126003",
+            "Ada Wright",
+            "social_worker",
+            Some("a.wright@council.example"),
+            None,
+            false,
+        ),
     ];
     assert_eq!(contacts(&app), first);
 
     // The same file again changes nothing.
-    let (ok, out, _) = import(&app, "pupils", &fixture("sims-pupils-contacts.csv"), &school);
+    let (ok, out, _) = import(
+        &app,
+        "pupils",
+        &fixture("sims-pupils-contacts.csv"),
+        &school,
+    );
     assert!(ok);
-    assert!(out.contains("0 added, 0 changed, 0 marked left, 3 unchanged"), "{out}");
+    assert!(
+        out.contains("0 added, 0 changed, 0 marked left, 3 unchanged"),
+        "{out}"
+    );
     assert_eq!(contacts(&app), first);
 
     // Staff stop inviting Lan; a Bromcom file with other contacts replaces them, keeping that.
@@ -112,13 +163,32 @@ async fn a_pupil_file_brings_contacts_in_and_replaces_them(engine: Engine) {
         .set(pupil_contacts::invited.eq(false))
         .execute(&mut *app.conn())
         .expect("uninviting");
-    let (ok, out, err) = import(&app, "pupils", &fixture("bromcom-pupils-contacts.csv"), &school);
+    let (ok, out, err) = import(
+        &app,
+        "pupils",
+        &fixture("bromcom-pupils-contacts.csv"),
+        &school,
+    );
     assert!(ok, "{out}{err}");
     assert!(out.contains("0 added, 3 changed"), "{out}");
     assert!(out.contains("contacts"), "the change is named: {out}");
     let second = vec![
-        held("G820200126002", "Lan Nguyễn", "mother", Some("lan.nguyen@example.org"), Some("+44 7700 900456"), false),
-        held("T820200126001", "Brigid O'Connor", "mother", Some("brigid.oconnor@example.net"), Some("01632 960123"), true),
+        held(
+            "G820200126002",
+            "Lan Nguyễn",
+            "mother",
+            Some("lan.nguyen@example.org"),
+            Some("+44 7700 900456"),
+            false,
+        ),
+        held(
+            "T820200126001",
+            "Brigid O'Connor",
+            "mother",
+            Some("brigid.oconnor@example.net"),
+            Some("01632 960123"),
+            true,
+        ),
     ];
     assert_eq!(contacts(&app), second);
 
@@ -128,7 +198,12 @@ async fn a_pupil_file_brings_contacts_in_and_replaces_them(engine: Engine) {
     assert_eq!(contacts(&app), second);
 
     // A bad cell: named by line and column, and nothing written.
-    let (ok, out, err) = import(&app, "pupils", &fixture("sims-pupils-contacts-bad.csv"), &school);
+    let (ok, out, err) = import(
+        &app,
+        "pupils",
+        &fixture("sims-pupils-contacts-bad.csv"),
+        &school,
+    );
     assert!(!ok, "{out}");
     for expected in [
         "line 2, column Contact 1 Telephone: contact 1's phone must be a phone number",
@@ -149,7 +224,11 @@ fn oneroster_folder(edit: impl Fn(&str, String) -> String) -> tempfile::TempDir 
     let dir = tempfile::tempdir().expect("a folder");
     for entry in std::fs::read_dir(&from).expect("the fixture folder") {
         let path = entry.expect("a file").path();
-        let name = path.file_name().expect("a name").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&path).expect("the file's text");
         std::fs::write(dir.path().join(&name), edit(&name, text)).expect("writing");
     }
@@ -205,7 +284,9 @@ async fn oneroster_bundles_bring_guardians_parents_and_relatives(engine: Engine)
     let (ok, out, err) = import(&app, "oneroster", bad.path(), &[]);
     assert!(!ok, "{out}");
     assert!(
-        err.contains("line 10, column users.csv: email: the contact's email must be an email address"),
+        err.contains(
+            "line 10, column users.csv: email: the contact's email must be an email address"
+        ),
         "{err}"
     );
     assert_eq!(contacts(&app), vec![with_phone]);
@@ -221,9 +302,30 @@ async fn oneroster_bundles_bring_guardians_parents_and_relatives(engine: Engine)
     assert_eq!(
         hill,
         vec![
-            held("G820200126002", "Grace Hughes", "guardian", Some("grace.hughes@example.net"), Some("0161 496 0000"), true),
-            held("T820200126001", "Samira Khan", "parent", Some("samira.khan@example.net"), Some("07700 900111"), true),
-            held("T820200126001", "Yusuf Khan", "other_relative", None, Some("07700 900222"), false),
+            held(
+                "G820200126002",
+                "Grace Hughes",
+                "guardian",
+                Some("grace.hughes@example.net"),
+                Some("0161 496 0000"),
+                true
+            ),
+            held(
+                "T820200126001",
+                "Samira Khan",
+                "parent",
+                Some("samira.khan@example.net"),
+                Some("07700 900111"),
+                true
+            ),
+            held(
+                "T820200126001",
+                "Yusuf Khan",
+                "other_relative",
+                None,
+                Some("07700 900222"),
+                false
+            ),
         ]
     );
 }
@@ -246,12 +348,29 @@ const TEACHER: &str = "tess@north.example";
 async fn arrange(engine: Engine) -> Scene {
     let app = common::spawn_app(engine).await;
     let school = app.create_school("NORTH", "North Academy");
-    app.create_staff_leading(&school, HEAD, "Hal Head", &[Role::PastoralLead], &[9], Some(PASSWORD));
+    app.create_staff_leading(
+        &school,
+        HEAD,
+        "Hal Head",
+        &[Role::PastoralLead],
+        &[9],
+        Some(PASSWORD),
+    );
     app.create_staff(&school, ADMIN, "Ada Admin", &[Role::Admin], Some(PASSWORD));
-    app.create_staff(&school, TEACHER, "Tess Teacher", &[Role::ClassStaff], Some(PASSWORD));
-    let pupil = app.create_pupil(&school, "A123456789012", "Amira", "Okafor", 9, "9B").id;
+    app.create_staff(
+        &school,
+        TEACHER,
+        "Tess Teacher",
+        &[Role::ClassStaff],
+        Some(PASSWORD),
+    );
+    let pupil = app
+        .create_pupil(&school, "A123456789012", "Amira", "Okafor", 9, "9B")
+        .id;
     let other = app.create_school("SOUTH", "South Academy");
-    let other_pupil = app.create_pupil(&other, "B123456789012", "Ben", "Bell", 9, "9A").id;
+    let other_pupil = app
+        .create_pupil(&other, "B123456789012", "Ben", "Bell", 9, "9A")
+        .id;
     Scene {
         app,
         school,
@@ -284,13 +403,18 @@ async fn the_contacts_page_adds_changes_and_removes(engine: Engine) {
 
     // Added.
     let added = app
-        .submit_form(&head, &path, &path, &[
-            ("name", "Grace Okafor"),
-            ("relationship", "mother"),
-            ("email", "Grace.Okafor@example.net"),
-            ("phone", "07700 900123"),
-            ("invited", "on"),
-        ])
+        .submit_form(
+            &head,
+            &path,
+            &path,
+            &[
+                ("name", "Grace Okafor"),
+                ("relationship", "mother"),
+                ("email", "Grace.Okafor@example.net"),
+                ("phone", "07700 900123"),
+                ("invited", "on"),
+            ],
+        )
         .await;
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     let (_, page) = common::page(app, &head, &common::location(&added)).await;
@@ -304,12 +428,17 @@ async fn the_contacts_page_adds_changes_and_removes(engine: Engine) {
 
     // A refusal at its field, what was typed kept.
     let refused = app
-        .submit_form(&head, &path, &format!("{path}/{id}"), &[
-            ("name", "Grace Okafor"),
-            ("relationship", "mother"),
-            ("email", "grace.okafor@example.net"),
-            ("phone", "ring me"),
-        ])
+        .submit_form(
+            &head,
+            &path,
+            &format!("{path}/{id}"),
+            &[
+                ("name", "Grace Okafor"),
+                ("relationship", "mother"),
+                ("email", "grace.okafor@example.net"),
+                ("phone", "ring me"),
+            ],
+        )
         .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let page = refused.text().await.expect("the page");
@@ -321,28 +450,45 @@ async fn the_contacts_page_adds_changes_and_removes(engine: Engine) {
 
     // An invisible character in a name is refused at the name.
     let refused = app
-        .submit_form(&head, &path, &path, &[
-            ("name", "Grace\u{202E}Okafor"),
-            ("relationship", "mother"),
-        ])
+        .submit_form(
+            &head,
+            &path,
+            &path,
+            &[("name", "Grace\u{202E}Okafor"), ("relationship", "mother")],
+        )
         .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let page = refused.text().await.expect("the page");
-    assert!(problem_at(&page, "new-name").contains("invisible"), "{page}");
+    assert!(
+        problem_at(&page, "new-name").contains("invisible"),
+        "{page}"
+    );
 
     // Changed: no longer invited, a new phone.
     let saved = app
-        .submit_form(&head, &path, &format!("{path}/{id}"), &[
-            ("name", "Grace Okafor"),
-            ("relationship", "carer"),
-            ("email", ""),
-            ("phone", "+44 (0)1632 960000"),
-        ])
+        .submit_form(
+            &head,
+            &path,
+            &format!("{path}/{id}"),
+            &[
+                ("name", "Grace Okafor"),
+                ("relationship", "carer"),
+                ("email", ""),
+                ("phone", "+44 (0)1632 960000"),
+            ],
+        )
         .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         contacts(app),
-        vec![held("A123456789012", "Grace Okafor", "carer", None, Some("+44 (0)1632 960000"), false)]
+        vec![held(
+            "A123456789012",
+            "Grace Okafor",
+            "carer",
+            None,
+            Some("+44 (0)1632 960000"),
+            false
+        )]
     );
 
     // The JSON route: the same rule as the page.
@@ -359,12 +505,18 @@ async fn the_contacts_page_adds_changes_and_removes(engine: Engine) {
     assert_eq!(body["contacts"][0]["invited"], false);
     let teacher_token = app.create_token(&staff_named(app, &s.school, TEACHER));
     let (status, body) = app
-        .api_get(&format!("/api/v1/pupils/{}/contacts", s.pupil), &teacher_token)
+        .api_get(
+            &format!("/api/v1/pupils/{}/contacts", s.pupil),
+            &teacher_token,
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     common::assert_error_shape(&body);
     let (status, _) = app
-        .api_get(&format!("/api/v1/pupils/{}/contacts", s.other_pupil), &admin)
+        .api_get(
+            &format!("/api/v1/pupils/{}/contacts", s.other_pupil),
+            &admin,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, doc) = app.api_get("/api/v1/openapi.json", &admin).await;
@@ -372,10 +524,16 @@ async fn the_contacts_page_adds_changes_and_removes(engine: Engine) {
 
     // Class staff cannot post either; another school's pupil is not found.
     let forged = app
-        .submit_form(&teacher, "/pupils", &path, &[("name", "X Y"), ("relationship", "other")])
+        .submit_form(
+            &teacher,
+            "/pupils",
+            &path,
+            &[("name", "X Y"), ("relationship", "other")],
+        )
         .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let (status, _) = common::page(app, &head, &format!("/pupils/{}/contacts", s.other_pupil)).await;
+    let (status, _) =
+        common::page(app, &head, &format!("/pupils/{}/contacts", s.other_pupil)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Removed.
@@ -388,11 +546,7 @@ async fn the_contacts_page_adds_changes_and_removes(engine: Engine) {
 
 both_engines!(the_contacts_page_adds_changes_and_removes);
 
-fn staff_named(
-    app: &TestApp,
-    _school: &School,
-    email: &str,
-) -> steadfast::db::staff::StaffMember {
+fn staff_named(app: &TestApp, _school: &School, email: &str) -> steadfast::db::staff::StaffMember {
     let email = steadfast::domain::details::EmailAddress::parse(email).expect("an email");
     steadfast::db::staff::by_email(&mut app.conn(), &email)
         .expect("reading the member")
@@ -403,7 +557,12 @@ async fn a_fresh_booking_offers_the_invited_contacts(engine: Engine) {
     let s = arrange(engine).await;
     let app = &s.app;
     for (name, relationship, email, invited) in [
-        ("Grace Okafor", "mother", Some("grace.okafor@example.net"), true),
+        (
+            "Grace Okafor",
+            "mother",
+            Some("grace.okafor@example.net"),
+            true,
+        ),
         ("Femi Okafor", "father", None, true),
         ("Uncle Tunde", "other_relative", None, false),
     ] {
@@ -442,15 +601,17 @@ async fn a_fresh_booking_offers_the_invited_contacts(engine: Engine) {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("name=\"family_name_0\""), "{page}");
     assert!(page.contains("value=\"Grace Okafor\""), "{page}");
-    assert!(page.contains("value=\"grace.okafor@example.net\""), "{page}");
+    assert!(
+        page.contains("value=\"grace.okafor@example.net\""),
+        "{page}"
+    );
     assert!(page.contains("value=\"Femi Okafor\""), "{page}");
     assert!(!page.contains("Uncle Tunde"), "not invited: {page}");
 
     // Booked with Femi left out: Grace is the one guest.
     let csrf = csrf_token_in(&page);
-    let starts = steadfast::web::pages::form::local_input_value(
-        Utc::now() + chrono::TimeDelta::days(2),
-    );
+    let starts =
+        steadfast::web::pages::form::local_input_value(Utc::now() + chrono::TimeDelta::days(2));
     let head_id = staff_named(app, &s.school, HEAD).id.to_string();
     let booked = head
         .post(app.url(&format!("/meetings/{meeting}/schedule")))
@@ -470,15 +631,21 @@ async fn a_fresh_booking_offers_the_invited_contacts(engine: Engine) {
         .send()
         .await
         .expect("an answer");
-    assert_eq!(booked.status(), StatusCode::SEE_OTHER, "{}", booked.text().await.unwrap_or_default());
-    let guests: Vec<(String, Option<String>, String)> = steadfast::db::schema::meeting_guests::table
-        .select((
-            steadfast::db::schema::meeting_guests::name,
-            steadfast::db::schema::meeting_guests::email,
-            steadfast::db::schema::meeting_guests::role,
-        ))
-        .load(&mut *app.conn())
-        .expect("the guests");
+    assert_eq!(
+        booked.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        booked.text().await.unwrap_or_default()
+    );
+    let guests: Vec<(String, Option<String>, String)> =
+        steadfast::db::schema::meeting_guests::table
+            .select((
+                steadfast::db::schema::meeting_guests::name,
+                steadfast::db::schema::meeting_guests::email,
+                steadfast::db::schema::meeting_guests::role,
+            ))
+            .load(&mut *app.conn())
+            .expect("the guests");
     assert_eq!(
         guests,
         vec![(

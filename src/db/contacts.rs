@@ -68,7 +68,11 @@ pub fn may_keep(member: &StaffMember, place: PastoralPlace) -> bool {
 
 /// The pupil (of the member's school: another school's is "not found") whose contacts the
 /// member may read; forbidden to anyone else.
-pub fn pupil_for(conn: &mut DbConnection, member: &StaffMember, pupil_id: i64) -> Result<PupilView> {
+pub fn pupil_for(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    pupil_id: i64,
+) -> Result<PupilView> {
     let pupil = super::pupils::get(conn, member.school_id, pupil_id)?;
     if !may_keep(member, pupil.place()) {
         return Err(Error::Forbidden(NOT_YOURS.into()));

@@ -7,12 +7,12 @@ use diesel::prelude::*;
 
 use super::bulk::{self, Cell};
 use super::generate::{DemoSchool, DEMO_PASSWORD};
+use super::names::ADULT_GIVEN;
 use super::scale::{load_scaled, ScaleSpec};
 use crate::db::schema::{forms, pupils};
 use crate::db::staff::{self, NewStaff};
 use crate::db::{schools, to_db_time, Database, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
-use super::names::ADULT_GIVEN;
 use crate::domain::contact::{Contact, ContactDraft, Relationship};
 use crate::domain::details::{EmailAddress, FormName, PersonName, SchoolCode, YearNumber};
 use crate::domain::oneroster::{GroupPlan, TeachingGroup};

@@ -129,20 +129,23 @@ impl Relationship {
             "parents" | "adoptive_parent" | "birth_parent" => Relationship::Parent,
             "step_mother" | "stepmother" | "step_father" | "stepfather" | "stepparent"
             | "step_mum" | "step_dad" => Relationship::StepParent,
-            "grandmother" | "grandfather" | "grandma" | "grandad" | "granddad" | "nan"
-            | "nana" | "grandparents" => Relationship::Grandparent,
+            "grandmother" | "grandfather" | "grandma" | "grandad" | "granddad" | "nan" | "nana"
+            | "grandparents" => Relationship::Grandparent,
             "legal_guardian" | "special_guardian" => Relationship::Guardian,
             "foster_parent" | "foster_mother" | "foster_father" | "foster_carer_(lea)" => {
                 Relationship::FosterCarer
             }
             "brother" | "sister" | "step_brother" | "step_sister" | "half_brother"
             | "half_sister" => Relationship::Sibling,
-            "aunt" | "uncle" | "cousin" | "relative" | "other_relation" | "other_family_member"
+            "aunt"
+            | "uncle"
+            | "cousin"
+            | "relative"
+            | "other_relation"
+            | "other_family_member"
             | "family_member" => Relationship::OtherRelative,
             "social_care_worker" | "caseworker" | "case_worker" => Relationship::SocialWorker,
-            "carers" | "kinship_carer" | "residential_carer" | "childminder" => {
-                Relationship::Carer
-            }
+            "carers" | "kinship_carer" | "residential_carer" | "childminder" => Relationship::Carer,
             _ => Relationship::Other,
         })
     }
@@ -173,10 +176,9 @@ impl Phone {
     /// Reads a phone number; runs of spaces become one.
     pub fn parse(raw: &str) -> Result<Self, DetailError> {
         let phone = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-        let allowed = phone
-            .chars()
-            .enumerate()
-            .all(|(i, c)| c.is_ascii_digit() || matches!(c, ' ' | '(' | ')' | '-') || (c == '+' && i == 0));
+        let allowed = phone.chars().enumerate().all(|(i, c)| {
+            c.is_ascii_digit() || matches!(c, ' ' | '(' | ')' | '-') || (c == '+' && i == 0)
+        });
         let digits = phone.chars().filter(char::is_ascii_digit).count();
         if !allowed || !(7..=20).contains(&digits) {
             return Err(refuse(
@@ -420,9 +422,6 @@ mod tests {
     #[test]
     fn a_pupil_has_at_most_ten_contacts() {
         assert!(check_count(MAX_CONTACTS).is_ok());
-        assert_eq!(
-            check_count(MAX_CONTACTS + 1).unwrap_err().field,
-            "contacts"
-        );
+        assert_eq!(check_count(MAX_CONTACTS + 1).unwrap_err().field, "contacts");
     }
 }

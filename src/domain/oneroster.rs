@@ -1074,7 +1074,9 @@ fn read_contacts(rows: &Rows, problems: &mut Problems) -> Option<HashMap<String,
     }
     for user in &rows.users {
         if let Some(relationship) = user.role.as_deref().and_then(contact_relationship) {
-            relationship_of.entry(user.id.as_str()).or_insert(relationship);
+            relationship_of
+                .entry(user.id.as_str())
+                .or_insert(relationship);
         }
     }
     if relationship_of.is_empty() {

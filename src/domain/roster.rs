@@ -331,7 +331,6 @@ pub const PUPIL_COLUMNS: &[ColumnSpec] = &[
 /// How many contacts a pupil file can give each pupil (`Contact 1 ...` to `Contact 4 ...`).
 pub const FILE_CONTACTS: usize = 4;
 
-
 /// The keys of the `n`th contact's columns (from 1): name, relationship, email, phone.
 fn contact_keys(n: usize) -> [String; 4] {
     ["name", "relationship", "email", "phone"].map(|part| format!("contact{n}_{part}"))

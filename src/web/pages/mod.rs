@@ -124,8 +124,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pupils", web::get().to(pupils::search))
         .route("/pupils/{id}", web::get().to(pupils::show))
         .route("/pupils/{id}/level", web::post().to(pupils::change_level))
-        .route("/pupils/{id}/contacts", web::get().to(pupils::contacts::show))
-        .route("/pupils/{id}/contacts", web::post().to(pupils::contacts::add))
+        .route(
+            "/pupils/{id}/contacts",
+            web::get().to(pupils::contacts::show),
+        )
+        .route(
+            "/pupils/{id}/contacts",
+            web::post().to(pupils::contacts::add),
+        )
         .route(
             "/pupils/{id}/contacts/{contact}",
             web::post().to(pupils::contacts::edit),

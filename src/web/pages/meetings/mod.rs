@@ -240,7 +240,11 @@ fn booking_defaults(data: &MeetingPage, member: &StaffMember) -> Fields {
         }
     }
     if meeting.starts_at.is_none() && data.guests.is_empty() {
-        family.extend(data.family.iter().map(|c| (c.name.clone(), c.email.clone())));
+        family.extend(
+            data.family
+                .iter()
+                .map(|c| (c.name.clone(), c.email.clone())),
+        );
         if !family.is_empty() && !meeting.parent_invited {
             pairs.push(("parent_invited".into(), "on".into()));
         }

@@ -76,10 +76,7 @@ fn contact_fields(form: &Form, own: &str, prefix: &str, held: Option<&ContactRow
     let stored_email = held.and_then(|c| c.email.clone()).unwrap_or_default();
     let stored_phone = held.and_then(|c| c.phone.clone()).unwrap_or_default();
     let name = value("name", held.map_or("", |c| c.name.as_str()));
-    let relationship = value(
-        "relationship",
-        held.map_or("", |c| c.relationship.as_str()),
-    );
+    let relationship = value("relationship", held.map_or("", |c| c.relationship.as_str()));
     let email = value("email", &stored_email);
     let phone = value("phone", &stored_phone);
     let invited = if form.is_sent(own) {
