@@ -522,6 +522,30 @@ async fn the_contacts_page_adds_changes_and_removes(engine: Engine) {
     let (_, doc) = app.api_get("/api/v1/openapi.json", &admin).await;
     assert!(doc["paths"].get("/api/v1/pupils/{id}/contacts").is_some());
 
+    // The subject access record holds the contacts.
+    let slt = app.create_staff(
+        &s.school,
+        "sara@north.example",
+        "Sara Senior",
+        &[Role::Slt],
+        None,
+    );
+    let slt = app.create_token(&slt);
+    let zip = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/pupils/{}/export", s.pupil)))
+        .bearer_auth(&slt)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(zip.status(), StatusCode::OK);
+    let files = common::unzip(&zip.bytes().await.expect("the zip"));
+    let listed = files
+        .iter()
+        .find(|(name, _)| name == "contacts.csv")
+        .map(|(_, text)| text.clone())
+        .unwrap_or_default();
+    assert!(listed.contains("Grace Okafor"), "{files:?}");
+
     // Class staff cannot post either; another school's pupil is not found.
     let forged = app
         .submit_form(
