@@ -196,12 +196,11 @@ pub(crate) fn insert(
     ))
 }
 
-/// The relationships the demo's family contacts take in turn.
-const DEMO_RELATIONSHIPS: [Relationship; 5] = [
-    Relationship::Mother,
-    Relationship::Father,
+/// The relationships the demo's second family contacts take in turn (the first is a parent).
+const DEMO_RELATIONSHIPS: [Relationship; 4] = [
     Relationship::Carer,
     Relationship::Grandparent,
+    Relationship::StepParent,
     Relationship::Guardian,
 ];
 
@@ -214,7 +213,10 @@ fn demo_contacts(index: usize, family_name: &str) -> Result<Vec<Contact>> {
     (0..how_many)
         .map(|n| {
             let given = ADULT_GIVEN[(index * 7 + n * 13) % ADULT_GIVEN.len()];
-            let relationship = DEMO_RELATIONSHIPS[(index + n) % DEMO_RELATIONSHIPS.len()];
+            let relationship = match n {
+                0 => Relationship::Parent,
+                _ => DEMO_RELATIONSHIPS[index % DEMO_RELATIONSHIPS.len()],
+            };
             let plain = |text: &str| -> String {
                 text.chars()
                     .filter(char::is_ascii_alphanumeric)

@@ -139,10 +139,13 @@ fn render(data: &ContactsPage, form: &Form, notice: Option<&str>, csrf: &str) ->
                             strong { (contact.name) } " · " (contact.relationship_title())
                             @if contact.invited { " · invited to meetings" }
                         }
-                        form.stack method="post" action={ (base) "/" (contact.id) } {
-                            (csrf_field(csrf))
-                            (contact_fields(form, &own, &own, Some(contact)))
-                            button type="submit" { "Save" }
+                        details.change open[form.is_sent(&own)] {
+                            summary { "Change " (contact.name) "'s details" }
+                            form.stack method="post" action={ (base) "/" (contact.id) } {
+                                (csrf_field(csrf))
+                                (contact_fields(form, &own, &own, Some(contact)))
+                                button type="submit" { "Save" }
+                            }
                         }
                         (problem_summary(form.problem_of(&own), &FIELDS))
                         form.inline method="post" action={ (base) "/" (contact.id) "/remove" } {
