@@ -360,6 +360,25 @@ async fn a_leaver_past_25_loses_behaviour_records_and_keeps_sen_records_until_31
     scene.term();
     let app = &scene.app;
     assert_eq!(scene.incidents_of(scene.leaver), 4);
+    // A family contact each for the leaver and the pupil on roll.
+    for pupil in [scene.leaver, scene.on_roll] {
+        diesel::insert_into(steadfast::db::schema::pupil_contacts::table)
+            .values((
+                steadfast::db::schema::pupil_contacts::school_id.eq(scene.school.id),
+                steadfast::db::schema::pupil_contacts::pupil_id.eq(pupil),
+                steadfast::db::schema::pupil_contacts::name.eq("Pat Parent"),
+                steadfast::db::schema::pupil_contacts::relationship.eq("parent"),
+            ))
+            .execute(&mut *app.conn())
+            .expect("a contact");
+    }
+    let contacts_of = |pupil: i64| -> i64 {
+        steadfast::db::schema::pupil_contacts::table
+            .filter(steadfast::db::schema::pupil_contacts::pupil_id.eq(pupil))
+            .count()
+            .get_result(&mut *app.conn())
+            .expect("counting contacts")
+    };
 
     let listed = scene.retention(&["--dry-run"]);
     let expected: Vec<String> = [
@@ -419,6 +438,17 @@ async fn a_leaver_past_25_loses_behaviour_records_and_keeps_sen_records_until_31
         .first(&mut *app.conn())
         .expect("the erasure audited");
     assert!(audited.contains("incidents 4"), "{audited}");
+    assert!(audited.contains("contacts 1"), "{audited}");
+    assert_eq!(
+        contacts_of(scene.leaver),
+        0,
+        "a leaver's contacts go with the first erasure"
+    );
+    assert_eq!(
+        contacts_of(scene.on_roll),
+        1,
+        "a pupil on roll keeps theirs"
+    );
     assert!(
         scene.retention(&["--dry-run"]).is_empty(),
         "nothing left to go"

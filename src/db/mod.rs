@@ -6,6 +6,7 @@ pub mod audit;
 pub mod behaviours;
 pub mod calendar;
 pub mod consistency;
+pub mod contacts;
 pub mod conversations;
 pub mod decisions;
 pub mod evaluation;

@@ -390,6 +390,14 @@ pub fn erase_pupil(
     for (kind, _) in &expired {
         erase_kind(conn, school_id, &pupil, *kind, erased_at)?;
     }
+    // The family contacts of a pupil who has left serve nothing once their records start to
+    // go: they go with the first erasure.
+    let contacts = super::contacts::erase(conn, school_id, pupil_id)?;
+    let contacts = if contacts > 0 {
+        format!(", contacts {contacts}")
+    } else {
+        String::new()
+    };
     audit::record(
         conn,
         AuditEntry {
@@ -405,7 +413,7 @@ pub fn erase_pupil(
                     .map(|(kind, n)| format!("{} {n}", kind.as_str()))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ),
+            ) + &contacts,
             at: erased_at,
         },
     )?;

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use super::audit::{self, AuditEntry};
 use super::models::YearGroupRow;
 use super::schema::{forms, houses, meetings, pupils, suggestions, year_groups};
-use super::{schools, to_db_time, DbConnection};
+use super::{contacts, schools, to_db_time, DbConnection};
 use crate::domain::details::{FormName, SenStatus, YearNumber};
 use crate::domain::roster::{RosterPlan, StoredPupil};
 use crate::error::Result;
@@ -52,6 +52,7 @@ pub fn stored_pupils(conn: &mut DbConnection, school_id: i64) -> Result<Vec<Stor
             pupils::left_on,
         ))
         .load(conn)?;
+    let mut held_contacts = contacts::facts_of_school(conn, school_id)?;
     Ok(rows
         .into_iter()
         .map(
@@ -67,6 +68,7 @@ pub fn stored_pupils(conn: &mut DbConnection, school_id: i64) -> Result<Vec<Stor
                     sen: SenStatus::parse(&sen).unwrap_or(SenStatus::None),
                     date_of_birth: born,
                     left: left_on.is_some(),
+                    contacts: held_contacts.remove(&id).unwrap_or_default(),
                 }
             },
         )
@@ -156,7 +158,7 @@ pub fn apply(
         let year_group = places.year_group(conn, record.year)?;
         let form_id = places.form(conn, record.year, &record.form)?;
         let house_id = places.house(conn, record.house.as_deref())?;
-        diesel::insert_into(pupils::table)
+        let pupil_id: i64 = diesel::insert_into(pupils::table)
             .values((
                 pupils::school_id.eq(school_id),
                 pupils::upn.eq(record.upn.as_str()),
@@ -171,7 +173,11 @@ pub fn apply(
                 pupils::level_since.eq(stamp),
                 pupils::created_at.eq(stamp),
             ))
-            .execute(conn)?;
+            .returning(pupils::id)
+            .get_result(conn)?;
+        if let Some(given) = &record.contacts {
+            contacts::replace_from_import(conn, school_id, pupil_id, given)?;
+        }
     }
     for changed in &plan.changed {
         let record = &changed.record;
@@ -209,6 +215,13 @@ pub fn apply(
                 "on_roll" => diesel::update(row)
                     .set(pupils::left_on.eq(None::<NaiveDate>))
                     .execute(conn)?,
+                "contacts" => match &record.contacts {
+                    Some(given) => {
+                        contacts::replace_from_import(conn, school_id, changed.id, given)?;
+                        given.len()
+                    }
+                    None => 0,
+                },
                 _ => 0,
             };
         }

@@ -292,6 +292,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    pupil_contacts (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        pupil_id -> BigInt,
+        name -> Text,
+        relationship -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        invited -> Bool,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
     meeting_participants (meeting_id, staff_id) {
         meeting_id -> BigInt,
         staff_id -> BigInt,
@@ -659,6 +673,8 @@ diesel::joinable!(meeting_participants -> staff (staff_id));
 diesel::joinable!(meeting_participants -> schools (school_id));
 diesel::joinable!(outbox -> schools (school_id));
 diesel::joinable!(meeting_guests -> meetings (meeting_id));
+diesel::joinable!(pupil_contacts -> pupils (pupil_id));
+diesel::joinable!(pupil_contacts -> schools (school_id));
 diesel::joinable!(audit_log -> schools (school_id));
 diesel::joinable!(audit_log -> staff (actor_id));
 diesel::joinable!(behaviours -> schools (school_id));
@@ -708,6 +724,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     meetings,
     meeting_participants,
     meeting_guests,
+    pupil_contacts,
     outbox,
     audit_log,
     behaviours,

@@ -301,7 +301,25 @@ fn everything(
     today: NaiveDate,
 ) -> Result<Vec<Section>> {
     let (school_id, pupil_id) = (pupil.school_id, pupil.id);
+    let contacts = super::contacts::list(conn, school_id, pupil_id)?;
     let mut sections = vec![
+        section(
+            RecordType::Contacts,
+            contacts
+                .into_iter()
+                .map(|c| {
+                    vec![
+                        c.id.to_string(),
+                        (c.position + 1).to_string(),
+                        c.name.clone(),
+                        c.relationship_title().to_string(),
+                        c.email.unwrap_or_default(),
+                        c.phone.unwrap_or_default(),
+                        yes_no(c.invited),
+                    ]
+                })
+                .collect(),
+        ),
         incidents_of(conn, pupil_id, names)?,
         conversations_of(conn, school_id, pupil_id, names)?,
         level_changes_of(conn, school_id, pupil_id, names)?,

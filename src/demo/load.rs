@@ -7,11 +7,13 @@ use diesel::prelude::*;
 
 use super::bulk::{self, Cell};
 use super::generate::{DemoSchool, DEMO_PASSWORD};
+use super::names::ADULT_GIVEN;
 use super::scale::{load_scaled, ScaleSpec};
 use crate::db::schema::{forms, pupils};
 use crate::db::staff::{self, NewStaff};
 use crate::db::{schools, to_db_time, Database, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
+use crate::domain::contact::{Contact, ContactDraft, Relationship};
 use crate::domain::details::{EmailAddress, FormName, PersonName, SchoolCode, YearNumber};
 use crate::domain::oneroster::{GroupPlan, TeachingGroup};
 use crate::domain::{ProgrammeBlock, Role};
@@ -167,6 +169,8 @@ pub(crate) fn insert(
             .returning(pupils::id)
             .get_result(conn)?;
         pupil_ids.push(id);
+        let contacts = demo_contacts(index, &pupil.family_name)?;
+        crate::db::contacts::replace_from_import(conn, school.id, id, &contacts)?;
     }
     insert_history(conn, school.id, demo, &pupil_ids, &staff_ids)?;
     let classes = GroupPlan {
@@ -190,6 +194,50 @@ pub(crate) fn insert(
         support.sessions_recorded,
         support.provisions,
     ))
+}
+
+/// The relationships the demo's second family contacts take in turn (the first is a parent).
+const DEMO_RELATIONSHIPS: [Relationship; 4] = [
+    Relationship::Carer,
+    Relationship::Grandparent,
+    Relationship::StepParent,
+    Relationship::Guardian,
+];
+
+/// One or two made-up family contacts for the demo's `index`th pupil, with `example.org`
+/// emails and numbers from the range kept for drama (07700 900xxx); chosen from the pupil's
+/// place in the list rather than the generator's random numbers, so that the rest of the demo
+/// is as it was.
+fn demo_contacts(index: usize, family_name: &str) -> Result<Vec<Contact>> {
+    let how_many = 1 + index % 2;
+    (0..how_many)
+        .map(|n| {
+            let given = ADULT_GIVEN[(index * 7 + n * 13) % ADULT_GIVEN.len()];
+            let relationship = match n {
+                0 => Relationship::Parent,
+                _ => DEMO_RELATIONSHIPS[index % DEMO_RELATIONSHIPS.len()],
+            };
+            let plain = |text: &str| -> String {
+                text.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect()
+            };
+            let draft = ContactDraft {
+                name: format!("{given} {family_name}"),
+                relationship: relationship.as_str().to_string(),
+                email: Some(format!(
+                    "{}.{}{}@example.org",
+                    plain(given),
+                    plain(family_name),
+                    index
+                )),
+                phone: Some(format!("07700 900{:03}", (index * 2 + n) % 1000)),
+                invited: n == 0 || relationship.invited_by_default(),
+            };
+            checked(Contact::parse(&draft))
+        })
+        .collect()
 }
 
 /// Writes a school's history in bulk: incidents with their pupils and daily counts,

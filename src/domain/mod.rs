@@ -10,6 +10,7 @@ pub mod backup;
 pub mod backup_rotation;
 pub mod calendar;
 pub mod consistency;
+pub mod contact;
 pub mod conversation;
 pub mod details;
 pub mod follow_up;

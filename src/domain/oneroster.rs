@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
 
 use super::calendar::{Closure, ClosureKind};
+use super::contact::{check_count, Contact, ContactDraft, Relationship};
 use super::details::{EmailAddress, FormName, PersonName, SchoolCode, YearNumber};
 use super::import::{ColumnMap, ColumnSpec, CsvRow, CsvTable, RowError};
 use super::roster::{parse_checked_upn, FieldChange, PupilRecord, PUPIL_COLUMNS};
@@ -92,6 +93,9 @@ const USER_COLUMNS: &[ColumnSpec] = &[
     column!("identifier"),
     column!("email"),
     column!("grades"),
+    column!("agentSourcedIds"),
+    column!("phone"),
+    column!("sms"),
 ];
 
 const ROLE_COLUMNS: &[ColumnSpec] = &[
@@ -319,6 +323,12 @@ struct User {
     email: Option<String>,
     username: Option<String>,
     grades: Vec<String>,
+    /// OneRoster 1.1's `role` column.
+    role: Option<String>,
+    /// The users linked to this one (a student's parents, a parent's children).
+    agents: Vec<String>,
+    phone: Option<String>,
+    sms: Option<String>,
 }
 
 struct Assignment {
@@ -567,6 +577,10 @@ fn read_rows(files: &BundleFiles, problems: &mut Problems) -> Rows {
                 email: text("email"),
                 username: text("username"),
                 grades: list(cell(problems, USERS, row, "grades")),
+                role: text("role"),
+                agents: list(cell(problems, USERS, row, "agentSourcedIds")),
+                phone: text("phone"),
+                sms: text("sms"),
                 id,
             });
         }
@@ -747,6 +761,7 @@ pub fn read_bundle(
         );
     }
     let index = Index::of(&rows);
+    let contacts = read_contacts(&rows, &mut problems);
     let holidays = holidays(&rows.sessions);
     let mut built = Vec::new();
     let mut emails: HashMap<String, usize> = HashMap::new();
@@ -760,7 +775,14 @@ pub fn read_bundle(
                 "a school name is 1 to 200 characters",
             );
         }
-        let school = build_school(&index, org, code, grade_offset, &mut problems);
+        let school = build_school(
+            &index,
+            org,
+            code,
+            grade_offset,
+            contacts.as_ref(),
+            &mut problems,
+        );
         for member in &school.staff {
             let email = member.email.as_str().to_string();
             match emails.get(&email) {
@@ -878,6 +900,7 @@ fn build_school(
     org: &Org,
     code: SchoolCode,
     grade_offset: i64,
+    contacts: Option<&HashMap<String, Vec<Contact>>>,
     problems: &mut Problems,
 ) -> SchoolBundle {
     // The school's homeroom classes are its forms, told apart by title.
@@ -911,10 +934,19 @@ fn build_school(
     let mut form_year: HashMap<String, (YearNumber, usize)> = HashMap::new();
     let mut forms_with_pupils: HashSet<&str> = HashSet::new();
     for (user, _) in index.holders(&org.id, true) {
-        let Some((record, homeroom)) = read_pupil(index, org, user, &forms, grade_offset, problems)
+        let Some((mut record, homeroom)) =
+            read_pupil(index, org, user, &forms, grade_offset, problems)
         else {
             continue;
         };
+        if let Some(contacts) = contacts {
+            let given = contacts.get(&user.id).cloned().unwrap_or_default();
+            if let Err(error) = check_count(given.len()) {
+                problems.at(USERS, user.line, "agentSourcedIds", error.message);
+                continue;
+            }
+            record.contacts = Some(given);
+        }
         let upn = record.upn.as_str().to_string();
         if let Some(first) = upn_line.get(&upn) {
             let message = format!("the UPN {upn} is also on line {first}");
@@ -1013,6 +1045,115 @@ fn build_school(
         groups,
         holidays: Vec::new(),
     }
+}
+
+/// The relationship a OneRoster role makes of a user to the pupils they are linked to:
+/// `parent`, `guardian` or `relative` (1.1 and 1.2 alike); any other role is none.
+fn contact_relationship(role: &str) -> Option<Relationship> {
+    match role.trim().to_ascii_lowercase().as_str() {
+        "parent" => Some(Relationship::Parent),
+        "guardian" => Some(Relationship::Guardian),
+        "relative" => Some(Relationship::OtherRelative),
+        _ => None,
+    }
+}
+
+/// Each pupil's contacts (by the pupil's `sourcedId`), in `users.csv` order: the users with
+/// a parent, guardian or relative role linked to the pupil through `agentSourcedIds` (on
+/// either side). `None` when the bundle has no such users: the stored contacts are then kept.
+/// A contact's name, email and phone (`phone`, else `sms`) are checked as a page checks
+/// them; a problem is named by its line and column.
+fn read_contacts(rows: &Rows, problems: &mut Problems) -> Option<HashMap<String, Vec<Contact>>> {
+    let mut relationship_of: HashMap<&str, Relationship> = HashMap::new();
+    for assignment in &rows.assignments {
+        if let Some(relationship) = contact_relationship(&assignment.role) {
+            relationship_of
+                .entry(assignment.user.as_str())
+                .or_insert(relationship);
+        }
+    }
+    for user in &rows.users {
+        if let Some(relationship) = user.role.as_deref().and_then(contact_relationship) {
+            relationship_of
+                .entry(user.id.as_str())
+                .or_insert(relationship);
+        }
+    }
+    if relationship_of.is_empty() {
+        return None;
+    }
+    let students: HashSet<&str> = rows
+        .assignments
+        .iter()
+        .filter(|a| kind_of(&a.role) == Some(Kind::Pupil))
+        .map(|a| a.user.as_str())
+        .collect();
+    // Each contact's pupils: those they name, and those who name them.
+    let mut pupils_of: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for user in &rows.users {
+        if relationship_of.contains_key(user.id.as_str()) {
+            for agent in user.agents.iter().filter(|a| students.contains(a.as_str())) {
+                pupils_of
+                    .entry(user.id.as_str())
+                    .or_default()
+                    .insert(agent.as_str());
+            }
+        } else if students.contains(user.id.as_str()) {
+            for agent in user
+                .agents
+                .iter()
+                .filter(|a| relationship_of.contains_key(a.as_str()))
+            {
+                pupils_of
+                    .entry(agent.as_str())
+                    .or_default()
+                    .insert(user.id.as_str());
+            }
+        }
+    }
+    let mut contacts: HashMap<String, Vec<Contact>> = HashMap::new();
+    for user in &rows.users {
+        let (Some(relationship), Some(pupils)) = (
+            relationship_of.get(user.id.as_str()),
+            pupils_of.get(user.id.as_str()),
+        ) else {
+            continue;
+        };
+        let Some(name) = person_name(user, problems) else {
+            continue;
+        };
+        let (phone_column, phone) = match (&user.phone, &user.sms) {
+            (Some(phone), _) => ("phone", Some(phone.clone())),
+            (None, sms) => ("sms", sms.clone()),
+        };
+        let draft = ContactDraft {
+            name: name.as_str().to_string(),
+            relationship: relationship.as_str().to_string(),
+            email: user.email.clone(),
+            phone,
+            invited: relationship.invited_by_default(),
+        };
+        match Contact::parse(&draft) {
+            Ok(contact) => {
+                for pupil in pupils {
+                    contacts
+                        .entry((*pupil).to_string())
+                        .or_default()
+                        .push(contact.clone());
+                }
+            }
+            Err(error) => {
+                let column = match error.field {
+                    "email" => "email",
+                    "phone" => phone_column,
+                    _ => "familyName",
+                };
+                let message = format!("the contact's {} {}", error.field, error.message);
+                problems.at(USERS, user.line, column, message);
+            }
+        }
+    }
+    Some(contacts)
 }
 
 /// The column a pupil's UPN is read from: a `{UPN:...}` entry of `userIds`, else `identifier`.
@@ -1186,6 +1327,7 @@ fn read_pupil<'a>(
             house: None,
             sen: None,
             date_of_birth: None,
+            contacts: None,
         },
         class.id.as_str(),
     ))

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::contact::{check_count, describe, Contact, ContactDraft, ContactFacts};
 use super::details::{FormName, PersonName, SenStatus, Upn, YearNumber};
 use super::import::{ColumnMap, ColumnSpec, CsvRow, CsvTable, RowError, RowProblems};
 
@@ -76,7 +77,325 @@ pub const PUPIL_COLUMNS: &[ColumnSpec] = &[
         aliases: &["DOB", "Date of Birth", "Birth Date"],
         required: false,
     },
+    // Up to four contacts per pupil, as SIMS, Arbor and Bromcom reports name them.
+    ColumnSpec {
+        key: "contact1_name",
+        label: "Contact 1 Name",
+        aliases: &[
+            "Contact 1 Name",
+            "Contact 1 Full Name",
+            "Primary Contact Name",
+            "Priority 1 Contact Name",
+            "Parent 1 Name",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact1_relationship",
+        label: "Contact 1 Relationship",
+        aliases: &[
+            "Contact 1 Relationship",
+            "Contact 1 Relation",
+            "Contact 1 Relationship to Pupil",
+            "Primary Contact Relationship",
+            "Priority 1 Contact Relationship",
+            "Parent 1 Relationship",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact1_email",
+        label: "Contact 1 Email",
+        aliases: &[
+            "Contact 1 Email",
+            "Contact 1 Email Address",
+            "Contact 1 Main Email",
+            "Primary Contact Email",
+            "Primary Contact Email Address",
+            "Priority 1 Contact Email",
+            "Priority 1 Contact Email Address",
+            "Parent 1 Email",
+            "Parent 1 Email Address",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact1_phone",
+        label: "Contact 1 Phone",
+        aliases: &[
+            "Contact 1 Phone",
+            "Contact 1 Telephone",
+            "Contact 1 Phone Number",
+            "Contact 1 Main Telephone",
+            "Contact 1 Mobile",
+            "Primary Contact Phone",
+            "Primary Contact Telephone",
+            "Primary Contact Mobile",
+            "Priority 1 Contact Phone",
+            "Priority 1 Contact Telephone",
+            "Priority 1 Contact Mobile",
+            "Parent 1 Phone",
+            "Parent 1 Telephone",
+            "Parent 1 Mobile",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact2_name",
+        label: "Contact 2 Name",
+        aliases: &[
+            "Contact 2 Name",
+            "Contact 2 Full Name",
+            "Secondary Contact Name",
+            "Priority 2 Contact Name",
+            "Parent 2 Name",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact2_relationship",
+        label: "Contact 2 Relationship",
+        aliases: &[
+            "Contact 2 Relationship",
+            "Contact 2 Relation",
+            "Contact 2 Relationship to Pupil",
+            "Secondary Contact Relationship",
+            "Priority 2 Contact Relationship",
+            "Parent 2 Relationship",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact2_email",
+        label: "Contact 2 Email",
+        aliases: &[
+            "Contact 2 Email",
+            "Contact 2 Email Address",
+            "Contact 2 Main Email",
+            "Secondary Contact Email",
+            "Secondary Contact Email Address",
+            "Priority 2 Contact Email",
+            "Priority 2 Contact Email Address",
+            "Parent 2 Email",
+            "Parent 2 Email Address",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact2_phone",
+        label: "Contact 2 Phone",
+        aliases: &[
+            "Contact 2 Phone",
+            "Contact 2 Telephone",
+            "Contact 2 Phone Number",
+            "Contact 2 Main Telephone",
+            "Contact 2 Mobile",
+            "Secondary Contact Phone",
+            "Secondary Contact Telephone",
+            "Secondary Contact Mobile",
+            "Priority 2 Contact Phone",
+            "Priority 2 Contact Telephone",
+            "Priority 2 Contact Mobile",
+            "Parent 2 Phone",
+            "Parent 2 Telephone",
+            "Parent 2 Mobile",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact3_name",
+        label: "Contact 3 Name",
+        aliases: &[
+            "Contact 3 Name",
+            "Contact 3 Full Name",
+            "Third Contact Name",
+            "Priority 3 Contact Name",
+            "Parent 3 Name",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact3_relationship",
+        label: "Contact 3 Relationship",
+        aliases: &[
+            "Contact 3 Relationship",
+            "Contact 3 Relation",
+            "Contact 3 Relationship to Pupil",
+            "Third Contact Relationship",
+            "Priority 3 Contact Relationship",
+            "Parent 3 Relationship",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact3_email",
+        label: "Contact 3 Email",
+        aliases: &[
+            "Contact 3 Email",
+            "Contact 3 Email Address",
+            "Contact 3 Main Email",
+            "Third Contact Email",
+            "Third Contact Email Address",
+            "Priority 3 Contact Email",
+            "Priority 3 Contact Email Address",
+            "Parent 3 Email",
+            "Parent 3 Email Address",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact3_phone",
+        label: "Contact 3 Phone",
+        aliases: &[
+            "Contact 3 Phone",
+            "Contact 3 Telephone",
+            "Contact 3 Phone Number",
+            "Contact 3 Main Telephone",
+            "Contact 3 Mobile",
+            "Third Contact Phone",
+            "Third Contact Telephone",
+            "Third Contact Mobile",
+            "Priority 3 Contact Phone",
+            "Priority 3 Contact Telephone",
+            "Priority 3 Contact Mobile",
+            "Parent 3 Phone",
+            "Parent 3 Telephone",
+            "Parent 3 Mobile",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact4_name",
+        label: "Contact 4 Name",
+        aliases: &[
+            "Contact 4 Name",
+            "Contact 4 Full Name",
+            "Fourth Contact Name",
+            "Priority 4 Contact Name",
+            "Parent 4 Name",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact4_relationship",
+        label: "Contact 4 Relationship",
+        aliases: &[
+            "Contact 4 Relationship",
+            "Contact 4 Relation",
+            "Contact 4 Relationship to Pupil",
+            "Fourth Contact Relationship",
+            "Priority 4 Contact Relationship",
+            "Parent 4 Relationship",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact4_email",
+        label: "Contact 4 Email",
+        aliases: &[
+            "Contact 4 Email",
+            "Contact 4 Email Address",
+            "Contact 4 Main Email",
+            "Fourth Contact Email",
+            "Fourth Contact Email Address",
+            "Priority 4 Contact Email",
+            "Priority 4 Contact Email Address",
+            "Parent 4 Email",
+            "Parent 4 Email Address",
+        ],
+        required: false,
+    },
+    ColumnSpec {
+        key: "contact4_phone",
+        label: "Contact 4 Phone",
+        aliases: &[
+            "Contact 4 Phone",
+            "Contact 4 Telephone",
+            "Contact 4 Phone Number",
+            "Contact 4 Main Telephone",
+            "Contact 4 Mobile",
+            "Fourth Contact Phone",
+            "Fourth Contact Telephone",
+            "Fourth Contact Mobile",
+            "Priority 4 Contact Phone",
+            "Priority 4 Contact Telephone",
+            "Priority 4 Contact Mobile",
+            "Parent 4 Phone",
+            "Parent 4 Telephone",
+            "Parent 4 Mobile",
+        ],
+        required: false,
+    },
 ];
+
+/// How many contacts a pupil file can give each pupil (`Contact 1 ...` to `Contact 4 ...`).
+pub const FILE_CONTACTS: usize = 4;
+
+/// The keys of the `n`th contact's columns (from 1): name, relationship, email, phone.
+fn contact_keys(n: usize) -> [String; 4] {
+    ["name", "relationship", "email", "phone"].map(|part| format!("contact{n}_{part}"))
+}
+
+/// Whether the file has any contact column: then each pupil's contacts are the file's.
+pub fn has_contacts(map: &ColumnMap) -> bool {
+    (1..=FILE_CONTACTS).any(|n| contact_keys(n).iter().any(|key| map.has(key)))
+}
+
+/// The contacts a row gives, in order; a contact whose cells are all blank is none. `None`
+/// when the file has no contact columns (the stored contacts are then kept).
+fn read_contacts(
+    map: &ColumnMap,
+    row: &CsvRow,
+    problems: &mut RowProblems<'_>,
+) -> Option<Option<Vec<Contact>>> {
+    if !has_contacts(map) {
+        return Some(None);
+    }
+    let mut contacts = Vec::new();
+    let mut sound = true;
+    for n in 1..=FILE_CONTACTS {
+        let [name, relationship, email, phone] = contact_keys(n);
+        let cell = |key: &str| map.cell(row, key);
+        if [&name, &relationship, &email, &phone]
+            .iter()
+            .all(|key| cell(key).is_none())
+        {
+            continue;
+        }
+        let draft = ContactDraft {
+            name: cell(&name).unwrap_or_default().to_string(),
+            relationship: cell(&relationship).unwrap_or_default().to_string(),
+            email: cell(&email).map(str::to_string),
+            phone: cell(&phone).map(str::to_string),
+            invited: false,
+        };
+        match Contact::read_export(&draft) {
+            Ok(mut contact) => {
+                contact.invited = contact.relationship.invited_by_default();
+                contacts.push(contact);
+            }
+            Err(error) => {
+                let key = match error.field {
+                    "relationship" => &relationship,
+                    "email" => &email,
+                    "phone" => &phone,
+                    _ => &name,
+                };
+                let message = match error.field {
+                    "name" => format!("contact {n}'s name {}", error.message),
+                    field => format!("contact {n}'s {field} {}", error.message),
+                };
+                problems.check::<()>(key, Err(message));
+                sound = false;
+            }
+        }
+    }
+    if let Err(error) = check_count(contacts.len()) {
+        problems.check::<()>(&contact_keys(1)[0], Err(error.message));
+        sound = false;
+    }
+    sound.then_some(Some(contacts))
+}
 
 /// The longest house name kept.
 pub const MAX_HOUSE_CHARS: usize = 40;
@@ -98,6 +417,9 @@ pub struct PupilRecord {
     pub sen: Option<SenStatus>,
     /// The date of birth, when the file has one.
     pub date_of_birth: Option<NaiveDate>,
+    /// The pupil's contacts, in the file's order, when the file has contact columns (`None`
+    /// keeps the stored ones).
+    pub contacts: Option<Vec<Contact>>,
 }
 
 /// Reads every pupil of a MIS export, with `mapped` naming the column chosen by hand for
@@ -193,7 +515,8 @@ fn read_pupil(map: &ColumnMap, row: &CsvRow) -> Result<PupilRecord, Vec<RowError
         "date_of_birth",
         cell("date_of_birth").map(parse_uk_date).transpose(),
     );
-    match (upn, given, family, year, form, house, sen, born) {
+    let contacts = read_contacts(map, row, &mut problems);
+    match (upn, given, family, year, form, house, sen, born, contacts) {
         (
             Some(upn),
             Some(given_name),
@@ -203,6 +526,7 @@ fn read_pupil(map: &ColumnMap, row: &CsvRow) -> Result<PupilRecord, Vec<RowError
             Some(house),
             Some(sen),
             Some(date_of_birth),
+            Some(contacts),
         ) => Ok(PupilRecord {
             line: row.line,
             upn,
@@ -213,6 +537,7 @@ fn read_pupil(map: &ColumnMap, row: &CsvRow) -> Result<PupilRecord, Vec<RowError
             house,
             sen,
             date_of_birth,
+            contacts,
         }),
         _ => Err(problems.found),
     }
@@ -347,6 +672,8 @@ pub struct StoredPupil {
     pub date_of_birth: Option<NaiveDate>,
     /// Whether they are marked as left.
     pub left: bool,
+    /// Their contacts as held, in order.
+    pub contacts: Vec<ContactFacts>,
 }
 
 impl StoredPupil {
@@ -360,7 +687,7 @@ impl StoredPupil {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldChange {
     /// The field: `given_name`, `family_name`, `year`, `form`, `house`, `sen_status`,
-    /// `date_of_birth` or `on_roll`.
+    /// `date_of_birth`, `contacts` or `on_roll`.
     pub field: &'static str,
     /// As stored (blank when none).
     pub from: String,
@@ -492,6 +819,16 @@ fn field_changes(
             show(held.date_of_birth),
             show(record.date_of_birth),
         );
+    }
+    if let Some(contacts) = &record.contacts {
+        let facts: Vec<ContactFacts> = contacts.iter().map(Contact::facts).collect();
+        if facts != held.contacts {
+            changes.push(FieldChange {
+                field: "contacts",
+                from: describe(&held.contacts),
+                to: describe(&facts),
+            });
+        }
     }
     changes
 }
@@ -654,6 +991,7 @@ mod tests {
             sen: SenStatus::None,
             date_of_birth: None,
             left,
+            contacts: Vec::new(),
         }
     }
 

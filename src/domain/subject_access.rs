@@ -86,6 +86,8 @@ const fn text(key: &'static str, title: &'static str) -> Column {
 pub enum RecordType {
     /// The pupil's own details, one row.
     Pupil,
+    /// The family contacts kept for the pupil.
+    Contacts,
     Incidents,
     Conversations,
     LevelChanges,
@@ -109,8 +111,9 @@ pub enum RecordType {
 
 impl RecordType {
     /// Every record type, in the order the record shows them.
-    pub const ALL: [RecordType; 18] = [
+    pub const ALL: [RecordType; 19] = [
         RecordType::Pupil,
+        RecordType::Contacts,
         RecordType::Incidents,
         RecordType::Conversations,
         RecordType::LevelChanges,
@@ -134,6 +137,7 @@ impl RecordType {
     pub fn key(self) -> &'static str {
         match self {
             RecordType::Pupil => "pupil",
+            RecordType::Contacts => "contacts",
             RecordType::Incidents => "incidents",
             RecordType::Conversations => "conversations",
             RecordType::LevelChanges => "level_changes",
@@ -158,6 +162,7 @@ impl RecordType {
     pub fn noun(self) -> &'static str {
         match self {
             RecordType::Pupil => "Pupil",
+            RecordType::Contacts => "Contact",
             RecordType::Incidents => "Incident",
             RecordType::Conversations => "Coaching Conversation",
             RecordType::LevelChanges => "Level change",
@@ -182,6 +187,7 @@ impl RecordType {
     pub fn title(self) -> &'static str {
         match self {
             RecordType::Pupil => "The pupil",
+            RecordType::Contacts => "Family contacts",
             RecordType::Incidents => "Incidents",
             RecordType::Conversations => "Coaching Conversations",
             RecordType::LevelChanges => "Level history",
@@ -317,6 +323,18 @@ impl RecordType {
                     text("action_steps", "Action steps"),
                     text("next_step", "Next step"),
                     text("cancel_reason", "Why cancelled"),
+                ];
+                COLUMNS
+            }
+            RecordType::Contacts => {
+                const COLUMNS: &[Column] = &[
+                    fact("id", "Id"),
+                    fact("position", "Order"),
+                    fact("name", "Name"),
+                    fact("relationship", "Relationship"),
+                    fact("email", "Email"),
+                    fact("phone", "Phone"),
+                    fact("invited", "Invited to meetings"),
                 ];
                 COLUMNS
             }

@@ -44,6 +44,9 @@ pub enum Record {
     SubjectAccess,
     /// The record sent on to a pupil's next school: details, level, plan, programme, provision.
     TransferRecord,
+    /// The pupil's family contacts (names, relationships, emails, phones): read and changed
+    /// by the pupil's Head of Year or House, the SENDCO, SLT and the school's admin.
+    Contacts,
 }
 
 /// Who is asking, as far as the rule cares.
@@ -94,6 +97,7 @@ pub fn may_read(viewer: &Viewer<'_>, record: Record) -> bool {
         Record::TransferRecord => {
             viewer.has(Role::Admin) || viewer.has(Role::Slt) || viewer.has(Role::Sendco)
         }
+        Record::Contacts => viewer.runs_upper_support() || viewer.has(Role::Admin),
     }
 }
 
@@ -203,6 +207,30 @@ mod tests {
                 record
             ));
         }
+    }
+
+    #[test]
+    fn family_contacts_are_for_those_who_lead_the_pupil_and_the_office() {
+        assert_eq!(
+            readers(Record::Contacts),
+            vec![Role::Sendco, Role::Slt, Role::Admin]
+        );
+        assert!(may_read(
+            &viewer(&[Role::PastoralLead], true, false),
+            Record::Contacts
+        ));
+        assert!(!may_read(
+            &viewer(&[Role::PastoralLead], false, false),
+            Record::Contacts
+        ));
+        assert!(!may_read(
+            &viewer(&[Role::ClassStaff], false, false),
+            Record::Contacts
+        ));
+        assert!(!may_read(
+            &viewer(&[Role::Specialist], false, true),
+            Record::Contacts
+        ));
     }
 
     #[test]

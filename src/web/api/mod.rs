@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`: token-authenticated, school-scoped, documented as OpenAPI.
 
+pub mod contacts;
 pub mod imports;
 pub mod incidents;
 pub mod meetings;
@@ -32,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/pupils/{id}", "GET").route(get().to(pupils::get)))
         .service(resource("/pupils/{id}/timeline", "GET").route(get().to(timeline::get)))
         .service(resource("/pupils/{id}/export", "GET").route(get().to(pupils::export)))
+        .service(resource("/pupils/{id}/contacts", "GET").route(get().to(contacts::list)))
         .service(resource("/incidents", "POST").route(post().to(incidents::create)))
         .service(resource("/suggestions", "GET").route(get().to(suggestions::list)))
         .service(resource("/suggestions/{id}/accept", "POST").route(post().to(suggestions::accept)))
@@ -103,6 +105,7 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
         pupils::create,
         pupils::get,
         pupils::export,
+        contacts::list,
         timeline::get,
         incidents::create,
         suggestions::list,
@@ -354,6 +357,7 @@ mod tests {
             "/api/v1/staff",
             "/api/v1/pupils",
             "/api/v1/pupils/{id}",
+            "/api/v1/pupils/{id}/contacts",
             "/api/v1/imports/staff",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing");

@@ -28,7 +28,7 @@ use crate::domain::Level;
 use crate::domain::MeetingState;
 use crate::error::{Error, Result};
 use crate::web::auth::{require_role, CsrfForm};
-use people::{GUEST_FIELDS, STAFF_SEARCH};
+use people::{family_field, GUEST_FIELDS, MAX_FAMILY_GUESTS, STAFF_SEARCH};
 
 /// Roles that run meetings (each sees only the meetings they run): the people who decide
 /// suggestions.
@@ -153,6 +153,9 @@ struct MeetingPage {
     /// For a block review: the block it reviews, still running, whose review is recorded on
     /// the programme page with its fidelity and decision.
     block_to_review: Option<i64>,
+    /// The pupil's family contacts invited to their meetings, offered as guests on a fresh
+    /// booking (none for a viewer who does not keep the pupil's contacts).
+    family: Vec<crate::db::contacts::ContactRow>,
 }
 
 fn load_page(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<MeetingPage> {
@@ -165,7 +168,9 @@ fn load_page(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<M
     };
     let staff = staff::list(conn, member.school_id, None)?;
     let suggested = suggest_staff(&meetings::closeness(conn, &view, &staff)?);
+    let family = crate::db::contacts::invited_for(conn, member, &view.pupil, view.place())?;
     Ok(MeetingPage {
+        family,
         block_to_review,
         participants: meetings::participants(conn, id)?,
         guests: meetings::guests(conn, id)?,
@@ -213,16 +218,46 @@ fn booking_defaults(data: &MeetingPage, member: &StaffMember) -> Fields {
             .into_iter()
             .map(|id| ("participant_ids", id.to_string())),
     );
+    let mut pairs: Vec<(String, String)> = values
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    // The first guest of each kind in its own fieldset; further parents and carers (and, on a
+    // fresh booking, the pupil's invited contacts) each in a family fieldset.
+    let mut family: Vec<(String, Option<String>)> = Vec::new();
+    let mut filled: Vec<GuestRole> = Vec::new();
     for guest in &data.guests {
-        if let Some((_, name, email)) = GUEST_FIELDS
+        match GUEST_FIELDS
             .iter()
             .find(|(role, ..)| role.as_str() == guest.role)
         {
-            values.push((name, guest.name.clone()));
-            values.push((email, guest.email.clone().unwrap_or_default()));
+            Some((role, name, email)) if !filled.contains(role) => {
+                filled.push(*role);
+                pairs.push((name.to_string(), guest.name.clone()));
+                pairs.push((email.to_string(), guest.email.clone().unwrap_or_default()));
+            }
+            Some((GuestRole::ParentCarer, ..)) => {
+                family.push((guest.name.clone(), guest.email.clone()));
+            }
+            _ => {}
         }
     }
-    Fields::from_pairs(values)
+    if meeting.starts_at.is_none() && data.guests.is_empty() {
+        family.extend(
+            data.family
+                .iter()
+                .map(|c| (c.name.clone(), c.email.clone())),
+        );
+        if !family.is_empty() && !meeting.parent_invited {
+            pairs.push(("parent_invited".into(), "on".into()));
+        }
+    }
+    for (i, (name, email)) in family.into_iter().take(MAX_FAMILY_GUESTS).enumerate() {
+        pairs.push((family_field(i, "name"), name));
+        pairs.push((family_field(i, "email"), email.unwrap_or_default()));
+        pairs.push((family_field(i, "invited"), "on".into()));
+    }
+    Fields::new(pairs)
 }
 
 /// What a redirect after a change says on the page.
@@ -288,7 +323,7 @@ pub async fn show(visit: Visit, path: web::Path<String>) -> PageResult {
 
 /// A refusal of a booking's `guests[i].name` or `guests[i].email` moved to the field of this
 /// form it is about: the name or email field of that guest's kind.
-fn at_guest_field(error: Error, guests: &[GuestRole]) -> Error {
+fn at_guest_field(error: Error, guests: &[(String, String)]) -> Error {
     let Error::Invalid {
         field: Some(field), ..
     } = &error
@@ -299,31 +334,55 @@ fn at_guest_field(error: Error, guests: &[GuestRole]) -> Error {
         .strip_prefix("guests[")
         .and_then(|rest| rest.split_once("]."))
         .and_then(|(index, part)| {
-            let role = guests.get(index.parse::<usize>().ok()?)?;
-            let (_, name, email) = GUEST_FIELDS.iter().find(|(kind, ..)| kind == role)?;
+            let (name, email) = guests.get(index.parse::<usize>().ok()?)?;
             match part {
-                "name" => Some(*name),
-                "email" => Some(*email),
+                "name" => Some(name.clone()),
+                "email" => Some(email.clone()),
                 _ => None,
             }
         });
     match on_form {
-        Some(field) => Error::invalid(field, error.to_string()),
+        Some(field) => Error::invalid(&field, error.to_string()),
         None => error,
     }
 }
 
-fn guests_of(fields: &Fields) -> Vec<NewGuest> {
-    GUEST_FIELDS
+/// The guests a booking form names, each with the form's fields of its name and email: the
+/// family fieldsets ticked (parents and carers from the pupil's contacts), then one of each
+/// kind.
+fn guests_on_form(fields: &Fields) -> Vec<(NewGuest, String, String)> {
+    let family = (0..MAX_FAMILY_GUESTS)
+        .filter(|i| fields.get(&family_field(*i, "invited")).is_some())
+        .map(|i| {
+            (
+                GuestRole::ParentCarer,
+                family_field(i, "name"),
+                family_field(i, "email"),
+            )
+        });
+    let kinds = GUEST_FIELDS
         .into_iter()
-        .filter_map(|(role, name, email)| {
-            let name = fields.get(name)?.trim();
-            (!name.is_empty()).then(|| NewGuest {
-                name: name.to_string(),
-                email: fields.get(email).map(str::to_string),
-                role,
+        .map(|(role, name, email)| (role, name.to_string(), email.to_string()));
+    family
+        .chain(kinds)
+        .filter_map(|(role, name_field, email_field)| {
+            let name = fields.get(&name_field)?.trim();
+            (!name.is_empty()).then(|| {
+                let guest = NewGuest {
+                    name: name.to_string(),
+                    email: fields.get(&email_field).map(str::to_string),
+                    role,
+                };
+                (guest, name_field, email_field)
             })
         })
+        .collect()
+}
+
+fn guests_of(fields: &Fields) -> Vec<NewGuest> {
+    guests_on_form(fields)
+        .into_iter()
+        .map(|(guest, ..)| guest)
         .collect()
 }
 
@@ -350,6 +409,10 @@ fn booking_of(fields: &Fields) -> std::result::Result<Booking, Problem> {
 pub async fn schedule(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields>) -> PageResult {
     let id = meeting_id(&path)?;
     let booking = booking_of(&form.0);
+    let slots: Vec<(String, String)> = guests_on_form(&form.0)
+        .into_iter()
+        .map(|(_, name, email)| (name, email))
+        .collect();
     visit
         .submit_to::<MeetingPage, _, _>(
             id,
@@ -357,9 +420,8 @@ pub async fn schedule(visit: Visit, path: web::Path<String>, form: CsrfForm<Fiel
             form.0,
             booking,
             move |conn, by, context, booking| {
-                let kinds: Vec<GuestRole> = booking.guests.iter().map(|guest| guest.role).collect();
                 meetings::schedule(conn, by, context, id, &booking, Utc::now())
-                    .map_err(|error| at_guest_field(error, &kinds))?;
+                    .map_err(|error| at_guest_field(error, &slots))?;
                 Ok(format!("/meetings/{id}?done=booked"))
             },
         )

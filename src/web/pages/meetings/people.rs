@@ -23,6 +23,45 @@ pub const GUEST_FIELDS: [(GuestRole, &str, &str); 3] = [
     ),
 ];
 
+/// Most of the pupil's family contacts offered as guests on one booking form.
+pub const MAX_FAMILY_GUESTS: usize = 10;
+
+/// The field `part` (`name`, `email`, `invited`) of the booking form's `i`th family guest: a
+/// parent or carer from the pupil's contacts.
+pub fn family_field(i: usize, part: &str) -> String {
+    format!("family_{part}_{i}")
+}
+
+/// The family guests the form holds (the pupil's invited contacts on a fresh booking): each
+/// ticked to invite, with name and email to change; untick to leave them out.
+fn family_fieldsets(form: &Form) -> Markup {
+    let values = &form.values;
+    let shown: Vec<usize> = (0..MAX_FAMILY_GUESTS)
+        .take_while(|i| {
+            let name = family_field(*i, "name");
+            values.pairs().any(|(field, _)| *field == name)
+        })
+        .collect();
+    html! {
+        @for i in shown {
+            @let (name, email, invited) = (family_field(i, "name"), family_field(i, "email"), family_field(i, "invited"));
+            fieldset.guest.family id={ "guest-family-" (i) } {
+                legend { "Parent or carer, from the pupil's contacts" }
+                label.choice {
+                    input type="checkbox" name=(invited) checked[values.get(&invited).is_some()];
+                    " Invite " (values.raw(&name))
+                }
+                label for=(name) { "Name" }
+                input id=(name) type="text" name=(name) maxlength="100" value=(values.raw(&name));
+                (form.problem_at(&name))
+                label for=(email) { "Email, for the invitation" }
+                input id=(email) type="email" name=(email) maxlength="254" value=(values.raw(&email));
+                (form.problem_at(&email))
+            }
+        }
+    }
+}
+
 /// The field of the booking form that finds staff by name.
 pub const STAFF_SEARCH: &str = "staff_search";
 
@@ -110,6 +149,7 @@ pub fn guest_fieldsets(data: &MeetingPage, form: &Form) -> Markup {
     let values = &form.values;
     let provision = data.view.meeting.level == Level::Provision.number();
     html! {
+        (family_fieldsets(form))
         @for (role, name, email) in GUEST_FIELDS {
             @if provision || role != GuestRole::SocialWorker {
                 fieldset.guest id={ "guest-" (role.as_str()) } {

@@ -104,6 +104,8 @@ pub(super) struct PupilPage {
     pub(super) erased: bool,
     /// The school's date today, for the meetings' states.
     pub(super) today: NaiveDate,
+    /// The pupil's family contacts, for those who keep them (`Record::Contacts`).
+    pub(super) contacts: Option<Vec<crate::db::contacts::ContactRow>>,
 }
 
 pub(super) fn evidence_of(row: &SuggestionRow) -> Vec<i64> {
@@ -173,7 +175,13 @@ pub(super) fn gather(
             Err(other) => return Err(other),
         }
     }
+    let contacts = if crate::db::contacts::may_keep(member, pupil.place()) {
+        Some(crate::db::contacts::list(conn, school_id, pupil.id)?)
+    } else {
+        None
+    };
     Ok(PupilPage {
+        contacts,
         pupil,
         events,
         open,
@@ -310,6 +318,24 @@ fn render_pupil(
                         (suggestion_body(row, &data.incidents))
                     }
                 }
+            }
+        }
+        @if let Some(contacts) = &data.contacts {
+            section.card #family-contacts {
+                h2 { "Family contacts" }
+                @if contacts.is_empty() {
+                    p.muted { "No contacts kept for this pupil yet." }
+                } @else {
+                    ul {
+                        @for contact in contacts {
+                            li {
+                                (contact.name) " · " (contact.relationship_title())
+                                @if contact.invited { span.muted { " · invited to meetings" } }
+                            }
+                        }
+                    }
+                }
+                p { a href={ "/pupils/" (pupil.id) "/contacts" } { "Family contacts: add, change or remove" } }
             }
         }
         (data.insight)
