@@ -119,7 +119,8 @@ fn ensure_open(meeting: &MeetingRow) -> Result<()> {
 /// Which meetings a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct MeetingFilter {
-    /// due, scheduled, held, missed, cancelled, or overdue (due day passed, not held).
+    /// due, scheduled, held, missed, cancelled, or overdue (not booked by its due day, or its
+    /// booked day passed with nothing recorded).
     pub status: Option<String>,
     pub pupil_id: Option<i64>,
 }

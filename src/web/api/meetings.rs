@@ -147,7 +147,8 @@ pub struct MeetingList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct MeetingQuery {
-    /// due, scheduled, held, missed, cancelled, or overdue (due day passed, not held).
+    /// due, scheduled, held, missed, cancelled, or overdue (not booked by its due day, or its
+    /// booked day passed with nothing recorded).
     pub status: Option<String>,
     pub pupil_id: Option<String>,
 }
