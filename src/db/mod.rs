@@ -9,6 +9,7 @@ pub mod consistency;
 pub mod conversations;
 pub mod decisions;
 pub mod evaluation;
+pub mod family;
 pub mod history;
 pub mod houses;
 pub mod idempotency;

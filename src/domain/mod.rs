@@ -12,6 +12,8 @@ pub mod calendar;
 pub mod consistency;
 pub mod conversation;
 pub mod details;
+pub mod family;
+pub mod family_words;
 pub mod history;
 pub mod import;
 pub mod incident;
