@@ -10,6 +10,7 @@ pub mod charts;
 pub mod conversation;
 pub mod erase;
 pub mod export;
+pub mod family;
 pub mod form;
 pub mod form_page;
 pub mod home;
@@ -79,6 +80,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/reset", web::get().to(password::reset_show))
         .route("/login/reset", web::post().to(password::reset_submit))
         .route("/account/password", web::get().to(password::show))
+        .route("/family/{token}", web::get().to(family::show))
+        .route("/family/{token}/answer", web::post().to(family::answer))
+        .route("/family/{token}/read", web::post().to(family::read))
+        .route(
+            "/family/{token}/sessions/{id}",
+            web::post().to(family::record),
+        )
         .route("/account/password", web::post().to(password::submit))
         .route("/log", web::get().to(log::show))
         .route("/log/pupils", web::get().to(log::pupils_json))
@@ -119,6 +127,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(meetings::schedule),
         )
         .route("/meetings/{id}/cancel", web::post().to(meetings::cancel))
+        .route(
+            "/meetings/{id}/guests/{guest_id}/revoke",
+            web::post().to(meetings::revoke_guest_link),
+        )
         .route("/meetings/{id}/missed", web::post().to(meetings::missed))
         .route("/meetings/{id}/outcome", web::post().to(meetings::outcome))
         .route("/pupils", web::get().to(pupils::search))
