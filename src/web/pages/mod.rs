@@ -159,12 +159,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pupils/{id}/plan", web::get().to(programme::show_plan))
         .route("/pupils/{id}/plan", web::post().to(programme::save_plan))
         .route(
+            "/pupils/{id}/plan/share",
+            web::post().to(programme::share_plan),
+        )
+        .route(
             "/pupils/{id}/programme",
             web::get().to(programme::show_programme),
         )
         .route(
             "/pupils/{id}/programme/blocks",
             web::post().to(programme::plan_block),
+        )
+        .route(
+            "/pupils/{id}/programme/blocks/{block_id}/share",
+            web::post().to(programme::share_block),
         )
         .route(
             "/programme/blocks/{id}/review",
