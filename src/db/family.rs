@@ -970,3 +970,38 @@ pub fn pupil_label(conn: &mut DbConnection, pupil_id: i64) -> Result<PupilLabel>
 pub fn plan_level(level: i16) -> bool {
     level >= Level::Plan.number()
 }
+
+/// Saves the school's contact details families see (an administrator's change), audited
+/// without the details themselves.
+pub fn save_school_details(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    details: &crate::domain::family::SchoolDetails,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if !member.has_role(Role::Admin) {
+        return Err(Error::Forbidden(
+            "the school's details are kept by its administrators".into(),
+        ));
+    }
+    diesel::update(schools::table.find(member.school_id))
+        .set((
+            schools::phone.eq(&details.phone),
+            schools::email.eq(&details.email),
+            schools::address.eq(&details.address),
+            schools::logo_url.eq(details.logo_url.as_deref()),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        AuditEntry {
+            school_id: member.school_id,
+            actor_id: Some(member.id),
+            action: "school.details_saved",
+            entity: "school",
+            entity_id: Some(member.school_id),
+            detail: "contact details for families".into(),
+            at: to_db_time(now),
+        },
+    )
+}

@@ -266,6 +266,83 @@ pub fn check_home_session(
     Ok(record)
 }
 
+/// The most characters of a school's postal address, and its most lines.
+pub const MAX_ADDRESS_CHARS: usize = 400;
+pub const MAX_ADDRESS_LINES: usize = 8;
+
+/// A school's contact details as families see them, checked: phone (digits, spaces and a
+/// leading +), contact email, postal address (several lines) and an optional logo address
+/// (https). Blank phone, email or address are allowed (nothing is shown for them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SchoolDetails {
+    pub phone: String,
+    pub email: String,
+    pub address: String,
+    pub logo_url: Option<String>,
+}
+
+impl SchoolDetails {
+    /// Checks the details as typed; the first fault names its field.
+    pub fn parse(
+        phone: &str,
+        email: &str,
+        address: &str,
+        logo_url: &str,
+    ) -> Result<SchoolDetails, DetailError> {
+        let phone = phone.split_whitespace().collect::<Vec<_>>().join(" ");
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        let shape_ok = phone
+            .char_indices()
+            .all(|(i, c)| c.is_ascii_digit() || c == ' ' || (c == '+' && i == 0));
+        if !phone.is_empty() && (!shape_ok || !(6..=15).contains(&digits)) {
+            return Err(refuse(
+                "phone",
+                "write the phone number with digits and spaces only (a + at the start for an international number), such as 020 7946 0000",
+            ));
+        }
+        let email = match email.trim() {
+            "" => String::new(),
+            typed => super::details::EmailAddress::parse(typed)?.as_str().to_string(),
+        };
+        let address = optional_text("address", Some(address), MAX_ADDRESS_CHARS)?
+            .map(|a| {
+                a.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default();
+        if address.lines().count() > MAX_ADDRESS_LINES {
+            return Err(refuse(
+                "address",
+                format!("an address has at most {MAX_ADDRESS_LINES} lines"),
+            ));
+        }
+        let logo_url = match logo_url.trim() {
+            "" => None,
+            typed => {
+                let parsed = url::Url::parse(typed).map_err(|_| {
+                    refuse("logo_url", "must be a web address starting with https://")
+                })?;
+                if parsed.scheme() != "https" || parsed.host_str().is_none() || typed.len() > 500 {
+                    return Err(refuse(
+                        "logo_url",
+                        "must be a web address starting with https://",
+                    ));
+                }
+                Some(parsed.to_string())
+            }
+        };
+        Ok(SchoolDetails {
+            phone,
+            email,
+            address,
+            logo_url,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,33 +393,17 @@ mod tests {
     #[test]
     fn a_plan_link_ends_when_the_plan_is_replaced_or_the_pupil_leaves_the_level() {
         let now = utc(2026, 12, 8, 9, 0);
-        let live = Standing::Plan {
-            current: true,
-            pupil_level: 4,
-            pupil_left: false,
+        let plan = |current, pupil_level, pupil_left| Standing::Plan {
+            current,
+            pupil_level,
+            pupil_left,
         };
-        assert!(live.is_live(now));
-        assert!(Standing::Plan {
-            pupil_level: 5,
-            ..live
-        }
-        .is_live(now));
-        for ended in [
-            Standing::Plan {
-                current: false,
-                ..live
-            },
-            Standing::Plan {
-                pupil_level: 3,
-                ..live
-            },
-            Standing::Plan {
-                pupil_left: true,
-                ..live
-            },
-        ] {
-            assert!(!ended.is_live(now));
-        }
+        assert!(plan(true, 4, false).is_live(now));
+        assert!(plan(true, 5, false).is_live(now));
+        assert!(plan(true, 6, false).is_live(now));
+        assert!(!plan(false, 4, false).is_live(now));
+        assert!(!plan(true, 3, false).is_live(now));
+        assert!(!plan(true, 4, true).is_live(now));
     }
 
     #[test]
@@ -472,6 +533,34 @@ mod tests {
                 .field,
             "note"
         );
+    }
+
+    #[test]
+    fn school_details_are_checked() {
+        let details = SchoolDetails::parse(
+            " +44 20  7946 0000 ",
+            "Office@School.example",
+            "1 High Street\r\n\r\n  Oakfield \nOK1 2AB",
+            "https://school.example/logo.png",
+        )
+        .unwrap();
+        assert_eq!(details.phone, "+44 20 7946 0000");
+        assert_eq!(details.email, "office@school.example");
+        assert_eq!(details.address, "1 High Street\nOakfield\nOK1 2AB");
+        assert_eq!(
+            details.logo_url.as_deref(),
+            Some("https://school.example/logo.png")
+        );
+        assert_eq!(SchoolDetails::parse("", "", "", "").unwrap(), SchoolDetails::default());
+        for phone in ["020-7946", "call us", "44+20 7946 0000", "123", "<script>"] {
+            assert_eq!(SchoolDetails::parse(phone, "", "", "").unwrap_err().field, "phone");
+        }
+        assert_eq!(SchoolDetails::parse("", "not an email", "", "").unwrap_err().field, "email");
+        for logo in ["http://school.example/l.png", "javascript:alert(1)", "logo.png"] {
+            assert_eq!(SchoolDetails::parse("", "", "", logo).unwrap_err().field, "logo_url");
+        }
+        let long = "a\n".repeat(MAX_ADDRESS_LINES + 1);
+        assert_eq!(SchoolDetails::parse("", "", &long, "").unwrap_err().field, "address");
     }
 
     #[test]

@@ -538,8 +538,8 @@ pub struct GuestAnswered {
 /// 15:30: 'after 4pm please'".
 pub fn guest_answered(input: &GuestAnswered) -> EmailContent {
     let who = match input.guest_role.as_str() {
-        "parent_carer" => format!("{}'s parent or carer, {}", input.pupil.short(), input.guest_name),
-        "social_worker" => format!("{}'s social worker, {}", input.pupil.short(), input.guest_name),
+        "parent_carer" => format!("{}'s parent or carer, {},", input.pupil.short(), input.guest_name),
+        "social_worker" => format!("{}'s social worker, {},", input.pupil.short(), input.guest_name),
         _ => format!("{} (invited for {})", input.guest_name, input.pupil.short()),
     };
     let answered = match input.response.as_str() {

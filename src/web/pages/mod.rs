@@ -33,6 +33,7 @@ pub mod provision;
 pub mod pupils;
 pub mod report_scope;
 pub mod retention;
+pub mod school_details;
 pub mod second_factor;
 pub mod security;
 pub mod setup;
@@ -69,6 +70,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(security::renew),
         )
         .route("/account/security/off", web::post().to(security::turn_off))
+        .route("/admin/school", web::get().to(school_details::show))
+        .route("/admin/school", web::post().to(school_details::save))
         .route("/admin/sign-in", web::get().to(sign_in_settings::show))
         .route("/admin/sign-in", web::post().to(sign_in_settings::save))
         .route(
