@@ -9,7 +9,7 @@
 //! Forms carry a CSRF token derived from the link (there is no session to hold one).
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{NaiveDateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 use subtle::ConstantTimeEq;
@@ -187,6 +187,14 @@ pub async fn show(
     page(&state, link, &token, StatusCode::OK, &Form::default(), notice).await
 }
 
+/// The body of a posted form, at most the size every form may be (413 beyond, with why).
+async fn body_of(request: &HttpRequest, payload: web::Payload) -> std::result::Result<web::Bytes, PageError> {
+    let mut payload = payload.into_inner();
+    web::Bytes::from_request(request, &mut payload)
+        .await
+        .map_err(|e| PageError(crate::web::error::body_error(&e, "the form")))
+}
+
 /// Reads a posted form and checks its CSRF token against the link's.
 fn read_form(token: &str, body: &[u8]) -> std::result::Result<Fields, PageError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
@@ -230,10 +238,11 @@ async fn after(
 pub async fn answer(
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> PageResult {
     let token = path.into_inner();
+    let body = body_of(&request, payload).await?;
     let Some(link) = open(&state, &request, &token).await? else {
         return Ok(gone());
     };
@@ -261,10 +270,11 @@ pub async fn answer(
 pub async fn read(
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> PageResult {
     let token = path.into_inner();
+    let body = body_of(&request, payload).await?;
     let Some(link) = open(&state, &request, &token).await? else {
         return Ok(gone());
     };
@@ -282,10 +292,11 @@ pub async fn read(
 pub async fn record(
     request: HttpRequest,
     path: web::Path<(String, i64)>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> PageResult {
     let (token, session_id) = path.into_inner();
+    let body = body_of(&request, payload).await?;
     let Some(link) = open(&state, &request, &token).await? else {
         return Ok(gone());
     };
