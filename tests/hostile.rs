@@ -1633,7 +1633,10 @@ async fn family_forms_refuse_hostile_input(engine: Engine) {
     let token = steadfast::db::family::meeting_link(&mut app.conn(), n.school.id, guest, Utc::now())
         .expect("a link")
         .expect("a link");
-    let family = Client::new();
+    let family = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
     let page_of = |path: String| {
         let family = family.clone();
         async move {
