@@ -463,7 +463,11 @@ async fn a_parent_reads_the_plan_shared_with_them(engine: Engine) {
     assert!(staff_page.contains("Ana Silva"));
     assert!(staff_page.contains("Read</span> on"), "{staff_page}");
 
-    // Revised, the plan's link ends; below the plan's level it would too.
+    // Below the plan's level the link ends; back at it, it works; revised, it ends.
+    common::set_level(&s.app, s.pupil, 3);
+    assert_eq!(family_get(&s.app, &token).await.0, StatusCode::NOT_FOUND);
+    common::set_level(&s.app, s.pupil, 4);
+    assert_eq!(family_get(&s.app, &token).await.0, StatusCode::OK);
     agree_plan(&s, &sendco, "Arrive on time and ready").await;
     assert_eq!(family_get(&s.app, &token).await.0, StatusCode::NOT_FOUND);
 }
@@ -594,6 +598,13 @@ async fn sessions_at_home_recorded_by_the_parent_count_in_fidelity(engine: Engin
     let (_, programme) = get(&s.app, &sendco, &format!("/pupils/{}/programme", s.pupil)).await;
     assert!(programme.contains("1 of 1 delivered"), "{programme}");
     assert!(programme.contains("recorded at home"));
+
+    // Once the block is reviewed, the link ends.
+    diesel::update(programme_blocks::table.find(block))
+        .set(programme_blocks::status.eq("reviewed"))
+        .execute(&mut *s.app.conn())
+        .unwrap();
+    assert_eq!(family_get(&s.app, &token).await.0, StatusCode::NOT_FOUND);
 }
 both_engines!(sessions_at_home_recorded_by_the_parent_count_in_fidelity);
 
@@ -665,3 +676,45 @@ async fn hostile_input_on_the_family_forms(engine: Engine) {
     assert!(session.status().is_client_error());
 }
 both_engines!(hostile_input_on_the_family_forms);
+
+async fn the_school_details_families_see_are_kept_by_an_administrator(engine: Engine) {
+    let s = scene_in(spawn_app(engine).await);
+    s.app.create_staff(
+        &s.school,
+        "admin@oak.example",
+        "Ada Admin",
+        &[Role::Admin],
+        Some(PASSWORD),
+    );
+    let admin = signed_in(&s.app, "admin@oak.example").await;
+    let hoy = signed_in(&s.app, HOY).await;
+    assert_eq!(get(&s.app, &hoy, "/admin/school").await.0, StatusCode::FORBIDDEN);
+    let (status, page) = get(&s.app, &admin, "/admin/school").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let fields = |phone: &str, email: &str| {
+        vec![
+            ("phone", phone.to_string()),
+            ("email", email.to_string()),
+            ("address", "1 High Street\nOakfield\nOK1 2AB".to_string()),
+            ("logo_url", String::new()),
+        ]
+    };
+    let refused = post_as(&s.app, &admin, "/admin/school", &fields("call 020-7946", "office@oak.example")).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let page = refused.text().await.unwrap();
+    assert!(slot(&page, "phone").contains("digits and spaces"), "{page}");
+    assert!(page.contains("call 020-7946"), "what was typed is kept");
+    let refused = post_as(&s.app, &admin, "/admin/school", &fields("020 7946 0000", "office at oak")).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let saved = post_as(&s.app, &admin, "/admin/school", &fields("020 7946 0000", "Office@Oak.example")).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+
+    let meeting = coaching_time_due(&s).await;
+    let (parent, _) = book(&s, meeting);
+    let (_, page, _) = family_get(&s.app, &link_of(&s, parent)).await;
+    assert!(page.contains("020 7946 0000"), "{page}");
+    assert!(page.contains("tel:02079460000"));
+    assert!(page.contains("office@oak.example"));
+    assert!(page.contains("1 High Street<br>Oakfield<br>OK1 2AB"), "{page}");
+}
+both_engines!(the_school_details_families_see_are_kept_by_an_administrator);
