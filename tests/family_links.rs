@@ -23,8 +23,8 @@ use steadfast::db::meetings::{self, Booking, GuestRole, NewGuest};
 use steadfast::db::models::School;
 use steadfast::db::notices::NoticeContext;
 use steadfast::db::schema::{
-    audit_log, family_links, meeting_guests, meetings as meetings_table, outbox,
-    programme_blocks, programme_sessions,
+    audit_log, family_links, meeting_guests, meetings as meetings_table, outbox, programme_blocks,
+    programme_sessions,
 };
 use steadfast::db::staff::StaffMember;
 
@@ -81,15 +81,24 @@ async fn coaching_time_due(s: &Scene) -> i64 {
     let mut last = Value::Null;
     for _ in 0..3 {
         let body = json!({"pupil_ids": [s.pupil], "behaviour": "Off task"});
-        last = s.app.api_post("/api/v1/incidents", &s.teacher, &body).await.1;
+        last = s
+            .app
+            .api_post("/api/v1/incidents", &s.teacher, &body)
+            .await
+            .1;
     }
     let id = last["suggestions"][0]["id"].as_i64().expect("a suggestion");
     let path = format!("/api/v1/suggestions/{id}/accept");
     let (status, _) = s.app.api_post(&path, &s.hoy_token, &json!({})).await;
     assert_eq!(status, StatusCode::OK);
     let serious = json!({"pupil_ids": [s.pupil], "behaviour": "Fighting", "severity": "serious", "response": "none"});
-    let (_, logged) = s.app.api_post("/api/v1/incidents", &s.teacher, &serious).await;
-    let id = logged["suggestions"][0]["id"].as_i64().expect("Coaching Time");
+    let (_, logged) = s
+        .app
+        .api_post("/api/v1/incidents", &s.teacher, &serious)
+        .await;
+    let id = logged["suggestions"][0]["id"]
+        .as_i64()
+        .expect("Coaching Time");
     let path = format!("/api/v1/suggestions/{id}/accept");
     let (status, body) = s.app.api_post(&path, &s.hoy_token, &json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -119,8 +128,15 @@ fn book(s: &Scene, meeting: i64) -> (i64, i64) {
         ],
     };
     let mut conn = s.app.conn();
-    meetings::schedule(&mut conn, &s.hoy, &context(&s.app), meeting, &booking, Utc::now())
-        .expect("booking");
+    meetings::schedule(
+        &mut conn,
+        &s.hoy,
+        &context(&s.app),
+        meeting,
+        &booking,
+        Utc::now(),
+    )
+    .expect("booking");
     let ids: Vec<i64> = meeting_guests::table
         .filter(meeting_guests::meeting_id.eq(meeting))
         .order(meeting_guests::id)
@@ -136,7 +152,10 @@ fn link_of(s: &Scene, guest: i64) -> String {
         .expect("a link")
 }
 
-async fn family_get(app: &TestApp, token: &str) -> (StatusCode, String, reqwest::header::HeaderMap) {
+async fn family_get(
+    app: &TestApp,
+    token: &str,
+) -> (StatusCode, String, reqwest::header::HeaderMap) {
     let response = page_client()
         .get(app.url(&format!("/family/{token}")))
         .send()
@@ -198,7 +217,10 @@ async fn a_parent_asks_for_another_time_and_the_head_of_year_hears(engine: Engin
     assert!(page.contains("Dr Bo Adeyemi"), "other guests by name");
     assert!(page.contains("(UK time)"));
     for staff_word in ["Coaching", "level", "/meetings", "/log", "Sign out"] {
-        assert!(!page.contains(staff_word), "{staff_word} on the family page");
+        assert!(
+            !page.contains(staff_word),
+            "{staff_word} on the family page"
+        );
     }
 
     // A form from elsewhere is refused; asking for another time needs a note.
@@ -212,7 +234,10 @@ async fn a_parent_asks_for_another_time_and_the_head_of_year_hears(engine: Engin
     let refused = family_post(&s.app, &token, "answer", &[("response", "another_time")]).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let page = refused.text().await.unwrap();
-    assert!(slot(&page, "note").contains("which days or times"), "{page}");
+    assert!(
+        slot(&page, "note").contains("which days or times"),
+        "{page}"
+    );
     let answered: Option<String> = meeting_guests::table
         .find(parent)
         .select(meeting_guests::response)
@@ -240,9 +265,15 @@ async fn a_parent_asks_for_another_time_and_the_head_of_year_hears(engine: Engin
         .load(&mut *s.app.conn())
         .unwrap();
     assert_eq!(emails.len(), 1, "{emails:?}");
-    assert!(emails[0].0.starts_with("Another time asked"), "{}", emails[0].0);
     assert!(
-        emails[0].1.contains("Sam T.'s parent or carer, Ana Silva, asked for another time")
+        emails[0].0.starts_with("Another time asked"),
+        "{}",
+        emails[0].0
+    );
+    assert!(
+        emails[0]
+            .1
+            .contains("Sam T.'s parent or carer, Ana Silva, asked for another time")
             && emails[0].1.contains(": 'after 4pm please'"),
         "{}",
         emails[0].1
@@ -261,9 +292,15 @@ async fn a_parent_asks_for_another_time_and_the_head_of_year_hears(engine: Engin
     let hoy = signed_in(&s.app, HOY).await;
     let (status, staff_page) = get(&s.app, &hoy, &format!("/meetings/{meeting}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(staff_page.contains("asked for another time"), "{staff_page}");
+    assert!(
+        staff_page.contains("asked for another time"),
+        "{staff_page}"
+    );
     assert!(staff_page.contains("after 4pm please"));
-    assert!(staff_page.contains("No answer yet"), "the professional has not answered");
+    assert!(
+        staff_page.contains("No answer yet"),
+        "the professional has not answered"
+    );
     assert!(staff_page.contains(&format!("/meetings/{meeting}/guests/{professional}/revoke")));
 }
 both_engines!(a_parent_asks_for_another_time_and_the_head_of_year_hears);
@@ -275,7 +312,10 @@ async fn links_stop_working_and_say_nothing_of_why(engine: Engine) {
     let parent_link = link_of(&s, parent);
     let professional_link = link_of(&s, professional);
     let second_parent_link = link_of(&s, parent);
-    assert_ne!(parent_link, second_parent_link, "each email has its own token");
+    assert_ne!(
+        parent_link, second_parent_link,
+        "each email has its own token"
+    );
     for token in [&parent_link, &second_parent_link, &professional_link] {
         assert_eq!(family_get(&s.app, token).await.0, StatusCode::OK);
     }
@@ -289,7 +329,10 @@ async fn links_stop_working_and_say_nothing_of_why(engine: Engine) {
     let hoy = signed_in(&s.app, HOY).await;
     let (_, staff_page) = get(&s.app, &hoy, &format!("/meetings/{meeting}")).await;
     let stopped = hoy
-        .post(s.app.url(&format!("/meetings/{meeting}/guests/{parent}/revoke")))
+        .post(
+            s.app
+                .url(&format!("/meetings/{meeting}/guests/{parent}/revoke")),
+        )
         .form(&[("csrf_token", csrf_token_in(&staff_page))])
         .send()
         .await
@@ -306,7 +349,10 @@ async fn links_stop_working_and_say_nothing_of_why(engine: Engine) {
     );
     let (_, staff_page) = get(&s.app, &hoy, &format!("/meetings/{meeting}")).await;
     assert!(staff_page.contains("Their link has been stopped."));
-    assert_eq!(family_get(&s.app, &professional_link).await.0, StatusCode::OK);
+    assert_eq!(
+        family_get(&s.app, &professional_link).await.0,
+        StatusCode::OK
+    );
 
     // Another school: its staff cannot stop the link, nor make one for the guest.
     let south = s.app.create_school("SOU", "Southfield");
@@ -325,25 +371,37 @@ async fn links_stop_working_and_say_nothing_of_why(engine: Engine) {
     let south_client = signed_in(&s.app, &south_hoy.email).await;
     let (_, south_home) = get(&s.app, &south_client, "/").await;
     let refused = south_client
-        .post(s.app.url(&format!("/meetings/{meeting}/guests/{professional}/revoke")))
+        .post(
+            s.app
+                .url(&format!("/meetings/{meeting}/guests/{professional}/revoke")),
+        )
         .form(&[("csrf_token", csrf_token_in(&south_home))])
         .send()
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
-    assert_eq!(family_get(&s.app, &professional_link).await.0, StatusCode::OK);
+    assert_eq!(
+        family_get(&s.app, &professional_link).await.0,
+        StatusCode::OK
+    );
 
     // Its day over, the link ends.
     diesel::update(meetings_table::table.find(meeting))
         .set(meetings_table::starts_at.eq(Some((Utc::now() - TimeDelta::days(1)).naive_utc())))
         .execute(&mut *s.app.conn())
         .unwrap();
-    assert_eq!(family_get(&s.app, &professional_link).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        family_get(&s.app, &professional_link).await.0,
+        StatusCode::NOT_FOUND
+    );
     diesel::update(meetings_table::table.find(meeting))
         .set(meetings_table::starts_at.eq(Some((Utc::now() + TimeDelta::days(1)).naive_utc())))
         .execute(&mut *s.app.conn())
         .unwrap();
-    assert_eq!(family_get(&s.app, &professional_link).await.0, StatusCode::OK);
+    assert_eq!(
+        family_get(&s.app, &professional_link).await.0,
+        StatusCode::OK
+    );
     // Cancelled, it ends too.
     meetings::cancel(
         &mut s.app.conn(),
@@ -354,14 +412,20 @@ async fn links_stop_working_and_say_nothing_of_why(engine: Engine) {
         Utc::now(),
     )
     .unwrap();
-    assert_eq!(family_get(&s.app, &professional_link).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        family_get(&s.app, &professional_link).await.0,
+        StatusCode::NOT_FOUND
+    );
 
     // Guessing is slowed like signing in: after a few unknown tokens, a wait.
     let mut statuses = Vec::new();
     for i in 0..7 {
         statuses.push(family_get(&s.app, &format!("{i:064}")).await.0);
     }
-    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
 }
 both_engines!(links_stop_working_and_say_nothing_of_why);
 
@@ -369,7 +433,12 @@ both_engines!(links_stop_working_and_say_nothing_of_why);
 // Plans and sessions at home
 // ---------------------------------------------------------------------------------------------
 
-async fn post_as(app: &TestApp, client: &Client, path: &str, fields: &[(&str, String)]) -> Response {
+async fn post_as(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    fields: &[(&str, String)],
+) -> Response {
     let (_, home) = get(app, client, "/").await;
     let mut form = vec![("csrf_token", csrf_token_in(&home))];
     form.extend(fields.iter().map(|(n, v)| (*n, v.clone())));
@@ -384,7 +453,13 @@ async fn move_pupil(s: &Scene, sendco: &Client, to: i16, override_gates: bool) {
     if override_gates {
         fields.push(("override", "1".to_string()));
     }
-    let response = post_as(&s.app, sendco, &format!("/pupils/{}/level", s.pupil), &fields).await;
+    let response = post_as(
+        &s.app,
+        sendco,
+        &format!("/pupils/{}/level", s.pupil),
+        &fields,
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "moving to {to}");
 }
 
@@ -392,15 +467,41 @@ async fn agree_plan(s: &Scene, sendco: &Client, goal: &str) {
     let fields = vec![
         ("goal_1", goal.to_string()),
         ("success_criterion_1", "On time 4 days out of 5".to_string()),
-        ("pathway_to_independence", "Sam plans his own morning.".to_string()),
-        ("step_what_1", "Check the bag together each evening".to_string()),
+        (
+            "pathway_to_independence",
+            "Sam plans his own morning.".to_string(),
+        ),
+        (
+            "step_what_1",
+            "Check the bag together each evening".to_string(),
+        ),
         ("step_owner_1", "Ms Silva (home)".to_string()),
-        ("step_by_1", (today() + TimeDelta::days(7)).format("%Y-%m-%d").to_string()),
-        ("review_on", (today() + TimeDelta::days(28)).format("%Y-%m-%d").to_string()),
+        (
+            "step_by_1",
+            (today() + TimeDelta::days(7))
+                .format("%Y-%m-%d")
+                .to_string(),
+        ),
+        (
+            "review_on",
+            (today() + TimeDelta::days(28))
+                .format("%Y-%m-%d")
+                .to_string(),
+        ),
         ("agreed_with", "Ms Silva (mother)".to_string()),
     ];
-    let response = post_as(&s.app, sendco, &format!("/pupils/{}/plan", s.pupil), &fields).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "agreeing the plan");
+    let response = post_as(
+        &s.app,
+        sendco,
+        &format!("/pupils/{}/plan", s.pupil),
+        &fields,
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "agreeing the plan"
+    );
 }
 
 /// The token in the last family-link email to `to`.
@@ -429,12 +530,18 @@ async fn a_parent_reads_the_plan_shared_with_them(engine: Engine) {
         &s.app,
         &sendco,
         &share,
-        &[("name", "Ana Silva".into()), ("email", "not an address".into())],
+        &[
+            ("name", "Ana Silva".into()),
+            ("email", "not an address".into()),
+        ],
     )
     .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let page = refused.text().await.unwrap();
-    assert!(slot(&page, "share-email").contains("email address"), "{page}");
+    assert!(
+        slot(&page, "share-email").contains("email address"),
+        "{page}"
+    );
     let shared = post_as(
         &s.app,
         &sendco,
@@ -473,6 +580,15 @@ async fn a_parent_reads_the_plan_shared_with_them(engine: Engine) {
 }
 both_engines!(a_parent_reads_the_plan_shared_with_them);
 
+/// A session's outcome, minutes, staff recorder, family recorder and who delivered it.
+type SessionFacts = (
+    Option<String>,
+    Option<i32>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
 /// Today if it is a weekday, else the Monday after.
 fn first_school_day() -> NaiveDate {
     let mut day = today();
@@ -489,7 +605,10 @@ async fn sessions_at_home_recorded_by_the_parent_count_in_fidelity(engine: Engin
     agree_plan(&s, &sendco, "Arrive on time to lessons").await;
     move_pupil(&s, &sendco, 5, false).await;
     let fields = vec![
-        ("starts_on", first_school_day().format("%Y-%m-%d").to_string()),
+        (
+            "starts_on",
+            first_school_day().format("%Y-%m-%d").to_string(),
+        ),
         ("sessions_per_week", "3".to_string()),
         ("weekdays", "mon".to_string()),
         ("weekdays", "wed".to_string()),
@@ -549,7 +668,13 @@ async fn sessions_at_home_recorded_by_the_parent_count_in_fidelity(engine: Engin
 
     let record = |session: i64| format!("sessions/{session}");
     // Delivered needs its minutes; a later session waits for its day.
-    let refused = family_post(&s.app, &token, &record(today_session), &[("outcome", "delivered")]).await;
+    let refused = family_post(
+        &s.app,
+        &token,
+        &record(today_session),
+        &[("outcome", "delivered")],
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let page = refused.text().await.unwrap();
     assert!(
@@ -568,23 +693,26 @@ async fn sessions_at_home_recorded_by_the_parent_count_in_fidelity(engine: Engin
         &s.app,
         &token,
         &record(today_session),
-        &[("outcome", "delivered"), ("minutes", "35"), ("note", "Packed the bag together")],
+        &[
+            ("outcome", "delivered"),
+            ("minutes", "35"),
+            ("note", "Packed the bag together"),
+        ],
     )
     .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
 
-    let row: (Option<String>, Option<i32>, Option<i64>, Option<i64>, Option<String>) =
-        programme_sessions::table
-            .find(today_session)
-            .select((
-                programme_sessions::outcome,
-                programme_sessions::minutes,
-                programme_sessions::recorded_by,
-                programme_sessions::recorded_by_family,
-                programme_sessions::delivered_by,
-            ))
-            .first(&mut *s.app.conn())
-            .unwrap();
+    let row: SessionFacts = programme_sessions::table
+        .find(today_session)
+        .select((
+            programme_sessions::outcome,
+            programme_sessions::minutes,
+            programme_sessions::recorded_by,
+            programme_sessions::recorded_by_family,
+            programme_sessions::delivered_by,
+        ))
+        .first(&mut *s.app.conn())
+        .unwrap();
     assert_eq!(row.0.as_deref(), Some("delivered"));
     assert_eq!(row.1, Some(35));
     assert_eq!(row.2, None, "no staff recorded it");
@@ -592,8 +720,9 @@ async fn sessions_at_home_recorded_by_the_parent_count_in_fidelity(engine: Engin
     assert_eq!(row.4.as_deref(), Some("Ana Silva"));
 
     // It counts in the block's fidelity like a session in school.
-    let view = steadfast::db::programmes::blocks_for(&mut s.app.conn(), s.school.id, s.pupil, today())
-        .unwrap();
+    let view =
+        steadfast::db::programmes::blocks_for(&mut s.app.conn(), s.school.id, s.pupil, today())
+            .unwrap();
     assert_eq!(view[0].fidelity.fidelity.delivered, 1);
     let (_, programme) = get(&s.app, &sendco, &format!("/pupils/{}/programme", s.pupil)).await;
     assert!(programme.contains("1 of 1 delivered"), "{programme}");
@@ -622,7 +751,12 @@ async fn hostile_input_on_the_family_forms(engine: Engine) {
     let token = link_of(&s, parent);
 
     // Tokens that are not: too long, markup, SQL, path tricks: the same 404.
-    for bad in ["x".repeat(300), "%3Cscript%3E".into(), "'%20OR%201=1--".into(), "..%2F..%2Fadmin".into()] {
+    for bad in [
+        "x".repeat(300),
+        "%3Cscript%3E".into(),
+        "'%20OR%201=1--".into(),
+        "..%2F..%2Fadmin".into(),
+    ] {
         let (status, page, _) = family_get(&s.app, &bad).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
         assert!(page.contains(GONE));
@@ -632,7 +766,10 @@ async fn hostile_input_on_the_family_forms(engine: Engine) {
     let long = "a".repeat(301);
     for (fields, field) in [
         (vec![("response", "maybe")], "response"),
-        (vec![("response", "accepted"), ("note", long.as_str())], "note"),
+        (
+            vec![("response", "accepted"), ("note", long.as_str())],
+            "note",
+        ),
         (vec![("response", "declined"), ("note", "a\u{0}b")], "note"),
     ] {
         let refused = family_post(&s.app, &token, "answer", &fields).await;
@@ -641,7 +778,13 @@ async fn hostile_input_on_the_family_forms(engine: Engine) {
         assert!(!slot(&page, field).is_empty(), "{fields:?}: {page}");
     }
     // Markup and SQL are kept as typed and shown escaped, to the family and to staff.
-    let sent = family_post(&s.app, &token, "answer", &[("response", "another_time"), ("note", ALL)]).await;
+    let sent = family_post(
+        &s.app,
+        &token,
+        "answer",
+        &[("response", "another_time"), ("note", ALL)],
+    )
+    .await;
     assert_eq!(sent.status(), StatusCode::SEE_OTHER);
     let kept: Option<String> = meeting_guests::table
         .find(parent)
@@ -662,7 +805,11 @@ async fn hostile_input_on_the_family_forms(engine: Engine) {
     let csrf = csrf_token_in(&page);
     let too_big = page_client()
         .post(s.app.url(&format!("/family/{token}/answer")))
-        .form(&[("csrf_token", csrf.as_str()), ("response", "accepted"), ("note", huge.as_str())])
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("response", "accepted"),
+            ("note", huge.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -688,7 +835,10 @@ async fn the_school_details_families_see_are_kept_by_an_administrator(engine: En
     );
     let admin = signed_in(&s.app, "admin@oak.example").await;
     let hoy = signed_in(&s.app, HOY).await;
-    assert_eq!(get(&s.app, &hoy, "/admin/school").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&s.app, &hoy, "/admin/school").await.0,
+        StatusCode::FORBIDDEN
+    );
     let (status, page) = get(&s.app, &admin, "/admin/school").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let fields = |phone: &str, email: &str| {
@@ -699,14 +849,32 @@ async fn the_school_details_families_see_are_kept_by_an_administrator(engine: En
             ("logo_url", String::new()),
         ]
     };
-    let refused = post_as(&s.app, &admin, "/admin/school", &fields("call 020-7946", "office@oak.example")).await;
+    let refused = post_as(
+        &s.app,
+        &admin,
+        "/admin/school",
+        &fields("call 020-7946", "office@oak.example"),
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let page = refused.text().await.unwrap();
     assert!(slot(&page, "phone").contains("digits and spaces"), "{page}");
     assert!(page.contains("call 020-7946"), "what was typed is kept");
-    let refused = post_as(&s.app, &admin, "/admin/school", &fields("020 7946 0000", "office at oak")).await;
+    let refused = post_as(
+        &s.app,
+        &admin,
+        "/admin/school",
+        &fields("020 7946 0000", "office at oak"),
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    let saved = post_as(&s.app, &admin, "/admin/school", &fields("020 7946 0000", "Office@Oak.example")).await;
+    let saved = post_as(
+        &s.app,
+        &admin,
+        "/admin/school",
+        &fields("020 7946 0000", "Office@Oak.example"),
+    )
+    .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
 
     let meeting = coaching_time_due(&s).await;
@@ -715,6 +883,9 @@ async fn the_school_details_families_see_are_kept_by_an_administrator(engine: En
     assert!(page.contains("020 7946 0000"), "{page}");
     assert!(page.contains("tel:02079460000"));
     assert!(page.contains("office@oak.example"));
-    assert!(page.contains("1 High Street<br>Oakfield<br>OK1 2AB"), "{page}");
+    assert!(
+        page.contains("1 High Street<br>Oakfield<br>OK1 2AB"),
+        "{page}"
+    );
 }
 both_engines!(the_school_details_families_see_are_kept_by_an_administrator);

@@ -1623,16 +1623,24 @@ async fn family_forms_refuse_hostile_input(engine: Engine) {
         }],
     };
     let context = steadfast::db::notices::NoticeContext::from_settings(&app.settings);
-    meetings::schedule(&mut app.conn(), &hoy, &context, n.meeting, &booking, Utc::now())
-        .expect("booking");
+    meetings::schedule(
+        &mut app.conn(),
+        &hoy,
+        &context,
+        n.meeting,
+        &booking,
+        Utc::now(),
+    )
+    .expect("booking");
     let guest: i64 = meeting_guests::table
         .filter(meeting_guests::meeting_id.eq(n.meeting))
         .select(meeting_guests::id)
         .first(&mut *app.conn())
         .expect("the guest");
-    let token = steadfast::db::family::meeting_link(&mut app.conn(), n.school.id, guest, Utc::now())
-        .expect("a link")
-        .expect("a link");
+    let token =
+        steadfast::db::family::meeting_link(&mut app.conn(), n.school.id, guest, Utc::now())
+            .expect("a link")
+            .expect("a link");
     let family = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -1651,16 +1659,61 @@ async fn family_forms_refuse_hostile_input(engine: Engine) {
 
     let huge = "x".repeat(2 * 1024 * 1024);
     for (path, fields) in [
-        (format!("/family/{token}/answer"), vec![("csrf_token", csrf.clone()), ("response", "accepted".to_string()), ("note", huge.clone())]),
-        (format!("/family/{token}/answer"), vec![("csrf_token", "forged".to_string()), ("response", "accepted".to_string())]),
-        (format!("/family/{token}/answer"), vec![("response", "accepted".to_string())]),
-        (format!("/family/{}/answer", "0".repeat(64)), vec![("csrf_token", csrf.clone()), ("response", "accepted".to_string())]),
-        (format!("/family/{token}/answer"), vec![("csrf_token", csrf.clone()), ("response", DROP.to_string())]),
-        (format!("/family/{token}/answer"), vec![("csrf_token", csrf.clone()), ("response", "another_time".to_string())]),
-        (format!("/family/{token}/read"), vec![("csrf_token", csrf.clone())]),
-        (format!("/family/{token}/sessions/1"), vec![("csrf_token", csrf.clone()), ("outcome", "delivered".to_string())]),
+        (
+            format!("/family/{token}/answer"),
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("response", "accepted".to_string()),
+                ("note", huge.clone()),
+            ],
+        ),
+        (
+            format!("/family/{token}/answer"),
+            vec![
+                ("csrf_token", "forged".to_string()),
+                ("response", "accepted".to_string()),
+            ],
+        ),
+        (
+            format!("/family/{token}/answer"),
+            vec![("response", "accepted".to_string())],
+        ),
+        (
+            format!("/family/{}/answer", "0".repeat(64)),
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("response", "accepted".to_string()),
+            ],
+        ),
+        (
+            format!("/family/{token}/answer"),
+            vec![("csrf_token", csrf.clone()), ("response", DROP.to_string())],
+        ),
+        (
+            format!("/family/{token}/answer"),
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("response", "another_time".to_string()),
+            ],
+        ),
+        (
+            format!("/family/{token}/read"),
+            vec![("csrf_token", csrf.clone())],
+        ),
+        (
+            format!("/family/{token}/sessions/1"),
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("outcome", "delivered".to_string()),
+            ],
+        ),
     ] {
-        let response = family.post(app.url(&path)).form(&fields).send().await.expect("an answer");
+        let response = family
+            .post(app.url(&path))
+            .form(&fields)
+            .send()
+            .await
+            .expect("an answer");
         let status = response.status();
         let html = response.text().await.expect("a page");
         assert!(
@@ -1671,9 +1724,16 @@ async fn family_forms_refuse_hostile_input(engine: Engine) {
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             assert!(html.contains("64 KiB"), "{html}");
         }
-        assert!(!html.contains(DROP), "the refused answer is not shown back raw");
+        assert!(
+            !html.contains(DROP),
+            "the refused answer is not shown back raw"
+        );
     }
-    assert_eq!(snapshot(app), before, "a refused family form wrote something");
+    assert_eq!(
+        snapshot(app),
+        before,
+        "a refused family form wrote something"
+    );
 
     // Another school's staff cannot stop the guest's link.
     let south_client = signed_in(app, &south.slt_email).await;
@@ -1685,7 +1745,11 @@ async fn family_forms_refuse_hostile_input(engine: Engine) {
     // Markup and SQL in the note: kept as typed, shown escaped to the family and to staff.
     let response = family
         .post(app.url(&format!("/family/{token}/answer")))
-        .form(&[("csrf_token", csrf.as_str()), ("response", "declined"), ("note", ALL)])
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("response", "declined"),
+            ("note", ALL),
+        ])
         .send()
         .await
         .expect("an answer");

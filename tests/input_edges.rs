@@ -438,8 +438,18 @@ async fn a_plan_shared_with_a_family_checks_the_name_and_email(engine: Engine) {
     let client = signed_in(app, "hoy@north.example").await;
     let path = format!("/pupils/{pupil}/plan");
     for (name, email, field, says) in [
-        (format!("Ana Silva{OVERRIDE}"), "ana@home.example", "share-name", "invisible"),
-        ("Ana Silva".to_string(), MARKUP_QUOTED, "share-email", "email"),
+        (
+            format!("Ana Silva{OVERRIDE}"),
+            "ana@home.example",
+            "share-name",
+            "invisible",
+        ),
+        (
+            "Ana Silva".to_string(),
+            MARKUP_QUOTED,
+            "share-email",
+            "email",
+        ),
         ("Ana Silva".to_string(), MARKUP_BARE, "share-email", "email"),
     ] {
         let response = app

@@ -54,6 +54,7 @@ enum Target {
 }
 
 /// Stores a new link and answers its token.
+#[allow(clippy::too_many_arguments)]
 fn insert(
     conn: &mut DbConnection,
     school_id: i64,
@@ -160,7 +161,10 @@ pub fn plan_link(
         .optional()?
         .ok_or(Error::NotFound("plan"))?;
     let target = Target::Plan(plan_id);
-    Ok(insert(conn, school_id, pupil_id, target, name, email, created_by, now)?.1)
+    Ok(insert(
+        conn, school_id, pupil_id, target, name, email, created_by, now,
+    )?
+    .1)
 }
 
 /// A link to a programme block delivered at home, for the parent, carer or coach who delivers
@@ -182,7 +186,10 @@ pub fn home_block_link(
         .optional()?
         .ok_or(Error::NotFound("programme block"))?;
     let target = Target::Block(block_id);
-    Ok(insert(conn, school_id, pupil_id, target, name, email, created_by, now)?.1)
+    Ok(insert(
+        conn, school_id, pupil_id, target, name, email, created_by, now,
+    )?
+    .1)
 }
 
 /// A stored family link.
@@ -210,7 +217,7 @@ pub struct FamilyLinkRow {
 #[derive(Debug, Clone)]
 pub enum Found {
     /// It works: the link and what it is for.
-    Works(FamilyLinkRow, FamilyPurpose),
+    Works(Box<FamilyLinkRow>, FamilyPurpose),
     /// A link has this token but it no longer works (over, or revoked).
     Ended,
     /// No link has this token.
@@ -307,7 +314,7 @@ pub fn find(conn: &mut DbConnection, token: &str, now: DateTime<Utc>) -> Result<
         standing,
     };
     Ok(if facts.works(now) {
-        Found::Works(link, purpose)
+        Found::Works(Box::new(link), purpose)
     } else {
         Found::Ended
     })
@@ -322,7 +329,7 @@ fn usable(
     now: DateTime<Utc>,
 ) -> Result<FamilyLinkRow> {
     match find(conn, token, now)? {
-        Found::Works(link, purpose) if purpose.allows(action) => Ok(link),
+        Found::Works(link, purpose) if purpose.allows(action) => Ok(*link),
         _ => Err(Error::NotFound("link")),
     }
 }
@@ -650,7 +657,10 @@ pub fn share_plan(
             action: "plan.shared",
             entity: "coaching_plan",
             entity_id: Some(plan.row.id),
-            detail: format!("pupil {} (year {year}) plan shared by family link", pupil.id),
+            detail: format!(
+                "pupil {} (year {year}) plan shared by family link",
+                pupil.id
+            ),
             at: to_db_time(now),
         },
     )?;
@@ -775,7 +785,10 @@ pub fn acknowledge_plan(conn: &mut DbConnection, token: &str, now: DateTime<Utc>
             action: "plan.acknowledged",
             entity: "coaching_plan",
             entity_id: link.plan_id,
-            detail: format!("pupil {} plan read, said through a family link", link.pupil_id),
+            detail: format!(
+                "pupil {} plan read, said through a family link",
+                link.pupil_id
+            ),
             at,
         },
     )

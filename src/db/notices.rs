@@ -585,38 +585,6 @@ fn first_link(text: &str) -> Option<String> {
         .map(|word| word.trim_end_matches(['.', ',', ')']).to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digest_lines_link_to_the_first_address_in_the_email() {
-        assert_eq!(
-            first_link("Please book it: http://school.example/meetings/4. Thanks").as_deref(),
-            Some("http://school.example/meetings/4")
-        );
-        assert_eq!(first_link("no link here"), None);
-    }
-
-    #[test]
-    fn repeated_addresses_are_emailed_once() {
-        let person = |id: i64, email: &str| Recipient {
-            staff_id: Some(id),
-            name: format!("Person {id}"),
-            email: email.into(),
-        };
-        let kept = distinct(vec![
-            person(1, "a@school.example"),
-            person(2, "A@School.example"),
-            person(3, "b@school.example"),
-        ]);
-        assert_eq!(
-            kept.iter().map(|p| p.staff_id).collect::<Vec<_>>(),
-            vec![Some(1), Some(3)]
-        );
-    }
-}
-
 /// Queues, to the meeting's organiser and the pupil's Head of Year, the email saying how a
 /// guest answered their invitation through their family link.
 pub fn guest_answered(
@@ -659,4 +627,36 @@ pub fn guest_answered(
         queue(conn, &story, &person, email, "Guest's answer", now)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_lines_link_to_the_first_address_in_the_email() {
+        assert_eq!(
+            first_link("Please book it: http://school.example/meetings/4. Thanks").as_deref(),
+            Some("http://school.example/meetings/4")
+        );
+        assert_eq!(first_link("no link here"), None);
+    }
+
+    #[test]
+    fn repeated_addresses_are_emailed_once() {
+        let person = |id: i64, email: &str| Recipient {
+            staff_id: Some(id),
+            name: format!("Person {id}"),
+            email: email.into(),
+        };
+        let kept = distinct(vec![
+            person(1, "a@school.example"),
+            person(2, "A@School.example"),
+            person(3, "b@school.example"),
+        ]);
+        assert_eq!(
+            kept.iter().map(|p| p.staff_id).collect::<Vec<_>>(),
+            vec![Some(1), Some(3)]
+        );
+    }
 }

@@ -302,7 +302,9 @@ impl SchoolDetails {
         }
         let email = match email.trim() {
             "" => String::new(),
-            typed => super::details::EmailAddress::parse(typed)?.as_str().to_string(),
+            typed => super::details::EmailAddress::parse(typed)?
+                .as_str()
+                .to_string(),
         };
         let address = optional_text("address", Some(address), MAX_ADDRESS_CHARS)?
             .map(|a| {
@@ -480,7 +482,10 @@ mod tests {
             check_response("declined", Some("working")).unwrap(),
             (GuestResponse::Declined, Some("working".into()))
         );
-        assert_eq!(check_response("another_time", None).unwrap_err().field, "note");
+        assert_eq!(
+            check_response("another_time", None).unwrap_err().field,
+            "note"
+        );
         assert_eq!(
             check_response("another_time", Some("after 4pm please")).unwrap(),
             (GuestResponse::AnotherTime, Some("after 4pm please".into()))
@@ -492,7 +497,9 @@ mod tests {
         );
         assert_eq!(check_response("maybe", None).unwrap_err().field, "response");
         assert_eq!(
-            check_response("declined", Some("a\u{0}b")).unwrap_err().field,
+            check_response("declined", Some("a\u{0}b"))
+                .unwrap_err()
+                .field,
             "note"
         );
     }
@@ -511,7 +518,9 @@ mod tests {
             "reason"
         );
         assert_eq!(
-            check_home_session("delivered", None, None).unwrap_err().field,
+            check_home_session("delivered", None, None)
+                .unwrap_err()
+                .field,
             "minutes"
         );
         assert_eq!(
@@ -551,16 +560,37 @@ mod tests {
             details.logo_url.as_deref(),
             Some("https://school.example/logo.png")
         );
-        assert_eq!(SchoolDetails::parse("", "", "", "").unwrap(), SchoolDetails::default());
+        assert_eq!(
+            SchoolDetails::parse("", "", "", "").unwrap(),
+            SchoolDetails::default()
+        );
         for phone in ["020-7946", "call us", "44+20 7946 0000", "123", "<script>"] {
-            assert_eq!(SchoolDetails::parse(phone, "", "", "").unwrap_err().field, "phone");
+            assert_eq!(
+                SchoolDetails::parse(phone, "", "", "").unwrap_err().field,
+                "phone"
+            );
         }
-        assert_eq!(SchoolDetails::parse("", "not an email", "", "").unwrap_err().field, "email");
-        for logo in ["http://school.example/l.png", "javascript:alert(1)", "logo.png"] {
-            assert_eq!(SchoolDetails::parse("", "", "", logo).unwrap_err().field, "logo_url");
+        assert_eq!(
+            SchoolDetails::parse("", "not an email", "", "")
+                .unwrap_err()
+                .field,
+            "email"
+        );
+        for logo in [
+            "http://school.example/l.png",
+            "javascript:alert(1)",
+            "logo.png",
+        ] {
+            assert_eq!(
+                SchoolDetails::parse("", "", "", logo).unwrap_err().field,
+                "logo_url"
+            );
         }
         let long = "a\n".repeat(MAX_ADDRESS_LINES + 1);
-        assert_eq!(SchoolDetails::parse("", "", &long, "").unwrap_err().field, "address");
+        assert_eq!(
+            SchoolDetails::parse("", "", &long, "").unwrap_err().field,
+            "address"
+        );
     }
 
     #[test]

@@ -48,10 +48,19 @@ pub fn level_sentence(level: Level, given_name: &str) -> String {
 /// relevant first).
 pub fn staff_role_words(roles: &[Role]) -> &'static str {
     let order = [
-        (Role::PastoralLead, "Head of Year (looks after pupils' wellbeing and progress)"),
-        (Role::Sendco, "Special needs co-ordinator (leads support for pupils who need extra help)"),
+        (
+            Role::PastoralLead,
+            "Head of Year (looks after pupils' wellbeing and progress)",
+        ),
+        (
+            Role::Sendco,
+            "Special needs co-ordinator (leads support for pupils who need extra help)",
+        ),
         (Role::Slt, "Senior leader at the school"),
-        (Role::Specialist, "Support worker who runs sessions with pupils"),
+        (
+            Role::Specialist,
+            "Support worker who runs sessions with pupils",
+        ),
         (Role::Hod, "Head of a subject department"),
         (Role::ClassStaff, "Teacher or teaching assistant"),
     ];
@@ -139,7 +148,9 @@ mod tests {
 
     #[test]
     fn staff_and_guests_are_named_in_plain_words() {
-        assert!(staff_role_words(&[Role::ClassStaff, Role::PastoralLead]).starts_with("Head of Year"));
+        assert!(
+            staff_role_words(&[Role::ClassStaff, Role::PastoralLead]).starts_with("Head of Year")
+        );
         assert!(staff_role_words(&[Role::Sendco]).starts_with("Special needs"));
         assert_eq!(staff_role_words(&[]), "Member of staff");
         plain(staff_role_words(&[Role::Sendco]));

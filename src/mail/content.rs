@@ -538,8 +538,16 @@ pub struct GuestAnswered {
 /// 15:30: 'after 4pm please'".
 pub fn guest_answered(input: &GuestAnswered) -> EmailContent {
     let who = match input.guest_role.as_str() {
-        "parent_carer" => format!("{}'s parent or carer, {},", input.pupil.short(), input.guest_name),
-        "social_worker" => format!("{}'s social worker, {},", input.pupil.short(), input.guest_name),
+        "parent_carer" => format!(
+            "{}'s parent or carer, {},",
+            input.pupil.short(),
+            input.guest_name
+        ),
+        "social_worker" => format!(
+            "{}'s social worker, {},",
+            input.pupil.short(),
+            input.guest_name
+        ),
         _ => format!("{} (invited for {})", input.guest_name, input.pupil.short()),
     };
     let answered = match input.response.as_str() {
@@ -551,7 +559,11 @@ pub fn guest_answered(input: &GuestAnswered) -> EmailContent {
         .starts_at
         .map(|at| {
             let local = at.with_timezone(&SCHOOL_TZ);
-            format!(" on {} at {}", local.format("%a %-d %b"), local.format("%H:%M"))
+            format!(
+                " on {} at {}",
+                local.format("%a %-d %b"),
+                local.format("%H:%M")
+            )
         })
         .unwrap_or_default();
     let mut sentence = format!("{who} {answered} the {}{when}", input.kind.name());
@@ -561,12 +573,18 @@ pub fn guest_answered(input: &GuestAnswered) -> EmailContent {
     }
     let mut lines = vec![sentence];
     if input.response == "another_time" {
-        lines.push("Please agree a new time with them and move the booking on the meeting page.".into());
+        lines.push(
+            "Please agree a new time with them and move the booking on the meeting page.".into(),
+        );
     }
     let subject = match input.response.as_str() {
         "accepted" => format!("Accepted: {} for {}", input.kind.name(), input.pupil),
         "declined" => format!("Declined: {} for {}", input.kind.name(), input.pupil),
-        _ => format!("Another time asked: {} for {}", input.kind.name(), input.pupil),
+        _ => format!(
+            "Another time asked: {} for {}",
+            input.kind.name(),
+            input.pupil
+        ),
     };
     Email {
         subject,
@@ -601,7 +619,10 @@ pub fn family_plan_link(input: &FamilyLinkEmail) -> EmailContent {
         "The link below is for you alone: please do not pass it on. You do not need an account.".into(),
     ];
     Email {
-        subject: format!("{}'s plan from {}", input.pupil_given_name, input.school_name),
+        subject: format!(
+            "{}'s plan from {}",
+            input.pupil_given_name, input.school_name
+        ),
         recipient_name: &input.recipient_name,
         paragraphs: &lines,
         details: &[],

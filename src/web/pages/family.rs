@@ -17,7 +17,9 @@ use subtle::ConstantTimeEq;
 use super::form::{Fields, Form, Problem};
 use super::form_page::PageResult;
 use crate::accounts::hash_secret;
-use crate::db::family::{self, BlockPage, FamilyLinkRow, Found, MeetingPage, PlanPage, SchoolContact};
+use crate::db::family::{
+    self, BlockPage, FamilyLinkRow, Found, MeetingPage, PlanPage, SchoolContact,
+};
 use crate::db::notices::NoticeContext;
 use crate::db::{from_db_time, DbConnection};
 use crate::domain::family::{FamilyPurpose, GuestResponse, MAX_FAMILY_NOTE_CHARS};
@@ -110,7 +112,7 @@ async fn open(
         .transaction(move |conn| family::find(conn, &owned, now))
         .await?;
     match found {
-        Found::Works(link, _) => Ok(Some(link)),
+        Found::Works(link, _) => Ok(Some(*link)),
         Found::Ended => Ok(None),
         Found::Unknown => {
             attempt.failed(&state.db, now).await?;
@@ -184,11 +186,22 @@ pub async fn show(
         Some("session") => Some("Thank you: the session is recorded."),
         _ => None,
     };
-    page(&state, link, &token, StatusCode::OK, &Form::default(), notice).await
+    page(
+        &state,
+        link,
+        &token,
+        StatusCode::OK,
+        &Form::default(),
+        notice,
+    )
+    .await
 }
 
 /// The body of a posted form, at most the size every form may be (413 beyond, with why).
-async fn body_of(request: &HttpRequest, payload: web::Payload) -> std::result::Result<web::Bytes, PageError> {
+async fn body_of(
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> std::result::Result<web::Bytes, PageError> {
     let mut payload = payload.into_inner();
     web::Bytes::from_request(request, &mut payload)
         .await
@@ -302,7 +315,11 @@ pub async fn record(
     };
     let fields = read_form(&token, &body)?;
     let name = format!("session-{session_id}");
-    let minutes = match fields.get("minutes").map(str::trim).filter(|m| !m.is_empty()) {
+    let minutes = match fields
+        .get("minutes")
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
         None => Ok(None),
         Some(raw) => raw.parse::<u32>().map(Some).map_err(|_| {
             Error::invalid("minutes", "minutes: type the number of minutes, such as 30")

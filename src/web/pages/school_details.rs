@@ -98,4 +98,3 @@ pub async fn save(visit: Visit, form: CsrfForm<Fields>) -> PageResult {
         })
         .await
 }
-

@@ -57,14 +57,9 @@ pub async fn revoke(
 ) -> PageResult {
     let (meeting_id, guest_id) = path.into_inner();
     visit
-        .submit::<MeetingPage, _, _>(
-            meeting_id,
-            form.0,
-            Ok(()),
-            move |conn, by, _, ()| {
-                family::revoke_guest(conn, by, meeting_id, guest_id, Utc::now())?;
-                Ok(format!("/meetings/{meeting_id}?done=revoked"))
-            },
-        )
+        .submit::<MeetingPage, _, _>(meeting_id, form.0, Ok(()), move |conn, by, _, ()| {
+            family::revoke_guest(conn, by, meeting_id, guest_id, Utc::now())?;
+            Ok(format!("/meetings/{meeting_id}?done=revoked"))
+        })
         .await
 }

@@ -463,7 +463,11 @@ fn share_part(data: &PlanPage, form: &Form, csrf: &str) -> Markup {
 
 fn render_plan(data: &PlanPage, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
     let sharing = form.is_sent("share");
-    let plan_form_values = if sharing { Form::default() } else { form.clone() };
+    let plan_form_values = if sharing {
+        Form::default()
+    } else {
+        form.clone()
+    };
     let form_for_plan = &plan_form_values;
     let (values, problem) = (&form_for_plan.values, form_for_plan.problem());
     let pupil = &data.pupil;
