@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, AuditEntry};
+use super::meetings::GuestRole;
 use super::models::{
     CoachingPlanRow, MeetingGuestRow, MeetingRow, ProgrammeBlockRow, ProgrammeSessionRow, PupilRow,
 };
@@ -1017,4 +1018,24 @@ pub fn save_school_details(
             at: to_db_time(now),
         },
     )
+}
+
+/// The pupil's parent or carer invited last to one of their meetings with an email address, as
+/// (name, email): who a plan is offered to be shared with first.
+pub fn parent_contact(
+    conn: &mut DbConnection,
+    school_id: i64,
+    pupil_id: i64,
+) -> Result<Option<(String, String)>> {
+    let found: Option<(String, Option<String>)> = meeting_guests::table
+        .inner_join(meetings::table)
+        .filter(meetings::school_id.eq(school_id))
+        .filter(meetings::pupil_id.eq(pupil_id))
+        .filter(meeting_guests::role.eq(GuestRole::ParentCarer.as_str()))
+        .filter(meeting_guests::email.is_not_null())
+        .order(meeting_guests::id.desc())
+        .select((meeting_guests::name, meeting_guests::email))
+        .first(conn)
+        .optional()?;
+    Ok(found.and_then(|(name, email)| Some((name, email?))))
 }

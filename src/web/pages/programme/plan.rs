@@ -91,6 +91,8 @@ struct PlanPage {
     names: HashMap<i64, String>,
     /// Who the plan in force was shared with through a family link, and when they read it.
     shares: Vec<family::Share>,
+    /// The parent or carer last invited to one of the pupil's meetings: offered first.
+    parent: Option<(String, String)>,
 }
 
 fn load_plan_page(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<PlanPage> {
@@ -104,6 +106,7 @@ fn load_plan_page(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Res
         versions,
         names: staff_names(conn, member.school_id)?,
         shares,
+        parent: family::parent_contact(conn, member.school_id, pupil.id)?,
         pupil,
     })
 }
@@ -422,6 +425,10 @@ fn plan_form(data: &PlanPage, values: &Fields, problem: Option<&Problem>, csrf: 
 /// they said they read it), and the form to share it with someone by email.
 fn share_part(data: &PlanPage, form: &Form, csrf: &str) -> Markup {
     const NAME: &str = "share";
+    let (parent_name, parent_email) = data
+        .parent
+        .as_ref()
+        .map_or(("", ""), |(name, email)| (name.as_str(), email.as_str()));
     html! {
         section.card #share {
             h2 { "Shared with the family" }
@@ -450,10 +457,10 @@ fn share_part(data: &PlanPage, form: &Form, csrf: &str) -> Markup {
                 (csrf_field(csrf))
                 p.hint { "They get an email with a link of their own to read the plan (no account needed). It stops working when the plan is revised." }
                 label for="share-name" { "Parent or carer's name" }
-                input #share-name type="text" name="name" maxlength="100" required value=(form.value_in(NAME, "name", ""));
+                input #share-name type="text" name="name" maxlength="100" required value=(form.value_in(NAME, "name", parent_name));
                 (form.problem_in(NAME, "name"))
                 label for="share-email" { "Their email" }
-                input #share-email type="email" name="email" maxlength="254" required value=(form.value_in(NAME, "email", ""));
+                input #share-email type="email" name="email" maxlength="254" required value=(form.value_in(NAME, "email", parent_email));
                 (form.problem_in(NAME, "email"))
                 button type="submit" { "Share the plan" }
             }
