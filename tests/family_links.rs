@@ -856,7 +856,7 @@ async fn the_school_details_families_see_are_kept_by_an_administrator(engine: En
             ("phone", phone.to_string()),
             ("email", email.to_string()),
             ("address", "1 High Street\nOakfield\nOK1 2AB".to_string()),
-            ("logo_url", String::new()),
+            ("logo_url", "https://cdn.oak.example/logo.png".to_string()),
         ]
     };
     let refused = post_as(
@@ -889,8 +889,14 @@ async fn the_school_details_families_see_are_kept_by_an_administrator(engine: En
 
     let meeting = coaching_time_due(&s).await;
     let (parent, _) = book(&s, meeting);
-    let (_, page, _) = family_get(&s.app, &link_of(&s, parent)).await;
+    let (_, page, headers) = family_get(&s.app, &link_of(&s, parent)).await;
     assert!(page.contains("020 7946 0000"), "{page}");
+    assert!(page.contains(r#"<img src="https://cdn.oak.example/logo.png""#));
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("img-src 'self' data: https://cdn.oak.example;"),
+        "{policy}"
+    );
     assert!(page.contains("tel:02079460000"));
     assert!(page.contains("office@oak.example"));
     assert!(

@@ -166,7 +166,29 @@ async fn page(
             block_body(data, token, &csrf, form, notice),
         ),
     };
-    Ok(private(status, layout(title, Some(school), body)))
+    let mut response = private(status, layout(title, Some(school), body));
+    if let Some(policy) = school.logo_url.as_deref().and_then(policy_with_logo) {
+        if let Ok(value) = header::HeaderValue::from_str(&policy) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The content security policy with the school's logo's site allowed for images (the logo is
+/// the only thing a family page loads from elsewhere).
+fn policy_with_logo(logo_url: &str) -> Option<String> {
+    let parsed = url::Url::parse(logo_url).ok()?;
+    if parsed.scheme() != "https" {
+        return None;
+    }
+    let origin = parsed.origin().ascii_serialization();
+    Some(crate::web::CONTENT_SECURITY_POLICY.replace(
+        "img-src 'self' data:",
+        &format!("img-src 'self' data: {origin}"),
+    ))
 }
 
 /// `GET /family/{token}`: the link's page, or the page saying it no longer works.
