@@ -212,6 +212,7 @@ fn snapshot(app: &TestApp) -> BTreeMap<String, i64> {
         "programme_sessions",
         "provision_items",
         "provision_reviews",
+        "family_links",
     ];
     let mut queries: Vec<(String, String)> = tables
         .iter()
@@ -233,6 +234,10 @@ fn snapshot(app: &TestApp) -> BTreeMap<String, i64> {
         (
             "recorded sessions",
             "SELECT COUNT(*) AS n FROM programme_sessions WHERE outcome IS NOT NULL",
+        ),
+        (
+            "guests' answers",
+            "SELECT COUNT(*) AS n FROM meeting_guests WHERE response IS NOT NULL",
         ),
         (
             "levels",
@@ -1594,7 +1599,177 @@ async fn methods_a_route_does_not_answer_get_405(engine: Engine) {
     assert_eq!(snapshot(&s.app), before, "a refused method wrote something");
 }
 
+/// The family pages (`/family/{token}`), which take no sign-in: forms too large get 413, forms
+/// from elsewhere 403, tokens that are not one the same 404, another school's staff cannot stop
+/// a guest's link, and markup and SQL in a family's note are kept as typed and shown escaped.
+async fn family_forms_refuse_hostile_input(engine: Engine) {
+    use steadfast::db::meetings::{self, Booking, GuestRole, NewGuest};
+    use steadfast::db::schema::meeting_guests;
+    let s = arrange(engine).await;
+    let (app, n, south) = (&s.app, &s.north, &s.south);
+    let hoy = steadfast::db::staff::get_member(&mut app.conn(), n.school.id, n.hoy9_id)
+        .expect("reading")
+        .expect("the Head of Year");
+    let booking = Booking {
+        starts_at: Utc::now() + TimeDelta::days(2),
+        duration_minutes: 30,
+        location: "Room 4".into(),
+        participant_ids: vec![hoy.id],
+        parent_invited: true,
+        guests: vec![NewGuest {
+            name: "Ana Silva".into(),
+            email: Some("ana@home.example".into()),
+            role: GuestRole::ParentCarer,
+        }],
+    };
+    let context = steadfast::db::notices::NoticeContext::from_settings(&app.settings);
+    meetings::schedule(
+        &mut app.conn(),
+        &hoy,
+        &context,
+        n.meeting,
+        &booking,
+        Utc::now(),
+    )
+    .expect("booking");
+    let guest: i64 = meeting_guests::table
+        .filter(meeting_guests::meeting_id.eq(n.meeting))
+        .select(meeting_guests::id)
+        .first(&mut *app.conn())
+        .expect("the guest");
+    let token =
+        steadfast::db::family::meeting_link(&mut app.conn(), n.school.id, guest, Utc::now())
+            .expect("a link")
+            .expect("a link");
+    let family = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let page_of = |path: String| {
+        let family = family.clone();
+        async move {
+            let response = family.get(app.url(&path)).send().await.expect("an answer");
+            (response.status(), response.text().await.expect("a page"))
+        }
+    };
+    let (status, html) = page_of(format!("/family/{token}")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let csrf = csrf_token_in(&html);
+    let before = snapshot(app);
+
+    let huge = "x".repeat(2 * 1024 * 1024);
+    for (path, fields) in [
+        (
+            format!("/family/{token}/answer"),
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("response", "accepted".to_string()),
+                ("note", huge.clone()),
+            ],
+        ),
+        (
+            format!("/family/{token}/answer"),
+            vec![
+                ("csrf_token", "forged".to_string()),
+                ("response", "accepted".to_string()),
+            ],
+        ),
+        (
+            format!("/family/{token}/answer"),
+            vec![("response", "accepted".to_string())],
+        ),
+        (
+            format!("/family/{}/answer", "0".repeat(64)),
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("response", "accepted".to_string()),
+            ],
+        ),
+        (
+            format!("/family/{token}/answer"),
+            vec![("csrf_token", csrf.clone()), ("response", DROP.to_string())],
+        ),
+        (
+            format!("/family/{token}/answer"),
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("response", "another_time".to_string()),
+            ],
+        ),
+        (
+            format!("/family/{token}/read"),
+            vec![("csrf_token", csrf.clone())],
+        ),
+        (
+            format!("/family/{token}/sessions/1"),
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("outcome", "delivered".to_string()),
+            ],
+        ),
+    ] {
+        let response = family
+            .post(app.url(&path))
+            .form(&fields)
+            .send()
+            .await
+            .expect("an answer");
+        let status = response.status();
+        let html = response.text().await.expect("a page");
+        assert!(
+            [400, 403, 404, 413].contains(&status.as_u16()),
+            "{path} {:?}: {status} {html}",
+            fields.iter().map(|f| f.0).collect::<Vec<_>>()
+        );
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            assert!(html.contains("64 KiB"), "{html}");
+        }
+        assert!(
+            !html.contains(DROP),
+            "the refused answer is not shown back raw"
+        );
+    }
+    assert_eq!(
+        snapshot(app),
+        before,
+        "a refused family form wrote something"
+    );
+
+    // Another school's staff cannot stop the guest's link.
+    let south_client = signed_in(app, &south.slt_email).await;
+    let path = format!("/meetings/{}/guests/{guest}/revoke", n.meeting);
+    let response = post_form(app, &south_client, &path, &[]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(page_of(format!("/family/{token}")).await.0, StatusCode::OK);
+
+    // Markup and SQL in the note: kept as typed, shown escaped to the family and to staff.
+    let response = family
+        .post(app.url(&format!("/family/{token}/answer")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("response", "declined"),
+            ("note", ALL),
+        ])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let kept: Option<String> = meeting_guests::table
+        .find(guest)
+        .select(meeting_guests::response_note)
+        .first(&mut *app.conn())
+        .expect("the guest");
+    assert_eq!(kept.as_deref(), Some(ALL));
+    let (_, html) = page_of(format!("/family/{token}")).await;
+    assert_escaped("/family/{token}", &html);
+    let north_client = signed_in(app, &n.slt_email).await;
+    let (_, html) = page(app, &north_client, &format!("/meetings/{}", n.meeting)).await;
+    assert!(html.contains(SCRIPT_ESCAPED), "{html}");
+    assert_escaped("/meetings/{id}", &html);
+}
+
 both_engines!(
+    family_forms_refuse_hostile_input,
     oversized_bodies_are_refused_with_413,
     malformed_json_is_refused,
     wrong_types_are_refused_naming_the_field,

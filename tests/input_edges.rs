@@ -406,7 +406,78 @@ async fn emails_the_mailer_cannot_send_to_are_refused_at_the_form(engine: Engine
     assert_eq!(guest_count(app), 1);
 }
 
+/// Sharing a plan with a family by email: a name with invisible characters and an address the
+/// mailer cannot send to are refused at their fields, and no link or email is made.
+async fn a_plan_shared_with_a_family_checks_the_name_and_email(engine: Engine) {
+    use steadfast::db::plans::{self, Agreement};
+    use steadfast::db::schema::{family_links, outbox};
+    use steadfast::domain::plan::PlanSubmission;
+    let s = arrange(engine).await;
+    let app = &s.app;
+    let pupil = app
+        .create_pupil(&s.school, &upn(7), "Sam", "Okafor", 9, "9B")
+        .id;
+    common::set_level(app, pupil, 4);
+    let hoy = steadfast::db::staff::get_member(&mut app.conn(), s.school.id, s.hoy_id)
+        .expect("reading")
+        .expect("the Head of Year");
+    let review_on = Some(common::today() + TimeDelta::days(28));
+    let submission = PlanSubmission {
+        goals: &[("Arrive on time", "4 days out of 5")],
+        pathway_to_independence: "His own checklist",
+        action_steps: &[("Check the bag", "Home", review_on)],
+        review_on,
+    };
+    let agreement = Agreement {
+        pupil_id: pupil,
+        plan: &submission,
+        agreed_with: None,
+        meeting_id: None,
+    };
+    plans::agree(&mut app.conn(), &hoy, &agreement, Utc::now()).expect("a plan");
+    let client = signed_in(app, "hoy@north.example").await;
+    let path = format!("/pupils/{pupil}/plan");
+    for (name, email, field, says) in [
+        (
+            format!("Ana Silva{OVERRIDE}"),
+            "ana@home.example",
+            "share-name",
+            "invisible",
+        ),
+        (
+            "Ana Silva".to_string(),
+            MARKUP_QUOTED,
+            "share-email",
+            "email",
+        ),
+        ("Ana Silva".to_string(), MARKUP_BARE, "share-email", "email"),
+    ] {
+        let response = app
+            .submit_form(
+                &client,
+                &path,
+                &format!("{path}/share"),
+                &[("name", name.as_str()), ("email", email)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name} {email}");
+        let html = response.text().await.expect("the page");
+        assert!(problem_at(&html, field).contains(says), "{field}: {html}");
+    }
+    let links: i64 = family_links::table
+        .count()
+        .get_result(&mut *app.conn())
+        .expect("counting");
+    let emails: i64 = outbox::table
+        .filter(outbox::topic.eq(steadfast::db::family::FAMILY_LINK_TOPIC))
+        .count()
+        .get_result(&mut *app.conn())
+        .expect("counting");
+    assert_eq!((links, emails), (0, 0));
+}
+
 both_engines!(
+    a_plan_shared_with_a_family_checks_the_name_and_email,
     names_with_invisible_characters_are_refused_everywhere,
     the_first_administrators_name_and_email_are_checked_at_setup,
     emails_the_mailer_cannot_send_to_are_refused_at_the_form,

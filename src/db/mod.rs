@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod decisions;
 pub mod evaluation;
+pub mod family;
 pub mod history;
 pub mod houses;
 pub mod idempotency;

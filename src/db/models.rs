@@ -221,6 +221,10 @@ pub struct MeetingGuestRow {
     pub email: Option<String>,
     /// parent_carer, external or other.
     pub role: String,
+    /// Their answer through their family link: accepted, declined or another_time.
+    pub response: Option<String>,
+    pub response_note: Option<String>,
+    pub responded_at: Option<NaiveDateTime>,
 }
 
 /// One email in the outbox.
@@ -320,6 +324,8 @@ pub struct ProgrammeSessionRow {
     pub parent_attended: Option<bool>,
     pub recorded_by: Option<i64>,
     pub recorded_at: Option<NaiveDateTime>,
+    /// The family link a parent, carer or coach recorded it through, at home.
+    pub recorded_by_family: Option<i64>,
 }
 
 /// One provision of a pupil's Bespoke Provision Map.

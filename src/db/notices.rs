@@ -960,6 +960,50 @@ fn first_link(text: &str) -> Option<String> {
         .map(|word| word.trim_end_matches(['.', ',', ')']).to_string())
 }
 
+/// Queues, to the meeting's organiser and the pupil's Head of Year, the email saying how a
+/// guest answered their invitation through their family link.
+pub fn guest_answered(
+    conn: &mut DbConnection,
+    context: &NoticeContext,
+    meeting: &MeetingRow,
+    guest: &MeetingGuestRow,
+    organiser: Option<(i64, String, String)>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let story = story(conn, meeting)?;
+    let mut people: Vec<Recipient> = organiser.into_iter().map(staff_recipient).collect();
+    people.extend(heads_of_year(conn, &story.pupil)?);
+    let (Some(response), Some(at)) = (guest.response.as_deref(), guest.responded_at) else {
+        return Ok(());
+    };
+    for person in distinct(people) {
+        let email = content::guest_answered(&content::GuestAnswered {
+            recipient_name: person.name.clone(),
+            pupil: story.label.clone(),
+            kind: story.kind,
+            guest_name: guest.name.clone(),
+            guest_role: guest.role.clone(),
+            response: response.to_string(),
+            note: guest.response_note.clone(),
+            starts_at: meeting.starts_at.map(from_db_time),
+            meeting_url: content::meeting_url(&context.public_url, meeting.id),
+        })
+        .into_email(
+            person.email.clone(),
+            format!(
+                "meeting-{}-guest-{}-answer-{}-{}",
+                meeting.id,
+                guest.id,
+                at.and_utc().timestamp(),
+                person.email
+            ),
+            None,
+        );
+        queue(conn, &story, &person, email, "Guest's answer", now)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -457,19 +457,6 @@ pub fn record_session(
     now: DateTime<Utc>,
 ) -> Result<ProgrammeSessionRow> {
     let view = session_for(conn, member, session_id)?;
-    if view.block.status != "running" {
-        return Err(Error::Conflict {
-            message: "this block has been reviewed; its sessions can no longer change".into(),
-            field: None,
-        });
-    }
-    let today = SchoolCalendar::local_date(now);
-    if view.session.on_date > today {
-        return Err(Error::unprocessable(format!(
-            "this session is on {}; record it on the day",
-            view.session.on_date.format("%A %-d %B")
-        )));
-    }
     let outcome = SessionOutcome::parse(input.outcome)?;
     let record = SessionRecord::parse(outcome, input.minutes, input.reason, input.note)?;
     let delivered_by = match outcome {
@@ -481,32 +468,130 @@ pub fn record_session(
     };
     let parent_attended = (view.session.is_final && outcome.is_delivered())
         .then(|| input.parent_attended.unwrap_or(false));
-    let row: ProgrammeSessionRow = diesel::update(programme_sessions::table.find(session_id))
+    store_session(
+        conn,
+        &view.block,
+        &view.session,
+        &record,
+        delivered_by,
+        parent_attended,
+        Recorder::Staff(member),
+        now,
+    )
+}
+
+/// The parent, carer or coach recording a session at home through their family link.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilyRecorder<'a> {
+    pub link_id: i64,
+    pub name: &'a str,
+}
+
+/// Who records a session.
+#[derive(Debug, Clone, Copy)]
+enum Recorder<'a> {
+    Staff(&'a StaffMember),
+    Family(FamilyRecorder<'a>),
+}
+
+/// Records a session of a block delivered at home, as checked by the domain, through a
+/// family link: the same columns and the same rules as staff recording (the block still runs,
+/// the session's day has come), with the link as who recorded it.
+pub fn record_by_family(
+    conn: &mut DbConnection,
+    session: &ProgrammeSessionRow,
+    record: SessionRecord,
+    recorder: FamilyRecorder<'_>,
+    now: DateTime<Utc>,
+) -> Result<ProgrammeSessionRow> {
+    let block: ProgrammeBlockRow = programme_blocks::table
+        .find(session.block_id)
+        .select(ProgrammeBlockRow::as_select())
+        .get_result(conn)?;
+    let delivered_by = record
+        .outcome
+        .is_delivered()
+        .then(|| recorder.name.chars().take(MAX_NAME_CHARS).collect());
+    let parent_attended = (session.is_final && record.outcome.is_delivered()).then_some(true);
+    store_session(
+        conn,
+        &block,
+        session,
+        &record,
+        delivered_by,
+        parent_attended,
+        Recorder::Family(recorder),
+        now,
+    )
+}
+
+/// Stores a checked session record while its block runs and its day has come, and audits it.
+#[allow(clippy::too_many_arguments)]
+fn store_session(
+    conn: &mut DbConnection,
+    block: &ProgrammeBlockRow,
+    session: &ProgrammeSessionRow,
+    record: &SessionRecord,
+    delivered_by: Option<String>,
+    parent_attended: Option<bool>,
+    recorder: Recorder<'_>,
+    now: DateTime<Utc>,
+) -> Result<ProgrammeSessionRow> {
+    if block.status != "running" {
+        return Err(Error::Conflict {
+            message: "this block has been reviewed; its sessions can no longer change".into(),
+            field: None,
+        });
+    }
+    let today = SchoolCalendar::local_date(now);
+    if session.on_date > today {
+        return Err(Error::unprocessable(format!(
+            "this session is on {}; record it on the day",
+            session.on_date.format("%A %-d %B")
+        )));
+    }
+    let outcome = record.outcome;
+    let (recorded_by, recorded_by_family) = match recorder {
+        Recorder::Staff(member) => (Some(member.id), None),
+        Recorder::Family(family) => (None, Some(family.link_id)),
+    };
+    let row: ProgrammeSessionRow = diesel::update(programme_sessions::table.find(session.id))
         .set((
             programme_sessions::outcome.eq(Some(outcome.as_str())),
             programme_sessions::minutes.eq(record.minutes.map(|m| m as i32)),
             programme_sessions::delivered_by.eq(delivered_by),
-            programme_sessions::note.eq(record.note),
-            programme_sessions::reason.eq(record.reason),
+            programme_sessions::note.eq(record.note.clone()),
+            programme_sessions::reason.eq(record.reason.clone()),
             programme_sessions::parent_attended.eq(parent_attended),
-            programme_sessions::recorded_by.eq(Some(member.id)),
+            programme_sessions::recorded_by.eq(recorded_by),
             programme_sessions::recorded_at.eq(Some(to_db_time(now))),
+            programme_sessions::recorded_by_family.eq(recorded_by_family),
         ))
         .returning(programme_sessions::all_columns)
         .get_result(conn)?;
+    let action = if session.outcome.is_some() {
+        "programme.session_corrected"
+    } else {
+        "programme.session_recorded"
+    };
+    let detail = match recorder {
+        Recorder::Staff(_) => format!("pupil {} {}", session.pupil_id, outcome.as_str()),
+        Recorder::Family(family) => format!(
+            "pupil {} {} at home, through family link {}",
+            session.pupil_id,
+            outcome.as_str(),
+            family.link_id
+        ),
+    };
     audit::record(
         conn,
         AuditEntry {
-            school_id: member.school_id,
-            actor_id: Some(member.id),
-            action: if view.session.outcome.is_some() {
-                "programme.session_corrected"
-            } else {
-                "programme.session_recorded"
-            },
+            school_id: block.school_id,
+            actor_id: recorded_by,
+            action,
             entity: "programme_session",
-            entity_id: Some(session_id),
-            detail: format!("pupil {} {}", view.pupil.id, outcome.as_str()),
+            entity_id: Some(session.id),
+            detail,
             at: to_db_time(now),
         },
     )?;

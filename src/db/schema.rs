@@ -14,6 +14,10 @@ diesel::table! {
         oidc_issuer -> Nullable<Text>,
         oidc_client_id -> Nullable<Text>,
         oidc_client_secret -> Nullable<Text>,
+        phone -> Text,
+        email -> Text,
+        address -> Text,
+        logo_url -> Nullable<Text>,
         follow_ups_since -> Nullable<Date>,
     }
 }
@@ -288,6 +292,9 @@ diesel::table! {
         name -> Text,
         email -> Nullable<Text>,
         role -> Text,
+        response -> Nullable<Text>,
+        response_note -> Nullable<Text>,
+        responded_at -> Nullable<Timestamp>,
     }
 }
 
@@ -461,6 +468,7 @@ diesel::table! {
         parent_attended -> Nullable<Bool>,
         recorded_by -> Nullable<BigInt>,
         recorded_at -> Nullable<Timestamp>,
+        recorded_by_family -> Nullable<BigInt>,
     }
 }
 
@@ -632,6 +640,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    family_links (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        pupil_id -> BigInt,
+        purpose -> Text,
+        token_hash -> Text,
+        guest_id -> Nullable<BigInt>,
+        plan_id -> Nullable<BigInt>,
+        block_id -> Nullable<BigInt>,
+        name -> Text,
+        email -> Nullable<Text>,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<BigInt>,
+        acknowledged_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(family_links -> schools (school_id));
+diesel::joinable!(family_links -> pupils (pupil_id));
+diesel::joinable!(family_links -> meeting_guests (guest_id));
+diesel::joinable!(family_links -> coaching_plans (plan_id));
+diesel::joinable!(family_links -> programme_blocks (block_id));
 diesel::joinable!(staff -> schools (school_id));
 diesel::joinable!(sessions -> schools (school_id));
 diesel::joinable!(staff_roles -> staff (staff_id));
@@ -738,6 +771,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     provision_reviews,
     pupil_day_incidents,
     account_links,
+    family_links,
     school_timetables,
     lesson_periods,
     teaching_groups,

@@ -719,6 +719,9 @@ fn meetings_of(
                         g.name,
                         g.email.unwrap_or_default(),
                         g.role,
+                        g.response.unwrap_or_default(),
+                        g.response_note.unwrap_or_default(),
+                        maybe_time(g.responded_at),
                     ]
                 })
                 .collect(),

@@ -13,6 +13,8 @@ pub mod consistency;
 pub mod contact;
 pub mod conversation;
 pub mod details;
+pub mod family;
+pub mod family_words;
 pub mod follow_up;
 pub mod history;
 pub mod import;

@@ -354,6 +354,9 @@ impl RecordType {
                     fact("name", "Name"),
                     fact("email", "Email"),
                     fact("role", "Taking part as"),
+                    fact("response", "Their answer"),
+                    text("response_note", "Their note"),
+                    fact("responded_at", "Answered"),
                 ];
                 COLUMNS
             }

@@ -70,6 +70,14 @@ impl PupilLabel {
     pub fn given_name(&self) -> &str {
         &self.given_name
     }
+
+    /// The given name and family-name initial without the year: "Sam T.".
+    pub fn short(&self) -> String {
+        match self.family_initial {
+            Some(initial) => format!("{} {initial}.", self.given_name),
+            None => self.given_name.clone(),
+        }
+    }
 }
 
 impl fmt::Display for PupilLabel {
@@ -817,6 +825,182 @@ pub fn account_link(input: &AccountLinkEmail) -> EmailContent {
         closing,
     }
     .render()
+}
+
+/// What the email about a guest's answer says: who answered what, for which meeting.
+#[derive(Debug, Clone)]
+pub struct GuestAnswered {
+    pub recipient_name: String,
+    pub pupil: PupilLabel,
+    pub kind: MeetingKind,
+    pub guest_name: String,
+    /// Stored role: parent_carer, external or social_worker.
+    pub guest_role: String,
+    /// Stored answer: accepted, declined or another_time.
+    pub response: String,
+    pub note: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub meeting_url: String,
+}
+
+/// The email to the organiser and Head of Year when a guest answers through their family
+/// link: "Sam T.'s parent, Ana Silva, asked for another time for the meeting on Tue 8 Dec at
+/// 15:30: 'after 4pm please'".
+pub fn guest_answered(input: &GuestAnswered) -> EmailContent {
+    let who = match input.guest_role.as_str() {
+        "parent_carer" => format!(
+            "{}'s parent or carer, {},",
+            input.pupil.short(),
+            input.guest_name
+        ),
+        "social_worker" => format!(
+            "{}'s social worker, {},",
+            input.pupil.short(),
+            input.guest_name
+        ),
+        _ => format!("{} (invited for {})", input.guest_name, input.pupil.short()),
+    };
+    let answered = match input.response.as_str() {
+        "accepted" => "accepted the invitation to",
+        "declined" => "declined the invitation to",
+        _ => "asked for another time for",
+    };
+    let when = input
+        .starts_at
+        .map(|at| {
+            let local = at.with_timezone(&SCHOOL_TZ);
+            format!(
+                " on {} at {}",
+                local.format("%a %-d %b"),
+                local.format("%H:%M")
+            )
+        })
+        .unwrap_or_default();
+    let mut sentence = format!("{who} {answered} the {}{when}", input.kind.name());
+    match &input.note {
+        Some(note) => sentence.push_str(&format!(": '{note}'")),
+        None => sentence.push('.'),
+    }
+    let mut lines = vec![sentence];
+    if input.response == "another_time" {
+        lines.push(
+            "Please agree a new time with them and move the booking on the meeting page.".into(),
+        );
+    }
+    let subject = match input.response.as_str() {
+        "accepted" => format!("Accepted: {} for {}", input.kind.name(), input.pupil),
+        "declined" => format!("Declined: {} for {}", input.kind.name(), input.pupil),
+        _ => format!(
+            "Another time asked: {} for {}",
+            input.kind.name(),
+            input.pupil
+        ),
+    };
+    Email {
+        subject,
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &[],
+        link: Some(("Open the meeting page", &input.meeting_url)),
+        closing: "Thank you.",
+    }
+    .render()
+}
+
+/// What an email carrying a family link says: for whom, about which child, from whom.
+#[derive(Debug, Clone)]
+pub struct FamilyLinkEmail {
+    pub recipient_name: String,
+    pub pupil_given_name: String,
+    pub school_name: String,
+    /// `{public_url}/family/{token}`
+    pub url: String,
+    /// The member of staff who shared it.
+    pub from_name: String,
+}
+
+/// The email sharing a child's plan with their parent or carer.
+pub fn family_plan_link(input: &FamilyLinkEmail) -> EmailContent {
+    let lines = [
+        format!(
+            "{} at {} has shared with you the plan agreed for {}: the goals, and what school and home will each do to help.",
+            input.from_name, input.school_name, input.pupil_given_name
+        ),
+        "The link below is for you alone: please do not pass it on. You do not need an account.".into(),
+    ];
+    Email {
+        subject: format!(
+            "{}'s plan from {}",
+            input.pupil_given_name, input.school_name
+        ),
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &[],
+        link: Some(("Read the plan", &input.url)),
+        closing: "Thank you for your support.",
+    }
+    .render()
+}
+
+/// The email asking the parent, carer or coach who delivers sessions at home to record them.
+pub fn family_home_sessions_link(input: &FamilyLinkEmail) -> EmailContent {
+    let lines = [
+        format!(
+            "{} at {} has shared with you the sessions planned at home for {}.",
+            input.from_name, input.school_name, input.pupil_given_name
+        ),
+        "After each session, please use the link below to say whether it took place and how long it lasted. The link is for you alone: please do not pass it on. You do not need an account.".into(),
+    ];
+    Email {
+        subject: format!("{}'s sessions at home", input.pupil_given_name),
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &[],
+        link: Some(("Record the sessions", &input.url)),
+        closing: "Thank you for your support.",
+    }
+    .render()
+}
+
+#[cfg(test)]
+mod family_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_guest_asking_for_another_time_is_told_in_one_sentence() {
+        let email = guest_answered(&GuestAnswered {
+            recipient_name: "Jo Head".into(),
+            pupil: PupilLabel::new("Sam", "Taylor", 9),
+            kind: MeetingKind::Level(crate::domain::Level::Plan),
+            guest_name: "Ana Silva".into(),
+            guest_role: "parent_carer".into(),
+            response: "another_time".into(),
+            note: Some("after 4pm please".into()),
+            starts_at: Some(Utc.with_ymd_and_hms(2026, 12, 8, 15, 30, 0).unwrap()),
+            meeting_url: "https://s.example/meetings/4".into(),
+        });
+        assert!(email.text.contains(
+            "Sam T.'s parent or carer, Ana Silva, asked for another time for the Coaching Plan meeting on Tue 8 Dec at 15:30: 'after 4pm please'"
+        ), "{}", email.text);
+        assert!(email.subject.starts_with("Another time asked"));
+        assert!(email.html.contains("Ana Silva"));
+    }
+
+    #[test]
+    fn a_family_link_email_carries_the_link() {
+        let input = FamilyLinkEmail {
+            recipient_name: "Ana Silva".into(),
+            pupil_given_name: "Sam".into(),
+            school_name: "North Park".into(),
+            url: "https://s.example/family/abc".into(),
+            from_name: "Jo Head".into(),
+        };
+        for email in [family_plan_link(&input), family_home_sessions_link(&input)] {
+            assert!(email.text.contains("https://s.example/family/abc"));
+            assert!(!email.text.contains("Coaching"));
+        }
+    }
 }
 
 /// The last line of every email.

@@ -55,6 +55,18 @@ impl Attempt {
         Attempt { keys, account }
     }
 
+    /// Opening a family link (`/family/{token}`): counted per client address only, apart from
+    /// sign-ins, so guessing tokens slows the guesser the way wrong passwords do.
+    pub fn family_link(request: &HttpRequest) -> Self {
+        Attempt {
+            keys: vec![hash_secret(&format!(
+                "family-link:{}",
+                client_address(request)
+            ))],
+            account: None,
+        }
+    }
+
     /// Refuses the attempt while an earlier run of failures makes it wait.
     pub async fn refuse_if_waiting(&self, db: &Database, now: DateTime<Utc>) -> Result<()> {
         let keys = self.keys.clone();

@@ -71,6 +71,7 @@ fn places(member: &StaffMember) -> Vec<Place> {
         places.extend([
             Place::new("/admin/staff", "Staff"),
             Place::new("/admin/sign-in", "Sign-in"),
+            Place::new("/admin/school", "School details"),
             Place::new("/admin/backups", "Backups"),
         ]);
     }

@@ -10,6 +10,7 @@ pub mod charts;
 pub mod conversation;
 pub mod erase;
 pub mod export;
+pub mod family;
 pub mod form;
 pub mod form_page;
 pub mod home;
@@ -32,6 +33,7 @@ pub mod provision;
 pub mod pupils;
 pub mod report_scope;
 pub mod retention;
+pub mod school_details;
 pub mod second_factor;
 pub mod security;
 pub mod setup;
@@ -68,6 +70,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(security::renew),
         )
         .route("/account/security/off", web::post().to(security::turn_off))
+        .route("/admin/school", web::get().to(school_details::show))
+        .route("/admin/school", web::post().to(school_details::save))
         .route("/admin/sign-in", web::get().to(sign_in_settings::show))
         .route("/admin/sign-in", web::post().to(sign_in_settings::save))
         .route(
@@ -79,6 +83,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/reset", web::get().to(password::reset_show))
         .route("/login/reset", web::post().to(password::reset_submit))
         .route("/account/password", web::get().to(password::show))
+        .route("/family/{token}", web::get().to(family::show))
+        .route("/family/{token}/answer", web::post().to(family::answer))
+        .route("/family/{token}/read", web::post().to(family::read))
+        .route(
+            "/family/{token}/sessions/{id}",
+            web::post().to(family::record),
+        )
         .route("/account/password", web::post().to(password::submit))
         .route("/log", web::get().to(log::show))
         .route("/log/pupils", web::get().to(log::pupils_json))
@@ -119,6 +130,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(meetings::schedule),
         )
         .route("/meetings/{id}/cancel", web::post().to(meetings::cancel))
+        .route(
+            "/meetings/{id}/guests/{guest_id}/revoke",
+            web::post().to(meetings::revoke_guest_link),
+        )
         .route("/meetings/{id}/missed", web::post().to(meetings::missed))
         .route("/meetings/{id}/outcome", web::post().to(meetings::outcome))
         .route("/pupils", web::get().to(pupils::search))
@@ -163,12 +178,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pupils/{id}/plan", web::get().to(programme::show_plan))
         .route("/pupils/{id}/plan", web::post().to(programme::save_plan))
         .route(
+            "/pupils/{id}/plan/share",
+            web::post().to(programme::share_plan),
+        )
+        .route(
             "/pupils/{id}/programme",
             web::get().to(programme::show_programme),
         )
         .route(
             "/pupils/{id}/programme/blocks",
             web::post().to(programme::plan_block),
+        )
+        .route(
+            "/pupils/{id}/programme/blocks/{block_id}/share",
+            web::post().to(programme::share_block),
         )
         .route(
             "/programme/blocks/{id}/review",

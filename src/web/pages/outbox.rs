@@ -130,7 +130,8 @@ pub async fn show(visit: Visit, path: web::Path<String>) -> PageResult {
         .await?;
     let file_name = format!("{}.eml", sanitise_key(&row.message_key));
     let file = transport::read_sent(&visit.state.settings.data_dir, &file_name).ok();
-    let hidden = row.topic == account_links::LINK_EMAIL_TOPIC;
+    let hidden = row.topic == account_links::LINK_EMAIL_TOPIC
+        || row.topic == crate::db::family::FAMILY_LINK_TOPIC;
     Ok(visit.page("Email", StatusCode::OK, |csrf| {
             html! {
                 h1 { (row.subject) }

@@ -4,7 +4,10 @@
 //! The page is drawn in `render` (its steps) and `people` (who takes part); here are the list,
 //! what the page loads and the handlers of its forms.
 
+mod guests;
 mod people;
+
+pub use guests::revoke as revoke_guest_link;
 mod render;
 
 use actix_web::http::StatusCode;
@@ -146,6 +149,8 @@ struct MeetingPage {
     view: MeetingView,
     participants: Vec<i64>,
     guests: Vec<MeetingGuestRow>,
+    /// The guests whose family link staff stopped.
+    revoked_guests: Vec<i64>,
     staff: Vec<StaffMember>,
     /// The staff suggested for the pupil: their Head of Year, tutor, the SENDCO and those who
     /// logged most about them.
@@ -174,6 +179,7 @@ fn load_page(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<M
         block_to_review,
         participants: meetings::participants(conn, id)?,
         guests: meetings::guests(conn, id)?,
+        revoked_guests: crate::db::family::revoked_guests(conn, id)?,
         staff,
         suggested,
         view,
@@ -267,6 +273,7 @@ fn notice_for(done: &str) -> Option<&'static str> {
         "cancelled" => Some("Cancelled. Everyone invited is being told."),
         "missed" => Some("Recorded as missed. A new meeting is due in its place."),
         "held" => Some("The meeting's record is saved."),
+        "revoked" => Some("The guest's link no longer works."),
         _ => None,
     }
 }

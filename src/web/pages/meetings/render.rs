@@ -9,7 +9,7 @@ use maud::{html, Markup};
 use super::people::{guest_fieldsets, staff_picker};
 use super::{due_text, level_of, meeting_name, MeetingPage, RECORD_PARTS};
 use crate::db::from_db_time;
-use crate::db::meetings::{self, GuestRole};
+use crate::db::meetings;
 use crate::db::models::MeetingRow;
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::meeting::MeetingStep;
@@ -67,7 +67,7 @@ pub fn render(data: &MeetingPage, form: &Form, notice: Option<&str>, csrf: &str)
         dl.facts #summary {
             dt { "Status" } dd { @let state = view.state(today); span class=(state.tag_class()) { (state.word()) } }
             dt { "Due by" } dd { (due_text(meeting.due_on)) }
-            (booking_facts(data))
+            (booking_facts(data, csrf))
             @if let Some(reason) = &meeting.cancel_reason { dt { "Cancelled because" } dd { (reason) } }
             @if let Some(summary) = &meeting.summary { dt { "Summary" } dd { (summary) } }
         }
@@ -101,7 +101,7 @@ fn progress(step: MeetingStep) -> Markup {
 }
 
 /// The booking, once made: when, where, who.
-fn booking_facts(data: &MeetingPage) -> Markup {
+fn booking_facts(data: &MeetingPage, csrf: &str) -> Markup {
     let meeting = &data.view.meeting;
     let name_of = |id: &i64| {
         data.staff
@@ -118,13 +118,7 @@ fn booking_facts(data: &MeetingPage) -> Markup {
             dt { "Staff invited" }
             dd { @for (i, id) in data.participants.iter().enumerate() { @if i > 0 { ", " } (name_of(id)) } }
         }
-        @if !data.guests.is_empty() {
-            dt { "Guests" }
-            dd { @for (i, guest) in data.guests.iter().enumerate() {
-                @if i > 0 { ", " }
-                (guest.name) " (" (GuestRole::parse(&guest.role).map_or("Guest", GuestRole::title)) ")"
-            } }
-        }
+        @if !data.guests.is_empty() { (super::guests::guest_list(data, csrf)) }
     }
 }
 

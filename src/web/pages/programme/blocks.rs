@@ -79,6 +79,8 @@ pub(super) struct ProgrammePage {
     /// The first school day after today, where a new block starts unless changed.
     next_school_day: NaiveDate,
     today: NaiveDate,
+    /// Who the running block, when delivered at home, was shared with through a family link.
+    home_shares: Vec<crate::db::family::Share>,
 }
 
 impl ProgrammePage {
@@ -96,6 +98,13 @@ fn load_programme_page(
     let today = SchoolCalendar::local_date(Utc::now());
     let blocks = programmes::blocks_for(conn, member.school_id, pupil.id, today)?;
     let running = blocks.iter().any(|b| b.block.status == "running");
+    let home_shares = match blocks
+        .iter()
+        .find(|b| b.block.status == "running" && b.block.place == SessionPlace::AtHome.as_str())
+    {
+        Some(view) => crate::db::family::block_shares(conn, member.school_id, view.block.id)?,
+        None => Vec::new(),
+    };
     let to_plan = if pupil.level == Level::Programme && !running {
         programmes::block_due(conn, member.school_id, pupil.id)?
     } else {
@@ -120,6 +129,7 @@ fn load_programme_page(
         to_plan,
         next_school_day,
         today,
+        home_shares,
         pupil,
     })
 }
@@ -243,6 +253,7 @@ fn sessions_table(view: &BlockView, names: &HashMap<i64, String>, today: NaiveDa
                             td.num { @if let Some(minutes) = session.minutes { (minutes) } }
                             td {
                                 @if let Some(by) = &session.delivered_by { (by) }
+                                @if session.recorded_by_family.is_some() { br; span.small { "recorded at home" } }
                                 @else if let Some(id) = session.recorded_by { span.muted { "recorded by " (name_in(names, id)) } }
                             }
                             td.note {
@@ -441,13 +452,78 @@ fn render_programme(data: &ProgrammePage, form: &Form, notice: Option<&str>, csr
         @if data.blocks.is_empty() {
             p.muted { "No block has been planned yet." }
         }
+        @if let Some(running) = data.running().filter(|r| r.block.place == SessionPlace::AtHome.as_str()) {
+            (home_share_part(data, running.block.id, form, csrf))
+        }
         @for view in &data.blocks { (block_card(view, data)) }
     }
+}
+
+/// Sharing a running block delivered at home with whoever delivers it: who has a link, and
+/// the form to send one.
+fn home_share_part(data: &ProgrammePage, block_id: i64, form: &Form, csrf: &str) -> Markup {
+    const NAME: &str = "share";
+    html! {
+        section.card #home-share {
+            h2 { "Sessions recorded at home" }
+            p.hint { "Whoever delivers the sessions at home gets an email with a link of their own to record each session (no account needed). It stops working once the block is reviewed." }
+            @if !data.home_shares.is_empty() {
+                ul.list {
+                    @for share in &data.home_shares {
+                        li { strong { (share.name) } @if let Some(email) = &share.email { " · " (email) } " · shared " (local(from_db_time(share.created_at))) }
+                    }
+                }
+            }
+            form.stack method="post" action={ "/pupils/" (data.pupil.id) "/programme/blocks/" (block_id) "/share" } {
+                (csrf_field(csrf))
+                label for="share-name" { "Name of the parent, carer or coach" }
+                input #share-name type="text" name="name" maxlength="100" required value=(form.value_in(NAME, "name", ""));
+                (form.problem_in(NAME, "name"))
+                label for="share-email" { "Their email" }
+                input #share-email type="email" name="email" maxlength="254" required value=(form.value_in(NAME, "email", ""));
+                (form.problem_in(NAME, "email"))
+                button type="submit" { "Share the sessions" }
+            }
+        }
+    }
+}
+
+/// `POST /pupils/{id}/programme/blocks/{block_id}/share`: sends the person who delivers a
+/// block at home a family link to record its sessions.
+pub async fn share_block(
+    visit: Visit,
+    path: web::Path<(String, i64)>,
+    form: CsrfForm<Fields>,
+) -> PageResult {
+    let (pupil, block_id) = path.into_inner();
+    let pupil_id = pupil_id_of(&pupil)?;
+    let typed = form.0.clone();
+    visit
+        .submit_to::<ProgrammePage, _, _>(
+            pupil_id,
+            Some("share".into()),
+            form.0,
+            Ok(typed),
+            move |conn, by, context, typed| {
+                crate::db::family::share_home_block(
+                    conn,
+                    by,
+                    context,
+                    block_id,
+                    typed.raw("name"),
+                    typed.raw("email"),
+                    Utc::now(),
+                )?;
+                Ok(format!("/pupils/{pupil_id}/programme?done=shared"))
+            },
+        )
+        .await
 }
 
 fn programme_notice(done: &str) -> Option<&'static str> {
     match done {
         "planned" => Some("The block is planned; its sessions are listed below."),
+        "shared" => Some("The sessions are shared: an email with their link is on its way."),
         "goals_met" => {
             Some("The review is recorded: the goals are met, and the pupil steps down to the Coaching Plan.")
         }

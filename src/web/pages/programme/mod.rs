@@ -157,7 +157,7 @@ mod plan;
 mod review;
 mod sessions;
 
-pub use blocks::{plan_block, show_programme};
-pub use plan::{save_plan, show_plan};
+pub use blocks::{plan_block, share_block, show_programme};
+pub use plan::{save_plan, share_plan, show_plan};
 pub use review::review_block;
 pub use sessions::{practitioner, record_session, show_session};

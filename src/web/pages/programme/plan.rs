@@ -9,6 +9,7 @@ use maud::{html, Markup};
 
 use super::{as_strs, date_in, day, name_in, pupil_id_of, pupil_seen_by, staff_names};
 use crate::db::audit::Read;
+use crate::db::family;
 use crate::db::plans::{self, Agreement, PlanVersion};
 use crate::db::pupils::PupilView;
 use crate::db::staff::StaffMember;
@@ -88,13 +89,24 @@ struct PlanPage {
     /// Newest first: the first is the plan in force.
     versions: Vec<PlanVersion>,
     names: HashMap<i64, String>,
+    /// Who the plan in force was shared with through a family link, and when they read it.
+    shares: Vec<family::Share>,
+    /// The parent or carer last invited to one of the pupil's meetings: offered first.
+    parent: Option<(String, String)>,
 }
 
 fn load_plan_page(conn: &mut DbConnection, member: &StaffMember, id: i64) -> Result<PlanPage> {
     let pupil = pupil_seen_by(conn, member, id, Record::Plan)?;
+    let versions = plans::versions(conn, member.school_id, pupil.id)?;
+    let shares = match versions.first() {
+        Some(current) => family::plan_shares(conn, member.school_id, current.row.id)?,
+        None => Vec::new(),
+    };
     Ok(PlanPage {
-        versions: plans::versions(conn, member.school_id, pupil.id)?,
+        versions,
         names: staff_names(conn, member.school_id)?,
+        shares,
+        parent: family::parent_contact(conn, member.school_id, pupil.id)?,
         pupil,
     })
 }
@@ -409,8 +421,62 @@ fn plan_form(data: &PlanPage, values: &Fields, problem: Option<&Problem>, csrf: 
     }
 }
 
+/// Sharing the plan in force with a parent or carer: who it was shared with (and whether
+/// they said they read it), and the form to share it with someone by email.
+fn share_part(data: &PlanPage, form: &Form, csrf: &str) -> Markup {
+    const NAME: &str = "share";
+    let (parent_name, parent_email) = data
+        .parent
+        .as_ref()
+        .map_or(("", ""), |(name, email)| (name.as_str(), email.as_str()));
+    html! {
+        section.card #share {
+            h2 { "Shared with the family" }
+            @if data.shares.is_empty() {
+                p.muted { "Not shared yet." }
+            } @else {
+                ul.list {
+                    @for share in &data.shares {
+                        li {
+                            strong { (share.name) }
+                            @if let Some(email) = &share.email { " · " (email) }
+                            " · shared " (local(from_db_time(share.created_at)))
+                            br;
+                            @match share.acknowledged_at {
+                                Some(at) => { span.tag { "Read" } " on " (local(from_db_time(at))) }
+                                None => { span.muted { "Not marked as read yet" } }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(problem) = form.problem_of(NAME).filter(|p| p.field.is_none()) {
+                p.error role="alert" { (problem.message) }
+            }
+            form.stack method="post" action={ "/pupils/" (data.pupil.id) "/plan/share" } {
+                (csrf_field(csrf))
+                p.hint { "They get an email with a link of their own to read the plan (no account needed). It stops working when the plan is revised." }
+                label for="share-name" { "Parent or carer's name" }
+                input #share-name type="text" name="name" maxlength="100" required value=(form.value_in(NAME, "name", parent_name));
+                (form.problem_in(NAME, "name"))
+                label for="share-email" { "Their email" }
+                input #share-email type="email" name="email" maxlength="254" required value=(form.value_in(NAME, "email", parent_email));
+                (form.problem_in(NAME, "email"))
+                button type="submit" { "Share the plan" }
+            }
+        }
+    }
+}
+
 fn render_plan(data: &PlanPage, form: &Form, notice: Option<&str>, csrf: &str) -> Markup {
-    let (values, problem) = (&form.values, form.problem());
+    let sharing = form.is_sent("share");
+    let plan_form_values = if sharing {
+        Form::default()
+    } else {
+        form.clone()
+    };
+    let form_for_plan = &plan_form_values;
+    let (values, problem) = (&form_for_plan.values, form_for_plan.problem());
     let pupil = &data.pupil;
     let today = SchoolCalendar::local_date(Utc::now());
     let fields = plan_fields();
@@ -429,6 +495,7 @@ fn render_plan(data: &PlanPage, form: &Form, notice: Option<&str>, csrf: &str) -
                     h2 { "The plan in force: version " (current.row.version) }
                     (plan_version(current, &data.names, true, today))
                 }
+                @if pupil.level >= Level::Plan { (share_part(data, form, csrf)) }
                 @if !earlier.is_empty() {
                     section.card.plan-history {
                         h2 { "Earlier versions" }
@@ -461,6 +528,7 @@ fn plan_notice(done: &str) -> Option<&'static str> {
     match done {
         "agreed" => Some("The Coaching Plan is saved."),
         "revised" => Some("The new version is saved; the earlier one is kept below."),
+        "shared" => Some("The plan is shared: an email with their link is on its way."),
         _ => None,
     }
 }
@@ -541,5 +609,36 @@ pub async fn save_plan(
             };
             Ok(format!("/pupils/{pupil_id}/plan?done={done}"))
         })
+        .await
+}
+
+/// `POST /pupils/{id}/plan/share`: shares the plan in force with a parent or carer by email,
+/// through a family link of their own.
+pub async fn share_plan(
+    visit: Visit,
+    path: web::Path<String>,
+    form: CsrfForm<Fields>,
+) -> PageResult {
+    let pupil_id = pupil_id_of(&path)?;
+    let typed = form.0.clone();
+    visit
+        .submit_to::<PlanPage, _, _>(
+            pupil_id,
+            Some("share".into()),
+            form.0,
+            Ok(typed),
+            move |conn, by, context, typed| {
+                family::share_plan(
+                    conn,
+                    by,
+                    context,
+                    pupil_id,
+                    typed.raw("name"),
+                    typed.raw("email"),
+                    Utc::now(),
+                )?;
+                Ok(format!("/pupils/{pupil_id}/plan?done=shared"))
+            },
+        )
         .await
 }
