@@ -1442,6 +1442,19 @@ async fn each_person_hears_what_changed_for_them(engine: Engine) {
         "{parent:?}"
     );
     assert!(!parent.1.contains(&meeting_page), "{}", parent.1);
+    // The parent's own page, through the link in their invitation, needs no account.
+    let link = parent
+        .1
+        .split_whitespace()
+        .find(|word| word.contains("/family/"))
+        .expect("the parent's link")
+        .to_string();
+    let path = &link[link.find("/family/").unwrap()..];
+    let family_page = app.get_page(&page_client(), path).await;
+    assert_eq!(family_page.status(), StatusCode::OK);
+    let family_page = family_page.text().await.unwrap();
+    assert!(family_page.contains("Room 12"), "{family_page}");
+    assert!(!family_page.contains("Coaching Time"), "{family_page}");
     let guest = guest_id();
 
     // The same booking again: nothing changed, nothing sent.

@@ -133,6 +133,19 @@ pub fn meeting_link(
     Ok(Some(token))
 }
 
+/// Clears the guests' answers to a meeting whose time has changed: they answered for a time
+/// that is no longer the meeting's, and are asked again (their links keep working).
+pub fn ask_again(conn: &mut DbConnection, meeting_id: i64) -> Result<()> {
+    diesel::update(meeting_guests::table.filter(meeting_guests::meeting_id.eq(meeting_id)))
+        .set((
+            meeting_guests::response.eq(None::<String>),
+            meeting_guests::response_note.eq(None::<String>),
+            meeting_guests::responded_at.eq(None::<chrono::NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// [`meeting_link`] as the full address to put in an email.
 pub fn meeting_link_url(
     conn: &mut DbConnection,

@@ -538,6 +538,11 @@ pub fn schedule(
     if !was_booked {
         notices::invitations(conn, context, &booked, &invited_now, now)?;
     } else if !changes.is_empty() {
+        let time_moved = before.starts_at != booked.starts_at
+            || before.duration_minutes != booked.duration_minutes;
+        if time_moved {
+            super::family::ask_again(conn, meeting_id)?;
+        }
         // A change: the next calendar SEQUENCE; those still invited hear exactly what
         // changed, those added are invited, those taken off are told they are no longer
         // needed while the meeting goes on for the rest.

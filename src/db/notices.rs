@@ -281,11 +281,30 @@ fn slot(meeting: &MeetingRow) -> Option<MeetingSlot> {
 /// who run it, staff who only attend, or a family member or outside professional.
 fn audience_of(
     conn: &mut DbConnection,
+    context: &NoticeContext,
     story: &MeetingStory,
     person: &Recipient,
+    now: DateTime<Utc>,
 ) -> Result<content::Audience> {
     let Some(staff_id) = person.staff_id else {
-        return Ok(content::Audience::Family { page: None });
+        // A guest: their own page for the meeting, through a link of their own.
+        let guest: Option<i64> = meeting_guests::table
+            .filter(meeting_guests::meeting_id.eq(story.meeting.id))
+            .filter(meeting_guests::email.eq(&person.email))
+            .select(meeting_guests::id)
+            .first(conn)
+            .optional()?;
+        let page = match guest {
+            Some(guest_id) => super::family::meeting_link_url(
+                conn,
+                context,
+                story.pupil.school_id,
+                guest_id,
+                now,
+            )?,
+            None => None,
+        };
+        return Ok(content::Audience::Family { page });
     };
     let place = super::pastoral::PastoralPlace::of(&story.pupil, story.year);
     let runs = super::staff::get_member(conn, story.pupil.school_id, staff_id)?
@@ -382,7 +401,7 @@ fn mail_each(
         },
     };
     for person in people {
-        let audience = audience_of(conn, story, person)?;
+        let audience = audience_of(conn, context, story, person, now)?;
         let calendar = calendar_entry(
             context,
             story,
@@ -749,7 +768,8 @@ fn remind(
             {
                 continue;
             }
-            let runs_it = audience_of(conn, &story, &person)? == content::Audience::Runs;
+            let runs_it =
+                audience_of(conn, context, &story, &person, at)? == content::Audience::Runs;
             people.push((person, runs_it));
         }
     }
