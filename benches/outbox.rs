@@ -35,6 +35,17 @@ use steadfast::mail::{build_message, OutgoingEmail};
 
 const FROM: &str = "steadfast@localhost";
 const SCHOOL_NAME: &str = "Bench Academy";
+
+/// The school as its emails are headed and signed.
+fn school() -> steadfast::mail::content::SchoolContact {
+    steadfast::mail::content::SchoolContact {
+        name: SCHOOL_NAME.into(),
+        phone: "01632 960000".into(),
+        email: "office@bench.example".into(),
+        address: "1 Bench Road\nBenchtown".into(),
+        logo_url: None,
+    }
+}
 /// How long the sink may take to write what it acknowledged.
 const SETTLE: Duration = Duration::from_secs(30);
 
@@ -69,7 +80,7 @@ async fn run(count: usize) -> anyhow::Result<()> {
         return Ok(());
     };
     drop(sample);
-    let size = build_message(&email(0), FROM, SCHOOL_NAME, "oak.example")?
+    let size = build_message(&email(0), FROM, &school(), "oak.example")?
         .formatted()
         .len();
     println!(
@@ -179,7 +190,7 @@ fn one_connection(sink: &SmtpSink, count: usize) -> anyhow::Result<()> {
         None,
     )?;
     for index in 0..count {
-        let message = build_message(&email(index), FROM, SCHOOL_NAME, "oak.example")?;
+        let message = build_message(&email(index), FROM, &school(), "oak.example")?;
         connection.send(message.envelope(), &message.formatted())?;
     }
     connection.quit()?;
@@ -193,7 +204,7 @@ fn connection_each(sink: &SmtpSink, count: usize) -> anyhow::Result<()> {
         .timeout(Some(Duration::from_secs(10)))
         .build();
     for index in 0..count {
-        let message = build_message(&email(index), FROM, SCHOOL_NAME, "oak.example")?;
+        let message = build_message(&email(index), FROM, &school(), "oak.example")?;
         transport.send(&message)?;
     }
     Ok(())

@@ -64,7 +64,13 @@ fn send(transport: &Transport, email: &OutgoingEmail) -> Result<(), SendError> {
     let message = build_message(
         email,
         "steadfast@localhost",
-        "Oakfield Academy",
+        &content::SchoolContact {
+            name: "Oakfield Academy".into(),
+            phone: "01632 960123".into(),
+            email: "office@oak.example".into(),
+            address: "Oak Lane\nOakfield OK1 2AB".into(),
+            logo_url: None,
+        },
         "oak.example",
     )
     .unwrap();
@@ -103,6 +109,18 @@ fn an_invitation_arrives_over_plain_smtp_with_a_calendar_that_parses() {
         Some("Oakfield Academy via Steadfast")
     );
     assert!(parsed.body_text(0).unwrap().contains("Sam T., Year 9"));
+    // Headed with the school's name and signed with its details, in both bodies.
+    let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
+    assert!(text.starts_with("Oakfield Academy\n"), "{text}");
+    assert!(
+        text.contains(
+            "Oak Lane, Oakfield OK1 2AB\nTelephone 01632 960123\nEmail office@oak.example"
+        ),
+        "{text}"
+    );
+    let html = parsed.body_html(0).unwrap();
+    assert!(html.contains("Oak Lane, Oakfield OK1 2AB"), "{html}");
+    assert!(!html.contains("steadfast:letterhead"), "{html}");
 
     let calendar_part = parsed
         .parts

@@ -352,15 +352,8 @@ fn usable(
 // The school as a family sees it
 // ---------------------------------------------------------------------------------------------
 
-/// What a family's page says about the school.
-#[derive(Debug, Clone, Default)]
-pub struct SchoolContact {
-    pub name: String,
-    pub phone: String,
-    pub email: String,
-    pub address: String,
-    pub logo_url: Option<String>,
-}
+/// What a family's page and every email's letterhead say about the school.
+pub use crate::mail::content::SchoolContact;
 
 /// The school's name and contact details.
 pub fn school_contact(conn: &mut DbConnection, school_id: i64) -> Result<SchoolContact> {

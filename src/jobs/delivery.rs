@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 
 use crate::config::Settings;
 use crate::db::models::OutboxRow;
 use crate::db::outbox;
-use crate::db::schema::schools;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::mail::content::SchoolContact;
 use crate::mail::transport::{SendError, Transport};
 use crate::mail::{build_message, OutgoingEmail};
 
@@ -71,7 +70,7 @@ pub async fn deliver_due(
     at: DateTime<Utc>,
 ) -> Result<DeliveryReport> {
     let mut report = DeliveryReport::default();
-    let mut school_names: HashMap<i64, String> = HashMap::new();
+    let mut schools_seen: HashMap<i64, SchoolContact> = HashMap::new();
     let mut server_down: Option<SendError> = None;
     loop {
         let claimed = db.write(move |conn| outbox::claim(conn, at)).await?;
@@ -82,8 +81,8 @@ pub async fn deliver_due(
             let outcome = match &server_down {
                 Some(error) => Err(error.clone()),
                 None => {
-                    let school_name = school_name(db, &mut school_names, row.school_id).await?;
-                    send(mailer, &row, &school_name).await
+                    let school = school_of(db, &mut schools_seen, row.school_id).await?;
+                    send(mailer, &row, &school).await
                 }
             };
             let sent_at = at.max(Utc::now());
@@ -129,29 +128,25 @@ pub async fn deliver_due(
     }
 }
 
-/// The name of a school, as the sender's name of its emails; looked up once a run.
-async fn school_name(
+/// A school's name and details, for the sender's name and the letterhead of its emails;
+/// looked up once a run.
+async fn school_of(
     db: &Database,
-    known: &mut HashMap<i64, String>,
+    known: &mut HashMap<i64, SchoolContact>,
     school_id: i64,
-) -> Result<String> {
-    if let Some(name) = known.get(&school_id) {
-        return Ok(name.clone());
+) -> Result<SchoolContact> {
+    if let Some(school) = known.get(&school_id) {
+        return Ok(school.clone());
     }
-    let name = db
-        .transaction(move |conn| {
-            Ok(schools::table
-                .find(school_id)
-                .select(schools::name)
-                .get_result::<String>(conn)?)
-        })
+    let school = db
+        .transaction(move |conn| crate::db::family::school_contact(conn, school_id))
         .await?;
-    known.insert(school_id, name.clone());
-    Ok(name)
+    known.insert(school_id, school.clone());
+    Ok(school)
 }
 
 /// Builds and sends one row's message on a blocking thread.
-async fn send(mailer: &Mailer, row: &OutboxRow, school_name: &str) -> Result<(), SendError> {
+async fn send(mailer: &Mailer, row: &OutboxRow, school: &SchoolContact) -> Result<(), SendError> {
     let email = OutgoingEmail {
         to: row.recipient.clone(),
         subject: row.subject.clone(),
@@ -160,7 +155,7 @@ async fn send(mailer: &Mailer, row: &OutboxRow, school_name: &str) -> Result<(),
         calendar: row.calendar_ics.clone(),
         message_key: row.message_key.clone(),
     };
-    let message = build_message(&email, &mailer.from, school_name, &mailer.id_host)
+    let message = build_message(&email, &mailer.from, school, &mailer.id_host)
         .map_err(|e| SendError::Permanent(format!("the message could not be built: {e}")))?;
     let transport = mailer.transport.clone();
     actix_web::rt::task::spawn_blocking(move || transport.send(&message))

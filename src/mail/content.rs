@@ -7,7 +7,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::domain::account_link::LinkPurpose;
 use crate::domain::SCHOOL_TZ;
@@ -1074,13 +1074,99 @@ fn page(title: &str, body: Markup) -> String {
                 title { (title) }
             }
             body style="font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#1f2933;max-width:40em" {
+                (PreEscaped(LETTERHEAD_SLOT))
                 (body)
                 hr;
+                (PreEscaped(SCHOOL_FOOTER_SLOT))
                 p style="font-size:13px;color:#52606d" { (FOOTER) }
             }
         }
     }
     .into_string()
+}
+
+/// Where an email's HTML takes the school's letterhead, filled when the email is sent (so a
+/// change to the school's details reaches every email still to go).
+const LETTERHEAD_SLOT: &str = "<!--steadfast:letterhead-->";
+/// Where an email's HTML takes the school's contact details.
+const SCHOOL_FOOTER_SLOT: &str = "<!--steadfast:school-footer-->";
+
+/// The school as every email heads and signs it, and as a family's page shows it: its name,
+/// postal address, phone, contact email and (optionally) the address of its logo.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchoolContact {
+    pub name: String,
+    pub phone: String,
+    pub email: String,
+    pub address: String,
+    pub logo_url: Option<String>,
+}
+
+impl SchoolContact {
+    /// The school's details in one line each, those it has: the address (its lines joined),
+    /// "Telephone ...", "Email ...".
+    fn contact_lines(&self) -> Vec<String> {
+        let address = self
+            .address
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+        [
+            address,
+            format_with("Telephone ", &self.phone),
+            format_with("Email ", &self.email),
+        ]
+        .into_iter()
+        .filter(|line| !line.is_empty())
+        .collect()
+    }
+
+    /// `email` headed with the school's name (and logo) and signed with its details, in both
+    /// bodies.
+    pub fn letterhead(&self, email: &mut OutgoingEmail) {
+        let lines = self.contact_lines();
+        let mut footer = format!("\n{}\n", self.name.trim());
+        for line in &lines {
+            footer.push_str(line);
+            footer.push('\n');
+        }
+        email.text = format!("{}\n\n{}", self.name.trim(), email.text.trim_end());
+        match email.text.rfind(&format!("\n\n{FOOTER}")) {
+            Some(at) => email.text.insert_str(at + 1, &footer),
+            None => email.text.push_str(&footer),
+        }
+        email.text.push('\n');
+        let head = html! {
+            div style="margin-bottom:1em" {
+                @if let Some(logo) = self.logo_url.as_deref().filter(|url| url.starts_with("https://")) {
+                    img src=(logo) alt="" style="max-height:48px;display:block;margin-bottom:.5em";
+                }
+                strong style="font-size:18px" { (self.name.trim()) }
+            }
+        };
+        let foot = html! {
+            p style="font-size:13px;color:#52606d" {
+                strong { (self.name.trim()) }
+                @for line in &lines { br; (line) }
+            }
+        };
+        email.html = email
+            .html
+            .replacen(LETTERHEAD_SLOT, &head.into_string(), 1)
+            .replacen(SCHOOL_FOOTER_SLOT, &foot.into_string(), 1);
+    }
+}
+
+/// `label` and `value` together, or nothing when the value is blank.
+fn format_with(label: &str, value: &str) -> String {
+    let value = value.trim();
+    if value.is_empty() {
+        String::new()
+    } else {
+        format!("{label}{value}")
+    }
 }
 
 /// When, how long and where a booked meeting is, as labelled lines.

@@ -130,17 +130,21 @@ pub fn sanitise_key(key: &str) -> String {
     cleaned.trim_start_matches('.').to_string()
 }
 
-/// Builds the message for one email: text and HTML as alternatives, and when there is a
-/// calendar, a `text/calendar` alternative (what Outlook and Google read) plus an `invite.ics`
-/// attachment (what Apple Mail and others offer to open). From shows the school's name with
-/// the configured address; the Message-ID is `<{key}@steadfast>`; `Auto-Submitted:
-/// auto-generated` keeps out-of-office replies away.
+/// Builds the message for one email: text and HTML as alternatives, headed and signed with the
+/// school's details, and when there is a calendar, a `text/calendar` alternative (what Outlook
+/// and Google read) plus an `invitation.ics` or `cancellation.ics` attachment (what Apple Mail
+/// and others offer to open). From shows the school's name with the configured address; the
+/// Message-ID is `<{key}@{id_host}>` ([`identity_host`]); `Auto-Submitted` and
+/// `X-Auto-Response-Suppress` keep out-of-office replies away.
 pub fn build_message(
     email: &OutgoingEmail,
     from: &str,
-    school_name: &str,
+    school: &content::SchoolContact,
     id_host: &str,
 ) -> Result<Message, MailError> {
+    let mut email = email.clone();
+    school.letterhead(&mut email);
+    let school_name = school.name.trim();
     let sender: Mailbox = from.parse().map_err(|source| MailError::Address {
         which: "sender",
         source,
@@ -220,6 +224,13 @@ mod tests {
         }
     }
 
+    fn school(name: &str) -> content::SchoolContact {
+        content::SchoolContact {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     fn formatted(message: &Message) -> String {
         String::from_utf8(message.formatted()).unwrap()
     }
@@ -275,7 +286,7 @@ mod tests {
         let message = build_message(
             &email(None),
             "steadfast@localhost",
-            "Oakfield Academy",
+            &school("Oakfield Academy"),
             "school.example",
         )
         .unwrap();
@@ -314,7 +325,7 @@ mod tests {
         let message = build_message(
             &email(Some(ics.into())),
             "steadfast@localhost",
-            "Oakfield Academy",
+            &school("Oakfield Academy"),
             "school.example",
         )
         .unwrap();
@@ -347,7 +358,7 @@ mod tests {
         let err = build_message(
             &email(Some(ics.into())),
             "steadfast@localhost",
-            "School",
+            &school("School"),
             "school.example",
         )
         .unwrap_err();
@@ -365,7 +376,12 @@ mod tests {
             bad.to = to.into();
             assert!(
                 matches!(
-                    build_message(&bad, "steadfast@localhost", "School", "school.example"),
+                    build_message(
+                        &bad,
+                        "steadfast@localhost",
+                        &school("School"),
+                        "school.example"
+                    ),
                     Err(MailError::Address {
                         which: "recipient",
                         ..
@@ -375,7 +391,7 @@ mod tests {
             );
         }
         assert!(matches!(
-            build_message(&email(None), "nobody", "School", "school.example"),
+            build_message(&email(None), "nobody", &school("School"), "school.example"),
             Err(MailError::Address {
                 which: "sender",
                 ..
@@ -384,7 +400,12 @@ mod tests {
         let mut keyless = email(None);
         keyless.message_key = "...".into();
         assert!(matches!(
-            build_message(&keyless, "steadfast@localhost", "School", "school.example"),
+            build_message(
+                &keyless,
+                "steadfast@localhost",
+                &school("School"),
+                "school.example"
+            ),
             Err(MailError::EmptyKey)
         ));
     }
