@@ -5,8 +5,13 @@
 //! cancelled or its day is over, and an unknown token answers the same 404; another school
 //! cannot reach it; guessing is slowed like sign-ins. A plan shared with a parent is read and
 //! acknowledged; a block delivered at home is recorded by the parent and counts in fidelity.
-//! Hostile input on the family forms is refused or kept verbatim and shown escaped.
+//! Hostile input on the family forms is refused or kept verbatim and shown escaped. In headless
+//! Chromium on a phone: a parent follows the invitation's link, asks for another time, the Head
+//! of Year sees it, and the parent later records a session at home that counts in fidelity.
 
+#[path = "common/browser.rs"]
+#[allow(dead_code)] // this file uses part of the browser harness
+mod chromium;
 mod common;
 
 use chrono::{Datelike, NaiveDate, TimeDelta, Utc, Weekday};
@@ -606,12 +611,13 @@ fn first_school_day() -> NaiveDate {
     day
 }
 
-async fn sessions_at_home_recorded_by_the_parent_count_in_fidelity(engine: Engine) {
-    let s = scene_in(spawn_app(engine).await);
-    let sendco = signed_in(&s.app, SENDCO).await;
-    move_pupil(&s, &sendco, 4, true).await;
-    agree_plan(&s, &sendco, "Arrive on time to lessons").await;
-    move_pupil(&s, &sendco, 5, false).await;
+/// A block of the pupil's Coaching Programme delivered at home by their parent, with one
+/// session today and one in three days, shared with the parent by the SENDCO: the block, the
+/// two sessions and the token emailed to the parent.
+async fn home_block_shared(s: &Scene, sendco: &Client) -> (i64, i64, i64, String) {
+    move_pupil(s, sendco, 4, true).await;
+    agree_plan(s, sendco, "Arrive on time to lessons").await;
+    move_pupil(s, sendco, 5, false).await;
     let fields = vec![
         (
             "starts_on",
@@ -630,7 +636,7 @@ async fn sessions_at_home_recorded_by_the_parent_count_in_fidelity(engine: Engin
     ];
     let planned = post_as(
         &s.app,
-        &sendco,
+        sendco,
         &format!("/pupils/{}/programme/blocks", s.pupil),
         &fields,
     )
@@ -659,13 +665,24 @@ async fn sessions_at_home_recorded_by_the_parent_count_in_fidelity(engine: Engin
 
     let shared = post_as(
         &s.app,
-        &sendco,
+        sendco,
         &format!("/pupils/{}/programme/blocks/{block}/share", s.pupil),
         &[("name", "Ana Silva".into()), ("email", PARENT.into())],
     )
     .await;
     assert_eq!(shared.status(), StatusCode::SEE_OTHER);
-    let token = emailed_token(&s.app, PARENT);
+    (
+        block,
+        today_session,
+        later_session,
+        emailed_token(&s.app, PARENT),
+    )
+}
+
+async fn sessions_at_home_recorded_by_the_parent_count_in_fidelity(engine: Engine) {
+    let s = scene_in(spawn_app(engine).await);
+    let sendco = signed_in(&s.app, SENDCO).await;
+    let (block, today_session, later_session, token) = home_block_shared(&s, &sendco).await;
     let (status, page, _) = family_get(&s.app, &token).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains(&format!("/family/{token}/sessions/{today_session}")));
@@ -903,3 +920,154 @@ async fn the_school_details_families_see_are_kept_by_an_administrator(engine: En
     );
 }
 both_engines!(the_school_details_families_see_are_kept_by_an_administrator);
+
+// ---------------------------------------------------------------------------------------------
+// A parent on a phone, in a browser
+// ---------------------------------------------------------------------------------------------
+
+/// The text of the page's `main`.
+async fn main_text(browser: &chromium::Browser) -> String {
+    browser
+        .client
+        .find(fantoccini::Locator::Css("main"))
+        .await
+        .expect("the page")
+        .text()
+        .await
+        .expect("its text")
+}
+
+/// Clicks the element `css` finds.
+async fn click(browser: &chromium::Browser, css: &str) {
+    browser
+        .client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+}
+
+/// Types `text` into the field `css` finds.
+async fn type_into(browser: &chromium::Browser, css: &str, text: &str) {
+    browser
+        .client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+}
+
+#[tokio::test]
+async fn a_parent_on_a_phone_asks_for_another_time_and_records_a_session_at_home() {
+    if !chromium::browser_available() {
+        return;
+    }
+    let s = scene_in(spawn_app(Engine::Sqlite).await);
+    let meeting = coaching_time_due(&s).await;
+    book(&s, meeting);
+    // The invitation the parent received, and the link in it.
+    let invitation: String = outbox::table
+        .filter(outbox::recipient.eq(PARENT))
+        .filter(outbox::message_key.like(format!("meeting-{meeting}-invite-%")))
+        .select(outbox::body_text)
+        .first(&mut *s.app.conn())
+        .expect("the parent's invitation");
+    assert!(!invitation.contains("Coaching Time"), "{invitation}");
+    let link = invitation
+        .split_whitespace()
+        .find(|word| word.contains("/family/"))
+        .expect("the parent's own link");
+    let path = &link[link.find("/family/").unwrap()..];
+
+    // On a phone: what the meeting is for, when and where, and the answer.
+    let phone = chromium::Browser::start_on(chromium::Screen::Phone).await;
+    phone
+        .client
+        .goto(&format!("{}{path}", s.app.address))
+        .await
+        .expect("the parent's page");
+    let page = main_text(&phone).await;
+    assert!(page.contains("Room 4"), "{page}");
+    assert!(!page.contains("Coaching Time"), "{page}");
+    let width: i64 = phone
+        .client
+        .execute("return document.documentElement.scrollWidth", vec![])
+        .await
+        .expect("the page's width")
+        .as_i64()
+        .unwrap_or(0);
+    assert!(width <= 390, "the page fits the phone: {width}px");
+    click(&phone, "input[name=response][value=another_time]").await;
+    type_into(
+        &phone,
+        "textarea[name=note]",
+        "After 4pm please, I work mornings",
+    )
+    .await;
+    click(&phone, "form button[type=submit]").await;
+    phone
+        .client
+        .wait()
+        .for_element(fantoccini::Locator::Css("p.notice"))
+        .await
+        .expect("the answer taken");
+    let answered = main_text(&phone).await;
+    assert!(
+        answered.contains("the school has your answer"),
+        "{answered}"
+    );
+
+    // The Head of Year sees it on the meeting page.
+    let desk = chromium::Browser::start_on(chromium::Screen::Window(1280, 800)).await;
+    desk.sign_in(&s.app.address, HOY, PASSWORD).await;
+    desk.client
+        .goto(&format!("{}/meetings/{meeting}", s.app.address))
+        .await
+        .expect("the meeting page");
+    let staff_page = main_text(&desk).await;
+    assert!(
+        staff_page.contains("asked for another time"),
+        "{staff_page}"
+    );
+    assert!(staff_page.contains("After 4pm please, I work mornings"));
+    desk.close().await;
+
+    // Later, the programme is delivered at home: the parent records today's session.
+    let sendco = signed_in(&s.app, SENDCO).await;
+    let (_, today_session, _, token) = home_block_shared(&s, &sendco).await;
+    phone
+        .client
+        .goto(&format!("{}/family/{token}", s.app.address))
+        .await
+        .expect("the parent's sessions");
+    let form = format!("form[action$='/sessions/{today_session}']");
+    click(
+        &phone,
+        &format!("{form} input[name=outcome][value=delivered]"),
+    )
+    .await;
+    type_into(&phone, &format!("{form} input[name=minutes]"), "30").await;
+    type_into(
+        &phone,
+        &format!("{form} textarea[name=note]"),
+        "Packed the bag together",
+    )
+    .await;
+    click(&phone, &format!("{form} button[type=submit]")).await;
+    phone
+        .client
+        .wait()
+        .for_element(fantoccini::Locator::Css("p.notice"))
+        .await
+        .expect("the session saved");
+    let saved = main_text(&phone).await;
+    assert!(saved.contains("the session is recorded"), "{saved}");
+    phone.close().await;
+    let (_, programme) = get(&s.app, &sendco, &format!("/pupils/{}/programme", s.pupil)).await;
+    assert!(programme.contains("1 of 1 delivered"), "{programme}");
+    assert!(programme.contains("recorded at home"), "{programme}");
+}
