@@ -1245,7 +1245,7 @@ async fn overdue_is_the_same_on_home_and_meetings(engine: Engine) {
         "{home}"
     );
     assert!(
-        home.contains(r#"<span class="tag warn">overdue since"#),
+        home.contains(r#"<span class="tag warn">overdue: booked for"#),
         "{home}"
     );
     assert!(listed.contains("Amira"), "{listed}");

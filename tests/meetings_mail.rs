@@ -1518,3 +1518,144 @@ async fn each_person_hears_what_changed_for_them(engine: Engine) {
 }
 
 both_engines!(each_person_hears_what_changed_for_them);
+
+/// The value of property `name` of the first event in a message's calendar part, parsed by
+/// the `ical` crate, with its parameters.
+fn event_property(message: &ReceivedMessage, name: &str) -> (String, Vec<(String, Vec<String>)>) {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&message.raw)
+        .expect("a message");
+    let ics = parsed
+        .parts
+        .iter()
+        .find(|part| part.is_content_type("text", "calendar"))
+        .and_then(|part| part.text_contents().map(str::to_string))
+        .expect("a text/calendar part");
+    let calendar = ical::IcalParser::new(ics.as_bytes())
+        .next()
+        .expect("one calendar")
+        .expect("a calendar that parses");
+    let event = calendar.events.first().expect("one event");
+    let property = event
+        .properties
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {ics}"));
+    (
+        property.value.clone().unwrap_or_default(),
+        property.params.clone().unwrap_or_default(),
+    )
+}
+
+/// The plain-text body of a message, decoded as its reader sees it.
+fn body_of(message: &ReceivedMessage) -> String {
+    mail_parser::MessageParser::default()
+        .parse(&message.raw)
+        .and_then(|parsed| parsed.body_text(0).map(|text| text.into_owned()))
+        .expect("a text body")
+}
+
+async fn an_invitation_reads_as_each_recipient_can_act_on_it(engine: Engine) {
+    let Some(sink) = SmtpSink::start(SinkOptions::default()) else {
+        return;
+    };
+    let app = spawn_app_with(engine, |settings| settings.smtp_url = sink.url()).await;
+    let s = scene(&app);
+    let meeting = coaching_time_accepted(&app, &s).await;
+    let id = meeting["id"].as_i64().unwrap();
+    let teacher_id = meeting["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .find(|p| *p != s.hoy9.id)
+        .expect("the adult at the scene");
+    run_jobs(&app, Utc::now()).await;
+    sink.wait_for(1, WAIT);
+    let starts = morning(next(
+        Weekday::Wed,
+        Utc::now().date_naive() + TimeDelta::days(1),
+    ));
+    let booking = json!({
+        "starts_at": starts.to_rfc3339(),
+        "duration_minutes": 30,
+        "location": "Room 12",
+        "participant_ids": [s.hoy9.id, teacher_id],
+        "parent_invited": true,
+        "guests": [{"name": "Pat Okafor", "email": "parent@home.example", "role": "parent_carer"}]
+    });
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/meetings/{id}/schedule"),
+            &s.hoy9_token,
+            &booking,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    run_jobs(&app, Utc::now()).await;
+    let received = sink.wait_for(4, WAIT);
+    let to = |who: &str| {
+        received
+            .iter()
+            .find(|m| m.envelope_to.iter().any(|t| t.contains(who)))
+            .unwrap_or_else(|| panic!("a message to {who}"))
+    };
+    let meeting_page = format!("/meetings/{id}");
+
+    // The parent: plain words, their own link, a calendar entry organised by the Head of Year
+    // that asks no reply by email.
+    let parent = to("parent@home.example");
+    let text = body_of(parent);
+    assert!(!text.contains("Coaching"), "{text}");
+    assert!(!text.contains(&meeting_page), "{text}");
+    let (summary, _) = event_property(parent, "SUMMARY");
+    assert_eq!(summary, "Meeting about Sam's support");
+    let (organizer, _) = event_property(parent, "ORGANIZER");
+    assert_eq!(organizer.to_lowercase(), "mailto:hoy9@oak.example");
+    let (_, attendee) = event_property(parent, "ATTENDEE");
+    assert!(
+        attendee
+            .iter()
+            .any(|(k, v)| k == "RSVP" && v == &vec!["FALSE".to_string()]),
+        "{attendee:?}"
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&parent.raw)
+        .unwrap();
+    assert!(parsed
+        .parts
+        .iter()
+        .any(|part| part.attachment_name() == Some("invitation.ics")));
+    let link = text
+        .split_whitespace()
+        .find(|word| word.contains("/family/"))
+        .expect("the parent's link");
+    let path = &link[link.find("/family/").unwrap()..];
+    let followed = app.get_page(&page_client(), path).await;
+    assert_eq!(followed.status(), StatusCode::OK);
+    // Someone else's guess at a link, and the staff page without an account, are closed.
+    let guessed = app
+        .get_page(&page_client(), "/family/0123456789abcdef0123456789abcdef")
+        .await;
+    assert_eq!(guessed.status(), StatusCode::NOT_FOUND);
+    let staff_only = page_client()
+        .get(app.url(&meeting_page))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(staff_only.status(), StatusCode::OK);
+
+    // The Head of Year runs it: the meeting's page. The teacher attends: no link to it.
+    assert!(body_of(to("hoy9@oak.example")).contains(&meeting_page));
+    let teacher = body_of(to("teacher@oak.example"));
+    assert!(!teacher.contains(&meeting_page), "{teacher}");
+    assert!(
+        teacher.contains("Head of Year runs the meeting"),
+        "{teacher}"
+    );
+    let (teacher_summary, _) = event_property(to("teacher@oak.example"), "SUMMARY");
+    // The ical crate leaves text escapes as they are written (RFC 5545: a comma is `\\,`).
+    assert_eq!(teacher_summary, "Coaching Time meeting: Sam O.\\, Year 9");
+}
+
+both_engines!(an_invitation_reads_as_each_recipient_can_act_on_it);

@@ -349,6 +349,31 @@ impl SchoolDetails {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Whatever a family's form carries, an answer is one of the three with a short,
+        /// clean note, or a refusal naming the field at fault; nothing panics.
+        #[test]
+        fn any_answer_is_taken_or_refused_at_a_field(response in ".{0,20}", note in proptest::option::of(".{0,400}")) {
+            match check_response(&response, note.as_deref()) {
+                Ok((_, note)) => {
+                    let short_and_clean = note.is_none_or(|n| {
+                        n.chars().count() <= MAX_FAMILY_NOTE_CHARS && !n.contains(char::from(0))
+                    });
+                    proptest::prop_assert!(short_and_clean);
+                }
+                Err(refused) => proptest::prop_assert!(["response", "note"].contains(&refused.field)),
+            }
+        }
+
+        /// The same for a session recorded at home.
+        #[test]
+        fn any_home_session_is_taken_or_refused_at_a_field(outcome in ".{0,20}", minutes in proptest::option::of(0u32..100_000), note in proptest::option::of(".{0,400}")) {
+            if let Err(refused) = check_home_session(&outcome, minutes, note.as_deref()) {
+                proptest::prop_assert!(!refused.field.is_empty());
+            }
+        }
+    }
+
     fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
     }
