@@ -1149,8 +1149,8 @@ async fn a_meeting_booked_late_is_reminded_and_overdue_only_after_its_day(engine
         "duration_minutes": 30,
         "location": "Room 12",
         "participant_ids": [s.hoy9.id, teacher_id],
-        "parent_invited": false,
-        "guests": []
+        "parent_invited": true,
+        "guests": [{"name": "Pat Okafor", "email": "parent@home.example", "role": "parent_carer"}]
     });
     let (status, body) = app
         .api_post(
@@ -1166,12 +1166,13 @@ async fn a_meeting_booked_late_is_reminded_and_overdue_only_after_its_day(engine
     // The Monday after its due day: not overdue, since its booked day is still to come.
     let report = run_jobs(&app, morning(friday + TimeDelta::days(3))).await;
     assert_eq!(report.overdue_notices, 0, "{report}");
-    // The Tuesday: the reminder, to the Head of Year (with the meeting's page) and to the
-    // teacher invited (who cannot open it, so no link).
+    // The Tuesday: the reminder, to the Head of Year (with the meeting's page), to the teacher
+    // invited (who cannot open it, so no link) and to the parent (in plain words, with their
+    // own page).
     let report = run_jobs(&app, morning(friday + TimeDelta::days(4))).await;
     assert_eq!(
         (report.reminders, report.overdue_notices),
-        (2, 0),
+        (3, 0),
         "{report}"
     );
     let reminders = queued_since(&app, before);
@@ -1191,6 +1192,17 @@ async fn a_meeting_booked_late_is_reminded_and_overdue_only_after_its_day(engine
         "{}",
         to_head.2
     );
+    let to_parent = reminders
+        .iter()
+        .find(|(to, _, _)| to.contains("parent@home.example"))
+        .expect("the parent's reminder");
+    assert!(
+        to_parent.1.starts_with("Reminder: Meeting about Sam's support"),
+        "{}",
+        to_parent.1
+    );
+    assert!(!to_parent.2.contains("Coaching"), "{}", to_parent.2);
+    assert!(to_parent.2.contains("/family/"), "{}", to_parent.2);
     // Its day: nothing. The day after, with nothing recorded: overdue, saying which case.
     let report = run_jobs(&app, morning(wednesday)).await;
     assert_eq!(report.overdue_notices, 0, "{report}");

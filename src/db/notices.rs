@@ -757,7 +757,7 @@ fn remind(
     let runners = responsible(conn, &story)?;
     let mut people: Vec<(Recipient, bool)> = runners.iter().cloned().map(|p| (p, true)).collect();
     if matches!(state, MeetingState::Booked { .. }) {
-        // Staff invited; families' reminders come through their own page's email.
+        // Staff invited (families' reminders are in their own words, below).
         let invited_staff = taking_part(conn, meeting.id)?
             .into_iter()
             .filter(|person| person.staff_id.is_some());
@@ -778,16 +778,36 @@ fn remind(
         _ => meeting.due_on,
     };
     let topic = topic(&story, &format!("reminder, {}", state.phrase()));
+    let key =
+        |person: &Recipient| format!("meeting-{}-reminder-{target}-{}", meeting.id, person.email);
     for (person, runs_it) in &people {
         let email = content::reminder(&follow_up_input(context, &story, person, None, *runs_it))
-            .into_email(
-                person.email.clone(),
-                format!("meeting-{}-reminder-{target}-{}", meeting.id, person.email),
-                None,
-            );
+            .into_email(person.email.clone(), key(person), None);
         queue(conn, &story, person, email, &topic, at)?;
     }
-    Ok(people.len())
+    let mut reminded = people.len();
+    if let (MeetingState::Booked { .. }, Some(booked)) = (state, slot(meeting)) {
+        // Families and outside professionals: the same reminder in their own words, with
+        // their own page to say they can no longer come.
+        let guests = taking_part(conn, meeting.id)?
+            .into_iter()
+            .filter(|person| person.staff_id.is_none());
+        for guest in guests {
+            let audience = audience_of(conn, context, &story, &guest, at)?;
+            let email = content::family_reminder(&content::ScheduledMeeting {
+                recipient_name: guest.name.clone(),
+                pupil: story.label.clone(),
+                kind: story.kind,
+                slot: booked.clone(),
+                meeting_url: content::meeting_url(&context.public_url, meeting.id),
+                audience,
+            })
+            .into_email(guest.email.clone(), key(&guest), None);
+            queue(conn, &story, &guest, email, &topic, at)?;
+            reminded += 1;
+        }
+    }
+    Ok(reminded)
 }
 
 /// The overdue notice, to those responsible and a copy one step up, once for each time the

@@ -464,6 +464,36 @@ pub fn update(input: &MeetingChanged) -> EmailContent {
     .render()
 }
 
+/// The reminder the school day before a booked meeting, to a parent, carer or outside
+/// professional invited to it: when and where, and their page to say they cannot come.
+pub fn family_reminder(input: &ScheduledMeeting) -> EmailContent {
+    let mut lines = vec![format!(
+        "A reminder of the {} for {} on {}.",
+        input.name(),
+        input.pupil_named(),
+        short_when(input.slot.starts_at)
+    )];
+    if input.link().is_some() {
+        lines.push(
+            "If you can no longer come, please say so on your page for this meeting (the link below), and ask for another time."
+                .into(),
+        );
+    }
+    Email {
+        subject: format!(
+            "Reminder: {}, {}",
+            input.headline(),
+            short_when(input.slot.starts_at)
+        ),
+        recipient_name: &input.recipient_name,
+        paragraphs: &lines,
+        details: &slot_details(&input.slot),
+        link: input.link(),
+        closing: "Thank you.",
+    }
+    .render()
+}
+
 /// The email to someone taken off a meeting that goes ahead for the others.
 pub fn no_longer_needed(input: &ScheduledMeeting) -> EmailContent {
     let lines = [
@@ -1275,7 +1305,7 @@ mod tests {
     /// The same meeting as a parent invited to it reads it, with their own page.
     fn for_family() -> ScheduledMeeting {
         ScheduledMeeting {
-            recipient_name: "Pat Taylor".into(),
+            recipient_name: "Pat Smith".into(),
             audience: Audience::Family {
                 page: Some("http://127.0.0.1:8080/family/abc".into()),
             },
@@ -1493,6 +1523,14 @@ mod tests {
         }
         assert!(invitation.text.contains("http://127.0.0.1:8080/family/abc"));
         assert!(invitation.text.contains("ask for another time"));
+        let reminder = family_reminder(&for_family());
+        check_common(&reminder);
+        assert!(!reminder.text.contains("Coaching"), "{}", reminder.text);
+        assert!(reminder.text.contains("http://127.0.0.1:8080/family/abc"));
+        assert_eq!(
+            reminder.subject,
+            "Reminder: Meeting about Sam's support, Tuesday 1 December 2026 at 15:30"
+        );
         let gone = no_longer_needed(&for_family());
         assert!(gone.text.contains("goes ahead for the others"));
         assert!(!gone.text.contains("Coaching"));
