@@ -1197,7 +1197,9 @@ async fn a_meeting_booked_late_is_reminded_and_overdue_only_after_its_day(engine
         .find(|(to, _, _)| to.contains("parent@home.example"))
         .expect("the parent's reminder");
     assert!(
-        to_parent.1.starts_with("Reminder: Meeting about Sam's support"),
+        to_parent
+            .1
+            .starts_with("Reminder: Meeting about Sam's support"),
         "{}",
         to_parent.1
     );
