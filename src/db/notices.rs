@@ -378,6 +378,24 @@ struct Mailing<'a> {
     write: &'a dyn Fn(content::ScheduledMeeting) -> content::EmailContent,
 }
 
+/// The booked meeting `booked` as one person invited to it reads it.
+fn scheduled(
+    context: &NoticeContext,
+    story: &MeetingStory,
+    person: &Recipient,
+    booked: &content::MeetingSlot,
+    audience: content::Audience,
+) -> content::ScheduledMeeting {
+    content::ScheduledMeeting {
+        recipient_name: person.name.clone(),
+        pupil: story.label.clone(),
+        kind: story.kind,
+        slot: booked.clone(),
+        meeting_url: content::meeting_url(&context.public_url, story.meeting.id),
+        audience,
+    }
+}
+
 /// Queues one email of `mailing` to each of `people`, with the calendar entry as they should
 /// see it. Everyone invited now is named in the calendar.
 fn mail_each(
@@ -411,22 +429,15 @@ fn mail_each(
             mailing.method,
             now,
         )?;
-        let email = (mailing.write)(content::ScheduledMeeting {
-            recipient_name: person.name.clone(),
-            pupil: story.label.clone(),
-            kind: story.kind,
-            slot: booked.clone(),
-            meeting_url: content::meeting_url(&context.public_url, story.meeting.id),
-            audience,
-        })
-        .into_email(
-            person.email.clone(),
-            format!(
-                "meeting-{}-{}-{}-{}",
-                story.meeting.id, mailing.key_kind, story.meeting.sequence, person.email
-            ),
-            calendar,
-        );
+        let email = (mailing.write)(scheduled(context, story, person, &booked, audience))
+            .into_email(
+                person.email.clone(),
+                format!(
+                    "meeting-{}-{}-{}-{}",
+                    story.meeting.id, mailing.key_kind, story.meeting.sequence, person.email
+                ),
+                calendar,
+            );
         queue(conn, story, person, email, &mailing.topic, now)?;
     }
     Ok(())
@@ -756,22 +767,25 @@ fn remind(
     let story = story(conn, meeting)?;
     let runners = responsible(conn, &story)?;
     let mut people: Vec<(Recipient, bool)> = runners.iter().cloned().map(|p| (p, true)).collect();
-    if matches!(state, MeetingState::Booked { .. }) {
-        // Staff invited (families' reminders are in their own words, below).
-        let invited_staff = taking_part(conn, meeting.id)?
-            .into_iter()
-            .filter(|person| person.staff_id.is_some());
-        for person in invited_staff {
-            if people
-                .iter()
-                .any(|(p, _)| p.email.eq_ignore_ascii_case(&person.email))
-            {
-                continue;
-            }
-            let runs_it =
-                audience_of(conn, context, &story, &person, at)? == content::Audience::Runs;
-            people.push((person, runs_it));
+    // Everyone invited, once booked: staff get the staff reminder, families and outside
+    // professionals theirs in their own words (below).
+    let (invited_staff, guests): (Vec<Recipient>, Vec<Recipient>) =
+        if matches!(state, MeetingState::Booked { .. }) {
+            taking_part(conn, meeting.id)?
+                .into_iter()
+                .partition(|person| person.staff_id.is_some())
+        } else {
+            (Vec::new(), Vec::new())
+        };
+    for person in invited_staff {
+        if people
+            .iter()
+            .any(|(p, _)| p.email.eq_ignore_ascii_case(&person.email))
+        {
+            continue;
         }
+        let runs_it = audience_of(conn, context, &story, &person, at)? == content::Audience::Runs;
+        people.push((person, runs_it));
     }
     let target = match state {
         MeetingState::Booked { on, .. } => on,
@@ -786,23 +800,14 @@ fn remind(
         queue(conn, &story, person, email, &topic, at)?;
     }
     let mut reminded = people.len();
-    if let (MeetingState::Booked { .. }, Some(booked)) = (state, slot(meeting)) {
+    if let Some(booked) = slot(meeting) {
         // Families and outside professionals: the same reminder in their own words, with
         // their own page to say they can no longer come.
-        let guests = taking_part(conn, meeting.id)?
-            .into_iter()
-            .filter(|person| person.staff_id.is_none());
         for guest in guests {
             let audience = audience_of(conn, context, &story, &guest, at)?;
-            let email = content::family_reminder(&content::ScheduledMeeting {
-                recipient_name: guest.name.clone(),
-                pupil: story.label.clone(),
-                kind: story.kind,
-                slot: booked.clone(),
-                meeting_url: content::meeting_url(&context.public_url, meeting.id),
-                audience,
-            })
-            .into_email(guest.email.clone(), key(&guest), None);
+            let email =
+                content::family_reminder(&scheduled(context, &story, &guest, &booked, audience))
+                    .into_email(guest.email.clone(), key(&guest), None);
             queue(conn, &story, &guest, email, &topic, at)?;
             reminded += 1;
         }
