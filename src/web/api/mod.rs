@@ -114,7 +114,7 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
     info(
         title = "Steadfast API",
         version = "1",
-        description = "Pupil support along the Coaching Sequence: pupils, staff, incidents, suggestions and meetings of one school. Every route takes `Authorization: Bearer TOKEN` (see `steadfast token create`)."
+        description = "Pupil support along the Coaching Sequence: pupils, staff, incidents, suggestions, meetings, Coaching Plans, programmes and their sessions, provision and the insight reports of one school. Every route takes `Authorization: Bearer TOKEN` (see `steadfast token create`)."
     ),
     paths(
         staff::list,
