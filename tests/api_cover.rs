@@ -154,7 +154,11 @@ async fn agree_plan(s: &Scene, goal: &str) {
         ("agreed_with", "Ms Okafor (mother)".to_string()),
     ];
     let response = post_form(s, &format!("/pupils/{}/plan", s.pupil), &fields).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "agreeing the plan");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "agreeing the plan"
+    );
 }
 
 /// The pupil on the Coaching Programme with a plan, and the 2-week block planned with the
@@ -254,7 +258,10 @@ async fn the_plan_and_programme_follow_their_pages_rules(engine: Engine) {
         );
         assert_eq!(body["earlier"].as_array().map(Vec::len), Some(1));
         assert_eq!(body["earlier"][0]["version"], 1);
-        assert_eq!(body["earlier"][0]["goals"][0]["text"], "Arrive on time to lessons");
+        assert_eq!(
+            body["earlier"][0]["goals"][0]["text"],
+            "Arrive on time to lessons"
+        );
         assert_eq!(body["review_due"], false);
 
         let (status, body) = s.app.api_get(&programme, token).await;
@@ -294,12 +301,19 @@ async fn recording_a_session_moves_its_fidelity(engine: Engine) {
         (json!({"outcome": "absent", "minutes": 30}), "minutes"),
         (json!({"outcome": "delivered", "colour": "red"}), "colour"),
         (json!({"minutes": 30}), "outcome"),
-        (json!({"outcome": "delivered", "minutes": "thirty"}), "minutes"),
+        (
+            json!({"outcome": "delivered", "minutes": "thirty"}),
+            "minutes",
+        ),
     ] {
         let answer = s.app.api_post(&path, &s.specialist, &body).await;
         assert_refused(&answer, StatusCode::BAD_REQUEST, field);
     }
-    assert_eq!(session_outcome(&s.app, session), (None, None), "nothing written");
+    assert_eq!(
+        session_outcome(&s.app, session),
+        (None, None),
+        "nothing written"
+    );
     for token in [&s.teacher, &s.hoy8] {
         let answer = s
             .app
@@ -317,7 +331,11 @@ async fn recording_a_session_moves_its_fidelity(engine: Engine) {
     // The practitioner records it delivered: the planned 30 minutes, by them.
     let (status, recorded) = s
         .app
-        .api_post(&path, &s.specialist, &json!({"outcome": "delivered", "note": "Good start"}))
+        .api_post(
+            &path,
+            &s.specialist,
+            &json!({"outcome": "delivered", "note": "Good start"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{recorded}");
     assert_eq!(recorded["id"], session);
@@ -329,7 +347,11 @@ async fn recording_a_session_moves_its_fidelity(engine: Engine) {
     let (_, body) = s.app.api_get(&programme, &s.sendco).await;
     let fidelity = &body["blocks"][0]["fidelity"];
     assert_eq!(
-        (&fidelity["delivered"], &fidelity["planned"], &fidelity["percent"]),
+        (
+            &fidelity["delivered"],
+            &fidelity["planned"],
+            &fidelity["percent"]
+        ),
         (&json!(1), &json!(1), &json!(100))
     );
     assert_eq!(fidelity["band"], "high");
@@ -337,7 +359,11 @@ async fn recording_a_session_moves_its_fidelity(engine: Engine) {
     // Corrected by the SENDCO: the pupil was absent after all.
     let (status, corrected) = s
         .app
-        .api_post(&path, &s.sendco, &json!({"outcome": "absent", "reason": "Ill"}))
+        .api_post(
+            &path,
+            &s.sendco,
+            &json!({"outcome": "absent", "reason": "Ill"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{corrected}");
     assert_eq!(corrected["outcome"], "absent");
@@ -348,7 +374,10 @@ async fn recording_a_session_moves_its_fidelity(engine: Engine) {
     );
     let (_, body) = s.app.api_get(&programme, &s.sendco).await;
     let fidelity = &body["blocks"][0]["fidelity"];
-    assert_eq!((&fidelity["delivered"], &fidelity["planned"]), (&json!(0), &json!(1)));
+    assert_eq!(
+        (&fidelity["delivered"], &fidelity["planned"]),
+        (&json!(0), &json!(1))
+    );
     assert_eq!(fidelity["band"], "low");
     assert_eq!(fidelity["pupil_absent"], 1);
 }
@@ -384,7 +413,10 @@ async fn a_block_review_moves_the_pupil_as_the_page_would(engine: Engine) {
         (json!({"decision": "sideways"}), "decision"),
         (json!({"reason": "x"}), "decision"),
         (json!({"decision": "goals_met", "summary": " "}), "summary"),
-        (json!({"decision": "goals_met", "held_at": "2999-01-01T00:00:00Z"}), "held_at"),
+        (
+            json!({"decision": "goals_met", "held_at": "2999-01-01T00:00:00Z"}),
+            "held_at",
+        ),
     ] {
         let answer = s.app.api_post(&path, &s.sendco, &body).await;
         assert_refused(&answer, StatusCode::BAD_REQUEST, field);
@@ -657,9 +689,15 @@ async fn the_insight_reports_read_scope_and_dates_as_the_pages_do(engine: Engine
     assert_eq!(year9["incidents"], 3);
 
     for (path, field) in [
-        ("/api/v1/insight/patterns?scope=pupil&pupil_id=abc", "pupil_id"),
+        (
+            "/api/v1/insight/patterns?scope=pupil&pupil_id=abc",
+            "pupil_id",
+        ),
         ("/api/v1/insight/patterns?from=yesterday", "from"),
-        ("/api/v1/insight/patterns?from=2026-02-10&to=2026-02-01", "to"),
+        (
+            "/api/v1/insight/patterns?from=2026-02-10&to=2026-02-01",
+            "to",
+        ),
         ("/api/v1/insight/patterns?scope=planet", "scope"),
         ("/api/v1/insight/patterns?colour=red", "colour"),
         ("/api/v1/insight/ladder?scope=form&form=1", "scope"),
@@ -678,11 +716,20 @@ async fn the_insight_reports_read_scope_and_dates_as_the_pages_do(engine: Engine
     ] {
         let answer = s.app.api_get(path, &s.teacher).await;
         assert_eq!(answer.0, StatusCode::FORBIDDEN, "{path}: {}", answer.1);
-        let answer = s.app.api_get(&format!("{path}?scope=school"), &s.hoy9).await;
+        let answer = s
+            .app
+            .api_get(&format!("{path}?scope=school"), &s.hoy9)
+            .await;
         assert_eq!(answer.0, StatusCode::FORBIDDEN, "{path}: {}", answer.1);
-        let answer = s.app.api_get(&format!("{path}?scope=year&year=8"), &s.hoy9).await;
+        let answer = s
+            .app
+            .api_get(&format!("{path}?scope=year&year=8"), &s.hoy9)
+            .await;
         assert_eq!(answer.0, StatusCode::FORBIDDEN, "{path}: {}", answer.1);
-        let (status, body) = s.app.api_get(&format!("{path}?scope=year&year=9"), &s.hoy9).await;
+        let (status, body) = s
+            .app
+            .api_get(&format!("{path}?scope=year&year=9"), &s.hoy9)
+            .await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         let (status, body) = s.app.api_get(path, &s.sendco).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -696,7 +743,10 @@ async fn the_insight_reports_read_scope_and_dates_as_the_pages_do(engine: Engine
     assert_eq!(ladder["tiers"][0]["tier"], "universal");
     assert_eq!(ladder["tiers"][0]["usual_percent"], 80);
     assert!(ladder["weeks"].as_array().is_some_and(|w| w.len() >= 12));
-    let (_, impact) = s.app.api_get("/api/v1/insight/impact?level=3", &s.slt).await;
+    let (_, impact) = s
+        .app
+        .api_get("/api/v1/insight/impact?level=3", &s.slt)
+        .await;
     assert_eq!(impact["level"], 3);
     assert_eq!(impact["by_level"].as_array().map(Vec::len), Some(6));
 }

@@ -457,20 +457,23 @@ pub async fn record_session(
                 delivered_by: request.delivered_by.as_deref(),
                 parent_attended: request.parent_attended,
             };
-            let row = programmes::record_session(conn, &member, id, &input, now).map_err(
-                |e| match e {
-                    // The domain names its own values; the API's body names the absence `absent`.
-                    Error::Invalid { code, field, .. } if field.as_deref() == Some("outcome") => {
-                        Error::Invalid {
-                            code,
-                            field,
-                            message: "outcome must be one of delivered, absent, not_delivered"
-                                .into(),
+            let row =
+                programmes::record_session(conn, &member, id, &input, now).map_err(
+                    |e| match e {
+                        // The domain names its own values; the API's body names the absence `absent`.
+                        Error::Invalid { code, field, .. }
+                            if field.as_deref() == Some("outcome") =>
+                        {
+                            Error::Invalid {
+                                code,
+                                field,
+                                message: "outcome must be one of delivered, absent, not_delivered"
+                                    .into(),
+                            }
                         }
-                    }
-                    other => other,
-                },
-            )?;
+                        other => other,
+                    },
+                )?;
             Ok(SessionJson::from(row))
         })
         .await?;

@@ -10,9 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::programme::FidelityJson;
 use crate::db::audit::{self, Read};
+use crate::db::from_db_time;
 use crate::db::models::{ProvisionItemRow, ProvisionReviewRow};
 use crate::db::provision::{self, BlockSummary, ItemView, MapRow};
-use crate::db::from_db_time;
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::programme::BlockFidelity;
 use crate::error::Error;
@@ -182,7 +182,13 @@ pub async fn pupil(
                     .into_iter()
                     .map(|item| ProvisionItemJson::new(item, today))
                     .collect();
-            audit::record_read(conn, &member, Read::Provision, Some(pupil.id), String::new())?;
+            audit::record_read(
+                conn,
+                &member,
+                Read::Provision,
+                Some(pupil.id),
+                String::new(),
+            )?;
             Ok(PupilProvisionJson {
                 pupil_id: pupil.id,
                 level: pupil.level,
@@ -267,7 +273,9 @@ pub struct MapTotalsJson {
     pub active_items: usize,
     /// The cost of a term of all active provision, in pence.
     pub cost_per_term_pence: u64,
-    /// Delivered over planned across the programme blocks shown.
+    /// Delivered over planned across the programme blocks shown, with its percent and band
+    /// (the counts of absent, not delivered, unrecorded and upcoming sessions are not totalled
+    /// and read 0).
     pub fidelity: FidelityJson,
 }
 
@@ -359,7 +367,10 @@ pub async fn school(
             None => "query",
         }
         .to_string();
-        return Err(ApiError(Error::invalid(&field, format!("{field}: {}", problem.message))));
+        return Err(ApiError(Error::invalid(
+            &field,
+            format!("{field}: {}", problem.message),
+        )));
     }
     let today = SchoolCalendar::local_date(Utc::now());
     let map = state

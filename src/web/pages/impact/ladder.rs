@@ -53,7 +53,11 @@ impl Ladder {
     }
 }
 
-pub(crate) async fn load_ladder(state: &AppState, member: &StaffMember, choice: Choice) -> Result<Ladder> {
+pub(crate) async fn load_ladder(
+    state: &AppState,
+    member: &StaffMember,
+    choice: Choice,
+) -> Result<Ladder> {
     let school_id = member.school_id;
     let for_member = member.clone();
     let (counts, flow, groups) = state

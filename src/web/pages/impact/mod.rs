@@ -12,10 +12,10 @@
 mod ladder;
 mod steps;
 
-pub use ladder::{ladder, ladder_csv};
-pub use steps::{impact, impact_csv};
 /// What the reports read, for the API's figures.
 pub(crate) use ladder::load_ladder;
+pub use ladder::{ladder, ladder_csv};
+pub use steps::{impact, impact_csv};
 pub(crate) use steps::{load_impact, GroupRow};
 
 use std::collections::{BTreeMap, HashMap};

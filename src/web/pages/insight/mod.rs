@@ -101,7 +101,11 @@ impl ReportAsk {
 }
 
 /// Reads the scope and range, with the first problem in them (see [`read_report_ask`]).
-pub(crate) fn read_ask(member: &StaffMember, query: &Fields, today: NaiveDate) -> (Ask, Option<Problem>) {
+pub(crate) fn read_ask(
+    member: &StaffMember,
+    query: &Fields,
+    today: NaiveDate,
+) -> (Ask, Option<Problem>) {
     read_report_ask(member, query, &RULES, today)
 }
 
@@ -257,7 +261,12 @@ fn choices(conn: &mut DbConnection, member: &StaffMember) -> Result<Choices> {
 
 /// Reads and groups a scope's incidents; `all` keeps every group of the pupil and staff
 /// dimensions (for the CSV), otherwise the top [`TOP_GROUPS`].
-pub(crate) fn build_report(conn: &mut DbConnection, school_id: i64, ask: Ask, all: bool) -> Result<Report> {
+pub(crate) fn build_report(
+    conn: &mut DbConnection,
+    school_id: i64,
+    ask: Ask,
+    all: bool,
+) -> Result<Report> {
     let calendar = evaluation::load_rules(conn, school_id)?.calendar;
     let timetable = timetable::load(conn, school_id)?;
     let pupils = insight::pupils_in(conn, school_id, ask.scope)?.len() as u64;
