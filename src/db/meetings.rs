@@ -711,6 +711,14 @@ pub struct Outcome<'a> {
     pub action_steps: Option<&'a str>,
     /// The next step, and a reflection.
     pub next_step: Option<&'a str>,
+    /// For the review meeting of a running Coaching Programme block: what the review decided
+    /// (`goals_met`, `next_block` or `provision_map`). Left out, it follows from `goals_met`:
+    /// met steps down, not met starts the next block (a Bespoke Provision Map after the 6-week
+    /// block).
+    pub decision: Option<&'a str>,
+    /// For a block review: why moving on is right despite low fidelity, or why a Bespoke
+    /// Provision Map comes early.
+    pub reason: Option<&'a str>,
 }
 
 fn record_part(field: &'static str, raw: Option<&str>) -> Result<Option<String>> {
@@ -741,6 +749,12 @@ pub fn record_outcome(
         ));
     }
     let summary = checked_reason("summary", outcome.summary)?;
+    if meeting.level == Level::Programme.number() {
+        let today = crate::domain::calendar::SchoolCalendar::local_date(now);
+        if let Some(block) = super::programmes::running_block(conn, meeting.pupil_id, today)? {
+            return review_in_meeting(conn, member, context, &meeting, &block, outcome, rules, now);
+        }
+    }
     let held: MeetingRow = diesel::update(meetings::table.find(meeting.id))
         .set((
             meetings::status.eq("held"),
@@ -785,6 +799,75 @@ pub fn record_outcome(
     }
     let suggested = evaluation::suggest_for_pupil(conn, &view.pupil, rules, now)?;
     Ok((held, suggested))
+}
+
+/// Records the review meeting of a running programme block as the block review itself,
+/// through [`super::programmes::review_block`] (as the programme page records it): the
+/// block's fidelity is fixed, the decision is carried out, and the meeting keeps the record's
+/// six parts as well.
+#[allow(clippy::too_many_arguments)]
+fn review_in_meeting(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    context: &NoticeContext,
+    meeting: &MeetingRow,
+    block: &super::programmes::BlockView,
+    outcome: &Outcome<'_>,
+    rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<(MeetingRow, Vec<SuggestionRow>)> {
+    use crate::domain::programme::ReviewDecision;
+    let decision = match (outcome.decision, outcome.goals_met) {
+        (Some(decision), goals_met) => {
+            let parsed = ReviewDecision::parse(decision)
+                .map_err(|e| Error::invalid(e.field(), e.to_string()))?;
+            if goals_met.is_some_and(|met| met != (parsed == ReviewDecision::GoalsMet)) {
+                return Err(Error::invalid(
+                    "goals_met",
+                    "goals_met does not agree with the decision: goals are met only when the decision is goals_met",
+                ));
+            }
+            parsed
+        }
+        (None, Some(true)) => ReviewDecision::GoalsMet,
+        (None, Some(false)) if block.programme_block()?.is_last() => ReviewDecision::ProvisionMap,
+        (None, Some(false)) => ReviewDecision::NextBlock,
+        (None, None) => {
+            return Err(Error::invalid(
+                "decision",
+                "this meeting reviews the running programme block: say whether its goals were met (goals_met) or what the review decided (decision: goals_met, next_block or provision_map)",
+            ))
+        }
+    };
+    // The parts of the record are checked before anything is written.
+    let parts = [
+        record_part("follow_up", outcome.follow_up)?,
+        record_part("successes", outcome.successes)?,
+        record_part("challenges", outcome.challenges)?,
+        record_part("focus", outcome.focus)?,
+        record_part("action_steps", outcome.action_steps)?,
+        record_part("next_step", outcome.next_step)?,
+    ];
+    let input = super::programmes::ReviewInput {
+        decision: decision.as_str(),
+        reason: outcome.reason,
+        summary: outcome.summary,
+        held_at: outcome.held_at,
+    };
+    super::programmes::review_block(conn, member, context, block.block.id, &input, rules, now)?;
+    let [follow_up, successes, challenges, focus, action_steps, next_step] = parts;
+    let held: MeetingRow = diesel::update(meetings::table.find(meeting.id))
+        .set((
+            meetings::follow_up.eq(follow_up),
+            meetings::successes.eq(successes),
+            meetings::challenges.eq(challenges),
+            meetings::focus.eq(focus),
+            meetings::action_steps.eq(action_steps),
+            meetings::next_step.eq(next_step),
+        ))
+        .returning(meetings::all_columns)
+        .get_result(conn)?;
+    Ok((held, Vec::new()))
 }
 
 /// How close each active member of the pupil's school is to them, for suggesting who takes

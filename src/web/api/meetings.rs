@@ -385,10 +385,20 @@ pub struct OutcomeJson {
     pub action_steps: Option<String>,
     /// The next step, and a reflection.
     pub next_step: Option<String>,
+    /// For the review meeting of a running Coaching Programme block (level 5): what the
+    /// review decided, `goals_met`, `next_block` or `provision_map`. Left out, it follows from
+    /// `goals_met` (not met: the next block, or a Bespoke Provision Map after the 6-week
+    /// block). The review is recorded as `POST /api/v1/programme-blocks/{id}/review` records it.
+    pub decision: Option<String>,
+    /// For a block review: why moving on is right with fidelity under 80%, or why a Bespoke
+    /// Provision Map comes early.
+    pub reason: Option<String>,
 }
 
 /// Records a meeting as held, in the six parts of a coaching conversation; the rules are
-/// evaluated at once (a held Coaching Plan meeting suggests the programme).
+/// evaluated at once (a held Coaching Plan meeting suggests the programme). The review
+/// meeting of a running programme block is the block review: its decision is carried out as
+/// the programme page's (and `POST /api/v1/programme-blocks/{id}/review`) is.
 #[utoipa::path(
     post,
     path = "/api/v1/meetings/{id}/outcome",
@@ -427,6 +437,8 @@ pub async fn outcome(
                 focus: request.focus.as_deref(),
                 action_steps: request.action_steps.as_deref(),
                 next_step: request.next_step.as_deref(),
+                decision: request.decision.as_deref(),
+                reason: request.reason.as_deref(),
             };
             let (row, _) =
                 meetings::record_outcome(conn, &member, &context, id, &outcome, &rules, now)?;

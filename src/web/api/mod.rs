@@ -3,7 +3,10 @@
 pub mod contacts;
 pub mod imports;
 pub mod incidents;
+pub mod insight;
 pub mod meetings;
+pub mod programme;
+pub mod provision;
 pub mod pupils;
 pub mod staff;
 pub mod suggestions;
@@ -34,6 +37,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/pupils/{id}/timeline", "GET").route(get().to(timeline::get)))
         .service(resource("/pupils/{id}/export", "GET").route(get().to(pupils::export)))
         .service(resource("/pupils/{id}/contacts", "GET").route(get().to(contacts::list)))
+        .service(resource("/pupils/{id}/plan", "GET").route(get().to(programme::plan)))
+        .service(resource("/pupils/{id}/programme", "GET").route(get().to(programme::programme)))
+        .service(resource("/pupils/{id}/provision", "GET").route(get().to(provision::pupil)))
+        .service(resource("/provision", "GET").route(get().to(provision::school)))
+        .service(
+            resource("/sessions/{id}/record", "POST").route(post().to(programme::record_session)),
+        )
+        .service(
+            resource("/programme-blocks/{id}/review", "POST")
+                .route(post().to(programme::review_block)),
+        )
+        .service(resource("/insight/patterns", "GET").route(get().to(insight::patterns)))
+        .service(resource("/insight/ladder", "GET").route(get().to(insight::ladder)))
+        .service(resource("/insight/impact", "GET").route(get().to(insight::impact)))
         .service(resource("/incidents", "POST").route(post().to(incidents::create)))
         .service(resource("/suggestions", "GET").route(get().to(suggestions::list)))
         .service(resource("/suggestions/{id}/accept", "POST").route(post().to(suggestions::accept)))
@@ -97,7 +114,7 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
     info(
         title = "Steadfast API",
         version = "1",
-        description = "Pupil support along the Coaching Sequence: pupils, staff, incidents, suggestions and meetings of one school. Every route takes `Authorization: Bearer TOKEN` (see `steadfast token create`)."
+        description = "Pupil support along the Coaching Sequence: pupils, staff, incidents, suggestions, meetings, Coaching Plans, programmes and their sessions, provision and the insight reports of one school. Every route takes `Authorization: Bearer TOKEN` (see `steadfast token create`)."
     ),
     paths(
         staff::list,
@@ -107,6 +124,15 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
         pupils::export,
         contacts::list,
         timeline::get,
+        programme::plan,
+        programme::programme,
+        programme::record_session,
+        programme::review_block,
+        provision::pupil,
+        provision::school,
+        insight::patterns,
+        insight::ladder,
+        insight::impact,
         incidents::create,
         suggestions::list,
         suggestions::accept,
@@ -359,6 +385,15 @@ mod tests {
             "/api/v1/pupils/{id}",
             "/api/v1/pupils/{id}/contacts",
             "/api/v1/imports/staff",
+            "/api/v1/pupils/{id}/plan",
+            "/api/v1/pupils/{id}/programme",
+            "/api/v1/pupils/{id}/provision",
+            "/api/v1/provision",
+            "/api/v1/sessions/{id}/record",
+            "/api/v1/programme-blocks/{id}/review",
+            "/api/v1/insight/patterns",
+            "/api/v1/insight/ladder",
+            "/api/v1/insight/impact",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing");
         }

@@ -8,18 +8,18 @@ use crate::web::pages::charts::{bar_drawing, figures, line_drawing, paired_drawi
 const HOLIDAY: &str = "School holiday";
 
 /// What the ladder page shows.
-struct Ladder {
-    counts: [u32; 7],
-    flow: Vec<WeekFlow>,
+pub(crate) struct Ladder {
+    pub(crate) counts: [u32; 7],
+    pub(crate) flow: Vec<WeekFlow>,
     groups: Groups,
 }
 
 impl Ladder {
-    fn total(&self) -> u32 {
+    pub(crate) fn total(&self) -> u32 {
         self.counts.iter().sum()
     }
 
-    fn tier_count(&self, tier: Tier) -> u32 {
+    pub(crate) fn tier_count(&self, tier: Tier) -> u32 {
         Level::ALL
             .iter()
             .zip(self.counts)
@@ -29,7 +29,7 @@ impl Ladder {
     }
 
     /// The share of pupils above the universal tier, in percent.
-    fn above_universal(&self) -> Option<f64> {
+    pub(crate) fn above_universal(&self) -> Option<f64> {
         percent(
             self.tier_count(Tier::Targeted) + self.tier_count(Tier::Specialist),
             self.total(),
@@ -37,7 +37,7 @@ impl Ladder {
     }
 
     /// One sentence on the shape of the ladder.
-    fn shape(&self) -> String {
+    pub(crate) fn shape(&self) -> String {
         let usual = Tier::Targeted.usual_percent() + Tier::Specialist.usual_percent();
         match self.above_universal() {
             None => "There are no pupils here yet, so there is no shape to read.".into(),
@@ -53,7 +53,11 @@ impl Ladder {
     }
 }
 
-async fn load_ladder(state: &AppState, member: &StaffMember, choice: Choice) -> Result<Ladder> {
+pub(crate) async fn load_ladder(
+    state: &AppState,
+    member: &StaffMember,
+    choice: Choice,
+) -> Result<Ladder> {
     let school_id = member.school_id;
     let for_member = member.clone();
     let (counts, flow, groups) = state

@@ -12,8 +12,11 @@
 mod ladder;
 mod steps;
 
+/// What the reports read, for the API's figures.
+pub(crate) use ladder::load_ladder;
 pub use ladder::{ladder, ladder_csv};
 pub use steps::{impact, impact_csv};
+pub(crate) use steps::{load_impact, GroupRow};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -53,7 +56,7 @@ fn today() -> NaiveDate {
 
 /// Which report a request is for: they differ in their default range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Report {
+pub(crate) enum Report {
     Ladder,
     Impact,
 }
@@ -86,12 +89,12 @@ impl Report {
 
 /// A report's pupils and dates, as chosen.
 #[derive(Debug, Clone, Copy)]
-struct Choice {
-    scope: Scope,
-    from: NaiveDate,
-    to: NaiveDate,
+pub(crate) struct Choice {
+    pub(crate) scope: Scope,
+    pub(crate) from: NaiveDate,
+    pub(crate) to: NaiveDate,
     /// The level the impact report's year groups are compared on; `None` is all levels.
-    level: Option<Level>,
+    pub(crate) level: Option<Level>,
 }
 
 impl Choice {
@@ -153,7 +156,7 @@ impl Choice {
 
 /// The year groups and houses a member may choose between.
 #[derive(Debug, Clone, Default)]
-struct Groups {
+pub(crate) struct Groups {
     years: Vec<i16>,
     /// Houses by name.
     houses: Vec<(i64, String)>,
@@ -219,7 +222,7 @@ fn read_choice(
 }
 
 /// The choice for a download: refused whole when any part of it is.
-fn read_download_choice(
+pub(crate) fn read_download_choice(
     member: &StaffMember,
     query: &Fields,
     report: Report,

@@ -6,24 +6,24 @@ use super::*;
 use crate::web::pages::charts::{figures, paired_drawing};
 
 /// One group of entries with its summary: a level, a year group or a member of staff.
-struct GroupRow {
+pub(crate) struct GroupRow {
     /// A stable part of the row's id: "level-3", "year-9", "staff-12".
-    key: String,
-    label: String,
-    summary: ImpactSummary,
+    pub(crate) key: String,
+    pub(crate) label: String,
+    pub(crate) summary: ImpactSummary,
     /// Entries of the group whose after window has not ended.
-    waiting: u32,
+    pub(crate) waiting: u32,
     href: Option<String>,
 }
 
 /// What the impact page shows.
-struct Impact {
+pub(crate) struct Impact {
     /// School days in each window.
-    n: u32,
-    by_level: Vec<GroupRow>,
-    by_year: Vec<GroupRow>,
-    by_staff: Vec<GroupRow>,
-    waiting: u32,
+    pub(crate) n: u32,
+    pub(crate) by_level: Vec<GroupRow>,
+    pub(crate) by_year: Vec<GroupRow>,
+    pub(crate) by_staff: Vec<GroupRow>,
+    pub(crate) waiting: u32,
     groups: Groups,
 }
 
@@ -47,7 +47,7 @@ fn group_entries<K: Ord>(
     groups
 }
 
-async fn load_impact(
+pub(crate) async fn load_impact(
     state: &AppState,
     member: &StaffMember,
     choice: Choice,

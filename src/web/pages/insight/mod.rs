@@ -101,13 +101,17 @@ impl ReportAsk {
 }
 
 /// Reads the scope and range, with the first problem in them (see [`read_report_ask`]).
-fn read_ask(member: &StaffMember, query: &Fields, today: NaiveDate) -> (Ask, Option<Problem>) {
+pub(crate) fn read_ask(
+    member: &StaffMember,
+    query: &Fields,
+    today: NaiveDate,
+) -> (Ask, Option<Problem>) {
     read_report_ask(member, query, &RULES, today)
 }
 
 /// Checks the member may see the scope's reports (another school's form, house or pupil is
 /// not found).
-fn permit(conn: &mut DbConnection, member: &StaffMember, scope: Scope) -> Result<()> {
+pub(crate) fn permit(conn: &mut DbConnection, member: &StaffMember, scope: Scope) -> Result<()> {
     let reach = insight::reach_of(conn, member.school_id, scope)?;
     if may_see(member, reach) {
         Ok(())
@@ -124,13 +128,13 @@ fn permit(conn: &mut DbConnection, member: &StaffMember, scope: Scope) -> Result
 // ---------------------------------------------------------------------------------------------
 
 /// One group of a dimension, named and rated.
-struct Row {
-    key: String,
-    label: String,
-    incidents: u32,
-    rate: Option<f64>,
+pub(crate) struct Row {
+    pub(crate) key: String,
+    pub(crate) label: String,
+    pub(crate) incidents: u32,
+    pub(crate) rate: Option<f64>,
     /// The pupil the group is, for the pupil dimension.
-    pupil: Option<i64>,
+    pub(crate) pupil: Option<i64>,
 }
 
 impl Row {
@@ -187,17 +191,17 @@ struct Choices {
 }
 
 /// Everything a pattern report shows.
-struct Report {
-    ask: Ask,
+pub(crate) struct Report {
+    pub(crate) ask: Ask,
     /// What the scope is called: "the whole school", "Year 9", "form 9B", a pupil's name.
-    scope_name: String,
-    pupils: u64,
-    school_days: u32,
-    total: u64,
+    pub(crate) scope_name: String,
+    pub(crate) pupils: u64,
+    pub(crate) school_days: u32,
+    pub(crate) total: u64,
     /// Whether rates per 100 pupils are given: not for one pupil, where only counts mean
     /// anything.
-    rated: bool,
-    dimensions: Vec<(Dimension, Vec<Row>, usize)>,
+    pub(crate) rated: bool,
+    pub(crate) dimensions: Vec<(Dimension, Vec<Row>, usize)>,
 }
 
 fn scope_name(conn: &mut DbConnection, school_id: i64, scope: Scope) -> Result<String> {
@@ -257,7 +261,12 @@ fn choices(conn: &mut DbConnection, member: &StaffMember) -> Result<Choices> {
 
 /// Reads and groups a scope's incidents; `all` keeps every group of the pupil and staff
 /// dimensions (for the CSV), otherwise the top [`TOP_GROUPS`].
-fn build_report(conn: &mut DbConnection, school_id: i64, ask: Ask, all: bool) -> Result<Report> {
+pub(crate) fn build_report(
+    conn: &mut DbConnection,
+    school_id: i64,
+    ask: Ask,
+    all: bool,
+) -> Result<Report> {
     let calendar = evaluation::load_rules(conn, school_id)?.calendar;
     let timetable = timetable::load(conn, school_id)?;
     let pupils = insight::pupils_in(conn, school_id, ask.scope)?.len() as u64;

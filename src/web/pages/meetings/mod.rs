@@ -523,6 +523,8 @@ pub async fn outcome(visit: Visit, path: web::Path<String>, form: CsrfForm<Field
                     focus: typed.get("focus"),
                     action_steps: typed.get("action_steps"),
                     next_step: typed.get("next_step"),
+                    decision: None,
+                    reason: None,
                 };
                 meetings::record_outcome(conn, by, context, id, &outcome, &rules, Utc::now())?;
                 Ok(format!("/meetings/{id}?done=held"))

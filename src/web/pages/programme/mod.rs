@@ -41,8 +41,8 @@ pub fn links_shown(member: &StaffMember, pupil: &PupilView, record: Record) -> b
 }
 
 /// Loads a pupil of the member's school whose plan or programme (`record`) the member may
-/// see.
-fn pupil_seen_by(
+/// see (the API's plan and programme routes read through it too).
+pub(crate) fn pupil_seen_by(
     conn: &mut DbConnection,
     member: &StaffMember,
     id: i64,

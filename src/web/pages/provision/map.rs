@@ -25,7 +25,7 @@ use crate::web::pages::layout::{fidelity_summary, level_chip};
 // ---------------------------------------------------------------------------------------------
 
 /// The map's filters as audit detail: only the chosen year, level and SEN status.
-pub(super) fn map_detail(filter: &MapFilter) -> String {
+pub(crate) fn map_detail(filter: &MapFilter) -> String {
     let mut parts = Vec::new();
     if let Some(year) = filter.year {
         parts.push(format!("year {year}"));
@@ -43,7 +43,7 @@ pub(super) fn map_detail(filter: &MapFilter) -> String {
     }
 }
 
-pub(super) fn require_map(member: &StaffMember) -> Result<()> {
+pub(crate) fn require_map(member: &StaffMember) -> Result<()> {
     if provision::may_see_school_map(member) {
         Ok(())
     } else {
@@ -55,7 +55,7 @@ pub(super) fn require_map(member: &StaffMember) -> Result<()> {
 
 /// The map's filters as chosen, with the first problem in them; a filter with a problem is
 /// left out.
-pub(super) fn read_map_filter(query: &Fields) -> (MapFilter, Option<Problem>) {
+pub(crate) fn read_map_filter(query: &Fields) -> (MapFilter, Option<Problem>) {
     let mut problem = None;
     let year = query.get("year").and_then(|raw| {
         let year = raw

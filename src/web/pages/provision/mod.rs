@@ -130,4 +130,6 @@ mod support_form;
 pub use csv::{map_csv, pupil_csv};
 pub use map::map;
 pub(crate) use map::years_of;
+/// The map's filters, who may see it and its audit detail, read the same way by the API.
+pub(crate) use map::{map_detail, read_map_filter, require_map};
 pub use support::{add, review, show};
