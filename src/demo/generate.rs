@@ -28,8 +28,8 @@ use super::catalogue::{
     MEETING_ROOMS, PLAN_SUMMARIES, PROGRAMME_SUMMARIES, PROVISION_SUMMARIES, SERIOUS_NOTES,
     SUBJECTS, TIME_SUMMARIES,
 };
-use super::shape::{shape_of, SupportShape};
 use super::names::{NameGroup, ADULT_FAMILY, ADULT_GIVEN, GROUPS};
+use super::shape::{shape_of, SupportShape};
 
 /// The demo school's code.
 pub const DEMO_CODE: &str = "DEMO";
@@ -686,10 +686,8 @@ impl Builder {
                 TERM_DAYS
             } else {
                 f64::from(
-                    calendar.school_days_between(
-                        start - Duration::days(1),
-                        today - Duration::days(1),
-                    ),
+                    calendar
+                        .school_days_between(start - Duration::days(1), today - Duration::days(1)),
                 )
                 .max(1.0)
             },
@@ -2976,7 +2974,10 @@ mod tests {
             assert!(s.top_fiftieth > 0.2, "{what}");
             assert!((0.1..0.4).contains(&s.without_incident), "{what}");
             // Some tens of thousands of incidents, as a large school logs over three years.
-            assert!((40_000..200_000).contains(&school.incidents.len()), "{what}");
+            assert!(
+                (40_000..200_000).contains(&school.incidents.len()),
+                "{what}"
+            );
         }
     }
 }
