@@ -29,6 +29,7 @@ use super::catalogue::{
     SUBJECTS, TIME_SUMMARIES,
 };
 use super::names::{NameGroup, ADULT_FAMILY, ADULT_GIVEN, GROUPS};
+use super::shape::{shape_of, SupportShape};
 
 /// The demo school's code.
 pub const DEMO_CODE: &str = "DEMO";
@@ -56,6 +57,9 @@ const HISTORY_INTENSITY: f64 = 25.0;
 /// How far back the simulation keeps a pupil's incidents for the rules, in calendar days:
 /// more than the longest window of the policy, holidays included.
 const HISTORY_KEPT_DAYS: i64 = 70;
+/// Over years of history, the least that support brings a pupil's incidents down to (a share
+/// of their usual rate): the pupils who need the most support still have hard days.
+const HISTORY_CALM_FLOOR: f64 = 0.35;
 
 // Positions of the fixed logins in `DemoSchool::staff`.
 const SLT: usize = 1;
@@ -150,6 +154,21 @@ impl DemoSchool {
             .first()
             .and_then(|s| s.email.split_once('@'))
             .map_or(DEMO_DOMAIN, |(_, domain)| domain)
+    }
+
+    /// How the school's pupils spread over the tiers of support and its incidents over its
+    /// pupils.
+    pub fn support_shape(&self) -> SupportShape {
+        let levels: Vec<Level> = self.pupils.iter().map(|p| p.level).collect();
+        let mut incidents = vec![0; self.pupils.len()];
+        for incident in &self.incidents {
+            for &p in &incident.pupils {
+                if let Some(n) = incidents.get_mut(p) {
+                    *n += 1;
+                }
+            }
+        }
+        shape_of(&levels, &incidents)
     }
 }
 
@@ -598,6 +617,10 @@ struct Builder {
     terms: usize,
     /// The school days a difficult spell may start on (counted from the first).
     spell_starts: usize,
+    /// School days in the history (a term's worth for the one term).
+    history_days: f64,
+    /// The school day being simulated.
+    current_day: Option<NaiveDate>,
     calendar: SchoolCalendar,
     policy: EscalationPolicy,
     school: DemoSchool,
@@ -659,6 +682,16 @@ impl Builder {
             scale,
             terms,
             spell_starts,
+            history_days: if shape.years == 0 {
+                TERM_DAYS
+            } else {
+                f64::from(
+                    calendar
+                        .school_days_between(start - Duration::days(1), today - Duration::days(1)),
+                )
+                .max(1.0)
+            },
+            current_day: None,
             calendar,
             policy: EscalationPolicy::default(),
             school: DemoSchool {
@@ -1022,9 +1055,14 @@ impl Builder {
         }
     }
 
-    /// Expected incidents over the term: most pupils none or a couple, a minority many.
+    /// Expected incidents over the term: most pupils none or a couple, a minority many. Over
+    /// years of history, [`history_draw`]: more pupils with few, and a smaller share with many.
     fn draw_expected(&mut self) -> f64 {
         let r: f64 = self.rng.random();
+        if self.years > 0 {
+            let within: f64 = self.rng.random();
+            return history_draw(r, within);
+        }
         if r < 0.45 {
             0.0
         } else if r < 0.8 {
@@ -1083,6 +1121,7 @@ impl Builder {
             let gap = index
                 .checked_sub(1)
                 .map_or(0, |i| (day - days[i]).num_days());
+            self.current_day = Some(day);
             if self.years > 0 && gap >= 12 {
                 self.after_holiday(gap >= 30);
             }
@@ -1127,7 +1166,36 @@ impl Builder {
                 temperament.calm = self.sims[p].temperament.calm;
                 self.sims[p].temperament = temperament;
             }
+            self.review_if_waiting(p);
         }
+    }
+
+    /// A pupil at levels 4 to 6 with no meeting ahead and no suggestion waiting (a move was
+    /// declined, or a review found the goals not yet met) has their support reviewed again
+    /// in the first weeks back, so no pupil stays on a level nobody looks at.
+    fn review_if_waiting(&mut self, p: usize) {
+        let level = self.sims[p].history.state.level;
+        if level < Level::Plan
+            || !self.sims[p].pending_meetings.is_empty()
+            || !self.sims[p].open.is_empty()
+        {
+            return;
+        }
+        let day = self.queue_day();
+        let at = school_time(day, 8 * 60);
+        let weeks = self.rng.random_range(2..=4);
+        self.create_meeting(p, level, at, weeks * 5, MeetingKind::Review);
+    }
+
+    /// The day being simulated: that of the next action waiting, or today.
+    fn queue_day(&self) -> NaiveDate {
+        self.current_day.unwrap_or(self.today)
+    }
+
+    /// The incidents a school day pupil `p` is having now, support's effect included.
+    fn rate_now(&self, p: usize) -> f64 {
+        let t = &self.sims[p].temperament;
+        t.expected / self.history_days * t.calm
     }
 
     /// Plans the day's incidents, each at its minute.
@@ -1537,7 +1605,17 @@ impl Builder {
         };
         // Step-downs are nearly always welcome; a Coaching Plan is the biggest call.
         let chance = if s.to < s.from {
-            0.93
+            if self.years > 0 && matches!(s.from, Level::Time | Level::Plan) {
+                // Over years, a Head of Year often keeps Coaching Time or a Coaching Plan
+                // going a while after the first quiet fortnight.
+                0.5
+            } else {
+                0.93
+            }
+        } else if self.years > 0 && s.to > s.from && s.to >= Level::Plan {
+            // Over years, the bigger moves are made for the pupils still struggling: a
+            // Coaching Plan or a programme that is working is kept and reviewed instead.
+            (1.0 - history_goals_chance(self.rate_now(p))).clamp(0.1, 0.95)
         } else {
             match s.to {
                 Level::Plan => 0.75,
@@ -1620,6 +1698,11 @@ impl Builder {
         if !accept {
             let reason = (*pick(&mut self.rng, DECLINE_REASONS)).to_string();
             self.close_suggestion(index, SuggestionStatus::Declined, by, at, Some(reason));
+            if self.years > 0 && to >= from && from >= Level::Plan {
+                // The support the pupil has is kept, and reviewed a few weeks on.
+                let weeks = self.rng.random_range(4..=6);
+                self.create_meeting(p, from, at, weeks * 5, MeetingKind::Review);
+            }
             return;
         }
         let next = events_for_target(&state, to).and_then(|events| {
@@ -1854,8 +1937,10 @@ impl Builder {
             return;
         }
         let block = self.sims[p].history.state.current_block();
+        let settled = history_goals_chance(self.rate_now(p));
         let goals_met = match kind {
             MeetingKind::Entry => None,
+            _ if self.years > 0 => Some(self.rng.random_bool(settled)),
             MeetingKind::BlockReview => {
                 let chance = match block {
                     Some(ProgrammeBlock::TwoWeek) => 0.4,
@@ -1894,9 +1979,20 @@ impl Builder {
             goals_met,
         });
         // Support helps: fewer incidents after each meeting.
+        let (by, floor) = if self.years > 0 {
+            (0.7, HISTORY_CALM_FLOOR)
+        } else {
+            (0.4, 0.1)
+        };
         let t = &mut self.sims[p].temperament;
-        t.calm = (t.calm * 0.4).max(0.1);
-        if level == Level::Provision && kind == MeetingKind::Entry {
+        t.calm = (t.calm * by).max(floor);
+        let again = self.years > 0
+            && kind == MeetingKind::Review
+            && goals_met == Some(false)
+            && matches!(level, Level::Plan | Level::Provision);
+        if (level == Level::Provision && kind == MeetingKind::Entry) || again {
+            // Over years, a plan or a provision map whose goals are not yet met is reviewed
+            // again every few weeks.
             let weeks = self.rng.random_range(4..=6);
             self.create_meeting(p, level, at, weeks * 5, MeetingKind::Review);
         }
@@ -1907,8 +2003,13 @@ impl Builder {
 
     /// Gives about 4% of pupils a history from last year: they start the term at levels 3-6.
     fn make_prior_history(&mut self) {
+        let (least, prior) = if self.years > 0 {
+            (0.35, 1.2..4.0)
+        } else {
+            (5.0, 9.0..20.0)
+        };
         let mut candidates: Vec<usize> = (0..self.sims.len())
-            .filter(|&p| self.sims[p].temperament.expected >= 5.0 * self.scale)
+            .filter(|&p| self.sims[p].temperament.expected >= least * self.scale)
             .collect();
         for i in (1..candidates.len()).rev() {
             let j = self.rng.random_range(0..=i);
@@ -1925,7 +2026,7 @@ impl Builder {
         for (level, count) in targets {
             for _ in 0..(count * roll).div_ceil(PUPILS_PER_YEAR * YEARS.len()) {
                 let Some(p) = chosen.next() else { return };
-                let expected = self.rng.random_range(9.0..20.0) * self.scale;
+                let expected = self.rng.random_range(prior.clone()) * self.scale;
                 let t = self.temperament(expected);
                 self.sims[p].temperament = t;
                 self.prior_chain(p, level);
@@ -2177,6 +2278,37 @@ impl Builder {
         // Last year's changes were made pupil by pupil: put every change in time order.
         self.school.level_changes.sort_by_key(|c| c.at);
     }
+}
+
+/// Over years of history, a pupil's usual rate of incidents (before their year group, SEN
+/// status and support change it; one unit is about 0.4 incidents a school day) from two
+/// uniform draws in `[0, 1)`: which band the pupil falls in, and where in the band. A real school has most pupils with a few incidents a year
+/// or none and a few with several a week: about 80% of pupils stay in universal support
+/// (levels 0-2), 15% need targeted support (3-4) and 5% specialist support (5-6), and a
+/// tenth of the pupils hold well over half of the incidents.
+pub fn history_draw(band: f64, within: f64) -> f64 {
+    const BANDS: [(f64, f64, f64); 6] = [
+        // (share of pupils up to here, fewest, most)
+        (0.36, 0.0, 0.0),
+        (0.70, 0.01, 0.08),
+        (0.82, 0.08, 0.35),
+        (0.955, 0.35, 1.2),
+        (0.985, 1.2, 4.0),
+        (1.0, 6.0, 20.0),
+    ];
+    let (_, low, high) = BANDS
+        .iter()
+        .copied()
+        .find(|(upto, _, _)| band < *upto)
+        .unwrap_or(BANDS[BANDS.len() - 1]);
+    low + (high - low) * within.clamp(0.0, 1.0)
+}
+
+/// Over years of history, the chance that a review finds a pupil's goals met, from the
+/// incidents a school day they are now having: likely for a pupil who has settled, unlikely
+/// for one still in difficulty (so the pupils at levels 5 and 6 are those who need them).
+pub fn history_goals_chance(rate: f64) -> f64 {
+    (0.85 * (-rate.max(0.0) / 0.4).exp()).max(0.05)
 }
 
 /// The school's closures around a term starting on `term_start`: last summer's holiday, an
@@ -2772,10 +2904,11 @@ mod tests {
             let day = SchoolCalendar::local_date(incident.occurred_at);
             assert!(cal.is_school_day(day) && first < day && day < today());
         }
-        // About 0.4 incidents a pupil a school day, spread over the year.
+        // About 0.1 incidents a pupil a school day (most pupils far fewer, a few several a
+        // day), spread over the year.
         let days = cal.school_days_between(first, today() - Duration::days(1));
         let rate = school.incidents.len() as f64 / (60.0 * f64::from(days));
-        assert!((0.1..1.0).contains(&rate), "{rate}");
+        assert!((0.02..1.0).contains(&rate), "{rate}");
         let early = school
             .incidents
             .iter()
@@ -2789,6 +2922,62 @@ mod tests {
         }
         for (p, pupil) in school.pupils.iter().enumerate() {
             assert_eq!(pupil.level, level[p], "pupil {p}");
+        }
+    }
+
+    #[test]
+    fn over_years_most_pupils_have_few_incidents_and_a_few_have_many() {
+        // The bands of `history_draw`, walked in steps of a thousandth.
+        let draws: Vec<f64> = (0..1000)
+            .map(|i| history_draw((f64::from(i) + 0.5) / 1000.0, 0.5))
+            .collect();
+        let share = |f: &dyn Fn(f64) -> bool| {
+            draws.iter().filter(|&&d| f(d)).count() as f64 / draws.len() as f64
+        };
+        // Over a third with none, two thirds with at most a few a year.
+        assert!((0.3..0.45).contains(&share(&|d| d == 0.0)));
+        assert!((0.6..0.8).contains(&share(&|d| d < 0.1)));
+        // A few pupils with several a day.
+        assert!((0.01..0.03).contains(&share(&|d| d >= 6.0)));
+        let total: f64 = draws.iter().sum();
+        let mut sorted = draws.clone();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let top_tenth: f64 = sorted.iter().take(100).sum();
+        assert!(top_tenth / total > 0.7, "{}", top_tenth / total);
+        // Reviews find settled pupils' goals met, and struggling pupils' goals not.
+        assert!(history_goals_chance(0.0) > 0.8);
+        assert!(history_goals_chance(0.05) > 0.7);
+        assert!(history_goals_chance(1.0) < 0.1);
+        assert!(history_goals_chance(10.0) >= 0.05);
+    }
+
+    #[test]
+    fn a_school_over_three_years_keeps_the_usual_shape() {
+        // About 80% of pupils in universal support, 15% targeted and 5% specialist, and the
+        // incidents held by a few pupils.
+        let shape = SchoolShape {
+            code: DEMO_CODE.to_string(),
+            name: DEMO_NAME.to_string(),
+            email_domain: DEMO_DOMAIN.to_string(),
+            pupils: 1200,
+            years: 3,
+        };
+        for (seed, day) in [(2026, today()), (2031, today() + Duration::days(150))] {
+            let school = generate_school(&shape, seed, day);
+            let s = school.support_shape();
+            let [universal, targeted, specialist] = s.tiers;
+            let what = s.describe();
+            assert!((0.75..=0.85).contains(&universal), "{what}");
+            assert!((0.10..=0.20).contains(&targeted), "{what}");
+            assert!((0.02..=0.08).contains(&specialist), "{what}");
+            assert!(s.top_tenth > 0.5, "{what}");
+            assert!(s.top_fiftieth > 0.2, "{what}");
+            assert!((0.1..0.4).contains(&s.without_incident), "{what}");
+            // Some tens of thousands of incidents, as a large school logs over three years.
+            assert!(
+                (40_000..200_000).contains(&school.incidents.len()),
+                "{what}"
+            );
         }
     }
 }

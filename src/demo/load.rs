@@ -182,7 +182,7 @@ pub(crate) fn insert(
     let support = super::support::add_support(conn, school.id, demo.email_domain(), now)?;
     Ok(format!(
         "{} pupils, {} staff, {} incidents, {} suggestions, {} level changes, {} meetings, \
-         {} Coaching Plans, {} programme blocks ({} sessions recorded), {} provisions mapped",
+         {} Coaching Plans, {} programme blocks ({} sessions recorded), {} provisions mapped; {}",
         demo.pupils.len(),
         demo.staff.len(),
         demo.incidents.len(),
@@ -193,6 +193,7 @@ pub(crate) fn insert(
         support.blocks,
         support.sessions_recorded,
         support.provisions,
+        demo.support_shape().describe(),
     ))
 }
 

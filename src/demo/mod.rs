@@ -9,6 +9,7 @@ pub mod generate;
 pub mod load;
 mod names;
 pub mod scale;
+pub mod shape;
 mod support;
 
 pub use generate::{
