@@ -4,6 +4,7 @@ pub mod contacts;
 pub mod imports;
 pub mod incidents;
 pub mod meetings;
+pub mod paging;
 pub mod pupils;
 pub mod staff;
 pub mod suggestions;
