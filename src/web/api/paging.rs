@@ -25,6 +25,7 @@ use crate::error::Error;
 /// The paging parameters every list route takes (list routes copy these two fields, with
 /// their comments, into their own query struct).
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Most entries in the page: 1 to 500, 100 unless given.
     pub limit: Option<String>,
