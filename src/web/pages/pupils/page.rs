@@ -75,6 +75,7 @@ pub(super) fn read_filters(query: &Fields) -> Filters {
             from,
             to,
             limit: TIMELINE_LIMIT,
+            after: None,
         },
         problem,
         from: from_raw,
@@ -134,6 +135,7 @@ pub(super) fn gather(
         from: None,
         to: None,
         limit: 50,
+        after: None,
     };
     let open: Vec<SuggestionRow> = timeline::for_pupil(conn, member, &pupil, &suggestions_only)?
         .into_iter()
