@@ -113,13 +113,18 @@ pub fn page_for(
         .into_boxed();
     if let Some((position, id)) = request.after {
         query = query.filter(
-            pupil_contacts::position.gt(position).or(pupil_contacts::position
-                .eq(position)
-                .and(pupil_contacts::id.gt(id))),
+            pupil_contacts::position
+                .gt(position)
+                .or(pupil_contacts::position
+                    .eq(position)
+                    .and(pupil_contacts::id.gt(id))),
         );
     }
     let rows = query.load(conn)?;
-    Ok((pupil, request.cut(rows, |c: &ContactRow| (c.position, c.id))))
+    Ok((
+        pupil,
+        request.cut(rows, |c: &ContactRow| (c.position, c.id)),
+    ))
 }
 
 /// A pupil's contacts in order (the caller has checked who is asking).

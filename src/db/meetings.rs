@@ -180,7 +180,6 @@ fn read_run_by(
     after: Option<MeetingKey>,
     limit: Option<i64>,
 ) -> Result<(Vec<MeetingView>, i64, Option<MeetingKey>)> {
-
     let mut query = meetings::table
         .inner_join(pupils::table.inner_join(year_groups::table))
         .filter(meetings::school_id.eq(member.school_id))

@@ -223,7 +223,11 @@ pub type PupilKey = (String, String, i64);
 
 /// The key of a pupil in a paged list.
 pub fn key_of(pupil: &PupilView) -> PupilKey {
-    (pupil.family_name.clone(), pupil.given_name.clone(), pupil.id)
+    (
+        pupil.family_name.clone(),
+        pupil.given_name.clone(),
+        pupil.id,
+    )
 }
 
 /// One page of the pupils of the school matching the search (the text as a filter, with no
@@ -243,9 +247,9 @@ pub fn page(
         .limit(request.fetch_i64());
     if let Some((family, given, id)) = request.after.clone() {
         query = query.filter(
-            pupils::family_name.gt(family.clone()).or(pupils::family_name
-                .eq(family)
-                .and(
+            pupils::family_name
+                .gt(family.clone())
+                .or(pupils::family_name.eq(family).and(
                     pupils::given_name
                         .gt(given.clone())
                         .or(pupils::given_name.eq(given).and(pupils::id.gt(id))),

@@ -237,7 +237,9 @@ pub fn page(
                 .or(staff::name.eq(name).and(staff::id.gt(id))),
         );
     }
-    let rows = request.cut(query.load(conn)?, |row: &StaffRow| (row.name.clone(), row.id));
+    let rows = request.cut(query.load(conn)?, |row: &StaffRow| {
+        (row.name.clone(), row.id)
+    });
     Ok(Page {
         items: with_responsibilities(conn, rows.items)?,
         next: rows.next,

@@ -132,7 +132,13 @@ pub struct TimelineEvent {
 pub type TimelineKey = (chrono::NaiveDateTime, u8, i64);
 
 /// A key that sorts ascending in timeline order.
-fn order_of(key: TimelineKey) -> (std::cmp::Reverse<chrono::NaiveDateTime>, u8, std::cmp::Reverse<i64>) {
+fn order_of(
+    key: TimelineKey,
+) -> (
+    std::cmp::Reverse<chrono::NaiveDateTime>,
+    u8,
+    std::cmp::Reverse<i64>,
+) {
     (std::cmp::Reverse(key.0), key.1, std::cmp::Reverse(key.2))
 }
 

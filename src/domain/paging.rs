@@ -183,7 +183,9 @@ impl<K: Serialize + DeserializeOwned> PageRequest<K> {
             };
         }
         rows.truncate(self.limit);
-        let next = rows.last().map(|last| encode_cursor(&self.list, &key(last)));
+        let next = rows
+            .last()
+            .map(|last| encode_cursor(&self.list, &key(last)));
         Page { items: rows, next }
     }
 }
@@ -202,7 +204,10 @@ mod tests {
     fn a_cursor_reads_back_as_the_key_it_was_written_from() {
         let cursor = encode_cursor("pupils?year=7", &key());
 
-        assert_eq!(decode_cursor::<Key>("pupils?year=7", &cursor).unwrap(), key());
+        assert_eq!(
+            decode_cursor::<Key>("pupils?year=7", &cursor).unwrap(),
+            key()
+        );
         assert!(cursor
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));

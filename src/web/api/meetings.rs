@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{optional_number, paging, ApiJson};
-use crate::db::meetings::{
-    self, Booking, GuestRole, MeetingFilter, MeetingKey, NewGuest, Outcome,
-};
+use crate::db::meetings::{self, Booking, GuestRole, MeetingFilter, MeetingKey, NewGuest, Outcome};
 use crate::db::models::{MeetingGuestRow, MeetingRow};
 use crate::db::notices::NoticeContext;
 use crate::db::{evaluation, from_db_time, DbConnection};

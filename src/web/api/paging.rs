@@ -46,9 +46,9 @@ fn kept_pairs(req: &HttpRequest) -> Vec<(String, String)> {
 fn list_name(req: &HttpRequest) -> String {
     let mut pairs = kept_pairs(req);
     pairs.sort();
-    let mut name = url::form_urlencoded::Serializer::new(format!("{}?", req.path()));
-    name.extend_pairs(pairs);
-    name.finish()
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(pairs);
+    format!("{}?{}", req.path(), query.finish())
 }
 
 /// Reads the page `req` asks for from its `limit` and `cursor` parameters.
@@ -65,14 +65,14 @@ pub fn read<K: Serialize + DeserializeOwned>(
 /// page.
 pub fn next_path(req: &HttpRequest, next: Option<String>) -> Option<String> {
     let cursor = next?;
-    let mut path = url::form_urlencoded::Serializer::new(format!("{}?", req.path()));
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
         if name != "cursor" {
-            path.append_pair(&name, &value);
+            query.append_pair(&name, &value);
         }
     }
-    path.append_pair("cursor", &cursor);
-    Some(path.finish())
+    query.append_pair("cursor", &cursor);
+    Some(format!("{}?{}", req.path(), query.finish()))
 }
 
 #[cfg(test)]
@@ -88,7 +88,10 @@ mod tests {
 
         let next = next_path(&req, Some("abc-_".into())).unwrap();
 
-        assert_eq!(next, "/api/v1/pupils?q=Zo%C3%AB&limit=2&year=7&cursor=abc-_");
+        assert_eq!(
+            next,
+            "/api/v1/pupils?q=Zo%C3%AB&limit=2&year=7&cursor=abc-_"
+        );
         assert_eq!(next_path(&req, None), None);
         let first = TestRequest::get().uri("/api/v1/staff").to_http_request();
         assert_eq!(
@@ -106,7 +109,11 @@ mod tests {
 
         let same = read::<i64>(&on("/api/v1/pupils?year=7"), Some("3"), Some(&next)).unwrap();
         assert_eq!(same.after, Some(5));
-        for other in ["/api/v1/pupils?year=8", "/api/v1/pupils", "/api/v1/staff?year=7"] {
+        for other in [
+            "/api/v1/pupils?year=8",
+            "/api/v1/pupils",
+            "/api/v1/staff?year=7",
+        ] {
             let refused = read::<i64>(&on(other), None, Some(&next)).unwrap_err();
             assert_eq!(refused.field(), Some("cursor"), "{other}");
         }

@@ -109,8 +109,7 @@ pub async fn list(
     query: web::Query<PupilQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request =
-        paging::read::<PupilKey>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
+    let request = paging::read::<PupilKey>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
     let search = PupilSearch {
         text: query.q.clone(),
         year: optional_number::<i16>("year", query.year.as_deref())?,

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::meetings::MeetingJson;
-use super::pupils::PupilJson;
 use super::paging::{self, Page, PageRequest};
+use super::pupils::PupilJson;
 use super::{optional_number, read_json, ApiBody, ApiJson};
 use crate::db::inbox::{self, InboxScope, INBOX_ROLES};
 use crate::db::models::SuggestionRow;
@@ -115,11 +115,8 @@ pub async fn list(
         None => None,
     };
     let pupil_id = optional_number::<i64>("pupil_id", query.pupil_id.as_deref())?;
-    let request = paging::read::<SuggestionKey>(
-        &req,
-        query.limit.as_deref(),
-        query.cursor.as_deref(),
-    )?;
+    let request =
+        paging::read::<SuggestionKey>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
     let member = user.0;
     let rows = state
         .db
@@ -154,7 +151,9 @@ fn suggestion_page(
         query = query.filter(
             suggestions::created_at
                 .lt(created_at)
-                .or(suggestions::created_at.eq(created_at).and(suggestions::id.lt(id))),
+                .or(suggestions::created_at
+                    .eq(created_at)
+                    .and(suggestions::id.lt(id))),
         );
     }
     if let Some(status) = status {

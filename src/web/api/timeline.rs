@@ -260,7 +260,11 @@ pub async fn get(
         .await?;
     let page = request.cut(events, TimelineEvent::key);
     Ok(HttpResponse::Ok().json(Timeline {
-        events: page.items.into_iter().map(TimelineEventJson::from).collect(),
+        events: page
+            .items
+            .into_iter()
+            .map(TimelineEventJson::from)
+            .collect(),
         next: paging::next_path(&req, page.next),
     }))
 }
