@@ -626,3 +626,107 @@ both_engines!(
     malformed_limits_and_cursors_are_refused_on_every_list,
     the_openapi_document_describes_paging_on_every_list,
 );
+
+/// The `href` of the link whose text is `text` on a page, unescaped.
+fn link_to(page: &str, text: &str) -> Option<String> {
+    let end = page.find(&format!(">{text}</a>"))?;
+    let start = page[..end].rfind("href=\"")? + "href=\"".len();
+    let href = &page[start..end];
+    let href = &href[..href.find('"')?];
+    Some(href.replace("&amp;", "&"))
+}
+
+async fn the_pupil_page_shows_the_newest_entries_and_links_to_older_ones(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let t = timeline_school(&app);
+    app.create_staff(
+        &t.school,
+        "head@north.example",
+        "Hana Head",
+        &[Role::Slt],
+        Some(common::PASSWORD),
+    );
+    let now = Utc::now()
+        .duration_trunc(TimeDelta::seconds(1))
+        .expect("a time");
+    for n in 0..130 {
+        log_at(
+            &app,
+            &t.teacher,
+            t.pupil,
+            now - TimeDelta::minutes(n / 2),
+            "none",
+        )
+        .await;
+    }
+    let head = common::signed_in(&app, "head@north.example").await;
+
+    let (status, newest) =
+        common::page(&app, &head, &format!("/pupils/{}?type=incident", t.pupil)).await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(newest.matches("class=\"entry incident").count(), 100);
+    let older = link_to(&newest, "Show older entries").expect("a link to older entries");
+    assert!(
+        older.starts_with(&format!("/pupils/{}?type=incident&cursor=", t.pupil)),
+        "{older}"
+    );
+    assert!(older.ends_with("#timeline"), "{older}");
+    // Entries logged meanwhile do not shift the older page.
+    log_at(&app, &t.teacher, t.pupil, Utc::now(), "none").await;
+    let (status, rest) = common::page(&app, &head, &older).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rest.matches("class=\"entry incident").count(), 30);
+    assert!(link_to(&rest, "Show older entries").is_none());
+    let back = link_to(&rest, "Back to the newest").expect("a link back");
+    assert_eq!(back, format!("/pupils/{}?type=incident#timeline", t.pupil));
+    let ids = |page: &str| -> HashSet<String> {
+        page.match_indices("id=\"incident-")
+            .map(|(at, _)| page[at..].split('"').nth(1).unwrap_or_default().to_string())
+            .collect()
+    };
+    assert!(ids(&newest).is_disjoint(&ids(&rest)));
+    assert_eq!(ids(&newest).len() + ids(&rest).len(), 130);
+
+    // A link whose cursor was altered shows the newest entries, saying so.
+    let (status, page) =
+        common::page(&app, &head, &format!("/pupils/{}?cursor=AAAA", t.pupil)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("no longer works"), "{page}");
+    assert!(page.contains("Show older entries"));
+}
+
+both_engines!(the_pupil_page_shows_the_newest_entries_and_links_to_older_ones);
+
+async fn the_meetings_page_shows_a_hundred_and_links_to_later_ones(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let t = timeline_school(&app);
+    app.create_staff(
+        &t.school,
+        "head@north.example",
+        "Hana Head",
+        &[Role::Slt],
+        Some(common::PASSWORD),
+    );
+    for n in 0..104 {
+        add_meeting(&app, &t.school, t.pupil, n % 30, Utc::now());
+    }
+    let head = common::signed_in(&app, "head@north.example").await;
+
+    let (status, first) = common::page(&app, &head, "/meetings").await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first.matches("<li class=\"card\"").count(), 100, "{first}");
+    let later = link_to(&first, "Show meetings due later").expect("a link to later meetings");
+    add_meeting(&app, &t.school, t.pupil, -5, Utc::now());
+    let (status, rest) = common::page(&app, &head, &later).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rest.matches("<li class=\"card\"").count(), 4, "{rest}");
+    assert!(link_to(&rest, "Show meetings due later").is_none());
+    assert_eq!(
+        link_to(&rest, "Back to the soonest due").as_deref(),
+        Some("/meetings")
+    );
+}
+
+both_engines!(the_meetings_page_shows_a_hundred_and_links_to_later_ones);

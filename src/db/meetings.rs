@@ -124,6 +124,8 @@ pub struct MeetingFilter {
     /// booked day passed with nothing recorded).
     pub status: Option<String>,
     pub pupil_id: Option<i64>,
+    /// Only meetings still open: due, or booked and not yet recorded.
+    pub open: bool,
 }
 
 /// The statuses a filter may name.
@@ -221,6 +223,9 @@ fn read_run_by(
     }
     if let Some(pupil_id) = filter.pupil_id {
         query = query.filter(meetings::pupil_id.eq(pupil_id));
+    }
+    if filter.open {
+        query = query.filter(meetings::status.eq_any(["due", "scheduled"]));
     }
     // Narrows the query to the meetings the member might run; `may_run` (the one rule)
     // decides each below.

@@ -187,6 +187,7 @@ pub async fn list(
             .filter(|s| !s.is_empty())
             .map(str::to_string),
         pupil_id: optional_number::<i64>("pupil_id", query.pupil_id.as_deref())?,
+        open: false,
     };
     let request =
         paging::read::<MeetingKey>(&req, query.limit.as_deref(), query.cursor.as_deref())?;

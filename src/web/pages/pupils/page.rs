@@ -68,7 +68,12 @@ impl Filters {
 /// The name a timeline page's cursors are bound to: the pupil and the filters.
 fn timeline_list(pupil_id: i64, kinds: &[EventKind], from: &str, to: &str) -> String {
     let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-    format!("pupil-timeline/{pupil_id}?type={}&from={}&to={}", kinds.join(","), from.trim(), to.trim())
+    format!(
+        "pupil-timeline/{pupil_id}?type={}&from={}&to={}",
+        kinds.join(","),
+        from.trim(),
+        to.trim()
+    )
 }
 
 pub(super) fn read_filters(pupil_id: i64, query: &Fields) -> Filters {
