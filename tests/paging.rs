@@ -730,3 +730,61 @@ async fn the_meetings_page_shows_a_hundred_and_links_to_later_ones(engine: Engin
 }
 
 both_engines!(the_meetings_page_shows_a_hundred_and_links_to_later_ones);
+
+async fn the_emails_page_shows_the_newest_and_links_to_older_ones(engine: Engine) {
+    use steadfast::db::schema::outbox;
+    let app = spawn_app(engine).await;
+    let t = timeline_school(&app);
+    app.create_staff(
+        &t.school,
+        "head@north.example",
+        "Hana Head",
+        &[Role::Slt],
+        Some(common::PASSWORD),
+    );
+    let add_email = |n: usize| {
+        let at = to_db_time(Utc::now());
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::school_id.eq(t.school.id),
+                outbox::message_key.eq(format!("paging-{n}")),
+                outbox::recipient.eq("someone@north.example"),
+                outbox::subject.eq(format!("Email number {n}")),
+                outbox::body_text.eq("text"),
+                outbox::status.eq("sent"),
+                outbox::attempts.eq(1),
+                outbox::next_attempt_at.eq(at),
+                outbox::created_at.eq(at),
+                outbox::topic.eq("test"),
+            ))
+            .execute(&mut *app.conn())
+            .expect("an email");
+    };
+    for n in 0..203 {
+        add_email(n);
+    }
+    let head = common::signed_in(&app, "head@north.example").await;
+
+    let (status, newest) = common::page(&app, &head, "/admin/outbox?status=sent").await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert!(newest.contains("Email number 202<"));
+    assert_eq!(newest.matches(">Email number ").count(), 200);
+    let older = link_to(&newest, "Show older emails").expect("a link to older emails");
+    assert!(
+        older.starts_with("/admin/outbox?status=sent&cursor="),
+        "{older}"
+    );
+    add_email(203);
+    let (status, rest) = common::page(&app, &head, &older).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rest.matches(">Email number ").count(), 3, "{rest}");
+    assert!(rest.contains("Email number 0<"));
+    assert!(link_to(&rest, "Show older emails").is_none());
+    assert_eq!(
+        link_to(&rest, "Back to the newest").as_deref(),
+        Some("/admin/outbox?status=sent")
+    );
+}
+
+both_engines!(the_emails_page_shows_the_newest_and_links_to_older_ones);
