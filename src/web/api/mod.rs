@@ -98,7 +98,7 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
     info(
         title = "Steadfast API",
         version = "1",
-        description = "Pupil support along the Coaching Sequence: pupils, staff, incidents, suggestions and meetings of one school. Every route takes `Authorization: Bearer TOKEN` (see `steadfast token create`)."
+        description = "Pupil support along the Coaching Sequence: pupils, staff, incidents, suggestions and meetings of one school. Every route takes `Authorization: Bearer TOKEN` (see `steadfast token create`). Lists come a page at a time: `limit` (100 unless given, at most 500) and `cursor`; each answer's `next` is the path of the next page, or null on the last."
     ),
     paths(
         staff::list,
