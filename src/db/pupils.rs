@@ -231,7 +231,8 @@ pub fn key_of(pupil: &PupilView) -> PupilKey {
 }
 
 /// One page of the pupils of the school matching the search (the text as a filter, with no
-/// ranking), by family name, given name and id, after the pupil whose key the request holds.
+/// ranking), by family name, given name and id, after the pupil whose key the request holds;
+/// the request, not `search.limit`, says how many.
 pub fn page(
     conn: &mut DbConnection,
     school_id: i64,
