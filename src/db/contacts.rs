@@ -16,6 +16,7 @@ use super::schema::{pupil_contacts, pupils};
 use super::staff::StaffMember;
 use super::DbConnection;
 use crate::domain::contact::{check_count, Contact, ContactFacts, Relationship};
+use crate::domain::paging::{Page, PageRequest};
 use crate::domain::visibility::Record;
 use crate::error::{Error, Result};
 
@@ -89,6 +90,41 @@ pub fn list_for(
     let pupil = pupil_for(conn, member, pupil_id)?;
     let contacts = list(conn, member.school_id, pupil_id)?;
     Ok((pupil, contacts))
+}
+
+/// Where a contact sorts in a paged list of a pupil's contacts: position, then id.
+pub type ContactKey = (i32, i64);
+
+/// One page of the pupil's contacts in order, after the contact whose key the request holds,
+/// with the pupil, for a member who may read them.
+pub fn page_for(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    pupil_id: i64,
+    request: &PageRequest<ContactKey>,
+) -> Result<(PupilView, Page<ContactRow>)> {
+    let pupil = pupil_for(conn, member, pupil_id)?;
+    let mut query = pupil_contacts::table
+        .filter(pupil_contacts::school_id.eq(member.school_id))
+        .filter(pupil_contacts::pupil_id.eq(pupil_id))
+        .order((pupil_contacts::position, pupil_contacts::id))
+        .limit(request.fetch_i64())
+        .select(ContactRow::as_select())
+        .into_boxed();
+    if let Some((position, id)) = request.after {
+        query = query.filter(
+            pupil_contacts::position
+                .gt(position)
+                .or(pupil_contacts::position
+                    .eq(position)
+                    .and(pupil_contacts::id.gt(id))),
+        );
+    }
+    let rows = query.load(conn)?;
+    Ok((
+        pupil,
+        request.cut(rows, |c: &ContactRow| (c.position, c.id)),
+    ))
 }
 
 /// A pupil's contacts in order (the caller has checked who is asking).

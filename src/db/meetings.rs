@@ -19,6 +19,7 @@ use super::schema::{meeting_guests, meeting_participants, meetings, pupils, staf
 use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
 use crate::domain::details::{optional_text, DetailError, EmailAddress, PersonName};
+use crate::domain::paging::{Page, PageRequest};
 use crate::domain::visibility::Record;
 use crate::domain::{Level, MeetingState, Role, SchoolDayCount};
 use crate::error::{Error, Result};
@@ -123,6 +124,8 @@ pub struct MeetingFilter {
     /// booked day passed with nothing recorded).
     pub status: Option<String>,
     pub pupil_id: Option<i64>,
+    /// Only meetings still open: due, or booked and not yet recorded.
+    pub open: bool,
 }
 
 /// The statuses a filter may name.
@@ -136,6 +139,49 @@ pub fn list_for(
     filter: &MeetingFilter,
     today: NaiveDate,
 ) -> Result<Vec<MeetingView>> {
+    Ok(read_run_by(conn, member, filter, today, None, None)?.0)
+}
+
+/// Where a meeting sorts in a paged list of meetings: due day, then id, soonest first.
+pub type MeetingKey = (NaiveDate, i64);
+
+/// One page of the meetings `member` runs, soonest due first, after the meeting whose key the
+/// request holds. Which meetings the member runs (and which are overdue) is decided after
+/// reading, so rows are read in batches until the page is full or the list ends.
+pub fn page_for(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    filter: &MeetingFilter,
+    today: NaiveDate,
+    request: &PageRequest<MeetingKey>,
+) -> Result<Page<MeetingView>> {
+    let batch = request.fetch_i64().max(100);
+    let mut after = request.after;
+    let mut found = Vec::new();
+    loop {
+        let (views, read, last) = read_run_by(conn, member, filter, today, after, Some(batch))?;
+        found.extend(views);
+        if found.len() >= request.fetch() || read < batch || last.is_none() {
+            break;
+        }
+        after = last;
+    }
+    found.truncate(request.fetch());
+    Ok(request.cut(found, |view: &MeetingView| {
+        (view.meeting.due_on, view.meeting.id)
+    }))
+}
+
+/// The meetings of the member's school that they run, soonest due first: those after `after`,
+/// from at most `limit` rows read; with how many rows were read and the key of the last.
+fn read_run_by(
+    conn: &mut DbConnection,
+    member: &StaffMember,
+    filter: &MeetingFilter,
+    today: NaiveDate,
+    after: Option<MeetingKey>,
+    limit: Option<i64>,
+) -> Result<(Vec<MeetingView>, i64, Option<MeetingKey>)> {
     let mut query = meetings::table
         .inner_join(pupils::table.inner_join(year_groups::table))
         .filter(meetings::school_id.eq(member.school_id))
@@ -146,6 +192,16 @@ pub fn list_for(
         ))
         .order((meetings::due_on, meetings::id))
         .into_boxed();
+    if let Some((due_on, id)) = after {
+        query = query.filter(
+            meetings::due_on
+                .gt(due_on)
+                .or(meetings::due_on.eq(due_on).and(meetings::id.gt(id))),
+        );
+    }
+    if let Some(limit) = limit {
+        query = query.limit(limit);
+    }
     match filter.status.as_deref() {
         None => {}
         Some("overdue") => {
@@ -168,6 +224,9 @@ pub fn list_for(
     if let Some(pupil_id) = filter.pupil_id {
         query = query.filter(meetings::pupil_id.eq(pupil_id));
     }
+    if filter.open {
+        query = query.filter(meetings::status.eq_any(["due", "scheduled"]));
+    }
     // Narrows the query to the meetings the member might run; `may_run` (the one rule)
     // decides each below.
     if !member.has_role(Role::Slt) {
@@ -176,11 +235,13 @@ pub fn list_for(
             (true, false) => query.filter(meetings::level.ge(Level::Plan.number())),
             (true, true) => query.filter(meetings::level.ge(Level::Plan.number()).or(led)),
             (false, true) => query.filter(led),
-            (false, false) => return Ok(Vec::new()),
+            (false, false) => return Ok((Vec::new(), 0, None)),
         };
     }
     let rows: Vec<(MeetingRow, PupilRow, i16)> = query.load(conn)?;
-    Ok(rows
+    let read = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    let last = rows.last().map(|(m, _, _)| (m.due_on, m.id));
+    let views = rows
         .into_iter()
         .map(|(meeting, pupil, year)| MeetingView {
             meeting,
@@ -189,7 +250,8 @@ pub fn list_for(
         })
         .filter(|view| may_run(member, view.place(), view.meeting.level))
         .filter(|view| filter.status.as_deref() != Some("overdue") || view.is_overdue(today))
-        .collect())
+        .collect();
+    Ok((views, read, last))
 }
 
 /// The staff ids invited to a meeting.

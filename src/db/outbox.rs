@@ -194,6 +194,29 @@ pub fn list(
     Ok(query.load(conn)?)
 }
 
+/// One page of the school's emails (of one status, or all), newest first, after the email
+/// whose id the request holds.
+pub fn page(
+    conn: &mut DbConnection,
+    school_id: i64,
+    only: Option<&str>,
+    request: &crate::domain::paging::PageRequest<i64>,
+) -> Result<crate::domain::paging::Page<OutboxRow>> {
+    let mut query = outbox::table
+        .filter(outbox::school_id.eq(school_id))
+        .order(outbox::id.desc())
+        .limit(request.fetch_i64())
+        .select(OutboxRow::as_select())
+        .into_boxed();
+    if let Some(state) = only {
+        query = query.filter(outbox::status.eq(state.to_string()));
+    }
+    if let Some(before) = request.after {
+        query = query.filter(outbox::id.lt(before));
+    }
+    Ok(request.cut(query.load(conn)?, |row: &OutboxRow| row.id))
+}
+
 /// One email of the school.
 pub fn get(conn: &mut DbConnection, school_id: i64, id: i64) -> Result<OutboxRow> {
     outbox::table

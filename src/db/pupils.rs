@@ -8,6 +8,7 @@ use super::pastoral::{Led, PastoralPlace};
 use super::schema::{forms, houses, pupils, year_groups};
 use super::{from_db_time, schools, to_db_time, DbConnection};
 use crate::domain::details::{NewPupil, SenStatus};
+use crate::domain::paging::{Page, PageRequest};
 use crate::domain::pupil_search::rank_by_name;
 use crate::domain::Level;
 use crate::error::{Error, Result};
@@ -198,13 +199,80 @@ pub fn search(
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    let mut query = pupils_of(school_id)
+    let query = matching(school_id, search)
         .order((
             pupils::family_name.asc(),
             pupils::given_name.asc(),
             pupils::id.asc(),
         ))
         .limit(if text.is_some() { MOST_RANKED } else { limit });
+    let mut found: Vec<PupilView> = query
+        .load::<PupilJoined>(conn)?
+        .into_iter()
+        .map(to_view)
+        .collect();
+    if let Some(text) = text {
+        rank_by_name(text, &mut found, |p| (&p.given_name, &p.family_name));
+        found.truncate(usize::try_from(limit).unwrap_or(1));
+    }
+    Ok(found)
+}
+
+/// Where a pupil sorts in a paged list of pupils: family name, given name, id.
+pub type PupilKey = (String, String, i64);
+
+/// The key of a pupil in a paged list.
+pub fn key_of(pupil: &PupilView) -> PupilKey {
+    (
+        pupil.family_name.clone(),
+        pupil.given_name.clone(),
+        pupil.id,
+    )
+}
+
+/// One page of the pupils of the school matching the search (the text as a filter, with no
+/// ranking), by family name, given name and id, after the pupil whose key the request holds;
+/// the request, not `search.limit`, says how many.
+pub fn page(
+    conn: &mut DbConnection,
+    school_id: i64,
+    search: &PupilSearch,
+    request: &PageRequest<PupilKey>,
+) -> Result<Page<PupilView>> {
+    let mut query = matching(school_id, search)
+        .order((
+            pupils::family_name.asc(),
+            pupils::given_name.asc(),
+            pupils::id.asc(),
+        ))
+        .limit(request.fetch_i64());
+    if let Some((family, given, id)) = request.after.clone() {
+        query = query.filter(
+            pupils::family_name
+                .gt(family.clone())
+                .or(pupils::family_name.eq(family).and(
+                    pupils::given_name
+                        .gt(given.clone())
+                        .or(pupils::given_name.eq(given).and(pupils::id.gt(id))),
+                )),
+        );
+    }
+    let rows: Vec<PupilView> = query
+        .load::<PupilJoined>(conn)?
+        .into_iter()
+        .map(to_view)
+        .collect();
+    Ok(request.cut(rows, key_of))
+}
+
+/// The pupils of the school the search's filters match, unordered.
+fn matching(school_id: i64, search: &PupilSearch) -> PupilListing {
+    let text = search
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let mut query = pupils_of(school_id);
     if !search.include_left {
         query = query.filter(pupils::left_on.is_null());
     }
@@ -233,16 +301,7 @@ pub fn search(
     {
         query = query.filter(lower(forms::name).eq(form.to_lowercase()));
     }
-    let mut found: Vec<PupilView> = query
-        .load::<PupilJoined>(conn)?
-        .into_iter()
-        .map(to_view)
-        .collect();
-    if let Some(text) = text {
-        rank_by_name(text, &mut found, |p| (&p.given_name, &p.family_name));
-        found.truncate(usize::try_from(limit).unwrap_or(1));
-    }
-    Ok(found)
+    query
 }
 
 diesel::define_sql_function! {

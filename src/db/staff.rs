@@ -9,6 +9,7 @@ use super::models::StaffRow;
 use super::schema::{houses, staff, staff_houses, staff_roles, staff_year_groups, year_groups};
 use super::{schools, to_db_time, DbConnection};
 use crate::domain::details::{EmailAddress, PersonName, YearNumber};
+use crate::domain::paging::{Page, PageRequest};
 use crate::domain::Role;
 use crate::error::{Error, Result};
 
@@ -203,6 +204,46 @@ pub fn list(
             .load(conn)?,
     };
     with_responsibilities(conn, rows)
+}
+
+/// Where a member of staff sorts in a paged list of staff: name, then id.
+pub type StaffKey = (String, i64);
+
+/// One page of the school's active staff (only those holding `role`, when given), by name
+/// and id, after the member whose key the request holds.
+pub fn page(
+    conn: &mut DbConnection,
+    school_id: i64,
+    role: Option<Role>,
+    request: &PageRequest<StaffKey>,
+) -> Result<Page<StaffMember>> {
+    let mut query = staff::table
+        .filter(staff::school_id.eq(school_id))
+        .filter(staff::active.eq(true))
+        .order((staff::name.asc(), staff::id.asc()))
+        .limit(request.fetch_i64())
+        .select(StaffRow::as_select())
+        .into_boxed();
+    if let Some(role) = role {
+        let holding = staff_roles::table
+            .filter(staff_roles::role.eq(role.as_str()))
+            .select(staff_roles::staff_id);
+        query = query.filter(staff::id.eq_any(holding));
+    }
+    if let Some((name, id)) = request.after.clone() {
+        query = query.filter(
+            staff::name
+                .gt(name.clone())
+                .or(staff::name.eq(name).and(staff::id.gt(id))),
+        );
+    }
+    let rows = request.cut(query.load(conn)?, |row: &StaffRow| {
+        (row.name.clone(), row.id)
+    });
+    Ok(Page {
+        items: with_responsibilities(conn, rows.items)?,
+        next: rows.next,
+    })
 }
 
 /// Attaches roles and led year groups and houses to staff rows, in three queries whatever

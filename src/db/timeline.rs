@@ -66,6 +66,19 @@ impl EventKind {
             })
     }
 
+    /// Where entries of this kind come among entries of the same time: their place in
+    /// [`EventKind::ALL`].
+    pub fn rank(self) -> u8 {
+        match self {
+            EventKind::Incident => 0,
+            EventKind::Conversation => 1,
+            EventKind::LevelChange => 2,
+            EventKind::Suggestion => 3,
+            EventKind::Meeting => 4,
+            EventKind::Session => 5,
+        }
+    }
+
     /// A plural label for filters.
     pub fn label(self) -> &'static str {
         match self {
@@ -113,6 +126,22 @@ pub struct TimelineEvent {
     pub detail: EventDetail,
 }
 
+/// Where an entry sorts on a timeline, whose order is total: newest first, then by kind (in
+/// the order of [`EventKind::ALL`]), then the highest id first. A page of a timeline starts
+/// after the key of the last entry of the page before.
+pub type TimelineKey = (chrono::NaiveDateTime, u8, i64);
+
+/// A key that sorts ascending in timeline order.
+fn order_of(
+    key: TimelineKey,
+) -> (
+    std::cmp::Reverse<chrono::NaiveDateTime>,
+    u8,
+    std::cmp::Reverse<i64>,
+) {
+    (std::cmp::Reverse(key.0), key.1, std::cmp::Reverse(key.2))
+}
+
 impl TimelineEvent {
     /// The entry's kind.
     pub fn kind(&self) -> EventKind {
@@ -124,6 +153,23 @@ impl TimelineEvent {
             EventDetail::Meeting(_) => EventKind::Meeting,
             EventDetail::Session(_) => EventKind::Session,
         }
+    }
+
+    /// The record's id (ids are unique within a kind).
+    pub fn id(&self) -> i64 {
+        match &self.detail {
+            EventDetail::Incident(row, _) => row.id,
+            EventDetail::Conversation(c) => c.id,
+            EventDetail::LevelChange(row) => row.id,
+            EventDetail::Suggestion(row) => row.id,
+            EventDetail::Meeting(row) => row.id,
+            EventDetail::Session(row) => row.id,
+        }
+    }
+
+    /// Where the entry sorts on a timeline.
+    pub fn key(&self) -> TimelineKey {
+        (to_db_time(self.at), self.kind().rank(), self.id())
     }
 }
 
@@ -145,8 +191,10 @@ pub struct TimelineFilter {
     pub kinds: Vec<EventKind>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
-    /// Most entries of each kind read (the newest).
+    /// Most entries read (the newest, after `after`).
     pub limit: i64,
+    /// Only entries after this one in timeline order (older ones, for the next page).
+    pub after: Option<TimelineKey>,
 }
 
 impl TimelineFilter {
@@ -167,9 +215,41 @@ impl TimelineFilter {
         let to = start_of(self.to.and_then(|d| d.succ_opt()).unwrap_or(LATEST));
         (to_db_time(from), to_db_time(to))
     }
+
+    /// For entries of `kind`: those after `after` are those with a time before the first
+    /// bound, or at it with an id below the second.
+    fn bound(&self, kind: EventKind) -> (chrono::NaiveDateTime, i64) {
+        match self.after {
+            None => (LATEST.and_time(NaiveTime::MIN), i64::MAX),
+            Some((at, rank, id)) => {
+                let id_bound = match kind.rank().cmp(&rank) {
+                    std::cmp::Ordering::Less => i64::MIN,
+                    std::cmp::Ordering::Equal => id,
+                    std::cmp::Ordering::Greater => i64::MAX,
+                };
+                (at, id_bound)
+            }
+        }
+    }
+
+    /// Whether an entry with this key comes after `after`.
+    fn follows(&self, key: TimelineKey) -> bool {
+        self.after
+            .is_none_or(|after| order_of(key) > order_of(after))
+    }
 }
 
-/// The pupil's timeline as `reader` may read it, newest first: each kind of entry only when
+/// Entries read in SQL after the timeline position: a time before `bound.0`, or at it with an
+/// id below `bound.1`.
+macro_rules! older_than {
+    ($at:expr, $id:expr, $bound:expr) => {{
+        let (at, id) = $bound;
+        $at.lt(at).or($at.eq(at).and($id.lt(id)))
+    }};
+}
+
+/// The pupil's timeline as `reader` may read it, newest first (at most `filter.limit` entries,
+/// after `filter.after`): each kind of entry only when
 /// [`crate::domain::visibility`] lets them read it, meetings without their record and
 /// programme sessions only for those who may read the programme's sessions. The pupil has
 /// been loaded from the reader's school.
@@ -196,6 +276,11 @@ pub fn for_pupil(
                     .ge(from)
                     .and(incidents::occurred_at.lt(to)),
             )
+            .filter(older_than!(
+                incidents::occurred_at,
+                incidents::id,
+                filter.bound(EventKind::Incident)
+            ))
             .order((incidents::occurred_at.desc(), incidents::id.desc()))
             .limit(limit)
             .select((IncidentRow::as_select(), staff::name))
@@ -226,6 +311,11 @@ pub fn for_pupil(
                     .ge(from)
                     .and(conversations::held_at.lt(to)),
             )
+            .filter(older_than!(
+                conversations::held_at,
+                conversations::id,
+                filter.bound(EventKind::Conversation)
+            ))
             .order((conversations::held_at.desc(), conversations::id.desc()))
             .limit(limit)
             .select((
@@ -267,6 +357,11 @@ pub fn for_pupil(
                     .ge(from)
                     .and(level_changes::occurred_at.lt(to)),
             )
+            .filter(older_than!(
+                level_changes::occurred_at,
+                level_changes::id,
+                filter.bound(EventKind::LevelChange)
+            ))
             .order((level_changes::occurred_at.desc(), level_changes::id.desc()))
             .limit(limit)
             .select(LevelChangeRow::as_select())
@@ -285,6 +380,11 @@ pub fn for_pupil(
                     .ge(from)
                     .and(suggestions::created_at.lt(to)),
             )
+            .filter(older_than!(
+                suggestions::created_at,
+                suggestions::id,
+                filter.bound(EventKind::Suggestion)
+            ))
             .order((suggestions::created_at.desc(), suggestions::id.desc()))
             .limit(limit)
             .select(SuggestionRow::as_select())
@@ -294,6 +394,9 @@ pub fn for_pupil(
             detail: EventDetail::Suggestion(row),
         }));
     }
+    // A meeting's time (held, else booked, else made) and a session's (its day and planned
+    // time) are worked out here, so a pupil's meetings and recorded sessions (tens, a few
+    // hundred at most) are read whole and placed after `filter.after` below.
     if filter.wants(EventKind::Meeting) {
         let rows: Vec<MeetingRow> = meetings::table
             .filter(meetings::pupil_id.eq(pupil_id))
@@ -304,7 +407,6 @@ pub fn for_pupil(
                     .and(meetings::created_at.lt(to)),
             )
             .order((meetings::created_at.desc(), meetings::id.desc()))
-            .limit(limit)
             .select(MeetingRow::as_select())
             .load(conn)?;
         events.extend(
@@ -345,7 +447,6 @@ pub fn for_pupil(
                 programme_sessions::on_date.desc(),
                 programme_sessions::id.desc(),
             ))
-            .limit(limit)
             .select((
                 ProgrammeSessionRow::as_select(),
                 programme_blocks::practitioner_id,
@@ -362,7 +463,9 @@ pub fn for_pupil(
                 }),
         );
     }
-    events.sort_by_key(|e| std::cmp::Reverse(e.at));
+    events.retain(|e| filter.follows(e.key()));
+    events.sort_by_key(|e| order_of(e.key()));
+    events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(events)
 }
 

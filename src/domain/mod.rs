@@ -23,6 +23,7 @@ pub mod insight;
 pub mod level;
 pub mod meeting;
 pub mod oneroster;
+pub mod paging;
 pub mod plan;
 pub mod policy;
 pub mod programme;

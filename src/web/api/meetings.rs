@@ -1,13 +1,13 @@
 //! Meetings in the API: listing them, booking (or moving), cancelling, and recording them as
 //! held or missed; the `MEETING` shape.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{optional_number, ApiJson};
-use crate::db::meetings::{self, Booking, GuestRole, MeetingFilter, NewGuest, Outcome};
+use super::{optional_number, paging, ApiJson};
+use crate::db::meetings::{self, Booking, GuestRole, MeetingFilter, MeetingKey, NewGuest, Outcome};
 use crate::db::models::{MeetingGuestRow, MeetingRow};
 use crate::db::notices::NoticeContext;
 use crate::db::{evaluation, from_db_time, DbConnection};
@@ -140,7 +140,10 @@ impl MeetingJson {
 /// The answer of `GET /api/v1/meetings`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MeetingList {
+    /// Soonest due first.
     pub meetings: Vec<MeetingJson>,
+    /// The path (with query) of the next page, or null on the last page.
+    pub next: Option<String>,
 }
 
 /// Filters of `GET /api/v1/meetings`.
@@ -151,6 +154,11 @@ pub struct MeetingQuery {
     /// booked day passed with nothing recorded).
     pub status: Option<String>,
     pub pupil_id: Option<String>,
+    /// Most entries in the page: 1 to 500, 100 unless given.
+    pub limit: Option<String>,
+    /// Where the page starts: the `cursor` in the `next` path of the page before. Absent for
+    /// the first page.
+    pub cursor: Option<String>,
 }
 
 /// Lists the meetings the caller runs (a Head of Year's year groups, the SENDCO's levels
@@ -160,12 +168,13 @@ pub struct MeetingQuery {
     path = "/api/v1/meetings",
     params(MeetingQuery),
     responses(
-        (status = 200, description = "Meetings, soonest due first", body = MeetingList),
-        (status = 400, description = "A filter is malformed", body = ErrorBody),
+        (status = 200, description = "A page of meetings, soonest due first, with the path of the next page", body = MeetingList),
+        (status = 400, description = "A filter, `limit` or `cursor` is malformed; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody)
     )
 )]
 pub async fn list(
+    req: HttpRequest,
     user: ApiUser,
     query: web::Query<MeetingQuery>,
     state: web::Data<AppState>,
@@ -178,20 +187,24 @@ pub async fn list(
             .filter(|s| !s.is_empty())
             .map(str::to_string),
         pupil_id: optional_number::<i64>("pupil_id", query.pupil_id.as_deref())?,
+        open: false,
     };
+    let request =
+        paging::read::<MeetingKey>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
     let member = user.0;
     let today = SchoolCalendar::local_date(Utc::now());
-    let listed = state
+    let (listed, next) = state
         .db
         .transaction(move |conn| {
-            let rows = meetings::list_for(conn, &member, &filter, today)?
-                .into_iter()
-                .map(|view| view.meeting)
-                .collect();
-            MeetingJson::load_all(conn, rows)
+            let page = meetings::page_for(conn, &member, &filter, today, &request)?;
+            let rows = page.items.into_iter().map(|view| view.meeting).collect();
+            Ok((MeetingJson::load_all(conn, rows)?, page.next))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(MeetingList { meetings: listed }))
+    Ok(HttpResponse::Ok().json(MeetingList {
+        meetings: listed,
+        next: paging::next_path(&req, next),
+    }))
 }
 
 /// A guest in a booking.

@@ -5,6 +5,7 @@ pub mod imports;
 pub mod incidents;
 pub mod insight;
 pub mod meetings;
+pub mod paging;
 pub mod programme;
 pub mod provision;
 pub mod pupils;
@@ -114,7 +115,7 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
     info(
         title = "Steadfast API",
         version = "1",
-        description = "Pupil support along the Coaching Sequence: pupils, staff, incidents, suggestions, meetings, Coaching Plans, programmes and their sessions, provision and the insight reports of one school. Every route takes `Authorization: Bearer TOKEN` (see `steadfast token create`)."
+        description = "Pupil support along the Coaching Sequence: pupils, staff, incidents, suggestions, meetings, Coaching Plans, programmes and their sessions, provision and the insight reports of one school. Every route takes `Authorization: Bearer TOKEN` (see `steadfast token create`). Lists come a page at a time: `limit` (100 unless given, at most 500) and `cursor`; each answer's `next` is the path of the next page, or null on the last."
     ),
     paths(
         staff::list,

@@ -1,13 +1,13 @@
 //! `/api/v1/pupils`: finding, reading and adding pupils of the caller's school.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{optional_number, ApiJson};
+use super::{optional_number, paging, ApiJson};
 use crate::db::audit::{self, AuditEntry};
-use crate::db::pupils::{self, PupilSearch, PupilView};
+use crate::db::pupils::{self, PupilKey, PupilSearch, PupilView};
 use crate::db::to_db_time;
 use crate::domain::details::NewPupil;
 use crate::domain::Role;
@@ -18,9 +18,6 @@ use crate::web::AppState;
 
 /// Roles that may add pupils (an MIS integration uses an admin's token).
 const CAN_ADD_PUPILS: &[Role] = &[Role::Admin, Role::Slt];
-
-/// Most pupils one search answers with.
-const MAX_RESULTS: i64 = 1000;
 
 /// A pupil's place in the Coaching Sequence.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -72,7 +69,10 @@ impl From<PupilView> for PupilJson {
 /// The answer of `GET /api/v1/pupils`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PupilList {
+    /// By family name, given name and id.
     pub pupils: Vec<PupilJson>,
+    /// The path (with query) of the next page, or null on the last page.
+    pub next: Option<String>,
 }
 
 /// Filters of `GET /api/v1/pupils`.
@@ -85,46 +85,46 @@ pub struct PupilQuery {
     pub year: Option<String>,
     /// Form name, such as 7A.
     pub form: Option<String>,
-    /// Most pupils to return: 1 to 1000, 200 unless given.
+    /// Most entries in the page: 1 to 500, 100 unless given.
     pub limit: Option<String>,
+    /// Where the page starts: the `cursor` in the `next` path of the page before. Absent for
+    /// the first page.
+    pub cursor: Option<String>,
 }
 
-/// Finds pupils of the caller's school by name or UPN part, year and form.
+/// Finds pupils of the caller's school by name or UPN part, year and form, a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/pupils",
     params(PupilQuery),
     responses(
-        (status = 200, description = "Matching pupils, by family name", body = PupilList),
-        (status = 400, description = "A filter is malformed", body = ErrorBody),
+        (status = 200, description = "A page of matching pupils, by family name, given name and id, with the path of the next page", body = PupilList),
+        (status = 400, description = "A filter, `limit` or `cursor` is malformed; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody)
     )
 )]
 pub async fn list(
+    req: HttpRequest,
     user: ApiUser,
     query: web::Query<PupilQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = optional_number::<i64>("limit", query.limit.as_deref())?.unwrap_or(200);
-    if !(1..=MAX_RESULTS).contains(&limit) {
-        return Err(
-            Error::invalid("limit", format!("limit must be from 1 to {MAX_RESULTS}")).into(),
-        );
-    }
+    let request = paging::read::<PupilKey>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
     let search = PupilSearch {
         text: query.q.clone(),
         year: optional_number::<i16>("year", query.year.as_deref())?,
         form: query.form.clone(),
-        limit,
+        limit: 0,
         include_left: false,
     };
     let school_id = user.0.school_id;
     let found = state
         .db
-        .transaction(move |conn| pupils::search(conn, school_id, &search))
+        .transaction(move |conn| pupils::page(conn, school_id, &search, &request))
         .await?;
     Ok(HttpResponse::Ok().json(PupilList {
-        pupils: found.into_iter().map(PupilJson::from).collect(),
+        pupils: found.items.into_iter().map(PupilJson::from).collect(),
+        next: paging::next_path(&req, found.next),
     }))
 }
 

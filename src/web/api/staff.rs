@@ -1,10 +1,11 @@
 //! `GET /api/v1/staff`: the school's staff and their roles.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::staff::{self, StaffMember};
+use super::paging;
+use crate::db::staff::{self, StaffKey, StaffMember};
 use crate::domain::Role;
 use crate::error::Error;
 use crate::web::auth::ApiUser;
@@ -42,7 +43,10 @@ impl From<StaffMember> for StaffJson {
 /// The answer of `GET /api/v1/staff`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StaffList {
+    /// By name, then id.
     pub staff: Vec<StaffJson>,
+    /// The path (with query) of the next page, or null on the last page.
+    pub next: Option<String>,
 }
 
 /// Filters of `GET /api/v1/staff`.
@@ -51,20 +55,26 @@ pub struct StaffList {
 pub struct StaffQuery {
     /// Only staff holding this role.
     pub role: Option<String>,
+    /// Most entries in the page: 1 to 500, 100 unless given.
+    pub limit: Option<String>,
+    /// Where the page starts: the `cursor` in the `next` path of the page before. Absent for
+    /// the first page.
+    pub cursor: Option<String>,
 }
 
-/// Lists the school's active staff, by name.
+/// Lists the school's active staff, by name, a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/staff",
     params(StaffQuery),
     responses(
-        (status = 200, description = "The school's staff", body = StaffList),
-        (status = 400, description = "Unknown role", body = ErrorBody),
+        (status = 200, description = "A page of the school's staff, with the path of the next page", body = StaffList),
+        (status = 400, description = "Unknown role, or a malformed `limit` or `cursor`; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody)
     )
 )]
 pub async fn list(
+    req: HttpRequest,
     user: ApiUser,
     query: web::Query<StaffQuery>,
     state: web::Data<AppState>,
@@ -78,12 +88,14 @@ pub async fn list(
         Some(raw) => Some(Role::parse(raw).map_err(|e| Error::invalid("role", e.to_string()))?),
         None => None,
     };
+    let request = paging::read::<StaffKey>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
     let school_id = user.0.school_id;
     let members = state
         .db
-        .transaction(move |conn| staff::list(conn, school_id, role))
+        .transaction(move |conn| staff::page(conn, school_id, role, &request))
         .await?;
     Ok(HttpResponse::Ok().json(StaffList {
-        staff: members.into_iter().map(StaffJson::from).collect(),
+        staff: members.items.into_iter().map(StaffJson::from).collect(),
+        next: paging::next_path(&req, members.next),
     }))
 }

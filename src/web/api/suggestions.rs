@@ -1,11 +1,12 @@
 //! Suggestions in the API: listing them, accepting and declining; the `SUGGESTION` shape.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::meetings::MeetingJson;
+use super::paging::{self, Page, PageRequest};
 use super::pupils::PupilJson;
 use super::{optional_number, read_json, ApiBody, ApiJson};
 use crate::db::inbox::{self, InboxScope, INBOX_ROLES};
@@ -54,7 +55,10 @@ impl From<SuggestionRow> for SuggestionJson {
 /// The answer of `GET /api/v1/suggestions`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SuggestionList {
+    /// Newest first.
     pub suggestions: Vec<SuggestionJson>,
+    /// The path (with query) of the next page, or null on the last page.
+    pub next: Option<String>,
 }
 
 /// Filters of `GET /api/v1/suggestions`.
@@ -64,6 +68,11 @@ pub struct SuggestionQuery {
     /// open, accepted, declined or withdrawn.
     pub status: Option<String>,
     pub pupil_id: Option<String>,
+    /// Most entries in the page: 1 to 500, 100 unless given.
+    pub limit: Option<String>,
+    /// Where the page starts: the `cursor` in the `next` path of the page before. Absent for
+    /// the first page.
+    pub cursor: Option<String>,
 }
 
 /// Lists the suggestions the caller's inbox covers: a Head of Year's year groups and
@@ -74,13 +83,14 @@ pub struct SuggestionQuery {
     path = "/api/v1/suggestions",
     params(SuggestionQuery),
     responses(
-        (status = 200, description = "Suggestions, newest first", body = SuggestionList),
-        (status = 400, description = "A filter is malformed", body = ErrorBody),
+        (status = 200, description = "A page of suggestions, newest first, with the path of the next page", body = SuggestionList),
+        (status = 400, description = "A filter, `limit` or `cursor` is malformed; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The caller's role does not decide suggestions", body = ErrorBody)
     )
 )]
 pub async fn list(
+    req: HttpRequest,
     user: ApiUser,
     query: web::Query<SuggestionQuery>,
     state: web::Data<AppState>,
@@ -105,36 +115,55 @@ pub async fn list(
         None => None,
     };
     let pupil_id = optional_number::<i64>("pupil_id", query.pupil_id.as_deref())?;
+    let request =
+        paging::read::<SuggestionKey>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
     let member = user.0;
     let rows = state
         .db
-        .transaction(move |conn| suggestion_list(conn, &member, status.as_deref(), pupil_id))
+        .transaction(move |conn| {
+            suggestion_page(conn, &member, status.as_deref(), pupil_id, &request)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(SuggestionList {
-        suggestions: rows.into_iter().map(SuggestionJson::from).collect(),
+        suggestions: rows.items.into_iter().map(SuggestionJson::from).collect(),
+        next: paging::next_path(&req, rows.next),
     }))
 }
 
-/// The suggestions `member` may see, filtered, newest first (at most 500): their inbox's
-/// scope, whatever the status.
-fn suggestion_list(
+/// Where a suggestion sorts in a paged list: when it was made and its id, newest first.
+type SuggestionKey = (chrono::NaiveDateTime, i64);
+
+/// One page of the suggestions `member` may see, filtered, newest first: their inbox's scope,
+/// whatever the status.
+fn suggestion_page(
     conn: &mut DbConnection,
     member: &StaffMember,
     status: Option<&str>,
     pupil_id: Option<i64>,
-) -> crate::error::Result<Vec<SuggestionRow>> {
+    request: &PageRequest<SuggestionKey>,
+) -> crate::error::Result<Page<SuggestionRow>> {
     use crate::db::schema::suggestions;
     use diesel::prelude::*;
     let mut query = inbox::visible_to(member.school_id, &InboxScope::of(member))
         .order((suggestions::created_at.desc(), suggestions::id.desc()))
-        .limit(500);
+        .limit(request.fetch_i64());
+    if let Some((created_at, id)) = request.after {
+        query = query.filter(
+            suggestions::created_at
+                .lt(created_at)
+                .or(suggestions::created_at
+                    .eq(created_at)
+                    .and(suggestions::id.lt(id))),
+        );
+    }
     if let Some(status) = status {
         query = query.filter(suggestions::status.eq(status.to_string()));
     }
     if let Some(pupil_id) = pupil_id {
         query = query.filter(suggestions::pupil_id.eq(pupil_id));
     }
-    Ok(query.select(SuggestionRow::as_select()).load(conn)?)
+    let rows = query.select(SuggestionRow::as_select()).load(conn)?;
+    Ok(request.cut(rows, |row: &SuggestionRow| (row.created_at, row.id)))
 }
 
 /// The body of `POST /api/v1/suggestions/{id}/accept`.

@@ -1,12 +1,15 @@
 //! `GET /api/v1/pupils/{id}/timeline`: everything recorded about a pupil's support.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::paging::{self, PageRequest};
 use super::suggestions::SuggestionJson;
-use crate::db::timeline::{self, EventDetail, EventKind, TimelineEvent, TimelineFilter};
+use crate::db::timeline::{
+    self, EventDetail, EventKind, TimelineEvent, TimelineFilter, TimelineKey,
+};
 use crate::db::{from_db_time, pupils};
 use crate::error::Error;
 use crate::web::auth::ApiUser;
@@ -153,8 +156,11 @@ impl From<TimelineEvent> for TimelineEventJson {
 /// The answer of `GET /api/v1/pupils/{id}/timeline`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Timeline {
-    /// Newest first.
+    /// Newest first; entries of the same time by kind (incident, conversation, level_change,
+    /// suggestion, meeting, session), then the highest id first.
     pub events: Vec<TimelineEventJson>,
+    /// The path (with query) of the next page (older entries), or null on the last page.
+    pub next: Option<String>,
 }
 
 /// Filters of the timeline.
@@ -168,6 +174,11 @@ pub struct TimelineQuery {
     pub from: Option<String>,
     /// Up to this school date (YYYY-MM-DD), included.
     pub to: Option<String>,
+    /// Most entries in the page: 1 to 500, 100 unless given.
+    pub limit: Option<String>,
+    /// Where the page starts: the `cursor` in the `next` path of the page before. Absent for
+    /// the first page.
+    pub cursor: Option<String>,
 }
 
 /// Reads an optional `YYYY-MM-DD` date, naming the field when it is malformed.
@@ -186,8 +197,8 @@ pub fn optional_date(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>
 }
 
 impl TimelineQuery {
-    /// The checked filter.
-    pub fn filter(&self) -> Result<TimelineFilter, Error> {
+    /// The checked filter, reading `limit + 1` entries of the page `request` asks for.
+    pub fn filter(&self, request: &PageRequest<TimelineKey>) -> Result<TimelineFilter, Error> {
         let kinds = match self
             .kinds
             .as_deref()
@@ -211,30 +222,34 @@ impl TimelineQuery {
             kinds,
             from,
             to,
-            limit: 500,
+            limit: request.fetch_i64(),
+            after: request.after,
         })
     }
 }
 
-/// A pupil's timeline, newest first.
+/// A pupil's timeline, newest first, a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/pupils/{id}/timeline",
     params(("id" = i64, Path, description = "The pupil's id"), TimelineQuery),
     responses(
-        (status = 200, description = "Incidents, conversations, level changes, suggestions, meetings and programme sessions, newest first: meeting records and sessions only for those who may read them", body = Timeline),
-        (status = 400, description = "A filter is malformed", body = ErrorBody),
+        (status = 200, description = "A page of incidents, conversations, level changes, suggestions, meetings and programme sessions, newest first, with the path of the next (older) page: meeting records and sessions only for those who may read them", body = Timeline),
+        (status = 400, description = "A filter, `limit` or `cursor` is malformed; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such pupil in this school", body = ErrorBody)
     )
 )]
 pub async fn get(
+    req: HttpRequest,
     user: ApiUser,
     path: web::Path<i64>,
     query: web::Query<TimelineQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = query.filter()?;
+    let request =
+        paging::read::<TimelineKey>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
+    let filter = query.filter(&request)?;
     let (reader, pupil_id) = (user.0, path.into_inner());
     let events = state
         .db
@@ -243,7 +258,13 @@ pub async fn get(
             timeline::for_pupil(conn, &reader, &pupil, &filter)
         })
         .await?;
+    let page = request.cut(events, TimelineEvent::key);
     Ok(HttpResponse::Ok().json(Timeline {
-        events: events.into_iter().map(TimelineEventJson::from).collect(),
+        events: page
+            .items
+            .into_iter()
+            .map(TimelineEventJson::from)
+            .collect(),
+        next: paging::next_path(&req, page.next),
     }))
 }

@@ -72,6 +72,7 @@ fn form_data(conn: &mut DbConnection, member: &StaffMember, pupil_id: i64) -> Re
         from: None,
         to: None,
         limit: INCIDENTS_OFFERED,
+        after: None,
     };
     let incidents = timeline::for_pupil(conn, member, &pupil, &filter)?
         .into_iter()

@@ -16,6 +16,7 @@ use crate::db::models::OutboxRow;
 use crate::db::outbox::{self, status};
 use crate::db::staff::StaffMember;
 use crate::db::{from_db_time, to_db_time, DbConnection};
+use crate::domain::paging::PageRequest;
 use crate::domain::Role;
 use crate::error::{Error, Result};
 use crate::mail::{sanitise_key, transport};
@@ -23,8 +24,8 @@ use crate::web::auth::{require_role, CsrfForm};
 
 /// The roles that look after the school's email.
 const KEEPERS: [Role; 2] = [Role::Admin, Role::Slt];
-/// Emails listed at once.
-const LISTED: i64 = 200;
+/// Emails listed at once, the newest; a link shows older ones.
+const LISTED: usize = 200;
 /// The statuses the list can be filtered by.
 const STATUSES: [&str; 5] = [
     status::PENDING,
@@ -44,20 +45,43 @@ fn status_tag(row: &OutboxRow) -> Markup {
     }
 }
 
-/// The school's latest emails, of one status or all.
+/// The school's latest emails, of one status or all, a page at a time.
 struct EmailsPage {
     rows: Vec<OutboxRow>,
+    /// The status shown, or all.
+    only: Option<String>,
+    /// Whether these are older emails (a later page).
+    older_page: bool,
+    /// The cursor of the page of older emails, when there are any.
+    older: Option<String>,
 }
 
 impl FormPage for EmailsPage {
-    /// The status shown, or all.
-    type Key = Option<String>;
+    /// The status shown, or all, and the cursor of the page shown (the newest without one).
+    type Key = (Option<String>, Option<String>);
     const TITLE: &'static str = "Emails";
 
-    fn load(conn: &mut DbConnection, member: &StaffMember, only: Option<String>) -> Result<Self> {
+    fn load(
+        conn: &mut DbConnection,
+        member: &StaffMember,
+        (only, cursor): (Option<String>, Option<String>),
+    ) -> Result<Self> {
         require_role(member, &KEEPERS)?;
-        let rows = outbox::list(conn, member.school_id, only.as_deref(), LISTED)?;
-        Ok(EmailsPage { rows })
+        let list = format!("outbox?status={}", only.as_deref().unwrap_or_default());
+        // A cursor that no longer reads shows the newest emails.
+        let request = PageRequest::read(&list, None, cursor.as_deref())
+            .map(|request| PageRequest {
+                limit: LISTED,
+                ..request
+            })
+            .unwrap_or_else(|_| PageRequest::first(&list, LISTED));
+        let page = outbox::page(conn, member.school_id, only.as_deref(), &request)?;
+        Ok(EmailsPage {
+            rows: page.items,
+            only,
+            older_page: request.after.is_some(),
+            older: page.next,
+        })
     }
 
     fn notice(query: &Fields) -> Option<String> {
@@ -75,6 +99,9 @@ impl FormPage for EmailsPage {
             p {
                 a href="/admin/outbox" { "All" }
                 @for s in STATUSES { " · " a href={ "/admin/outbox?status=" (s) } { (s) } }
+            }
+            @if self.older_page {
+                p.muted { "Older emails. " a href=(self.link(None)) { "Back to the newest" } }
             }
             @if self.rows.is_empty() { p.muted { "No emails here." } }
             table {
@@ -99,6 +126,28 @@ impl FormPage for EmailsPage {
                     }
                 }
             }
+            @if let Some(older) = &self.older {
+                p.more { a href=(self.link(Some(older))) { "Show older emails" } }
+            }
+        }
+    }
+}
+
+impl EmailsPage {
+    /// The address of this list (same status) at the page `cursor` starts, or the newest.
+    fn link(&self, cursor: Option<&str>) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(only) = &self.only {
+            query.append_pair("status", only);
+        }
+        if let Some(cursor) = cursor {
+            query.append_pair("cursor", cursor);
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            "/admin/outbox".to_string()
+        } else {
+            format!("/admin/outbox?{query}")
         }
     }
 }
@@ -110,7 +159,8 @@ pub async fn list(visit: Visit) -> PageResult {
         .get("status")
         .filter(|s| STATUSES.contains(s))
         .map(str::to_string);
-    visit.show::<EmailsPage>(only).await
+    let cursor = visit.query.get("cursor").map(str::to_string);
+    visit.show::<EmailsPage>((only, cursor)).await
 }
 
 fn email_id(path: &str) -> Result<i64> {
@@ -170,7 +220,7 @@ pub async fn resend(visit: Visit, path: web::Path<String>, form: CsrfForm<Fields
     require_role(&visit.member, &KEEPERS)?;
     let id = email_id(&path)?;
     visit
-        .submit::<EmailsPage, _, _>(None, form.0, Ok(()), move |conn, by, _, ()| {
+        .submit::<EmailsPage, _, _>((None, None), form.0, Ok(()), move |conn, by, _, ()| {
             let school_id = by.school_id;
             let now = Utc::now();
             outbox::resend(conn, school_id, id, now)?;

@@ -50,6 +50,7 @@ pub fn confirmation(
             from: None,
             to: None,
             limit: 20,
+            after: None,
         };
         for pupil in &pupils {
             for event in timeline::for_pupil(conn, member, pupil, &filter)? {

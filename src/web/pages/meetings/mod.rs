@@ -26,6 +26,7 @@ use crate::db::staff::{self, StaffMember};
 use crate::db::{evaluation, from_db_time, programmes, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::meeting::{suggest_staff, Suggested};
+use crate::domain::paging::PageRequest;
 use crate::domain::words::MeetingKind;
 use crate::domain::Level;
 use crate::domain::MeetingState;
@@ -104,41 +105,69 @@ fn meeting_row(view: &MeetingView, today: NaiveDate) -> Markup {
     }
 }
 
-/// `GET /meetings`: the meetings the viewer runs, overdue first, then due, then booked.
+/// How many open meetings the list shows at once, soonest due first; a link shows the rest.
+const MEETINGS_PAGE: usize = 100;
+
+/// `GET /meetings?cursor=`: the meetings the viewer runs, overdue first, then due, then
+/// booked; a hundred at a time, soonest due first, with a link to later ones.
 pub async fn list(visit: Visit) -> PageResult {
     require_role(&visit.member, &MEETING_ROLES)?;
     let today = SchoolCalendar::local_date(Utc::now());
     let viewer = visit.member.clone();
-    let open = visit
+    let (request, lost) = match PageRequest::read("meetings-page", None, visit.query.get("cursor"))
+    {
+        Ok(request) => (
+            PageRequest {
+                limit: MEETINGS_PAGE,
+                ..request
+            },
+            false,
+        ),
+        Err(_) => (PageRequest::first("meetings-page", MEETINGS_PAGE), true),
+    };
+    let later_page = request.after.is_some();
+    let page = visit
         .state
         .db
         .transaction(move |conn| {
-            let mut open = Vec::new();
-            for status in ["due", "scheduled"] {
-                let filter = MeetingFilter {
-                    status: Some(status.into()),
-                    pupil_id: None,
-                };
-                open.extend(meetings::list_for(conn, &viewer, &filter, today)?);
-            }
-            Ok(open)
+            let filter = MeetingFilter {
+                status: None,
+                pupil_id: None,
+                open: true,
+            };
+            meetings::page_for(conn, &viewer, &filter, today, &request)
         })
         .await?;
-    let (overdue, waiting): (Vec<_>, Vec<_>) = open.into_iter().partition(|v| v.is_overdue(today));
+    let (overdue, waiting): (Vec<_>, Vec<_>) =
+        page.items.into_iter().partition(|v| v.is_overdue(today));
     let (due, booked): (Vec<_>, Vec<_>) =
         waiting.into_iter().partition(|v| v.meeting.status == "due");
+    let later = page.next.map(|cursor| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("cursor", &cursor);
+        format!("/meetings?{}", query.finish())
+    });
     Ok(visit.page("Meetings", StatusCode::OK, |_| {
         html! {
                 h1 { "Meetings" }
                 p.muted { "The meetings you run: overdue first, then those to book, then those booked." }
+                @if lost {
+                    p.notice role="status" { "That link to later meetings no longer works: these are the soonest due." }
+                }
+                @if later_page {
+                    p.muted { "Meetings due later. " a href="/meetings" { "Back to the soonest due" } }
+                }
                 @for (title, views, empty) in [
                     ("Overdue", &overdue, "Nothing overdue."),
                     ("Due: to book", &due, "Nothing waiting to be booked."),
                     ("Booked", &booked, "Nothing booked."),
                 ] {
-                    h2 { (title) " (" (views.len()) ")" }
+                    h2 { (title) " (" (views.len()) @if later.is_some() || later_page { " here" } ")" }
                     @if views.is_empty() { p.muted { (empty) } }
                     ul.cards { @for view in views { (meeting_row(view, today)) } }
+                }
+                @if let Some(later) = &later {
+                    p.more { a href=(later) { "Show meetings due later" } }
                 }
         }
     }))

@@ -235,13 +235,13 @@ pub async fn change_level(
         MOVE_FORM
     };
     let form = Form::again(typed, problem).sent_as(Some(sent.to_string()));
-    let filters = read_filters(&Fields::default());
-    let filter = filters.filter.clone();
+    let filters = read_filters(pupil_id, &Fields::default());
+    let (filter, page) = (filters.filter.clone(), filters.page.clone());
     let for_member = visit.member.clone();
     let data = visit
         .state
         .db
-        .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, None))
+        .transaction(move |conn| gather(conn, &for_member, pupil_id, (&filter, &page), None))
         .await?;
     Ok(pupil_response(
         &visit, status, &data, &filters, false, &form,

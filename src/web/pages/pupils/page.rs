@@ -15,9 +15,12 @@ use crate::db::inbox::{self, Outcome};
 use crate::db::models::{IncidentRow, SuggestionRow};
 use crate::db::pupils::{self, PupilView};
 use crate::db::staff::StaffMember;
-use crate::db::timeline::{self, EventDetail, EventKind, TimelineEvent, TimelineFilter};
+use crate::db::timeline::{
+    self, EventDetail, EventKind, TimelineEvent, TimelineFilter, TimelineKey,
+};
 use crate::db::{conversations, from_db_time, incidents, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
+use crate::domain::paging::PageRequest;
 use crate::domain::visibility::Record;
 use crate::domain::words;
 use crate::domain::{Level, Move};
@@ -29,8 +32,8 @@ use crate::web::pages::layout::{level_badge, page};
 use crate::web::pages::log::prompt_form;
 use crate::web::pages::with_counted_viewer;
 
-/// How many entries of each kind the timeline shows.
-const TIMELINE_LIMIT: i64 = 200;
+/// How many entries the timeline shows at once, the newest; a link shows older ones.
+const TIMELINE_PAGE: usize = 100;
 
 /// Most incidents shown as the evidence of one suggestion, or as followed up by one conversation.
 pub(super) const EVIDENCE_SHOWN: usize = 10;
@@ -41,9 +44,39 @@ pub(super) struct Filters {
     pub(super) problem: Option<Error>,
     pub(super) from: String,
     pub(super) to: String,
+    /// The page of the timeline shown: the newest entries, or those older than a cursor.
+    pub(super) page: PageRequest<TimelineKey>,
 }
 
-pub(super) fn read_filters(query: &Fields) -> Filters {
+impl Filters {
+    /// The query of the page with these filters (without a cursor), for links.
+    pub(super) fn query(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for kind in &self.filter.kinds {
+            query.append_pair("type", kind.as_str());
+        }
+        if !self.from.trim().is_empty() {
+            query.append_pair("from", &self.from);
+        }
+        if !self.to.trim().is_empty() {
+            query.append_pair("to", &self.to);
+        }
+        query.finish()
+    }
+}
+
+/// The name a timeline page's cursors are bound to: the pupil and the filters.
+fn timeline_list(pupil_id: i64, kinds: &[EventKind], from: &str, to: &str) -> String {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    format!(
+        "pupil-timeline/{pupil_id}?type={}&from={}&to={}",
+        kinds.join(","),
+        from.trim(),
+        to.trim()
+    )
+}
+
+pub(super) fn read_filters(pupil_id: i64, query: &Fields) -> Filters {
     let kinds: Vec<EventKind> = query
         .all("type")
         .filter_map(|k| EventKind::parse(k).ok())
@@ -69,23 +102,42 @@ pub(super) fn read_filters(query: &Fields) -> Filters {
             (from, to) = (None, None);
         }
     }
+    let list = timeline_list(pupil_id, &kinds, &from_raw, &to_raw);
+    let page = match PageRequest::read(&list, None, query.get("cursor")) {
+        Ok(page) => PageRequest {
+            limit: TIMELINE_PAGE,
+            ..page
+        },
+        Err(_) => {
+            problem.get_or_insert(Error::invalid(
+                "cursor",
+                "that link to older entries no longer works: these are the newest",
+            ));
+            PageRequest::first(&list, TIMELINE_PAGE)
+        }
+    };
     Filters {
         filter: TimelineFilter {
             kinds,
             from,
             to,
-            limit: TIMELINE_LIMIT,
+            limit: page.fetch_i64(),
+            after: page.after,
         },
         problem,
         from: from_raw,
         to: to_raw,
+        page,
     }
 }
 
 /// Everything the pupil page shows, read in one transaction.
 pub(super) struct PupilPage {
     pub(super) pupil: PupilView,
+    /// The timeline's page shown, newest first.
     pub(super) events: Vec<TimelineEvent>,
+    /// The cursor of the page of older entries, when there are any.
+    pub(super) older: Option<String>,
     /// Suggestions waiting for a decision, whatever the filters.
     pub(super) open: Vec<SuggestionRow>,
     /// Incidents named as evidence or followed up, by id.
@@ -116,9 +168,10 @@ pub(super) fn gather(
     conn: &mut DbConnection,
     member: &StaffMember,
     pupil_id: i64,
-    filter: &TimelineFilter,
+    filters: (&TimelineFilter, &PageRequest<TimelineKey>),
     moved: Option<(i64, Option<i64>)>,
 ) -> Result<PupilPage> {
+    let (filter, page) = filters;
     let school_id = member.school_id;
     let pupil = pupils::get(conn, school_id, pupil_id)?;
     let moved = match moved {
@@ -127,13 +180,18 @@ pub(super) fn gather(
     };
     let today = SchoolCalendar::local_date(chrono::Utc::now());
     let decisions = inbox::count_for_nav(conn, member, today)?;
-    let events = timeline::for_pupil(conn, member, &pupil, filter)?;
+    let shown = page.cut(
+        timeline::for_pupil(conn, member, &pupil, filter)?,
+        TimelineEvent::key,
+    );
+    let (events, older) = (shown.items, shown.next);
     let insight = crate::web::pages::insight::pupil_section(conn, member, &pupil, today)?;
     let suggestions_only = TimelineFilter {
         kinds: vec![EventKind::Suggestion],
         from: None,
         to: None,
         limit: 50,
+        after: None,
     };
     let open: Vec<SuggestionRow> = timeline::for_pupil(conn, member, &pupil, &suggestions_only)?
         .into_iter()
@@ -184,6 +242,7 @@ pub(super) fn gather(
         contacts,
         pupil,
         events,
+        older,
         open,
         incidents,
         followed_up,
@@ -201,18 +260,18 @@ pub(super) fn gather(
 pub async fn show(visit: Visit, path: web::Path<String>) -> PageResult {
     let pupil_id: i64 = path.parse().map_err(|_| Error::NotFound("pupil"))?;
     let query = &visit.query;
-    let filters = read_filters(query);
+    let filters = read_filters(pupil_id, query);
     let recorded = query.get("recorded") == Some("conversation");
     let moved = query
         .get("moved")
         .and_then(|id| id.parse::<i64>().ok())
         .map(|id| (id, query.get("meeting").and_then(|m| m.parse::<i64>().ok())));
-    let filter = filters.filter.clone();
+    let (filter, page) = (filters.filter.clone(), filters.page.clone());
     let for_member = visit.member.clone();
     let mut data = visit
         .state
         .db
-        .transaction(move |conn| gather(conn, &for_member, pupil_id, &filter, moved))
+        .transaction(move |conn| gather(conn, &for_member, pupil_id, (&filter, &page), moved))
         .await?;
     data.erased = query.get("erased").is_some();
     audit::record_sen_read(&visit.state.db, &visit.member, &data.pupil).await?;
@@ -246,6 +305,13 @@ pub(super) fn pupil_response(
         page(&data.pupil.full_name(), viewer, body)
     });
     html_response(status, markup)
+}
+
+/// The query of the page of older entries: the filters and the cursor.
+fn older_query(filters: &Filters, cursor: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(filters.query());
+    query.append_pair("cursor", cursor);
+    query.finish()
 }
 
 fn render_pupil(
@@ -342,12 +408,18 @@ fn render_pupil(
         section.card #timeline {
             h2 { "Timeline" }
             (render_filters(pupil.id, filters))
+            @if filters.page.after.is_some() {
+                p.muted { "Older entries. " a href={ "/pupils/" (pupil.id) "?" (filters.query()) "#timeline" } { "Back to the newest" } }
+            }
             @if data.events.is_empty() {
-                p.muted { "Nothing recorded yet." }
+                p.muted { @if filters.page.after.is_some() { "Nothing older." } @else { "Nothing recorded yet." } }
             } @else {
                 ol.timeline {
                     @for event in &data.events { (render_event(event, data)) }
                 }
+            }
+            @if let Some(older) = &data.older {
+                p.more { a href={ "/pupils/" (pupil.id) "?" (older_query(filters, older)) "#timeline" } { "Show older entries" } }
             }
         }
     }
