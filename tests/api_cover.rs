@@ -623,7 +623,24 @@ async fn provision_follows_its_pages_rules(engine: Engine) {
         assert_eq!(map["totals"]["active_items"], 1);
         assert_eq!(map["totals"]["cost_per_term_pence"], 130_000);
         assert_eq!(map["pupils"][0]["items"][0]["id"], item);
+        assert_eq!(map["next"], Value::Null);
     }
+    // A page at a time: each pupil once, the totals on every page.
+    let (status, first) = s.app.api_get("/api/v1/provision?limit=1", &s.sendco).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["pupils"][0]["pupil"]["id"], s.pupil);
+    assert_eq!(first["totals"]["pupils"], 2);
+    let next = first["next"].as_str().expect("a next page");
+    let (status, second_page) = s.app.api_get(next, &s.sendco).await;
+    assert_eq!(status, StatusCode::OK, "{second_page}");
+    assert_eq!(second_page["pupils"][0]["pupil"]["id"], second);
+    assert_eq!(second_page["pupils"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second_page["next"], Value::Null);
+    let answer = s
+        .app
+        .api_get("/api/v1/provision?cursor=not-a-cursor", &s.sendco)
+        .await;
+    assert_refused(&answer, StatusCode::BAD_REQUEST, "cursor");
     let (_, year8) = s.app.api_get("/api/v1/provision?year=8", &s.sendco).await;
     assert_eq!(year8["pupils"].as_array().map(Vec::len), Some(1));
     assert_eq!(year8["pupils"][0]["pupil"]["id"], second);

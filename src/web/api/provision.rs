@@ -3,11 +3,12 @@
 //! provision pages ([`crate::domain::visibility`]); the map's filters are read by the page's
 //! own reader, so they refuse the same input.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::paging;
 use super::programme::FidelityJson;
 use crate::db::audit::{self, Read};
 use crate::db::from_db_time;
@@ -214,6 +215,11 @@ pub struct MapQuery {
     pub level: Option<String>,
     /// Only this SEN status: `none`, `sen_support` or `ehcp`.
     pub sen: Option<String>,
+    /// Most entries in the page: 1 to 500, 100 unless given.
+    pub limit: Option<String>,
+    /// Where the page starts: the `cursor` in the `next` path of the page before. Absent for
+    /// the first page.
+    pub cursor: Option<String>,
 }
 
 /// A pupil as the whole-school map shows them.
@@ -282,9 +288,12 @@ pub struct MapTotalsJson {
 /// The answer of `GET /api/v1/provision`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SchoolMapJson {
-    /// Pupils at levels 4 to 6 on roll, in order of their id.
+    /// Pupils at levels 4 to 6 on roll, in order of their id, a page at a time.
     pub pupils: Vec<MapRowJson>,
+    /// Over every pupil the filters keep, whichever page this is.
     pub totals: MapTotalsJson,
+    /// The path (with query) of the next page, or null on the last page.
+    pub next: Option<String>,
 }
 
 fn map_row(row: MapRow, today: NaiveDate) -> MapRowJson {
@@ -335,13 +344,14 @@ fn map_row(row: MapRow, today: NaiveDate) -> MapRowJson {
     path = "/api/v1/provision",
     params(MapQuery),
     responses(
-        (status = 200, description = "The map and its totals", body = SchoolMapJson),
-        (status = 400, description = "A filter is wrong; `field` names it", body = ErrorBody),
+        (status = 200, description = "A page of the map, its totals and the path of the next page", body = SchoolMapJson),
+        (status = 400, description = "A filter, `limit` or `cursor` is wrong; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The whole-school provision map is for the SENDCO and SLT", body = ErrorBody)
     )
 )]
 pub async fn school(
+    req: HttpRequest,
     user: ApiUser,
     query: web::Query<MapQuery>,
     state: web::Data<AppState>,
@@ -372,6 +382,7 @@ pub async fn school(
             format!("{field}: {}", problem.message),
         )));
     }
+    let request = paging::read::<i64>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
     let today = SchoolCalendar::local_date(Utc::now());
     let map = state
         .db
@@ -390,11 +401,19 @@ pub async fn school(
             ..BlockFidelity::default()
         }),
     };
-    // In order of pupil id, a key that never changes, so the list can be read in pages.
+    // The map is built whole for its totals (a few percent of the roll); its pages are cut
+    // in order of pupil id, a key that never changes.
     let mut rows = map.rows;
     rows.sort_by_key(|row| row.pupil.id);
+    rows.retain(|row| request.after.is_none_or(|after| row.pupil.id > after));
+    let page = request.cut(rows, |row| row.pupil.id);
     Ok(HttpResponse::Ok().json(SchoolMapJson {
-        pupils: rows.into_iter().map(|row| map_row(row, today)).collect(),
+        pupils: page
+            .items
+            .into_iter()
+            .map(|row| map_row(row, today))
+            .collect(),
         totals,
+        next: paging::next_path(&req, page.next),
     }))
 }
