@@ -266,6 +266,7 @@ pub struct Database {
     /// The threads that write, committing concurrent writes together (see [`writer`]).
     writer: writer::Writer,
     rules: evaluation::RulesCache,
+    histories: evaluation::HistoryCache,
     members: staff::MemberCache,
 }
 
@@ -315,6 +316,7 @@ impl Database {
             engine,
             writer,
             rules: evaluation::RulesCache::default(),
+            histories: evaluation::HistoryCache::default(),
             members: staff::MemberCache::default(),
         };
         let mut conn = database.pool.checkout()?;
@@ -325,6 +327,11 @@ impl Database {
     /// The schools' escalation rules, kept briefly for the hot paths.
     pub fn rules(&self) -> evaluation::RulesCache {
         self.rules.clone()
+    }
+
+    /// Pupils' recent histories, kept for the escalation rules while their stamps stand.
+    pub fn histories(&self) -> evaluation::HistoryCache {
+        self.histories.clone()
     }
 
     /// Staff members, kept briefly for authenticating API requests.
