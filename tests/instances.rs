@@ -192,7 +192,11 @@ async fn the_rules_see_a_pupils_incidents_logged_through_another_instance() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["suggestions"], json!([]), "the open suggestion waits: {body}");
+    assert_eq!(
+        body["suggestions"],
+        json!([]),
+        "the open suggestion waits: {body}"
+    );
     assert_no_duplicate_open_suggestions(&app);
 }
 

@@ -181,7 +181,12 @@ pub fn record_with(
         let starts_at_prompt =
             new.response == Response::Prompt && pupil.level == Level::None.number();
         if starts_at_prompt {
-            changes.push(note_start_at_prompt(conn, pupil, reporter_id, new.occurred_at)?);
+            changes.push(note_start_at_prompt(
+                conn,
+                pupil,
+                reporter_id,
+                new.occurred_at,
+            )?);
             current.level = Level::Prompt.number();
             current.level_since = occurred_at;
         }

@@ -309,7 +309,9 @@ impl Database {
         };
         let writer = match sqlite_writer {
             Some(writer) => writer,
-            None => writer::Writer::start_postgres(pool.clone(), writer::POSTGRES_WRITERS)?,
+            // As many writers as connections: as many writes in flight as when each had its
+            // own pooled transaction, now committed in batches.
+            None => writer::Writer::start_postgres(pool.clone(), pool_size.max(1) as usize)?,
         };
         let database = Database {
             pool,

@@ -6,8 +6,8 @@
 //!
 //! - SQLite takes one writer at a time: one thread owns the connection that writes
 //!   (`BEGIN IMMEDIATE … COMMIT`), and a checkpointer beside it copies the write-ahead log back.
-//! - PostgreSQL takes many: a few writer threads ([`POSTGRES_WRITERS`]) each borrow a pooled
-//!   connection for a batch, so the commit (a wait for the disk) of one batch overlaps the
+//! - PostgreSQL takes many: a writer thread per pooled connection, each borrowing one
+//!   for a batch, so the commit (a wait for the disk) of one batch overlaps the
 //!   work of the next. Writes about one record can be sent to one thread
 //!   ([`Writer::write_for`]) so that batches on different connections do not wait for each
 //!   other's row locks.
@@ -29,11 +29,9 @@ type Manager = <DbConnection as Connection>::TransactionManager;
 const MAX_BATCH: usize = 256;
 
 /// Most writes committed together by one PostgreSQL writer: each is a few round trips on
-/// one connection, so a smaller batch keeps the first caller's wait short.
-const MAX_POSTGRES_BATCH: usize = 64;
-
-/// Writer threads on PostgreSQL, each borrowing one pooled connection while it writes a batch.
-pub const POSTGRES_WRITERS: usize = 4;
+/// one connection, so a smaller batch keeps the first caller's wait (and the time its row
+/// locks are held) short.
+const MAX_POSTGRES_BATCH: usize = 32;
 
 /// How often the write-ahead log is copied back into the database file, away from the
 /// writer so that no request waits for it.
@@ -106,7 +104,10 @@ pub struct Writer {
 
 impl Writer {
     /// Starts SQLite's one writer on `conn`, and a checkpointer on `checkpoint_conn`.
-    pub fn start_sqlite(conn: DbConnection, checkpoint_conn: DbConnection) -> std::io::Result<Self> {
+    pub fn start_sqlite(
+        conn: DbConnection,
+        checkpoint_conn: DbConnection,
+    ) -> std::io::Result<Self> {
         let (queue, queued) = mpsc::channel::<Box<dyn QueuedWrite>>();
         let (stop_checkpoints, checkpoint_signal) = mpsc::channel::<()>();
         let mut conn = conn;

@@ -144,15 +144,22 @@ pub async fn log_once(
                     staff_id,
                 } => (*school_id, *staff_id),
                 Caller::Token { token_hash } => {
-                    let valid = tokens::use_valid(conn, token_hash, now)?
-                        .ok_or(Error::Unauthenticated)?;
+                    let valid =
+                        tokens::use_valid(conn, token_hash, now)?.ok_or(Error::Unauthenticated)?;
                     (valid.school_id, valid.staff_id)
                 }
             };
             let _ = found_who.set(staff_id);
             let rules = rules_cache.load(conn, school_id)?;
-            let mut recorded =
-                incidents::record_with(conn, school_id, staff_id, &new, &rules, Some(&histories), now)?;
+            let mut recorded = incidents::record_with(
+                conn,
+                school_id,
+                staff_id,
+                &new,
+                &rules,
+                Some(&histories),
+                now,
+            )?;
             let kept = std::mem::take(&mut recorded.histories);
             let body = serde_json::to_string(&IncidentCreated::from(recorded))
                 .map_err(|e| Error::Internal(format!("answer could not be written: {e}")))?;
@@ -224,16 +231,16 @@ pub async fn create(
     let now = Utc::now();
     let read = read_json::<IncidentJson>(&body).and_then(|submitted| {
         NewIncident::parse(
-        &IncidentSubmission {
-            pupil_ids: &submitted.pupil_ids,
-            behaviour: &submitted.behaviour,
-            severity: submitted.severity.as_deref(),
-            response: submitted.response.as_deref(),
-            occurred_at: submitted.occurred_at,
-            location: submitted.location.as_deref(),
-            lesson: submitted.lesson.as_deref(),
-            note: submitted.note.as_deref(),
-        },
+            &IncidentSubmission {
+                pupil_ids: &submitted.pupil_ids,
+                behaviour: &submitted.behaviour,
+                severity: submitted.severity.as_deref(),
+                response: submitted.response.as_deref(),
+                occurred_at: submitted.occurred_at,
+                location: submitted.location.as_deref(),
+                lesson: submitted.lesson.as_deref(),
+                note: submitted.note.as_deref(),
+            },
             now,
         )
         .map_err(|e| Error::invalid(e.field, format!("{}: {}", e.field, e.message)))
