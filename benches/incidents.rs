@@ -86,6 +86,9 @@ const CLASS_STAFF_EMAIL: &str = "teacher@demo.example";
 /// Targets of issue 8: share of baseline B's requests per second; most the rate may fall
 /// between 10,000 and 10,000,000 incidents of history.
 const TARGET_SHARE_OF_B: f64 = 0.40;
+/// Target of issue 19: Steadfast, durable, as a share of the baseline that does not wait for
+/// the disk (B').
+const TARGET_SHARE_OF_B_NO_WAIT: f64 = 0.40;
 const TARGET_HISTORY_DROP: f64 = 0.20;
 
 fn main() -> anyhow::Result<()> {
@@ -1768,15 +1771,13 @@ fn print_sweep(
             share_b * 100.0,
             verdict(share_b >= TARGET_SHARE_OF_B)
         );
+        let share_b_no_wait = s.rps / b_no_wait.rps;
         println!(
-            "Durability at speed: Steadfast, waiting for the disk, reaches {:.1}% of B' (which does \
-             not wait) ... {}",
-            s.rps / b_no_wait.rps * 100.0,
-            if s.rps >= b_no_wait.rps {
-                "reaches it"
-            } else {
-                "below it"
-            }
+            "Target: Steadfast, waiting for the disk, >= {:.0}% of B' (which does not wait) ... \
+             {:.1}%  {} (design target 100%)",
+            TARGET_SHARE_OF_B_NO_WAIT * 100.0,
+            share_b_no_wait * 100.0,
+            verdict(share_b_no_wait >= TARGET_SHARE_OF_B_NO_WAIT)
         );
     }
     let errors: u64 = results.iter().flatten().flatten().map(|m| m.errors).sum();

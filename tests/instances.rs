@@ -145,6 +145,62 @@ async fn logging_spread_over_two_instances_lands_once() {
 }
 
 #[tokio::test]
+async fn the_rules_see_a_pupils_incidents_logged_through_another_instance() {
+    if !postgres_available() {
+        return;
+    }
+    let app = spawn_app(Engine::Postgres).await;
+    let (school, _, _) = app.school_with_admin("NORTH");
+    let (token, pupils) = app.teacher_and_pupils(&school, 1);
+    let (a, b) = two_instances(&app, None).await;
+
+    // Each instance keeps the pupil's recent history in memory: the prompt logged through
+    // the other one must still count, so the third prompt suggests a Coaching Conversation.
+    let mut ids = Vec::new();
+    let mut last = Value::Null;
+    for (n, base) in [&a.address, &b.address, &a.address].into_iter().enumerate() {
+        let marker = format!("across-{n}");
+        let (status, body) = post_incident(
+            base.clone(),
+            token.clone(),
+            format!("across-key-{n}"),
+            prompt(pupils[0], &marker),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{marker}: {body}");
+        ids.push(body["id"].as_i64().expect("an incident id"));
+        last = body;
+    }
+    let suggestions = last["suggestions"].as_array().expect("suggestions");
+    assert_eq!(suggestions.len(), 1, "{last}");
+    let mut evidence: Vec<i64> = suggestions[0]["evidence"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    evidence.sort_unstable();
+    assert_eq!(evidence, ids);
+
+    // A fourth through the other instance sees the suggestion made through the first, still
+    // waiting for a decision, and makes no second one.
+    let (status, body) = post_incident(
+        b.address.clone(),
+        token.clone(),
+        "across-key-3".into(),
+        prompt(pupils[0], "across-3"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["suggestions"],
+        json!([]),
+        "the open suggestion waits: {body}"
+    );
+    assert_no_duplicate_open_suggestions(&app);
+}
+
+#[tokio::test]
 async fn two_instances_deliver_each_email_once() {
     if !postgres_available() {
         return;

@@ -5,14 +5,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, AuditEntry};
-use super::evaluation::{self, SchoolRules};
+use super::evaluation::{self, HistoryCache, SchoolRules, StoredHistory};
 use super::models::{IncidentRow, LevelChangeRow, PupilRow, SuggestionRow};
 use super::schema::{
     conversation_incidents, incident_pupils, incidents, level_changes, pupils, suggestions,
 };
 use super::{to_db_time, DbConnection};
 use crate::domain::incident::NewIncident;
-use crate::domain::rules::Response;
+use crate::domain::rules::{IncidentFact, Response};
 use crate::domain::Level;
 use crate::error::{Error, Result};
 
@@ -28,19 +28,26 @@ pub struct RecordedIncident {
     pub level_changes: Vec<LevelChangeRow>,
     /// Suggestions the rules made because of it.
     pub suggestions: Vec<SuggestionRow>,
+    /// Each pupil's history as this write leaves it, to keep once it is committed
+    /// ([`HistoryCache::keep`]).
+    pub histories: Vec<(i64, StoredHistory)>,
 }
 
-/// Loads the named pupils of the school, in the order named, locking them on PostgreSQL so
-/// that two incidents for one pupil are evaluated one after the other. A pupil who is not on
-/// the school's roll fails the whole request.
-fn lock_pupils(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<Vec<PupilRow>> {
-    let found: Vec<PupilRow> = match conn {
+/// Loads the named pupils of the school, in the order named, with their history stamps,
+/// locking them on PostgreSQL so that two incidents for one pupil are evaluated one after the
+/// other. A pupil who is not on the school's roll fails the whole request.
+fn lock_pupils(
+    conn: &mut DbConnection,
+    school_id: i64,
+    ids: &[i64],
+) -> Result<Vec<(PupilRow, i64)>> {
+    let found: Vec<(PupilRow, i64)> = match conn {
         DbConnection::Postgres(pg) => pupils::table
             .filter(pupils::school_id.eq(school_id))
             .filter(pupils::id.eq_any(ids))
             .order(pupils::id)
             .for_update()
-            .select(PupilRow::as_select())
+            .select((PupilRow::as_select(), pupils::history_stamp))
             .load(pg)?,
         // One writer at a time on SQLite, so nothing to lock; a primary-key read per pupil
         // is one cached statement, where `IN (…)` is a new statement for each list length.
@@ -50,7 +57,7 @@ fn lock_pupils(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<V
                 let row = pupils::table
                     .find(id)
                     .filter(pupils::school_id.eq(school_id))
-                    .select(PupilRow::as_select())
+                    .select((PupilRow::as_select(), pupils::history_stamp))
                     .get_result(conn)
                     .optional()?;
                 rows.extend(row);
@@ -60,9 +67,9 @@ fn lock_pupils(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<V
     };
     ids.iter()
         .map(|id| {
-            let pupil = found.iter().find(|p| p.id == *id).cloned();
+            let pupil = found.iter().find(|(p, _)| p.id == *id).cloned();
             match pupil {
-                Some(pupil) if pupil.left_on.is_none() => Ok(pupil),
+                Some((pupil, stamp)) if pupil.left_on.is_none() => Ok((pupil, stamp)),
                 _ => Err(Error::invalid(
                     "pupil_ids",
                     format!("pupil {id} is not on this school's roll"),
@@ -74,13 +81,31 @@ fn lock_pupils(conn: &mut DbConnection, school_id: i64, ids: &[i64]) -> Result<V
 
 /// Logs an incident for its pupils, notes it on each pupil, places a pupil with no level at
 /// Coaching Prompt when a prompt was given, evaluates the rules for each pupil and stores the
-/// suggestions they make; all in the caller's transaction, audited.
+/// suggestions they make; all in the caller's transaction, audited. Reads each pupil's
+/// history from the database; see [`record_with`].
 pub fn record(
     conn: &mut DbConnection,
     school_id: i64,
     reporter_id: i64,
     new: &NewIncident,
     rules: &SchoolRules,
+    now: DateTime<Utc>,
+) -> Result<RecordedIncident> {
+    record_with(conn, school_id, reporter_id, new, rules, None, now)
+}
+
+/// [`record`], taking each pupil's recent history from `histories` when it is still current
+/// (the pupil's history stamp has not moved), so the rules need not read it again. A few
+/// statements whatever the number of pupils: the pupils read (and locked), the incident, its
+/// pupils in one insert, the daily counts in one upsert, each pupil's row updated, the audit
+/// entry; and any suggestion or level change made.
+pub fn record_with(
+    conn: &mut DbConnection,
+    school_id: i64,
+    reporter_id: i64,
+    new: &NewIncident,
+    rules: &SchoolRules,
+    histories: Option<&HistoryCache>,
     now: DateTime<Utc>,
 ) -> Result<RecordedIncident> {
     let involved = lock_pupils(conn, school_id, &new.pupil_ids)?;
@@ -103,39 +128,98 @@ pub fn record(
         .returning(incidents::all_columns)
         .get_result(conn)?;
     let id = incident.id;
+    let fact = IncidentFact {
+        id,
+        occurred_at: new.occurred_at,
+        severity: new.severity,
+        response: new.response,
+    };
+    let since = evaluation::history_start(rules, new.occurred_at, now);
 
-    let mut changes = Vec::new();
-    let mut suggested = Vec::new();
-    for pupil in &involved {
-        diesel::insert_into(incident_pupils::table)
-            .values((
+    // Each pupil's history before this incident: kept, or read (before the incident is linked
+    // to them, so it is added once, here).
+    let mut read = Vec::with_capacity(involved.len());
+    for (pupil, stamp) in &involved {
+        let mut history = match histories {
+            Some(cache) => cache.history(conn, pupil, *stamp, since)?,
+            None => StoredHistory::load(conn, pupil, since, *stamp)?,
+        };
+        history.add_incident(fact);
+        read.push(history);
+    }
+
+    let links: Vec<_> = involved
+        .iter()
+        .map(|(pupil, _)| {
+            (
                 incident_pupils::incident_id.eq(id),
                 incident_pupils::pupil_id.eq(pupil.id),
                 incident_pupils::school_id.eq(school_id),
                 incident_pupils::occurred_at.eq(occurred_at),
-            ))
-            .execute(conn)?;
-        super::insight::count_incident(conn, school_id, pupil.id, new.occurred_at, 1)?;
+            )
+        })
+        .collect();
+    match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(incident_pupils::table)
+            .values(links)
+            .execute(c)?,
+        DbConnection::Postgres(c) => diesel::insert_into(incident_pupils::table)
+            .values(links)
+            .execute(c)?,
+    };
+    super::insight::count_incident(conn, school_id, &new.pupil_ids, new.occurred_at, 1)?;
+
+    let mut changes = Vec::new();
+    let mut suggested = Vec::new();
+    let mut kept = Vec::with_capacity(involved.len());
+    for ((pupil, _), mut history) in involved.iter().zip(read) {
         let last_incident = pupil
             .last_incident_at
             .map_or(occurred_at, |last| last.max(occurred_at));
-        diesel::update(pupils::table.find(pupil.id))
-            .set(pupils::last_incident_at.eq(last_incident))
-            .execute(conn)?;
         let mut current = pupil.clone();
         current.last_incident_at = Some(last_incident);
-        if new.response == Response::Prompt && pupil.level == Level::None.number() {
-            changes.push(start_at_prompt(conn, pupil, reporter_id, new.occurred_at)?);
+        let starts_at_prompt =
+            new.response == Response::Prompt && pupil.level == Level::None.number();
+        if starts_at_prompt {
+            changes.push(note_start_at_prompt(
+                conn,
+                pupil,
+                reporter_id,
+                new.occurred_at,
+            )?);
             current.level = Level::Prompt.number();
             current.level_since = occurred_at;
         }
-        suggested.extend(evaluation::suggest_after_incident(
-            conn,
-            &current,
+        let found = evaluation::decide_after_incident(
             rules,
+            history.view(&current, since),
             new.occurred_at,
             now,
+        );
+        for suggestion in &found {
+            history.add_open_suggestion(suggestion.to);
+        }
+        suggested.extend(evaluation::store_suggestions(
+            conn, &current, rules, found, now,
         )?);
+        // Last of this pupil's writes: the stamp it answers is the one the history now has.
+        let stamp: i64 = if starts_at_prompt {
+            diesel::update(pupils::table.find(pupil.id))
+                .set((
+                    pupils::last_incident_at.eq(last_incident),
+                    pupils::level.eq(current.level),
+                    pupils::level_since.eq(current.level_since),
+                ))
+                .returning(pupils::history_stamp)
+                .get_result(conn)?
+        } else {
+            diesel::update(pupils::table.find(pupil.id))
+                .set(pupils::last_incident_at.eq(last_incident))
+                .returning(pupils::history_stamp)
+                .get_result(conn)?
+        };
+        history.stamp = stamp;
+        kept.push((pupil.id, history));
     }
 
     audit::record(
@@ -161,23 +245,19 @@ pub fn record(
         pupil_ids: new.pupil_ids.clone(),
         level_changes: changes,
         suggestions: suggested,
+        histories: kept,
     })
 }
 
-/// Places a pupil with no level at Coaching Prompt: the prompt just logged is that support.
-fn start_at_prompt(
+/// Notes that a pupil with no level starts at Coaching Prompt (the prompt just logged is that
+/// support); the caller moves the pupil's own row.
+fn note_start_at_prompt(
     conn: &mut DbConnection,
     pupil: &PupilRow,
     by: i64,
     at: DateTime<Utc>,
 ) -> Result<LevelChangeRow> {
     let at = to_db_time(at);
-    diesel::update(pupils::table.find(pupil.id))
-        .set((
-            pupils::level.eq(Level::Prompt.number()),
-            pupils::level_since.eq(at),
-        ))
-        .execute(conn)?;
     Ok(diesel::insert_into(level_changes::table)
         .values((
             level_changes::school_id.eq(pupil.school_id),
@@ -249,9 +329,7 @@ pub fn void(
         .execute(conn)?;
     if incident.voided_at.is_none() {
         let at = super::from_db_time(incident.occurred_at);
-        for pupil_id in pupil_ids {
-            super::insight::count_incident(conn, school_id, pupil_id, at, -1)?;
-        }
+        super::insight::count_incident(conn, school_id, &pupil_ids, at, -1)?;
     }
     let open: Vec<(i64, String)> = suggestions::table
         .inner_join(incident_pupils::table.on(incident_pupils::pupil_id.eq(suggestions::pupil_id)))
@@ -432,9 +510,7 @@ pub fn erase(
     let (incident, pupil_ids) = get(conn, school_id, incident_id)?;
     if incident.voided_at.is_none() {
         let at = super::from_db_time(incident.occurred_at);
-        for pupil_id in &pupil_ids {
-            super::insight::count_incident(conn, school_id, *pupil_id, at, -1)?;
-        }
+        super::insight::count_incident(conn, school_id, &pupil_ids, at, -1)?;
     }
     let resting: Vec<(i64, String)> = suggestions::table
         .filter(suggestions::school_id.eq(school_id))

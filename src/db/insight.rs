@@ -26,33 +26,61 @@ use crate::error::{Error, Result};
 // The per-pupil per-day counts
 // ---------------------------------------------------------------------------------------------
 
-/// Adds `delta` (1 when an incident is logged, -1 when it is undone) to a pupil's count on
-/// the school-time date of `at`, in the caller's transaction.
+/// Keeps the pre-counted daily tables in step with one incident of `pupil_ids` at `at`: adds
+/// `delta` (1 when it is logged, -1 when it is undone or erased) to each pupil's count on the
+/// school-time date of `at`, in the caller's transaction. Logging is one multi-row upsert
+/// (`INSERT … ON CONFLICT DO UPDATE`) for all the pupils at once; taking away, one update.
+/// Every pre-counted table kept with each incident is maintained here, and only here.
 pub fn count_incident(
     conn: &mut DbConnection,
     school_id: i64,
-    pupil_id: i64,
+    pupil_ids: &[i64],
     at: DateTime<Utc>,
     delta: i32,
 ) -> Result<()> {
+    if pupil_ids.is_empty() {
+        return Ok(());
+    }
     let day = SchoolCalendar::local_date(at);
-    let changed = diesel::update(
-        pupil_day_incidents::table
-            .filter(pupil_day_incidents::pupil_id.eq(pupil_id))
-            .filter(pupil_day_incidents::day.eq(day)),
-    )
-    .set(pupil_day_incidents::incidents.eq(pupil_day_incidents::incidents + delta))
-    .execute(conn)?;
-    // The pupil's row is locked by the incident's write, so no one else inserts this day.
-    if changed == 0 && delta > 0 {
-        diesel::insert_into(pupil_day_incidents::table)
-            .values((
-                pupil_day_incidents::pupil_id.eq(pupil_id),
-                pupil_day_incidents::day.eq(day),
-                pupil_day_incidents::school_id.eq(school_id),
-                pupil_day_incidents::incidents.eq(delta),
-            ))
-            .execute(conn)?;
+    if delta > 0 {
+        use diesel::upsert::excluded;
+        let rows: Vec<_> = pupil_ids
+            .iter()
+            .map(|pupil_id| {
+                (
+                    pupil_day_incidents::pupil_id.eq(*pupil_id),
+                    pupil_day_incidents::day.eq(day),
+                    pupil_day_incidents::school_id.eq(school_id),
+                    pupil_day_incidents::incidents.eq(delta),
+                )
+            })
+            .collect();
+        let target = (pupil_day_incidents::pupil_id, pupil_day_incidents::day);
+        let add = pupil_day_incidents::incidents
+            .eq(pupil_day_incidents::incidents + excluded(pupil_day_incidents::incidents));
+        // The upsert is written per engine: both speak it, the two-engine connection does not.
+        match conn {
+            DbConnection::Sqlite(c) => diesel::insert_into(pupil_day_incidents::table)
+                .values(rows)
+                .on_conflict(target)
+                .do_update()
+                .set(add)
+                .execute(c)?,
+            DbConnection::Postgres(c) => diesel::insert_into(pupil_day_incidents::table)
+                .values(rows)
+                .on_conflict(target)
+                .do_update()
+                .set(add)
+                .execute(c)?,
+        };
+    } else {
+        diesel::update(
+            pupil_day_incidents::table
+                .filter(pupil_day_incidents::pupil_id.eq_any(pupil_ids))
+                .filter(pupil_day_incidents::day.eq(day)),
+        )
+        .set(pupil_day_incidents::incidents.eq(pupil_day_incidents::incidents + delta))
+        .execute(conn)?;
     }
     Ok(())
 }

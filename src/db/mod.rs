@@ -263,9 +263,10 @@ fn mark_broken(conn: &mut DbConnection) {
 pub struct Database {
     pool: Pool,
     engine: Engine,
-    /// On SQLite, the one thread that writes, committing concurrent writes together.
-    sqlite_writer: Option<writer::SqliteWriter>,
+    /// The threads that write, committing concurrent writes together (see [`writer`]).
+    writer: writer::Writer,
     rules: evaluation::RulesCache,
+    histories: evaluation::HistoryCache,
     members: staff::MemberCache,
 }
 
@@ -284,7 +285,7 @@ impl Database {
                 // its connections, which would otherwise race to set it.
                 let mut conn = target.connect()?;
                 conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0")?;
-                Some(writer::SqliteWriter::start(conn, target.connect()?)?)
+                Some(writer::Writer::start_sqlite(conn, target.connect()?)?)
             }
             DatabaseTarget::Postgres(_) => None,
         };
@@ -301,15 +302,23 @@ impl Database {
                 target,
                 reachable: reachable.clone(),
             })?;
+        let pool = Pool {
+            pool,
+            reachable,
+            losses: Arc::new(AtomicU64::new(0)),
+        };
+        let writer = match sqlite_writer {
+            Some(writer) => writer,
+            // As many writers as connections: as many writes in flight as when each had its
+            // own pooled transaction, now committed in batches.
+            None => writer::Writer::start_postgres(pool.clone(), pool_size.max(1) as usize)?,
+        };
         let database = Database {
-            pool: Pool {
-                pool,
-                reachable,
-                losses: Arc::new(AtomicU64::new(0)),
-            },
+            pool,
             engine,
-            sqlite_writer,
+            writer,
             rules: evaluation::RulesCache::default(),
+            histories: evaluation::HistoryCache::default(),
             members: staff::MemberCache::default(),
         };
         let mut conn = database.pool.checkout()?;
@@ -320,6 +329,11 @@ impl Database {
     /// The schools' escalation rules, kept briefly for the hot paths.
     pub fn rules(&self) -> evaluation::RulesCache {
         self.rules.clone()
+    }
+
+    /// Pupils' recent histories, kept for the escalation rules while their stamps stand.
+    pub fn histories(&self) -> evaluation::HistoryCache {
+        self.histories.clone()
     }
 
     /// Staff members, kept briefly for authenticating API requests.
@@ -355,25 +369,25 @@ impl Database {
     }
 
     /// Runs `work`, which writes, in one transaction: it all happens, or none of it does.
-    /// On SQLite it joins the writer's next group commit; on PostgreSQL it runs on a pooled
-    /// connection of its own.
+    /// It joins a writer's next group commit (see [`writer`]): its own savepoint in a
+    /// transaction shared with the writes queued meanwhile, answered once that is on disk.
     pub async fn write<T, F>(&self, work: F) -> Result<T>
     where
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        if let Some(writer) = &self.sqlite_writer {
-            return writer.write(work).await;
-        }
-        let pool = self.pool.clone();
-        actix_web::rt::task::spawn_blocking(move || {
-            let mut conn = pool.checkout()?;
-            let outcome = write_transaction(&mut conn, work);
-            pool.after(&mut conn, &outcome);
-            outcome
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
+        self.writer.write(work).await
+    }
+
+    /// Like [`Database::write`], always on the same writer for the same `key` (the id of the
+    /// record it locks, such as a pupil): on PostgreSQL, writes about one record then never
+    /// wait for each other's row locks across batches.
+    pub async fn write_for<T, F>(&self, key: i64, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.writer.write_for(key, work).await
     }
 }
 

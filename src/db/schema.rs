@@ -106,6 +106,7 @@ diesel::table! {
         last_incident_at -> Nullable<Timestamp>,
         date_of_birth -> Nullable<Date>,
         left_on -> Nullable<Date>,
+        history_stamp -> BigInt,
     }
 }
 

@@ -121,6 +121,22 @@ pub fn touch(conn: &mut DbConnection, token_id: i64, now: DateTime<Utc>) -> Resu
     Ok(())
 }
 
+/// The token with this hash when it works at `now` (see [`find_valid`]), noting its use when
+/// the last note is stale: for a request that checks its token inside its own transaction.
+pub fn use_valid(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<ValidToken>> {
+    let valid = find_valid(conn, token_hash, now)?;
+    if let Some(valid) = &valid {
+        if valid.needs_touch(now) {
+            touch(conn, valid.token_id, now)?;
+        }
+    }
+    Ok(valid)
+}
+
 /// One of a person's tokens, as listed to them (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenListing {

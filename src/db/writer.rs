@@ -1,23 +1,37 @@
-//! Group commit for SQLite. SQLite takes one writer at a time, and with `synchronous = FULL`
-//! every commit waits for the disk. So one thread owns the connection that writes: it takes
-//! every write queued meanwhile, runs each in its own savepoint inside one
-//! `BEGIN IMMEDIATE … COMMIT`, and answers the callers only once that commit is on disk.
-//! A write that fails is rolled back to its savepoint alone; the others still commit.
+//! Group commit, on both engines. Every write joins a batch: a writer thread takes every
+//! write queued meanwhile, runs each in its own savepoint inside one transaction, commits
+//! them all at once, and answers the callers only once that commit is on disk (SQLite
+//! `synchronous = FULL`, PostgreSQL `synchronous_commit = on`). A write that fails is rolled
+//! back to its savepoint alone; the others still commit.
+//!
+//! - SQLite takes one writer at a time: one thread owns the connection that writes
+//!   (`BEGIN IMMEDIATE … COMMIT`), and a checkpointer beside it copies the write-ahead log back.
+//! - PostgreSQL takes many: a writer thread per pooled connection, each borrowing one
+//!   for a batch, so the commit (a wait for the disk) of one batch overlaps the
+//!   work of the next. Writes about one record can be sent to one thread
+//!   ([`Writer::write_for`]) so that batches on different connections do not wait for each
+//!   other's row locks.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::Connection;
 
-use super::DbConnection;
+use super::{DbConnection, Pool};
 use crate::error::{Error, Result};
 
 type Manager = <DbConnection as Connection>::TransactionManager;
 
-/// Most writes committed together; more wait for the next commit.
+/// Most writes committed together on SQLite; more wait for the next commit.
 const MAX_BATCH: usize = 256;
+
+/// Most writes committed together by one PostgreSQL writer: each is a few round trips on
+/// one connection, so a smaller batch keeps the first caller's wait (and the time its row
+/// locks are held) short.
+const MAX_POSTGRES_BATCH: usize = 32;
 
 /// How often the write-ahead log is copied back into the database file, away from the
 /// writer so that no request waits for it.
@@ -30,7 +44,7 @@ trait QueuedWrite: Send {
     fn run(&mut self, conn: &mut DbConnection) -> bool;
     /// Answers the caller: with the work's own result, or with `batch_failure` when the
     /// batch it belonged to could not be committed.
-    fn answer(self: Box<Self>, batch_failure: Option<&str>);
+    fn answer(self: Box<Self>, batch_failure: Option<&Error>);
 }
 
 /// A write and the channel its caller waits on.
@@ -38,6 +52,16 @@ struct Pending<T, F> {
     work: Option<F>,
     outcome: Option<Result<T>>,
     reply: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+/// The error each write of a failed batch is answered with: the database being away stays
+/// "unavailable" (worth retrying), anything else is a fault.
+fn batch_error(failure: &Error) -> Error {
+    match failure {
+        Error::Unavailable(message) => Error::Unavailable(message.clone()),
+        Error::Pool(error) => Error::Unavailable(error.to_string()),
+        other => Error::Internal(format!("the write could not be committed: {other:?}")),
+    }
 }
 
 impl<T, F> QueuedWrite for Pending<T, F>
@@ -56,12 +80,10 @@ where
         succeeded
     }
 
-    fn answer(self: Box<Self>, batch_failure: Option<&str>) {
+    fn answer(self: Box<Self>, batch_failure: Option<&Error>) {
         let outcome = match (self.outcome, batch_failure) {
             (Some(Err(own_error)), _) => Err(own_error),
-            (Some(Ok(_)), Some(failure)) | (None, Some(failure)) => Err(Error::Internal(format!(
-                "the write could not be committed: {failure}"
-            ))),
+            (Some(Ok(_)), Some(failure)) | (None, Some(failure)) => Err(batch_error(failure)),
             (Some(Ok(value)), None) => Ok(value),
             (None, None) => Err(Error::Internal("the write was not run".into())),
         };
@@ -70,32 +92,99 @@ where
     }
 }
 
-/// The handle to the writer thread. The thread, and the checkpointer beside it, stop when
-/// the last handle is dropped.
+type Queue = mpsc::Sender<Box<dyn QueuedWrite>>;
+
+/// The handle to the writer threads. The threads (and SQLite's checkpointer) stop when the
+/// last handle is dropped.
 #[derive(Clone)]
-pub struct SqliteWriter {
-    queue: mpsc::Sender<Box<dyn QueuedWrite>>,
+pub struct Writer {
+    queues: Arc<Vec<Queue>>,
+    next: Arc<AtomicUsize>,
 }
 
-impl SqliteWriter {
-    /// Starts the writer on `conn`, and a checkpointer on `checkpoint_conn`.
-    pub fn start(conn: DbConnection, checkpoint_conn: DbConnection) -> std::io::Result<Self> {
+impl Writer {
+    /// Starts SQLite's one writer on `conn`, and a checkpointer on `checkpoint_conn`.
+    pub fn start_sqlite(
+        conn: DbConnection,
+        checkpoint_conn: DbConnection,
+    ) -> std::io::Result<Self> {
         let (queue, queued) = mpsc::channel::<Box<dyn QueuedWrite>>();
         let (stop_checkpoints, checkpoint_signal) = mpsc::channel::<()>();
+        let mut conn = conn;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                write_batches(conn, &queued);
+                write_batches(&queued, MAX_BATCH, |batch| {
+                    let failure = commit_batch(&mut conn, batch).err();
+                    if failure.is_some() {
+                        // Leave the connection clean for the next batch, whatever its state.
+                        let _ = Manager::rollback_transaction(&mut conn);
+                    }
+                    failure
+                });
                 drop(stop_checkpoints);
             })?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_until_stopped(checkpoint_conn, &checkpoint_signal))?;
-        Ok(SqliteWriter { queue })
+        Ok(Writer {
+            queues: Arc::new(vec![queue]),
+            next: Arc::new(AtomicUsize::new(0)),
+        })
     }
 
-    /// Queues `work` for the next batch and waits until it is committed (or has failed).
+    /// Starts `threads` PostgreSQL writers, each borrowing a connection of `pool` per batch.
+    pub(super) fn start_postgres(pool: Pool, threads: usize) -> std::io::Result<Self> {
+        let mut queues = Vec::new();
+        for number in 0..threads.max(1) {
+            let (queue, queued) = mpsc::channel::<Box<dyn QueuedWrite>>();
+            let pool = pool.clone();
+            std::thread::Builder::new()
+                .name(format!("postgres-writer-{number}"))
+                .spawn(move || {
+                    write_batches(&queued, MAX_POSTGRES_BATCH, |batch| {
+                        let mut conn = match pool.checkout() {
+                            Ok(conn) => conn,
+                            Err(error) => return Some(error),
+                        };
+                        let outcome = commit_batch(&mut conn, batch);
+                        if outcome.is_err() {
+                            let _ = Manager::rollback_transaction(&mut conn);
+                        }
+                        pool.after(&mut conn, &outcome);
+                        outcome.err()
+                    });
+                })?;
+            queues.push(queue);
+        }
+        Ok(Writer {
+            queues: Arc::new(queues),
+            next: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Queues `work` for the next batch of any writer and waits until it is committed (or
+    /// has failed).
     pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        self.queue_on(turn, work).await
+    }
+
+    /// Like [`Writer::write`], always on the same writer for the same `key` (a pupil's id,
+    /// say): writes about one record then never wait for each other's locks across batches.
+    pub async fn write_for<T, F>(&self, key: i64, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.queue_on(key.unsigned_abs() as usize, work).await
+    }
+
+    async fn queue_on<T, F>(&self, slot: usize, work: F) -> Result<T>
     where
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
@@ -106,7 +195,8 @@ impl SqliteWriter {
             outcome: None,
             reply,
         };
-        self.queue
+        let queue = &self.queues[slot % self.queues.len()];
+        queue
             .send(Box::new(pending))
             .map_err(|_| Error::Internal("the database writer has stopped".into()))?;
         answered
@@ -115,49 +205,45 @@ impl SqliteWriter {
     }
 }
 
-/// The writer thread: waits for writes, then commits everything queued as one batch.
-fn write_batches(mut conn: DbConnection, queued: &mpsc::Receiver<Box<dyn QueuedWrite>>) {
+/// A writer thread: waits for writes, takes everything queued (up to `most`) as one batch,
+/// has `commit` write it, and answers each caller.
+fn write_batches(
+    queued: &mpsc::Receiver<Box<dyn QueuedWrite>>,
+    most: usize,
+    mut commit: impl FnMut(&mut [Box<dyn QueuedWrite>]) -> Option<Error>,
+) {
     while let Ok(first) = queued.recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < most {
             match queued.try_recv() {
                 Ok(next) => batch.push(next),
                 Err(_) => break,
             }
         }
-        let failure = commit_batch(&mut conn, &mut batch).err();
-        if failure.is_some() {
-            // Leave the connection clean for the next batch, whatever state it was left in.
-            let _ = Manager::rollback_transaction(&mut conn);
-        }
+        let failure = commit(&mut batch);
         for write in batch {
-            write.answer(failure.as_deref());
+            write.answer(failure.as_ref());
         }
     }
 }
 
 /// Runs each write of the batch in its own savepoint, then commits them all at once.
-fn commit_batch(
-    conn: &mut DbConnection,
-    batch: &mut [Box<dyn QueuedWrite>],
-) -> std::result::Result<(), String> {
+fn commit_batch(conn: &mut DbConnection, batch: &mut [Box<dyn QueuedWrite>]) -> Result<()> {
     match conn {
         DbConnection::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
         }
         DbConnection::Postgres(_) => Manager::begin_transaction(conn),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     for write in batch.iter_mut() {
-        Manager::begin_transaction(conn).map_err(|e| e.to_string())?;
+        Manager::begin_transaction(conn)?;
         if write.run(conn) {
             Manager::commit_transaction(conn)
         } else {
             Manager::rollback_transaction(conn)
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
     }
-    Manager::commit_transaction(conn).map_err(|e| e.to_string())
+    Ok(Manager::commit_transaction(conn)?)
 }
 
 /// Copies the write-ahead log back into the database file every [`CHECKPOINT_EVERY`],

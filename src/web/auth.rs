@@ -149,13 +149,7 @@ impl FromRequest for ApiUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let token = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| hash_secret(token.trim()));
+        let token = bearer_hash(req);
         let state = app_state(req);
         let request = req.clone();
         Box::pin(async move {
@@ -171,10 +165,7 @@ impl FromRequest for ApiUser {
                 None => None,
             };
             let Some(valid) = valid else {
-                let attempt = Attempt::new(&request, None, None);
-                attempt.refuse_if_waiting(&state.db, now).await?;
-                attempt.failed(&state.db, now).await?;
-                return Err(ApiError(Error::Unauthenticated));
+                return Err(refuse_token(&state, &request, now).await.into());
             };
             if valid.needs_touch(now) {
                 let token_id = valid.token_id;
@@ -195,6 +186,71 @@ impl FromRequest for ApiUser {
                 .ok_or(ApiError(Error::Unauthenticated))?;
             members.keep(member.clone());
             Ok(ApiUser(member))
+        })
+    }
+}
+
+/// The hash of the request's `Authorization: Bearer` token, when it carries one.
+fn bearer_hash(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| hash_secret(token.trim()))
+}
+
+/// Counts a request whose token did not work against its address (like a failed sign-in)
+/// and answers why it is refused: `429` after five, otherwise `401`.
+pub async fn refuse_token(
+    state: &AppState,
+    request: &HttpRequest,
+    now: chrono::DateTime<Utc>,
+) -> Error {
+    let attempt = Attempt::new(request, None, None);
+    if let Err(waiting) = attempt.refuse_if_waiting(&state.db, now).await {
+        return waiting;
+    }
+    if let Err(error) = attempt.failed(&state.db, now).await {
+        return error;
+    }
+    Error::Unauthenticated
+}
+
+/// A request presenting an `Authorization: Bearer` API token, not yet checked: for a write
+/// that checks it inside its own transaction ([`tokens::use_valid`]), so the check is not a
+/// trip to the database of its own. As with [`ApiUser`], a revoked or expired token, or a
+/// closed account, is refused at once; a request without a token is refused here.
+pub struct ApiBearer {
+    /// The hash of the token presented.
+    pub token_hash: String,
+    request: HttpRequest,
+}
+
+impl ApiBearer {
+    /// Refuses the request because its token did not work (see [`refuse_token`]).
+    pub async fn refuse(&self, state: &AppState) -> Error {
+        refuse_token(state, &self.request, Utc::now()).await
+    }
+}
+
+impl FromRequest for ApiBearer {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let token = bearer_hash(req);
+        let state = app_state(req);
+        let request = req.clone();
+        Box::pin(async move {
+            let state = state?;
+            match token {
+                Some(token_hash) => Ok(ApiBearer {
+                    token_hash,
+                    request,
+                }),
+                None => Err(refuse_token(&state, &request, Utc::now()).await.into()),
+            }
         })
     }
 }

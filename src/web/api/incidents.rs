@@ -1,5 +1,7 @@
 //! `POST /api/v1/incidents`: logging an incident, safely repeatable with `Idempotency-Key`.
 
+use std::sync::{Arc, OnceLock};
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -10,10 +12,10 @@ use super::suggestions::SuggestionJson;
 use super::{read_json, ApiBody};
 use crate::db::idempotency::{self, IdempotencyKey, StoredAnswer};
 use crate::db::incidents::{self, RecordedIncident};
-use crate::db::{from_db_time, Database};
+use crate::db::{from_db_time, tokens, Database};
 use crate::domain::incident::{IncidentSubmission, NewIncident};
 use crate::error::Error;
-use crate::web::auth::ApiUser;
+use crate::web::auth::ApiBearer;
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::AppState;
 
@@ -103,13 +105,24 @@ impl From<RecordedIncident> for IncidentCreated {
     }
 }
 
+/// Who logs: a signed-in member, or an API token checked inside the logging transaction.
+pub enum Caller {
+    Member { school_id: i64, staff_id: i64 },
+    Token { token_hash: String },
+}
+
 /// Logs an incident once, whatever number of times it is sent with one idempotency key:
-/// the work, and the answer kept for repeats, are one transaction. Shared by the API and
-/// the logging page.
+/// the work, and the answer kept for repeats, are one transaction (one savepoint of a group
+/// commit, see [`crate::db::writer`]). Shared by the API and the logging page.
+///
+/// A token is checked in the same transaction (no trip to the database of its own), so a
+/// revoked one is refused at once: `Error::Unauthenticated`. The answer kept for a key is
+/// written with the work, with no lookup before it: a repeat does the work again, its
+/// answer clashes with the kept one on the unique index, its savepoint is rolled back, and
+/// the kept answer is read and given.
 pub async fn log_once(
     db: &Database,
-    school_id: i64,
-    staff_id: i64,
+    caller: Caller,
     key: Option<IdempotencyKey>,
     request_hash: String,
     new: NewIncident,
@@ -117,15 +130,37 @@ pub async fn log_once(
     let now = Utc::now();
     let attempt_key = key.clone();
     let rules_cache = db.rules();
+    let histories = db.histories();
+    let who: Arc<OnceLock<i64>> = Arc::default();
+    let found_who = who.clone();
+    // Writes for one pupil go to one writer: on PostgreSQL, batches then never wait for each
+    // other's lock on the pupil.
+    let pupil = new.pupil_ids.iter().copied().min().unwrap_or_default();
     let attempt = db
-        .write(move |conn| {
-            if let Some(key) = &attempt_key {
-                if let Some(stored) = idempotency::find(conn, staff_id, key)? {
-                    return Ok(stored);
+        .write_for(pupil, move |conn| {
+            let (school_id, staff_id) = match &caller {
+                Caller::Member {
+                    school_id,
+                    staff_id,
+                } => (*school_id, *staff_id),
+                Caller::Token { token_hash } => {
+                    let valid =
+                        tokens::use_valid(conn, token_hash, now)?.ok_or(Error::Unauthenticated)?;
+                    (valid.school_id, valid.staff_id)
                 }
-            }
+            };
+            let _ = found_who.set(staff_id);
             let rules = rules_cache.load(conn, school_id)?;
-            let recorded = incidents::record(conn, school_id, staff_id, &new, &rules, now)?;
+            let mut recorded = incidents::record_with(
+                conn,
+                school_id,
+                staff_id,
+                &new,
+                &rules,
+                Some(&histories),
+                now,
+            )?;
+            let kept = std::mem::take(&mut recorded.histories);
             let body = serde_json::to_string(&IncidentCreated::from(recorded))
                 .map_err(|e| Error::Internal(format!("answer could not be written: {e}")))?;
             let answer = StoredAnswer {
@@ -136,16 +171,29 @@ pub async fn log_once(
             if let Some(key) = &attempt_key {
                 idempotency::store(conn, school_id, staff_id, key, &answer, now)?;
             }
-            Ok(answer)
+            Ok((answer, kept))
         })
         .await;
-    match (attempt, key) {
-        // The same key arrived twice at once and the other request won: answer as it did.
-        (Err(error), Some(key)) if idempotency::is_key_clash(&error) => db
-            .transaction(move |conn| idempotency::find(conn, staff_id, &key))
-            .await?
-            .ok_or(error),
-        (outcome, _) => outcome,
+    match attempt {
+        Ok((answer, kept)) => {
+            db.histories().keep(kept);
+            Ok(answer)
+        }
+        Err(error) => {
+            // A repeat (or the same key twice at once, the other winning) failed, on its
+            // kept answer or on something since changed: the first answer stands.
+            if let (Some(key), Some(staff_id)) = (key, who.get().copied()) {
+                if !error.is_unavailable() {
+                    let kept = db
+                        .transaction(move |conn| idempotency::find(conn, staff_id, &key))
+                        .await?;
+                    if let Some(kept) = kept {
+                        return Ok(kept);
+                    }
+                }
+            }
+            Err(error)
+        }
     }
 }
 
@@ -167,7 +215,7 @@ pub async fn log_once(
     )
 )]
 pub async fn create(
-    user: ApiUser,
+    bearer: ApiBearer,
     request: HttpRequest,
     body: ApiBody,
     state: web::Data<AppState>,
@@ -180,32 +228,46 @@ pub async fn create(
         None => None,
     };
     let body = body.0;
-    let submitted: IncidentJson = read_json(&body)?;
     let now = Utc::now();
-    let new = NewIncident::parse(
-        &IncidentSubmission {
-            pupil_ids: &submitted.pupil_ids,
-            behaviour: &submitted.behaviour,
-            severity: submitted.severity.as_deref(),
-            response: submitted.response.as_deref(),
-            occurred_at: submitted.occurred_at,
-            location: submitted.location.as_deref(),
-            lesson: submitted.lesson.as_deref(),
-            note: submitted.note.as_deref(),
-        },
-        now,
-    )
-    .map_err(|e| Error::invalid(e.field, format!("{}: {}", e.field, e.message)))?;
+    let read = read_json::<IncidentJson>(&body).and_then(|submitted| {
+        NewIncident::parse(
+            &IncidentSubmission {
+                pupil_ids: &submitted.pupil_ids,
+                behaviour: &submitted.behaviour,
+                severity: submitted.severity.as_deref(),
+                response: submitted.response.as_deref(),
+                occurred_at: submitted.occurred_at,
+                location: submitted.location.as_deref(),
+                lesson: submitted.lesson.as_deref(),
+                note: submitted.note.as_deref(),
+            },
+            now,
+        )
+        .map_err(|e| Error::invalid(e.field, format!("{}: {}", e.field, e.message)))
+    });
+    let new = match read {
+        Ok(new) => new,
+        Err(refused) => {
+            // A caller whose token does not work learns only that, whatever they sent.
+            let token_hash = bearer.token_hash.clone();
+            let valid = state
+                .db
+                .transaction(move |conn| tokens::find_valid(conn, &token_hash, now))
+                .await?;
+            if valid.is_none() {
+                return Err(bearer.refuse(&state).await.into());
+            }
+            return Err(refused.into());
+        }
+    };
     let request_hash = idempotency::request_hash(&body);
-    let answer = log_once(
-        &state.db,
-        user.0.school_id,
-        user.0.id,
-        key,
-        request_hash.clone(),
-        new,
-    )
-    .await?;
+    let caller = Caller::Token {
+        token_hash: bearer.token_hash.clone(),
+    };
+    let answer = match log_once(&state.db, caller, key, request_hash.clone(), new).await {
+        Err(Error::Unauthenticated) => return Err(bearer.refuse(&state).await.into()),
+        other => other?,
+    };
     if answer.request_hash != request_hash {
         return Err(Error::unprocessable(
             "this Idempotency-Key was already used for a different request",

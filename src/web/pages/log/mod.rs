@@ -41,7 +41,7 @@ use crate::db::DbConnection;
 use crate::domain::details::DetailError;
 use crate::domain::incident::NewIncident;
 use crate::error::{Error, Result};
-use crate::web::api::incidents::{log_once, IncidentCreated};
+use crate::web::api::incidents::{log_once, Caller, IncidentCreated};
 use crate::web::auth::csrf_token;
 use crate::web::error::PageError;
 
@@ -151,15 +151,11 @@ async fn log(visit: &Visit, read: Result<ReadIncident>) -> Result<i64> {
     let (key, new, explicit_time) = read?;
     let hash = fingerprint(&new, explicit_time);
     let member = &visit.member;
-    let answer = log_once(
-        &visit.state.db,
-        member.school_id,
-        member.id,
-        Some(key),
-        hash.clone(),
-        new,
-    )
-    .await?;
+    let caller = Caller::Member {
+        school_id: member.school_id,
+        staff_id: member.id,
+    };
+    let answer = log_once(&visit.state.db, caller, Some(key), hash.clone(), new).await?;
     if answer.request_hash != hash {
         return Err(Error::unprocessable(
             "this form was already sent with other details: reload the page and log again",

@@ -1,0 +1,14 @@
+DROP TRIGGER suggestions_stamp_delete ON suggestions;
+DROP TRIGGER suggestions_stamp_update ON suggestions;
+DROP TRIGGER suggestions_stamp_insert ON suggestions;
+DROP TRIGGER meetings_stamp_delete ON meetings;
+DROP TRIGGER meetings_stamp_update_old ON meetings;
+DROP TRIGGER meetings_stamp_update_new ON meetings;
+DROP TRIGGER meetings_stamp_insert ON meetings;
+DROP TRIGGER incidents_stamp_update ON incidents;
+DROP TRIGGER incident_pupils_stamp_delete ON incident_pupils;
+DROP TRIGGER incident_pupils_stamp_insert ON incident_pupils;
+DROP FUNCTION steadfast_stamp_changed_incidents();
+DROP FUNCTION steadfast_stamp_old_rows();
+DROP FUNCTION steadfast_stamp_new_rows();
+ALTER TABLE pupils DROP COLUMN history_stamp;

@@ -1,0 +1,10 @@
+DROP TRIGGER suggestions_stamp_delete;
+DROP TRIGGER suggestions_stamp_update;
+DROP TRIGGER suggestions_stamp_insert;
+DROP TRIGGER meetings_stamp_delete;
+DROP TRIGGER meetings_stamp_update;
+DROP TRIGGER meetings_stamp_insert;
+DROP TRIGGER incidents_stamp_update;
+DROP TRIGGER incident_pupils_stamp_delete;
+DROP TRIGGER incident_pupils_stamp_insert;
+ALTER TABLE pupils DROP COLUMN history_stamp;
