@@ -36,6 +36,14 @@ pub enum Error {
         crate::domain::sign_in::wait_in_words(*retry_after_seconds)
     )]
     TooManyAttempts { retry_after_seconds: i64 },
+    /// A report was not run, or was stopped, so that logging stays quick: as many reports of
+    /// the school as may run at once are running, or this one ran longer than a report may
+    /// (see [`crate::db::Database::report`]). Worth trying again after this many seconds.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_seconds: i64,
+    },
     /// A fault of the database; details are logged, never shown.
     #[error("database error")]
     Database(diesel::result::Error),
@@ -135,7 +143,7 @@ impl Error {
             Error::Forbidden(_) | Error::SecondFactorNeeded => 403,
             Error::NotFound(_) => 404,
             Error::Conflict { .. } => 409,
-            Error::TooManyAttempts { .. } => 429,
+            Error::TooManyAttempts { .. } | Error::Busy { .. } => 429,
             Error::Database(diesel::result::Error::NotFound) => 404,
             Error::Pool(_) | Error::Unavailable(_) => 503,
             Error::Database(_) | Error::Internal(_) => 500,
@@ -151,8 +159,23 @@ impl Error {
             Error::NotFound(_) | Error::Database(diesel::result::Error::NotFound) => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::TooManyAttempts { .. } => "too_many_attempts",
+            Error::Busy { .. } => "busy",
             Error::Pool(_) | Error::Unavailable(_) => "database_unavailable",
             Error::Database(_) | Error::Internal(_) => "internal",
+        }
+    }
+
+    /// How long to wait before trying again, for the `Retry-After` header of a 429.
+    pub fn retry_after_seconds(&self) -> Option<i64> {
+        match self {
+            Error::TooManyAttempts {
+                retry_after_seconds,
+            }
+            | Error::Busy {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
         }
     }
 

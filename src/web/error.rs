@@ -87,11 +87,8 @@ impl ResponseError for ApiError {
         if matches!(self.0, Error::Unauthenticated) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        if let Error::TooManyAttempts {
-            retry_after_seconds,
-        } = self.0
-        {
-            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        if let Some(seconds) = self.0.retry_after_seconds() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(ErrorBody::from_error(&self.0))
     }
@@ -156,11 +153,8 @@ impl ResponseError for PageError {
         };
         let body = crate::web::pages::layout::error_page(title, &message);
         let mut response = HttpResponse::build(status);
-        if let Error::TooManyAttempts {
-            retry_after_seconds,
-        } = self.0
-        {
-            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        if let Some(seconds) = self.0.retry_after_seconds() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response
             .content_type("text/html; charset=utf-8")
