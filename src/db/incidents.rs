@@ -106,6 +106,22 @@ pub fn record(
 
     let mut changes = Vec::new();
     let mut suggested = Vec::new();
+    // The whole school's daily groupings, once for all the incident's pupils (beside each
+    // pupil's daily count below).
+    super::insight::count_incident_groupings(
+        conn,
+        school_id,
+        &super::insight::grouped_fact(
+            new.occurred_at,
+            &new.behaviour,
+            new.location.as_deref(),
+            new.lesson.as_deref(),
+            reporter_id,
+        ),
+        involved.len(),
+        1,
+        &rules.timetable,
+    )?;
     for pupil in &involved {
         diesel::insert_into(incident_pupils::table)
             .values((
@@ -249,6 +265,7 @@ pub fn void(
         .execute(conn)?;
     if incident.voided_at.is_none() {
         let at = super::from_db_time(incident.occurred_at);
+        uncount_groupings(conn, school_id, &incident, pupil_ids.len())?;
         for pupil_id in pupil_ids {
             super::insight::count_incident(conn, school_id, pupil_id, at, -1)?;
         }
@@ -304,7 +321,7 @@ pub fn edit(
     change: &IncidentEdit,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let (incident, _) = get(conn, school_id, incident_id)?;
+    let (incident, pupil_ids) = get(conn, school_id, incident_id)?;
     check_author(&incident, staff_id, now)?;
     let mut changed = Vec::new();
     if incident.behaviour != change.behaviour {
@@ -331,6 +348,23 @@ pub fn edit(
             incidents::edited_at.eq(to_db_time(now)),
         ))
         .execute(conn)?;
+    // The daily groupings move from what it was to what it is now.
+    let timetable = super::timetable::load(conn, school_id)?;
+    uncount_groupings(conn, school_id, &incident, pupil_ids.len())?;
+    super::insight::count_incident_groupings(
+        conn,
+        school_id,
+        &super::insight::grouped_fact(
+            super::from_db_time(incident.occurred_at),
+            &change.behaviour,
+            change.location.as_deref(),
+            change.lesson.as_deref(),
+            incident.reported_by,
+        ),
+        pupil_ids.len(),
+        1,
+        &timetable,
+    )?;
     audit::record(
         conn,
         AuditEntry {
@@ -400,6 +434,31 @@ fn drop_from_evidence(conn: &mut DbConnection, school_id: i64, gone: &[i64]) -> 
     Ok(())
 }
 
+/// Takes an incident that counted (for `pupils` pupils) out of the whole school's daily
+/// groupings, when it is undone, erased or changed.
+fn uncount_groupings(
+    conn: &mut DbConnection,
+    school_id: i64,
+    incident: &IncidentRow,
+    pupils: usize,
+) -> Result<()> {
+    let timetable = super::timetable::load(conn, school_id)?;
+    super::insight::count_incident_groupings(
+        conn,
+        school_id,
+        &super::insight::grouped_fact(
+            super::from_db_time(incident.occurred_at),
+            &incident.behaviour,
+            incident.location.as_deref(),
+            incident.lesson.as_deref(),
+            incident.reported_by,
+        ),
+        pupils,
+        -1,
+        &timetable,
+    )
+}
+
 /// Sets each pupil's time of their last incident from the incidents they still have.
 fn refresh_last_incident(conn: &mut DbConnection, pupil_ids: &[i64]) -> Result<()> {
     for pupil_id in pupil_ids {
@@ -432,6 +491,7 @@ pub fn erase(
     let (incident, pupil_ids) = get(conn, school_id, incident_id)?;
     if incident.voided_at.is_none() {
         let at = super::from_db_time(incident.occurred_at);
+        uncount_groupings(conn, school_id, &incident, pupil_ids.len())?;
         for pupil_id in &pupil_ids {
             super::insight::count_incident(conn, school_id, *pupil_id, at, -1)?;
         }

@@ -524,8 +524,11 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
         }
     };
     // Data kept alongside the records is filled in once, still under the lock on PostgreSQL.
-    let filled = write_transaction(conn, insight::fill_daily_counts_if_missing)
-        .map_err(|e| anyhow::anyhow!("filling the daily incident counts failed: {e}"));
+    let filled = write_transaction(conn, |conn| {
+        insight::fill_daily_counts_if_missing(conn)?;
+        insight::fill_groupings_if_missing(conn)
+    })
+    .map_err(|e| anyhow::anyhow!("filling the daily incident counts failed: {e}"));
     if let (true, DbConnection::Postgres(c)) = (locked, &mut *conn) {
         c.batch_execute("SELECT pg_advisory_unlock(7261001)")?;
     }
