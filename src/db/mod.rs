@@ -377,7 +377,7 @@ impl Database {
     }
 
     /// The gate reports pass: set its limits with [`reports::ReportGate::configure`].
-    pub fn reports(&self) -> &reports::ReportGate {
+    pub fn reports(&self) -> &Arc<reports::ReportGate> {
         &self.reports
     }
 
