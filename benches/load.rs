@@ -33,7 +33,7 @@ use diesel::prelude::*;
 use steadfast::config::Settings;
 use steadfast::db::insight::{self, Scope};
 use steadfast::db::schema::{incidents, pupils, year_groups};
-use steadfast::db::{staff, timetable, Database, DbConnection, Engine};
+use steadfast::db::{staff, timetable, Database, DbConnection};
 use steadfast::demo::load::{load_demo, DemoOutcome};
 use steadfast::demo::DEMO_CODE;
 use steadfast::domain::calendar::SchoolCalendar;
@@ -48,7 +48,6 @@ const YEAR: i16 = 9;
 
 /// What the benchmark found in the database.
 struct Arranged {
-    engine: Engine,
     school_id: i64,
     summary: String,
     pupils: Vec<i64>,
@@ -400,7 +399,6 @@ fn arrange(db: &Database, load: bool) -> anyhow::Result<Arranged> {
     steadfast::db::tokens::add(conn, &member, &token.hash, "benchmark", None, Utc::now())?;
     let engine = db.engine();
     Ok(Arranged {
-        engine,
         school_id: school.id,
         summary: format!(
             "{} database; the demo school {school_pupils} pupils, {school_incidents} incidents.",
