@@ -142,7 +142,7 @@ impl Setting {
             let new = NewIncident::parse(
                 &IncidentSubmission {
                     pupil_ids: &pupil_ids,
-                    behaviour: *random.pick(&BEHAVIOURS),
+                    behaviour: BEHAVIOURS[random.next(BEHAVIOURS.len() as u64) as usize],
                     severity: Some("minor"),
                     response: Some("none"),
                     occurred_at: Some(at),
