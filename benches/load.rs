@@ -2,7 +2,7 @@
 //! (`POST /api/v1/incidents`) and `GET /health`, timed one after another on an idle server,
 //! then again while 16 clients ask for the whole-school pattern report over and over, in the
 //! same run on the same server. Reports pass one gate (`Database::report`): at most
-//! `reports_per_school` at once (2 by default), on connections of their own; the others are
+//! `reports_per_school` at once (1 by default), on connections of their own; the others are
 //! answered 429 "busy". The run counts the reports answered 200, 429, 503 and otherwise.
 //! Target: the Prompt's p99 under load within 2x of its p99 idle, and no 503.
 //!
@@ -14,7 +14,8 @@
 //! `BENCH_DATABASE_URL` to a generated database (SQLite or PostgreSQL, e.g. one made by
 //! `steadfast demo --schools 1 --pupils-per-school 1200 --years 3`) to measure it there; the
 //! benchmark adds an API token and the Prompts it logs. `BENCH_PROMPTS` (default 200) Prompts
-//! per phase, `BENCH_REPORT_CLIENTS` (default 16) report clients. It prints; it never fails.
+//! per phase, `BENCH_REPORT_CLIENTS` (default 16) report clients, `BENCH_REPORTS_PER_SCHOOL`
+//! (default the setting's, 1) reports of the school at once. It prints; it never fails.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -85,6 +86,12 @@ async fn run(prompts: usize, report_clients: usize) -> anyhow::Result<()> {
     settings.database_url = url.clone();
     settings.data_dir = dir.path().join("data");
     settings.session_secret = "l".repeat(64) + &steadfast::accounts::random_token();
+    settings.reports_per_school = support::env_number(
+        "BENCH_REPORTS_PER_SCHOOL",
+        settings.reports_per_school as u64,
+        1,
+        64,
+    ) as usize;
     let db = Database::open(&settings.database_url, settings.pool_size)
         .context("opening the database")?;
     let arranged = {

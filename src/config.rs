@@ -160,7 +160,7 @@ mod tests {
             crate::domain::backup_rotation::Retention::default()
         );
         assert_eq!(settings.backup_passphrase_file, "");
-        assert_eq!(settings.reports_per_school, 2);
+        assert_eq!(settings.reports_per_school, 1);
         assert_eq!(settings.report_time_limit_seconds, 20);
     }
 

@@ -386,7 +386,7 @@ impl Database {
     /// impact report, the whole-school provision map, the insight API). So that reports never
     /// starve logging:
     /// - at most [`reports::ReportGate::per_school`] reports of one school run at once
-    ///   (`reports_per_school`, 2 by default); one more is answered [`Error::Busy`] (429 with
+    ///   (`reports_per_school`, 1 by default); one more is answered [`Error::Busy`] (429 with
     ///   `Retry-After`, a "try again in a moment" page) at once, without waiting;
     /// - reports run on a small pool of their own ([`reports::REPORT_POOL_SIZE`] connections),
     ///   never on the pool that logging and the other pages use; when every report connection
