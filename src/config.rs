@@ -50,6 +50,23 @@ pub struct Settings {
     /// empty: they are not encrypted. `STEADFAST_BACKUP_PASSPHRASE_FILE`.
     #[serde(default)]
     pub backup_passphrase_file: String,
+    /// Reports of one school (insight pages and CSV, ladder, impact, the whole-school
+    /// provision map, the insight API) that may run at once; one more is answered 429 "try
+    /// again in a moment". `STEADFAST_REPORTS_PER_SCHOOL`.
+    #[serde(default = "default_reports_per_school")]
+    pub reports_per_school: usize,
+    /// How long one report may run before it is stopped (429).
+    /// `STEADFAST_REPORT_TIME_LIMIT_SECONDS`.
+    #[serde(default = "default_report_time_limit")]
+    pub report_time_limit_seconds: u64,
+}
+
+fn default_reports_per_school() -> usize {
+    crate::db::reports::DEFAULT_PER_SCHOOL
+}
+
+fn default_report_time_limit() -> u64 {
+    crate::db::reports::DEFAULT_TIME_LIMIT.as_secs()
 }
 
 fn default_true() -> bool {
@@ -143,6 +160,8 @@ mod tests {
             crate::domain::backup_rotation::Retention::default()
         );
         assert_eq!(settings.backup_passphrase_file, "");
+        assert_eq!(settings.reports_per_school, 1);
+        assert_eq!(settings.report_time_limit_seconds, 20);
     }
 
     /// The settings file the Debian package and the container install as

@@ -36,6 +36,15 @@ pub enum Error {
         crate::domain::sign_in::wait_in_words(*retry_after_seconds)
     )]
     TooManyAttempts { retry_after_seconds: i64 },
+    /// A report was not run, or was stopped, so that logging stays quick: as many reports of
+    /// the school as may run at once are running, or this one ran longer than a report may
+    /// (see [`crate::db::Database::report`]), or PostgreSQL gave this write up in a deadlock.
+    /// Worth trying again after this many seconds.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_seconds: i64,
+    },
     /// A fault of the database; details are logged, never shown.
     #[error("database error")]
     Database(diesel::result::Error),
@@ -65,6 +74,20 @@ impl From<diesel::result::Error> for Error {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => Error::Unavailable(info.message().to_string()),
+            // PostgreSQL gave up one of two writes that waited for each other (a deadlock, or
+            // a conflict of concurrent transactions): this one was rolled back whole and may
+            // simply be sent again.
+            Diesel::DatabaseError(kind, info)
+                if matches!(kind, DatabaseErrorKind::SerializationFailure)
+                    || info.message().starts_with("deadlock detected") =>
+            {
+                Error::Busy {
+                    message: "Another change was being saved at the same moment, so this one \
+                              was not saved. Please send it again."
+                        .into(),
+                    retry_after_seconds: 1,
+                }
+            }
             other => Error::Database(other),
         }
     }
@@ -135,7 +158,7 @@ impl Error {
             Error::Forbidden(_) | Error::SecondFactorNeeded => 403,
             Error::NotFound(_) => 404,
             Error::Conflict { .. } => 409,
-            Error::TooManyAttempts { .. } => 429,
+            Error::TooManyAttempts { .. } | Error::Busy { .. } => 429,
             Error::Database(diesel::result::Error::NotFound) => 404,
             Error::Pool(_) | Error::Unavailable(_) => 503,
             Error::Database(_) | Error::Internal(_) => 500,
@@ -151,8 +174,23 @@ impl Error {
             Error::NotFound(_) | Error::Database(diesel::result::Error::NotFound) => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::TooManyAttempts { .. } => "too_many_attempts",
+            Error::Busy { .. } => "busy",
             Error::Pool(_) | Error::Unavailable(_) => "database_unavailable",
             Error::Database(_) | Error::Internal(_) => "internal",
+        }
+    }
+
+    /// How long to wait before trying again, for the `Retry-After` header of a 429.
+    pub fn retry_after_seconds(&self) -> Option<i64> {
+        match self {
+            Error::TooManyAttempts {
+                retry_after_seconds,
+            }
+            | Error::Busy {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
         }
     }
 
@@ -167,5 +205,30 @@ impl Error {
             Error::Invalid { field, .. } | Error::Conflict { field, .. } => field.as_deref(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error as Diesel};
+
+    #[test]
+    fn a_write_given_up_in_a_deadlock_is_worth_sending_again() {
+        for (kind, message) in [
+            (
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize",
+            ),
+            (DatabaseErrorKind::Unknown, "deadlock detected"),
+        ] {
+            let error = Error::from(Diesel::DatabaseError(kind, Box::new(message.to_string())));
+            assert!(matches!(error, Error::Busy { .. }), "{message}");
+        }
+        let other = Error::from(Diesel::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("division by zero".to_string()),
+        ));
+        assert!(matches!(other, Error::Database(_)));
     }
 }

@@ -24,6 +24,8 @@ pub struct SchoolRules {
     pub policy: EscalationPolicy,
     pub policy_version: i32,
     pub calendar: SchoolCalendar,
+    /// The school's lesson periods, which the whole school's daily groupings count by.
+    pub timetable: crate::domain::timetable::Timetable,
 }
 
 /// Loads a school's current policy and calendar.
@@ -34,6 +36,7 @@ pub fn load_rules(conn: &mut DbConnection, school_id: i64) -> Result<SchoolRules
         policy,
         policy_version,
         calendar,
+        timetable: super::timetable::load(conn, school_id)?,
     })
 }
 

@@ -187,6 +187,7 @@ pub fn insert_incidents(
         }
     }
     super::insight::rebuild_daily_counts(conn, school_id)?;
+    super::insight::rebuild_groupings(conn, school_id)?;
     Ok(())
 }
 

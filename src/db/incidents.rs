@@ -148,6 +148,23 @@ pub fn record_with(
         read.push(history);
     }
 
+    // The whole school's daily groupings, once for all the incident's pupils (beside each
+    // pupil's daily count).
+    super::insight::count_incident_groupings(
+        conn,
+        school_id,
+        &super::insight::grouped_fact(
+            new.occurred_at,
+            &new.behaviour,
+            new.location.as_deref(),
+            new.lesson.as_deref(),
+            reporter_id,
+        ),
+        involved.len(),
+        1,
+        &rules.timetable,
+    )?;
+
     let links: Vec<_> = involved
         .iter()
         .map(|(pupil, _)| {
@@ -329,6 +346,7 @@ pub fn void(
         .execute(conn)?;
     if incident.voided_at.is_none() {
         let at = super::from_db_time(incident.occurred_at);
+        uncount_groupings(conn, school_id, &incident, pupil_ids.len())?;
         super::insight::count_incident(conn, school_id, &pupil_ids, at, -1)?;
     }
     let open: Vec<(i64, String)> = suggestions::table
@@ -382,7 +400,7 @@ pub fn edit(
     change: &IncidentEdit,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let (incident, _) = get(conn, school_id, incident_id)?;
+    let (incident, pupil_ids) = get(conn, school_id, incident_id)?;
     check_author(&incident, staff_id, now)?;
     let mut changed = Vec::new();
     if incident.behaviour != change.behaviour {
@@ -409,6 +427,23 @@ pub fn edit(
             incidents::edited_at.eq(to_db_time(now)),
         ))
         .execute(conn)?;
+    // The daily groupings move from what it was to what it is now.
+    let timetable = super::timetable::load(conn, school_id)?;
+    uncount_groupings(conn, school_id, &incident, pupil_ids.len())?;
+    super::insight::count_incident_groupings(
+        conn,
+        school_id,
+        &super::insight::grouped_fact(
+            super::from_db_time(incident.occurred_at),
+            &change.behaviour,
+            change.location.as_deref(),
+            change.lesson.as_deref(),
+            incident.reported_by,
+        ),
+        pupil_ids.len(),
+        1,
+        &timetable,
+    )?;
     audit::record(
         conn,
         AuditEntry {
@@ -478,6 +513,31 @@ fn drop_from_evidence(conn: &mut DbConnection, school_id: i64, gone: &[i64]) -> 
     Ok(())
 }
 
+/// Takes an incident that counted (for `pupils` pupils) out of the whole school's daily
+/// groupings, when it is undone, erased or changed.
+fn uncount_groupings(
+    conn: &mut DbConnection,
+    school_id: i64,
+    incident: &IncidentRow,
+    pupils: usize,
+) -> Result<()> {
+    let timetable = super::timetable::load(conn, school_id)?;
+    super::insight::count_incident_groupings(
+        conn,
+        school_id,
+        &super::insight::grouped_fact(
+            super::from_db_time(incident.occurred_at),
+            &incident.behaviour,
+            incident.location.as_deref(),
+            incident.lesson.as_deref(),
+            incident.reported_by,
+        ),
+        pupils,
+        -1,
+        &timetable,
+    )
+}
+
 /// Sets each pupil's time of their last incident from the incidents they still have.
 fn refresh_last_incident(conn: &mut DbConnection, pupil_ids: &[i64]) -> Result<()> {
     for pupil_id in pupil_ids {
@@ -510,6 +570,7 @@ pub fn erase(
     let (incident, pupil_ids) = get(conn, school_id, incident_id)?;
     if incident.voided_at.is_none() {
         let at = super::from_db_time(incident.occurred_at);
+        uncount_groupings(conn, school_id, &incident, pupil_ids.len())?;
         super::insight::count_incident(conn, school_id, &pupil_ids, at, -1)?;
     }
     let resting: Vec<(i64, String)> = suggestions::table

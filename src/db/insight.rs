@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
 
 use super::models::{IncidentRow, PupilRow};
@@ -13,12 +13,16 @@ use super::pastoral::PastoralPlace;
 use super::schema::{
     conversations, erased_incident_facts, erased_level_moves, erased_step_impacts, forms, houses,
     incident_pupils, incidents, level_changes, programme_blocks, pupil_day_incidents, pupils,
-    staff, year_groups,
+    school_day_groups, staff, year_groups,
 };
 use super::staff::StaffMember;
 use super::{from_db_time, to_db_time, DbConnection};
 use crate::domain::calendar::{SchoolCalendar, SCHOOL_TZ};
-use crate::domain::insight::{impact_windows, ImpactWindows, IncidentFact, StepImpact, ERASED};
+use crate::domain::insight::{
+    group_of, groups_of, impact_windows, tally, Dimension, Group, ImpactWindows, IncidentFact,
+    StepImpact, ERASED, WEEKDAY_NAMES,
+};
+use crate::domain::timetable::Timetable;
 use crate::domain::{Level, Role};
 use crate::error::{Error, Result};
 
@@ -133,6 +137,338 @@ pub fn fill_daily_counts_if_missing(conn: &mut DbConnection) -> Result<()> {
         rebuild_daily_counts(conn, school_id)?;
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole school's daily groupings
+// ---------------------------------------------------------------------------------------------
+
+/// The groupings of the pattern report kept pre-counted per school day for the whole school
+/// (`school_day_groups`); the day of the week is read from the day, and the pupil from
+/// `pupil_day_incidents`.
+pub const KEPT_GROUPINGS: [Dimension; 5] = [
+    Dimension::Behaviour,
+    Dimension::Location,
+    Dimension::Subject,
+    Dimension::Period,
+    Dimension::Staff,
+];
+
+/// An incident as its groupings see it (`pupil_id` and `incident_id` are not read): when,
+/// what, where, in which lesson and who logged it.
+pub fn grouped_fact(
+    at: DateTime<Utc>,
+    behaviour: &str,
+    location: Option<&str>,
+    lesson: Option<&str>,
+    staff_id: i64,
+) -> IncidentFact {
+    IncidentFact {
+        incident_id: 0,
+        pupil_id: 0,
+        at,
+        behaviour: behaviour.to_string(),
+        location: location.map(str::to_string),
+        lesson: lesson.map(str::to_string),
+        staff_id,
+    }
+}
+
+/// Adds `delta` (1 when an incident is logged, -1 when it is undone or erased) for each of
+/// its `pupils` to the school's daily groups the incident falls in, in the caller's
+/// transaction: one upsert (`INSERT … ON CONFLICT DO UPDATE`) of a row per kept grouping.
+/// Kept beside [`count_incident`]: every path that adds or takes away an incident calls both.
+pub fn count_incident_groupings(
+    conn: &mut DbConnection,
+    school_id: i64,
+    incident: &IncidentFact,
+    pupils: usize,
+    delta: i32,
+    timetable: &Timetable,
+) -> Result<()> {
+    use diesel::upsert::excluded;
+    let n = delta.saturating_mul(i32::try_from(pupils).unwrap_or(i32::MAX));
+    if n == 0 {
+        return Ok(());
+    }
+    let day = SchoolCalendar::local_date(incident.at);
+    let rows: Vec<_> = KEPT_GROUPINGS
+        .iter()
+        .map(|dimension| {
+            (
+                school_day_groups::school_id.eq(school_id),
+                school_day_groups::day.eq(day),
+                school_day_groups::dimension.eq(dimension.as_str()),
+                school_day_groups::grouping.eq(group_of(incident, *dimension, timetable)),
+                school_day_groups::incidents.eq(n),
+            )
+        })
+        .collect();
+    let target = (
+        school_day_groups::school_id,
+        school_day_groups::day,
+        school_day_groups::dimension,
+        school_day_groups::grouping,
+    );
+    let add = school_day_groups::incidents
+        .eq(school_day_groups::incidents + excluded(school_day_groups::incidents));
+    // Written per engine: both speak the upsert, the two-engine connection does not.
+    match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(school_day_groups::table)
+            .values(rows)
+            .on_conflict(target)
+            .do_update()
+            .set(add)
+            .execute(c)?,
+        DbConnection::Postgres(c) => diesel::insert_into(school_day_groups::table)
+            .values(rows)
+            .on_conflict(target)
+            .do_update()
+            .set(add)
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+/// Rows of the daily groupings written at once when they are rebuilt.
+const GROUPING_CHUNK: usize = 500;
+
+/// Rebuilds a school's daily groupings from its incidents (those still counting, one per
+/// pupil) and the facts kept of erased ones: after a bulk load (the demo, a history import),
+/// when the timetable changes (the lesson periods group differently), and when they were
+/// never kept. Answers the rows written.
+pub fn rebuild_groupings(conn: &mut DbConnection, school_id: i64) -> Result<usize> {
+    diesel::delete(school_day_groups::table.filter(school_day_groups::school_id.eq(school_id)))
+        .execute(conn)?;
+    let timetable = super::timetable::load(conn, school_id)?;
+    let live: Vec<ErasedFactRow> = incidents::table
+        .inner_join(incident_pupils::table)
+        .filter(incidents::school_id.eq(school_id))
+        .filter(incidents::voided_at.is_null())
+        .select((
+            incidents::occurred_at,
+            incidents::behaviour,
+            incidents::location,
+            incidents::lesson,
+            incidents::reported_by,
+        ))
+        .load(conn)?;
+    let erased: Vec<ErasedFactRow> = erased_incident_facts::table
+        .filter(erased_incident_facts::school_id.eq(school_id))
+        .select((
+            erased_incident_facts::occurred_at,
+            erased_incident_facts::behaviour,
+            erased_incident_facts::location,
+            erased_incident_facts::lesson,
+            erased_incident_facts::reported_by,
+        ))
+        .load(conn)?;
+    let mut counts: HashMap<(NaiveDate, &'static str, String), i32> = HashMap::new();
+    for (at, behaviour, location, lesson, staff_id) in live.into_iter().chain(erased) {
+        let fact = IncidentFact {
+            incident_id: 0,
+            pupil_id: 0,
+            at: from_db_time(at),
+            behaviour,
+            location,
+            lesson,
+            staff_id,
+        };
+        let day = SchoolCalendar::local_date(fact.at);
+        for dimension in KEPT_GROUPINGS {
+            *counts
+                .entry((
+                    day,
+                    dimension.as_str(),
+                    group_of(&fact, dimension, &timetable),
+                ))
+                .or_default() += 1;
+        }
+    }
+    let mut rows: Vec<_> = counts.into_iter().collect();
+    rows.sort_unstable();
+    for chunk in rows.chunks(GROUPING_CHUNK) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|((day, dimension, grouping), n)| {
+                (
+                    school_day_groups::school_id.eq(school_id),
+                    school_day_groups::day.eq(*day),
+                    school_day_groups::dimension.eq(*dimension),
+                    school_day_groups::grouping.eq(grouping.as_str()),
+                    school_day_groups::incidents.eq(*n),
+                )
+            })
+            .collect();
+        match conn {
+            DbConnection::Sqlite(c) => diesel::insert_into(school_day_groups::table)
+                .values(values)
+                .execute(c)?,
+            DbConnection::Postgres(c) => diesel::insert_into(school_day_groups::table)
+                .values(values)
+                .execute(c)?,
+        };
+    }
+    Ok(rows.len())
+}
+
+/// Fills the daily groupings of every school when none are kept while incidents (or the
+/// facts of erased ones) exist: a database from before they were kept.
+pub fn fill_groupings_if_missing(conn: &mut DbConnection) -> Result<()> {
+    let kept: Option<i64> = school_day_groups::table
+        .select(school_day_groups::school_id)
+        .first(conn)
+        .optional()?;
+    if kept.is_some() {
+        return Ok(());
+    }
+    let mut schools: Vec<i64> = incidents::table
+        .select(incidents::school_id)
+        .distinct()
+        .load(conn)?;
+    schools.extend(
+        erased_incident_facts::table
+            .select(erased_incident_facts::school_id)
+            .distinct()
+            .load::<i64>(conn)?,
+    );
+    schools.sort_unstable();
+    schools.dedup();
+    for school_id in schools {
+        rebuild_groupings(conn, school_id)?;
+    }
+    Ok(())
+}
+
+/// A pattern report's figures: the incidents counted (one per pupil) and the groups of each
+/// dimension, in [`Dimension::ALL`]'s order, as [`tally`] orders them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patterns {
+    pub total: u64,
+    pub dimensions: Vec<(Dimension, Vec<Group>)>,
+}
+
+/// The pattern report's figures for a scope: the whole school's read from the daily
+/// groupings (a few thousand rows a year, summed by the database), any other scope's
+/// counted from its incidents.
+pub fn patterns(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: Scope,
+    (from, to): (NaiveDate, NaiveDate),
+    timetable: &Timetable,
+) -> Result<Patterns> {
+    if scope == Scope::School {
+        school_patterns(conn, school_id, (from, to), timetable)
+    } else {
+        patterns_from_facts(conn, school_id, scope, (from, to), timetable)
+    }
+}
+
+/// The pattern report's figures counted from every incident of the scope (see [`facts`]).
+pub fn patterns_from_facts(
+    conn: &mut DbConnection,
+    school_id: i64,
+    scope: Scope,
+    (from, to): (NaiveDate, NaiveDate),
+    timetable: &Timetable,
+) -> Result<Patterns> {
+    let facts = facts(conn, school_id, scope, from, to)?;
+    super::reports::check_time()?;
+    let mut dimensions = Vec::new();
+    for dimension in Dimension::ALL {
+        dimensions.push((dimension, tally(&facts, dimension, timetable)));
+    }
+    Ok(Patterns {
+        total: facts.len() as u64,
+        dimensions,
+    })
+}
+
+/// The whole school's pattern figures from the daily groupings, `pupil_day_incidents` and
+/// the count of erased pupils' incidents.
+pub fn school_patterns(
+    conn: &mut DbConnection,
+    school_id: i64,
+    (from, to): (NaiveDate, NaiveDate),
+    timetable: &Timetable,
+) -> Result<Patterns> {
+    use diesel::dsl::{count_star, sum};
+    let in_range = school_day_groups::school_id
+        .eq(school_id)
+        .and(school_day_groups::day.ge(from))
+        .and(school_day_groups::day.le(to));
+    let grouped: Vec<(String, String, Option<i64>)> = school_day_groups::table
+        .filter(in_range)
+        .group_by((school_day_groups::dimension, school_day_groups::grouping))
+        .select((
+            school_day_groups::dimension,
+            school_day_groups::grouping,
+            sum(school_day_groups::incidents),
+        ))
+        .load(conn)?;
+    super::reports::check_time()?;
+    // Every incident has one behaviour: its rows per day are the day's incidents.
+    let per_day: Vec<(NaiveDate, Option<i64>)> = school_day_groups::table
+        .filter(in_range)
+        .filter(school_day_groups::dimension.eq(Dimension::Behaviour.as_str()))
+        .group_by(school_day_groups::day)
+        .select((school_day_groups::day, sum(school_day_groups::incidents)))
+        .load(conn)?;
+    let per_pupil: Vec<(i64, Option<i64>)> = pupil_day_incidents::table
+        .filter(pupil_day_incidents::school_id.eq(school_id))
+        .filter(pupil_day_incidents::day.ge(from))
+        .filter(pupil_day_incidents::day.le(to))
+        .group_by(pupil_day_incidents::pupil_id)
+        .select((
+            pupil_day_incidents::pupil_id,
+            sum(pupil_day_incidents::incidents),
+        ))
+        .load(conn)?;
+    let (start, end) = instants(from, to);
+    let erased: i64 = erased_incident_facts::table
+        .filter(erased_incident_facts::school_id.eq(school_id))
+        .filter(erased_incident_facts::occurred_at.ge(start))
+        .filter(erased_incident_facts::occurred_at.lt(end))
+        .select(count_star())
+        .first(conn)?;
+    super::reports::check_time()?;
+    let count = |n: Option<i64>| u32::try_from(n.unwrap_or(0)).unwrap_or(0);
+    let mut counted: HashMap<Dimension, BTreeMap<String, u32>> = HashMap::new();
+    for (dimension, grouping, n) in grouped {
+        let n = count(n);
+        if let (Some(dimension), true) = (Dimension::parse(&dimension), n > 0) {
+            counted.entry(dimension).or_default().insert(grouping, n);
+        }
+    }
+    let mut total = 0u64;
+    let weekdays = counted.entry(Dimension::Weekday).or_default();
+    for (day, n) in per_day {
+        let n = count(n);
+        if n > 0 {
+            total += u64::from(n);
+            let name = WEEKDAY_NAMES[day.weekday().num_days_from_monday() as usize];
+            *weekdays.entry(name.to_string()).or_default() += n;
+        }
+    }
+    let pupils = counted.entry(Dimension::Pupil).or_default();
+    for (pupil_id, n) in per_pupil {
+        let n = count(n);
+        if n > 0 {
+            pupils.insert(pupil_id.to_string(), n);
+        }
+    }
+    if let Some(n) = u32::try_from(erased).ok().filter(|n| *n > 0) {
+        pupils.insert(ERASED.to_string(), n);
+    }
+    let dimensions = Dimension::ALL
+        .into_iter()
+        .map(|dimension| {
+            let counts = counted.remove(&dimension).unwrap_or_default();
+            (dimension, groups_of(counts, dimension, timetable))
+        })
+        .collect();
+    Ok(Patterns { total, dimensions })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ pub mod policy_preview;
 pub mod programmes;
 pub mod provision;
 pub mod pupils;
+pub mod reports;
 pub mod retention;
 pub mod roster;
 pub mod schema;
@@ -268,6 +269,10 @@ pub struct Database {
     rules: evaluation::RulesCache,
     histories: evaluation::HistoryCache,
     members: staff::MemberCache,
+    /// A small pool of its own for reports, so they never hold the connections logging needs.
+    report_pool: Pool,
+    /// How many reports of each school run now, and the limits they run under.
+    reports: Arc<reports::ReportGate>,
 }
 
 impl Database {
@@ -299,7 +304,7 @@ impl Database {
             // a ping on every checkout would cost a round trip.
             .test_on_check_out(false)
             .build(ConnectionManager {
-                target,
+                target: target.clone(),
                 reachable: reachable.clone(),
             })?;
         let pool = Pool {
@@ -313,8 +318,25 @@ impl Database {
             // own pooled transaction, now committed in batches.
             None => writer::Writer::start_postgres(pool.clone(), pool_size.max(1) as usize)?,
         };
+        let report_reachable = Arc::new(AtomicBool::new(true));
+        // Opened on first use: most instances serve reports now and then.
+        let report_pool = r2d2::Pool::builder()
+            .max_size(reports::REPORT_POOL_SIZE)
+            .min_idle(Some(0))
+            .connection_timeout(reports::REPORT_CHECKOUT_TIMEOUT)
+            .test_on_check_out(false)
+            .build_unchecked(ConnectionManager {
+                target: target.clone(),
+                reachable: report_reachable.clone(),
+            });
         let database = Database {
             pool,
+            report_pool: Pool {
+                pool: report_pool,
+                reachable: report_reachable,
+                losses: Arc::new(AtomicU64::new(0)),
+            },
+            reports: Arc::new(reports::ReportGate::default()),
             engine,
             writer,
             rules: evaluation::RulesCache::default(),
@@ -363,6 +385,64 @@ impl Database {
             let outcome = DbConnection::transaction(&mut conn, work);
             pool.after(&mut conn, &outcome);
             outcome
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// The gate reports pass: set its limits with [`reports::ReportGate::configure`].
+    pub fn reports(&self) -> &Arc<reports::ReportGate> {
+        &self.reports
+    }
+
+    /// Runs `work`, a report of school `school_id` that only reads, in one transaction: the
+    /// way every report reads (the insight pages and their CSV downloads, the ladder and the
+    /// impact report, the whole-school provision map, the insight API). So that reports never
+    /// starve logging:
+    /// - at most [`reports::ReportGate::per_school`] reports of one school run at once
+    ///   (`reports_per_school`, 1 by default); one more is answered [`Error::Busy`] (429 with
+    ///   `Retry-After`, a "try again in a moment" page) at once, without waiting;
+    /// - reports run on a small pool of their own ([`reports::REPORT_POOL_SIZE`] connections),
+    ///   never on the pool that logging and the other pages use; when every report connection
+    ///   stays busy (other schools' reports), the report is answered busy too, never 503;
+    /// - each runs within a time limit (`report_time_limit_seconds`): on PostgreSQL by
+    ///   `SET LOCAL statement_timeout`, on SQLite by [`reports::check_time`] between the
+    ///   report's queries (diesel gives no access to SQLite's progress handler). A report
+    ///   stopped for its time is answered busy as well, with a word to try a shorter range.
+    pub async fn report<T, F>(&self, school_id: i64, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = self.reports.admit(school_id)?;
+        let pool = self.report_pool.clone();
+        let limit = self.reports.time_limit();
+        actix_web::rt::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut conn = pool.checkout().map_err(|error| match error {
+                Error::Pool(_) if pool.reachable.load(Ordering::Relaxed) => reports::busy(),
+                other => other,
+            })?;
+            let deadline = std::time::Instant::now() + limit;
+            let outcome = reports::with_deadline(deadline, || {
+                DbConnection::transaction(&mut conn, |conn| {
+                    if let DbConnection::Postgres(pg) = conn {
+                        pg.batch_execute(&format!(
+                            "SET LOCAL statement_timeout = {}",
+                            limit.as_millis()
+                        ))?;
+                    }
+                    work(conn)
+                })
+            });
+            pool.after(&mut conn, &outcome);
+            outcome.map_err(|error| {
+                if reports::is_statement_timeout(&error) {
+                    reports::too_long()
+                } else {
+                    error
+                }
+            })
         })
         .await
         .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
@@ -458,8 +538,11 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
         }
     };
     // Data kept alongside the records is filled in once, still under the lock on PostgreSQL.
-    let filled = write_transaction(conn, insight::fill_daily_counts_if_missing)
-        .map_err(|e| anyhow::anyhow!("filling the daily incident counts failed: {e}"));
+    let filled = write_transaction(conn, |conn| {
+        insight::fill_daily_counts_if_missing(conn)?;
+        insight::fill_groupings_if_missing(conn)
+    })
+    .map_err(|e| anyhow::anyhow!("filling the daily incident counts failed: {e}"));
     if let (true, DbConnection::Postgres(c)) = (locked, &mut *conn) {
         c.batch_execute("SELECT pg_advisory_unlock(7261001)")?;
     }

@@ -515,6 +515,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    school_day_groups (school_id, day, dimension, grouping) {
+        school_id -> BigInt,
+        day -> Date,
+        dimension -> Text,
+        grouping -> Text,
+        incidents -> Integer,
+    }
+}
+
+diesel::table! {
     pupil_day_incidents (pupil_id, day) {
         pupil_id -> BigInt,
         day -> Date,
@@ -771,6 +781,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     provision_items,
     provision_reviews,
     pupil_day_incidents,
+    school_day_groups,
     account_links,
     family_links,
     school_timetables,

@@ -121,6 +121,8 @@ pub fn save(
             .values(row)
             .execute(conn)?;
     }
+    // The whole school's incidents group by the new periods (a rare change, counted again).
+    super::insight::rebuild_groupings(conn, school_id)?;
     Ok(())
 }
 
@@ -129,5 +131,6 @@ pub fn reset(conn: &mut DbConnection, school_id: i64) -> Result<()> {
     diesel::delete(lesson_periods::table.filter(lesson_periods::school_id.eq(school_id)))
         .execute(conn)?;
     diesel::delete(school_timetables::table.find(school_id)).execute(conn)?;
+    super::insight::rebuild_groupings(conn, school_id)?;
     Ok(())
 }

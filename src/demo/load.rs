@@ -326,6 +326,8 @@ fn insert_history(
             ]
         }),
     )?;
+    // The whole school's daily groupings, counted from what was just written.
+    crate::db::insight::rebuild_groupings(conn, school_id)?;
 
     let mut rows = Vec::with_capacity(demo.suggestions.len());
     let evidence: Vec<String> = demo

@@ -109,7 +109,7 @@ pub struct IncidentFact {
 }
 
 /// The day names, Monday first.
-const WEEKDAY_NAMES: [&str; 7] = [
+pub const WEEKDAY_NAMES: [&str; 7] = [
     "Monday",
     "Tuesday",
     "Wednesday",
@@ -162,6 +162,16 @@ pub fn tally(facts: &[IncidentFact], dimension: Dimension, timetable: &Timetable
             .entry(group_of(fact, dimension, timetable))
             .or_default() += 1;
     }
+    groups_of(counts, dimension, timetable)
+}
+
+/// The groups of a dimension from incidents counted per group (by [`tally`], or read
+/// pre-counted), in the order [`tally`] gives them.
+pub fn groups_of(
+    mut counts: BTreeMap<String, u32>,
+    dimension: Dimension,
+    timetable: &Timetable,
+) -> Vec<Group> {
     if dimension == Dimension::Weekday {
         for day in &WEEKDAY_NAMES[..5] {
             counts.entry((*day).to_string()).or_default();

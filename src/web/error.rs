@@ -87,11 +87,8 @@ impl ResponseError for ApiError {
         if matches!(self.0, Error::Unauthenticated) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        if let Error::TooManyAttempts {
-            retry_after_seconds,
-        } = self.0
-        {
-            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        if let Some(seconds) = self.0.retry_after_seconds() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(ErrorBody::from_error(&self.0))
     }
@@ -156,14 +153,43 @@ impl ResponseError for PageError {
         };
         let body = crate::web::pages::layout::error_page(title, &message);
         let mut response = HttpResponse::build(status);
-        if let Error::TooManyAttempts {
-            retry_after_seconds,
-        } = self.0
-        {
-            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        if let Some(seconds) = self.0.retry_after_seconds() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response
             .content_type("text/html; charset=utf-8")
             .body(body.into_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report refused because the school's reports are all running answers the API's JSON
+    /// error shape with 429 and `Retry-After`, and a page with the same status.
+    #[actix_web::test]
+    async fn busy_reports_answer_429_with_retry_after() {
+        let response = ApiError(crate::db::reports::busy()).error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("5")
+        );
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(json["error"]["code"], "busy");
+        assert!(json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("try again in a moment")));
+
+        let page = PageError(crate::db::reports::too_long()).error_response();
+        assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(page.headers().contains_key(header::RETRY_AFTER));
     }
 }

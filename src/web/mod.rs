@@ -56,6 +56,10 @@ pub fn start(
     session_key: Key,
 ) -> std::io::Result<Server> {
     let secure = state.settings.secure_cookies;
+    state.db.reports().configure(
+        state.settings.reports_per_school,
+        std::time::Duration::from_secs(state.settings.report_time_limit_seconds),
+    );
     let store = session_store::DatabaseSessionStore::new(state.db.clone());
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {

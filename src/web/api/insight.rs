@@ -244,7 +244,8 @@ fn dimension_name(dimension: Dimension) -> String {
         (status = 400, description = "The scope or a date is wrong, or the range is too long; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "These patterns are for the pupils' Head of Year or Head of House, heads of department, the SENDCO and SLT", body = ErrorBody),
-        (status = 404, description = "No such form, house or pupil in this school", body = ErrorBody)
+        (status = 404, description = "No such form, house or pupil in this school", body = ErrorBody),
+        (status = 429, description = "As many of the school's reports as may run at once are running; `Retry-After` says when to try again", body = ErrorBody)
     )
 )]
 pub async fn patterns(
@@ -257,9 +258,10 @@ pub async fn patterns(
     if let Some(problem) = &problem {
         return Err(refused(problem));
     }
+    let school_id = member.school_id;
     let report = state
         .db
-        .transaction(move |conn| {
+        .report(school_id, move |conn| {
             patterns_page::permit(conn, &member, ask.scope).map_err(refusal)?;
             patterns_page::build_report(conn, member.school_id, ask, true)
         })
@@ -374,7 +376,8 @@ fn tier_name(tier: Tier) -> &'static str {
         (status = 200, description = "Pupils on each level, the tiers and the weekly flow", body = LadderJson),
         (status = 400, description = "The scope or a date is wrong, or the range is too long; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "The whole school's reports are for the SENDCO, heads of department and SLT; a year group's or house's for its head too", body = ErrorBody)
+        (status = 403, description = "The whole school's reports are for the SENDCO, heads of department and SLT; a year group's or house's for its head too", body = ErrorBody),
+        (status = 429, description = "As many of the school's reports as may run at once are running; `Retry-After` says when to try again", body = ErrorBody)
     )
 )]
 pub async fn ladder(
@@ -512,7 +515,8 @@ pub struct ImpactJson {
         (status = 200, description = "Incidents before and after each step, by level, year group and member of staff", body = ImpactJson),
         (status = 400, description = "The scope, a date or the level is wrong, or the range is too long; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "The whole school's reports are for the SENDCO, heads of department and SLT; a year group's or house's for its head too", body = ErrorBody)
+        (status = 403, description = "The whole school's reports are for the SENDCO, heads of department and SLT; a year group's or house's for its head too", body = ErrorBody),
+        (status = 429, description = "As many of the school's reports as may run at once are running; `Retry-After` says when to try again", body = ErrorBody)
     )
 )]
 pub async fn impact(

@@ -347,7 +347,8 @@ fn map_row(row: MapRow, today: NaiveDate) -> MapRowJson {
         (status = 200, description = "A page of the map, its totals and the path of the next page", body = SchoolMapJson),
         (status = 400, description = "A filter, `limit` or `cursor` is wrong; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "The whole-school provision map is for the SENDCO and SLT", body = ErrorBody)
+        (status = 403, description = "The whole-school provision map is for the SENDCO and SLT", body = ErrorBody),
+        (status = 429, description = "As many of the school's reports as may run at once are running; `Retry-After` says when to try again", body = ErrorBody)
     )
 )]
 pub async fn school(
@@ -384,13 +385,19 @@ pub async fn school(
     }
     let request = paging::read::<i64>(&req, query.limit.as_deref(), query.cursor.as_deref())?;
     let today = SchoolCalendar::local_date(Utc::now());
+    // A report, as the map page reads it: on the reports' own connections, then the read
+    // recorded in a short write of its own.
+    let school_id = member.school_id;
+    let detail = map_detail(&filter);
     let map = state
         .db
-        .write(move |conn| {
-            let map = provision::school_map(conn, member.school_id, &filter, today)?;
-            audit::record_read(conn, &member, Read::ProvisionMap, None, map_detail(&filter))?;
-            Ok(map)
+        .report(school_id, move |conn| {
+            provision::school_map(conn, school_id, &filter, today)
         })
+        .await?;
+    state
+        .db
+        .write(move |conn| audit::record_read(conn, &member, Read::ProvisionMap, None, detail))
         .await?;
     let totals = MapTotalsJson {
         pupils: map.rows.len(),

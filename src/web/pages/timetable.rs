@@ -235,7 +235,8 @@ async fn change(
 ) -> PageResult {
     require_role(&visit.member, &KEEPERS)?;
     let location = format!("/admin/timetable#{sent}");
-    visit
+    let (db, school_id) = (visit.state.db.clone(), visit.member.school_id);
+    let answer = visit
         .submit_to::<Shown, _, _>((), Some(sent), typed, read, move |conn, by, _, change| {
             let (school_id, now) = (by.school_id, Utc::now());
             let current = timetable::lock(conn, school_id)?;
@@ -267,7 +268,10 @@ async fn change(
             audit::record_by(conn, by, action, "timetable", None, detail)?;
             Ok(location)
         })
-        .await
+        .await;
+    // Incidents logged from now on are grouped by the new periods.
+    db.rules().forget(school_id);
+    answer
 }
 
 /// `POST /admin/timetable/day`: replaces one day's periods (`day` = `mon`…`fri`, or `mon-a`…

@@ -62,7 +62,7 @@ pub(crate) async fn load_ladder(
     let for_member = member.clone();
     let (counts, flow, groups) = state
         .db
-        .transaction(move |conn| {
+        .report(school_id, move |conn| {
             let counts = insight::pupils_per_level(conn, school_id, choice.scope)?;
             let calendar = evaluation::load_rules(conn, school_id)?.calendar;
             let changes: Vec<_> =

@@ -57,7 +57,7 @@ pub(crate) async fn load_impact(
     let for_member = member.clone();
     let (entries, n, staff_names, groups) = state
         .db
-        .transaction(move |conn| {
+        .report(school_id, move |conn| {
             let rules = evaluation::load_rules(conn, school_id)?;
             let n = rules.policy.impact_window_days;
             let entries = insight::entries(

@@ -46,7 +46,7 @@ pub async fn csv(visit: Visit) -> PageResult {
     let body = visit
         .state
         .db
-        .transaction(move |conn| {
+        .report(visit.member.school_id, move |conn| {
             permit(conn, &member, ask.scope)?;
             let report = build_report(conn, member.school_id, ask, true)?;
             csv_bytes(&csv_rows(&report))

@@ -136,7 +136,7 @@ pub async fn incidents(visit: Visit) -> PageResult {
     let drill = visit
         .state
         .db
-        .transaction(move |conn| {
+        .report(visit.member.school_id, move |conn| {
             permit(conn, &for_member, ask.scope)?;
             build_drill(conn, for_member.school_id, ask, dimension, &wanted)
         })

@@ -37,8 +37,8 @@ use crate::db::staff::StaffMember;
 use crate::db::{evaluation, from_db_time, houses, timetable, DbConnection};
 use crate::domain::calendar::SchoolCalendar;
 use crate::domain::insight::{
-    group_of, rate_per_100, school_days_in, tally, weekly, Dimension, IncidentFact, StepImpact,
-    ERASED, ERASED_PUPILS,
+    group_of, rate_per_100, school_days_in, weekly, Dimension, IncidentFact, StepImpact, ERASED,
+    ERASED_PUPILS,
 };
 use crate::error::{Error, Result};
 
@@ -271,13 +271,13 @@ pub(crate) fn build_report(
     let timetable = timetable::load(conn, school_id)?;
     let pupils = insight::pupils_in(conn, school_id, ask.scope)?.len() as u64;
     let school_days = school_days_in(&calendar, ask.from, ask.to);
-    let facts = insight::facts(conn, school_id, ask.scope, ask.from, ask.to)?;
+    // The whole school's figures come from the daily groupings kept with each incident.
+    let patterns = insight::patterns(conn, school_id, ask.scope, (ask.from, ask.to), &timetable)?;
     let rated = !matches!(ask.scope, Scope::Pupil(_));
     let mut dimensions = Vec::new();
     let mut pupil_ids = BTreeSet::new();
     let mut staff_ids = BTreeSet::new();
-    for dimension in Dimension::ALL {
-        let mut groups = tally(&facts, dimension, &timetable);
+    for (dimension, mut groups) in patterns.dimensions {
         let total_groups = groups.len();
         if !all && matches!(dimension, Dimension::Pupil | Dimension::Staff) {
             groups.truncate(TOP_GROUPS);
@@ -335,7 +335,7 @@ pub(crate) fn build_report(
         ask,
         pupils,
         school_days,
-        total: facts.len() as u64,
+        total: patterns.total,
         rated,
         dimensions,
     })

@@ -186,7 +186,7 @@ pub async fn show(visit: Visit) -> PageResult {
     let (choices, report) = visit
         .state
         .db
-        .transaction(move |conn| {
+        .report(visit.member.school_id, move |conn| {
             permit(conn, &for_member, ask.scope)?;
             let choices = choices(conn, &for_member)?;
             let report = if wanted {

@@ -228,15 +228,21 @@ pub async fn map_csv(visit: Visit) -> PageResult {
     let today = today();
     let member = visit.member;
     let school_id = member.school_id;
+    let detail = map_detail(&filter);
+    // A report (see `map`): read on the reports' connections, the read then recorded.
     let body = visit
         .state
         .db
-        .write(move |conn| {
+        .report(school_id, move |conn| {
             let map = provision::school_map(conn, school_id, &filter, today)?;
-            let body = csv_bytes(&map_csv_rows(&map, today))?;
-            let detail = map_detail(&filter);
-            audit::record_read(conn, &member, Read::ProvisionMapExport, None, detail)?;
-            Ok(body)
+            csv_bytes(&map_csv_rows(&map, today))
+        })
+        .await?;
+    visit
+        .state
+        .db
+        .write(move |conn| {
+            audit::record_read(conn, &member, Read::ProvisionMapExport, None, detail)
         })
         .await?;
     Ok(csv_response(&format!("provision-map-{today}.csv"), body))

@@ -318,12 +318,14 @@ pub async fn map(visit: Visit) -> PageResult {
     let today = today();
     let wanted = filter.clone();
     let reader = visit.member.clone();
+    let school_id = reader.school_id;
+    // A report: read on the reports' own connections (never the writer), then the read is
+    // recorded in a short write of its own before anything is shown.
     let data = visit
         .state
         .db
-        .write(move |conn| {
-            let school_id = reader.school_id;
-            let data = MapPage {
+        .report(school_id, move |conn| {
+            Ok(MapPage {
                 map: provision::school_map(conn, school_id, &wanted, today)?,
                 due: provision::reviews_due(
                     conn,
@@ -331,10 +333,14 @@ pub async fn map(visit: Visit) -> PageResult {
                     today + TimeDelta::days(REVIEWS_AHEAD_DAYS),
                 )?,
                 years: years_of(conn, school_id)?,
-            };
-            audit::record_read(conn, &reader, Read::ProvisionMap, None, map_detail(&wanted))?;
-            Ok(data)
+            })
         })
+        .await?;
+    let detail = map_detail(&filter);
+    visit
+        .state
+        .db
+        .write(move |conn| audit::record_read(conn, &reader, Read::ProvisionMap, None, detail))
         .await?;
     Ok(visit.filtered("Provision map", problem.as_ref(), |_| {
         render_map(&data, &filter, problem.as_ref(), today)

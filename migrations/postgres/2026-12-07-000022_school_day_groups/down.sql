@@ -1,0 +1,1 @@
+DROP TABLE school_day_groups;
