@@ -398,27 +398,43 @@ fn refuse_unless_empty(conn: &mut DbConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// On PostgreSQL, drops the tables of a database that holds no school (one a service
-/// started on, say), in one transaction, so the archive's tables can be created.
+/// On PostgreSQL, drops the tables and functions (the triggers' own) of a database that holds
+/// no school (one a service started on, say), in one transaction, so the archive's can be
+/// created.
 fn drop_empty_tables(conn: &mut DbConnection) -> anyhow::Result<()> {
     #[derive(QueryableByName)]
-    struct Table {
+    struct Object {
         #[diesel(sql_type = Text)]
-        tablename: String,
+        name: String,
     }
-    let tables =
-        diesel::sql_query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-            .load::<Table>(conn)?;
-    if tables.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<String> = tables
-        .iter()
-        .map(|t| format!("\"{}\"", t.tablename.replace('"', "\"\"")))
-        .collect();
+    let tables = diesel::sql_query(
+        "SELECT quote_ident(tablename) AS name FROM pg_tables \
+         WHERE schemaname = current_schema()",
+    )
+    .load::<Object>(conn)?;
+    // Functions of the schema, but not those an extension brings.
+    let functions = diesel::sql_query(
+        "SELECT p.oid::regprocedure::text AS name FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = current_schema() AND NOT EXISTS \
+         (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
+    )
+    .load::<Object>(conn)?;
+    let names = |objects: &[Object]| {
+        objects
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     conn.transaction(|conn| {
         refuse_unless_empty(conn)?;
-        conn.batch_execute(&format!("DROP TABLE {} CASCADE", names.join(", ")))?;
+        if !tables.is_empty() {
+            conn.batch_execute(&format!("DROP TABLE {} CASCADE", names(&tables)))?;
+        }
+        if !functions.is_empty() {
+            conn.batch_execute(&format!("DROP FUNCTION {} CASCADE", names(&functions)))?;
+        }
         Ok(())
     })
 }
