@@ -150,6 +150,9 @@ impl DatabaseTarget {
     }
 }
 
+/// How many threads write on PostgreSQL, each committing batches on a connection of its own.
+const POSTGRES_WRITERS: usize = 1;
+
 /// How long a request waits for a pooled connection while the database answers.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -314,9 +317,10 @@ impl Database {
         };
         let writer = match sqlite_writer {
             Some(writer) => writer,
-            // As many writers as connections: as many writes in flight as when each had its
-            // own pooled transaction, now committed in batches.
-            None => writer::Writer::start_postgres(pool.clone(), pool_size.max(1) as usize)?,
+            // One writer, as on SQLite: writes share counted rows (a school's daily
+            // groupings), and batches held open on several connections at once locked them in
+            // different orders and deadlocked (measured: a second lost in every deadlock).
+            None => writer::Writer::start_postgres(pool.clone(), POSTGRES_WRITERS)?,
         };
         let report_reachable = Arc::new(AtomicBool::new(true));
         // Opened on first use: most instances serve reports now and then.
