@@ -6,11 +6,11 @@
 //!
 //! - SQLite takes one writer at a time: one thread owns the connection that writes
 //!   (`BEGIN IMMEDIATE … COMMIT`), and a checkpointer beside it copies the write-ahead log back.
-//! - PostgreSQL takes many: a writer thread per pooled connection, each borrowing one
-//!   for a batch, so the commit (a wait for the disk) of one batch overlaps the
-//!   work of the next. Writes about one record can be sent to one thread
-//!   ([`Writer::write_for`]) so that batches on different connections do not wait for each
-//!   other's row locks.
+//! - PostgreSQL could take many writer threads, each borrowing a pooled connection for a
+//!   batch ([`Writer::start_postgres`]); Steadfast runs one (`POSTGRES_WRITERS` in `db`),
+//!   because batches open on several connections at once lock shared counted rows in
+//!   different orders and deadlock. Writes about one record can be sent to one thread
+//!   ([`Writer::write_for`]) for when there are several.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
