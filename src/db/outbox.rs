@@ -175,25 +175,6 @@ pub fn mark_attempt_failed(
     Ok(state)
 }
 
-/// A school's emails, newest first, optionally of one status.
-pub fn list(
-    conn: &mut DbConnection,
-    school_id: i64,
-    only: Option<&str>,
-    limit: i64,
-) -> Result<Vec<OutboxRow>> {
-    let mut query = outbox::table
-        .filter(outbox::school_id.eq(school_id))
-        .order(outbox::id.desc())
-        .limit(limit)
-        .select(OutboxRow::as_select())
-        .into_boxed();
-    if let Some(state) = only {
-        query = query.filter(outbox::status.eq(state.to_string()));
-    }
-    Ok(query.load(conn)?)
-}
-
 /// One page of the school's emails (of one status, or all), newest first, after the email
 /// whose id the request holds.
 pub fn page(
