@@ -59,6 +59,24 @@ pub fn record(conn: &mut DbConnection, entry: AuditEntry<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Records several entries in one insert, inside the caller's transaction.
+pub fn record_all(conn: &mut DbConnection, entries: &[AuditEntry<'_>]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // The multi-row insert is written per engine: both speak it, the two-engine connection
+    // does not.
+    match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(audit_log::table)
+            .values(entries)
+            .execute(c)?,
+        DbConnection::Postgres(c) => diesel::insert_into(audit_log::table)
+            .values(entries)
+            .execute(c)?,
+    };
+    Ok(())
+}
+
 /// The sensitive records whose reading is audited: opening a pupil's plan, programme,
 /// session, provision map or SEN status, and the downloads of provision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

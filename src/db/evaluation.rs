@@ -215,7 +215,12 @@ impl StoredHistory {
     }
 
     /// Whether this serves a pupil now at `stamp` and `level_since`, from `since`.
-    fn serves(&self, stamp: i64, since: NaiveDateTime, level_since: NaiveDateTime) -> bool {
+    pub(super) fn serves(
+        &self,
+        stamp: i64,
+        since: NaiveDateTime,
+        level_since: NaiveDateTime,
+    ) -> bool {
         self.stamp == stamp && self.since <= since && self.level_since <= level_since
     }
 

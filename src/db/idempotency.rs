@@ -75,27 +75,46 @@ pub fn find(
     }))
 }
 
-/// Keeps the answer to a keyed request, in the transaction that did the work. A second
-/// request with the same key racing this one fails on the unique index and rolls back.
-pub fn store(
-    conn: &mut DbConnection,
-    school_id: i64,
-    staff_id: i64,
-    key: &IdempotencyKey,
-    answer: &StoredAnswer,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::school_id.eq(school_id),
-            idempotency_keys::staff_id.eq(staff_id),
-            idempotency_keys::idempotency_key.eq(key.as_str()),
-            idempotency_keys::request_hash.eq(&answer.request_hash),
-            idempotency_keys::status_code.eq(i32::from(answer.status_code)),
-            idempotency_keys::response_body.eq(&answer.body),
-            idempotency_keys::created_at.eq(to_db_time(now)),
-        ))
-        .execute(conn)?;
+/// An answer to keep: for whom, under which key, and when it was given.
+pub struct AnswerToKeep<'a> {
+    pub school_id: i64,
+    pub staff_id: i64,
+    pub key: &'a IdempotencyKey,
+    pub answer: &'a StoredAnswer,
+    pub at: DateTime<Utc>,
+}
+
+/// Keeps the answers to keyed requests, in the transaction that did their work: one insert.
+/// A second request with a key already kept (or racing one) fails on the unique index, and
+/// rolls back.
+pub fn store_all(conn: &mut DbConnection, answers: &[AnswerToKeep<'_>]) -> Result<()> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = answers
+        .iter()
+        .map(|kept| {
+            (
+                idempotency_keys::school_id.eq(kept.school_id),
+                idempotency_keys::staff_id.eq(kept.staff_id),
+                idempotency_keys::idempotency_key.eq(kept.key.as_str()),
+                idempotency_keys::request_hash.eq(&kept.answer.request_hash),
+                idempotency_keys::status_code.eq(i32::from(kept.answer.status_code)),
+                idempotency_keys::response_body.eq(&kept.answer.body),
+                idempotency_keys::created_at.eq(to_db_time(kept.at)),
+            )
+        })
+        .collect();
+    // The multi-row insert is written per engine: both speak it, the two-engine connection
+    // does not.
+    match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(idempotency_keys::table)
+            .values(rows)
+            .execute(c)?,
+        DbConnection::Postgres(c) => diesel::insert_into(idempotency_keys::table)
+            .values(rows)
+            .execute(c)?,
+    };
     Ok(())
 }
 

@@ -1,16 +1,21 @@
 //! Incidents: logging one (and at once evaluating the rules for each pupil involved), and the
 //! author's undo and edit within a short window.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, SmallInt, Timestamp};
 
 use super::audit::{self, AuditEntry};
 use super::evaluation::{self, HistoryCache, SchoolRules, StoredHistory};
+use super::insight::NewCounts;
 use super::models::{IncidentRow, LevelChangeRow, PupilRow, SuggestionRow};
 use super::schema::{
     conversation_incidents, incident_pupils, incidents, level_changes, pupils, suggestions,
 };
 use super::{to_db_time, DbConnection};
+use crate::domain::calendar::SchoolCalendar;
 use crate::domain::incident::NewIncident;
 use crate::domain::rules::{IncidentFact, Response};
 use crate::domain::Level;
@@ -33,17 +38,12 @@ pub struct RecordedIncident {
     pub histories: Vec<(i64, StoredHistory)>,
 }
 
-/// Loads the named pupils of the school, in the order named, with their history stamps,
-/// locking them on PostgreSQL so that two incidents for one pupil are evaluated one after the
-/// other. A pupil who is not on the school's roll fails the whole request.
-fn lock_pupils(
-    conn: &mut DbConnection,
-    school_id: i64,
-    ids: &[i64],
-) -> Result<Vec<(PupilRow, i64)>> {
+/// Loads the named pupils with their history stamps, locking them on PostgreSQL so that two
+/// incidents for one pupil are evaluated one after the other (in ascending id, the one order
+/// every writer takes).
+fn lock_pupils(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, (PupilRow, i64)>> {
     let found: Vec<(PupilRow, i64)> = match conn {
         DbConnection::Postgres(pg) => pupils::table
-            .filter(pupils::school_id.eq(school_id))
             .filter(pupils::id.eq_any(ids))
             .order(pupils::id)
             .for_update()
@@ -56,7 +56,6 @@ fn lock_pupils(
             for id in ids {
                 let row = pupils::table
                     .find(id)
-                    .filter(pupils::school_id.eq(school_id))
                     .select((PupilRow::as_select(), pupils::history_stamp))
                     .get_result(conn)
                     .optional()?;
@@ -65,24 +64,44 @@ fn lock_pupils(
             rows
         }
     };
+    Ok(found.into_iter().map(|row| (row.0.id, row)).collect())
+}
+
+/// The pupils of one incident, in the order named, from those locked: each must be on the
+/// roll of the incident's school, or the whole request fails.
+fn pupils_of(
+    locked: &HashMap<i64, (PupilRow, i64)>,
+    school_id: i64,
+    ids: &[i64],
+) -> Result<Vec<(PupilRow, i64)>> {
     ids.iter()
-        .map(|id| {
-            let pupil = found.iter().find(|(p, _)| p.id == *id).cloned();
-            match pupil {
-                Some((pupil, stamp)) if pupil.left_on.is_none() => Ok((pupil, stamp)),
-                _ => Err(Error::invalid(
-                    "pupil_ids",
-                    format!("pupil {id} is not on this school's roll"),
-                )),
+        .map(|id| match locked.get(id) {
+            Some((pupil, stamp)) if pupil.school_id == school_id && pupil.left_on.is_none() => {
+                Ok((pupil.clone(), *stamp))
             }
+            _ => Err(Error::invalid(
+                "pupil_ids",
+                format!("pupil {id} is not on this school's roll"),
+            )),
         })
         .collect()
+}
+
+/// One incident to log: the school, who logs it, what was submitted, the school's rules and
+/// the moment it is logged.
+#[derive(Clone, Copy)]
+pub struct ToRecord<'a> {
+    pub school_id: i64,
+    pub reporter_id: i64,
+    pub new: &'a NewIncident,
+    pub rules: &'a SchoolRules,
+    pub now: DateTime<Utc>,
 }
 
 /// Logs an incident for its pupils, notes it on each pupil, places a pupil with no level at
 /// Coaching Prompt when a prompt was given, evaluates the rules for each pupil and stores the
 /// suggestions they make; all in the caller's transaction, audited. Reads each pupil's
-/// history from the database; see [`record_with`].
+/// history from the database; see [`record_all`].
 pub fn record(
     conn: &mut DbConnection,
     school_id: i64,
@@ -91,91 +110,202 @@ pub fn record(
     rules: &SchoolRules,
     now: DateTime<Utc>,
 ) -> Result<RecordedIncident> {
-    record_with(conn, school_id, reporter_id, new, rules, None, now)
+    let item = ToRecord {
+        school_id,
+        reporter_id,
+        new,
+        rules,
+        now,
+    };
+    record_all(conn, &[item], None)?
+        .pop()
+        .ok_or_else(|| Error::Internal("the incident was not recorded".into()))
 }
 
-/// [`record`], taking each pupil's recent history from `histories` when it is still current
-/// (the pupil's history stamp has not moved), so the rules need not read it again. A few
-/// statements whatever the number of pupils: the pupils read (and locked), the incident, its
-/// pupils in one insert, the daily counts in one upsert, each pupil's row updated, the audit
-/// entry; and any suggestion or level change made.
-pub fn record_with(
+/// [`record`] for many incidents at once, in the order given, answering each in that order;
+/// each pupil's history is taken from `histories` when still current (the pupil's history
+/// stamp has not moved), so the rules need not read it again.
+///
+/// The incidents are written in rounds in which no pupil appears twice (an incident goes in
+/// the round after the last one naming any of its pupils), so the rules see a pupil's
+/// incidents one after the other. A round is a few statements whatever its size: the pupils
+/// read (and locked), the incidents in one insert, their pupils in one insert, the daily
+/// counts in one upsert per table, the pupils' rows updated (one statement on PostgreSQL),
+/// the audit entries in one insert; and any suggestion or level change made.
+pub fn record_all(
     conn: &mut DbConnection,
-    school_id: i64,
-    reporter_id: i64,
-    new: &NewIncident,
-    rules: &SchoolRules,
+    items: &[ToRecord<'_>],
     histories: Option<&HistoryCache>,
-    now: DateTime<Utc>,
-) -> Result<RecordedIncident> {
-    let involved = lock_pupils(conn, school_id, &new.pupil_ids)?;
-    let occurred_at = to_db_time(new.occurred_at);
-    // Rows are read back with RETURNING rather than a second query, and never with
-    // `.first()` on hot paths: its `LIMIT ?` makes SQLite recompile the statement each time.
-    let incident: IncidentRow = diesel::insert_into(incidents::table)
-        .values((
-            incidents::school_id.eq(school_id),
-            incidents::reported_by.eq(reporter_id),
-            incidents::occurred_at.eq(occurred_at),
-            incidents::behaviour.eq(&new.behaviour),
-            incidents::severity.eq(new.severity.as_str()),
-            incidents::response.eq(new.response.as_str()),
-            incidents::location.eq(&new.location),
-            incidents::lesson.eq(&new.lesson),
-            incidents::note.eq(&new.note),
-            incidents::created_at.eq(to_db_time(now)),
-        ))
-        .returning(incidents::all_columns)
-        .get_result(conn)?;
-    let id = incident.id;
-    let fact = IncidentFact {
-        id,
-        occurred_at: new.occurred_at,
-        severity: new.severity,
-        response: new.response,
-    };
-    let since = evaluation::history_start(rules, new.occurred_at, now);
+) -> Result<Vec<RecordedIncident>> {
+    let mut recorded: Vec<Option<RecordedIncident>> = vec![None; items.len()];
+    let mut written = HashMap::new();
+    for round in rounds_of(items) {
+        let part: Vec<ToRecord<'_>> = round.iter().map(|i| items[*i]).collect();
+        let done = record_round(conn, &part, histories, &mut written)?;
+        for (i, incident) in round.into_iter().zip(done) {
+            recorded[i] = Some(incident);
+        }
+    }
+    recorded
+        .into_iter()
+        .map(|incident| incident.ok_or_else(|| Error::Internal("an incident was skipped".into())))
+        .collect()
+}
 
-    // Each pupil's history before this incident: kept, or read (before the incident is linked
-    // to them, so it is added once, here).
-    let mut read = Vec::with_capacity(involved.len());
-    for (pupil, stamp) in &involved {
-        let mut history = match histories {
-            Some(cache) => cache.history(conn, pupil, *stamp, since)?,
-            None => StoredHistory::load(conn, pupil, since, *stamp)?,
+/// Splits incidents into rounds in which no pupil appears twice, keeping each pupil's
+/// incidents in the order given: answers the positions of each round.
+fn rounds_of(items: &[ToRecord<'_>]) -> Vec<Vec<usize>> {
+    let mut last_round: HashMap<i64, usize> = HashMap::new();
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    for (position, item) in items.iter().enumerate() {
+        let round = item
+            .new
+            .pupil_ids
+            .iter()
+            .filter_map(|pupil| last_round.get(pupil))
+            .map(|earlier| earlier + 1)
+            .max()
+            .unwrap_or(0);
+        if rounds.len() <= round {
+            rounds.resize_with(round + 1, Vec::new);
+        }
+        rounds[round].push(position);
+        for pupil in &item.new.pupil_ids {
+            last_round.insert(*pupil, round);
+        }
+    }
+    rounds
+}
+
+/// A pupil's row as logging leaves it.
+struct PupilUpdate {
+    id: i64,
+    last_incident_at: NaiveDateTime,
+    level: i16,
+    level_since: NaiveDateTime,
+}
+
+/// One round of [`record_all`]: no pupil appears twice. `written` holds the histories the
+/// earlier rounds left, and is given those this round leaves.
+fn record_round(
+    conn: &mut DbConnection,
+    items: &[ToRecord<'_>],
+    histories: Option<&HistoryCache>,
+    written: &mut HashMap<i64, StoredHistory>,
+) -> Result<Vec<RecordedIncident>> {
+    let ids: Vec<i64> = items
+        .iter()
+        .flat_map(|item| item.new.pupil_ids.iter().copied())
+        .collect();
+    let locked = lock_pupils(conn, &ids)?;
+    let involved = items
+        .iter()
+        .map(|item| pupils_of(&locked, item.school_id, &item.new.pupil_ids))
+        .collect::<Result<Vec<_>>>()?;
+    let logged = insert_incidents(conn, items)?;
+
+    let mut counts = NewCounts::default();
+    let mut links = Vec::with_capacity(ids.len());
+    let mut updates = Vec::with_capacity(ids.len());
+    let mut recorded = Vec::with_capacity(items.len());
+    for ((item, incident), involved) in items.iter().zip(logged).zip(involved) {
+        let new = item.new;
+        let rules = item.rules;
+        let fact = IncidentFact {
+            id: incident.id,
+            occurred_at: new.occurred_at,
+            severity: new.severity,
+            response: new.response,
         };
-        history.add_incident(fact);
-        read.push(history);
+        let occurred_at = incident.occurred_at;
+        let since = evaluation::history_start(rules, new.occurred_at, item.now);
+        counts.add_pupil_days(
+            item.school_id,
+            &new.pupil_ids,
+            SchoolCalendar::local_date(new.occurred_at),
+            1,
+        );
+        counts.add_groupings(
+            item.school_id,
+            &super::insight::grouped_fact(
+                new.occurred_at,
+                &new.behaviour,
+                new.location.as_deref(),
+                new.lesson.as_deref(),
+                item.reporter_id,
+            ),
+            involved.len(),
+            1,
+            &rules.timetable,
+        );
+
+        let mut changes = Vec::new();
+        let mut suggested = Vec::new();
+        let mut kept = Vec::with_capacity(involved.len());
+        for (pupil, stamp) in &involved {
+            links.push((
+                incident_pupils::incident_id.eq(incident.id),
+                incident_pupils::pupil_id.eq(pupil.id),
+                incident_pupils::school_id.eq(item.school_id),
+                incident_pupils::occurred_at.eq(occurred_at),
+            ));
+            // The pupil's history before this incident: left by an earlier round, kept, or
+            // read (before the incident is linked to them, so it is added once, here).
+            let earlier = written
+                .remove(&pupil.id)
+                .filter(|history| history.serves(*stamp, since, pupil.level_since));
+            let mut history = match (earlier, histories) {
+                (Some(history), _) => history,
+                (None, Some(cache)) => cache.history(conn, pupil, *stamp, since)?,
+                (None, None) => StoredHistory::load(conn, pupil, since, *stamp)?,
+            };
+            history.add_incident(fact);
+
+            let mut current = pupil.clone();
+            current.last_incident_at = Some(
+                pupil
+                    .last_incident_at
+                    .map_or(occurred_at, |last| last.max(occurred_at)),
+            );
+            if new.response == Response::Prompt && pupil.level == Level::None.number() {
+                changes.push(note_start_at_prompt(
+                    conn,
+                    pupil,
+                    item.reporter_id,
+                    new.occurred_at,
+                )?);
+                current.level = Level::Prompt.number();
+                current.level_since = occurred_at;
+            }
+            let found = evaluation::decide_after_incident(
+                rules,
+                history.view(&current, since),
+                new.occurred_at,
+                item.now,
+            );
+            for suggestion in &found {
+                history.add_open_suggestion(suggestion.to);
+            }
+            suggested.extend(evaluation::store_suggestions(
+                conn, &current, rules, found, item.now,
+            )?);
+            updates.push(PupilUpdate {
+                id: pupil.id,
+                last_incident_at: current.last_incident_at.unwrap_or(occurred_at),
+                level: current.level,
+                level_since: current.level_since,
+            });
+            kept.push((pupil.id, history));
+        }
+        recorded.push(RecordedIncident {
+            incident,
+            pupil_ids: new.pupil_ids.clone(),
+            level_changes: changes,
+            suggestions: suggested,
+            histories: kept,
+        });
     }
 
-    // The whole school's daily groupings, once for all the incident's pupils (beside each
-    // pupil's daily count).
-    super::insight::count_incident_groupings(
-        conn,
-        school_id,
-        &super::insight::grouped_fact(
-            new.occurred_at,
-            &new.behaviour,
-            new.location.as_deref(),
-            new.lesson.as_deref(),
-            reporter_id,
-        ),
-        involved.len(),
-        1,
-        &rules.timetable,
-    )?;
-
-    let links: Vec<_> = involved
-        .iter()
-        .map(|(pupil, _)| {
-            (
-                incident_pupils::incident_id.eq(id),
-                incident_pupils::pupil_id.eq(pupil.id),
-                incident_pupils::school_id.eq(school_id),
-                incident_pupils::occurred_at.eq(occurred_at),
-            )
-        })
-        .collect();
     match conn {
         DbConnection::Sqlite(c) => diesel::insert_into(incident_pupils::table)
             .values(links)
@@ -184,86 +314,135 @@ pub fn record_with(
             .values(links)
             .execute(c)?,
     };
-    super::insight::count_incident(conn, school_id, &new.pupil_ids, new.occurred_at, 1)?;
-
-    let mut changes = Vec::new();
-    let mut suggested = Vec::new();
-    let mut kept = Vec::with_capacity(involved.len());
-    for ((pupil, _), mut history) in involved.iter().zip(read) {
-        let last_incident = pupil
-            .last_incident_at
-            .map_or(occurred_at, |last| last.max(occurred_at));
-        let mut current = pupil.clone();
-        current.last_incident_at = Some(last_incident);
-        let starts_at_prompt =
-            new.response == Response::Prompt && pupil.level == Level::None.number();
-        if starts_at_prompt {
-            changes.push(note_start_at_prompt(
-                conn,
-                pupil,
-                reporter_id,
-                new.occurred_at,
-            )?);
-            current.level = Level::Prompt.number();
-            current.level_since = occurred_at;
+    counts.write(conn)?;
+    // Last of the pupils' writes: the stamps answered are those their histories now have.
+    let stamps = update_pupils(conn, &updates)?;
+    let mut entries = Vec::with_capacity(recorded.len());
+    for (item, incident) in items.iter().zip(recorded.iter_mut()) {
+        for (pupil_id, history) in &mut incident.histories {
+            history.stamp = stamps.get(pupil_id).copied().unwrap_or(history.stamp);
+            written.insert(*pupil_id, history.clone());
         }
-        let found = evaluation::decide_after_incident(
-            rules,
-            history.view(&current, since),
-            new.occurred_at,
-            now,
-        );
-        for suggestion in &found {
-            history.add_open_suggestion(suggestion.to);
-        }
-        suggested.extend(evaluation::store_suggestions(
-            conn, &current, rules, found, now,
-        )?);
-        // Last of this pupil's writes: the stamp it answers is the one the history now has.
-        let stamp: i64 = if starts_at_prompt {
-            diesel::update(pupils::table.find(pupil.id))
-                .set((
-                    pupils::last_incident_at.eq(last_incident),
-                    pupils::level.eq(current.level),
-                    pupils::level_since.eq(current.level_since),
-                ))
-                .returning(pupils::history_stamp)
-                .get_result(conn)?
-        } else {
-            diesel::update(pupils::table.find(pupil.id))
-                .set(pupils::last_incident_at.eq(last_incident))
-                .returning(pupils::history_stamp)
-                .get_result(conn)?
-        };
-        history.stamp = stamp;
-        kept.push((pupil.id, history));
-    }
-
-    audit::record(
-        conn,
-        AuditEntry {
-            school_id,
-            actor_id: Some(reporter_id),
+        entries.push(AuditEntry {
+            school_id: item.school_id,
+            actor_id: Some(item.reporter_id),
             action: "incident.log",
             entity: "incident",
-            entity_id: Some(id),
+            entity_id: Some(incident.incident.id),
             detail: format!(
                 "{} pupil(s), {}, response {}, {} suggestion(s)",
-                involved.len(),
-                new.severity.as_str(),
-                new.response.as_str(),
-                suggested.len()
+                incident.pupil_ids.len(),
+                item.new.severity.as_str(),
+                item.new.response.as_str(),
+                incident.suggestions.len()
             ),
-            at: to_db_time(now),
-        },
-    )?;
-    Ok(RecordedIncident {
-        incident,
-        pupil_ids: new.pupil_ids.clone(),
-        level_changes: changes,
-        suggestions: suggested,
-        histories: kept,
-    })
+            at: to_db_time(item.now),
+        });
+    }
+    audit::record_all(conn, &entries)?;
+    Ok(recorded)
+}
+
+/// Inserts the incidents in one statement and answers their rows, in the order given.
+fn insert_incidents(conn: &mut DbConnection, items: &[ToRecord<'_>]) -> Result<Vec<IncidentRow>> {
+    let rows: Vec<_> = items
+        .iter()
+        .map(|item| {
+            let new = item.new;
+            (
+                incidents::school_id.eq(item.school_id),
+                incidents::reported_by.eq(item.reporter_id),
+                incidents::occurred_at.eq(to_db_time(new.occurred_at)),
+                incidents::behaviour.eq(&new.behaviour),
+                incidents::severity.eq(new.severity.as_str()),
+                incidents::response.eq(new.response.as_str()),
+                incidents::location.eq(&new.location),
+                incidents::lesson.eq(&new.lesson),
+                incidents::note.eq(&new.note),
+                incidents::created_at.eq(to_db_time(item.now)),
+            )
+        })
+        .collect();
+    // Rows are read back with RETURNING rather than a second query. Both engines give them in
+    // the order of the VALUES; that is checked, not assumed.
+    let inserted: Vec<IncidentRow> = match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(incidents::table)
+            .values(rows)
+            .returning(incidents::all_columns)
+            .get_results(c)?,
+        DbConnection::Postgres(c) => diesel::insert_into(incidents::table)
+            .values(rows)
+            .returning(incidents::all_columns)
+            .get_results(c)?,
+    };
+    let in_order = inserted.len() == items.len()
+        && inserted.iter().zip(items).all(|(row, item)| {
+            // Times are left out: PostgreSQL keeps them to the microsecond.
+            row.school_id == item.school_id
+                && row.reported_by == item.reporter_id
+                && row.behaviour == item.new.behaviour
+                && row.location == item.new.location
+                && row.lesson == item.new.lesson
+                && row.note == item.new.note
+        });
+    if !in_order {
+        return Err(Error::Internal(
+            "the incidents inserted came back in another order".into(),
+        ));
+    }
+    Ok(inserted)
+}
+
+/// Writes each pupil's last incident and level; answers each pupil's history stamp after it
+/// (one statement on PostgreSQL; on SQLite one cached statement a pupil, run in process).
+fn update_pupils(conn: &mut DbConnection, updates: &[PupilUpdate]) -> Result<HashMap<i64, i64>> {
+    #[derive(QueryableByName)]
+    struct Stamped {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = BigInt)]
+        history_stamp: i64,
+    }
+    match conn {
+        DbConnection::Postgres(pg) => {
+            let stamped: Vec<Stamped> = diesel::sql_query(
+                "UPDATE pupils SET last_incident_at = v.last_incident_at, level = v.level, \
+                 level_since = v.level_since \
+                 FROM unnest($1::bigint[], $2::timestamp[], $3::smallint[], $4::timestamp[]) \
+                 AS v(id, last_incident_at, level, level_since) \
+                 WHERE pupils.id = v.id RETURNING pupils.id, pupils.history_stamp",
+            )
+            .bind::<Array<BigInt>, _>(updates.iter().map(|u| u.id).collect::<Vec<_>>())
+            .bind::<Array<Timestamp>, _>(
+                updates
+                    .iter()
+                    .map(|u| u.last_incident_at)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<SmallInt>, _>(updates.iter().map(|u| u.level).collect::<Vec<_>>())
+            .bind::<Array<Timestamp>, _>(updates.iter().map(|u| u.level_since).collect::<Vec<_>>())
+            .load(pg)?;
+            Ok(stamped
+                .into_iter()
+                .map(|s| (s.id, s.history_stamp))
+                .collect())
+        }
+        DbConnection::Sqlite(_) => {
+            let mut stamps = HashMap::with_capacity(updates.len());
+            for update in updates {
+                let stamp: i64 = diesel::update(pupils::table.find(update.id))
+                    .set((
+                        pupils::last_incident_at.eq(update.last_incident_at),
+                        pupils::level.eq(update.level),
+                        pupils::level_since.eq(update.level_since),
+                    ))
+                    .returning(pupils::history_stamp)
+                    .get_result(conn)?;
+                stamps.insert(update.id, stamp);
+            }
+            Ok(stamps)
+        }
+    }
 }
 
 /// Notes that a pupil with no level starts at Coaching Prompt (the prompt just logged is that

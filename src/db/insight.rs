@@ -32,9 +32,9 @@ use crate::error::{Error, Result};
 
 /// Keeps the pre-counted daily tables in step with one incident of `pupil_ids` at `at`: adds
 /// `delta` (1 when it is logged, -1 when it is undone or erased) to each pupil's count on the
-/// school-time date of `at`, in the caller's transaction. Logging is one multi-row upsert
-/// (`INSERT … ON CONFLICT DO UPDATE`) for all the pupils at once; taking away, one update.
-/// Every pre-counted table kept with each incident is maintained here, and only here.
+/// school-time date of `at`, in the caller's transaction. Adding is one multi-row upsert
+/// ([`NewCounts`]); taking away, one update. Every pre-counted table kept with each incident
+/// is maintained here, and only here.
 pub fn count_incident(
     conn: &mut DbConnection,
     school_id: i64,
@@ -47,36 +47,9 @@ pub fn count_incident(
     }
     let day = SchoolCalendar::local_date(at);
     if delta > 0 {
-        use diesel::upsert::excluded;
-        let rows: Vec<_> = pupil_ids
-            .iter()
-            .map(|pupil_id| {
-                (
-                    pupil_day_incidents::pupil_id.eq(*pupil_id),
-                    pupil_day_incidents::day.eq(day),
-                    pupil_day_incidents::school_id.eq(school_id),
-                    pupil_day_incidents::incidents.eq(delta),
-                )
-            })
-            .collect();
-        let target = (pupil_day_incidents::pupil_id, pupil_day_incidents::day);
-        let add = pupil_day_incidents::incidents
-            .eq(pupil_day_incidents::incidents + excluded(pupil_day_incidents::incidents));
-        // The upsert is written per engine: both speak it, the two-engine connection does not.
-        match conn {
-            DbConnection::Sqlite(c) => diesel::insert_into(pupil_day_incidents::table)
-                .values(rows)
-                .on_conflict(target)
-                .do_update()
-                .set(add)
-                .execute(c)?,
-            DbConnection::Postgres(c) => diesel::insert_into(pupil_day_incidents::table)
-                .values(rows)
-                .on_conflict(target)
-                .do_update()
-                .set(add)
-                .execute(c)?,
-        };
+        let mut counts = NewCounts::default();
+        counts.add_pupil_days(school_id, pupil_ids, day, delta);
+        counts.write(conn)?;
     } else {
         diesel::update(
             pupil_day_incidents::table
@@ -87,6 +60,128 @@ pub fn count_incident(
         .execute(conn)?;
     }
     Ok(())
+}
+
+/// What one or more incidents add to the pre-counted daily tables (each pupil's day, and the
+/// whole school's groupings), gathered in memory and then written with one upsert per table
+/// (`INSERT … ON CONFLICT DO UPDATE`). The rows go in key order, so writers on several
+/// connections take the locks of shared rows in one order.
+#[derive(Debug, Default)]
+pub struct NewCounts {
+    /// (pupil, day) to (school, incidents to add).
+    pupil_days: BTreeMap<(i64, NaiveDate), (i64, i32)>,
+    /// (school, day, dimension, grouping) to incidents to add.
+    groups: BTreeMap<(i64, NaiveDate, &'static str, String), i32>,
+}
+
+impl NewCounts {
+    /// Adds `delta` to each pupil's count on `day`.
+    pub fn add_pupil_days(
+        &mut self,
+        school_id: i64,
+        pupil_ids: &[i64],
+        day: NaiveDate,
+        delta: i32,
+    ) {
+        for pupil_id in pupil_ids {
+            let entry = self
+                .pupil_days
+                .entry((*pupil_id, day))
+                .or_insert((school_id, 0));
+            entry.1 += delta;
+        }
+    }
+
+    /// Adds `delta` for each of the incident's `pupils` to the school's daily groups it falls in.
+    pub fn add_groupings(
+        &mut self,
+        school_id: i64,
+        incident: &IncidentFact,
+        pupils: usize,
+        delta: i32,
+        timetable: &Timetable,
+    ) {
+        let n = delta.saturating_mul(i32::try_from(pupils).unwrap_or(i32::MAX));
+        let day = SchoolCalendar::local_date(incident.at);
+        for dimension in KEPT_GROUPINGS {
+            let key = (
+                school_id,
+                day,
+                dimension.as_str(),
+                group_of(incident, dimension, timetable),
+            );
+            *self.groups.entry(key).or_default() += n;
+        }
+    }
+
+    /// Writes what was gathered, in the caller's transaction: at most two statements.
+    pub fn write(&self, conn: &mut DbConnection) -> Result<()> {
+        use diesel::upsert::excluded;
+        let days: Vec<_> = self
+            .pupil_days
+            .iter()
+            .filter(|(_, (_, n))| *n != 0)
+            .map(|((pupil_id, day), (school_id, n))| {
+                (
+                    pupil_day_incidents::pupil_id.eq(*pupil_id),
+                    pupil_day_incidents::day.eq(*day),
+                    pupil_day_incidents::school_id.eq(*school_id),
+                    pupil_day_incidents::incidents.eq(*n),
+                )
+            })
+            .collect();
+        let groups: Vec<_> = self
+            .groups
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|((school_id, day, dimension, grouping), n)| {
+                (
+                    school_day_groups::school_id.eq(*school_id),
+                    school_day_groups::day.eq(*day),
+                    school_day_groups::dimension.eq(*dimension),
+                    school_day_groups::grouping.eq(grouping.as_str()),
+                    school_day_groups::incidents.eq(*n),
+                )
+            })
+            .collect();
+        let day_key = (pupil_day_incidents::pupil_id, pupil_day_incidents::day);
+        let add_day = pupil_day_incidents::incidents
+            .eq(pupil_day_incidents::incidents + excluded(pupil_day_incidents::incidents));
+        let group_key = (
+            school_day_groups::school_id,
+            school_day_groups::day,
+            school_day_groups::dimension,
+            school_day_groups::grouping,
+        );
+        let add_group = school_day_groups::incidents
+            .eq(school_day_groups::incidents + excluded(school_day_groups::incidents));
+        // Written per engine: both speak the upsert, the two-engine connection does not.
+        macro_rules! upsert_both {
+            ($c:expr) => {{
+                if !groups.is_empty() {
+                    diesel::insert_into(school_day_groups::table)
+                        .values(groups)
+                        .on_conflict(group_key)
+                        .do_update()
+                        .set(add_group)
+                        .execute($c)?;
+                }
+                if !days.is_empty() {
+                    diesel::insert_into(pupil_day_incidents::table)
+                        .values(days)
+                        .on_conflict(day_key)
+                        .do_update()
+                        .set(add_day)
+                        .execute($c)?;
+                }
+            }};
+        }
+        match conn {
+            DbConnection::Sqlite(c) => upsert_both!(c),
+            DbConnection::Postgres(c) => upsert_both!(c),
+        }
+        Ok(())
+    }
 }
 
 /// Rebuilds a school's per-day counts from its incidents (after a bulk load such as the demo).
@@ -176,8 +271,8 @@ pub fn grouped_fact(
 
 /// Adds `delta` (1 when an incident is logged, -1 when it is undone or erased) for each of
 /// its `pupils` to the school's daily groups the incident falls in, in the caller's
-/// transaction: one upsert (`INSERT … ON CONFLICT DO UPDATE`) of a row per kept grouping.
-/// Kept beside [`count_incident`]: every path that adds or takes away an incident calls both.
+/// transaction: one upsert of a row per kept grouping ([`NewCounts`]). Kept beside
+/// [`count_incident`]: every path that adds or takes away an incident calls both.
 pub fn count_incident_groupings(
     conn: &mut DbConnection,
     school_id: i64,
@@ -186,48 +281,9 @@ pub fn count_incident_groupings(
     delta: i32,
     timetable: &Timetable,
 ) -> Result<()> {
-    use diesel::upsert::excluded;
-    let n = delta.saturating_mul(i32::try_from(pupils).unwrap_or(i32::MAX));
-    if n == 0 {
-        return Ok(());
-    }
-    let day = SchoolCalendar::local_date(incident.at);
-    let rows: Vec<_> = KEPT_GROUPINGS
-        .iter()
-        .map(|dimension| {
-            (
-                school_day_groups::school_id.eq(school_id),
-                school_day_groups::day.eq(day),
-                school_day_groups::dimension.eq(dimension.as_str()),
-                school_day_groups::grouping.eq(group_of(incident, *dimension, timetable)),
-                school_day_groups::incidents.eq(n),
-            )
-        })
-        .collect();
-    let target = (
-        school_day_groups::school_id,
-        school_day_groups::day,
-        school_day_groups::dimension,
-        school_day_groups::grouping,
-    );
-    let add = school_day_groups::incidents
-        .eq(school_day_groups::incidents + excluded(school_day_groups::incidents));
-    // Written per engine: both speak the upsert, the two-engine connection does not.
-    match conn {
-        DbConnection::Sqlite(c) => diesel::insert_into(school_day_groups::table)
-            .values(rows)
-            .on_conflict(target)
-            .do_update()
-            .set(add)
-            .execute(c)?,
-        DbConnection::Postgres(c) => diesel::insert_into(school_day_groups::table)
-            .values(rows)
-            .on_conflict(target)
-            .do_update()
-            .set(add)
-            .execute(c)?,
-    };
-    Ok(())
+    let mut counts = NewCounts::default();
+    counts.add_groupings(school_id, incident, pupils, delta, timetable);
+    counts.write(conn)
 }
 
 /// Rows of the daily groupings written at once when they are rebuilt.

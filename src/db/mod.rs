@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod inbox;
 pub mod incidents;
 pub mod insight;
+pub mod logging;
 pub mod meetings;
 pub mod models;
 pub mod notices;
@@ -287,13 +288,18 @@ impl Database {
                 std::fs::create_dir_all(parent)?;
             }
         }
+        let caches = logging::Caches::default();
         let sqlite_writer = match &target {
             DatabaseTarget::Sqlite(_) => {
                 // Write-ahead logging is a property of the file: set it before the pool opens
                 // its connections, which would otherwise race to set it.
                 let mut conn = target.connect()?;
                 conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0")?;
-                Some(writer::Writer::start_sqlite(conn, target.connect()?)?)
+                Some(writer::Writer::start_sqlite(
+                    conn,
+                    target.connect()?,
+                    caches.clone(),
+                )?)
             }
             DatabaseTarget::Postgres(_) => None,
         };
@@ -320,7 +326,7 @@ impl Database {
             // One writer, as on SQLite: writes share counted rows (a school's daily
             // groupings), and batches held open on several connections at once locked them in
             // different orders and deadlocked (measured: a second lost in every deadlock).
-            None => writer::Writer::start_postgres(pool.clone(), POSTGRES_WRITERS)?,
+            None => writer::Writer::start_postgres(pool.clone(), POSTGRES_WRITERS, caches.clone())?,
         };
         let report_reachable = Arc::new(AtomicBool::new(true));
         // Opened on first use: most instances serve reports now and then.
@@ -343,8 +349,8 @@ impl Database {
             reports: Arc::new(reports::ReportGate::default()),
             engine,
             writer,
-            rules: evaluation::RulesCache::default(),
-            histories: evaluation::HistoryCache::default(),
+            rules: caches.rules,
+            histories: caches.histories,
             members: staff::MemberCache::default(),
         };
         let mut conn = database.pool.checkout()?;
@@ -463,15 +469,13 @@ impl Database {
         self.writer.write(work).await
     }
 
-    /// Like [`Database::write`], always on the same writer for the same `key` (the id of the
-    /// record it locks, such as a pupil): on PostgreSQL, writes about one record then never
-    /// wait for each other's row locks across batches.
-    pub async fn write_for<T, F>(&self, key: i64, work: F) -> Result<T>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.writer.write_for(key, work).await
+    /// Logs an incident: the request joins the writer's next group commit, logged together
+    /// with the other logging requests of the batch (see [`logging`]), and is answered once
+    /// that is on disk. The pupils' histories it leaves are kept for the rules.
+    pub async fn log(&self, request: logging::LogRequest) -> Result<idempotency::StoredAnswer> {
+        let logged = self.writer.log(request).await?;
+        self.histories.keep(logged.histories);
+        Ok(logged.answer)
     }
 }
 

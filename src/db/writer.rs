@@ -9,8 +9,7 @@
 //! - PostgreSQL could take many writer threads, each borrowing a pooled connection for a
 //!   batch ([`Writer::start_postgres`]); Steadfast runs one (`POSTGRES_WRITERS` in `db`),
 //!   because batches open on several connections at once lock shared counted rows in
-//!   different orders and deadlock. Writes about one record can be sent to one thread
-//!   ([`Writer::write_for`]) for when there are several.
+//!   different orders and deadlock.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +19,7 @@ use std::time::Duration;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::Connection;
 
+use super::logging::{self, Caches, LogRequest, Logged};
 use super::{DbConnection, Pool};
 use crate::error::{Error, Result};
 
@@ -81,18 +81,49 @@ where
     }
 
     fn answer(self: Box<Self>, batch_failure: Option<&Error>) {
-        let outcome = match (self.outcome, batch_failure) {
-            (Some(Err(own_error)), _) => Err(own_error),
-            (Some(Ok(_)), Some(failure)) | (None, Some(failure)) => Err(batch_error(failure)),
-            (Some(Ok(value)), None) => Ok(value),
-            (None, None) => Err(Error::Internal("the write was not run".into())),
-        };
-        // A caller that has gone away (its client hung up) needs no answer: the write stands.
-        let _ = self.reply.send(outcome);
+        settle(self.outcome, batch_failure, self.reply);
     }
 }
 
-type Queue = mpsc::Sender<Box<dyn QueuedWrite>>;
+/// Answers a caller: with the write's own failure, or the batch's, or its value.
+fn settle<T>(
+    outcome: Option<Result<T>>,
+    batch_failure: Option<&Error>,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+) {
+    let outcome = match (outcome, batch_failure) {
+        (Some(Err(own_error)), _) => Err(own_error),
+        (Some(Ok(_)), Some(failure)) | (None, Some(failure)) => Err(batch_error(failure)),
+        (Some(Ok(value)), None) => Ok(value),
+        (None, None) => Err(Error::Internal("the write was not run".into())),
+    };
+    // A caller that has gone away (its client hung up) needs no answer: the write stands.
+    let _ = reply.send(outcome);
+}
+
+/// A request to log an incident, and the channel its caller waits on.
+struct PendingLog {
+    request: LogRequest,
+    outcome: Option<Result<Logged>>,
+    reply: tokio::sync::oneshot::Sender<Result<Logged>>,
+}
+
+/// What a writer thread is sent: a write of its own, or a request to log an incident.
+enum Queued {
+    Write(Box<dyn QueuedWrite>),
+    Log(Box<PendingLog>),
+}
+
+impl Queued {
+    fn answer(self, batch_failure: Option<&Error>) {
+        match self {
+            Queued::Write(write) => write.answer(batch_failure),
+            Queued::Log(log) => settle(log.outcome, batch_failure, log.reply),
+        }
+    }
+}
+
+type Queue = mpsc::Sender<Queued>;
 
 /// The handle to the writer threads. The threads (and SQLite's checkpointer) stop when the
 /// last handle is dropped.
@@ -107,15 +138,16 @@ impl Writer {
     pub fn start_sqlite(
         conn: DbConnection,
         checkpoint_conn: DbConnection,
+        caches: Caches,
     ) -> std::io::Result<Self> {
-        let (queue, queued) = mpsc::channel::<Box<dyn QueuedWrite>>();
+        let (queue, queued) = mpsc::channel::<Queued>();
         let (stop_checkpoints, checkpoint_signal) = mpsc::channel::<()>();
         let mut conn = conn;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 write_batches(&queued, MAX_BATCH, |batch| {
-                    let failure = commit_batch(&mut conn, batch).err();
+                    let failure = commit_batch(&mut conn, batch, &caches).err();
                     if failure.is_some() {
                         // Leave the connection clean for the next batch, whatever its state.
                         let _ = Manager::rollback_transaction(&mut conn);
@@ -134,11 +166,16 @@ impl Writer {
     }
 
     /// Starts `threads` PostgreSQL writers, each borrowing a connection of `pool` per batch.
-    pub(super) fn start_postgres(pool: Pool, threads: usize) -> std::io::Result<Self> {
+    pub(super) fn start_postgres(
+        pool: Pool,
+        threads: usize,
+        caches: Caches,
+    ) -> std::io::Result<Self> {
         let mut queues = Vec::new();
         for number in 0..threads.max(1) {
-            let (queue, queued) = mpsc::channel::<Box<dyn QueuedWrite>>();
+            let (queue, queued) = mpsc::channel::<Queued>();
             let pool = pool.clone();
+            let caches = caches.clone();
             std::thread::Builder::new()
                 .name(format!("postgres-writer-{number}"))
                 .spawn(move || {
@@ -147,7 +184,7 @@ impl Writer {
                             Ok(conn) => conn,
                             Err(error) => return Some(error),
                         };
-                        let outcome = commit_batch(&mut conn, batch);
+                        let outcome = commit_batch(&mut conn, batch, &caches);
                         if outcome.is_err() {
                             let _ = Manager::rollback_transaction(&mut conn);
                         }
@@ -174,16 +211,6 @@ impl Writer {
         self.queue_on(turn, work).await
     }
 
-    /// Like [`Writer::write`], always on the same writer for the same `key` (a pupil's id,
-    /// say): writes about one record then never wait for each other's locks across batches.
-    pub async fn write_for<T, F>(&self, key: i64, work: F) -> Result<T>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.queue_on(key.unsigned_abs() as usize, work).await
-    }
-
     async fn queue_on<T, F>(&self, slot: usize, work: F) -> Result<T>
     where
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
@@ -195,9 +222,33 @@ impl Writer {
             outcome: None,
             reply,
         };
+        self.send(slot, Queued::Write(Box::new(pending)), answered)
+            .await
+    }
+
+    /// Queues a request to log an incident, to be logged together with the others of the
+    /// next batch, and waits until it is committed (or has failed).
+    pub async fn log(&self, request: LogRequest) -> Result<Logged> {
+        let (reply, answered) = tokio::sync::oneshot::channel();
+        let pending = PendingLog {
+            request,
+            outcome: None,
+            reply,
+        };
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        self.send(turn, Queued::Log(Box::new(pending)), answered)
+            .await
+    }
+
+    async fn send<T>(
+        &self,
+        slot: usize,
+        queued: Queued,
+        answered: tokio::sync::oneshot::Receiver<Result<T>>,
+    ) -> Result<T> {
         let queue = &self.queues[slot % self.queues.len()];
         queue
-            .send(Box::new(pending))
+            .send(queued)
             .map_err(|_| Error::Internal("the database writer has stopped".into()))?;
         answered
             .await
@@ -208,9 +259,9 @@ impl Writer {
 /// A writer thread: waits for writes, takes everything queued (up to `most`) as one batch,
 /// has `commit` write it, and answers each caller.
 fn write_batches(
-    queued: &mpsc::Receiver<Box<dyn QueuedWrite>>,
+    queued: &mpsc::Receiver<Queued>,
     most: usize,
-    mut commit: impl FnMut(&mut [Box<dyn QueuedWrite>]) -> Option<Error>,
+    mut commit: impl FnMut(&mut [Queued]) -> Option<Error>,
 ) {
     while let Ok(first) = queued.recv() {
         let mut batch = vec![first];
@@ -227,21 +278,38 @@ fn write_batches(
     }
 }
 
-/// Runs each write of the batch in its own savepoint, then commits them all at once.
-fn commit_batch(conn: &mut DbConnection, batch: &mut [Box<dyn QueuedWrite>]) -> Result<()> {
+/// Logs the batch's incidents together, runs each other write in its own savepoint, then
+/// commits them all at once.
+fn commit_batch(conn: &mut DbConnection, batch: &mut [Queued], caches: &Caches) -> Result<()> {
     match conn {
         DbConnection::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
         }
         DbConnection::Postgres(_) => Manager::begin_transaction(conn),
     }?;
-    for write in batch.iter_mut() {
-        Manager::begin_transaction(conn)?;
-        if write.run(conn) {
-            Manager::commit_transaction(conn)
-        } else {
-            Manager::rollback_transaction(conn)
-        }?;
+    let mut logs: Vec<&mut Box<PendingLog>> = Vec::new();
+    for queued in batch.iter_mut() {
+        match queued {
+            Queued::Write(write) => {
+                Manager::begin_transaction(conn)?;
+                if write.run(conn) {
+                    Manager::commit_transaction(conn)
+                } else {
+                    Manager::rollback_transaction(conn)
+                }?;
+            }
+            Queued::Log(log) => logs.push(log),
+        }
+    }
+    if !logs.is_empty() {
+        let requests: Vec<&LogRequest> = logs.iter().map(|log| &log.request).collect();
+        let outcomes = catch_unwind(AssertUnwindSafe(|| {
+            logging::log_all(conn, &requests, caches)
+        }))
+        .unwrap_or_else(|_| Err(Error::Internal("logging panicked".into())))?;
+        for (log, outcome) in logs.into_iter().zip(outcomes) {
+            log.outcome = Some(outcome);
+        }
     }
     Ok(Manager::commit_transaction(conn)?)
 }

@@ -1,7 +1,5 @@
 //! `POST /api/v1/incidents`: logging an incident, safely repeatable with `Idempotency-Key`.
 
-use std::sync::{Arc, OnceLock};
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -11,7 +9,8 @@ use utoipa::ToSchema;
 use super::suggestions::SuggestionJson;
 use super::{read_json, ApiBody};
 use crate::db::idempotency::{self, IdempotencyKey, StoredAnswer};
-use crate::db::incidents::{self, RecordedIncident};
+use crate::db::incidents::RecordedIncident;
+use crate::db::logging::{Caller, LogRequest};
 use crate::db::{from_db_time, tokens, Database};
 use crate::domain::incident::{IncidentSubmission, NewIncident};
 use crate::error::Error;
@@ -105,21 +104,14 @@ impl From<RecordedIncident> for IncidentCreated {
     }
 }
 
-/// Who logs: a signed-in member, or an API token checked inside the logging transaction.
-pub enum Caller {
-    Member { school_id: i64, staff_id: i64 },
-    Token { token_hash: String },
-}
-
-/// Logs an incident once, whatever number of times it is sent with one idempotency key:
-/// the work, and the answer kept for repeats, are one transaction (one savepoint of a group
-/// commit, see [`crate::db::writer`]). Shared by the API and the logging page.
+/// Logs an incident once, whatever number of times it is sent with one idempotency key: the
+/// work, and the answer kept for repeats, are one transaction (logged together with the
+/// other requests of a group commit, see [`crate::db::logging`]). Shared by the API and the
+/// logging page.
 ///
 /// A token is checked in the same transaction (no trip to the database of its own), so a
-/// revoked one is refused at once: `Error::Unauthenticated`. The answer kept for a key is
-/// written with the work, with no lookup before it: a repeat does the work again, its
-/// answer clashes with the kept one on the unique index, its savepoint is rolled back, and
-/// the kept answer is read and given.
+/// revoked one is refused at once: `Error::Unauthenticated`. A repeated key is answered with
+/// the answer first given for it (whose `request_hash` the caller compares with its own).
 pub async fn log_once(
     db: &Database,
     caller: Caller,
@@ -127,74 +119,21 @@ pub async fn log_once(
     request_hash: String,
     new: NewIncident,
 ) -> Result<StoredAnswer, Error> {
-    let now = Utc::now();
-    let attempt_key = key.clone();
-    let rules_cache = db.rules();
-    let histories = db.histories();
-    let who: Arc<OnceLock<i64>> = Arc::default();
-    let found_who = who.clone();
-    // Writes for one pupil go to one writer: on PostgreSQL, batches then never wait for each
-    // other's lock on the pupil.
-    let pupil = new.pupil_ids.iter().copied().min().unwrap_or_default();
-    let attempt = db
-        .write_for(pupil, move |conn| {
-            let (school_id, staff_id) = match &caller {
-                Caller::Member {
-                    school_id,
-                    staff_id,
-                } => (*school_id, *staff_id),
-                Caller::Token { token_hash } => {
-                    let valid =
-                        tokens::use_valid(conn, token_hash, now)?.ok_or(Error::Unauthenticated)?;
-                    (valid.school_id, valid.staff_id)
-                }
-            };
-            let _ = found_who.set(staff_id);
-            let rules = rules_cache.load(conn, school_id)?;
-            let mut recorded = incidents::record_with(
-                conn,
-                school_id,
-                staff_id,
-                &new,
-                &rules,
-                Some(&histories),
-                now,
-            )?;
-            let kept = std::mem::take(&mut recorded.histories);
-            let body = serde_json::to_string(&IncidentCreated::from(recorded))
-                .map_err(|e| Error::Internal(format!("answer could not be written: {e}")))?;
-            let answer = StoredAnswer {
-                request_hash,
-                status_code: StatusCode::CREATED.as_u16(),
-                body,
-            };
-            if let Some(key) = &attempt_key {
-                idempotency::store(conn, school_id, staff_id, key, &answer, now)?;
-            }
-            Ok((answer, kept))
-        })
-        .await;
-    match attempt {
-        Ok((answer, kept)) => {
-            db.histories().keep(kept);
-            Ok(answer)
-        }
-        Err(error) => {
-            // A repeat (or the same key twice at once, the other winning) failed, on its
-            // kept answer or on something since changed: the first answer stands.
-            if let (Some(key), Some(staff_id)) = (key, who.get().copied()) {
-                if !error.is_unavailable() {
-                    let kept = db
-                        .transaction(move |conn| idempotency::find(conn, staff_id, &key))
-                        .await?;
-                    if let Some(kept) = kept {
-                        return Ok(kept);
-                    }
-                }
-            }
-            Err(error)
-        }
-    }
+    db.log(LogRequest {
+        caller,
+        key,
+        request_hash,
+        new,
+        now: Utc::now(),
+        answer_body,
+    })
+    .await
+}
+
+/// The body of the answer to a logged incident (and the one kept for its repeats).
+fn answer_body(recorded: RecordedIncident) -> Result<String, Error> {
+    serde_json::to_string(&IncidentCreated::from(recorded))
+        .map_err(|e| Error::Internal(format!("answer could not be written: {e}")))
 }
 
 /// Logs an incident for one or more pupils of the caller's school and evaluates the rules

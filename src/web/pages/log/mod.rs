@@ -36,12 +36,13 @@ use serde::Serialize;
 use super::form::{json_error, see_other, Form};
 use super::form_page::{PageResult, Visit};
 use crate::db::idempotency::{self, IdempotencyKey};
+use crate::db::logging::Caller;
 use crate::db::pupils::{self, PupilSearch, PupilView};
 use crate::db::DbConnection;
 use crate::domain::details::DetailError;
 use crate::domain::incident::NewIncident;
 use crate::error::{Error, Result};
-use crate::web::api::incidents::{log_once, Caller, IncidentCreated};
+use crate::web::api::incidents::{log_once, IncidentCreated};
 use crate::web::auth::csrf_token;
 use crate::web::error::PageError;
 
