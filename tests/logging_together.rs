@@ -161,6 +161,24 @@ async fn a_batch_leaves_the_record_that_one_by_one_logging_leaves(engine: Engine
     assert_eq!((pupils[1].2, pupils[2].2), (1, 1));
     assert_eq!(*grouped, 6, "one per pupil of each incident");
     assert_eq!(pupils[0].0, 1, "placed at Coaching Prompt");
+    let mut conn = app.conn();
+    for pupil in schema::pupils::table
+        .select(schema::pupils::id)
+        .load::<i64>(&mut *conn)
+        .expect("pupils")
+    {
+        let last: Option<chrono::NaiveDateTime> = schema::pupils::table
+            .find(pupil)
+            .select(schema::pupils::last_incident_at)
+            .get_result(&mut *conn)
+            .expect("the pupil");
+        let latest: Option<chrono::NaiveDateTime> = schema::incident_pupils::table
+            .filter(schema::incident_pupils::pupil_id.eq(pupil))
+            .select(diesel::dsl::max(schema::incident_pupils::occurred_at))
+            .get_result(&mut *conn)
+            .expect("their incidents");
+        assert_eq!(last, latest, "each pupil's last incident is kept");
+    }
     assert!(
         !pupils[0].1.is_empty(),
         "the first pupil's repeated prompts make a suggestion"

@@ -366,28 +366,74 @@ pub fn store_suggestions(
     found: Vec<Suggestion>,
     now: DateTime<Utc>,
 ) -> Result<Vec<SuggestionRow>> {
-    let mut stored = Vec::new();
-    for suggestion in found {
-        let evidence = serde_json::to_string(&suggestion.evidence)
-            .map_err(|e| Error::Internal(format!("evidence could not be written: {e}")))?;
-        let row: SuggestionRow = diesel::insert_into(suggestions::table)
-            .values((
+    let mut stored = store_all_suggestions(conn, &[(pupil, rules, found, now)])?;
+    Ok(stored.pop().unwrap_or_default())
+}
+
+/// Stores the suggestions the rules made for several pupils (each with the rules that made
+/// them and when), each open, in one insert; answers each pupil's, in the order given.
+pub fn store_all_suggestions(
+    conn: &mut DbConnection,
+    found: &[(&PupilRow, &SchoolRules, Vec<Suggestion>, DateTime<Utc>)],
+) -> Result<Vec<Vec<SuggestionRow>>> {
+    let mut rows = Vec::new();
+    for (pupil, rules, suggestions, now) in found {
+        for suggestion in suggestions {
+            let evidence = serde_json::to_string(&suggestion.evidence)
+                .map_err(|e| Error::Internal(format!("evidence could not be written: {e}")))?;
+            rows.push((
                 suggestions::school_id.eq(pupil.school_id),
                 suggestions::pupil_id.eq(pupil.id),
                 suggestions::from_level.eq(suggestion.from.number()),
                 suggestions::to_level.eq(suggestion.to.number()),
                 suggestions::rule.eq(suggestion.rule.as_str()),
-                suggestions::reason.eq(&suggestion.reason),
+                suggestions::reason.eq(suggestion.reason.clone()),
                 suggestions::evidence.eq(evidence),
                 suggestions::status.eq("open"),
                 suggestions::policy_version.eq(rules.policy_version),
-                suggestions::created_at.eq(to_db_time(now)),
-            ))
-            .returning(suggestions::all_columns)
-            .get_result(conn)?;
-        stored.push(row);
+                suggestions::created_at.eq(to_db_time(*now)),
+            ));
+        }
     }
-    Ok(stored)
+    let mut stored: Vec<SuggestionRow> = match (rows.is_empty(), conn) {
+        (true, _) => Vec::new(),
+        // The multi-row insert is written per engine: both speak it, the two-engine
+        // connection does not.
+        (false, DbConnection::Sqlite(c)) => diesel::insert_into(suggestions::table)
+            .values(rows)
+            .returning(suggestions::all_columns)
+            .get_results(c)?,
+        (false, DbConnection::Postgres(c)) => diesel::insert_into(suggestions::table)
+            .values(rows)
+            .returning(suggestions::all_columns)
+            .get_results(c)?,
+    }
+    .into_iter()
+    .collect();
+    // Both engines answer the rows in the order of the VALUES; that is checked, not assumed.
+    let expected = found.iter().flat_map(|(pupil, _, suggestions, _)| {
+        suggestions
+            .iter()
+            .map(move |suggestion| (pupil.id, suggestion.to.number(), suggestion.rule.as_str()))
+    });
+    let in_order = stored.len() == expected.clone().count()
+        && stored
+            .iter()
+            .zip(expected)
+            .all(|(row, (pupil_id, to, rule))| {
+                row.pupil_id == pupil_id && row.to_level == to && row.rule == rule
+            });
+    if !in_order {
+        return Err(Error::Internal(
+            "the suggestions inserted came back in another order".into(),
+        ));
+    }
+    let mut answered = Vec::with_capacity(found.len());
+    for (_, _, suggestions, _) in found {
+        let rest = stored.split_off(suggestions.len());
+        answered.push(std::mem::replace(&mut stored, rest));
+    }
+    Ok(answered)
 }
 
 /// Evaluates the rules for one pupil as of `now` and stores each new suggestion as open.

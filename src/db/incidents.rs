@@ -139,28 +139,51 @@ pub fn record_all(
 ) -> Result<Vec<RecordedIncident>> {
     let mut recorded: Vec<Option<RecordedIncident>> = vec![None; items.len()];
     let mut written = HashMap::new();
-    for round in rounds_of(items) {
+    let mut counts = NewCounts::default();
+    let pupils: Vec<&[i64]> = items.iter().map(|item| &item.new.pupil_ids[..]).collect();
+    for round in rounds_of(&pupils) {
         let part: Vec<ToRecord<'_>> = round.iter().map(|i| items[*i]).collect();
-        let done = record_round(conn, &part, histories, &mut written)?;
+        let done = record_round(conn, &part, histories, &mut written, &mut counts)?;
         for (i, incident) in round.into_iter().zip(done) {
             recorded[i] = Some(incident);
         }
     }
-    recorded
+    let recorded = recorded
         .into_iter()
         .map(|incident| incident.ok_or_else(|| Error::Internal("an incident was skipped".into())))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    // What the rules never read is written once for all the rounds.
+    counts.write(conn)?;
+    let entries: Vec<AuditEntry<'_>> = items
+        .iter()
+        .zip(&recorded)
+        .map(|(item, incident)| AuditEntry {
+            school_id: item.school_id,
+            actor_id: Some(item.reporter_id),
+            action: "incident.log",
+            entity: "incident",
+            entity_id: Some(incident.incident.id),
+            detail: format!(
+                "{} pupil(s), {}, response {}, {} suggestion(s)",
+                incident.pupil_ids.len(),
+                item.new.severity.as_str(),
+                item.new.response.as_str(),
+                incident.suggestions.len()
+            ),
+            at: to_db_time(item.now),
+        })
+        .collect();
+    audit::record_all(conn, &entries)?;
+    Ok(recorded)
 }
 
-/// Splits incidents into rounds in which no pupil appears twice, keeping each pupil's
-/// incidents in the order given: answers the positions of each round.
-fn rounds_of(items: &[ToRecord<'_>]) -> Vec<Vec<usize>> {
+/// Splits incidents (given by their pupils) into rounds in which no pupil appears twice,
+/// keeping each pupil's incidents in the order given: answers the positions of each round.
+fn rounds_of(incidents: &[&[i64]]) -> Vec<Vec<usize>> {
     let mut last_round: HashMap<i64, usize> = HashMap::new();
     let mut rounds: Vec<Vec<usize>> = Vec::new();
-    for (position, item) in items.iter().enumerate() {
-        let round = item
-            .new
-            .pupil_ids
+    for (position, pupils) in incidents.iter().enumerate() {
+        let round = pupils
             .iter()
             .filter_map(|pupil| last_round.get(pupil))
             .map(|earlier| earlier + 1)
@@ -170,28 +193,29 @@ fn rounds_of(items: &[ToRecord<'_>]) -> Vec<Vec<usize>> {
             rounds.resize_with(round + 1, Vec::new);
         }
         rounds[round].push(position);
-        for pupil in &item.new.pupil_ids {
+        for pupil in *pupils {
             last_round.insert(*pupil, round);
         }
     }
     rounds
 }
 
-/// A pupil's row as logging leaves it.
-struct PupilUpdate {
+/// A pupil placed at Coaching Prompt by logging: their new level and since when.
+struct LevelUpdate {
     id: i64,
-    last_incident_at: NaiveDateTime,
     level: i16,
     level_since: NaiveDateTime,
 }
 
 /// One round of [`record_all`]: no pupil appears twice. `written` holds the histories the
-/// earlier rounds left, and is given those this round leaves.
+/// earlier rounds left, and is given those this round leaves; what the round adds to the
+/// daily counts is added to `counts`, written by the caller.
 fn record_round(
     conn: &mut DbConnection,
     items: &[ToRecord<'_>],
     histories: Option<&HistoryCache>,
     written: &mut HashMap<i64, StoredHistory>,
+    counts: &mut NewCounts,
 ) -> Result<Vec<RecordedIncident>> {
     let ids: Vec<i64> = items
         .iter()
@@ -204,11 +228,13 @@ fn record_round(
         .collect::<Result<Vec<_>>>()?;
     let logged = insert_incidents(conn, items)?;
 
-    let mut counts = NewCounts::default();
     let mut links = Vec::with_capacity(ids.len());
-    let mut updates = Vec::with_capacity(ids.len());
+    let mut placed = Vec::new();
+    let mut decided = Vec::new();
     let mut recorded = Vec::with_capacity(items.len());
-    for ((item, incident), involved) in items.iter().zip(logged).zip(involved) {
+    for (position, ((item, incident), involved)) in
+        items.iter().zip(logged).zip(involved).enumerate()
+    {
         let new = item.new;
         let rules = item.rules;
         let fact = IncidentFact {
@@ -240,7 +266,6 @@ fn record_round(
         );
 
         let mut changes = Vec::new();
-        let mut suggested = Vec::new();
         let mut kept = Vec::with_capacity(involved.len());
         for (pupil, stamp) in &involved {
             links.push((
@@ -276,6 +301,11 @@ fn record_round(
                 )?);
                 current.level = Level::Prompt.number();
                 current.level_since = occurred_at;
+                placed.push(LevelUpdate {
+                    id: pupil.id,
+                    level: current.level,
+                    level_since: current.level_since,
+                });
             }
             let found = evaluation::decide_after_incident(
                 rules,
@@ -286,24 +316,27 @@ fn record_round(
             for suggestion in &found {
                 history.add_open_suggestion(suggestion.to);
             }
-            suggested.extend(evaluation::store_suggestions(
-                conn, &current, rules, found, item.now,
-            )?);
-            updates.push(PupilUpdate {
-                id: pupil.id,
-                last_incident_at: current.last_incident_at.unwrap_or(occurred_at),
-                level: current.level,
-                level_since: current.level_since,
-            });
+            if !found.is_empty() {
+                decided.push((position, current, rules, found, item.now));
+            }
             kept.push((pupil.id, history));
         }
         recorded.push(RecordedIncident {
             incident,
             pupil_ids: new.pupil_ids.clone(),
             level_changes: changes,
-            suggestions: suggested,
+            suggestions: Vec::new(),
             histories: kept,
         });
+    }
+    // The suggestions of the whole round, in one insert.
+    let to_store: Vec<_> = decided
+        .iter()
+        .map(|(_, pupil, rules, found, now)| (pupil, *rules, found.clone(), *now))
+        .collect();
+    let stored = evaluation::store_all_suggestions(conn, &to_store)?;
+    for ((position, ..), suggestions) in decided.iter().zip(stored) {
+        recorded[*position].suggestions.extend(suggestions);
     }
 
     match conn {
@@ -314,32 +347,15 @@ fn record_round(
             .values(links)
             .execute(c)?,
     };
-    counts.write(conn)?;
-    // Last of the pupils' writes: the stamps answered are those their histories now have.
-    let stamps = update_pupils(conn, &updates)?;
-    let mut entries = Vec::with_capacity(recorded.len());
-    for (item, incident) in items.iter().zip(recorded.iter_mut()) {
+    // Linking moved each pupil's last incident and history stamp (a database trigger does
+    // both); the stamps are read last, once every write of the round is done.
+    let stamps = place_and_stamp(conn, &placed, &ids)?;
+    for incident in &mut recorded {
         for (pupil_id, history) in &mut incident.histories {
             history.stamp = stamps.get(pupil_id).copied().unwrap_or(history.stamp);
             written.insert(*pupil_id, history.clone());
         }
-        entries.push(AuditEntry {
-            school_id: item.school_id,
-            actor_id: Some(item.reporter_id),
-            action: "incident.log",
-            entity: "incident",
-            entity_id: Some(incident.incident.id),
-            detail: format!(
-                "{} pupil(s), {}, response {}, {} suggestion(s)",
-                incident.pupil_ids.len(),
-                item.new.severity.as_str(),
-                item.new.response.as_str(),
-                incident.suggestions.len()
-            ),
-            at: to_db_time(item.now),
-        });
     }
-    audit::record_all(conn, &entries)?;
     Ok(recorded)
 }
 
@@ -393,52 +409,54 @@ fn insert_incidents(conn: &mut DbConnection, items: &[ToRecord<'_>]) -> Result<V
     Ok(inserted)
 }
 
-/// Writes each pupil's last incident and level; answers each pupil's history stamp after it
-/// (one statement on PostgreSQL; on SQLite one cached statement a pupil, run in process).
-fn update_pupils(conn: &mut DbConnection, updates: &[PupilUpdate]) -> Result<HashMap<i64, i64>> {
-    #[derive(QueryableByName)]
-    struct Stamped {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-        #[diesel(sql_type = BigInt)]
-        history_stamp: i64,
-    }
+/// Moves the pupils `placed` to their new level, then answers the history stamp of each of
+/// `pupils`: two statements on PostgreSQL (one when no pupil was placed); on SQLite cached
+/// statements a pupil, run in process.
+fn place_and_stamp(
+    conn: &mut DbConnection,
+    placed: &[LevelUpdate],
+    pupils: &[i64],
+) -> Result<HashMap<i64, i64>> {
     match conn {
         DbConnection::Postgres(pg) => {
-            let stamped: Vec<Stamped> = diesel::sql_query(
-                "UPDATE pupils SET last_incident_at = v.last_incident_at, level = v.level, \
-                 level_since = v.level_since \
-                 FROM unnest($1::bigint[], $2::timestamp[], $3::smallint[], $4::timestamp[]) \
-                 AS v(id, last_incident_at, level, level_since) \
-                 WHERE pupils.id = v.id RETURNING pupils.id, pupils.history_stamp",
-            )
-            .bind::<Array<BigInt>, _>(updates.iter().map(|u| u.id).collect::<Vec<_>>())
-            .bind::<Array<Timestamp>, _>(
-                updates
-                    .iter()
-                    .map(|u| u.last_incident_at)
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<SmallInt>, _>(updates.iter().map(|u| u.level).collect::<Vec<_>>())
-            .bind::<Array<Timestamp>, _>(updates.iter().map(|u| u.level_since).collect::<Vec<_>>())
-            .load(pg)?;
-            Ok(stamped
-                .into_iter()
-                .map(|s| (s.id, s.history_stamp))
-                .collect())
+            if !placed.is_empty() {
+                // `pupils.id = ANY($1)` lets PostgreSQL find the rows by their index, rather
+                // than read the whole table to join it with the list.
+                diesel::sql_query(
+                    "UPDATE pupils SET level = v.level, level_since = v.level_since \
+                     FROM unnest($1::bigint[], $2::smallint[], $3::timestamp[]) \
+                     AS v(id, level, level_since) \
+                     WHERE pupils.id = v.id AND pupils.id = ANY($1)",
+                )
+                .bind::<Array<BigInt>, _>(placed.iter().map(|p| p.id).collect::<Vec<_>>())
+                .bind::<Array<SmallInt>, _>(placed.iter().map(|p| p.level).collect::<Vec<_>>())
+                .bind::<Array<Timestamp>, _>(
+                    placed.iter().map(|p| p.level_since).collect::<Vec<_>>(),
+                )
+                .execute(pg)?;
+            }
+            let stamps: Vec<(i64, i64)> = pupils::table
+                .filter(pupils::id.eq_any(pupils))
+                .select((pupils::id, pupils::history_stamp))
+                .load(pg)?;
+            Ok(stamps.into_iter().collect())
         }
         DbConnection::Sqlite(_) => {
-            let mut stamps = HashMap::with_capacity(updates.len());
-            for update in updates {
-                let stamp: i64 = diesel::update(pupils::table.find(update.id))
+            for update in placed {
+                diesel::update(pupils::table.find(update.id))
                     .set((
-                        pupils::last_incident_at.eq(update.last_incident_at),
                         pupils::level.eq(update.level),
                         pupils::level_since.eq(update.level_since),
                     ))
-                    .returning(pupils::history_stamp)
+                    .execute(conn)?;
+            }
+            let mut stamps = HashMap::with_capacity(pupils.len());
+            for id in pupils {
+                let stamp: i64 = pupils::table
+                    .find(id)
+                    .select(pupils::history_stamp)
                     .get_result(conn)?;
-                stamps.insert(update.id, stamp);
+                stamps.insert(*id, stamp);
             }
             Ok(stamps)
         }
@@ -794,4 +812,21 @@ pub fn erase(
         },
     )?;
     Ok(pupil_ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rounds_of;
+
+    #[test]
+    fn rounds_keep_each_pupils_incidents_apart_and_in_order() {
+        let incidents: [&[i64]; 6] = [&[1], &[2], &[1], &[3, 1], &[4], &[2, 5]];
+        assert_eq!(
+            rounds_of(&incidents),
+            vec![vec![0, 1, 4], vec![2, 5], vec![3]],
+            "a pupil's later incident goes in a later round; others join the first they can"
+        );
+        assert_eq!(rounds_of(&[&[7], &[8]]), vec![vec![0, 1]]);
+        assert!(rounds_of(&[]).is_empty());
+    }
 }

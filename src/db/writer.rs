@@ -25,13 +25,9 @@ use crate::error::{Error, Result};
 
 type Manager = <DbConnection as Connection>::TransactionManager;
 
-/// Most writes committed together on SQLite; more wait for the next commit.
+/// Most writes committed together; more wait for the next commit. Logging requests, most of
+/// any batch, cost little more together than one alone ([`logging`]).
 const MAX_BATCH: usize = 256;
-
-/// Most writes committed together by one PostgreSQL writer: each is a few round trips on
-/// one connection, so a smaller batch keeps the first caller's wait (and the time its row
-/// locks are held) short.
-const MAX_POSTGRES_BATCH: usize = 32;
 
 /// How often the write-ahead log is copied back into the database file, away from the
 /// writer so that no request waits for it.
@@ -179,7 +175,7 @@ impl Writer {
             std::thread::Builder::new()
                 .name(format!("postgres-writer-{number}"))
                 .spawn(move || {
-                    write_batches(&queued, MAX_POSTGRES_BATCH, |batch| {
+                    write_batches(&queued, MAX_BATCH, |batch| {
                         let mut conn = match pool.checkout() {
                             Ok(conn) => conn,
                             Err(error) => return Some(error),
