@@ -120,9 +120,18 @@ fn grouped_by_behaviour(conn: &mut DbConnection, school_id: i64) -> i64 {
 
 async fn a_batch_leaves_the_record_that_one_by_one_logging_leaves(engine: Engine) {
     let app = spawn_app(engine).await;
-    // The same five incidents, by pupil position: the first pupil four times (so the batch
-    // runs in rounds), once with the third.
-    let shape: [&[usize]; 5] = [&[0], &[1], &[0], &[0, 2], &[0]];
+    // The same incidents, by pupil position and minutes ago: the first pupil five times (once
+    // a fortnight back, which reads further back and so waits for a second round), once with
+    // the third.
+    let shape: [(&[usize], i64); 7] = [
+        (&[0], 50),
+        (&[1], 49),
+        (&[0], 48),
+        (&[0, 2], 47),
+        (&[0], 20_160),
+        (&[0], 46),
+        (&[1], 45),
+    ];
     let mut records = Vec::new();
     for (code, together) in [("ONEBYONE", false), ("TOGETHER", true)] {
         let (school, teacher, pupils) = school_of(&app, code, 3);
@@ -132,10 +141,9 @@ async fn a_batch_leaves_the_record_that_one_by_one_logging_leaves(engine: Engine
         };
         let requests: Vec<LogRequest> = shape
             .iter()
-            .enumerate()
-            .map(|(n, positions)| {
+            .map(|(positions, minutes_ago)| {
                 let ids: Vec<i64> = positions.iter().map(|p| pupils[*p]).collect();
-                request(member(), None, prompt(&ids, 50 - n as i64))
+                request(member(), None, prompt(&ids, *minutes_ago))
             })
             .collect();
         let answers: Vec<Result<Logged>> = if together {
@@ -155,11 +163,11 @@ async fn a_batch_leaves_the_record_that_one_by_one_logging_leaves(engine: Engine
     assert_eq!(one_by_one, together);
     let (pupils, grouped) = together;
     assert_eq!(
-        pupils[0].2, 4,
-        "the first pupil's four incidents are counted"
+        pupils[0].2, 5,
+        "the first pupil's five incidents are counted"
     );
-    assert_eq!((pupils[1].2, pupils[2].2), (1, 1));
-    assert_eq!(*grouped, 6, "one per pupil of each incident");
+    assert_eq!((pupils[1].2, pupils[2].2), (2, 1));
+    assert_eq!(*grouped, 8, "one per pupil of each incident");
     assert_eq!(pupils[0].0, 1, "placed at Coaching Prompt");
     let mut conn = app.conn();
     for pupil in schema::pupils::table

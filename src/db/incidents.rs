@@ -126,12 +126,12 @@ pub fn record(
 /// each pupil's history is taken from `histories` when still current (the pupil's history
 /// stamp has not moved), so the rules need not read it again.
 ///
-/// The incidents are written in rounds in which no pupil appears twice (an incident goes in
-/// the round after the last one naming any of its pupils), so the rules see a pupil's
-/// incidents one after the other. A round is a few statements whatever its size: the pupils
-/// read (and locked), the incidents in one insert, their pupils in one insert, the daily
-/// counts in one upsert per table, the pupils' rows updated (one statement on PostgreSQL),
-/// the audit entries in one insert; and any suggestion or level change made.
+/// Usually one round: a few statements whatever the number of incidents (the pupils read
+/// and locked, the incidents in one insert, their pupils in one insert, the suggestions made
+/// in one insert, the history stamps read), then the daily counts in one upsert per table and
+/// the audit entries in one insert. A pupil named again is seen as the earlier incidents left
+/// them; only an incident whose rules look further back than that pupil's first of the round
+/// waits for a round of its own (see [`rounds_of`]).
 pub fn record_all(
     conn: &mut DbConnection,
     items: &[ToRecord<'_>],
@@ -140,8 +140,14 @@ pub fn record_all(
     let mut recorded: Vec<Option<RecordedIncident>> = vec![None; items.len()];
     let mut written = HashMap::new();
     let mut counts = NewCounts::default();
-    let pupils: Vec<&[i64]> = items.iter().map(|item| &item.new.pupil_ids[..]).collect();
-    for round in rounds_of(&pupils) {
+    let incidents: Vec<(&[i64], NaiveDateTime)> = items
+        .iter()
+        .map(|item| {
+            let since = evaluation::history_start(item.rules, item.new.occurred_at, item.now);
+            (&item.new.pupil_ids[..], since)
+        })
+        .collect();
+    for round in rounds_of(&incidents) {
         let part: Vec<ToRecord<'_>> = round.iter().map(|i| items[*i]).collect();
         let done = record_round(conn, &part, histories, &mut written, &mut counts)?;
         for (i, incident) in round.into_iter().zip(done) {
@@ -177,24 +183,40 @@ pub fn record_all(
     Ok(recorded)
 }
 
-/// Splits incidents (given by their pupils) into rounds in which no pupil appears twice,
+/// Splits incidents, given by their pupils and how far back their rules look, into rounds,
 /// keeping each pupil's incidents in the order given: answers the positions of each round.
-fn rounds_of(incidents: &[&[i64]]) -> Vec<Vec<usize>> {
+/// An incident joins the round of its pupils' latest incidents, unless its rules look further
+/// back than a pupil's first incident of that round did (the history read for that one would
+/// not hold all it needs): then it starts the next round.
+fn rounds_of(incidents: &[(&[i64], NaiveDateTime)]) -> Vec<Vec<usize>> {
     let mut last_round: HashMap<i64, usize> = HashMap::new();
+    let mut first_since: HashMap<(i64, usize), NaiveDateTime> = HashMap::new();
     let mut rounds: Vec<Vec<usize>> = Vec::new();
-    for (position, pupils) in incidents.iter().enumerate() {
-        let round = pupils
+    for (position, (pupils, since)) in incidents.iter().enumerate() {
+        let latest = pupils
             .iter()
             .filter_map(|pupil| last_round.get(pupil))
-            .map(|earlier| earlier + 1)
             .max()
+            .copied()
             .unwrap_or(0);
+        let reads_further_back = pupils.iter().any(|pupil| {
+            last_round.get(pupil) == Some(&latest)
+                && first_since
+                    .get(&(*pupil, latest))
+                    .is_some_and(|first| since < first)
+        });
+        let round = if reads_further_back {
+            latest + 1
+        } else {
+            latest
+        };
         if rounds.len() <= round {
             rounds.resize_with(round + 1, Vec::new);
         }
         rounds[round].push(position);
         for pupil in *pupils {
             last_round.insert(*pupil, round);
+            first_since.entry((*pupil, round)).or_insert(*since);
         }
     }
     rounds
@@ -217,10 +239,12 @@ fn record_round(
     written: &mut HashMap<i64, StoredHistory>,
     counts: &mut NewCounts,
 ) -> Result<Vec<RecordedIncident>> {
-    let ids: Vec<i64> = items
+    let mut ids: Vec<i64> = items
         .iter()
         .flat_map(|item| item.new.pupil_ids.iter().copied())
         .collect();
+    ids.sort_unstable();
+    ids.dedup();
     let locked = lock_pupils(conn, &ids)?;
     let involved = items
         .iter()
@@ -232,6 +256,10 @@ fn record_round(
     let mut placed = Vec::new();
     let mut decided = Vec::new();
     let mut recorded = Vec::with_capacity(items.len());
+    // Each pupil as the round's incidents so far leave them (row and history), and the
+    // position of the last incident naming them.
+    let mut seen: HashMap<i64, (PupilRow, StoredHistory)> = HashMap::new();
+    let mut last_named: HashMap<i64, usize> = HashMap::new();
     for (position, ((item, incident), involved)) in
         items.iter().zip(logged).zip(involved).enumerate()
     {
@@ -266,23 +294,30 @@ fn record_round(
         );
 
         let mut changes = Vec::new();
-        let mut kept = Vec::with_capacity(involved.len());
-        for (pupil, stamp) in &involved {
+        for (locked_pupil, stamp) in involved {
             links.push((
                 incident_pupils::incident_id.eq(incident.id),
-                incident_pupils::pupil_id.eq(pupil.id),
+                incident_pupils::pupil_id.eq(locked_pupil.id),
                 incident_pupils::school_id.eq(item.school_id),
                 incident_pupils::occurred_at.eq(occurred_at),
             ));
-            // The pupil's history before this incident: left by an earlier round, kept, or
-            // read (before the incident is linked to them, so it is added once, here).
-            let earlier = written
-                .remove(&pupil.id)
-                .filter(|history| history.serves(*stamp, since, pupil.level_since));
-            let mut history = match (earlier, histories) {
-                (Some(history), _) => history,
-                (None, Some(cache)) => cache.history(conn, pupil, *stamp, since)?,
-                (None, None) => StoredHistory::load(conn, pupil, since, *stamp)?,
+            last_named.insert(locked_pupil.id, position);
+            // The pupil and their history before this incident: as an earlier incident of
+            // this round left them; or the history left by an earlier round, kept, or read
+            // (before the incident is linked to them, so it is added once, here).
+            let (pupil, mut history) = match seen.remove(&locked_pupil.id) {
+                Some(earlier) => earlier,
+                None => {
+                    let earlier = written
+                        .remove(&locked_pupil.id)
+                        .filter(|history| history.serves(stamp, since, locked_pupil.level_since));
+                    let history = match (earlier, histories) {
+                        (Some(history), _) => history,
+                        (None, Some(cache)) => cache.history(conn, &locked_pupil, stamp, since)?,
+                        (None, None) => StoredHistory::load(conn, &locked_pupil, since, stamp)?,
+                    };
+                    (locked_pupil, history)
+                }
             };
             history.add_incident(fact);
 
@@ -295,7 +330,7 @@ fn record_round(
             if new.response == Response::Prompt && pupil.level == Level::None.number() {
                 changes.push(note_start_at_prompt(
                     conn,
-                    pupil,
+                    &pupil,
                     item.reporter_id,
                     new.occurred_at,
                 )?);
@@ -317,16 +352,16 @@ fn record_round(
                 history.add_open_suggestion(suggestion.to);
             }
             if !found.is_empty() {
-                decided.push((position, current, rules, found, item.now));
+                decided.push((position, current.clone(), rules, found, item.now));
             }
-            kept.push((pupil.id, history));
+            seen.insert(pupil.id, (current, history));
         }
         recorded.push(RecordedIncident {
             incident,
             pupil_ids: new.pupil_ids.clone(),
             level_changes: changes,
             suggestions: Vec::new(),
-            histories: kept,
+            histories: Vec::new(),
         });
     }
     // The suggestions of the whole round, in one insert.
@@ -350,10 +385,13 @@ fn record_round(
     // Linking moved each pupil's last incident and history stamp (a database trigger does
     // both); the stamps are read last, once every write of the round is done.
     let stamps = place_and_stamp(conn, &placed, &ids)?;
-    for incident in &mut recorded {
-        for (pupil_id, history) in &mut incident.histories {
-            history.stamp = stamps.get(pupil_id).copied().unwrap_or(history.stamp);
-            written.insert(*pupil_id, history.clone());
+    // Each pupil's history as the round leaves it goes with the last incident naming them,
+    // so that only the newest is kept.
+    for (pupil_id, (_, mut history)) in seen {
+        history.stamp = stamps.get(&pupil_id).copied().unwrap_or(history.stamp);
+        written.insert(pupil_id, history.clone());
+        if let Some(position) = last_named.get(&pupil_id) {
+            recorded[*position].histories.push((pupil_id, history));
         }
     }
     Ok(recorded)
@@ -816,17 +854,42 @@ pub fn erase(
 
 #[cfg(test)]
 mod tests {
+    use chrono::{NaiveDate, NaiveDateTime};
+
     use super::rounds_of;
 
+    fn at(hour: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 12, 7)
+            .and_then(|day| day.and_hms_opt(hour, 0, 0))
+            .expect("a time")
+    }
+
     #[test]
-    fn rounds_keep_each_pupils_incidents_apart_and_in_order() {
-        let incidents: [&[i64]; 6] = [&[1], &[2], &[1], &[3, 1], &[4], &[2, 5]];
+    fn a_pupil_named_again_stays_in_the_round() {
+        let incidents: [(&[i64], NaiveDateTime); 4] = [
+            (&[1], at(8)),
+            (&[2], at(8)),
+            (&[1], at(8)),
+            (&[3, 1], at(9)),
+        ];
+        assert_eq!(rounds_of(&incidents), vec![vec![0, 1, 2, 3]]);
+        assert!(rounds_of(&[]).is_empty());
+    }
+
+    #[test]
+    fn an_incident_reading_further_back_than_its_pupils_first_waits_for_the_next_round() {
+        let incidents: [(&[i64], NaiveDateTime); 5] = [
+            (&[1], at(9)),
+            (&[2], at(9)),
+            (&[1, 2], at(8)),
+            (&[3], at(7)),
+            (&[2], at(9)),
+        ];
         assert_eq!(
             rounds_of(&incidents),
-            vec![vec![0, 1, 4], vec![2, 5], vec![3]],
-            "a pupil's later incident goes in a later round; others join the first they can"
+            vec![vec![0, 1, 3], vec![2, 4]],
+            "the third reads from 8:00, before the first and second did: a round of its own, \
+             and the pupil's later incidents follow it there"
         );
-        assert_eq!(rounds_of(&[&[7], &[8]]), vec![vec![0, 1]]);
-        assert!(rounds_of(&[]).is_empty());
     }
 }
