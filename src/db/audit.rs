@@ -64,16 +64,9 @@ pub fn record_all(conn: &mut DbConnection, entries: &[AuditEntry<'_>]) -> Result
     if entries.is_empty() {
         return Ok(());
     }
-    // The multi-row insert is written per engine: both speak it, the two-engine connection
-    // does not.
-    match conn {
-        DbConnection::Sqlite(c) => diesel::insert_into(audit_log::table)
-            .values(entries)
-            .execute(c)?,
-        DbConnection::Postgres(c) => diesel::insert_into(audit_log::table)
-            .values(entries)
-            .execute(c)?,
-    };
+    super::on_each_engine!(conn, |c| diesel::insert_into(audit_log::table)
+        .values(entries)
+        .execute(c)?);
     Ok(())
 }
 

@@ -395,21 +395,14 @@ pub fn store_all_suggestions(
             ));
         }
     }
-    let mut stored: Vec<SuggestionRow> = match (rows.is_empty(), conn) {
-        (true, _) => Vec::new(),
-        // The multi-row insert is written per engine: both speak it, the two-engine
-        // connection does not.
-        (false, DbConnection::Sqlite(c)) => diesel::insert_into(suggestions::table)
+    let mut stored: Vec<SuggestionRow> = if rows.is_empty() {
+        Vec::new()
+    } else {
+        super::on_each_engine!(conn, |c| diesel::insert_into(suggestions::table)
             .values(rows)
             .returning(suggestions::all_columns)
-            .get_results(c)?,
-        (false, DbConnection::Postgres(c)) => diesel::insert_into(suggestions::table)
-            .values(rows)
-            .returning(suggestions::all_columns)
-            .get_results(c)?,
-    }
-    .into_iter()
-    .collect();
+            .get_results(c)?)
+    };
     // Both engines answer the rows in the order of the VALUES; that is checked, not assumed.
     let expected = found.iter().flat_map(|(pupil, _, suggestions, _)| {
         suggestions

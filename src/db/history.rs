@@ -135,16 +135,11 @@ pub fn insert_incidents(
         };
         // Multi-row inserts are written for each engine: diesel builds them per backend.
         let returned = (incidents::id, incidents::import_key);
-        let ids: Vec<(i64, Option<String>)> = match conn {
-            DbConnection::Sqlite(c) => diesel::insert_into(incidents::table)
+        let ids: Vec<(i64, Option<String>)> =
+            super::on_each_engine!(conn, |c| diesel::insert_into(incidents::table)
                 .values(rows())
                 .returning(returned)
-                .get_results(c)?,
-            DbConnection::Postgres(c) => diesel::insert_into(incidents::table)
-                .values(rows())
-                .returning(returned)
-                .get_results(c)?,
-        };
+                .get_results(c)?);
         let by_key: HashMap<String, i64> = ids
             .into_iter()
             .filter_map(|(id, key)| key.map(|k| (k, id)))
@@ -166,14 +161,9 @@ pub fn insert_incidents(
                 ))
             })
             .collect::<Result<_>>()?;
-        match conn {
-            DbConnection::Sqlite(c) => diesel::insert_into(incident_pupils::table)
-                .values(links)
-                .execute(c)?,
-            DbConnection::Postgres(c) => diesel::insert_into(incident_pupils::table)
-                .values(links)
-                .execute(c)?,
-        };
+        super::on_each_engine!(conn, |c| diesel::insert_into(incident_pupils::table)
+            .values(links)
+            .execute(c)?);
     }
     for (pupil_id, at) in latest {
         let held: Option<chrono::NaiveDateTime> = pupils::table

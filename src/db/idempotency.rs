@@ -105,16 +105,9 @@ pub fn store_all(conn: &mut DbConnection, answers: &[AnswerToKeep<'_>]) -> Resul
             )
         })
         .collect();
-    // The multi-row insert is written per engine: both speak it, the two-engine connection
-    // does not.
-    match conn {
-        DbConnection::Sqlite(c) => diesel::insert_into(idempotency_keys::table)
-            .values(rows)
-            .execute(c)?,
-        DbConnection::Postgres(c) => diesel::insert_into(idempotency_keys::table)
-            .values(rows)
-            .execute(c)?,
-    };
+    super::on_each_engine!(conn, |c| diesel::insert_into(idempotency_keys::table)
+        .values(rows)
+        .execute(c)?);
     Ok(())
 }
 

@@ -374,14 +374,9 @@ fn record_round(
         recorded[*position].suggestions.extend(suggestions);
     }
 
-    match conn {
-        DbConnection::Sqlite(c) => diesel::insert_into(incident_pupils::table)
-            .values(links)
-            .execute(c)?,
-        DbConnection::Postgres(c) => diesel::insert_into(incident_pupils::table)
-            .values(links)
-            .execute(c)?,
-    };
+    super::on_each_engine!(conn, |c| diesel::insert_into(incident_pupils::table)
+        .values(links)
+        .execute(c)?);
     // Linking moved each pupil's last incident and history stamp (a database trigger does
     // both); the stamps are read last, once every write of the round is done.
     let stamps = place_and_stamp(conn, &placed, &ids)?;
@@ -419,16 +414,11 @@ fn insert_incidents(conn: &mut DbConnection, items: &[ToRecord<'_>]) -> Result<V
         .collect();
     // Rows are read back with RETURNING rather than a second query. Both engines give them in
     // the order of the VALUES; that is checked, not assumed.
-    let inserted: Vec<IncidentRow> = match conn {
-        DbConnection::Sqlite(c) => diesel::insert_into(incidents::table)
+    let inserted: Vec<IncidentRow> =
+        super::on_each_engine!(conn, |c| diesel::insert_into(incidents::table)
             .values(rows)
             .returning(incidents::all_columns)
-            .get_results(c)?,
-        DbConnection::Postgres(c) => diesel::insert_into(incidents::table)
-            .values(rows)
-            .returning(incidents::all_columns)
-            .get_results(c)?,
-    };
+            .get_results(c)?);
     let in_order = inserted.len() == items.len()
         && inserted.iter().zip(items).all(|(row, item)| {
             // Times are left out: PostgreSQL keeps them to the microsecond.

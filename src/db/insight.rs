@@ -155,30 +155,21 @@ impl NewCounts {
         );
         let add_group = school_day_groups::incidents
             .eq(school_day_groups::incidents + excluded(school_day_groups::incidents));
-        // Written per engine: both speak the upsert, the two-engine connection does not.
-        macro_rules! upsert_both {
-            ($c:expr) => {{
-                if !groups.is_empty() {
-                    diesel::insert_into(school_day_groups::table)
-                        .values(groups)
-                        .on_conflict(group_key)
-                        .do_update()
-                        .set(add_group)
-                        .execute($c)?;
-                }
-                if !days.is_empty() {
-                    diesel::insert_into(pupil_day_incidents::table)
-                        .values(days)
-                        .on_conflict(day_key)
-                        .do_update()
-                        .set(add_day)
-                        .execute($c)?;
-                }
-            }};
+        if !groups.is_empty() {
+            super::on_each_engine!(conn, |c| diesel::insert_into(school_day_groups::table)
+                .values(groups)
+                .on_conflict(group_key)
+                .do_update()
+                .set(add_group)
+                .execute(c)?);
         }
-        match conn {
-            DbConnection::Sqlite(c) => upsert_both!(c),
-            DbConnection::Postgres(c) => upsert_both!(c),
+        if !days.is_empty() {
+            super::on_each_engine!(conn, |c| diesel::insert_into(pupil_day_incidents::table)
+                .values(days)
+                .on_conflict(day_key)
+                .do_update()
+                .set(add_day)
+                .execute(c)?);
         }
         Ok(())
     }
@@ -356,14 +347,9 @@ pub fn rebuild_groupings(conn: &mut DbConnection, school_id: i64) -> Result<usiz
                 )
             })
             .collect();
-        match conn {
-            DbConnection::Sqlite(c) => diesel::insert_into(school_day_groups::table)
-                .values(values)
-                .execute(c)?,
-            DbConnection::Postgres(c) => diesel::insert_into(school_day_groups::table)
-                .values(values)
-                .execute(c)?,
-        };
+        super::on_each_engine!(conn, |c| diesel::insert_into(school_day_groups::table)
+            .values(values)
+            .execute(c)?);
     }
     Ok(rows.len())
 }

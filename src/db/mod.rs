@@ -1,6 +1,19 @@
 //! Storage: one codebase over SQLite (embedded, the default) and PostgreSQL, chosen by the
 //! scheme of `DATABASE_URL`. Each submodule holds the queries of one aggregate.
 
+/// Runs `$body` with `$c` bound to the connection of whichever engine `$conn` holds: for the
+/// statements that both engines speak but the two-engine connection cannot run (multi-row
+/// inserts, upserts).
+macro_rules! on_each_engine {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use on_each_engine;
+
 pub mod account_links;
 pub mod audit;
 pub mod behaviours;
