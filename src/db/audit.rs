@@ -337,6 +337,27 @@ pub fn actions(conn: &mut DbConnection, school_id: i64) -> Result<Vec<String>> {
         .load(conn)?)
 }
 
+/// Reads a sensitive record for `reader` and records that they opened it, before the caller
+/// shows anything: `work` reads in a read-only transaction (never on the writer, which logging
+/// needs) and answers the record with the pupil it is about and the entry's detail; the entry
+/// is then written in a short write of its own.
+pub async fn read_recorded<T, F>(
+    db: &Database,
+    reader: &StaffMember,
+    read: Read,
+    work: F,
+) -> Result<T>
+where
+    F: FnOnce(&mut DbConnection) -> Result<(T, Option<i64>, String)> + Send + 'static,
+    T: Send + 'static,
+{
+    let (record, pupil_id, detail) = db.transaction(work).await?;
+    let reader = reader.clone();
+    db.write(move |conn| record_read(conn, &reader, read, pupil_id, detail))
+        .await?;
+    Ok(record)
+}
+
 /// Records, in a transaction of its own, that `reader` opened the record of a pupil on the
 /// SEN register (their SEN status shows on it); nothing for a pupil not on it. The page read
 /// the pupil in a read-only transaction, so most pupils cost no write at all.

@@ -131,21 +131,20 @@ pub async fn plan(
 ) -> Result<HttpResponse, ApiError> {
     let (member, pupil_id) = (user.0, path.into_inner());
     let today = SchoolCalendar::local_date(Utc::now());
-    let answer = state
-        .db
-        .write(move |conn| {
-            let pupil = pupil_seen_by(conn, &member, pupil_id, Record::Plan)?;
-            let mut versions = plans::versions(conn, member.school_id, pupil.id)?.into_iter();
-            let current = versions.next();
-            audit::record_read(conn, &member, Read::Plan, Some(pupil.id), String::new())?;
-            Ok(PlanJson {
-                pupil_id: pupil.id,
-                review_due: current.as_ref().is_some_and(|p| p.review_due(today)),
-                current: current.map(PlanVersionJson::from),
-                earlier: versions.map(PlanVersionJson::from).collect(),
-            })
-        })
-        .await?;
+    let reader = member.clone();
+    let answer = audit::read_recorded(&state.db, &reader, Read::Plan, move |conn| {
+        let pupil = pupil_seen_by(conn, &member, pupil_id, Record::Plan)?;
+        let mut versions = plans::versions(conn, member.school_id, pupil.id)?.into_iter();
+        let current = versions.next();
+        let plan = PlanJson {
+            pupil_id: pupil.id,
+            review_due: current.as_ref().is_some_and(|p| p.review_due(today)),
+            current: current.map(PlanVersionJson::from),
+            earlier: versions.map(PlanVersionJson::from).collect(),
+        };
+        Ok((plan, Some(pupil.id), String::new()))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 
@@ -362,25 +361,18 @@ pub async fn programme(
 ) -> Result<HttpResponse, ApiError> {
     let (member, pupil_id) = (user.0, path.into_inner());
     let today = SchoolCalendar::local_date(Utc::now());
-    let answer = state
-        .db
-        .write(move |conn| {
-            let pupil = pupil_seen_by(conn, &member, pupil_id, Record::Programme)?;
-            let blocks = programmes::blocks_for(conn, member.school_id, pupil.id, today)?;
-            audit::record_read(
-                conn,
-                &member,
-                Read::Programme,
-                Some(pupil.id),
-                format!("pupil {}", pupil.id),
-            )?;
-            Ok(ProgrammeJson {
-                pupil_id: pupil.id,
-                level: pupil.level.number(),
-                blocks: blocks.into_iter().map(BlockJson::from).collect(),
-            })
-        })
-        .await?;
+    let reader = member.clone();
+    let answer = audit::read_recorded(&state.db, &reader, Read::Programme, move |conn| {
+        let pupil = pupil_seen_by(conn, &member, pupil_id, Record::Programme)?;
+        let blocks = programmes::blocks_for(conn, member.school_id, pupil.id, today)?;
+        let programme = ProgrammeJson {
+            pupil_id: pupil.id,
+            level: pupil.level.number(),
+            blocks: blocks.into_iter().map(BlockJson::from).collect(),
+        };
+        Ok((programme, Some(pupil.id), format!("pupil {}", pupil.id)))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 

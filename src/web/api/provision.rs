@@ -174,34 +174,26 @@ pub async fn pupil(
 ) -> Result<HttpResponse, ApiError> {
     let (member, pupil_id) = (user.0, path.into_inner());
     let today = SchoolCalendar::local_date(Utc::now());
-    let answer = state
-        .db
-        .write(move |conn| {
-            let (pupil, _) = provision::pupil_for_support(conn, &member, pupil_id)?;
-            let items: Vec<ProvisionItemJson> =
-                provision::items_for(conn, member.school_id, pupil.id)?
-                    .into_iter()
-                    .map(|item| ProvisionItemJson::new(item, today))
-                    .collect();
-            audit::record_read(
-                conn,
-                &member,
-                Read::Provision,
-                Some(pupil.id),
-                String::new(),
-            )?;
-            Ok(PupilProvisionJson {
-                pupil_id: pupil.id,
-                level: pupil.level,
-                active_cost_per_term_pence: items
-                    .iter()
-                    .filter(|i| i.status == "active")
-                    .map(|i| i.cost_per_term_pence)
-                    .sum(),
-                items,
-            })
-        })
-        .await?;
+    let reader = member.clone();
+    let answer = audit::read_recorded(&state.db, &reader, Read::Provision, move |conn| {
+        let (pupil, _) = provision::pupil_for_support(conn, &member, pupil_id)?;
+        let items: Vec<ProvisionItemJson> = provision::items_for(conn, member.school_id, pupil.id)?
+            .into_iter()
+            .map(|item| ProvisionItemJson::new(item, today))
+            .collect();
+        let provision = PupilProvisionJson {
+            pupil_id: pupil.id,
+            level: pupil.level,
+            active_cost_per_term_pence: items
+                .iter()
+                .filter(|i| i.status == "active")
+                .map(|i| i.cost_per_term_pence)
+                .sum(),
+            items,
+        };
+        Ok((provision, Some(pupil.id), String::new()))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 

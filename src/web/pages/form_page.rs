@@ -133,15 +133,12 @@ impl Visit {
         let viewer = self.member.clone();
         let data = match P::READ {
             Some(read) => {
-                self.state
-                    .db
-                    .write(move |conn| {
-                        let data = P::load(conn, &viewer, key.clone())?;
-                        let (pupil_id, detail) = data.read_about(key);
-                        audit::record_read(conn, &viewer, read, pupil_id, detail)?;
-                        Ok(data)
-                    })
-                    .await?
+                audit::read_recorded(&self.state.db, &self.member, read, move |conn| {
+                    let data = P::load(conn, &viewer, key.clone())?;
+                    let (pupil_id, detail) = data.read_about(key);
+                    Ok((data, pupil_id, detail))
+                })
+                .await?
             }
             None => {
                 self.state
