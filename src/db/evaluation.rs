@@ -366,7 +366,7 @@ pub fn store_suggestions(
     found: Vec<Suggestion>,
     now: DateTime<Utc>,
 ) -> Result<Vec<SuggestionRow>> {
-    let mut stored = store_all_suggestions(conn, &[(pupil, rules, found, now)])?;
+    let mut stored = store_all_suggestions(conn, &[(pupil, rules, &found[..], now)])?;
     Ok(stored.pop().unwrap_or_default())
 }
 
@@ -374,11 +374,11 @@ pub fn store_suggestions(
 /// them and when), each open, in one insert; answers each pupil's, in the order given.
 pub fn store_all_suggestions(
     conn: &mut DbConnection,
-    found: &[(&PupilRow, &SchoolRules, Vec<Suggestion>, DateTime<Utc>)],
+    found: &[(&PupilRow, &SchoolRules, &[Suggestion], DateTime<Utc>)],
 ) -> Result<Vec<Vec<SuggestionRow>>> {
     let mut rows = Vec::new();
     for (pupil, rules, suggestions, now) in found {
-        for suggestion in suggestions {
+        for suggestion in suggestions.iter() {
             let evidence = serde_json::to_string(&suggestion.evidence)
                 .map_err(|e| Error::Internal(format!("evidence could not be written: {e}")))?;
             rows.push((

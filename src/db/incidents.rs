@@ -367,7 +367,7 @@ fn record_round(
     // The suggestions of the whole round, in one insert.
     let to_store: Vec<_> = decided
         .iter()
-        .map(|(_, pupil, rules, found, now)| (pupil, *rules, found.clone(), *now))
+        .map(|(_, pupil, rules, found, now)| (pupil, *rules, &found[..], *now))
         .collect();
     let stored = evaluation::store_all_suggestions(conn, &to_store)?;
     for ((position, ..), suggestions) in decided.iter().zip(stored) {
