@@ -440,7 +440,7 @@ impl Database {
         let permit = self.reports.admit(school_id)?;
         let pool = self.report_pool.clone();
         let limit = self.reports.time_limit();
-        actix_web::rt::task::spawn_blocking(move || {
+        reports::on_report_thread(move || {
             let _permit = permit;
             let mut conn = pool.checkout().map_err(|error| match error {
                 Error::Pool(_) if pool.reachable.load(Ordering::Relaxed) => reports::busy(),
@@ -468,7 +468,6 @@ impl Database {
             })
         })
         .await
-        .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
     }
 
     /// Runs `work`, which writes, in one transaction: it all happens, or none of it does.

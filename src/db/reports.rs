@@ -158,6 +158,51 @@ pub(super) fn with_deadline<T>(deadline: Instant, work: impl FnOnce() -> T) -> T
     work()
 }
 
+/// Runs `work`, a report, on a thread of its own at the lowest CPU priority there is (Linux's
+/// `SCHED_IDLE`), and answers what it returns. Such a thread runs only on CPU time nothing
+/// else wants, and gives way at once when a request or the writer wakes up: on a server of two
+/// CPUs, a report being built no longer delays a Prompt by a scheduler's time slice. A thread
+/// is started for each report: the gate keeps them few, and starting one costs microseconds
+/// against a report's milliseconds. Where the priority cannot be lowered the report still runs.
+pub(super) async fn on_report_thread<T, F>(work: F) -> Result<T>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (reply, answered) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("report".into())
+        .spawn(move || {
+            lower_priority();
+            // The request may have gone meanwhile; then nobody waits for the answer.
+            let _ = reply.send(work());
+        })
+        .map_err(|e| Error::Internal(format!("starting a report thread: {e}")))?;
+    answered
+        .await
+        .map_err(|_| Error::Internal("the report thread stopped without an answer".into()))?
+}
+
+/// Puts the calling thread at the lowest CPU priority (see [`on_report_thread`]).
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    use thread_priority::unix::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+        ThreadSchedulePolicy,
+    };
+    use thread_priority::ThreadPriority;
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if let Err(error) =
+        set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+    {
+        tracing::debug!("a report runs at the usual CPU priority: {error:?}");
+    }
+}
+
+/// Other systems keep the usual priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 /// Stops a report that has run past its time limit (see [`super::Database::report`]). On
 /// PostgreSQL the database stops a statement that runs too long by itself; SQLite cannot be
 /// told so through diesel (it gives no access to the connection's progress handler), so the
@@ -199,6 +244,30 @@ mod tests {
         let _third = gate.admit(1).unwrap();
         assert!(gate.admit(1).is_err());
         assert_eq!(busy().status(), 429);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[actix_web::test]
+    async fn a_report_runs_on_a_thread_that_gives_way_to_requests() {
+        let policy = on_report_thread(|| {
+            thread_priority::unix::thread_schedule_policy()
+                .map_err(|e| Error::Internal(format!("{e:?}")))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            policy,
+            thread_priority::unix::ThreadSchedulePolicy::Normal(
+                thread_priority::unix::NormalThreadSchedulePolicy::Idle
+            )
+        );
+        // The thread the test runs on keeps its priority.
+        assert_ne!(
+            thread_priority::unix::thread_schedule_policy().ok(),
+            Some(policy)
+        );
+        let failed: Result<()> = on_report_thread(|| Err(busy())).await;
+        assert!(matches!(failed, Err(Error::Busy { .. })));
     }
 
     #[test]
