@@ -153,7 +153,7 @@ impl DatabaseTarget {
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
                      PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; \
-                     PRAGMA mmap_size = 268435456;",
+                     PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 pupils::register_unicode_lower(&mut conn)
