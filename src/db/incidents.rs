@@ -149,7 +149,15 @@ pub fn record_all(
         .collect();
     for round in rounds_of(&incidents) {
         let part: Vec<ToRecord<'_>> = round.iter().map(|i| items[*i]).collect();
-        let done = record_round(conn, &part, histories, &mut written, &mut counts)?;
+        let reads_from: Vec<NaiveDateTime> = round.iter().map(|i| incidents[*i].1).collect();
+        let done = record_round(
+            conn,
+            &part,
+            &reads_from,
+            histories,
+            &mut written,
+            &mut counts,
+        )?;
         for (i, incident) in round.into_iter().zip(done) {
             recorded[i] = Some(incident);
         }
@@ -229,12 +237,15 @@ struct LevelUpdate {
     level_since: NaiveDateTime,
 }
 
-/// One round of [`record_all`]: no pupil appears twice. `written` holds the histories the
-/// earlier rounds left, and is given those this round leaves; what the round adds to the
-/// daily counts is added to `counts`, written by the caller.
+/// One round of [`record_all`]: no pupil appears twice. `reads_from` says, for each item,
+/// where its rules' history starts ([`evaluation::history_start`], worked out once by the
+/// caller). `written` holds the histories the earlier rounds left, and is given those this
+/// round leaves; what the round adds to the daily counts is added to `counts`, written by the
+/// caller.
 fn record_round(
     conn: &mut DbConnection,
     items: &[ToRecord<'_>],
+    reads_from: &[NaiveDateTime],
     histories: Option<&HistoryCache>,
     written: &mut HashMap<i64, StoredHistory>,
     counts: &mut NewCounts,
@@ -260,8 +271,12 @@ fn record_round(
     // position of the last incident naming them.
     let mut seen: HashMap<i64, (PupilRow, StoredHistory)> = HashMap::new();
     let mut last_named: HashMap<i64, usize> = HashMap::new();
-    for (position, ((item, incident), involved)) in
-        items.iter().zip(logged).zip(involved).enumerate()
+    for (position, (((item, incident), involved), since)) in items
+        .iter()
+        .zip(logged)
+        .zip(involved)
+        .zip(reads_from.iter().copied())
+        .enumerate()
     {
         let new = item.new;
         let rules = item.rules;
@@ -272,7 +287,6 @@ fn record_round(
             response: new.response,
         };
         let occurred_at = incident.occurred_at;
-        let since = evaluation::history_start(rules, new.occurred_at, item.now);
         counts.add_pupil_days(
             item.school_id,
             &new.pupil_ids,
