@@ -15,8 +15,11 @@ use crate::domain::details::SenStatus;
 use crate::error::Result;
 
 /// One audited action, written in the same transaction as the change it describes.
+///
+/// An absent actor or record is written as NULL rather than left to the column's default, so
+/// that many entries go in one insert on SQLite too.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 pub struct AuditEntry<'a> {
     pub school_id: i64,
     pub actor_id: Option<i64>,

@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use diesel::dsl::AsExprOf;
+use diesel::expression::{SqlLiteral, UncheckedBind};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, SmallInt, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, SmallInt, Text, Timestamp};
 
 use super::audit::{self, AuditEntry};
 use super::evaluation::{self, HistoryCache, SchoolRules, StoredHistory};
@@ -49,22 +51,28 @@ fn lock_pupils(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, (Pup
             .for_update()
             .select((PupilRow::as_select(), pupils::history_stamp))
             .load(pg)?,
-        // One writer at a time on SQLite, so nothing to lock; a primary-key read per pupil
-        // is one cached statement, where `IN (…)` is a new statement for each list length.
-        DbConnection::Sqlite(_) => {
-            let mut rows = Vec::with_capacity(ids.len());
-            for id in ids {
-                let row = pupils::table
-                    .find(id)
-                    .select((PupilRow::as_select(), pupils::history_stamp))
-                    .get_result(conn)
-                    .optional()?;
-                rows.extend(row);
-            }
-            rows
-        }
+        // One writer at a time on SQLite, so nothing to lock.
+        DbConnection::Sqlite(lite) => pupils::table
+            .filter(sqlite_pupil_listed(ids)?)
+            .select((PupilRow::as_select(), pupils::history_stamp))
+            .load(lite)?,
     };
     Ok(found.into_iter().map(|row| (row.0.id, row)).collect())
+}
+
+/// The condition "`pupils.id` is one of `ids`" for SQLite, as one statement whatever the
+/// number of ids: they go as one JSON array read by `json_each`, so the statement is prepared
+/// once and cached, where `IN (?, ?, …)` is a new statement for each length of list.
+fn sqlite_pupil_listed(
+    ids: &[i64],
+) -> Result<SqlLiteral<Bool, UncheckedBind<SqlLiteral<Bool>, AsExprOf<String, Text>>>> {
+    let listed = serde_json::to_string(ids)
+        .map_err(|error| Error::Internal(format!("the pupils could not be listed: {error}")))?;
+    Ok(
+        diesel::dsl::sql::<Bool>("pupils.id IN (SELECT value FROM json_each(")
+            .bind::<Text, _>(listed)
+            .sql("))"),
+    )
 }
 
 /// The pupils of one incident, in the order named, from those locked: each must be on the
@@ -452,8 +460,7 @@ fn insert_incidents(conn: &mut DbConnection, items: &[ToRecord<'_>]) -> Result<V
 }
 
 /// Moves the pupils `placed` to their new level, then answers the history stamp of each of
-/// `pupils`: two statements on PostgreSQL (one when no pupil was placed); on SQLite cached
-/// statements a pupil, run in process.
+/// `pupils` (read in one statement).
 fn place_and_stamp(
     conn: &mut DbConnection,
     placed: &[LevelUpdate],
@@ -483,24 +490,20 @@ fn place_and_stamp(
                 .load(pg)?;
             Ok(stamps.into_iter().collect())
         }
-        DbConnection::Sqlite(_) => {
+        DbConnection::Sqlite(lite) => {
             for update in placed {
                 diesel::update(pupils::table.find(update.id))
                     .set((
                         pupils::level.eq(update.level),
                         pupils::level_since.eq(update.level_since),
                     ))
-                    .execute(conn)?;
+                    .execute(lite)?;
             }
-            let mut stamps = HashMap::with_capacity(pupils.len());
-            for id in pupils {
-                let stamp: i64 = pupils::table
-                    .find(id)
-                    .select(pupils::history_stamp)
-                    .get_result(conn)?;
-                stamps.insert(*id, stamp);
-            }
-            Ok(stamps)
+            let stamps: Vec<(i64, i64)> = pupils::table
+                .filter(sqlite_pupil_listed(pupils)?)
+                .select((pupils::id, pupils::history_stamp))
+                .load(lite)?;
+            Ok(stamps.into_iter().collect())
         }
     }
 }
