@@ -60,12 +60,13 @@ fn lock_pupils(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, (Pup
     Ok(found.into_iter().map(|row| (row.0.id, row)).collect())
 }
 
+/// The condition built by [`sqlite_pupil_listed`].
+type PupilListed = SqlLiteral<Bool, UncheckedBind<SqlLiteral<Bool>, AsExprOf<String, Text>>>;
+
 /// The condition "`pupils.id` is one of `ids`" for SQLite, as one statement whatever the
 /// number of ids: they go as one JSON array read by `json_each`, so the statement is prepared
 /// once and cached, where `IN (?, ?, …)` is a new statement for each length of list.
-fn sqlite_pupil_listed(
-    ids: &[i64],
-) -> Result<SqlLiteral<Bool, UncheckedBind<SqlLiteral<Bool>, AsExprOf<String, Text>>>> {
+fn sqlite_pupil_listed(ids: &[i64]) -> Result<PupilListed> {
     let listed = serde_json::to_string(ids)
         .map_err(|error| Error::Internal(format!("the pupils could not be listed: {error}")))?;
     Ok(
