@@ -126,9 +126,12 @@ pub fn record(
         rules,
         now,
     };
-    record_all(conn, &[item], None)?
+    let mut counts = NewCounts::default();
+    let recorded = record_all(conn, &[item], None, &mut counts)?
         .pop()
-        .ok_or_else(|| Error::Internal("the incident was not recorded".into()))
+        .ok_or_else(|| Error::Internal("the incident was not recorded".into()))?;
+    counts.write(conn)?;
+    Ok(recorded)
 }
 
 /// [`record`] for many incidents at once, in the order given, answering each in that order;
@@ -137,18 +140,22 @@ pub fn record(
 ///
 /// Usually one round: a few statements whatever the number of incidents (the pupils read
 /// and locked, the incidents in one insert, their pupils in one insert, the suggestions made
-/// in one insert, the history stamps read), then the daily counts in one upsert per table and
-/// the audit entries in one insert. A pupil named again is seen as the earlier incidents left
+/// in one insert, the history stamps read), then the audit entries in one insert. A pupil named again is seen as the earlier incidents left
 /// them; only an incident whose rules look further back than that pupil's first of the round
 /// waits for a round of its own (see [`rounds_of`]).
+///
+/// What the incidents add to the daily counts is added to `counts`, for the caller to write
+/// ([`NewCounts::write`]) as late in its transaction as it can: every logging transaction of
+/// a school updates the same counted rows, so a second writer waits from that write until the
+/// first commits.
 pub fn record_all(
     conn: &mut DbConnection,
     items: &[ToRecord<'_>],
     histories: Option<&HistoryCache>,
+    counts: &mut NewCounts,
 ) -> Result<Vec<RecordedIncident>> {
     let mut recorded: Vec<Option<RecordedIncident>> = vec![None; items.len()];
     let mut written = HashMap::new();
-    let mut counts = NewCounts::default();
     let incidents: Vec<(&[i64], NaiveDateTime)> = items
         .iter()
         .map(|item| {
@@ -159,14 +166,7 @@ pub fn record_all(
     for round in rounds_of(&incidents) {
         let part: Vec<ToRecord<'_>> = round.iter().map(|i| items[*i]).collect();
         let reads_from: Vec<NaiveDateTime> = round.iter().map(|i| incidents[*i].1).collect();
-        let done = record_round(
-            conn,
-            &part,
-            &reads_from,
-            histories,
-            &mut written,
-            &mut counts,
-        )?;
+        let done = record_round(conn, &part, &reads_from, histories, &mut written, counts)?;
         for (i, incident) in round.into_iter().zip(done) {
             recorded[i] = Some(incident);
         }
@@ -175,8 +175,6 @@ pub fn record_all(
         .into_iter()
         .map(|incident| incident.ok_or_else(|| Error::Internal("an incident was skipped".into())))
         .collect::<Result<Vec<_>>>()?;
-    // What the rules never read is written once for all the rounds.
-    counts.write(conn)?;
     let entries: Vec<AuditEntry<'_>> = items
         .iter()
         .zip(&recorded)

@@ -14,6 +14,7 @@ use diesel::Connection;
 use super::evaluation::{HistoryCache, RulesCache, SchoolRules, StoredHistory};
 use super::idempotency::{self, AnswerToKeep, IdempotencyKey, StoredAnswer};
 use super::incidents::{self, RecordedIncident, ToRecord};
+use super::insight::NewCounts;
 use super::{tokens, DbConnection};
 use crate::domain::incident::NewIncident;
 use crate::error::{Error, Result};
@@ -161,7 +162,8 @@ fn log_together(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let recorded = incidents::record_all(conn, &items, Some(&caches.histories))?;
+    let mut counts = NewCounts::default();
+    let recorded = incidents::record_all(conn, &items, Some(&caches.histories), &mut counts)?;
     let mut logged = Vec::with_capacity(ready.len());
     for ((request, _), mut incident) in ready.iter().zip(recorded) {
         let histories = std::mem::take(&mut incident.histories);
@@ -186,6 +188,8 @@ fn log_together(
         })
         .collect();
     idempotency::store_all(conn, &kept)?;
+    // Last: the school's counted rows stay locked from here until the commit.
+    counts.write(conn)?;
     Ok(logged)
 }
 
