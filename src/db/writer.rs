@@ -259,8 +259,8 @@ impl Writer {
 
 /// Lets the PostgreSQL writers' batches run side by side only when they cannot deadlock: a
 /// batch that only logs shares the gate with other such batches, a batch holding any other
-/// write has it alone. Waiting batches of the second kind go before new ones of the first,
-/// so they are not starved.
+/// write has it alone. On Linux the standard library's lock lets a batch waiting to go alone
+/// in before any batch that comes after it, so logging cannot starve other writes.
 #[derive(Clone, Default)]
 struct BatchGate {
     lock: Arc<RwLock<()>>,
