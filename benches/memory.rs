@@ -265,27 +265,30 @@ async fn wait_until_answering(address: &str) -> anyhow::Result<()> {
     }
 }
 
-/// VmRSS and VmHWM of a process, in KiB.
-fn resident_kib(pid: u32) -> (u64, u64) {
-    let status = status_of(pid);
-    (status("VmRSS:"), status("VmHWM:"))
+/// A process's memory, in KiB, from one read of its `/proc/PID/status`.
+struct Resident {
+    /// VmRSS: everything resident, mapped files included.
+    now: u64,
+    /// VmHWM: the highest VmRSS so far.
+    peak: u64,
+    /// RssAnon: the private part, the memory the process itself holds.
+    private: u64,
 }
 
-/// The private (anonymous) part of a process's resident memory, in KiB.
-fn private_kib(pid: u32) -> u64 {
-    status_of(pid)("RssAnon:")
-}
-
-/// A reader of the KiB fields of a process's `/proc/PID/status`.
-fn status_of(pid: u32) -> impl Fn(&str) -> u64 {
+fn resident_kib(pid: u32) -> Resident {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    move |name: &str| {
+    let field = |name: &str| {
         status
             .lines()
             .find_map(|line| line.strip_prefix(name))
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|kib| kib.parse().ok())
             .unwrap_or(0)
+    };
+    Resident {
+        now: field("VmRSS:"),
+        peak: field("VmHWM:"),
+        private: field("RssAnon:"),
     }
 }
 
@@ -309,7 +312,7 @@ async fn measure(name: &str, child: &mut Child, target: Target, window: Duration
         return figures;
     }
     tokio::time::sleep(SETTLE).await;
-    figures.idle_kib = resident_kib(pid).0;
+    figures.idle_kib = resident_kib(pid).now;
 
     let target = Arc::new(target);
     let requests = Arc::new(AtomicU64::new(0));
@@ -319,8 +322,9 @@ async fn measure(name: &str, child: &mut Child, target: Target, window: Duration
         .collect();
     let mut samples = Vec::new();
     while Instant::now() < end {
-        samples.push(resident_kib(pid).0);
-        figures.private_max_kib = figures.private_max_kib.max(private_kib(pid));
+        let resident = resident_kib(pid);
+        samples.push(resident.now);
+        figures.private_max_kib = figures.private_max_kib.max(resident.private);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for task in tasks {
@@ -336,10 +340,10 @@ async fn measure(name: &str, child: &mut Child, target: Target, window: Duration
     figures.load_median_kib = samples.get(samples.len() / 2).copied().unwrap_or(0);
     figures.load_max_kib = samples.last().copied().unwrap_or(0);
     tokio::time::sleep(SETTLE).await;
-    let (after, peak) = resident_kib(pid);
-    figures.after_kib = after;
-    figures.peak_kib = peak;
-    figures.private_max_kib = figures.private_max_kib.max(private_kib(pid));
+    let settled = resident_kib(pid);
+    figures.after_kib = settled.now;
+    figures.peak_kib = settled.peak;
+    figures.private_max_kib = figures.private_max_kib.max(settled.private);
     figures
 }
 

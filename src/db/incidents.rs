@@ -140,9 +140,10 @@ pub fn record(
 ///
 /// Usually one round: a few statements whatever the number of incidents (the pupils read
 /// and locked, the incidents in one insert, their pupils in one insert, the suggestions made
-/// in one insert, the history stamps read), then the audit entries in one insert. A pupil named again is seen as the earlier incidents left
-/// them; only an incident whose rules look further back than that pupil's first of the round
-/// waits for a round of its own (see [`rounds_of`]).
+/// in one insert, the history stamps read), then the audit entries in one insert. A pupil
+/// named again is seen as the earlier incidents left them; only an incident whose rules look
+/// further back than that pupil's first of the round waits for a round of its own (see
+/// [`rounds_of`]).
 ///
 /// What the incidents add to the daily counts is added to `counts`, for the caller to write
 /// ([`NewCounts::write`]) as late in its transaction as it can: every logging transaction of
